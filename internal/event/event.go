@@ -1,0 +1,166 @@
+// Package event defines the document that flows through sluice's pipeline:
+// a typed Event, a reusable Batch of events, and the ECS JSON encoder.
+//
+// It is a leaf package: it imports nothing else of sluice's, so every stage,
+// collector and output can depend on it.
+package event
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Kind says what produced an event and picks its daily index.
+type Kind uint8
+
+// Event kinds.
+const (
+	KindUnknown Kind = iota
+	KindFlow
+	KindSyslog
+)
+
+// String returns the short name used in index names and metric labels.
+func (k Kind) String() string {
+	switch k {
+	case KindFlow:
+		return "flows"
+	case KindSyslog:
+		return "syslog"
+	default:
+		return "unknown"
+	}
+}
+
+// Tags is a bit set of processing marks; they are written as ECS `tags`.
+type Tags uint32
+
+// Tag bits. Stages mark events instead of dropping them.
+const (
+	TagGrokFailure     Tags = 1 << iota // _grokparsefailure
+	TagGeoMiss                          // _geoip_lookup_failure
+	TagTruncated                        // _truncated
+	TagHeaderFailure                    // _syslogheaderfailure
+	TagSamplingUnknown                  // _sampling_rate_unknown: the exporter said it samples but no rate is known yet
+	TagTimeFromReceive                  // _time_from_receive: the record had no usable time, receive time used
+)
+
+var tagNames = [...]string{
+	"_grokparsefailure",
+	"_geoip_lookup_failure",
+	"_truncated",
+	"_syslogheaderfailure",
+	"_sampling_rate_unknown",
+	"_time_from_receive",
+}
+
+// Has reports whether all bits of t2 are set.
+func (t Tags) Has(t2 Tags) bool { return t&t2 == t2 }
+
+// Endpoint is one side of a flow (ECS source.* / destination.*).
+type Endpoint struct {
+	IP      netip.Addr // invalid when unknown
+	Port    uint16
+	Bytes   uint64 // source.bytes: bytes sent by this side (0 = not known)
+	Packets uint64
+	MAC     [6]byte
+	HasMAC  bool
+}
+
+// Flow holds the flow-specific top-level facts of a KindFlow event.
+type Flow struct {
+	// Protocol is the IANA protocol number (network.iana_number); valid when HasProtocol.
+	Protocol    uint8
+	HasProtocol bool
+
+	// Bytes and Packets are network.bytes/packets, already scaled by SamplingRate.
+	Bytes   uint64
+	Packets uint64
+	// SamplingRate is the 1-in-N rate applied to Bytes/Packets (0 or 1: unsampled).
+	SamplingRate uint64
+
+	// Start and End are the flow's first and last packet times (zero when unknown).
+	Start, End time.Time
+
+	// Exporter facts (netflow.exporter.*).
+	Version      uint16 // 5, 9, 10 (IPFIX); sFlow uses 5 with Kind of source "sflow"
+	SourceID     uint32 // v9 source ID, IPFIX observation domain, sFlow agent sub-ID
+	UptimeMillis uint64 // sysUptime from the header (v5/v9/sFlow); 0 for IPFIX
+	HasUptime    bool
+	SFlow        bool // true for sFlow samples (netflow.type reads "sflow")
+}
+
+// FieldType says how a Field's value is held and encoded.
+type FieldType uint8
+
+// Field types.
+const (
+	FieldUint   FieldType = iota + 1 // U, JSON number
+	FieldInt                         // int64(U), JSON number
+	FieldString                      // S, JSON string
+	FieldIP                          // IP, JSON string
+	FieldMAC                         // B (6 bytes), "aa:bb:cc:dd:ee:ff"
+	FieldHex                         // B, lowercase hex string
+	FieldTime                        // U = Unix nanoseconds, RFC 3339 string
+	FieldBool                        // U != 0
+	FieldFloat                       // math.Float64frombits(U)
+)
+
+// Field is one named value. For flows, Key is the flat IANA-style name written
+// under `netflow.` (in_bytes, pen_9_12235, ...). B points into the owning
+// Batch's arena and is only valid while the batch is.
+type Field struct {
+	Key  string
+	Type FieldType
+	U    uint64
+	S    string
+	IP   netip.Addr
+	B    []byte
+}
+
+// Event is one document. The zero value is an empty event; reuse goes through
+// Batch, which resets events without freeing their slices.
+type Event struct {
+	Kind      Kind
+	Timestamp time.Time  // @timestamp, UTC; picks the daily index
+	Created   time.Time  // event.created: when sluice received it
+	Observer  netip.Addr // exporter / syslog sender address
+	Src, Dst  Endpoint
+	Flow      Flow
+	Tags      Tags
+
+	// NetFlow holds every decoded field of a flow record, written under `netflow.*`.
+	NetFlow []Field
+}
+
+// reset clears e for reuse while keeping slice capacity.
+func (e *Event) reset() {
+	nf := e.NetFlow[:0]
+	for i := range e.NetFlow {
+		e.NetFlow[i] = Field{}
+	}
+	*e = Event{NetFlow: nf}
+}
+
+// AddUint appends an unsigned netflow field.
+func (e *Event) AddUint(key string, v uint64) {
+	e.NetFlow = append(e.NetFlow, Field{Key: key, Type: FieldUint, U: v})
+}
+
+// AddIP appends an address netflow field.
+func (e *Event) AddIP(key string, ip netip.Addr) {
+	e.NetFlow = append(e.NetFlow, Field{Key: key, Type: FieldIP, IP: ip})
+}
+
+// AddField appends f to the netflow fields.
+func (e *Event) AddField(f Field) { e.NetFlow = append(e.NetFlow, f) }
+
+// FieldByKey returns the first netflow field with key k.
+func (e *Event) FieldByKey(k string) (Field, bool) {
+	for _, f := range e.NetFlow {
+		if f.Key == k {
+			return f, true
+		}
+	}
+	return Field{}, false
+}
