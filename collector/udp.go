@@ -1,0 +1,385 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
+
+	"github.com/sluicelab/sluice/internal/event"
+	"github.com/sluicelab/sluice/internal/obs"
+)
+
+// UDPConfig configures one UDP collector (one protocol, any number of
+// listen addresses).
+type UDPConfig struct {
+	Listen         []string // host:port
+	Sockets        int      // SO_REUSEPORT sockets per address
+	Workers        int      // decode workers
+	QueueSize      int      // packet batches queued per worker before the listener drops
+	ReadBatch      int      // datagrams per recvmmsg
+	MaxDatagram    int      // bytes; longer datagrams are dropped as "too_large"
+	ReceiveBuffer  int      // SO_RCVBUF bytes requested
+	MaxBatchEvents int      // events per batch sent downstream (a worker cuts batches at this size)
+}
+
+// DefaultUDP returns the defaults shared by the flow listeners.
+func DefaultUDP() UDPConfig {
+	return UDPConfig{
+		Sockets:        1,
+		Workers:        runtime.GOMAXPROCS(0),
+		QueueSize:      256,
+		ReadBatch:      32,
+		MaxDatagram:    9216,
+		ReceiveBuffer:  32 << 20,
+		MaxBatchEvents: 1024,
+	}
+}
+
+// Validate checks c; prefix is the config key prefix ("collector").
+func (c UDPConfig) Validate(prefix string) error {
+	var errs []error
+	if c.Sockets < 1 || c.Sockets > 64 {
+		errs = append(errs, fmt.Errorf("%s.sockets: %d is out of range; use 1..64", prefix, c.Sockets))
+	}
+	if c.Workers < 1 || c.Workers > 256 {
+		errs = append(errs, fmt.Errorf("%s.workers: %d is out of range; use 1..256", prefix, c.Workers))
+	}
+	if c.QueueSize < 1 {
+		errs = append(errs, fmt.Errorf("%s.queue_size: %d must be at least 1", prefix, c.QueueSize))
+	}
+	if c.ReadBatch < 1 || c.ReadBatch > 1024 {
+		errs = append(errs, fmt.Errorf("%s.read_batch: %d is out of range; use 1..1024", prefix, c.ReadBatch))
+	}
+	if c.MaxDatagram < 512 || c.MaxDatagram > 65535 {
+		errs = append(errs, fmt.Errorf("%s.max_datagram_bytes: %d is out of range; use 512..65535", prefix, c.MaxDatagram))
+	}
+	if c.ReceiveBuffer < 0 {
+		errs = append(errs, fmt.Errorf("%s.receive_buffer_bytes: %d must not be negative; 0 keeps the kernel default", prefix, c.ReceiveBuffer))
+	}
+	if c.MaxBatchEvents < 1 {
+		errs = append(errs, fmt.Errorf("%s.max_batch_events: %d must be at least 1", prefix, c.MaxBatchEvents))
+	}
+	return errors.Join(errs...)
+}
+
+// packetBatch is a group of datagrams copied out of the socket buffers,
+// handed from a reader to one decode worker.
+type packetBatch struct {
+	buf  []byte
+	pkts []Packet
+}
+
+func (pb *packetBatch) add(data []byte, src netip.AddrPort, at time.Time) {
+	start := len(pb.buf)
+	pb.buf = append(pb.buf, data...)
+	pb.pkts = append(pb.pkts, Packet{Src: src, Received: at, Data: pb.buf[start:len(pb.buf):len(pb.buf)]})
+}
+
+// UDP reads datagrams for one protocol and decodes them with a Decoder.
+type UDP struct {
+	name    string // protocol name: "netflow", "ipfix", "sflow"
+	cfg     UDPConfig
+	dec     Decoder
+	logger  *slog.Logger
+	m       *Metrics
+	conns   []*net.UDPConn
+	queues  []chan *packetBatch
+	pool    sync.Pool
+	seed    maphash.Seed
+	ready   atomic.Bool
+	limiter *obs.Limiter
+}
+
+// NewUDP binds every socket now, so that a port in use fails at start.
+func NewUDP(name string, cfg UDPConfig, dec Decoder, m *Metrics, logger *slog.Logger) (*UDP, error) {
+	u := &UDP{name: name, cfg: cfg, dec: dec, m: m, logger: logger.With("component", "collector/"+name),
+		seed: maphash.MakeSeed(), limiter: obs.NewLimiter(10 * time.Second)}
+	batchBytes := cfg.ReadBatch * 1600
+	u.pool.New = func() any { return &packetBatch{buf: make([]byte, 0, batchBytes), pkts: make([]Packet, 0, cfg.ReadBatch)} }
+	for _, addr := range cfg.Listen {
+		for i := 0; i < cfg.Sockets; i++ {
+			c, err := listenUDP(addr, cfg.Sockets > 1, cfg.ReceiveBuffer, u.logger, m, name)
+			if err != nil {
+				u.closeAll()
+				return nil, fmt.Errorf("%s.listen: %w", name, err)
+			}
+			u.conns = append(u.conns, c)
+		}
+	}
+	u.queues = make([]chan *packetBatch, cfg.Workers)
+	for i := range u.queues {
+		u.queues[i] = make(chan *packetBatch, cfg.QueueSize)
+	}
+	m.queueDepth.WithLabelValues(name) // series exists at 0
+	return u, nil
+}
+
+// Name implements pipeline.Source.
+func (u *UDP) Name() string { return u.name }
+
+// Addrs returns the bound addresses (useful with port 0).
+func (u *UDP) Addrs() []net.Addr {
+	out := make([]net.Addr, len(u.conns))
+	for i, c := range u.conns {
+		out[i] = c.LocalAddr()
+	}
+	return out
+}
+
+// Ready reports whether the sockets are being read.
+func (u *UDP) Ready() bool { return u.ready.Load() }
+
+// QueueDepth returns the packet batches waiting for decode workers.
+func (u *UDP) QueueDepth() int {
+	n := 0
+	for _, q := range u.queues {
+		n += len(q)
+	}
+	return n
+}
+
+func (u *UDP) closeAll() {
+	for _, c := range u.conns {
+		_ = c.Close()
+	}
+}
+
+func listenUDP(addr string, reuse bool, rcvbuf int, logger *slog.Logger, m *Metrics, proto string) (*net.UDPConn, error) {
+	lc := net.ListenConfig{Control: func(network, address string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			if reuse {
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	pc, err := lc.ListenPacket(context.Background(), "udp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen on %s: %w; check the address and that the port is free", addr, err)
+	}
+	c := pc.(*net.UDPConn)
+	if rcvbuf > 0 {
+		granted := setReceiveBuffer(c, rcvbuf)
+		m.rcvbuf.WithLabelValues(proto, c.LocalAddr().String()).Set(float64(granted))
+		if granted < rcvbuf {
+			logger.Warn("kernel capped the socket receive buffer; raise it with sysctl -w net.core.rmem_max="+fmt.Sprint(rcvbuf),
+				"listen", c.LocalAddr().String(), "requested_bytes", rcvbuf, "granted_bytes", granted)
+		}
+	}
+	return c, nil
+}
+
+// setReceiveBuffer asks for n bytes and returns what the kernel granted.
+// SO_RCVBUFFORCE (root/CAP_NET_ADMIN) may pass net.core.rmem_max; otherwise
+// SO_RCVBUF is capped by it.
+func setReceiveBuffer(c *net.UDPConn, n int) int {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	granted := 0
+	_ = rc.Control(func(fd uintptr) {
+		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n) != nil {
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, n)
+		}
+		v, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
+		if err == nil {
+			granted = v / 2 // Linux reports double the usable size
+		}
+	})
+	return granted
+}
+
+// Run reads and decodes until ctx is done, then stops reading, lets the
+// workers finish what was queued, and returns. It never closes out.
+func (u *UDP) Run(ctx context.Context, out chan<- *event.Batch) error {
+	var readers errgroup.Group
+	for _, c := range u.conns {
+		readers.Go(func() error { return u.read(c) })
+	}
+	var workers errgroup.Group
+	for i, q := range u.queues {
+		workers.Go(func() error { return u.work(i, q, out) })
+	}
+	u.ready.Store(true)
+	<-ctx.Done()
+	u.ready.Store(false)
+	// Closing the sockets unblocks the readers; what they already copied is
+	// queued and will be decoded and delivered (drain).
+	u.closeAll()
+	err := readers.Wait()
+	for _, q := range u.queues {
+		close(q)
+	}
+	// The decoder may be shared by several listeners (netflow and ipfix
+	// share templates); whoever built it closes it.
+	return errors.Join(err, workers.Wait())
+}
+
+func (u *UDP) read(c *net.UDPConn) error {
+	listen := c.LocalAddr().String()
+	n := u.cfg.ReadBatch
+	var batchReader interface {
+		ReadBatch([]ipv4.Message, int) (int, error)
+	}
+	if la, ok := c.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() == nil && !la.IP.IsUnspecified() {
+		batchReader = ipv6.NewPacketConn(c)
+	} else {
+		batchReader = ipv4.NewPacketConn(c)
+	}
+	bufs := make([][]byte, n)
+	msgs := make([]ipv4.Message, n)
+	for i := range msgs {
+		bufs[i] = make([]byte, u.cfg.MaxDatagram+1) // +1 detects oversize datagrams
+		msgs[i].Buffers = [][]byte{bufs[i]}
+	}
+	pending := make([]*packetBatch, len(u.queues))
+	pkts := u.m.packets.WithLabelValues(u.name, listen)
+	byts := u.m.bytes.WithLabelValues(u.name, listen)
+	for {
+		got, err := batchReader.ReadBatch(msgs, 0)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			u.logger.Error("reading socket", "listen", listen, "err", err)
+			return fmt.Errorf("%s read %s: %w", u.name, listen, err)
+		}
+		now := time.Now()
+		var total int
+		for i := 0; i < got; i++ {
+			m := &msgs[i]
+			total += m.N
+			if m.N > u.cfg.MaxDatagram {
+				u.m.dropped.WithLabelValues(u.name, "too_large").Inc()
+				continue
+			}
+			ua, _ := m.Addr.(*net.UDPAddr)
+			if ua == nil {
+				continue
+			}
+			src := ua.AddrPort()
+			src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+			w := 0
+			if len(u.queues) > 1 {
+				w = int(maphash.Comparable(u.seed, src.Addr()) % uint64(len(u.queues)))
+			}
+			pb := pending[w]
+			if pb == nil {
+				pb = u.pool.Get().(*packetBatch)
+				pending[w] = pb
+			}
+			pb.add(bufs[i][:m.N], src, now)
+			u.m.countExporter(u.name, src.Addr())
+		}
+		pkts.Add(float64(got))
+		byts.Add(float64(total))
+		u.m.SetQueueDepth(u.name, u.QueueDepth())
+		for w, pb := range pending {
+			if pb == nil {
+				continue
+			}
+			pending[w] = nil
+			select {
+			case u.queues[w] <- pb:
+			default:
+				// Never block the socket: the kernel would drop silently instead.
+				u.m.dropped.WithLabelValues(u.name, "queue_full").Add(float64(len(pb.pkts)))
+				if ok, sup := u.limiter.Allow("queue_full"); ok {
+					u.logger.Warn("decode queue full, dropping packets; add collector.workers or CPU", "listen", listen, "suppressed", sup)
+				}
+				u.recycle(pb)
+			}
+		}
+	}
+}
+
+func (u *UDP) recycle(pb *packetBatch) {
+	pb.buf = pb.buf[:0]
+	clear(pb.pkts)
+	pb.pkts = pb.pkts[:0]
+	u.pool.Put(pb)
+}
+
+func (u *UDP) work(id int, in <-chan *packetBatch, out chan<- *event.Batch) error {
+	events := u.m.events.WithLabelValues(u.name)
+	var eb *event.Batch
+	send := func() {
+		if eb != nil && eb.Len() > 0 {
+			events.Add(float64(eb.Len()))
+			out <- eb // blocks: backpressure into our queue, then the listener counts drops
+			eb = nil
+		}
+	}
+	for pb := range in {
+		if eb == nil {
+			eb = event.NewBatch()
+		}
+		for i := range pb.pkts {
+			u.decode(&pb.pkts[i], eb)
+			if eb.Len() >= u.cfg.MaxBatchEvents {
+				send()
+				eb = event.NewBatch()
+			}
+		}
+		u.recycle(pb)
+		// Hand the batch on when nothing else is waiting, so a quiet link
+		// still delivers promptly; under load batches fill up.
+		if len(in) == 0 || eb.Len() >= u.cfg.MaxBatchEvents/2 {
+			send()
+		}
+	}
+	send()
+	if eb != nil {
+		eb.Release()
+	}
+	return nil
+}
+
+func (u *UDP) decode(p *Packet, eb *event.Batch) {
+	n0 := eb.Len()
+	defer func() {
+		if r := recover(); r != nil {
+			// Last line of defence: a decoder bug must not take the collector down.
+			for eb.Len() > n0 {
+				eb.Unadd()
+			}
+			u.m.decodeErrors.WithLabelValues(u.name, "panic").Inc()
+			if ok, sup := u.limiter.Allow("panic"); ok {
+				u.logger.Error("decoder panic (packet dropped)", "exporter", p.Src.Addr().String(), "panic", fmt.Sprint(r), "suppressed", sup)
+			}
+		}
+	}()
+	err := u.dec.Decode(p, eb)
+	if err == nil {
+		return
+	}
+	for _, reason := range Reasons(err) {
+		u.m.decodeErrors.WithLabelValues(u.name, reason).Inc()
+	}
+	if ok, sup := u.limiter.Allow("decode"); ok {
+		u.logger.Warn("decode error", "exporter", p.Src.Addr().String(), "err", err, "suppressed", sup)
+	}
+}

@@ -1,0 +1,347 @@
+// Package config loads sluice's configuration: embedded defaults, then an
+// optional YAML file, then SLUICE_* environment variables, then flags. Every
+// key has a default registered here, which is also what makes viper see its
+// environment variable.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// Config is the whole configuration. Keys are the mapstructure tags.
+type Config struct {
+	DataDir   string          `mapstructure:"data_dir"`
+	NetFlow   NetFlowConfig   `mapstructure:"netflow"`
+	IPFIX     ListenConfig    `mapstructure:"ipfix"`
+	SFlow     ListenConfig    `mapstructure:"sflow"`
+	Collector CollectorConfig `mapstructure:"collector"`
+	Pipeline  PipelineConfig  `mapstructure:"pipeline"`
+	Output    OutputConfig    `mapstructure:"output"`
+	HTTP      HTTPConfig      `mapstructure:"http"`
+	Log       LogConfig       `mapstructure:"log"`
+	Shutdown  ShutdownConfig  `mapstructure:"shutdown"`
+}
+
+// ListenConfig is a list of UDP host:port addresses; empty disables the listener.
+type ListenConfig struct {
+	Listen []string `mapstructure:"listen"`
+}
+
+// NetFlowConfig configures the NetFlow v5/v9/IPFIX listener and template handling.
+type NetFlowConfig struct {
+	Listen    []string        `mapstructure:"listen"`
+	Templates TemplatesConfig `mapstructure:"templates"`
+}
+
+// TemplatesConfig bounds the v9/IPFIX template state (shared by netflow and ipfix listeners).
+type TemplatesConfig struct {
+	MaxPerExporter int           `mapstructure:"max_per_exporter"`
+	MaxExporters   int           `mapstructure:"max_exporters"`
+	PendingMaxSets int           `mapstructure:"pending_max_sets"`
+	PendingMaxAge  time.Duration `mapstructure:"pending_max_age"`
+	Persist        bool          `mapstructure:"persist"`
+}
+
+// CollectorConfig tunes the UDP sockets and decode workers of every flow listener.
+type CollectorConfig struct {
+	Sockets            int `mapstructure:"sockets"`
+	Workers            int `mapstructure:"workers"`
+	QueueSize          int `mapstructure:"queue_size"`
+	ReadBatch          int `mapstructure:"read_batch"`
+	MaxDatagramBytes   int `mapstructure:"max_datagram_bytes"`
+	ReceiveBufferBytes int `mapstructure:"receive_buffer_bytes"`
+	MaxBatchEvents     int `mapstructure:"max_batch_events"`
+}
+
+// PipelineConfig sizes the stage queues and workers.
+type PipelineConfig struct {
+	QueueSize     int           `mapstructure:"queue_size"`
+	Workers       int           `mapstructure:"workers"`
+	FlushInterval time.Duration `mapstructure:"flush_interval"`
+}
+
+// OutputConfig selects and configures outputs.
+type OutputConfig struct {
+	Timezone string      `mapstructure:"timezone"`
+	Index    IndexConfig `mapstructure:"index"`
+	File     FileConfig  `mapstructure:"file"`
+	Stdout   bool        `mapstructure:"stdout"`
+}
+
+// IndexConfig holds the daily index name patterns (also the file names).
+type IndexConfig struct {
+	Flows  string `mapstructure:"flows"`
+	Syslog string `mapstructure:"syslog"`
+}
+
+// FileConfig configures the daily NDJSON file output.
+type FileConfig struct {
+	Enabled       bool          `mapstructure:"enabled"`
+	Dir           string        `mapstructure:"dir"`
+	FsyncInterval time.Duration `mapstructure:"fsync_interval"`
+	FileMode      string        `mapstructure:"file_mode"`
+	MaxOpenFiles  int           `mapstructure:"max_open_files"`
+}
+
+// HTTPConfig configures the metrics/health endpoint.
+type HTTPConfig struct {
+	Listen string `mapstructure:"listen"`
+}
+
+// LogConfig configures logging.
+type LogConfig struct {
+	Level  string `mapstructure:"level"`
+	Format string `mapstructure:"format"`
+}
+
+// ShutdownConfig bounds the drain on SIGINT/SIGTERM.
+type ShutdownConfig struct {
+	Timeout time.Duration `mapstructure:"timeout"`
+}
+
+// defaults lists every key with its default value. Order matters only for
+// the documentation test that compares it with configs/sluice.yaml.
+var defaults = []struct {
+	Key   string
+	Value any
+}{
+	{"data_dir", "./data"},
+	{"netflow.listen", []string{"0.0.0.0:2055"}},
+	{"netflow.templates.max_per_exporter", 1000},
+	{"netflow.templates.max_exporters", 10000},
+	{"netflow.templates.pending_max_sets", 10000},
+	{"netflow.templates.pending_max_age", 10 * time.Second},
+	{"netflow.templates.persist", true},
+	{"ipfix.listen", []string{"0.0.0.0:4739"}},
+	{"sflow.listen", []string{"0.0.0.0:6343"}},
+	{"collector.sockets", 1},
+	{"collector.workers", 0},
+	{"collector.queue_size", 256},
+	{"collector.read_batch", 32},
+	{"collector.max_datagram_bytes", 9216},
+	{"collector.receive_buffer_bytes", 32 << 20},
+	{"collector.max_batch_events", 1024},
+	{"pipeline.queue_size", 64},
+	{"pipeline.workers", 0},
+	{"pipeline.flush_interval", time.Second},
+	{"output.timezone", "UTC"},
+	{"output.index.flows", "sluice-flows-%{+yyyy.MM.dd}"},
+	{"output.index.syslog", "sluice-syslog-%{+yyyy.MM.dd}"},
+	{"output.file.enabled", true},
+	{"output.file.dir", "./data"},
+	{"output.file.fsync_interval", time.Second},
+	{"output.file.file_mode", "0640"},
+	{"output.file.max_open_files", 8},
+	{"output.stdout", false},
+	{"http.listen", "127.0.0.1:9155"},
+	{"log.level", "info"},
+	{"log.format", "text"},
+	{"shutdown.timeout", 10 * time.Second},
+}
+
+// Keys returns every known key, for documentation checks.
+func Keys() []string {
+	out := make([]string, len(defaults))
+	for i, d := range defaults {
+		out[i] = d.Key
+	}
+	return out
+}
+
+// FlagKeys are the keys that also get a command-line flag of the same name.
+var FlagKeys = []string{
+	"data_dir", "netflow.listen", "ipfix.listen", "sflow.listen", "output.file.dir",
+	"output.stdout", "http.listen", "log.level", "log.format", "shutdown.timeout",
+}
+
+// AddFlags registers the flags for FlagKeys on fs.
+func AddFlags(fs *pflag.FlagSet) {
+	for _, d := range defaults {
+		if !contains(FlagKeys, d.Key) {
+			continue
+		}
+		switch v := d.Value.(type) {
+		case string:
+			fs.String(d.Key, v, "config key "+d.Key)
+		case []string:
+			fs.StringSlice(d.Key, v, "config key "+d.Key+" (comma-separated)")
+		case bool:
+			fs.Bool(d.Key, v, "config key "+d.Key)
+		case time.Duration:
+			fs.Duration(d.Key, v, "config key "+d.Key)
+		case int:
+			fs.Int(d.Key, v, "config key "+d.Key)
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Load reads the configuration. path may be empty (defaults + env + flags).
+// fs may be nil. Unknown keys in the file are errors.
+func Load(path string, fs *pflag.FlagSet) (*Config, error) {
+	v := viper.New()
+	for _, d := range defaults {
+		v.SetDefault(d.Key, d.Value)
+	}
+	v.SetEnvPrefix("SLUICE")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AllowEmptyEnv(true) // SLUICE_SFLOW_LISTEN= disables a listener
+	v.AutomaticEnv()
+	if path != "" {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config file: %w", err)
+		}
+		v.SetConfigType("yaml")
+		if err := v.ReadConfig(bytes.NewReader(raw)); err != nil {
+			return nil, fmt.Errorf("config file %s: %w", path, err)
+		}
+	}
+	if fs != nil {
+		for _, k := range FlagKeys {
+			if f := fs.Lookup(k); f != nil {
+				if err := v.BindPFlag(k, f); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	var c Config
+	if err := v.UnmarshalExact(&c); err != nil {
+		return nil, fmt.Errorf("config %s: %w", orDefault(path), err)
+	}
+	c.applyAutos()
+	return &c, nil
+}
+
+func orDefault(path string) string {
+	if path == "" {
+		return "(defaults and environment)"
+	}
+	return path
+}
+
+func (c *Config) applyAutos() {
+	if c.Collector.Workers == 0 {
+		c.Collector.Workers = runtime.GOMAXPROCS(0)
+	}
+	if c.Pipeline.Workers == 0 {
+		c.Pipeline.Workers = runtime.GOMAXPROCS(0)
+	}
+	// A comma inside one env value ("a:1,b:2") arrives as one element when
+	// it came through a flag or YAML string; split it.
+	c.NetFlow.Listen = splitList(c.NetFlow.Listen)
+	c.IPFIX.Listen = splitList(c.IPFIX.Listen)
+	c.SFlow.Listen = splitList(c.SFlow.Listen)
+}
+
+func splitList(in []string) []string {
+	var out []string
+	for _, s := range in {
+		for _, p := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// FileMode parses output.file.file_mode.
+func (c *Config) FileMode() (os.FileMode, error) {
+	m, err := strconv.ParseUint(c.Output.File.FileMode, 8, 32)
+	if err != nil || m > 0o777 {
+		return 0, fmt.Errorf("output.file.file_mode: %q is not an octal file mode; use e.g. \"0640\"", c.Output.File.FileMode)
+	}
+	return os.FileMode(m), nil
+}
+
+// Validate checks values that do not belong to one component. Component
+// configs are validated by their packages when sluice builds them.
+func (c *Config) Validate() error {
+	var errs []error
+	seen := map[string]string{}
+	checkListen := func(key string, addrs []string) {
+		for _, a := range addrs {
+			host, port, err := net.SplitHostPort(a)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not host:port; write e.g. \"0.0.0.0:2055\"", key, a))
+				continue
+			}
+			if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+				errs = append(errs, fmt.Errorf("%s: port %q of %q is not 0..65535", key, port, a))
+				continue
+			}
+			if host != "" && net.ParseIP(host) == nil {
+				if _, err := net.LookupHost(host); err != nil {
+					errs = append(errs, fmt.Errorf("%s: host %q of %q does not resolve; use an IP address", key, host, a))
+					continue
+				}
+			}
+			if other, dup := seen[a]; dup && !strings.HasSuffix(a, ":0") {
+				errs = append(errs, fmt.Errorf("%s: %q is also used by %s; give each listener its own port", key, a, other))
+			}
+			seen[a] = key
+		}
+	}
+	checkListen("netflow.listen", c.NetFlow.Listen)
+	checkListen("ipfix.listen", c.IPFIX.Listen)
+	checkListen("sflow.listen", c.SFlow.Listen)
+	if len(c.NetFlow.Listen)+len(c.IPFIX.Listen)+len(c.SFlow.Listen) == 0 {
+		errs = append(errs, errors.New("netflow.listen, ipfix.listen, sflow.listen: all empty; configure at least one listener"))
+	}
+	if c.HTTP.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+			errs = append(errs, fmt.Errorf("http.listen: %q is not host:port; write e.g. \"127.0.0.1:9155\" or \"\" to disable", c.HTTP.Listen))
+		}
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir: empty; set a directory for sluice's state (templates), e.g. ./data"))
+	}
+	if !c.Output.File.Enabled && !c.Output.Stdout {
+		errs = append(errs, errors.New("output.file.enabled: false and output.stdout: false leave no output; enable one"))
+	}
+	if c.Output.File.Enabled && c.Output.File.Dir == "" {
+		errs = append(errs, errors.New("output.file.dir: empty; set the directory for daily NDJSON files, e.g. ./data"))
+	}
+	if _, err := time.LoadLocation(c.Output.Timezone); err != nil {
+		errs = append(errs, fmt.Errorf("output.timezone: %q is not a time zone; use an IANA name such as UTC or Europe/Berlin", c.Output.Timezone))
+	}
+	if _, err := c.FileMode(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Shutdown.Timeout < 100*time.Millisecond || c.Shutdown.Timeout > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("shutdown.timeout: %s is out of range; use 100ms..10m", c.Shutdown.Timeout))
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level: %q is not a level; use debug, info, warn or error", c.Log.Level))
+	}
+	switch strings.ToLower(c.Log.Format) {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log.format: %q is not a format; use text or json", c.Log.Format))
+	}
+	if c.NetFlow.Templates.PendingMaxAge < 0 {
+		errs = append(errs, fmt.Errorf("netflow.templates.pending_max_age: %s must not be negative", c.NetFlow.Templates.PendingMaxAge))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,65 @@
+// Package obs holds what every component shares for observability: the slog
+// logger setup, a rate limit for repeated log lines, and the HTTP server for
+// /metrics, /healthz and /readyz.
+package obs
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+)
+
+// NewLogger builds the process logger. format is "text" or "json"; level is
+// debug, info, warn or error.
+func NewLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log.level: %q is not a level; use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("log.format: %q is not a format; use text or json", format)
+	}
+}
+
+// Limiter lets a repeated log line through at most once per interval per key
+// and reports how many were suppressed in between.
+type Limiter struct {
+	interval time.Duration
+	mu       sync.Mutex
+	last     map[string]time.Time
+	muted    map[string]int
+}
+
+// NewLimiter returns a Limiter with the given interval.
+func NewLimiter(interval time.Duration) *Limiter {
+	return &Limiter{interval: interval, last: map[string]time.Time{}, muted: map[string]int{}}
+}
+
+// Allow reports whether a line for key may be logged now, and how many lines
+// for that key were suppressed since the last one that was allowed.
+func (l *Limiter) Allow(key string) (ok bool, suppressed int) {
+	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if t, seen := l.last[key]; seen && now.Sub(t) < l.interval {
+		l.muted[key]++
+		return false, 0
+	}
+	if len(l.last) > 1024 { // bounded: keys are reasons, but be safe
+		clear(l.last)
+		clear(l.muted)
+	}
+	l.last[key] = now
+	s := l.muted[key]
+	l.muted[key] = 0
+	return true, s
+}
