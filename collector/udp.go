@@ -109,7 +109,9 @@ func NewUDP(name string, cfg UDPConfig, dec Decoder, m *Metrics, logger *slog.Lo
 	u := &UDP{name: name, cfg: cfg, dec: dec, m: m, logger: logger.With("component", "collector/"+name),
 		seed: maphash.MakeSeed(), limiter: obs.NewLimiter(10 * time.Second)}
 	batchBytes := cfg.ReadBatch * 1600
-	u.pool.New = func() any { return &packetBatch{buf: make([]byte, 0, batchBytes), pkts: make([]Packet, 0, cfg.ReadBatch)} }
+	u.pool.New = func() any {
+		return &packetBatch{buf: make([]byte, 0, batchBytes), pkts: make([]Packet, 0, cfg.ReadBatch)}
+	}
 	for _, addr := range cfg.Listen {
 		for i := 0; i < cfg.Sockets; i++ {
 			c, err := listenUDP(addr, cfg.Sockets > 1, cfg.ReceiveBuffer, u.logger, m, name)
