@@ -1,0 +1,245 @@
+package collector
+
+import (
+	"context"
+	"encoding/binary"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/goleak"
+
+	"github.com/sluicelab/sluice/internal/event"
+)
+
+// countDecoder turns each datagram into N events, N = first byte; 0xff panics;
+// 0xfe returns a DecodeError.
+type countDecoder struct {
+	mu   sync.Mutex
+	seen map[netip.Addr][]uint32 // sequence numbers per exporter, in decode order
+	gate chan struct{}           // if non-nil, Decode waits on it
+}
+
+func (d *countDecoder) Decode(p *Packet, b *event.Batch) error {
+	if d.gate != nil {
+		<-d.gate
+	}
+	if len(p.Data) < 5 {
+		return Errorf("truncated", "short packet of %d bytes", len(p.Data))
+	}
+	switch p.Data[0] {
+	case 0xff:
+		panic("boom")
+	case 0xfe:
+		return &DecodeError{Reason: "bad_version"}
+	}
+	d.mu.Lock()
+	d.seen[p.Src.Addr()] = append(d.seen[p.Src.Addr()], binary.BigEndian.Uint32(p.Data[1:5]))
+	d.mu.Unlock()
+	for i := 0; i < int(p.Data[0]); i++ {
+		e := b.Add()
+		e.Kind = event.KindFlow
+		e.Observer = p.Src.Addr()
+		e.Created = p.Received
+	}
+	return nil
+}
+
+func newTestUDP(t *testing.T, cfg UDPConfig, dec Decoder) (*UDP, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	cfg.Listen = []string{"127.0.0.1:0"}
+	u, err := NewUDP("netflow", cfg, dec, NewMetrics(reg), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("NewUDP: %v", err)
+	}
+	return u, reg
+}
+
+func send(t *testing.T, to net.Addr, payloads ...[]byte) {
+	t.Helper()
+	c, err := net.Dial("udp", to.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, p := range payloads {
+		if _, err := c.Write(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func pkt(n byte, seq uint32) []byte {
+	b := make([]byte, 5)
+	b[0] = n
+	binary.BigEndian.PutUint32(b[1:], seq)
+	return b
+}
+
+func TestUDPDecodesDrainsAndCountsErrors(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	dec := &countDecoder{seen: map[netip.Addr][]uint32{}}
+	cfg := DefaultUDP()
+	cfg.Workers = 3
+	u, reg := newTestUDP(t, cfg, dec)
+	out := make(chan *event.Batch, 1024)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- u.Run(ctx, out) }()
+
+	var payloads [][]byte
+	want := 0
+	for i := 0; i < 200; i++ {
+		payloads = append(payloads, pkt(byte(i%7+1), uint32(i)))
+		want += i%7 + 1
+	}
+	payloads = append(payloads, []byte{1}, pkt(0xff, 0), pkt(0xfe, 0))
+	send(t, u.Addrs()[0], payloads...)
+
+	got := 0
+	deadline := time.After(5 * time.Second)
+	for got < want {
+		select {
+		case b := <-out:
+			got += b.Len()
+			b.Release()
+		case <-deadline:
+			t.Fatalf("got %d events, want %d", got, want)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run() = %v", err)
+	}
+	// Run must not close out, and must have delivered everything before returning.
+	select {
+	case b := <-out:
+		t.Fatalf("unexpected extra batch of %d events", b.Len())
+	default:
+	}
+	for reason, n := range map[string]float64{"truncated": 1, "panic": 1, "bad_version": 1} {
+		if v := testutil.ToFloat64(u.m.decodeErrors.WithLabelValues("netflow", reason)); v != n {
+			t.Errorf("decode errors %q = %v, want %v", reason, v, n)
+		}
+	}
+	if v := testutil.ToFloat64(u.m.packets.WithLabelValues("netflow", u.Addrs()[0].String())); v != 203 {
+		t.Errorf("packets received = %v, want 203", v)
+	}
+	// One exporter's packets are decoded in order by one worker.
+	for a, seqs := range dec.seen {
+		for i := 1; i < len(seqs); i++ {
+			if seqs[i] < seqs[i-1] {
+				t.Fatalf("exporter %s decoded out of order: %v", a, seqs)
+			}
+		}
+	}
+	if _, err := reg.Gather(); err != nil {
+		t.Fatalf("Gather: %v", err)
+	}
+}
+
+// A stuck pipeline must not block the socket: the listener drops and counts.
+func TestUDPQueueFullDropsAndCounts(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	dec := &countDecoder{seen: map[netip.Addr][]uint32{}, gate: make(chan struct{})}
+	cfg := DefaultUDP()
+	cfg.Workers = 1
+	cfg.QueueSize = 1
+	cfg.ReadBatch = 1
+	u, _ := newTestUDP(t, cfg, dec)
+	out := make(chan *event.Batch, 1024)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- u.Run(ctx, out) }()
+
+	const n = 50
+	for i := 0; i < n; i++ {
+		send(t, u.Addrs()[0], pkt(1, uint32(i)))
+	}
+	drops := func() float64 { return testutil.ToFloat64(u.m.dropped.WithLabelValues("netflow", "queue_full")) }
+	deadline := time.Now().Add(5 * time.Second)
+	for drops() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if drops() == 0 {
+		t.Fatal("no queue_full drops counted while the decoder was blocked")
+	}
+	close(dec.gate)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run() = %v", err)
+	}
+	delivered := 0
+	for len(out) > 0 {
+		b := <-out
+		delivered += b.Len()
+		b.Release()
+	}
+	received := testutil.ToFloat64(u.m.packets.WithLabelValues("netflow", u.Addrs()[0].String()))
+	if float64(delivered)+drops() != received {
+		t.Errorf("delivered %d + dropped %v != received %v: an accepted packet was lost silently", delivered, drops(), received)
+	}
+}
+
+func TestUDPConfigValidate(t *testing.T) {
+	c := DefaultUDP()
+	if err := c.Validate("collector"); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	c.Workers = 0
+	c.MaxDatagram = 10
+	err := c.Validate("collector")
+	if err == nil {
+		t.Fatal("Validate() = nil, want errors for workers and max_datagram_bytes")
+	}
+	for _, key := range []string{"collector.workers", "collector.max_datagram_bytes"} {
+		if !strings.Contains(err.Error(), key) {
+			t.Errorf("Validate() error %q does not name %s", err, key)
+		}
+	}
+}
+
+func TestNewUDPPortInUse(t *testing.T) {
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cfg := DefaultUDP()
+	cfg.Listen = []string{c.LocalAddr().String()}
+	_, err = NewUDP("netflow", cfg, &countDecoder{}, NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
+	if err == nil {
+		t.Fatal("NewUDP on a port in use = nil error")
+	}
+	if !strings.Contains(err.Error(), "netflow.listen") {
+		t.Errorf("error %q does not name the key netflow.listen", err)
+	}
+}
+
+func TestReceiveBufferGranted(t *testing.T) {
+	u, reg := newTestUDP(t, DefaultUDP(), &countDecoder{})
+	defer u.closeAll()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, mf := range mfs {
+		if mf.GetName() == "sluice_collector_socket_receive_buffer_bytes" {
+			found = true
+			if v := mf.GetMetric()[0].GetGauge().GetValue(); v <= 0 {
+				t.Errorf("granted receive buffer = %v, want > 0", v)
+			}
+		}
+	}
+	if !found {
+		t.Error("sluice_collector_socket_receive_buffer_bytes not exported")
+	}
+}

@@ -1,0 +1,70 @@
+package event
+
+import (
+	"net/netip"
+	"testing"
+)
+
+func TestBatchAddDropReuse(t *testing.T) {
+	b := NewBatch()
+	defer b.Release()
+	for i := 0; i < 5; i++ {
+		e := b.Add()
+		e.Src.Port = uint16(i)
+		e.AddUint("in_bytes", uint64(i))
+	}
+	b.Drop(1)
+	b.Drop(2) // the event that was at index 3
+	if b.Len() != 3 {
+		t.Fatalf("Len() = %d, want 3", b.Len())
+	}
+	var ports []uint16
+	for _, e := range b.All() {
+		ports = append(ports, e.Src.Port)
+	}
+	if ports[0] != 0 || ports[1] != 2 || ports[2] != 4 {
+		t.Fatalf("after Drop ports = %v, want [0 2 4]", ports)
+	}
+	b.Reset()
+	e := b.Add()
+	if e.Src.Port != 0 || len(e.NetFlow) != 0 || cap(e.NetFlow) == 0 {
+		t.Fatalf("reused event not reset or lost capacity: port=%d len=%d cap=%d", e.Src.Port, len(e.NetFlow), cap(e.NetFlow))
+	}
+	b.Unadd()
+	if b.Len() != 0 {
+		t.Fatalf("Unadd left Len() = %d", b.Len())
+	}
+}
+
+func TestBatchBytesIsACopy(t *testing.T) {
+	b := NewBatch()
+	defer b.Release()
+	src := []byte{1, 2, 3}
+	got := b.Bytes(src)
+	src[0] = 9
+	if got[0] != 1 {
+		t.Fatal("Bytes() did not copy")
+	}
+	big := make([]byte, arenaChunk)
+	if len(b.Bytes(big)) != arenaChunk {
+		t.Fatal("Bytes() of a large slice lost data")
+	}
+	// Appending to a returned slice must not overwrite the next allocation.
+	a := b.Bytes([]byte{1})
+	c := b.Bytes([]byte{2})
+	_ = append(a, 7)
+	if c[0] != 2 {
+		t.Fatal("append to an arena slice overwrote its neighbour")
+	}
+}
+
+func TestFieldByKey(t *testing.T) {
+	var e Event
+	e.AddIP("source_ipv4_address", netip.MustParseAddr("10.0.0.1"))
+	if f, ok := e.FieldByKey("source_ipv4_address"); !ok || f.IP.String() != "10.0.0.1" {
+		t.Fatalf("FieldByKey = %+v, %v", f, ok)
+	}
+	if _, ok := e.FieldByKey("nope"); ok {
+		t.Fatal("FieldByKey found a missing key")
+	}
+}
