@@ -1,0 +1,281 @@
+// Command sluice collects NetFlow v5/v9, IPFIX and sFlow exports and writes
+// ECS documents to daily NDJSON files (and, later, Elasticsearch).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"syscall"
+	_ "time/tzdata" // zone names for output.timezone even in minimal containers
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/sluicelab/sluice/collector"
+	"github.com/sluicelab/sluice/collector/netflow"
+	"github.com/sluicelab/sluice/collector/sflow"
+	"github.com/sluicelab/sluice/enrich"
+	"github.com/sluicelab/sluice/internal/config"
+	"github.com/sluicelab/sluice/internal/obs"
+	"github.com/sluicelab/sluice/internal/pipeline"
+	"github.com/sluicelab/sluice/output/file"
+	"github.com/sluicelab/sluice/output/stdout"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+func main() {
+	os.Exit(execute(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func execute(args []string, stdoutW, stderrW io.Writer) int {
+	root := &cobra.Command{
+		Use:           "sluice",
+		Short:         "sluice turns NetFlow/IPFIX/sFlow exports into daily ECS JSON documents",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdoutW)
+	root.SetErr(stderrW)
+
+	var cfgPath string
+	run := &cobra.Command{
+		Use:   "run",
+		Short: "Run the collector (no config file needed: listens on the default ports, writes ./data)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(cfgPath, cmd.Flags())
+			if err != nil {
+				return err
+			}
+			if err := cfg.Validate(); err != nil {
+				return fmt.Errorf("invalid configuration:\n%w", err)
+			}
+			logger, err := obs.NewLogger(stderrW, cfg.Log.Level, cfg.Log.Format)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runCollector(ctx, cfg, logger)
+		},
+	}
+	run.Flags().StringVarP(&cfgPath, "config", "c", "", "YAML config file (optional; see configs/sluice.yaml)")
+	config.AddFlags(run.Flags())
+
+	check := &cobra.Command{
+		Use:   "check-config FILE",
+		Short: "Validate a config file and exit non-zero with the problems found",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := config.Load(args[0], nil)
+			if err != nil {
+				return err
+			}
+			if err := cfg.Validate(); err != nil {
+				return fmt.Errorf("invalid configuration %s:\n%w", args[0], err)
+			}
+			if err := checkComponents(cfg); err != nil {
+				return fmt.Errorf("invalid configuration %s:\n%w", args[0], err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", args[0])
+			return nil
+		},
+	}
+
+	ver := &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintln(cmd.OutOrStdout(), "sluice", versionString())
+		},
+	}
+	root.AddCommand(run, check, ver)
+	root.SetArgs(args)
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(stderrW, "sluice:", err)
+		return 1
+	}
+	return 0
+}
+
+func versionString() string {
+	v := version
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " (" + s.Value[:12] + ")"
+			}
+		}
+		v += " " + bi.GoVersion
+	}
+	return v
+}
+
+// componentConfigs maps the config file onto each component's Config.
+type componentConfigs struct {
+	netflow netflow.Config
+	udp     collector.UDPConfig
+	file    file.Config
+	pipe    pipeline.Config
+}
+
+func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
+	var cc componentConfigs
+	cc.netflow = netflow.Default()
+	t := cfg.NetFlow.Templates
+	cc.netflow.MaxTemplatesPerExporter = t.MaxPerExporter
+	cc.netflow.MaxExporters = t.MaxExporters
+	cc.netflow.PendingMaxSets = t.PendingMaxSets
+	cc.netflow.PendingMaxAge = t.PendingMaxAge
+	if t.Persist {
+		cc.netflow.StatePath = filepath.Join(cfg.DataDir, "netflow-templates.json")
+	}
+
+	cc.udp = collector.DefaultUDP()
+	c := cfg.Collector
+	cc.udp.Sockets, cc.udp.Workers, cc.udp.QueueSize = c.Sockets, c.Workers, c.QueueSize
+	cc.udp.ReadBatch, cc.udp.MaxDatagram, cc.udp.ReceiveBuffer = c.ReadBatch, c.MaxDatagramBytes, c.ReceiveBufferBytes
+	cc.udp.MaxBatchEvents = c.MaxBatchEvents
+
+	cc.file = file.Default()
+	cc.file.Dir = cfg.Output.File.Dir
+	cc.file.FlowsIndex = cfg.Output.Index.Flows
+	cc.file.SyslogIndex = cfg.Output.Index.Syslog
+	cc.file.Timezone = cfg.Output.Timezone
+	cc.file.FsyncInterval = cfg.Output.File.FsyncInterval
+	cc.file.MaxOpenFiles = cfg.Output.File.MaxOpenFiles
+	mode, err := cfg.FileMode()
+	if err != nil {
+		return cc, err
+	}
+	cc.file.FileMode = mode
+
+	cc.pipe = pipeline.Config{QueueSize: cfg.Pipeline.QueueSize, Workers: cfg.Pipeline.Workers, FlushInterval: cfg.Pipeline.FlushInterval}
+	return cc, nil
+}
+
+func checkComponents(cfg *config.Config) error {
+	cc, err := buildComponentConfigs(cfg)
+	if err != nil {
+		return err
+	}
+	errs := []error{cc.netflow.Validate(), cc.udp.Validate("collector"), cc.pipe.Validate()}
+	if cfg.Output.File.Enabled {
+		errs = append(errs, cc.file.Validate())
+	}
+	return errors.Join(errs...)
+}
+
+func runCollector(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
+	if err := checkComponents(cfg); err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	cc, _ := buildComponentConfigs(cfg)
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data_dir: cannot create %s: %w", cfg.DataDir, err)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	cm := collector.NewMetrics(reg)
+	nfDec, err := netflow.New(cc.netflow, logger, reg)
+	if err != nil {
+		return fmt.Errorf("netflow: %w", err)
+	}
+	defer func() {
+		if err := nfDec.Close(); err != nil {
+			logger.Error("saving netflow template state", "err", err)
+		}
+	}()
+	sfDec, err := sflow.New(sflow.Default(), logger, reg)
+	if err != nil {
+		return fmt.Errorf("sflow: %w", err)
+	}
+
+	var sources []pipeline.Source
+	var udps []*collector.UDP
+	for _, l := range []struct {
+		name   string
+		listen []string
+		dec    collector.Decoder
+	}{
+		{"netflow", cfg.NetFlow.Listen, nfDec},
+		{"ipfix", cfg.IPFIX.Listen, nfDec},
+		{"sflow", cfg.SFlow.Listen, sfDec},
+	} {
+		if len(l.listen) == 0 {
+			continue
+		}
+		uc := cc.udp
+		uc.Listen = l.listen
+		u, err := collector.NewUDP(l.name, uc, l.dec, cm, logger)
+		if err != nil {
+			return err
+		}
+		for _, a := range u.Addrs() {
+			logger.Info("listening", "protocol", l.name, "listen", a.String())
+		}
+		sources = append(sources, u)
+		udps = append(udps, u)
+	}
+
+	var outputs []pipeline.Output
+	if cfg.Output.File.Enabled {
+		fo, err := file.New(cc.file, logger, reg)
+		if err != nil {
+			return fmt.Errorf("output.file: %w", err)
+		}
+		outputs = append(outputs, fo)
+		logger.Info("writing daily NDJSON files", "dir", cc.file.Dir)
+	}
+	if cfg.Output.Stdout {
+		outputs = append(outputs, stdout.New(os.Stdout))
+	}
+
+	runner := pipeline.New(cc.pipe, sources, enrich.Stages(), outputs, logger, reg)
+
+	var httpSrv *obs.Server
+	if cfg.HTTP.Listen != "" {
+		ready := func() error {
+			for _, u := range udps {
+				if !u.Ready() {
+					return fmt.Errorf("listener %s not reading yet", u.Name())
+				}
+			}
+			return runner.Ready()
+		}
+		httpSrv, err = obs.NewServer(cfg.HTTP.Listen, reg, ready, logger.With("component", "http"))
+		if err != nil {
+			return err
+		}
+		logger.Info("serving /metrics, /healthz, /readyz", "listen", httpSrv.Addr())
+	}
+	httpCtx, stopHTTP := context.WithCancel(context.WithoutCancel(ctx))
+	httpDone := make(chan error, 1)
+	if httpSrv != nil {
+		go func() { httpDone <- httpSrv.Run(httpCtx) }()
+	} else {
+		httpDone <- nil
+	}
+
+	logger.Info("sluice started", "version", versionString())
+	err = runner.Run(ctx, cfg.Shutdown.Timeout)
+	stopHTTP()
+	<-httpDone
+	if err != nil {
+		logger.Error("sluice stopped with errors", "err", err, "peak_rss_bytes", obs.PeakRSS())
+		return err
+	}
+	logger.Info("sluice stopped cleanly", "peak_rss_bytes", obs.PeakRSS())
+	return nil
+}
