@@ -254,7 +254,7 @@ func runCollector(ctx context.Context, cfg *config.Config, logger *slog.Logger) 
 			}
 			return runner.Ready()
 		}
-		httpSrv, err = obs.NewServer(cfg.HTTP.Listen, reg, ready, logger.With("component", "http"))
+		httpSrv, err = obs.NewServer(cfg.HTTP.Listen, reg, ready, cfg.HTTP.Pprof, logger.With("component", "http"))
 		if err != nil {
 			return err
 		}

@@ -97,6 +97,7 @@ type FileConfig struct {
 // HTTPConfig configures the metrics/health endpoint.
 type HTTPConfig struct {
 	Listen string `mapstructure:"listen"`
+	Pprof  bool   `mapstructure:"pprof"`
 }
 
 // LogConfig configures logging.
@@ -132,7 +133,7 @@ var defaults = []struct {
 	{"collector.max_datagram_bytes", 9216},
 	{"collector.receive_buffer_bytes", 32 << 20},
 	{"collector.max_batch_events", 1024},
-	{"pipeline.queue_size", 64},
+	{"pipeline.queue_size", 8},
 	{"pipeline.workers", 0},
 	{"pipeline.flush_interval", time.Second},
 	{"output.timezone", "UTC"},
@@ -145,6 +146,7 @@ var defaults = []struct {
 	{"output.file.max_open_files", 8},
 	{"output.stdout", false},
 	{"http.listen", "127.0.0.1:9155"},
+	{"http.pprof", false},
 	{"log.level", "info"},
 	{"log.format", "text"},
 	{"shutdown.timeout", 10 * time.Second},

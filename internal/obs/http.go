@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,7 +23,8 @@ type Server struct {
 
 // NewServer binds addr now (so a bad address fails at start) and serves once
 // Run is called. ready reports nil when sluice can accept and deliver data.
-func NewServer(addr string, gatherer prometheus.Gatherer, ready func() error, logger *slog.Logger) (*Server, error) {
+// With pprof, /debug/pprof/ is served too (for profiling; keep the listener on localhost).
+func NewServer(addr string, gatherer prometheus.Gatherer, ready func() error, pprofOn bool, logger *slog.Logger) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("http.listen: cannot listen on %s: %w; choose a free host:port", addr, err)
@@ -39,6 +41,12 @@ func NewServer(addr string, gatherer prometheus.Gatherer, ready func() error, lo
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
+	if pprofOn {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	return &Server{
 		ln:     ln,
 		srv:    &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second},

@@ -58,7 +58,7 @@ func TestServerEndpoints(t *testing.T) {
 	reg.MustRegister(c)
 	c.Inc()
 	var readyErr error = errors.New("warming up")
-	s, err := NewServer("127.0.0.1:0", reg, func() error { return readyErr }, nil)
+	s, err := NewServer("127.0.0.1:0", reg, func() error { return readyErr }, true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,11 +87,14 @@ func TestServerEndpoints(t *testing.T) {
 	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "sluice_test_total 1") {
 		t.Errorf("/metrics = %d, body lacks the counter", code)
 	}
+	if code, _ := get("/debug/pprof/"); code != 200 {
+		t.Errorf("/debug/pprof/ with pprof on = %d", code)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run() = %v", err)
 	}
-	if _, err := NewServer("256.0.0.1:1", reg, func() error { return nil }, nil); err == nil || !strings.Contains(err.Error(), "http.listen") {
+	if _, err := NewServer("256.0.0.1:1", reg, func() error { return nil }, false, nil); err == nil || !strings.Contains(err.Error(), "http.listen") {
 		t.Errorf("NewServer(bad addr) error = %v, want one naming http.listen", err)
 	}
 }

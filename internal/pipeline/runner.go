@@ -24,7 +24,7 @@ type Config struct {
 
 // Default returns the pipeline defaults.
 func Default() Config {
-	return Config{QueueSize: 64, Workers: runtime.GOMAXPROCS(0), FlushInterval: time.Second}
+	return Config{QueueSize: 8, Workers: runtime.GOMAXPROCS(0), FlushInterval: time.Second}
 }
 
 // Validate checks c; keys are named as in the config file.
