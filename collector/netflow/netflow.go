@@ -1,0 +1,581 @@
+// Package netflow decodes NetFlow v5, NetFlow v9 (RFC 3954) and IPFIX
+// (RFC 7011) datagrams into flow events.
+//
+// Templates are compiled into a list of field operations with precomputed
+// offsets, so decoding a record is one pass over its bytes with no allocation
+// in steady state. Template state is kept per exporter stream (exporter
+// address + source ID/observation domain + version) and can persist across
+// restarts. Data sets whose template is not known yet are held for a while
+// and decoded when the template arrives.
+package netflow
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sluicelab/sluice/collector"
+	"github.com/sluicelab/sluice/internal/event"
+)
+
+// Sentinel errors wrapped by the DecodeErrors this package returns.
+var (
+	ErrTemplateNotFound = errors.New("template not found")
+	ErrTemplateLimit    = errors.New("too many templates for exporter")
+	ErrExporterLimit    = errors.New("too many exporters")
+)
+
+const (
+	v9HeaderLen    = 20
+	ipfixHeaderLen = 16
+	v5HeaderLen    = 24
+	v5RecordLen    = 48
+
+	// pendingMaxBytes bounds the memory of held sets whatever their number.
+	pendingMaxBytes = 64 << 20
+	// maxSamplers bounds the sampler/selector table of one exporter.
+	maxSamplers = 1024
+	// maxInterned bounds the string values interned per exporter.
+	maxInterned  = 1024
+	saveInterval = time.Second
+)
+
+// Decoder decodes NetFlow v5/v9 and IPFIX packets. It is safe for concurrent
+// use by several goroutines as long as all packets of one exporter address
+// come from the same goroutine (as collector.Decoder promises).
+type Decoder struct {
+	cfg Config
+	log *slog.Logger
+	m   *metrics
+
+	mu        sync.RWMutex // guards exporters (the map, not the exporters)
+	exporters map[exporterKey]*exporter
+
+	pendingSets  atomic.Int64
+	pendingBytes atomic.Int64
+	lastSweep    atomic.Int64 // receive time (unix ns) of the last expiry sweep
+
+	dirty    atomic.Bool  // state changed since the last save
+	lastSave atomic.Int64 // wall clock (unix ns) of the last save attempt
+	saveMu   sync.Mutex
+	now      func() time.Time
+}
+
+var _ collector.Decoder = (*Decoder)(nil)
+var _ collector.Closer = (*Decoder)(nil)
+
+// exporterKey identifies a template scope (RFC 7011 §8: templates are local
+// to the transport session and observation domain; we use the exporter
+// address, not its port, so templates survive exporter source port changes).
+type exporterKey struct {
+	addr    netip.Addr
+	version uint16
+	domain  uint32
+}
+
+type samplerKey struct {
+	ie uint16 // 48 (samplerId) or 302 (selectorId)
+	id uint64
+}
+
+// exporter is the state of one exporter stream; mu guards all of it.
+type exporter struct {
+	key      exporterKey
+	npending atomic.Int32 // len(pending), readable without mu
+
+	mu        sync.Mutex
+	templates map[uint16]*template
+	rate      uint64 // exporter-wide sampling rate from options without a sampler ID
+	samplers  map[samplerKey]uint64
+	onlyRate  uint64 // the rate when exactly one sampler is known
+	sysInitMs uint64 // systemInitTimeMilliseconds from options (IPFIX)
+	pending   []pendingSet
+	strs      map[string]string
+}
+
+// header is the packet context a set needs to be decoded, also later.
+type header struct {
+	version   uint16
+	count     uint16 // v9 record count (advisory only)
+	sourceID  uint32
+	exportNs  int64 // export time, unix ns; 0 when the header has none
+	uptimeMs  uint32
+	hasUptime bool
+	received  time.Time
+	observer  netip.Addr
+}
+
+type pendingSet struct {
+	id   uint16
+	data []byte
+	h    header
+}
+
+// New returns a decoder. It loads cfg.StatePath when the file exists; a
+// corrupt file is logged and ignored.
+func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Decoder, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("netflow metrics: %w", err)
+	}
+	d := &Decoder{
+		cfg:       cfg,
+		log:       logger.With("component", "collector/netflow"),
+		m:         m,
+		exporters: make(map[exporterKey]*exporter),
+		now:       time.Now,
+	}
+	if cfg.StatePath != "" {
+		d.load()
+	}
+	return d, nil
+}
+
+// errList collects the errors of one Decode call without allocating when
+// there are none.
+type errList struct {
+	first error
+	rest  []error
+}
+
+func (l *errList) add(err error) {
+	if err == nil {
+		return
+	}
+	if l.first == nil {
+		l.first = err
+		return
+	}
+	l.rest = append(l.rest, err)
+}
+
+func (l *errList) err() error {
+	if l.rest == nil {
+		return l.first
+	}
+	return collector.JoinDecodeErrors(append([]error{l.first}, l.rest...)...)
+}
+
+// Decode decodes one datagram, detecting v5, v9 or IPFIX from its version
+// field, and appends its flow events to b. It appends what it could decode
+// even when it also returns an error.
+func (d *Decoder) Decode(p *collector.Packet, b *event.Batch) error {
+	var el errList
+	recv := p.Received
+	if recv.IsZero() {
+		recv = d.now()
+	}
+	recv = recv.UTC()
+	if d.pendingSets.Load() > 0 {
+		el.add(d.sweep(recv))
+	}
+	data := p.Data
+	if len(data) < 2 {
+		el.add(collector.Errorf("truncated", "packet of %d bytes", len(data)))
+		return el.err()
+	}
+	h := header{received: recv, observer: p.Src.Addr().Unmap()}
+	switch v := binary.BigEndian.Uint16(data); v {
+	case 5:
+		d.decodeV5(data, &h, b, &el)
+	case 9, 10:
+		d.decodeTemplated(data, v, &h, b, &el)
+	default:
+		el.add(collector.Errorf("bad_version", "version %d", v))
+	}
+	if d.dirty.Load() && d.cfg.StatePath != "" {
+		d.maybeSave()
+	}
+	return el.err()
+}
+
+func (d *Decoder) decodeV5(data []byte, h *header, b *event.Batch, el *errList) {
+	if len(data) < v5HeaderLen {
+		el.add(collector.Errorf("truncated", "v5 header: %d bytes", len(data)))
+		return
+	}
+	count := int(binary.BigEndian.Uint16(data[2:]))
+	h.version = 5
+	h.uptimeMs = binary.BigEndian.Uint32(data[4:])
+	h.hasUptime = true
+	secs := binary.BigEndian.Uint32(data[8:])
+	nsecs := binary.BigEndian.Uint32(data[12:])
+	if secs != 0 {
+		h.exportNs = int64(secs)*1e9 + int64(nsecs%1e9)
+	}
+	engineType, engineID := data[20], data[21]
+	h.sourceID = uint32(engineType)<<8 | uint32(engineID)
+	// Top 2 bits: sampling mode; low 14 bits: interval.
+	rate := uint64(binary.BigEndian.Uint16(data[22:]) & 0x3fff)
+	present := (len(data) - v5HeaderLen) / v5RecordLen
+	n := min(count, present)
+	for i := range n {
+		r := data[v5HeaderLen+i*v5RecordLen : v5HeaderLen+(i+1)*v5RecordLen]
+		d.v5Record(r, h, rate, engineType, engineID, b)
+	}
+	d.m.recordsV5.Add(float64(n))
+	if count > present {
+		el.add(&collector.DecodeError{Reason: "v5_count_mismatch",
+			Err:     fmt.Errorf("v5 header counts %d records, %d present", count, present),
+			Dropped: count - present})
+	}
+}
+
+// v5 record keys, in record order.
+var v5Keys = struct {
+	src, dst, nextHop, input, output, pkts, bytes, first, last, srcPort, dstPort, flags, proto, tos, srcAS, dstAS, srcMask, dstMask, engineType, engineID string
+}{
+	fieldKey(0, 8), fieldKey(0, 12), fieldKey(0, 15), fieldKey(0, 10), fieldKey(0, 14), fieldKey(0, 2), fieldKey(0, 1),
+	fieldKey(0, 22), fieldKey(0, 21), fieldKey(0, 7), fieldKey(0, 11), fieldKey(0, 6), fieldKey(0, 4), fieldKey(0, 5),
+	fieldKey(0, 16), fieldKey(0, 17), fieldKey(0, 9), fieldKey(0, 13), fieldKey(0, 38), fieldKey(0, 39),
+}
+
+func (d *Decoder) v5Record(r []byte, h *header, rate uint64, engineType, engineID uint8, b *event.Batch) {
+	e := b.Add()
+	if cap(e.NetFlow) < 20 {
+		e.NetFlow = make([]event.Field, 0, 20)
+	}
+	be := binary.BigEndian
+	src := netip.AddrFrom4([4]byte(r[0:4]))
+	dst := netip.AddrFrom4([4]byte(r[4:8]))
+	nh := netip.AddrFrom4([4]byte(r[8:12]))
+	pkts := uint64(be.Uint32(r[16:]))
+	octets := uint64(be.Uint32(r[20:]))
+	first, last := be.Uint32(r[24:]), be.Uint32(r[28:])
+	sport, dport := be.Uint16(r[32:]), be.Uint16(r[34:])
+	flags, proto, tos := r[37], r[38], r[39]
+	k := &v5Keys
+	e.NetFlow = append(e.NetFlow,
+		event.Field{Key: k.src, Type: event.FieldIP, IP: src},
+		event.Field{Key: k.dst, Type: event.FieldIP, IP: dst},
+		event.Field{Key: k.nextHop, Type: event.FieldIP, IP: nh},
+		event.Field{Key: k.input, Type: event.FieldUint, U: uint64(be.Uint16(r[12:]))},
+		event.Field{Key: k.output, Type: event.FieldUint, U: uint64(be.Uint16(r[14:]))},
+		event.Field{Key: k.pkts, Type: event.FieldUint, U: pkts},
+		event.Field{Key: k.bytes, Type: event.FieldUint, U: octets},
+		event.Field{Key: k.first, Type: event.FieldUint, U: uint64(first)},
+		event.Field{Key: k.last, Type: event.FieldUint, U: uint64(last)},
+		event.Field{Key: k.srcPort, Type: event.FieldUint, U: uint64(sport)},
+		event.Field{Key: k.dstPort, Type: event.FieldUint, U: uint64(dport)},
+		event.Field{Key: k.flags, Type: event.FieldUint, U: uint64(flags)},
+		event.Field{Key: k.proto, Type: event.FieldUint, U: uint64(proto)},
+		event.Field{Key: k.tos, Type: event.FieldUint, U: uint64(tos)},
+		event.Field{Key: k.srcAS, Type: event.FieldUint, U: uint64(be.Uint16(r[40:]))},
+		event.Field{Key: k.dstAS, Type: event.FieldUint, U: uint64(be.Uint16(r[42:]))},
+		event.Field{Key: k.srcMask, Type: event.FieldUint, U: uint64(r[44])},
+		event.Field{Key: k.dstMask, Type: event.FieldUint, U: uint64(r[45])},
+		event.Field{Key: k.engineType, Type: event.FieldUint, U: uint64(engineType)},
+		event.Field{Key: k.engineID, Type: event.FieldUint, U: uint64(engineID)},
+	)
+	var st recState
+	st.srcIP, st.dstIP = src, dst
+	st.srcPort, st.dstPort = sport, dport
+	st.proto = proto
+	st.inBytes, st.inPkts = octets, pkts
+	st.startUp, st.endUp = first, last
+	st.f = fProto | fInBytes | fInPkts | fStartUp | fEndUp
+	d.finishFlow(e, &st, h, nil, rate)
+}
+
+func (d *Decoder) decodeTemplated(data []byte, version uint16, h *header, b *event.Batch, el *errList) {
+	be := binary.BigEndian
+	h.version = version
+	var end, off int
+	var secs uint32
+	if version == 9 {
+		if len(data) < v9HeaderLen {
+			el.add(collector.Errorf("truncated", "v9 header: %d bytes", len(data)))
+			return
+		}
+		h.count = be.Uint16(data[2:])
+		h.uptimeMs = be.Uint32(data[4:])
+		h.hasUptime = true
+		secs = be.Uint32(data[8:])
+		h.sourceID = be.Uint32(data[16:])
+		end, off = len(data), v9HeaderLen
+	} else {
+		if len(data) < ipfixHeaderLen {
+			el.add(collector.Errorf("truncated", "ipfix header: %d bytes", len(data)))
+			return
+		}
+		length := int(be.Uint16(data[2:]))
+		if length < ipfixHeaderLen {
+			el.add(collector.Errorf("bad_length", "ipfix message length %d", length))
+			return
+		}
+		end = length
+		if length > len(data) {
+			el.add(collector.Errorf("truncated", "ipfix message length %d, %d bytes received", length, len(data)))
+			end = len(data)
+		}
+		secs = be.Uint32(data[4:])
+		h.sourceID = be.Uint32(data[12:])
+		off = ipfixHeaderLen
+	}
+	if secs != 0 {
+		h.exportNs = int64(secs) * 1e9
+	}
+	ex, err := d.exporter(exporterKey{addr: h.observer, version: version, domain: h.sourceID})
+	if err != nil {
+		el.add(err)
+		return
+	}
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+
+	records := 0 // v9: records of any kind seen, to compare with the header count
+	flows := 0
+	for off < end {
+		rem := end - off
+		if rem < 4 {
+			break // padding
+		}
+		id := be.Uint16(data[off:])
+		l := int(be.Uint16(data[off+2:]))
+		countSatisfied := version == 9 && h.count > 0 && records >= int(h.count)
+		if l < 4 {
+			if !allZero(data[off:end]) && !countSatisfied {
+				el.add(collector.Errorf("bad_length", "set %d length %d at offset %d", id, l, off))
+			}
+			break
+		}
+		if l > rem {
+			if countSatisfied {
+				break // trailing garbage after the records the header announced
+			}
+			el.add(collector.Errorf("truncated", "set %d length %d at offset %d, %d bytes left", id, l, off, rem))
+			l = rem
+		}
+		body := data[off+4 : off+l]
+		off += l
+		switch {
+		case id >= 256:
+			if t := ex.templates[id]; t != nil {
+				n := d.decodeRecords(ex, h, t, body, b)
+				records += n
+				if !t.options {
+					flows += n
+				}
+			} else {
+				d.hold(ex, h, id, body, el)
+			}
+		case version == 9 && (id == 0 || id == 1), version == 10 && (id == 2 || id == 3):
+			n, changed := d.templateSet(ex, h, id, body, el)
+			records += n
+			if changed && len(ex.pending) > 0 {
+				flows += d.resolvePending(ex, b)
+			}
+		default:
+			// Reserved set IDs carry nothing we know how to read; skip them.
+		}
+	}
+	switch version {
+	case 9:
+		d.m.recordsV9.Add(float64(flows))
+	case 10:
+		d.m.recordsIPFIX.Add(float64(flows))
+	}
+}
+
+// exporter returns the state of k, creating it within the exporter limit.
+func (d *Decoder) exporter(k exporterKey) (*exporter, error) {
+	d.mu.RLock()
+	ex := d.exporters[k]
+	d.mu.RUnlock()
+	if ex != nil {
+		return ex, nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if ex = d.exporters[k]; ex != nil {
+		return ex, nil
+	}
+	if len(d.exporters) >= d.cfg.MaxExporters {
+		return nil, &collector.DecodeError{Reason: "exporter_limit",
+			Err: fmt.Errorf("exporter %s domain %d: %w (%d)", k.addr, k.domain, ErrExporterLimit, d.cfg.MaxExporters), Dropped: 1}
+	}
+	ex = newExporter(k)
+	d.exporters[k] = ex
+	d.m.exporters.Inc()
+	return ex, nil
+}
+
+func newExporter(k exporterKey) *exporter {
+	return &exporter{key: k, templates: make(map[uint16]*template)}
+}
+
+// templateSet applies one template or options template set. It returns the
+// number of template records and whether any template was added or changed.
+func (d *Decoder) templateSet(ex *exporter, h *header, setID uint16, body []byte, el *errList) (n int, changed bool) {
+	for {
+		rec, rest, done, err := nextTemplateRecord(body, h.version, setID)
+		if done {
+			return n, changed
+		}
+		n++
+		if err != nil {
+			d.m.tmplRefused.Inc()
+			el.add(&collector.DecodeError{Reason: "bad_template", Err: fmt.Errorf("set %d: %w", setID, err)})
+			if rest == nil || errors.Is(err, errShortTemplate) {
+				return n, changed
+			}
+			body = rest
+			continue
+		}
+		body = rest
+		if rec.withdraw {
+			d.withdraw(ex, rec.id, setID)
+			continue
+		}
+		options := setID == 1 || setID == 3
+		t, err := compile(h.version, rec.id, options, rec.scope, rec.fields)
+		if err != nil {
+			d.m.tmplRefused.Inc()
+			el.add(&collector.DecodeError{Reason: "bad_template", Err: err})
+			continue
+		}
+		if err := d.addTemplate(ex, t); err != nil {
+			el.add(err)
+			continue
+		}
+		changed = true
+	}
+}
+
+// addTemplate stores t; an identical re-send changes nothing.
+func (d *Decoder) addTemplate(ex *exporter, t *template) error {
+	if old := ex.templates[t.id]; old != nil {
+		if old.sameAs(t) {
+			return nil
+		}
+		ex.templates[t.id] = t
+		d.m.tmplUpdate.Inc()
+		d.dirty.Store(true)
+		return nil
+	}
+	if len(ex.templates) >= d.cfg.MaxTemplatesPerExporter {
+		d.m.tmplRefused.Inc()
+		return &collector.DecodeError{Reason: "template_limit",
+			Err: fmt.Errorf("template %d from %s domain %d: %w (%d)", t.id, ex.key.addr, ex.key.domain, ErrTemplateLimit, d.cfg.MaxTemplatesPerExporter)}
+	}
+	ex.templates[t.id] = t
+	d.m.tmplAdd.Inc()
+	d.m.templates.Inc()
+	d.dirty.Store(true)
+	return nil
+}
+
+// withdraw handles an IPFIX template withdrawal (RFC 7011 §8.1): template
+// ID 2 in a template set or 3 in an options template set withdraws all
+// templates of that kind.
+func (d *Decoder) withdraw(ex *exporter, id, setID uint16) {
+	if id == setID {
+		options := setID == 3
+		for tid, t := range ex.templates {
+			if t.options == options {
+				delete(ex.templates, tid)
+				d.m.tmplWithdraw.Inc()
+				d.m.templates.Dec()
+			}
+		}
+		d.dirty.Store(true)
+		return
+	}
+	if _, ok := ex.templates[id]; ok {
+		delete(ex.templates, id)
+		d.m.tmplWithdraw.Inc()
+		d.m.templates.Dec()
+		d.dirty.Store(true)
+	}
+}
+
+// decodeRecords decodes the records of a data set with template t and
+// returns how many it decoded. Padding and an incomplete trailing record
+// are ignored.
+func (d *Decoder) decodeRecords(ex *exporter, h *header, t *template, body []byte, b *event.Batch) int {
+	n := 0
+	for len(body) >= t.recLen {
+		used, ok := d.record(ex, h, t, body, b)
+		if !ok {
+			break
+		}
+		body = body[used:]
+		n++
+	}
+	if t.options {
+		d.m.optionsRecords.Add(float64(n))
+	}
+	return n
+}
+
+// record decodes one record at the start of rec.
+func (d *Decoder) record(ex *exporter, h *header, t *template, rec []byte, b *event.Batch) (int, bool) {
+	var st recState
+	var e *event.Event
+	if !t.options {
+		e = b.Add()
+		if cap(e.NetFlow) < len(t.ops) {
+			e.NetFlow = make([]event.Field, 0, len(t.ops)+4)
+		}
+	}
+	used := t.recLen
+	if t.fixed {
+		rec = rec[:t.recLen]
+		for i := range t.ops {
+			op := &t.ops[i]
+			d.field(op, rec[op.off:op.off+int(op.length)], e, &st, ex, b)
+		}
+	} else {
+		off := 0
+		for i := range t.ops {
+			op := &t.ops[i]
+			l := int(op.length)
+			if op.length == varLen {
+				if off >= len(rec) {
+					return d.abandon(e, b)
+				}
+				l = int(rec[off])
+				off++
+				if l == 255 {
+					if off+2 > len(rec) {
+						return d.abandon(e, b)
+					}
+					l = int(binary.BigEndian.Uint16(rec[off:]))
+					off += 2
+				}
+			}
+			if l > len(rec)-off {
+				return d.abandon(e, b)
+			}
+			d.field(op, rec[off:off+l], e, &st, ex, b)
+			off += l
+		}
+		used = off
+	}
+	if e != nil {
+		d.finishFlow(e, &st, h, ex, 0)
+	} else {
+		d.applyOptions(ex, &st)
+	}
+	return used, true
+}
+
+func (d *Decoder) abandon(e *event.Event, b *event.Batch) (int, bool) {
+	if e != nil {
+		b.Unadd()
+	}
+	return 0, false
+}

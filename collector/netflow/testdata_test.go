@@ -1,0 +1,6 @@
+package netflow
+
+import "embed"
+
+//go:embed testdata/*.bin
+var testdataFS embed.FS
