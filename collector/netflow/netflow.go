@@ -288,6 +288,7 @@ func (d *Decoder) v5Record(r []byte, h *header, rate uint64, engineType, engineI
 	st.startUp, st.endUp = first, last
 	st.f = fProto | fInBytes | fInPkts | fStartUp | fEndUp
 	d.finishFlow(e, &st, h, nil, rate)
+	e.KeysChecked = true // fixed v5 key set
 }
 
 func (d *Decoder) decodeTemplated(data []byte, version uint16, h *header, b *event.Batch, el *errList) {
@@ -567,6 +568,7 @@ func (d *Decoder) record(ex *exporter, h *header, t *template, rec []byte, b *ev
 	}
 	if e != nil {
 		d.finishFlow(e, &st, h, ex, 0)
+		e.KeysChecked = t.keysOK
 	} else {
 		d.applyOptions(ex, &st)
 	}

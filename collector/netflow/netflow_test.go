@@ -215,6 +215,7 @@ func TestV9Basic(t *testing.T) {
 		Dst:       event.Endpoint{IP: netip.MustParseAddr("192.168.0.1"), Port: 443},
 		Flow: event.Flow{Protocol: 6, HasProtocol: true, Bytes: 1001, Packets: 11, Start: start, End: end,
 			Version: 9, SourceID: 7, UptimeMillis: uint64(testUptimeMs), HasUptime: true},
+		KeysChecked: true,
 	}
 	got := *e
 	got.NetFlow = nil
@@ -487,5 +488,24 @@ func TestUnknownAndEnterpriseFields(t *testing.T) {
 	// A 3-byte IPv4 field is kept as hex and does not become source.ip.
 	if e.Src.IP != netip.MustParseAddr("10.0.0.1") {
 		t.Errorf("source IP = %v", e.Src.IP)
+	}
+}
+
+// A template that names one IE twice must not promise unique keys, or the
+// encoder would write a duplicate JSON key that Elasticsearch rejects.
+func TestTemplateDuplicateIEKeysNotChecked(t *testing.T) {
+	ok, err := compile(9, 300, false, 0, []fieldSpec{{ID: 8, Len: 4}, {ID: 8, Len: 4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok.keysOK {
+		t.Error("template with IE 8 twice: keysOK = true")
+	}
+	uniq, err := compile(9, 301, false, 0, []fieldSpec{{ID: 8, Len: 4}, {ID: 12, Len: 4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !uniq.keysOK {
+		t.Error("template with distinct IEs: keysOK = false")
 	}
 }

@@ -101,6 +101,9 @@ type template struct {
 	fields  []fieldSpec
 	ops     []fieldOp
 	fixed   bool // no variable-length field: ops[i].off is valid
+	// keysOK: every op key is unique and not one the encoder writes itself,
+	// so events from this template can set event.Event.KeysChecked.
+	keysOK bool
 	recLen  int  // record length when fixed, else the minimum record length
 }
 
@@ -169,12 +172,31 @@ func compile(version uint16, id uint16, options bool, scope int, fields []fieldS
 		return nil, fmt.Errorf("template %d: %w", id, errTooLong)
 	}
 	t.recLen = off
+	t.keysOK = uniqueKeys(t.ops)
 	if !t.fixed {
 		for i := range t.ops {
 			t.ops[i].off = -1
 		}
 	}
 	return t, nil
+}
+
+// uniqueKeys reports whether the keys of ops are distinct and none is a key
+// the ECS encoder writes under netflow itself. Keys come from the static IE
+// table or are generated (ie_N, pen_P_N), so they need no JSON escaping.
+func uniqueKeys(ops []fieldOp) bool {
+	for i := range ops {
+		switch ops[i].key {
+		case "type", "sampling_rate", "exporter":
+			return false
+		}
+		for j := 0; j < i; j++ {
+			if ops[i].key == ops[j].key {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func intKind(l uint16) valueKind {

@@ -131,6 +131,13 @@ type Event struct {
 
 	// NetFlow holds every decoded field of a flow record, written under `netflow.*`.
 	NetFlow []Field
+
+	// KeysChecked promises that the NetFlow keys are unique, none is a key
+	// the encoder writes itself (type, sampling_rate, exporter) and none
+	// needs JSON escaping. Decoders whose keys come from static tables set
+	// it so the encoder can skip its duplicate check; leave it false for
+	// keys that come from input (grok captures).
+	KeysChecked bool
 }
 
 // reset clears e for reuse while keeping slice capacity.

@@ -189,6 +189,22 @@ const maxTrackedKeys = 128
 // encoded, so two different invalid UTF-8 keys that both become "\ufffd"
 // count as the same key.
 func (e *Event) appendNetflowFields(dst []byte, dc *dateCache) []byte {
+	if e.KeysChecked {
+		for i := range e.NetFlow {
+			fl := &e.NetFlow[i]
+			if !fl.writable() {
+				continue
+			}
+			if dst[len(dst)-1] != '{' {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, '"')
+			dst = append(dst, fl.Key...)
+			dst = append(dst, '"', ':')
+			dst = appendFieldValue(dst, fl, dc)
+		}
+		return dst
+	}
 	var spans [maxTrackedKeys][2]int32
 	nspans := 0
 	seen := reservedKeyBits

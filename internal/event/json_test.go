@@ -685,3 +685,56 @@ func TestAppendJSONManyFieldsDeduplicated(t *testing.T) {
 		t.Fatalf("first occurrence must win: k149=%v k0=%v bad=%v", doc.Netflow["k149"], doc.Netflow["k0"], doc.Netflow["bad\ufffd"])
 	}
 }
+
+// The KeysChecked fast path must write exactly what the checked path writes
+// for events whose keys really are unique and plain.
+func TestAppendJSONKeysCheckedSameOutput(t *testing.T) {
+	for _, tc := range jsonCases() {
+		e := tc.event()
+		keys := map[string]bool{}
+		plain := true
+		for _, f := range e.NetFlow {
+			if keys[f.Key] || f.Key == "type" || f.Key == "sampling_rate" || f.Key == "exporter" || !plainKey(f.Key) {
+				plain = false
+			}
+			keys[f.Key] = true
+		}
+		if !plain || e.KeysChecked {
+			continue
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			slow := string(e.AppendJSON(nil))
+			e.KeysChecked = true
+			fast := string(e.AppendJSON(nil))
+			e.KeysChecked = false
+			if slow != fast {
+				t.Errorf("AppendJSON with KeysChecked differs:\nchecked: %s\nfast:    %s", slow, fast)
+			}
+		})
+	}
+}
+
+func plainKey(k string) bool {
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x20 || k[i] > 0x7e || k[i] == '"' || k[i] == '\\' {
+			return false
+		}
+	}
+	return k != ""
+}
+
+// BenchmarkAppendJSONKeysChecked is the flow as the NetFlow decoder hands it
+// over (keys from its static table, KeysChecked set).
+func BenchmarkAppendJSONKeysChecked(b *testing.B) {
+	e := typicalFlow()
+	e.KeysChecked = true
+	buf := make([]byte, 0, 4096)
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		buf = e.AppendJSON(buf[:0])
+		n++
+	}
+	b.SetBytes(int64(len(buf)))
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+}
