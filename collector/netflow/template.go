@@ -104,7 +104,7 @@ type template struct {
 	// keysOK: every op key is unique and not one the encoder writes itself,
 	// so events from this template can set event.Event.KeysChecked.
 	keysOK bool
-	recLen  int  // record length when fixed, else the minimum record length
+	recLen int // record length when fixed, else the minimum record length
 }
 
 var (
