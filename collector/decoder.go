@@ -40,6 +40,12 @@ type Closer interface {
 	Close() error
 }
 
+// Ticker is implemented by decoders with periodic work (expiring held data,
+// saving state). The collector calls Tick about once a second while it runs.
+type Ticker interface {
+	Tick(now time.Time) error
+}
+
 // DecodeError is a counted, bounded-label decode failure.
 type DecodeError struct {
 	Reason string // short, bounded label: "truncated", "bad_version", "template_unknown", ...

@@ -102,6 +102,9 @@ type UDP struct {
 	seed    maphash.Seed
 	ready   atomic.Bool
 	limiter *obs.Limiter
+
+	draining   atomic.Bool
+	drainStart atomic.Int64
 }
 
 // NewUDP binds every socket now, so that a port in use fails at start.
@@ -221,19 +224,62 @@ func (u *UDP) Run(ctx context.Context, out chan<- *event.Batch) error {
 	for i, q := range u.queues {
 		workers.Go(func() error { return u.work(i, q, out) })
 	}
+	tickDone := make(chan struct{})
+	go func() {
+		defer close(tickDone)
+		u.tick(ctx)
+	}()
 	u.ready.Store(true)
 	<-ctx.Done()
+	<-tickDone
 	u.ready.Store(false)
-	// Closing the sockets unblocks the readers; what they already copied is
-	// queued and will be decoded and delivered (drain).
-	u.closeAll()
+	// Drain: datagrams already in the kernel's socket buffer were accepted
+	// from the exporters' point of view, so read until the socket stays
+	// empty for drainIdle (bounded by drainMax), then close.
+	u.drainStart.Store(time.Now().UnixNano())
+	u.draining.Store(true)
+	for _, c := range u.conns {
+		_ = c.SetReadDeadline(time.Now().Add(drainIdle))
+	}
 	err := readers.Wait()
+	u.closeAll()
 	for _, q := range u.queues {
 		close(q)
 	}
 	// The decoder may be shared by several listeners (netflow and ipfix
 	// share templates); whoever built it closes it.
 	return errors.Join(err, workers.Wait())
+}
+
+// Bounds of the shutdown drain of the socket buffers.
+const (
+	drainIdle = 50 * time.Millisecond
+	drainMax  = 3 * time.Second
+)
+
+// tick calls the decoder's periodic work once a second until ctx is done.
+func (u *UDP) tick(ctx context.Context) {
+	t, ok := u.dec.(Ticker)
+	if !ok {
+		return
+	}
+	tk := time.NewTicker(time.Second)
+	defer tk.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tk.C:
+			if err := t.Tick(now); err != nil {
+				for _, reason := range Reasons(err) {
+					u.m.decodeErrors.WithLabelValues(u.name, reason).Inc()
+				}
+				if ok, sup := u.limiter.Allow("tick"); ok {
+					u.logger.Warn("decoder", "err", err, "suppressed", sup)
+				}
+			}
+		}
+	}
 }
 
 func (u *UDP) read(c *net.UDPConn) error {
@@ -264,12 +310,24 @@ func (u *UDP) read(c *net.UDPConn) error {
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
+				if u.draining.Load() {
+					return nil // socket empty: drained
+				}
 				continue
 			}
 			u.logger.Error("reading socket", "listen", listen, "err", err)
 			return fmt.Errorf("%s read %s: %w", u.name, listen, err)
 		}
 		now := time.Now()
+		last := false
+		if u.draining.Load() {
+			if now.UnixNano()-u.drainStart.Load() > int64(drainMax) {
+				u.logger.Warn("socket still busy after the shutdown drain bound; stop the exporters first to lose nothing", "listen", listen, "drain", drainMax.String())
+				last = true // keep what this read returned, then stop
+			} else {
+				_ = c.SetReadDeadline(now.Add(drainIdle))
+			}
+		}
 		var total int
 		for i := 0; i < got; i++ {
 			m := &msgs[i]
@@ -314,6 +372,9 @@ func (u *UDP) read(c *net.UDPConn) error {
 				}
 				u.recycle(pb)
 			}
+		}
+		if last {
+			return nil
 		}
 	}
 }

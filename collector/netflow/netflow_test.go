@@ -509,3 +509,34 @@ func TestTemplateDuplicateIEKeysNotChecked(t *testing.T) {
 		t.Error("template with distinct IEs: keysOK = false")
 	}
 }
+
+// ICMP type and code from their own IEs reach Dst.Port (as v5 carries them),
+// so the Community ID of an echo request and its reply match.
+func TestICMPTypeCodeToDstPort(t *testing.T) {
+	cases := []struct {
+		name   string
+		fields []fieldSpec
+		rec    []byte
+		proto  uint8
+		want   uint16
+	}{
+		{"v4 typecode ie32", []fieldSpec{fs(8, 4), fs(12, 4), fs(4, 1), fs(32, 2)}, cat(ip("10.0.0.1"), ip("10.0.0.2"), u8(1), u16(0x0800)), 1, 0x0800},
+		{"v4 type ie176 code ie177", []fieldSpec{fs(8, 4), fs(12, 4), fs(4, 1), fs(176, 1), fs(177, 1)}, cat(ip("10.0.0.1"), ip("10.0.0.2"), u8(1), u8(3), u8(1)), 1, 0x0301},
+		{"v6 typecode ie139", []fieldSpec{fs(27, 16), fs(28, 16), fs(4, 1), fs(139, 2)}, cat(ip("2001:db8::1"), ip("2001:db8::2"), u8(58), u16(0x8100)), 58, 0x8100},
+		{"tcp keeps ports", []fieldSpec{fs(8, 4), fs(12, 4), fs(4, 1), fs(11, 2), fs(32, 2)}, cat(ip("10.0.0.1"), ip("10.0.0.2"), u8(6), u16(443), u16(0x0800)), 6, 443},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d, _ := newTestDecoder(t, Default())
+			id := uint16(300 + i)
+			pkt := ipfixPacket(ipfixHeader{secs: testSecs, domain: 1}, set(2, tmpl(id, tc.fields...)), set(id, tc.rec))
+			evs := decodeOK(t, d, exporterA, pkt)
+			if len(evs) != 1 {
+				t.Fatalf("Decode() = %d events, want 1", len(evs))
+			}
+			if evs[0].Flow.Protocol != tc.proto || evs[0].Dst.Port != tc.want {
+				t.Errorf("proto %d Dst.Port = %#04x, want proto %d port %#04x", evs[0].Flow.Protocol, evs[0].Dst.Port, tc.proto, tc.want)
+			}
+		})
+	}
+}

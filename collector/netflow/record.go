@@ -38,6 +38,9 @@ const (
 	fPopulation
 	fRevBytes
 	fRevPkts
+	fICMPTypeCode
+	fICMPType
+	fICMPCode
 )
 
 // recState gathers the typed facts of one record while its fields are
@@ -62,6 +65,7 @@ type recState struct {
 	samplerID, selectorID  uint64
 	pktInterval, pktSpace  uint64
 	size, population       uint64
+	icmpTypeCode           uint16 // IE 32/139, or type (176/178) and code (177/179)
 }
 
 // beUint reads a big-endian unsigned integer of 1 to 8 bytes (RFC 7011 §6.2
@@ -243,6 +247,15 @@ func (st *recState) set(h handler, u uint64) {
 		st.srcPort = uint16(u)
 	case hDstPort:
 		st.dstPort = uint16(u)
+	case hICMPTypeCode:
+		st.icmpTypeCode = uint16(u)
+		st.f |= fICMPTypeCode
+	case hICMPType:
+		st.icmpTypeCode = st.icmpTypeCode&0x00ff | uint16(u)<<8
+		st.f |= fICMPType
+	case hICMPCode:
+		st.icmpTypeCode = st.icmpTypeCode&0xff00 | uint16(u)&0xff
+		st.f |= fICMPCode
 	case hStartUptime:
 		st.startUp = uint32(u)
 		st.f |= fStartUp
@@ -440,6 +453,12 @@ func (d *Decoder) finishFlow(e *event.Event, st *recState, h *header, ex *export
 	e.Observer = h.observer
 	e.Src.IP, e.Dst.IP = st.srcIP, st.dstIP
 	e.Src.Port, e.Dst.Port = st.srcPort, st.dstPort
+	// ICMP has no ports; exporters put type<<8|code in the destination port
+	// (v5, many v9) or in their own IEs. Carry the IE value in Dst.Port so
+	// the Community ID sees type and code, as it does for v5.
+	if st.f&(fICMPTypeCode|fICMPType|fICMPCode) != 0 && st.dstPort == 0 && (st.proto == 1 || st.proto == 58) {
+		e.Dst.Port = st.icmpTypeCode
+	}
 	if st.f&fSrcMAC != 0 {
 		e.Src.MAC, e.Src.HasMAC = st.srcMAC, true
 	}

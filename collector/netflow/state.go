@@ -220,3 +220,15 @@ func (d *Decoder) Close() error {
 	}
 	return d.Save()
 }
+
+// Tick does the periodic work that must not wait for the next datagram:
+// expiring held data sets and saving changed state on a quiet link. The
+// collector calls it about once a second; expired sets come back as a
+// DecodeError to be counted.
+func (d *Decoder) Tick(now time.Time) error {
+	err := d.sweep(now)
+	if d.dirty.Load() && d.cfg.StatePath != "" {
+		d.maybeSave()
+	}
+	return err
+}

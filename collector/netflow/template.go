@@ -57,6 +57,9 @@ const (
 	hProto
 	hSrcPort
 	hDstPort
+	hICMPTypeCode
+	hICMPType
+	hICMPCode
 	hSrcIP
 	hDstIP
 	hSrcMAC
@@ -334,6 +337,12 @@ func uintHandler(id uint16) handler {
 		return hSrcPort
 	case 11:
 		return hDstPort
+	case 32, 139:
+		return hICMPTypeCode
+	case 176, 178:
+		return hICMPType
+	case 177, 179:
+		return hICMPCode
 	case 22:
 		return hStartUptime
 	case 21:

@@ -424,6 +424,9 @@ func (d *Decoder) addFlow(b *event.Batch, st *decodeState, dg *datagram, fs *flo
 			key = keyICMPv6
 		}
 		e.AddUint(key, uint64(pi.icmpType)<<8|uint64(pi.icmpCode))
+		// As NetFlow v5 does: type<<8|code in the destination port, so the
+		// Community ID sees them (the encoder writes no ICMP ports).
+		e.Dst.Port = uint16(pi.icmpType)<<8 | uint16(pi.icmpCode)
 	}
 
 	if fs.inFormat == ifFormatIndex && fs.inValue != ifIndexInternal {

@@ -217,7 +217,7 @@ func TestDecode(t *testing.T) {
 				e := flowEvent(agent4, 10, 84,
 					u(keyInBytes, 84), u(keyInPkts, 1), u(keyProtocol, 1), u(keyClassOfService, 0), u(keyTTL, 255),
 					ip(keySrcIPv4, hostB), ip(keyDstIPv4, hostA), u(keyICMPv4, 3<<8|3), u(keySamplingInterval, 10))
-				e.Src.IP, e.Dst.IP = hostB, hostA
+				e.Src.IP, e.Dst.IP, e.Dst.Port = hostB, hostA, 3<<8|3
 				e.Flow.Protocol, e.Flow.HasProtocol = 1, true
 				return []event.Event{e}
 			}(),
