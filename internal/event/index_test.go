@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	_ "time/tzdata" // the zone tests must not depend on the host's zoneinfo
 )
 
 func mustLoc(t testing.TB, name string) *time.Location {
