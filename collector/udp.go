@@ -105,6 +105,7 @@ type UDP struct {
 
 	draining   atomic.Bool
 	drainStart atomic.Int64
+	dropped    atomic.Int64 // datagrams dropped inside sluice since start, for the exit summary
 }
 
 // NewUDP binds every socket now, so that a port in use fails at start.
@@ -246,9 +247,13 @@ func (u *UDP) Run(ctx context.Context, out chan<- *event.Batch) error {
 	for _, q := range u.queues {
 		close(q)
 	}
+	werr := workers.Wait()
+	if n := u.dropped.Load(); n > 0 {
+		u.logger.Warn("datagrams dropped inside sluice since start (see sluice_collector_packets_dropped_total by reason)", "count", n)
+	}
 	// The decoder may be shared by several listeners (netflow and ipfix
 	// share templates); whoever built it closes it.
-	return errors.Join(err, workers.Wait())
+	return errors.Join(err, werr)
 }
 
 // Bounds of the shutdown drain of the socket buffers.
@@ -334,6 +339,7 @@ func (u *UDP) read(c *net.UDPConn) error {
 			total += m.N
 			if m.N > u.cfg.MaxDatagram {
 				u.m.dropped.WithLabelValues(u.name, "too_large").Inc()
+				u.dropped.Add(1)
 				continue
 			}
 			ua, _ := m.Addr.(*net.UDPAddr)
@@ -367,6 +373,7 @@ func (u *UDP) read(c *net.UDPConn) error {
 			default:
 				// Never block the socket: the kernel would drop silently instead.
 				u.m.dropped.WithLabelValues(u.name, "queue_full").Add(float64(len(pb.pkts)))
+				u.dropped.Add(int64(len(pb.pkts)))
 				if ok, sup := u.limiter.Allow("queue_full"); ok {
 					u.logger.Warn("decode queue full, dropping packets; add collector.workers or CPU", "listen", listen, "suppressed", sup)
 				}
