@@ -45,7 +45,7 @@ func DefaultUDP() UDPConfig {
 		ReadBatch:      32,
 		MaxDatagram:    9216,
 		ReceiveBuffer:  32 << 20,
-		MaxBatchEvents: 1024,
+		MaxBatchEvents: 512,
 	}
 }
 

@@ -242,7 +242,9 @@ func runCollector(ctx context.Context, cfg *config.Config, logger *slog.Logger) 
 		outputs = append(outputs, stdout.New(os.Stdout))
 	}
 
-	runner := pipeline.New(cc.pipe, sources, enrich.Stages(), outputs, logger, reg)
+	// Encoding runs last, in the stage workers, so it uses every core.
+	stages := append(enrich.Stages(), pipeline.Encode{})
+	runner := pipeline.New(cc.pipe, sources, stages, outputs, logger, reg)
 
 	var httpSrv *obs.Server
 	if cfg.HTTP.Listen != "" {

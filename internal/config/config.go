@@ -132,7 +132,7 @@ var defaults = []struct {
 	{"collector.read_batch", 32},
 	{"collector.max_datagram_bytes", 9216},
 	{"collector.receive_buffer_bytes", 32 << 20},
-	{"collector.max_batch_events", 1024},
+	{"collector.max_batch_events", 512},
 	{"pipeline.queue_size", 8},
 	{"pipeline.workers", 0},
 	{"pipeline.flush_interval", time.Second},

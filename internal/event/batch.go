@@ -11,6 +11,11 @@ type Batch struct {
 	n      int
 
 	arena []byte
+
+	// json holds the NDJSON lines of all events after EncodeJSON; ends[i]
+	// is where the line of event i ends. Any change of the events drops it.
+	json []byte
+	ends []int
 }
 
 const arenaChunk = 16 << 10
@@ -32,6 +37,9 @@ func (b *Batch) Release() {
 	if cap(b.Events) > 4096 { // do not pin huge batches forever
 		b.Events = nil
 	}
+	if cap(b.json) > 8<<20 {
+		b.json, b.ends = nil, nil
+	}
 	batchPool.Put(b)
 }
 
@@ -42,6 +50,8 @@ func (b *Batch) Reset() {
 	}
 	b.n = 0
 	b.arena = b.arena[:0]
+	b.json = b.json[:0]
+	b.ends = b.ends[:0]
 }
 
 // Len returns the number of events in b.
@@ -53,6 +63,7 @@ func (b *Batch) All() []Event { return b.Events[:b.n] }
 // Add appends an empty event and returns it. The pointer is valid until the
 // next Add (which may grow the backing array).
 func (b *Batch) Add() *Event {
+	b.ends = b.ends[:0]
 	if b.n < len(b.Events) {
 		b.n++
 		return &b.Events[b.n-1]
@@ -65,6 +76,7 @@ func (b *Batch) Add() *Event {
 // Unadd removes the event returned by the last Add (for a record that turned
 // out to be unusable half-way through decoding).
 func (b *Batch) Unadd() {
+	b.ends = b.ends[:0]
 	if b.n > 0 {
 		b.n--
 		b.Events[b.n].reset()
@@ -76,6 +88,7 @@ func (b *Batch) Drop(i int) {
 	if i < 0 || i >= b.n {
 		return
 	}
+	b.ends = b.ends[:0]
 	dropped := b.Events[i]
 	copy(b.Events[i:b.n], b.Events[i+1:b.n])
 	b.n--
@@ -94,4 +107,32 @@ func (b *Batch) Bytes(p []byte) []byte {
 	start := len(b.arena)
 	b.arena = append(b.arena, p...)
 	return b.arena[start:len(b.arena):len(b.arena)]
+}
+
+// EncodeJSON renders every event as one NDJSON line (AppendJSON + '\n') and
+// keeps the lines in b, so that outputs copy bytes instead of encoding. The
+// pipeline runs it in its stage workers, which spreads encoding over cores.
+// Adding or dropping events afterwards discards the lines.
+func (b *Batch) EncodeJSON() {
+	b.json = b.json[:0]
+	b.ends = b.ends[:0]
+	for i := 0; i < b.n; i++ {
+		b.json = b.Events[i].AppendJSON(b.json)
+		b.json = append(b.json, '\n')
+		b.ends = append(b.ends, len(b.json))
+	}
+}
+
+// JSONLine returns the NDJSON line of event i (with its newline) from the
+// last EncodeJSON, or false when the batch was not encoded or has changed.
+// The bytes are only valid while the batch is.
+func (b *Batch) JSONLine(i int) ([]byte, bool) {
+	if len(b.ends) != b.n || i < 0 || i >= b.n {
+		return nil, false
+	}
+	start := 0
+	if i > 0 {
+		start = b.ends[i-1]
+	}
+	return b.json[start:b.ends[i]], true
 }

@@ -68,3 +68,34 @@ func TestFieldByKey(t *testing.T) {
 		t.Fatal("FieldByKey found a missing key")
 	}
 }
+
+func TestBatchEncodeJSON(t *testing.T) {
+	b := NewBatch()
+	defer b.Release()
+	for i := 0; i < 3; i++ {
+		e := b.Add()
+		e.Kind = KindFlow
+		e.Src.IP = netip.MustParseAddr("10.0.0.1")
+		e.Src.Port = uint16(1000 + i)
+	}
+	if _, ok := b.JSONLine(0); ok {
+		t.Fatal("JSONLine before EncodeJSON = ok")
+	}
+	b.EncodeJSON()
+	for i, e := range b.All() {
+		line, ok := b.JSONLine(i)
+		want := string(e.AppendJSON(nil)) + "\n"
+		if !ok || string(line) != want {
+			t.Fatalf("JSONLine(%d) = %q, %v; want %q", i, line, ok, want)
+		}
+	}
+	b.Drop(1)
+	if _, ok := b.JSONLine(0); ok {
+		t.Fatal("JSONLine after Drop = ok; the lines no longer match the events")
+	}
+	b.EncodeJSON()
+	b.Add()
+	if _, ok := b.JSONLine(0); ok {
+		t.Fatal("JSONLine after Add = ok")
+	}
+}

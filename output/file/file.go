@@ -163,8 +163,12 @@ func (o *Output) Write(ctx context.Context, b *event.Batch) error {
 			o.touched = append(o.touched, df)
 		}
 		df.lastUse = o.tick
-		df.buf = e.AppendJSON(df.buf)
-		df.buf = append(df.buf, '\n')
+		if line, ok := b.JSONLine(i); ok { // encoded by the pipeline's Encode stage
+			df.buf = append(df.buf, line...)
+		} else {
+			df.buf = e.AppendJSON(df.buf)
+			df.buf = append(df.buf, '\n')
+		}
 		df.events++
 	}
 

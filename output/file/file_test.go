@@ -657,3 +657,38 @@ func BenchmarkFileWrite(b *testing.B) {
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(testutil.ToFloat64(o.m.bytes)/float64(n), "bytes/event")
 }
+
+// A batch encoded by the pipeline's Encode stage must produce the same files
+// as one the output encodes itself.
+func TestPreEncodedBatchSameFiles(t *testing.T) {
+	day1 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	day2 := day1.Add(24 * time.Hour)
+	evs := []ev{{event.KindFlow, day1}, {event.KindSyslog, day1}, {event.KindFlow, day2}, {event.KindFlow, day1}}
+	dirs := make([]string, 2)
+	for n, pre := range []bool{false, true} {
+		cfg := testConfig(t)
+		dirs[n] = cfg.Dir
+		o := newOutput(t, cfg, nil)
+		b := batchOf(evs...)
+		if pre {
+			b.EncodeJSON()
+			if _, ok := b.JSONLine(0); !ok {
+				t.Fatal("EncodeJSON left no lines")
+			}
+		}
+		write(t, o, b)
+		if err := o.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"sluice-flows-2026.03.01.ndjson", "sluice-flows-2026.03.02.ndjson", "sluice-syslog-2026.03.01.ndjson"} {
+		a, errA := os.ReadFile(filepath.Join(dirs[0], name))
+		b, errB := os.ReadFile(filepath.Join(dirs[1], name))
+		if errA != nil || errB != nil {
+			t.Fatalf("reading %s: %v %v", name, errA, errB)
+		}
+		if string(a) != string(b) || len(a) == 0 {
+			t.Errorf("%s differs between self-encoded and pre-encoded batches:\n%s\n---\n%s", name, a, b)
+		}
+	}
+}

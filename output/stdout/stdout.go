@@ -51,6 +51,10 @@ func (o *Output) Write(ctx context.Context, b *event.Batch) error {
 	buf := o.buf[:0]
 	events := b.All()
 	for i := range events {
+		if line, ok := b.JSONLine(i); ok { // encoded by the pipeline's Encode stage
+			buf = append(buf, line...)
+			continue
+		}
 		buf = events[i].AppendJSON(buf)
 		buf = append(buf, '\n')
 	}
