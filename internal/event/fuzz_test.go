@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/json"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -44,6 +45,24 @@ func FuzzAppendJSON(f *testing.F) {
 				}
 			}
 			checkDuplicateKeys(t, doc)
+		}
+	})
+}
+
+// FuzzNewIndexNamer: any pattern either fails with an error or yields names
+// that are safe as index and file names, for any time.
+func FuzzNewIndexNamer(f *testing.F) {
+	for _, p := range []string{"sluice-flows-%{+yyyy.MM.dd}", "x-%{+YYYY}-%{+MM}", "%{+yy.MM.dd.HH}", "a%{+", "%{host}", "sluice-%{+dd}"} {
+		f.Add(p, int64(1764000000))
+	}
+	f.Fuzz(func(t *testing.T, pattern string, sec int64) {
+		n, err := NewIndexNamer(pattern, time.UTC)
+		if err != nil {
+			return
+		}
+		name := n.Name(time.Unix(sec%(1<<34), 0))
+		if name == "" || strings.ContainsAny(name, "/\\ \"*?<>|,#:") {
+			t.Fatalf("NewIndexNamer(%q).Name() = %q: not a safe index/file name", pattern, name)
 		}
 	})
 }
