@@ -19,6 +19,7 @@ type Metrics struct {
 	packets      *prometheus.CounterVec
 	bytes        *prometheus.CounterVec
 	exporterPkts *prometheus.CounterVec
+	exporterByts *prometheus.CounterVec
 	decodeErrors *prometheus.CounterVec
 	dropped      *prometheus.CounterVec
 	events       *prometheus.CounterVec
@@ -26,8 +27,10 @@ type Metrics struct {
 	queueDepth   *prometheus.GaugeVec
 
 	mu        sync.Mutex
-	exporters map[netip.Addr]prometheus.Counter
+	exporters map[netip.Addr]exporterCounters
 }
+
+type exporterCounters struct{ packets, bytes prometheus.Counter }
 
 // NewMetrics registers the collector metrics on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
@@ -40,6 +43,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"protocol", "listen"}),
 		exporterPkts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_collector_exporter_packets_total", Help: "Datagrams per exporter address (first 256 exporters, the rest as \"other\").",
+		}, []string{"protocol", "exporter"}),
+		exporterByts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_collector_exporter_bytes_total", Help: "Bytes per exporter address (first 256 exporters, the rest as \"other\").",
 		}, []string{"protocol", "exporter"}),
 		decodeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_collector_decode_errors_total", Help: "Decode failures by reason.",
@@ -56,9 +62,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		queueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "sluice_collector_queue_depth", Help: "Packet batches waiting for decode workers.",
 		}, []string{"protocol"}),
-		exporters: map[netip.Addr]prometheus.Counter{},
+		exporters: map[netip.Addr]exporterCounters{},
 	}
-	reg.MustRegister(m.packets, m.bytes, m.exporterPkts, m.decodeErrors, m.dropped, m.events, m.rcvbuf, m.queueDepth)
+	reg.MustRegister(m.packets, m.bytes, m.exporterPkts, m.exporterByts, m.decodeErrors, m.dropped, m.events, m.rcvbuf, m.queueDepth)
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "sluice_collector_kernel_udp_rcvbuf_errors_total",
 		Help: "Host-wide UDP datagrams the kernel dropped because a socket buffer was full (/proc/net/snmp RcvbufErrors).",
@@ -77,7 +83,7 @@ func (m *Metrics) SetQueueDepth(protocol string, n int) {
 	m.queueDepth.WithLabelValues(protocol).Set(float64(n))
 }
 
-func (m *Metrics) countExporter(protocol string, a netip.Addr) {
+func (m *Metrics) countExporter(protocol string, a netip.Addr, n int) {
 	m.mu.Lock()
 	c, ok := m.exporters[a]
 	if !ok {
@@ -85,13 +91,14 @@ func (m *Metrics) countExporter(protocol string, a netip.Addr) {
 		if len(m.exporters) < maxExporterLabels {
 			label = a.String()
 		}
-		c = m.exporterPkts.WithLabelValues(protocol, label)
+		c = exporterCounters{m.exporterPkts.WithLabelValues(protocol, label), m.exporterByts.WithLabelValues(protocol, label)}
 		if len(m.exporters) < 4*maxExporterLabels {
 			m.exporters[a] = c
 		}
 	}
 	m.mu.Unlock()
-	c.Inc()
+	c.packets.Inc()
+	c.bytes.Add(float64(n))
 }
 
 // KernelUDPRcvbufErrors reads the host-wide UDP RcvbufErrors counter.

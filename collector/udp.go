@@ -358,7 +358,7 @@ func (u *UDP) read(c *net.UDPConn) error {
 				pending[w] = pb
 			}
 			pb.add(bufs[i][:m.N], src, now)
-			u.m.countExporter(u.name, src.Addr())
+			u.m.countExporter(u.name, src.Addr(), m.N)
 		}
 		pkts.Add(float64(got))
 		byts.Add(float64(total))

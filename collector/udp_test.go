@@ -132,6 +132,12 @@ func TestUDPDecodesDrainsAndCountsErrors(t *testing.T) {
 	if v := testutil.ToFloat64(u.m.packets.WithLabelValues("netflow", u.Addrs()[0].String())); v != 203 {
 		t.Errorf("packets received = %v, want 203", v)
 	}
+	if v := testutil.ToFloat64(u.m.exporterPkts.WithLabelValues("netflow", "127.0.0.1")); v != 203 {
+		t.Errorf("exporter packets = %v, want 203", v)
+	}
+	if v := testutil.ToFloat64(u.m.exporterByts.WithLabelValues("netflow", "127.0.0.1")); v != 200*5+1+5+5 {
+		t.Errorf("exporter bytes = %v, want %d", v, 200*5+1+5+5)
+	}
 	// One exporter's packets are decoded in order by one worker.
 	for a, seqs := range dec.seen {
 		for i := 1; i < len(seqs); i++ {
