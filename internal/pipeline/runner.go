@@ -185,12 +185,34 @@ func (r *Runner) Run(ctx context.Context, grace time.Duration) error {
 		<-srcDone
 		return errors.Join(runErr, srcErr, err)
 	case <-timer.C:
-		n := len(r.srcCh) + len(r.outCh)
-		r.logger.Error("shutdown grace ran out before the pipeline drained; queued batches are lost", "batches", n, "grace", grace.String())
+		n := r.discardQueued()
+		r.logger.Error("shutdown grace ran out before the pipeline drained; queued events are lost", "count", n, "grace", grace.String())
 		r.m.dropped.WithLabelValues("shutdown", "timeout").Add(float64(n))
 		cancelDrain()
 		return errors.Join(runErr, fmt.Errorf("drain did not finish within %s (shutdown.timeout)", grace))
 	}
+}
+
+// discardQueued empties the queues without blocking and returns how many
+// events the batches in them held.
+func (r *Runner) discardQueued() int {
+	n := 0
+	for _, ch := range []chan *event.Batch{r.srcCh, r.outCh} {
+	drain:
+		for {
+			select {
+			case b, ok := <-ch:
+				if !ok {
+					break drain
+				}
+				n += b.Len()
+				b.Release()
+			default:
+				break drain
+			}
+		}
+	}
+	return n
 }
 
 func (r *Runner) stageWorker(ctx context.Context) error {

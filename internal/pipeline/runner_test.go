@@ -46,10 +46,14 @@ type memOutput struct {
 	flushes int
 	delay   time.Duration
 	fail    bool
+	gate    chan struct{} // if non-nil, Write waits for it to close
 }
 
 func (m *memOutput) Name() string { return "mem" }
 func (m *memOutput) Write(ctx context.Context, b *event.Batch) error {
+	if m.gate != nil {
+		<-m.gate
+	}
 	time.Sleep(m.delay)
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -131,7 +135,7 @@ func TestRunnerCountsOutputFailures(t *testing.T) {
 
 // A drain that cannot finish in time is cut off, reported, and counted.
 func TestRunnerGraceTimeout(t *testing.T) {
-	out := &memOutput{delay: 200 * time.Millisecond}
+	out := &memOutput{gate: make(chan struct{})}
 	cfg := Default()
 	cfg.Workers = 1
 	r := New(cfg, []Source{&genSource{n: 20, size: 1}}, nil, []Output{out}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
@@ -144,6 +148,12 @@ func TestRunnerGraceTimeout(t *testing.T) {
 	if err == nil {
 		t.Fatal("Run() = nil, want a drain timeout error")
 	}
+	if v := testutil.ToFloat64(r.m.dropped.WithLabelValues("shutdown", "timeout")); v == 0 {
+		t.Error("dropped{shutdown,timeout} = 0 after a drain timeout with batches queued")
+	}
+	// Let the abandoned drain finish so later tests see no stray goroutines.
+	close(out.gate)
+	goleak.VerifyNone(t)
 }
 
 func TestConfigValidate(t *testing.T) {
