@@ -136,3 +136,12 @@ func (b *Batch) JSONLine(i int) ([]byte, bool) {
 	}
 	return b.json[start:b.ends[i]], true
 }
+
+// JSON returns all NDJSON lines of the last EncodeJSON at once, or false when
+// the batch was not encoded or has changed since.
+func (b *Batch) JSON() ([]byte, bool) {
+	if len(b.ends) != b.n || b.n == 0 {
+		return nil, false
+	}
+	return b.json, true
+}

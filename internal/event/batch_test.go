@@ -89,7 +89,18 @@ func TestBatchEncodeJSON(t *testing.T) {
 			t.Fatalf("JSONLine(%d) = %q, %v; want %q", i, line, ok, want)
 		}
 	}
+	all, ok := b.JSON()
+	var want string
+	for _, e := range b.All() {
+		want += string(e.AppendJSON(nil)) + "\n"
+	}
+	if !ok || string(all) != want {
+		t.Fatalf("JSON() = %q, %v; want %q", all, ok, want)
+	}
 	b.Drop(1)
+	if _, ok := b.JSON(); ok {
+		t.Fatal("JSON after Drop = ok")
+	}
 	if _, ok := b.JSONLine(0); ok {
 		t.Fatal("JSONLine after Drop = ok; the lines no longer match the events")
 	}

@@ -129,19 +129,19 @@ func (o *Output) Write(ctx context.Context, b *event.Batch) error {
 	o.tick++
 	o.touched = o.touched[:0]
 	events := b.All()
+	// Fast path: an encoded batch whose events all go to one file is written
+	// as it is, without copying its lines into the file's buffer.
+	if js, ok := b.JSON(); ok {
+		if name, same := o.singleIndex(events); same {
+			if err := o.writeWhole(name, js, len(events)); err != errSlowPath {
+				return o.finishWrite(err)
+			}
+		}
+	}
 	var now time.Time
 	for i := range events {
 		e := &events[i]
-		t := e.Timestamp
-		if t.IsZero() {
-			t = e.Created
-		}
-		if t.IsZero() {
-			if now.IsZero() {
-				now = o.now()
-			}
-			t = now
-		}
+		t := o.eventTime(e, &now)
 		namer := o.flows
 		if e.Kind == event.KindSyslog {
 			namer = o.syslog
@@ -181,19 +181,79 @@ func (o *Output) Write(ctx context.Context, b *event.Batch) error {
 			errs = append(errs, err)
 		}
 	}
+	return o.finishWrite(errors.Join(errs...))
+}
+
+// errSlowPath tells Write to route the batch event by event.
+var errSlowPath = errors.New("use the per-event path")
+
+// eventTime is the time that picks an event's daily file.
+func (o *Output) eventTime(e *event.Event, now *time.Time) time.Time {
+	t := e.Timestamp
+	if t.IsZero() {
+		t = e.Created
+	}
+	if t.IsZero() {
+		if now.IsZero() {
+			*now = o.now()
+		}
+		t = *now
+	}
+	return t
+}
+
+// singleIndex reports whether every event goes to the same daily file, and
+// its name.
+func (o *Output) singleIndex(events []event.Event) (string, bool) {
+	var now time.Time
+	name := ""
+	for i := range events {
+		namer := o.flows
+		if events[i].Kind == event.KindSyslog {
+			namer = o.syslog
+		}
+		n := namer.Name(o.eventTime(&events[i], &now))
+		if i == 0 {
+			name = n
+		} else if n != name {
+			return "", false
+		}
+	}
+	return name, len(events) > 0
+}
+
+// writeWhole writes the encoded lines of a whole batch to one file with one
+// write. It returns errSlowPath when the file first needs a newline after a
+// partial line.
+func (o *Output) writeWhole(name string, js []byte, n int) error {
+	df, err := o.file(name)
+	if err != nil {
+		o.m.writeErrors.Inc()
+		return err
+	}
+	if df.needNL {
+		return errSlowPath
+	}
+	df.batch, df.lastUse = o.tick, o.tick
+	df.events = n
+	o.touched = append(o.touched, df)
+	return o.writeBuf(df, js)
+}
+
+// finishWrite fsyncs as configured after a batch and records readiness.
+func (o *Output) finishWrite(err error) error {
 	if o.cfg.FsyncInterval == 0 {
 		for _, df := range o.touched {
 			if df.f != nil && df.dirty {
-				if err := o.sync(df); err != nil {
-					errs = append(errs, err)
+				if serr := o.sync(df); serr != nil {
+					err = errors.Join(err, serr)
 				}
 			}
 		}
 		o.lastSync = o.now()
-	} else if err := o.syncIfDue(); err != nil {
-		errs = append(errs, err)
+	} else if serr := o.syncIfDue(); serr != nil {
+		err = errors.Join(err, serr)
 	}
-	err := errors.Join(errs...)
 	o.setReady(err)
 	return err
 }
@@ -360,6 +420,12 @@ func (o *Output) flushFile(df *dayFile) error {
 	if cap(df.buf) > maxKeptBuffer {
 		df.buf = nil
 	}
+	return o.writeBuf(df, buf)
+}
+
+// writeBuf writes buf (whole lines) to df; on a failed write it cuts the
+// file back to its previous size so no partial line stays behind.
+func (o *Output) writeBuf(df *dayFile, buf []byte) error {
 	if len(buf) == 0 {
 		return nil
 	}
