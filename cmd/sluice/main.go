@@ -133,6 +133,7 @@ func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
 	cc.netflow = netflow.Default()
 	t := cfg.NetFlow.Templates
 	cc.netflow.MaxTemplatesPerExporter = t.MaxPerExporter
+	cc.netflow.MaxTemplates = t.MaxTotal
 	cc.netflow.MaxExporters = t.MaxExporters
 	cc.netflow.PendingMaxSets = t.PendingMaxSets
 	cc.netflow.PendingMaxAge = t.PendingMaxAge

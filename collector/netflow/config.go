@@ -12,6 +12,9 @@ type Config struct {
 	// exporter stream (address + source ID/observation domain + version) may
 	// define; more are refused and counted (reason "template_limit").
 	MaxTemplatesPerExporter int
+	// MaxTemplates caps the templates of all exporters together, so that a
+	// flood from many (spoofed) source addresses cannot exhaust memory.
+	MaxTemplates int
 	// MaxExporters caps the exporter streams tracked at once; packets of new
 	// streams beyond it are refused (reason "exporter_limit").
 	MaxExporters int
@@ -30,6 +33,7 @@ type Config struct {
 func Default() Config {
 	return Config{
 		MaxTemplatesPerExporter: 1000,
+		MaxTemplates:            100000,
 		MaxExporters:            10000,
 		PendingMaxSets:          10000,
 		PendingMaxAge:           10 * time.Second,
@@ -44,6 +48,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxTemplatesPerExporter > 65280 {
 		errs = append(errs, fmt.Errorf("netflow.templates.max_per_exporter: %d must be <= 65280 (template IDs 256-65535)", c.MaxTemplatesPerExporter))
+	}
+	if c.MaxTemplates < 1 {
+		errs = append(errs, fmt.Errorf("netflow.templates.max_total: %d must be >= 1", c.MaxTemplates))
 	}
 	if c.MaxExporters < 1 {
 		errs = append(errs, fmt.Errorf("netflow.templates.max_exporters: %d must be >= 1", c.MaxExporters))

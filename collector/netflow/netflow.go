@@ -63,6 +63,7 @@ type Decoder struct {
 	lastSweep    atomic.Int64 // receive time (unix ns) of the last expiry sweep
 
 	dirty    atomic.Bool  // state changed since the last save
+	nTmpl    atomic.Int64 // templates of all exporters (MaxTemplates)
 	lastSave atomic.Int64 // wall clock (unix ns) of the last save attempt
 	saveMu   sync.Mutex
 	now      func() time.Time
@@ -472,6 +473,12 @@ func (d *Decoder) addTemplate(ex *exporter, t *template) error {
 		return &collector.DecodeError{Reason: "template_limit",
 			Err: fmt.Errorf("template %d from %s domain %d: %w (%d)", t.id, ex.key.addr, ex.key.domain, ErrTemplateLimit, d.cfg.MaxTemplatesPerExporter)}
 	}
+	if d.nTmpl.Add(1) > int64(d.cfg.MaxTemplates) {
+		d.nTmpl.Add(-1)
+		d.m.tmplRefused.Inc()
+		return &collector.DecodeError{Reason: "template_limit",
+			Err: fmt.Errorf("template %d from %s domain %d: %w (all exporters: %d, netflow.templates.max_total)", t.id, ex.key.addr, ex.key.domain, ErrTemplateLimit, d.cfg.MaxTemplates)}
+	}
 	ex.templates[t.id] = t
 	d.m.tmplAdd.Inc()
 	d.m.templates.Inc()
@@ -490,6 +497,7 @@ func (d *Decoder) withdraw(ex *exporter, id, setID uint16) {
 				delete(ex.templates, tid)
 				d.m.tmplWithdraw.Inc()
 				d.m.templates.Dec()
+				d.nTmpl.Add(-1)
 			}
 		}
 		d.dirty.Store(true)
@@ -499,6 +507,7 @@ func (d *Decoder) withdraw(ex *exporter, id, setID uint16) {
 		delete(ex.templates, id)
 		d.m.tmplWithdraw.Inc()
 		d.m.templates.Dec()
+		d.nTmpl.Add(-1)
 		d.dirty.Store(true)
 	}
 }

@@ -174,7 +174,7 @@ func (d *Decoder) load() {
 		}
 		ex := newExporter(exporterKey{addr: es.Addr, version: es.Version, domain: es.Domain})
 		for _, ts := range es.Templates {
-			if len(ex.templates) >= d.cfg.MaxTemplatesPerExporter {
+			if len(ex.templates) >= d.cfg.MaxTemplatesPerExporter || templates >= d.cfg.MaxTemplates {
 				skipped++
 				continue
 			}
@@ -196,6 +196,7 @@ func (d *Decoder) load() {
 		d.exporters[ex.key] = ex
 	}
 	d.m.templates.Add(float64(templates))
+	d.nTmpl.Store(int64(templates))
 	d.m.exporters.Set(float64(len(d.exporters)))
 	d.log.Info("loaded template state", "path", d.cfg.StatePath, "exporters", len(d.exporters), "templates", templates, "skipped", skipped)
 }

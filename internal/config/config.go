@@ -47,6 +47,7 @@ type NetFlowConfig struct {
 // TemplatesConfig bounds the v9/IPFIX template state (shared by netflow and ipfix listeners).
 type TemplatesConfig struct {
 	MaxPerExporter int           `mapstructure:"max_per_exporter"`
+	MaxTotal       int           `mapstructure:"max_total"`
 	MaxExporters   int           `mapstructure:"max_exporters"`
 	PendingMaxSets int           `mapstructure:"pending_max_sets"`
 	PendingMaxAge  time.Duration `mapstructure:"pending_max_age"`
@@ -120,6 +121,7 @@ var defaults = []struct {
 	{"data_dir", "./data"},
 	{"netflow.listen", []string{"0.0.0.0:2055"}},
 	{"netflow.templates.max_per_exporter", 1000},
+	{"netflow.templates.max_total", 100000},
 	{"netflow.templates.max_exporters", 10000},
 	{"netflow.templates.pending_max_sets", 10000},
 	{"netflow.templates.pending_max_age", 10 * time.Second},
