@@ -43,8 +43,12 @@ const (
 	// maxSamplers bounds the sampler/selector table of one exporter.
 	maxSamplers = 1024
 	// maxInterned bounds the string values interned per exporter.
-	maxInterned  = 1024
-	saveInterval = time.Second
+	maxInterned = 256
+	// maxInternedLen is the longest string value interned; with maxInterned
+	// and MaxExporters it bounds this cache (256 x 64 B x 10,000 = 160 MB at
+	// worst, from a flood of spoofed exporters sending unique strings).
+	maxInternedLen = 64
+	saveInterval   = time.Second
 )
 
 // Decoder decodes NetFlow v5/v9 and IPFIX packets. It is safe for concurrent

@@ -436,7 +436,7 @@ func (ex *exporter) intern(v []byte) string {
 		return s
 	}
 	s := string(v)
-	if len(ex.strs) < maxInterned && len(v) <= 256 {
+	if len(ex.strs) < maxInterned && len(v) <= maxInternedLen {
 		if ex.strs == nil {
 			ex.strs = make(map[string]string)
 		}
