@@ -1,10 +1,21 @@
 // Package configs embeds the sample configuration so the binary and tests
-// can check it (and later the pattern files and index templates).
+// can check it, and the Elasticsearch index templates (later also the
+// pattern files).
 package configs
 
-import _ "embed"
+import "embed"
 
 // SampleConfig is configs/sluice.yaml: every key with its default and a comment.
 //
 //go:embed sluice.yaml
 var SampleConfig []byte
+
+// Templates holds the Elasticsearch component templates as
+// templates/<name>.json: sluice-ecs.json (the ECS fields) and
+// sluice-netflow.json (the netflow.* fields, generated from the IE table by
+// go test ./output/elasticsearch -run TestNetflowTemplate -update).
+// output/elasticsearch adds the version, _meta and settings when it installs
+// them.
+//
+//go:embed templates/*.json
+var Templates embed.FS
