@@ -19,7 +19,12 @@ type Server struct {
 	ln     net.Listener
 	srv    *http.Server
 	logger *slog.Logger
+	status func() string
 }
+
+// SetStatus adds f's text (one line per component, e.g. an output that is
+// spooling) to the /readyz answer. Call it before Run.
+func (s *Server) SetStatus(f func() string) { s.status = f }
 
 // NewServer binds addr now (so a bad address fails at start) and serves once
 // Run is called. ready reports nil when sluice can accept and deliver data.
@@ -34,12 +39,17 @@ func NewServer(addr string, gatherer prometheus.Gatherer, ready func() error, pp
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	s := &Server{}
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		var detail string
+		if s.status != nil {
+			detail = s.status()
+		}
 		if err := ready(); err != nil {
-			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			http.Error(w, "not ready: "+err.Error()+"\n"+detail, http.StatusServiceUnavailable)
 			return
 		}
-		_, _ = w.Write([]byte("ready\n"))
+		_, _ = w.Write([]byte("ready\n" + detail))
 	})
 	if pprofOn {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -47,11 +57,10 @@ func NewServer(addr string, gatherer prometheus.Gatherer, ready func() error, pp
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
-	return &Server{
-		ln:     ln,
-		srv:    &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second},
-		logger: logger,
-	}, nil
+	s.ln = ln
+	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	s.logger = logger
+	return s, nil
 }
 
 // Addr returns the bound address.

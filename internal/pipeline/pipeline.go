@@ -55,3 +55,10 @@ type Flusher interface {
 type Readier interface {
 	Ready() error
 }
+
+// Reporter is implemented by outputs with a state worth showing on /readyz
+// even while they accept data (an output spooling to disk while its server
+// is down). Status returns "" when there is nothing to report.
+type Reporter interface {
+	Status() string
+}

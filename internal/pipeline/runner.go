@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -116,6 +117,19 @@ func (r *Runner) Ready() error {
 		}
 	}
 	return nil
+}
+
+// Status returns one line per output that reports a state.
+func (r *Runner) Status() string {
+	var sb strings.Builder
+	for _, o := range r.outputs {
+		if rp, ok := o.(Reporter); ok {
+			if st := rp.Status(); st != "" {
+				fmt.Fprintf(&sb, "output %s: %s\n", o.Name(), st)
+			}
+		}
+	}
+	return sb.String()
 }
 
 // Run runs until ctx is done, then drains: sources stop reading and hand on

@@ -1,0 +1,215 @@
+package elasticsearch
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// bulk is one bulk request body in the making: pairs of an action line and
+// a document line. offs[i] is where item i's action line starts.
+type bulk struct {
+	body  []byte
+	offs  []int
+	first time.Time // when the first item was added
+}
+
+func (b *bulk) len() int { return len(b.offs) }
+
+func (b *bulk) reset() {
+	b.body = b.body[:0]
+	b.offs = b.offs[:0]
+	b.first = time.Time{}
+}
+
+// item returns the action and document lines of item i (with newlines).
+func (b *bulk) item(i int) []byte {
+	end := len(b.body)
+	if i+1 < len(b.offs) {
+		end = b.offs[i+1]
+	}
+	return b.body[b.offs[i]:end]
+}
+
+// add appends one document (a JSON object, with or without its newline)
+// for index under id.
+func (b *bulk) add(index string, id []byte, doc []byte) {
+	b.offs = append(b.offs, len(b.body))
+	b.body = append(b.body, `{"create":{"_index":"`...)
+	b.body = append(b.body, index...) // index names never need escaping (IndexNamer)
+	b.body = append(b.body, `","_id":"`...)
+	b.body = append(b.body, id...)
+	b.body = append(b.body, "\"}}\n"...)
+	b.body = append(b.body, doc...)
+	if len(doc) == 0 || doc[len(doc)-1] != '\n' {
+		b.body = append(b.body, '\n')
+	}
+}
+
+// addItem appends an item taken from another bulk.
+func (b *bulk) addItem(it []byte) {
+	b.offs = append(b.offs, len(b.body))
+	b.body = append(b.body, it...)
+}
+
+// parseBulk splits a stored bulk body into items. Each item is two lines;
+// a body with an odd number of lines or an action line that is not ours is
+// an error (a damaged spool segment).
+func parseBulk(body []byte) (*bulk, error) {
+	b := &bulk{body: body}
+	pos := 0
+	for pos < len(body) {
+		a := bytes.IndexByte(body[pos:], '\n')
+		if a < 0 {
+			return nil, fmt.Errorf("item %d: action line without newline", len(b.offs))
+		}
+		if !bytes.HasPrefix(body[pos:], []byte(`{"create":{"_index":"`)) {
+			return nil, fmt.Errorf("item %d: not a create action", len(b.offs))
+		}
+		d := bytes.IndexByte(body[pos+a+1:], '\n')
+		if d < 0 {
+			return nil, fmt.Errorf("item %d: document without newline", len(b.offs))
+		}
+		b.offs = append(b.offs, pos)
+		pos += a + 1 + d + 1
+	}
+	return b, nil
+}
+
+// splitItem returns the index, the _id and the document of an item made by add.
+func splitItem(it []byte) (index, id string, doc []byte) {
+	nl := bytes.IndexByte(it, '\n')
+	if nl < 0 {
+		return "", "", it
+	}
+	action := it[:nl]
+	doc = bytes.TrimSuffix(it[nl+1:], []byte("\n"))
+	var a struct {
+		Create struct {
+			Index string `json:"_index"`
+			ID    string `json:"_id"`
+		} `json:"create"`
+	}
+	_ = json.Unmarshal(action, &a) // made by add; a damaged line leaves the fields empty
+	return a.Create.Index, a.Create.ID, doc
+}
+
+// idLen is the length of a document _id: 120 bits of SHA-256, base64url.
+const idLen = 20
+
+// docID writes the _id of a document into dst: a hash of the document's
+// JSON, which holds its identity (time, exporter, addresses, counters and
+// the time sluice received it). seq tells apart byte-identical documents
+// of the same batch (two samples of identical packets in one datagram) and
+// is 0 for the first of them, so a document's _id does not depend on how
+// it was batched.
+func docID(dst *[idLen]byte, doc []byte, seq uint32) [16]byte {
+	h := sha256.New()
+	h.Write(doc)
+	if seq > 0 {
+		var s [5]byte
+		s[0] = 0
+		binary.BigEndian.PutUint32(s[1:], seq)
+		h.Write(s[:])
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	base64.RawURLEncoding.Encode(dst[:], sum[:15])
+	var key [16]byte
+	copy(key[:], sum[:16])
+	return key
+}
+
+// bulkResponse is the part of a bulk response sluice reads (the request
+// asks for only these fields with filter_path).
+type bulkResponse struct {
+	Errors bool                      `json:"errors"`
+	Items  []map[string]itemResponse `json:"items"`
+}
+
+type itemResponse struct {
+	Status int        `json:"status"`
+	Error  *itemError `json:"error"`
+}
+
+type itemError struct {
+	Type     string     `json:"type"`
+	Reason   string     `json:"reason"`
+	CausedBy *itemError `json:"caused_by"`
+}
+
+func (e *itemError) String() string {
+	if e == nil {
+		return ""
+	}
+	s := e.Type + ": " + e.Reason
+	if e.CausedBy != nil {
+		s += " (caused by " + e.CausedBy.String() + ")"
+	}
+	return s
+}
+
+// itemOutcome classifies one item of a bulk response.
+type itemOutcome uint8
+
+const (
+	outcomeIndexed   itemOutcome = iota
+	outcomeDuplicate             // 409: already indexed by an earlier attempt
+	outcomeRetry                 // 429, 502, 503, 504
+	outcomeReject                // anything else: dead letter
+)
+
+func classifyItem(status int) itemOutcome {
+	switch {
+	case status >= 200 && status < 300:
+		return outcomeIndexed
+	case status == 409:
+		return outcomeDuplicate
+	case retriableStatus(status):
+		return outcomeRetry
+	default:
+		return outcomeReject
+	}
+}
+
+func retriableStatus(status int) bool {
+	switch status {
+	case 429, 502, 503, 504:
+		return true
+	}
+	return false
+}
+
+// errNoItems is returned for a response whose item count does not match.
+var errNoItems = errors.New("bulk response has a different number of items than the request")
+
+// parseResponse decodes body into r, checking the item count against n.
+// When errors is false the items are not needed and not checked.
+func parseResponse(body []byte, n int, r *bulkResponse) error {
+	*r = bulkResponse{}
+	if err := json.Unmarshal(body, r); err != nil {
+		return fmt.Errorf("decoding bulk response: %w", err)
+	}
+	if r.Errors && len(r.Items) != n {
+		return fmt.Errorf("%w (%d, want %d)", errNoItems, len(r.Items), n)
+	}
+	return nil
+}
+
+// itemOf returns the single action result of a response item.
+func itemOf(m map[string]itemResponse) itemResponse {
+	for _, v := range m {
+		return v
+	}
+	return itemResponse{Status: 500, Error: &itemError{Type: "empty_item", Reason: "bulk response item without an action"}}
+}
+
+func statusLabel(status int) string {
+	return strconv.Itoa(status)
+}

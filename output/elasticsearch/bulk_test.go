@@ -1,0 +1,159 @@
+package elasticsearch
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+)
+
+func TestBulkRoundTrip(t *testing.T) {
+	var b bulk
+	var id [idLen]byte
+	docs := []string{`{"a":1}`, `{"b":"x\ny"}` + "\n", `{}`}
+	for i, d := range docs {
+		docID(&id, []byte(d), 0)
+		b.add(fmt.Sprintf("idx-%d", i), id[:], []byte(d))
+	}
+	if b.len() != 3 {
+		t.Fatalf("len %d", b.len())
+	}
+	p, err := parseBulk(append([]byte(nil), b.body...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.len() != 3 {
+		t.Fatalf("parsed %d items, want 3", p.len())
+	}
+	for i := range docs {
+		if !bytes.Equal(p.item(i), b.item(i)) {
+			t.Errorf("item %d: %q != %q", i, p.item(i), b.item(i))
+		}
+		index, gotID, doc := splitItem(p.item(i))
+		if index != fmt.Sprintf("idx-%d", i) || len(gotID) != idLen || string(doc) != string(bytes.TrimSuffix([]byte(docs[i]), []byte("\n"))) {
+			t.Errorf("item %d split into %q %q %q", i, index, gotID, doc)
+		}
+	}
+	var c bulk
+	c.addItem(b.item(2))
+	c.addItem(b.item(0))
+	if q, err := parseBulk(c.body); err != nil || q.len() != 2 {
+		t.Fatalf("re-assembled bulk: %v, %v", q, err)
+	}
+}
+
+func TestParseBulkRejectsDamage(t *testing.T) {
+	for _, in := range []string{
+		`{"create":{"_index":"a","_id":"b"}}` + "\n",           // no document
+		`{"create":{"_index":"a","_id":"b"}}` + "\n{}",         // no final newline
+		`{"index":{"_index":"a"}}` + "\n{}\n",                  // not ours
+		"\x00\x01garbage\n{}\n",                                // binary
+		`{"create":{"_index":"a","_id":"b"}}` + "\n{}\n" + "x", // trailing half line
+	} {
+		if _, err := parseBulk([]byte(in)); err == nil {
+			t.Errorf("parseBulk(%q) accepted damaged input", in)
+		}
+	}
+	if b, err := parseBulk(nil); err != nil || b.len() != 0 {
+		t.Errorf("empty body: %v %v", b, err)
+	}
+}
+
+func TestDocID(t *testing.T) {
+	var a, b, c, d [idLen]byte
+	docID(&a, []byte(`{"x":1}`), 0)
+	docID(&b, []byte(`{"x":1}`), 0)
+	docID(&c, []byte(`{"x":2}`), 0)
+	docID(&d, []byte(`{"x":1}`), 1)
+	if a != b {
+		t.Error("same document, different _id")
+	}
+	if a == c || a == d || c == d {
+		t.Errorf("distinct documents share an _id: %s %s %s", a, c, d)
+	}
+	for _, ch := range a {
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_') {
+			t.Fatalf("_id %q has %q, not URL-safe base64", a, ch)
+		}
+	}
+}
+
+func TestParseResponse(t *testing.T) {
+	var r bulkResponse
+	if err := parseResponse([]byte(`{"errors":false,"items":[{"create":{"status":201}}]}`), 1, &r); err != nil || r.Errors {
+		t.Fatalf("ok response: %v %+v", err, r)
+	}
+	body := `{"errors":true,"items":[{"create":{"status":201}},{"create":{"status":409,"error":{"type":"version_conflict_engine_exception","reason":"exists"}}},` +
+		`{"create":{"status":429,"error":{"type":"es_rejected_execution_exception","reason":"queue full"}}},` +
+		`{"create":{"status":400,"error":{"type":"document_parsing_exception","reason":"bad ip","caused_by":{"type":"illegal_argument_exception","reason":"'x' is not an IP string literal."}}}}]}`
+	if err := parseResponse([]byte(body), 4, &r); err != nil {
+		t.Fatal(err)
+	}
+	want := []itemOutcome{outcomeIndexed, outcomeDuplicate, outcomeRetry, outcomeReject}
+	for i, m := range r.Items {
+		if got := classifyItem(itemOf(m).Status); got != want[i] {
+			t.Errorf("item %d: outcome %d, want %d", i, got, want[i])
+		}
+	}
+	if s := itemOf(r.Items[3]).Error.String(); s != "document_parsing_exception: bad ip (caused by illegal_argument_exception: 'x' is not an IP string literal.)" {
+		t.Errorf("error string %q", s)
+	}
+	if err := parseResponse([]byte(body), 3, &r); err == nil {
+		t.Error("item count mismatch accepted")
+	}
+	if err := parseResponse([]byte(`<html>`), 1, &r); err == nil {
+		t.Error("non-JSON response accepted")
+	}
+}
+
+// FuzzParseBulk feeds the spool segment parser damaged segments: it must
+// return an error or items that re-assemble into the same body.
+func FuzzParseBulk(f *testing.F) {
+	var b bulk
+	var id [idLen]byte
+	docID(&id, []byte(`{"a":1}`), 0)
+	b.add("sluice-flows-2026.11.24", id[:], []byte(`{"a":1}`))
+	b.add("sluice-flows-2026.11.24", id[:], []byte(`{"@timestamp":"2026-11-24T00:00:00Z","source":{"ip":"10.0.0.1"}}`))
+	f.Add(b.body)
+	f.Add([]byte(`{"create":{"_index":"a","_id":"b"}}` + "\n"))
+	f.Add([]byte("\n\n\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		p, err := parseBulk(in)
+		if err != nil {
+			return
+		}
+		var c bulk
+		for i := range p.len() {
+			it := p.item(i)
+			if bytes.Count(it, []byte("\n")) != 2 {
+				t.Fatalf("item %d has %d lines: %q", i, bytes.Count(it, []byte("\n")), it)
+			}
+			splitItem(it)
+			c.addItem(it)
+		}
+		if !bytes.Equal(c.body, in) {
+			t.Fatalf("items do not re-assemble the body")
+		}
+	})
+}
+
+// FuzzParseResponse: whatever a server answers, parsing must not panic and
+// a response it accepts with errors=true has exactly the requested items.
+func FuzzParseResponse(f *testing.F) {
+	f.Add([]byte(`{"errors":false,"items":[{"create":{"status":201}}]}`), 1)
+	f.Add([]byte(`{"errors":true,"items":[{"create":{"status":400,"error":{"type":"t","reason":"r","caused_by":{"type":"c"}}}}]}`), 1)
+	f.Add([]byte(`{"errors":true,"items":[{}]}`), 1)
+	f.Fuzz(func(t *testing.T, body []byte, n int) {
+		var r bulkResponse
+		if err := parseResponse(body, n, &r); err != nil {
+			return
+		}
+		if r.Errors && len(r.Items) != n {
+			t.Fatalf("accepted %d items for %d", len(r.Items), n)
+		}
+		for _, m := range r.Items {
+			it := itemOf(m)
+			classifyItem(it.Status)
+			_ = it.Error.String()
+		}
+	})
+}
