@@ -26,6 +26,7 @@ import (
 	"github.com/sluicelab/sluice/internal/config"
 	"github.com/sluicelab/sluice/internal/obs"
 	"github.com/sluicelab/sluice/internal/pipeline"
+	"github.com/sluicelab/sluice/output/elasticsearch"
 	"github.com/sluicelab/sluice/output/file"
 	"github.com/sluicelab/sluice/output/stdout"
 )
@@ -98,7 +99,7 @@ func execute(args []string, stdoutW, stderrW io.Writer) int {
 			fmt.Fprintln(cmd.OutOrStdout(), "sluice", versionString())
 		},
 	}
-	root.AddCommand(run, check, ver)
+	root.AddCommand(run, check, ver, setupCommand(stderrW))
 	root.SetArgs(args)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(stderrW, "sluice:", err)
@@ -125,6 +126,7 @@ type componentConfigs struct {
 	netflow netflow.Config
 	udp     collector.UDPConfig
 	file    file.Config
+	es      elasticsearch.Config
 	pipe    pipeline.Config
 }
 
@@ -160,6 +162,8 @@ func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
 	}
 	cc.file.FileMode = mode
 
+	cc.es = esConfig(cfg)
+
 	cc.pipe = pipeline.Config{QueueSize: cfg.Pipeline.QueueSize, Workers: cfg.Pipeline.Workers, FlushInterval: cfg.Pipeline.FlushInterval}
 	return cc, nil
 }
@@ -173,7 +177,36 @@ func checkComponents(cfg *config.Config) error {
 	if cfg.Output.File.Enabled {
 		errs = append(errs, cc.file.Validate())
 	}
+	if len(cfg.Output.Elasticsearch.Addresses) > 0 {
+		errs = append(errs, cc.es.Validate())
+	}
 	return errors.Join(errs...)
+}
+
+// esConfig maps output.elasticsearch (and the shared output keys) onto the
+// Elasticsearch output's Config.
+func esConfig(cfg *config.Config) elasticsearch.Config {
+	e := cfg.Output.Elasticsearch
+	c := elasticsearch.Default()
+	c.Addresses, c.Username, c.Password, c.APIKey = e.Addresses, e.Username, e.Password, e.APIKey
+	c.CAFile, c.CAFingerprint, c.InsecureSkipVerify = e.TLS.CAFile, e.TLS.CAFingerprint, e.TLS.InsecureSkipVerify
+	c.Compress, c.Timeout = e.Compress, e.Timeout
+	c.MaxDocs, c.MaxBytes, c.FlushInterval, c.Workers = e.Bulk.MaxDocs, e.Bulk.MaxBytes, e.Bulk.FlushInterval, e.Bulk.Workers
+	c.InitialBackoff, c.MaxBackoff, c.SpoolAfter = e.Retry.InitialBackoff, e.Retry.MaxBackoff, e.Retry.SpoolAfter
+	c.SpoolDir = e.Spool.Dir
+	if c.SpoolDir == "" {
+		c.SpoolDir = filepath.Join(cfg.DataDir, "elasticsearch-spool")
+	}
+	c.SpoolMaxBytes, c.SpoolWhenFull = e.Spool.MaxBytes, e.Spool.WhenFull
+	c.DeadLetterPath = e.DeadLetter.Path
+	if c.DeadLetterPath == "" {
+		c.DeadLetterPath = filepath.Join(cfg.DataDir, "elasticsearch-dead-letter.ndjson")
+	}
+	c.DeadLetterMaxBytes = e.DeadLetter.MaxBytes
+	c.FlowsIndex, c.SyslogIndex, c.Timezone = cfg.Output.Index.Flows, cfg.Output.Index.Syslog, cfg.Output.Timezone
+	c.InstallTemplates = e.Template.Install
+	c.Template.Shards, c.Template.Replicas, c.Template.RefreshInterval = e.Template.Shards, e.Template.Replicas, e.Template.RefreshInterval
+	return c
 }
 
 func runCollector(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
@@ -239,6 +272,14 @@ func runCollector(ctx context.Context, cfg *config.Config, logger *slog.Logger) 
 		outputs = append(outputs, fo)
 		logger.Info("writing daily NDJSON files", "dir", cc.file.Dir)
 	}
+	if len(cfg.Output.Elasticsearch.Addresses) > 0 {
+		eo, err := elasticsearch.New(cc.es, logger, reg)
+		if err != nil {
+			return err
+		}
+		outputs = append(outputs, eo)
+		logger.Info("writing to elasticsearch", "addresses", redactURLs(cc.es.Addresses), "spool", cc.es.SpoolDir)
+	}
 	if cfg.Output.Stdout {
 		outputs = append(outputs, stdout.New(os.Stdout))
 	}
@@ -261,6 +302,7 @@ func runCollector(ctx context.Context, cfg *config.Config, logger *slog.Logger) 
 		if err != nil {
 			return err
 		}
+		httpSrv.SetStatus(runner.Status)
 		logger.Info("serving /metrics, /healthz, /readyz", "listen", httpSrv.Addr())
 	}
 	httpCtx, stopHTTP := context.WithCancel(context.WithoutCancel(ctx))

@@ -78,6 +78,50 @@ type OutputConfig struct {
 	Index    IndexConfig `mapstructure:"index"`
 	File     FileConfig  `mapstructure:"file"`
 	Stdout   bool        `mapstructure:"stdout"`
+
+	Elasticsearch ElasticsearchConfig `mapstructure:"elasticsearch"`
+}
+
+// ElasticsearchConfig configures the Elasticsearch output; it is on when
+// Addresses is not empty.
+type ElasticsearchConfig struct {
+	Addresses []string `mapstructure:"addresses"`
+	Username  string   `mapstructure:"username"`
+	Password  string   `mapstructure:"password"`
+	APIKey    string   `mapstructure:"api_key"`
+	TLS       struct {
+		CAFile             string `mapstructure:"ca_file"`
+		CAFingerprint      string `mapstructure:"ca_fingerprint"`
+		InsecureSkipVerify bool   `mapstructure:"insecure_skip_verify"`
+	} `mapstructure:"tls"`
+	Compress bool          `mapstructure:"compress"`
+	Timeout  time.Duration `mapstructure:"timeout"`
+	Bulk     struct {
+		MaxDocs       int           `mapstructure:"max_docs"`
+		MaxBytes      int           `mapstructure:"max_bytes"`
+		FlushInterval time.Duration `mapstructure:"flush_interval"`
+		Workers       int           `mapstructure:"workers"`
+	} `mapstructure:"bulk"`
+	Retry struct {
+		InitialBackoff time.Duration `mapstructure:"initial_backoff"`
+		MaxBackoff     time.Duration `mapstructure:"max_backoff"`
+		SpoolAfter     time.Duration `mapstructure:"spool_after"`
+	} `mapstructure:"retry"`
+	Spool struct {
+		Dir      string `mapstructure:"dir"`
+		MaxBytes int64  `mapstructure:"max_bytes"`
+		WhenFull string `mapstructure:"when_full"`
+	} `mapstructure:"spool"`
+	DeadLetter struct {
+		Path     string `mapstructure:"path"`
+		MaxBytes int64  `mapstructure:"max_bytes"`
+	} `mapstructure:"dead_letter"`
+	Template struct {
+		Install         bool   `mapstructure:"install"`
+		Shards          int    `mapstructure:"shards"`
+		Replicas        int    `mapstructure:"replicas"`
+		RefreshInterval string `mapstructure:"refresh_interval"`
+	} `mapstructure:"template"`
 }
 
 // IndexConfig holds the daily index name patterns (also the file names).
@@ -147,6 +191,31 @@ var defaults = []struct {
 	{"output.file.file_mode", "0640"},
 	{"output.file.max_open_files", 8},
 	{"output.stdout", false},
+	{"output.elasticsearch.addresses", []string{}},
+	{"output.elasticsearch.username", ""},
+	{"output.elasticsearch.password", ""},
+	{"output.elasticsearch.api_key", ""},
+	{"output.elasticsearch.tls.ca_file", ""},
+	{"output.elasticsearch.tls.ca_fingerprint", ""},
+	{"output.elasticsearch.tls.insecure_skip_verify", false},
+	{"output.elasticsearch.compress", true},
+	{"output.elasticsearch.timeout", 60 * time.Second},
+	{"output.elasticsearch.bulk.max_docs", 2000},
+	{"output.elasticsearch.bulk.max_bytes", 4 << 20},
+	{"output.elasticsearch.bulk.flush_interval", time.Second},
+	{"output.elasticsearch.bulk.workers", 2},
+	{"output.elasticsearch.retry.initial_backoff", 100 * time.Millisecond},
+	{"output.elasticsearch.retry.max_backoff", 10 * time.Second},
+	{"output.elasticsearch.retry.spool_after", 5 * time.Second},
+	{"output.elasticsearch.spool.dir", ""},
+	{"output.elasticsearch.spool.max_bytes", 1 << 30},
+	{"output.elasticsearch.spool.when_full", "drop_oldest"},
+	{"output.elasticsearch.dead_letter.path", ""},
+	{"output.elasticsearch.dead_letter.max_bytes", 256 << 20},
+	{"output.elasticsearch.template.install", true},
+	{"output.elasticsearch.template.shards", 1},
+	{"output.elasticsearch.template.replicas", 0},
+	{"output.elasticsearch.template.refresh_interval", "5s"},
 	{"http.listen", "127.0.0.1:9155"},
 	{"http.pprof", false},
 	{"log.level", "info"},
@@ -166,7 +235,7 @@ func Keys() []string {
 // FlagKeys are the keys that also get a command-line flag of the same name.
 var FlagKeys = []string{
 	"data_dir", "netflow.listen", "ipfix.listen", "sflow.listen", "output.file.dir",
-	"output.stdout", "http.listen", "log.level", "log.format", "shutdown.timeout",
+	"output.stdout", "output.elasticsearch.addresses", "http.listen", "log.level", "log.format", "shutdown.timeout",
 }
 
 // AddFlags registers the flags for FlagKeys on fs.
@@ -256,6 +325,7 @@ func (c *Config) applyAutos() {
 	c.NetFlow.Listen = splitList(c.NetFlow.Listen)
 	c.IPFIX.Listen = splitList(c.IPFIX.Listen)
 	c.SFlow.Listen = splitList(c.SFlow.Listen)
+	c.Output.Elasticsearch.Addresses = splitList(c.Output.Elasticsearch.Addresses)
 }
 
 func splitList(in []string) []string {
@@ -319,8 +389,8 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir: empty; set a directory for sluice's state (templates), e.g. ./data"))
 	}
-	if !c.Output.File.Enabled && !c.Output.Stdout {
-		errs = append(errs, errors.New("output.file.enabled: false and output.stdout: false leave no output; enable one"))
+	if !c.Output.File.Enabled && !c.Output.Stdout && len(c.Output.Elasticsearch.Addresses) == 0 {
+		errs = append(errs, errors.New("output.file.enabled: false, output.stdout: false and no output.elasticsearch.addresses leave no output; enable one"))
 	}
 	if c.Output.File.Enabled && c.Output.File.Dir == "" {
 		errs = append(errs, errors.New("output.file.dir: empty; set the directory for daily NDJSON files, e.g. ./data"))
