@@ -375,7 +375,7 @@ func (u *UDP) read(c *net.UDPConn) error {
 				u.m.dropped.WithLabelValues(u.name, "queue_full").Add(float64(len(pb.pkts)))
 				u.dropped.Add(int64(len(pb.pkts)))
 				if ok, sup := u.limiter.Allow("queue_full"); ok {
-					u.logger.Warn("decode queue full, dropping packets; add collector.workers or CPU", "listen", listen, "suppressed", sup)
+					u.logger.Warn("decode queue full, dropping packets: decoding or a slower output (see sluice_pipeline_queue_depth, sluice_output_write_duration_seconds) cannot keep up; add CPU or collector.workers, or speed up the output", "listen", listen, "suppressed", sup)
 				}
 				u.recycle(pb)
 			}

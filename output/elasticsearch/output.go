@@ -167,8 +167,15 @@ func NewClient(cfg Config) (*elasticsearch.Client, error) {
 		// the default level; on a Pi, compression would otherwise cost more
 		// than everything else sluice does per document.
 		CompressRequestBody: cfg.Compress, CompressRequestBodyLevel: gzip.BestSpeed, PoolCompressor: true,
-		DisableRetry: true, // retries are per item, below
-		Transport:    tr,
+		// The client only retries a request that could not be sent, on
+		// the next node (a dead node is then skipped until it is
+		// resurrected); statuses and items are retried below, with backoff.
+		MaxRetries:    len(cfg.Addresses),
+		RetryOnStatus: []int{},
+		RetryOnError: func(_ *http.Request, err error) bool {
+			return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+		},
+		Transport: tr,
 	}
 	if cfg.CAFile != "" {
 		pem, err := os.ReadFile(cfg.CAFile)

@@ -205,6 +205,25 @@ func TestIndexesIntoDailyIndices(t *testing.T) {
 	}
 }
 
+// TestSecondNodeTakesOver: with one of two addresses dead, requests go to
+// the live node without spooling.
+func TestSecondNodeTakesOver(t *testing.T) {
+	url := estest.URL(t)
+	f := newFixture(t, url)
+	f.cfg.Addresses = []string{"http://" + closedPort(t), url}
+	f.cfg.MaxDocs = 100
+	o := f.open(t)
+	for i := 0; i < 2000; i += 200 {
+		write(t, o, flowBatch(i, 200, day))
+	}
+	waitDelivered(t, o, time.Minute)
+	closeDelivered(t, o)
+	seqCheck(t, url, f.index(day), 2000)
+	if got := testutil.ToFloat64(o.m.spooled); got != 0 {
+		t.Errorf("%v documents spooled although a node was up", got)
+	}
+}
+
 func TestTimezonePicksTheDay(t *testing.T) {
 	url := estest.URL(t)
 	f := newFixture(t, url)
