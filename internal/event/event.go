@@ -132,6 +132,15 @@ type Event struct {
 	// NetFlow holds every decoded field of a flow record, written under `netflow.*`.
 	NetFlow []Field
 
+	// Syslog holds the header of a KindSyslog event.
+	Syslog Syslog
+	// Fields holds what parsers extracted from a syslog message, keyed by
+	// dotted ECS path ("event.action", "url.path", "f5.asm.attack_type").
+	// Addresses belong in Src/Dst when they are the event's source and
+	// destination (so enrichment finds them); other addresses are FieldIP
+	// fields. A path written by sluice itself wins over a field.
+	Fields []Field
+
 	// KeysChecked promises that the NetFlow keys are unique, none is a key
 	// the encoder writes itself (type, sampling_rate, exporter) and none
 	// needs JSON escaping. Decoders whose keys come from static tables set
@@ -146,8 +155,29 @@ func (e *Event) reset() {
 	for i := range e.NetFlow {
 		e.NetFlow[i] = Field{}
 	}
-	*e = Event{NetFlow: nf}
+	fs := e.Fields[:0]
+	for i := range e.Fields {
+		e.Fields[i] = Field{}
+	}
+	*e = Event{NetFlow: nf, Fields: fs}
 }
+
+// Syslog is the header of a syslog message (ECS log.syslog.*, host.hostname,
+// process.*). Strings usually point into the owning Batch's arena.
+type Syslog struct {
+	Priority int16 // 0..191; -1 when the message had none
+	Hostname string
+	AppName  string
+	ProcID   string
+	MsgID    string
+	Message  string // ECS message
+	Original string // ECS event.original; "" when not kept
+	// Dataset is event.dataset ("sluice.syslog" when empty), e.g. "meraki.flows".
+	Dataset string
+}
+
+// AddField appends a parsed field (by dotted ECS path) to a syslog event.
+func (e *Event) AddParsed(f Field) { e.Fields = append(e.Fields, f) }
 
 // AddUint appends an unsigned netflow field.
 func (e *Event) AddUint(key string, v uint64) {

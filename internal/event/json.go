@@ -32,6 +32,8 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 	}
 	if e.Kind == KindFlow {
 		dst = e.appendFlow(dst, &dc)
+	} else if e.Kind == KindSyslog {
+		return e.appendSyslog(dst, &dc)
 	} else {
 		if !e.Created.IsZero() {
 			dst = appendKey(dst, `"event":{"created":`)

@@ -1,0 +1,171 @@
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+// checkNoDuplicateKeys fails when doc is not one JSON object or has an
+// object with the same key twice (Elasticsearch refuses those).
+func checkNoDuplicateKeys(t testing.TB, doc []byte) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	var walk func() error
+	walk = func() error {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			for dec.More() {
+				k, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				key := k.(string)
+				if seen[key] {
+					return fmt.Errorf("duplicate key %q", key)
+				}
+				seen[key] = true
+				if err := walk(); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token()
+			return err
+		case json.Delim('['):
+			for dec.More() {
+				if err := walk(); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token()
+			return err
+		}
+		return nil
+	}
+	if err := walk(); err != nil {
+		t.Fatalf("%v in %s", err, doc)
+	}
+	if dec.More() {
+		t.Fatalf("trailing data after the document: %s", doc)
+	}
+}
+
+func syslogEvent() *Event {
+	e := &Event{Kind: KindSyslog,
+		Timestamp: time.Date(2026, 11, 22, 8, 0, 12, 0, time.UTC),
+		Created:   time.Date(2026, 11, 22, 8, 0, 12, 500e6, time.UTC),
+		Observer:  netip.MustParseAddr("192.0.2.1"),
+		Syslog: Syslog{Priority: 134, Hostname: "MX84_HQ", AppName: "flows", ProcID: "123",
+			Message: `allow src=192.168.1.10:51514 dst=93.184.216.34:443 "x"`, Dataset: "meraki.flows"},
+	}
+	e.Src = Endpoint{IP: netip.MustParseAddr("192.168.1.10"), Port: 51514}
+	e.Dst = Endpoint{IP: netip.MustParseAddr("93.184.216.34"), Port: 443}
+	e.Flow.Protocol, e.Flow.HasProtocol = 6, true
+	e.AddParsed(Field{Key: "event.action", Type: FieldString, S: "allow"})
+	e.AddParsed(Field{Key: "source.mac", Type: FieldString, S: "00-11-22-33-44-55"})
+	e.AddParsed(Field{Key: "meraki.pattern", Type: FieldString, S: "allow all"})
+	return e
+}
+
+func TestSyslogJSON(t *testing.T) {
+	got := string(syslogEvent().AppendJSON(nil))
+	want := `{"@timestamp":"2026-11-22T08:00:12Z",` +
+		`"destination":{"ip":"93.184.216.34","port":443},` +
+		`"event":{"action":"allow","created":"2026-11-22T08:00:12.500Z","dataset":"meraki.flows","kind":"event","module":"sluice"},` +
+		`"host":{"hostname":"MX84_HQ"},` +
+		`"log":{"syslog":{"facility":{"code":16,"name":"local0"},"priority":134,"severity":{"code":6,"name":"informational"}}},` +
+		`"meraki":{"pattern":"allow all"},` +
+		`"message":"allow src=192.168.1.10:51514 dst=93.184.216.34:443 \"x\"",` +
+		`"network":{"iana_number":"6","transport":"tcp"},` +
+		`"observer":{"ip":"192.0.2.1"},` +
+		`"process":{"name":"flows","pid":123},` +
+		`"source":{"ip":"192.168.1.10","mac":"00-11-22-33-44-55","port":51514},` +
+		`"ecs":{"version":"` + ECSVersion + `"}}`
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	checkNoDuplicateKeys(t, []byte(got))
+}
+
+func TestSyslogJSONConflicts(t *testing.T) {
+	e := &Event{Kind: KindSyslog, Syslog: Syslog{Priority: -1, Message: "m"}}
+	e.Observer = netip.MustParseAddr("192.0.2.1")
+	for _, k := range []string{
+		"observer.ip",           // sluice's own wins
+		"observer",              // leaf where sluice has an object
+		"event.kind",            // own wins
+		"a.b", "a.b-x", "a.b.c", // a.b is a leaf and a parent: left out
+		"x.y", "x.y", // duplicate: the first wins
+		"", ".", "a..b", "z.", // invalid paths
+		"@timestamp", "ecs.version", "tags",
+		"deep.1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.18", // too deep
+		`q"uote.k\ey`,
+	} {
+		e.AddParsed(Field{Key: k, Type: FieldString, S: "v-" + k})
+	}
+	doc := e.AppendJSON(nil)
+	checkNoDuplicateKeys(t, doc)
+	var m map[string]any
+	if err := json.Unmarshal(doc, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["observer"].(map[string]any)["ip"] != "192.0.2.1" {
+		t.Errorf("a parsed value replaced sluice's observer.ip: %s", doc)
+	}
+	a := m["a"].(map[string]any)
+	if _, ok := a["b"].(map[string]any)["c"]; !ok || a["b-x"] != "v-a.b-x" {
+		t.Errorf("a.b.c / a.b-x not written as expected: %s", doc)
+	}
+	if m["x"].(map[string]any)["y"] != "v-x.y" {
+		t.Errorf("x.y: %s", doc)
+	}
+	if m["log"] != nil {
+		t.Errorf("log.syslog written without a priority: %s", doc)
+	}
+	for _, bad := range []string{`"z"`, `"deep"`, `"v-@timestamp"`, `"v-tags"`} {
+		if strings.Contains(string(doc), bad) {
+			t.Errorf("document has %s: %s", bad, doc)
+		}
+	}
+}
+
+func FuzzSyslogJSON(f *testing.F) {
+	f.Add("event.action", "allow", "source.ip", "a.b", "x")
+	f.Add("a", "b", "a.b", "a.b.c", "\xff")
+	f.Fuzz(func(t *testing.T, k1, v1, k2, k3, v2 string) {
+		e := syslogEvent()
+		e.Syslog.Message = v1
+		e.Syslog.Hostname = v2
+		e.AddParsed(Field{Key: k1, Type: FieldString, S: v1})
+		e.AddParsed(Field{Key: k2, Type: FieldUint, U: 7})
+		e.AddParsed(Field{Key: k3, Type: FieldIP, IP: netip.MustParseAddr("2001:db8::1")})
+		e.AddParsed(Field{Key: k1 + "." + k2, Type: FieldString, S: v2})
+		doc := e.AppendJSON(nil)
+		if !json.Valid(doc) {
+			t.Fatalf("invalid JSON: %q", doc)
+		}
+		checkNoDuplicateKeys(t, doc)
+	})
+}
+
+func BenchmarkSyslogJSON(b *testing.B) {
+	e := syslogEvent()
+	for _, k := range []string{"meraki.type", "url.original", "rule.name", "observer.ingress.interface.name", "event.outcome"} {
+		e.AddParsed(Field{Key: k, Type: FieldString, S: "value"})
+	}
+	buf := make([]byte, 0, 4096)
+	b.ReportAllocs()
+	for range b.N {
+		buf = e.AppendJSON(buf[:0])
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
