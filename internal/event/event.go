@@ -165,7 +165,8 @@ func (e *Event) reset() {
 // Syslog is the header of a syslog message (ECS log.syslog.*, host.hostname,
 // process.*). Strings usually point into the owning Batch's arena.
 type Syslog struct {
-	Priority int16 // 0..191; -1 when the message had none
+	Priority    uint8 // 0..191, valid when HasPriority
+	HasPriority bool
 	Hostname string
 	AppName  string
 	ProcID   string

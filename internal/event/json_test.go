@@ -333,7 +333,8 @@ func jsonCases() []jsonCase {
 			want: map[string]any{
 				"@timestamp":    "2026-03-29T01:59:59.999Z",
 				"event.created": "2026-03-29T00:00:00.001Z",
-				"event.kind":    nil,
+				"event.kind":    "event",
+				"log":           nil, // no priority
 				"observer.ip":   "10.9.8.7",
 				"tags":          []any{"_syslogheaderfailure"},
 				"netflow":       nil,

@@ -55,7 +55,7 @@ func (e *Event) appendSyslog(dst []byte, dc *dateCache) []byte {
 		v, err := strconv.ParseUint(sl.ProcID, 10, 32)
 		pid, pidOK = v, err == nil
 	}
-	hasPri := sl.Priority >= 0 && sl.Priority <= 191
+	hasPri := sl.HasPriority && sl.Priority <= 191
 	fac, sev := int(sl.Priority)/8, int(sl.Priority)%8
 	if hasPri {
 		own[n] = Field{Key: "log.syslog.facility.code", Type: FieldUint, U: uint64(fac)}

@@ -64,7 +64,7 @@ func syslogEvent() *Event {
 		Timestamp: time.Date(2026, 11, 22, 8, 0, 12, 0, time.UTC),
 		Created:   time.Date(2026, 11, 22, 8, 0, 12, 500e6, time.UTC),
 		Observer:  netip.MustParseAddr("192.0.2.1"),
-		Syslog: Syslog{Priority: 134, Hostname: "MX84_HQ", AppName: "flows", ProcID: "123",
+		Syslog: Syslog{Priority: 134, HasPriority: true, Hostname: "MX84_HQ", AppName: "flows", ProcID: "123",
 			Message: `allow src=192.168.1.10:51514 dst=93.184.216.34:443 "x"`, Dataset: "meraki.flows"},
 	}
 	e.Src = Endpoint{IP: netip.MustParseAddr("192.168.1.10"), Port: 51514}
@@ -97,7 +97,7 @@ func TestSyslogJSON(t *testing.T) {
 }
 
 func TestSyslogJSONConflicts(t *testing.T) {
-	e := &Event{Kind: KindSyslog, Syslog: Syslog{Priority: -1, Message: "m"}}
+	e := &Event{Kind: KindSyslog, Syslog: Syslog{Message: "m"}}
 	e.Observer = netip.MustParseAddr("192.0.2.1")
 	for _, k := range []string{
 		"observer.ip",           // sluice's own wins
