@@ -1,9 +1,17 @@
 package estest
 
 import (
+	"encoding/base64"
+	"encoding/pem"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -157,4 +165,100 @@ func fatalOf(t *testing.T, f func(testing.TB)) string {
 		t.Errorf("want a fatal failure, got none")
 	}
 	return r.msg
+}
+
+// TestSecureClients checks the clients of a node started with a CA and a
+// user, against a TLS server that stands in for the node and echoes the
+// Authorization header it got.
+func TestSecureClients(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(r.Header.Get("Authorization")))
+	}))
+	t.Cleanup(srv.Close)
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	n := &Node{httpPort: port, url: "http://127.0.0.1:" + u.Port(), tlsClient: client, client: client}
+	if err := n.secure(Options{CACertPEM: caPEM, Username: "writer", Password: "secret"}); err != nil {
+		t.Fatal(err)
+	}
+	if n.URL() != srv.URL {
+		t.Fatalf("URL() = %s, want %s", n.URL(), srv.URL)
+	}
+	if msg := fatalOf(t, func(tb testing.TB) { Do(tb, http.MethodGet, n.URL()+"/", "") }); !strings.Contains(msg, "certificate") {
+		t.Errorf("Do before the node's client is registered: fatal %q, want a certificate error", msg)
+	}
+	registerClient(n.url, n.client)
+	t.Cleanup(func() { unregisterClient(n.url) })
+
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("writer:secret"))
+	for _, tc := range []struct {
+		name string
+		do   func() (int, []byte)
+		want string
+	}{
+		{"Do", func() (int, []byte) { return Do(t, http.MethodGet, n.URL()+"/", "") }, basic},
+		{"DoAs ApiKey", func() (int, []byte) { return n.DoAs(t, "ApiKey abc", http.MethodGet, n.URL()+"/", "") }, "ApiKey abc"},
+		{"DoAs none", func() (int, []byte) { return n.DoAs(t, "", http.MethodGet, n.URL()+"/", "") }, ""},
+		{"Client", func() (int, []byte) {
+			resp, err := n.Client().Get(n.URL() + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, b
+		}, basic},
+	} {
+		if status, body := tc.do(); status != http.StatusOK || string(body) != tc.want {
+			t.Errorf("%s: status %d, Authorization %q; want 200 and %q", tc.name, status, body, tc.want)
+		}
+	}
+	if err := n.secure(Options{CACertPEM: []byte("not PEM")}); err == nil {
+		t.Error("secure with a CACertPEM that holds no certificate: no error")
+	}
+}
+
+// TestConfigFiles checks that Options.ConfigFiles land in the node's config
+// directory, private to the node, and that paths out of it are refused.
+func TestConfigFiles(t *testing.T) {
+	home := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(home, "config"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string]string{"jvm.options": "-Xlog:gc*:file=logs/gc.log\n", "users": "shipped:x\n"} {
+		if err := os.WriteFile(filepath.Join(home, "config", name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files := map[string][]byte{"certs/node.pem": []byte("PEM"), "users": []byte("writer:hash\n")}
+	n := &Node{home: home, base: t.TempDir()}
+	if err := n.prepareDirs(files); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range files {
+		path := filepath.Join(n.base, "config", name)
+		got, err := os.ReadFile(path)
+		if err != nil || string(got) != string(want) {
+			t.Errorf("config/%s = %q, %v; want %q", name, got, err, want)
+		}
+		if fi, err := os.Stat(path); err != nil {
+			t.Error(err)
+		} else if fi.Mode().Perm() != 0o600 {
+			t.Errorf("config/%s: mode %v, want 0600", name, fi.Mode().Perm())
+		}
+	}
+
+	for _, bad := range []string{"../escape", "/etc/escape"} {
+		n := &Node{home: home, base: t.TempDir()}
+		if err := n.prepareDirs(map[string][]byte{bad: nil}); err == nil || !strings.Contains(err.Error(), "Options.ConfigFiles") {
+			t.Errorf("prepareDirs with %q: %v, want an error naming Options.ConfigFiles", bad, err)
+		}
+	}
 }

@@ -5,17 +5,43 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
 var client = &http.Client{Timeout: time.Minute}
 
+// nodeClients holds the clients of running nodes started with TLS or
+// credentials, by base URL, so that Do reaches them.
+var nodeClients sync.Map // string -> *http.Client
+
+func registerClient(baseURL string, c *http.Client) { nodeClients.Store(baseURL, c) }
+func unregisterClient(baseURL string)               { nodeClients.Delete(baseURL) }
+
+// clientFor returns the client for rawURL: its node's when Start registered
+// one for the URL's scheme and host, else the package's.
+func clientFor(rawURL string) *http.Client {
+	if u, err := url.Parse(rawURL); err == nil {
+		if c, ok := nodeClients.Load(u.Scheme + "://" + u.Host); ok {
+			return c.(*http.Client)
+		}
+	}
+	return client
+}
+
 // Do sends one request with body (none when empty) as JSON, or as NDJSON to
 // a _bulk URL, and returns the status and the response body. Only transport
-// errors fail the test; the caller checks the status.
+// errors fail the test; the caller checks the status. Requests to a node
+// that Start gave Options.CACertPEM or Options.Username use its Client.
 func Do(t testing.TB, method, url, body string) (status int, respBody []byte) {
+	t.Helper()
+	return do(t, clientFor(url), "Do", "", method, url, body)
+}
+
+func do(t testing.TB, c *http.Client, fn, authorization, method, url, body string) (status int, respBody []byte) {
 	t.Helper()
 	var r io.Reader
 	if body != "" {
@@ -23,7 +49,7 @@ func Do(t testing.TB, method, url, body string) (status int, respBody []byte) {
 	}
 	req, err := http.NewRequest(method, url, r)
 	if err != nil {
-		t.Fatalf("estest.Do(%s %s): %v", method, url, err)
+		t.Fatalf("estest.%s(%s %s): %v", fn, method, url, err)
 	}
 	if body != "" {
 		ct := "application/json"
@@ -32,14 +58,17 @@ func Do(t testing.TB, method, url, body string) (status int, respBody []byte) {
 		}
 		req.Header.Set("Content-Type", ct)
 	}
-	resp, err := client.Do(req)
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	resp, err := c.Do(req)
 	if err != nil {
-		t.Fatalf("estest.Do(%s %s): %v", method, url, err)
+		t.Fatalf("estest.%s(%s %s): %v", fn, method, url, err)
 	}
 	defer resp.Body.Close()
 	respBody, err = io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("estest.Do(%s %s): reading the response: %v", method, url, err)
+		t.Fatalf("estest.%s(%s %s): reading the response: %v", fn, method, url, err)
 	}
 	return resp.StatusCode, respBody
 }

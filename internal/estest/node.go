@@ -2,6 +2,9 @@ package estest
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -34,6 +37,21 @@ type Options struct {
 	Settings map[string]string
 	// HeapMB is the JVM heap in MiB; 0 means 512.
 	HeapMB int
+	// ConfigFiles are written into the node's config directory before it
+	// starts, readable by the node's user only: certificates and keys the
+	// Settings name (relative paths such as "certs/node.pem" are resolved
+	// against that directory), the file realm's "users" and "users_roles".
+	// Names must be local paths; a file the distribution ships is replaced.
+	ConfigFiles map[string][]byte
+	// CACertPEM is the CA that signed the node's HTTP certificate. When set,
+	// the node is reached over https (the Settings must turn on
+	// xpack.security.http.ssl) and its certificate is verified with it.
+	CACertPEM []byte
+	// Username and Password, when set, are sent as basic auth by Start's
+	// health wait, by Node.Client, and by Do and the helpers built on it for
+	// requests to this node (the Settings must turn on xpack.security and
+	// ConfigFiles define the user).
+	Username, Password string
 }
 
 // Node is a private single-node Elasticsearch cluster started by Start. Its
@@ -46,6 +64,12 @@ type Node struct {
 	args     []string
 	env      []string
 	cred     *syscall.Credential // nil unless the test runs as root
+
+	// tlsClient trusts Options.CACertPEM and sends no credentials;
+	// client adds Options.Username's. Both are the package's client for a
+	// node without them.
+	tlsClient *http.Client
+	client    *http.Client
 
 	cmd  *exec.Cmd
 	done chan struct{} // closed when cmd has been waited for
@@ -90,14 +114,14 @@ func Start(t testing.TB, opt Options) *Node {
 	if err != nil {
 		t.Fatalf("estest.Start: %v", err)
 	}
-	n := &Node{home: home, base: base, cred: cred}
+	n := &Node{home: home, base: base, cred: cred, tlsClient: client, client: client}
 	t.Cleanup(func() {
 		n.stop(t, stopTimeout)
 		if err := os.RemoveAll(base); err != nil {
 			t.Errorf("estest: removing %s: %v", base, err)
 		}
 	})
-	if err := n.prepareDirs(); err != nil {
+	if err := n.prepareDirs(opt.ConfigFiles); err != nil {
 		t.Fatalf("estest.Start: %v", err)
 	}
 
@@ -111,6 +135,13 @@ func Start(t testing.TB, opt Options) *Node {
 	}
 	n.httpPort = httpPort
 	n.url = "http://127.0.0.1:" + strconv.Itoa(httpPort)
+	if opt.CACertPEM != nil || opt.Username != "" {
+		if err := n.secure(opt); err != nil {
+			t.Fatalf("estest.Start: %v", err)
+		}
+		registerClient(n.url, n.client)
+		t.Cleanup(func() { unregisterClient(n.url) })
+	}
 
 	settings := map[string]string{
 		"discovery.type":         "single-node",
@@ -152,8 +183,56 @@ func Start(t testing.TB, opt Options) *Node {
 	return n
 }
 
-// URL returns the node's base URL, http://127.0.0.1:PORT.
+// URL returns the node's base URL, http://127.0.0.1:PORT, or
+// https://127.0.0.1:PORT with Options.CACertPEM.
 func (n *Node) URL() string { return n.url }
+
+// Client returns an HTTP client for the node: it trusts Options.CACertPEM and
+// authenticates as Options.Username unless a request carries its own
+// Authorization header. Do uses it for URLs of this node.
+func (n *Node) Client() *http.Client { return n.client }
+
+// DoAs is Do with authorization as the request's Authorization header
+// ("Basic ...", "ApiKey ..."; none when empty) instead of the node's user.
+func (n *Node) DoAs(t testing.TB, authorization, method, url, body string) (status int, respBody []byte) {
+	t.Helper()
+	return do(t, n.tlsClient, "DoAs", authorization, method, url, body)
+}
+
+// secure sets up https and credentials for the node's clients.
+func (n *Node) secure(opt Options) error {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if opt.CACertPEM != nil {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(opt.CACertPEM) {
+			return errors.New("no PEM certificate in Options.CACertPEM")
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		n.url = "https://127.0.0.1:" + strconv.Itoa(n.httpPort)
+	}
+	n.tlsClient = &http.Client{Timeout: client.Timeout, Transport: tr}
+	var rt http.RoundTripper = tr
+	if opt.Username != "" {
+		rt = basicAuth{user: opt.Username, password: opt.Password, next: tr}
+	}
+	n.client = &http.Client{Timeout: client.Timeout, Transport: rt}
+	return nil
+}
+
+// basicAuth adds basic auth to requests without an Authorization header.
+type basicAuth struct {
+	user, password string
+	next           http.RoundTripper
+}
+
+func (b basicAuth) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Header.Get("Authorization") != "" {
+		return b.next.RoundTrip(req)
+	}
+	req = req.Clone(req.Context()) // a RoundTripper must not modify the request
+	req.SetBasicAuth(b.user, b.password)
+	return b.next.RoundTrip(req)
+}
 
 // Stop stops the node gracefully (SIGTERM, SIGKILL after 30 s) and returns
 // once all its processes are gone and its HTTP port is closed. The data
@@ -209,8 +288,11 @@ func (n *Node) start(t testing.TB) {
 
 	// Connections to the node's previous run are dead.
 	client.CloseIdleConnections()
+	n.tlsClient.CloseIdleConnections()
+	n.client.CloseIdleConnections()
 	deadline := time.Now().Add(greenTimeout)
-	probe := &http.Client{Timeout: 5 * time.Second}
+	probe := &http.Client{Timeout: 5 * time.Second, Transport: n.client.Transport}
+	last := "no answer"
 	for {
 		select {
 		case <-n.done:
@@ -219,15 +301,18 @@ func (n *Node) start(t testing.TB) {
 		}
 		resp, err := probe.Get(n.url + "/_cluster/health?wait_for_status=green&timeout=1s")
 		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				t.Logf("estest: node %s green after %s", n.url, time.Since(started).Round(100*time.Millisecond))
 				return
 			}
+			last = fmt.Sprintf("status %d: %s", resp.StatusCode, bytes.TrimSpace(body))
+		} else {
+			last = err.Error()
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("estest: the node at %s was not green within %s; tail of %s:\n%s", n.url, greenTimeout, logPath, tail(logPath, 40))
+			t.Fatalf("estest: the node at %s was not green within %s (last health check: %s); tail of %s:\n%s", n.url, greenTimeout, last, logPath, tail(logPath, 40))
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
@@ -274,9 +359,9 @@ func (n *Node) stop(t testing.TB, grace time.Duration) {
 }
 
 // prepareDirs creates config/ (a copy of the distribution's, which the node
-// writes its keystore into), data/, logs/ and tmp/ under base and gives them
-// to the node's user.
-func (n *Node) prepareDirs() error {
+// writes its keystore into, with files added or replaced), data/, logs/ and
+// tmp/ under base and gives them to the node's user.
+func (n *Node) prepareDirs(files map[string][]byte) error {
 	for _, d := range []string{"data", "logs", "tmp"} {
 		if err := os.Mkdir(filepath.Join(n.base, d), 0o755); err != nil {
 			return err
@@ -296,6 +381,23 @@ func (n *Node) prepareDirs() error {
 	b = bytes.ReplaceAll(b, []byte("HeapDumpPath=data"), []byte("HeapDumpPath="+filepath.Join(n.base, "data")))
 	if err := os.WriteFile(jvmOptions, b, 0o644); err != nil {
 		return err
+	}
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		if !filepath.IsLocal(name) {
+			return fmt.Errorf("config file %q (Options.ConfigFiles) is not a path inside the config directory", name)
+		}
+		path := filepath.Join(n.base, "config", name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		// Keys and password hashes: for the node's user only (it gets the
+		// whole tree below).
+		if err := os.WriteFile(path, files[name], 0o600); err != nil {
+			return err
+		}
+		if err := os.Chmod(path, 0o600); err != nil { // WriteFile keeps a replaced file's mode
+			return err
+		}
 	}
 	if n.cred == nil {
 		return nil

@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -162,7 +163,8 @@ func NewClient(cfg Config) (*elasticsearch.Client, error) {
 	}
 	ec := elasticsearch.Config{
 		Addresses: cfg.Addresses, Username: cfg.Username, Password: cfg.Password, APIKey: cfg.APIKey,
-		CertificateFingerprint: cfg.CAFingerprint,
+		// Elasticsearch prints the fingerprint with colons; the client wants bare hex.
+		CertificateFingerprint: strings.ReplaceAll(cfg.CAFingerprint, ":", ""),
 		// BestSpeed: JSON still shrinks about 8x, at a third of the CPU of
 		// the default level; on a Pi, compression would otherwise cost more
 		// than everything else sluice does per document.
@@ -560,7 +562,7 @@ func (o *Output) attempt(b *bulk) (retry *bulk, reason string, err error) {
 		o.m.requests.WithLabelValues("failed").Inc()
 		err := fmt.Errorf("bulk request: HTTP %d: %s", st, trim(body))
 		if st < 500 {
-			err = fmt.Errorf("%w (check output.elasticsearch.username/password/api_key and the user's index privileges)", err)
+			err = fmt.Errorf("%w %s", err, credentialsHint)
 		}
 		o.setErr(err)
 		return nil, "", err

@@ -450,11 +450,32 @@ func templateResponseError(res *esapi.Response) error {
 			Reason string `json:"reason"`
 		} `json:"error"`
 	}
-	if json.Unmarshal(body, &e) == nil && e.Error.Reason != "" {
-		return fmt.Errorf("%s: %s (HTTP %d)", e.Error.Type, e.Error.Reason, res.StatusCode)
+	var err error
+	switch s := strings.TrimSpace(string(body)); {
+	case json.Unmarshal(body, &e) == nil && e.Error.Reason != "":
+		err = fmt.Errorf("%s: %s (HTTP %d)", e.Error.Type, e.Error.Reason, res.StatusCode)
+	case s != "":
+		err = fmt.Errorf("HTTP %d: %s", res.StatusCode, s)
+	default:
+		err = fmt.Errorf("HTTP %d", res.StatusCode)
 	}
-	if s := strings.TrimSpace(string(body)); s != "" {
-		return fmt.Errorf("HTTP %d: %s", res.StatusCode, s)
-	}
-	return fmt.Errorf("HTTP %d", res.StatusCode)
+	return &StatusError{Status: res.StatusCode, Err: err}
 }
+
+// StatusError is an Elasticsearch answer with an HTTP error status.
+type StatusError struct {
+	Status int
+	Err    error
+}
+
+func (e *StatusError) Error() string {
+	if e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden {
+		return e.Err.Error() + " " + credentialsHint
+	}
+	return e.Err.Error()
+}
+
+func (e *StatusError) Unwrap() error { return e.Err }
+
+// credentialsHint is added to 401 and 403 errors.
+const credentialsHint = "(check output.elasticsearch.username/password/api_key and the user's index and template privileges)"
