@@ -167,12 +167,12 @@ func (e *Event) reset() {
 type Syslog struct {
 	Priority    uint8 // 0..191, valid when HasPriority
 	HasPriority bool
-	Hostname string
-	AppName  string
-	ProcID   string
-	MsgID    string
-	Message  string // ECS message
-	Original string // ECS event.original; "" when not kept
+	Hostname    string
+	AppName     string
+	ProcID      string
+	MsgID       string
+	Message     string // ECS message
+	Original    string // ECS event.original; "" when not kept
 	// Dataset is event.dataset ("sluice.syslog" when empty), e.g. "meraki.flows".
 	Dataset string
 }
