@@ -12,12 +12,18 @@ import (
 	"github.com/sluicelab/sluice/internal/event"
 )
 
-// Packet is one received datagram.
+// Packet is one received datagram, or one message framed out of a TCP/TLS
+// stream.
 type Packet struct {
 	// Data is only valid during Decode; decoders copy what they keep.
 	Data     []byte
 	Src      netip.AddrPort // sender (exporter) address
 	Received time.Time      // when sluice read it
+	// Truncated says Data is not the whole message: it was longer than the
+	// listener's limit, or the connection ended inside it. Decoders should
+	// tag the events event.TagTruncated (the TCP listener also sets the tag
+	// on every event Decode added for such a packet).
+	Truncated bool
 }
 
 // Decoder turns datagrams into events.
@@ -25,7 +31,9 @@ type Packet struct {
 // The collector calls Decode for all packets of one exporter address from the
 // same goroutine, in arrival order (packets are sharded to workers by source
 // address); different exporters may be decoded concurrently, so shared state
-// (template caches) must be safe for concurrent use.
+// (template caches) must be safe for concurrent use. The TCP listener calls
+// Decode from one goroutine per connection, in stream order; two connections
+// from the same address may be decoded concurrently.
 //
 // Decode appends the events it could decode to b even when it also returns an
 // error (one bad set must not cost the packet's good sets). Errors should be

@@ -26,8 +26,26 @@ type Metrics struct {
 	rcvbuf       *prometheus.GaugeVec
 	queueDepth   *prometheus.GaugeVec
 
+	// Stream (TCP, TLS) listeners.
+	tcpConns        *prometheus.GaugeVec
+	tcpAccepted     *prometheus.CounterVec
+	tcpRejected     *prometheus.CounterVec
+	tcpClosed       *prometheus.CounterVec
+	tcpAcceptErrors *prometheus.CounterVec
+	tcpFrames       *prometheus.CounterVec
+	tcpTruncated    *prometheus.CounterVec
+	tcpFramingErrs  *prometheus.CounterVec
+	tcpDropped      *prometheus.CounterVec
+
 	mu        sync.Mutex
-	exporters map[netip.Addr]exporterCounters
+	exporters map[exporterKey]exporterCounters
+}
+
+// exporterKey keeps one address's counters apart per protocol: a router
+// often sends NetFlow and syslog.
+type exporterKey struct {
+	protocol string
+	addr     netip.Addr
 }
 
 type exporterCounters struct{ packets, bytes prometheus.Counter }
@@ -42,10 +60,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "sluice_collector_bytes_received_total", Help: "Bytes read from the socket.",
 		}, []string{"protocol", "listen"}),
 		exporterPkts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sluice_collector_exporter_packets_total", Help: "Datagrams per exporter address (first 256 exporters, the rest as \"other\").",
+			Name: "sluice_collector_exporter_packets_total", Help: "Datagrams (TCP: frames) per exporter or sender address (first 256 addresses, the rest as \"other\").",
 		}, []string{"protocol", "exporter"}),
 		exporterByts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sluice_collector_exporter_bytes_total", Help: "Bytes per exporter address (first 256 exporters, the rest as \"other\").",
+			Name: "sluice_collector_exporter_bytes_total", Help: "Bytes (TCP: of frames) per exporter or sender address (first 256 addresses, the rest as \"other\").",
 		}, []string{"protocol", "exporter"}),
 		decodeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_collector_decode_errors_total", Help: "Decode failures by reason.",
@@ -62,9 +80,37 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		queueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "sluice_collector_queue_depth", Help: "Packet batches waiting for decode workers.",
 		}, []string{"protocol"}),
-		exporters: map[netip.Addr]exporterCounters{},
+		tcpConns: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "sluice_collector_tcp_connections", Help: "Open TCP/TLS connections per listener.",
+		}, []string{"protocol", "listen"}),
+		tcpAccepted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_collector_tcp_connections_accepted_total", Help: "TCP/TLS connections admitted (under max_connections) per listener.",
+		}, []string{"protocol", "listen"}),
+		tcpRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_collector_tcp_connections_rejected_total", Help: "TCP/TLS connections closed at once by reason (max_connections, tls_handshake).",
+		}, []string{"protocol", "reason"}),
+		tcpClosed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_collector_tcp_connections_closed_total", Help: "Admitted TCP/TLS connections closed, by reason (eof, idle_timeout, framing_error, read_error, shutdown, tls_handshake).",
+		}, []string{"protocol", "reason"}),
+		tcpAcceptErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_collector_tcp_accept_errors_total", Help: "Failed accept calls (out of file descriptors, ...); the listener backs off and retries.",
+		}, []string{"protocol"}),
+		tcpFrames: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_collector_tcp_frames_total", Help: "Messages cut from TCP/TLS streams by framing (octet_counted, newline).",
+		}, []string{"protocol", "framing"}),
+		tcpTruncated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_collector_tcp_frames_truncated_total", Help: "Messages delivered truncated and tagged, by reason (too_long: above max_message_bytes; incomplete: the connection ended inside it).",
+		}, []string{"protocol", "reason"}),
+		tcpFramingErrs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_collector_tcp_framing_errors_total", Help: "Streams that could not be framed (bad_length: not a valid MSG-LEN; incomplete: ended inside MSG-LEN); the connection is closed.",
+		}, []string{"protocol", "reason"}),
+		tcpDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_collector_tcp_events_dropped_total", Help: "Decoded events of TCP/TLS connections dropped, by reason (shutdown: the pipeline stopped taking batches during the shutdown drain).",
+		}, []string{"protocol", "reason"}),
+		exporters: map[exporterKey]exporterCounters{},
 	}
 	reg.MustRegister(m.packets, m.bytes, m.exporterPkts, m.exporterByts, m.decodeErrors, m.dropped, m.events, m.rcvbuf, m.queueDepth)
+	reg.MustRegister(m.tcpConns, m.tcpAccepted, m.tcpRejected, m.tcpClosed, m.tcpAcceptErrors, m.tcpFrames, m.tcpTruncated, m.tcpFramingErrs, m.tcpDropped)
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "sluice_collector_kernel_udp_rcvbuf_errors_total",
 		Help: "Host-wide UDP datagrams the kernel dropped because a socket buffer was full (/proc/net/snmp RcvbufErrors).",
@@ -84,8 +130,19 @@ func (m *Metrics) SetQueueDepth(protocol string, n int) {
 }
 
 func (m *Metrics) countExporter(protocol string, a netip.Addr, n int) {
+	c := m.exporterCounters(protocol, a)
+	c.packets.Inc()
+	c.bytes.Add(float64(n))
+}
+
+// exporterCounters returns the per-address counters of a (the shared
+// "other" ones past maxExporterLabels addresses). A TCP connection looks
+// them up once.
+func (m *Metrics) exporterCounters(protocol string, a netip.Addr) exporterCounters {
+	k := exporterKey{protocol, a}
 	m.mu.Lock()
-	c, ok := m.exporters[a]
+	defer m.mu.Unlock()
+	c, ok := m.exporters[k]
 	if !ok {
 		label := "other"
 		if len(m.exporters) < maxExporterLabels {
@@ -93,12 +150,10 @@ func (m *Metrics) countExporter(protocol string, a netip.Addr, n int) {
 		}
 		c = exporterCounters{m.exporterPkts.WithLabelValues(protocol, label), m.exporterByts.WithLabelValues(protocol, label)}
 		if len(m.exporters) < 4*maxExporterLabels {
-			m.exporters[a] = c
+			m.exporters[k] = c
 		}
 	}
-	m.mu.Unlock()
-	c.packets.Inc()
-	c.bytes.Add(float64(n))
+	return c
 }
 
 // KernelUDPRcvbufErrors reads the host-wide UDP RcvbufErrors counter.
