@@ -34,6 +34,10 @@ type UDPConfig struct {
 	MaxDatagram    int      // bytes; longer datagrams are dropped as "too_large"
 	ReceiveBuffer  int      // SO_RCVBUF bytes requested
 	MaxBatchEvents int      // events per batch sent downstream (a worker cuts batches at this size)
+	// TruncateLarge delivers the first MaxDatagram bytes of a longer
+	// datagram with Packet.Truncated set, instead of dropping it (syslog:
+	// a long line is still worth keeping).
+	TruncateLarge bool
 }
 
 // DefaultUDP returns the defaults shared by the flow listeners.
@@ -83,10 +87,10 @@ type packetBatch struct {
 	pkts []Packet
 }
 
-func (pb *packetBatch) add(data []byte, src netip.AddrPort, at time.Time) {
+func (pb *packetBatch) add(data []byte, src netip.AddrPort, at time.Time, truncated bool) {
 	start := len(pb.buf)
 	pb.buf = append(pb.buf, data...)
-	pb.pkts = append(pb.pkts, Packet{Src: src, Received: at, Data: pb.buf[start:len(pb.buf):len(pb.buf)]})
+	pb.pkts = append(pb.pkts, Packet{Src: src, Received: at, Data: pb.buf[start:len(pb.buf):len(pb.buf)], Truncated: truncated})
 }
 
 // UDP reads datagrams for one protocol and decodes them with a Decoder.
@@ -337,10 +341,14 @@ func (u *UDP) read(c *net.UDPConn) error {
 		for i := 0; i < got; i++ {
 			m := &msgs[i]
 			total += m.N
-			if m.N > u.cfg.MaxDatagram {
-				u.m.dropped.WithLabelValues(u.name, "too_large").Inc()
-				u.dropped.Add(1)
-				continue
+			n, truncated := m.N, false
+			if n > u.cfg.MaxDatagram {
+				if !u.cfg.TruncateLarge {
+					u.m.dropped.WithLabelValues(u.name, "too_large").Inc()
+					u.dropped.Add(1)
+					continue
+				}
+				n, truncated = u.cfg.MaxDatagram, true
 			}
 			ua, _ := m.Addr.(*net.UDPAddr)
 			if ua == nil {
@@ -357,7 +365,7 @@ func (u *UDP) read(c *net.UDPConn) error {
 				pb = u.pool.Get().(*packetBatch)
 				pending[w] = pb
 			}
-			pb.add(bufs[i][:m.N], src, now)
+			pb.add(bufs[i][:n], src, now, truncated)
 			u.m.countExporter(u.name, src.Addr(), m.N)
 		}
 		pkts.Add(float64(got))

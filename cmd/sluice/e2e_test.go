@@ -110,11 +110,13 @@ func freeTCPPort(t *testing.T) int {
 // ports are the listen ports of one sluice instance.
 type ports struct {
 	NetFlow, IPFIX, SFlow, HTTP int
+	SyslogUDP, SyslogTCP        int
 }
 
 func newPorts(t *testing.T) ports {
 	t.Helper()
-	return ports{NetFlow: freeUDPPort(t), IPFIX: freeUDPPort(t), SFlow: freeUDPPort(t), HTTP: freeTCPPort(t)}
+	return ports{NetFlow: freeUDPPort(t), IPFIX: freeUDPPort(t), SFlow: freeUDPPort(t), HTTP: freeTCPPort(t),
+		SyslogUDP: freeUDPPort(t), SyslogTCP: freeTCPPort(t)}
 }
 
 // sluiceOpts configures one run of the binary.
@@ -157,6 +159,8 @@ func startSluice(t *testing.T, opts sluiceOpts) *sluiceProc {
 		fmt.Sprintf("SLUICE_IPFIX_LISTEN=127.0.0.1:%d", opts.Ports.IPFIX),
 		fmt.Sprintf("SLUICE_SFLOW_LISTEN=127.0.0.1:%d", opts.Ports.SFlow),
 		fmt.Sprintf("SLUICE_HTTP_LISTEN=127.0.0.1:%d", opts.Ports.HTTP),
+		fmt.Sprintf("SLUICE_SYSLOG_UDP_LISTEN=127.0.0.1:%d", opts.Ports.SyslogUDP),
+		fmt.Sprintf("SLUICE_SYSLOG_TCP_LISTEN=127.0.0.1:%d", opts.Ports.SyslogTCP),
 		"SLUICE_OUTPUT_FILE_DIR="+opts.OutDir,
 		"SLUICE_DATA_DIR="+opts.DataDir,
 		"SLUICE_SHUTDOWN_TIMEOUT=10s",

@@ -12,7 +12,9 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"syscall"
+	"time"
 	_ "time/tzdata" // zone names for output.timezone even in minimal containers
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +24,7 @@ import (
 	"github.com/sluicelab/sluice/collector"
 	"github.com/sluicelab/sluice/collector/netflow"
 	"github.com/sluicelab/sluice/collector/sflow"
+	"github.com/sluicelab/sluice/collector/syslog"
 	"github.com/sluicelab/sluice/enrich"
 	"github.com/sluicelab/sluice/internal/config"
 	"github.com/sluicelab/sluice/internal/obs"
@@ -125,6 +128,11 @@ func versionString() string {
 type componentConfigs struct {
 	netflow netflow.Config
 	udp     collector.UDPConfig
+	// syslog listeners
+	syslogUDP collector.UDPConfig
+	syslogTCP collector.TCPConfig
+	syslogTLS collector.TCPConfig
+	syslogDec syslog.DecoderConfig
 	file    file.Config
 	es      elasticsearch.Config
 	pipe    pipeline.Config
@@ -148,6 +156,28 @@ func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
 	cc.udp.Sockets, cc.udp.Workers, cc.udp.QueueSize = c.Sockets, c.Workers, c.QueueSize
 	cc.udp.ReadBatch, cc.udp.MaxDatagram, cc.udp.ReceiveBuffer = c.ReadBatch, c.MaxDatagramBytes, c.ReceiveBufferBytes
 	cc.udp.MaxBatchEvents = c.MaxBatchEvents
+
+	sc := cfg.Syslog
+	cc.syslogUDP = cc.udp
+	cc.syslogUDP.Listen = sc.UDP.Listen
+	cc.syslogUDP.MaxDatagram = min(sc.MaxMessageBytes, 65535)
+	cc.syslogUDP.TruncateLarge = true
+	cc.syslogTCP = collector.DefaultTCP()
+	cc.syslogTCP.Listen = sc.TCP.Listen
+	cc.syslogTCP.MaxMessageBytes = sc.MaxMessageBytes
+	cc.syslogTCP.MaxConnections = sc.TCP.MaxConnections
+	cc.syslogTCP.IdleTimeout = sc.TCP.IdleTimeout
+	cc.syslogTCP.MaxBatchEvents = c.MaxBatchEvents
+	cc.syslogTLS = cc.syslogTCP
+	cc.syslogTLS.Listen = sc.TLS.Listen
+	if len(sc.TLS.Listen) > 0 {
+		cc.syslogTLS.TLS = &collector.TLSConfig{CertFile: sc.TLS.CertFile, KeyFile: sc.TLS.KeyFile, CAFile: sc.TLS.CAFile, ClientAuth: sc.TLS.ClientAuth}
+	}
+	loc, err := time.LoadLocation(sc.Timezone)
+	if err != nil {
+		return cc, fmt.Errorf("syslog.timezone: %w", err)
+	}
+	cc.syslogDec = syslog.DecoderConfig{Location: loc, KeepOriginal: sc.KeepOriginal}
 
 	cc.file = file.Default()
 	cc.file.Dir = cfg.Output.File.Dir
@@ -174,6 +204,12 @@ func checkComponents(cfg *config.Config) error {
 		return err
 	}
 	errs := []error{cc.netflow.Validate(), cc.udp.Validate("collector"), cc.pipe.Validate()}
+	if len(cc.syslogTCP.Listen) > 0 {
+		errs = append(errs, cc.syslogTCP.Validate("syslog.tcp"))
+	}
+	if len(cc.syslogTLS.Listen) > 0 {
+		errs = append(errs, cc.syslogTLS.Validate("syslog.tls"))
+	}
 	if cfg.Output.File.Enabled {
 		errs = append(errs, cc.file.Validate())
 	}
@@ -263,6 +299,39 @@ func runCollector(ctx context.Context, cfg *config.Config, logger *slog.Logger) 
 		udps = append(udps, u)
 	}
 
+	// Syslog: UDP datagrams through the same UDP plumbing; TCP and TLS
+	// connections through collector.TCP. One decoder for all of them.
+	slDec := syslog.NewDecoder(cc.syslogDec)
+	var tcps []*collector.TCP
+	if len(cc.syslogUDP.Listen) > 0 {
+		u, err := collector.NewUDP("syslog", cc.syslogUDP, slDec, cm, logger)
+		if err != nil {
+			return err
+		}
+		for _, a := range u.Addrs() {
+			logger.Info("listening", "protocol", "syslog", "transport", "udp", "listen", a.String())
+		}
+		sources = append(sources, u)
+		udps = append(udps, u)
+	}
+	for _, l := range []struct {
+		name string
+		cfg  collector.TCPConfig
+	}{{"syslog-tcp", cc.syslogTCP}, {"syslog-tls", cc.syslogTLS}} {
+		if len(l.cfg.Listen) == 0 {
+			continue
+		}
+		t, err := collector.NewTCP(l.name, l.cfg, slDec, cm, logger)
+		if err != nil {
+			return err
+		}
+		for _, a := range t.Addrs() {
+			logger.Info("listening", "protocol", "syslog", "transport", strings.TrimPrefix(l.name, "syslog-"), "listen", a.String())
+		}
+		sources = append(sources, t)
+		tcps = append(tcps, t)
+	}
+
 	var outputs []pipeline.Output
 	if cfg.Output.File.Enabled {
 		fo, err := file.New(cc.file, logger, reg)
@@ -294,6 +363,11 @@ func runCollector(ctx context.Context, cfg *config.Config, logger *slog.Logger) 
 			for _, u := range udps {
 				if !u.Ready() {
 					return fmt.Errorf("listener %s not reading yet", u.Name())
+				}
+			}
+			for _, t := range tcps {
+				if !t.Ready() {
+					return fmt.Errorf("listener %s not accepting yet", t.Name())
 				}
 			}
 			return runner.Ready()

@@ -25,6 +25,7 @@ type Config struct {
 	NetFlow   NetFlowConfig   `mapstructure:"netflow"`
 	IPFIX     ListenConfig    `mapstructure:"ipfix"`
 	SFlow     ListenConfig    `mapstructure:"sflow"`
+	Syslog    SyslogConfig    `mapstructure:"syslog"`
 	Collector CollectorConfig `mapstructure:"collector"`
 	Pipeline  PipelineConfig  `mapstructure:"pipeline"`
 	Output    OutputConfig    `mapstructure:"output"`
@@ -52,6 +53,28 @@ type TemplatesConfig struct {
 	PendingMaxSets int           `mapstructure:"pending_max_sets"`
 	PendingMaxAge  time.Duration `mapstructure:"pending_max_age"`
 	Persist        bool          `mapstructure:"persist"`
+}
+
+// SyslogConfig configures the syslog listeners and header parsing.
+type SyslogConfig struct {
+	UDP struct {
+		Listen []string `mapstructure:"listen"`
+	} `mapstructure:"udp"`
+	TCP struct {
+		Listen         []string      `mapstructure:"listen"`
+		MaxConnections int           `mapstructure:"max_connections"`
+		IdleTimeout    time.Duration `mapstructure:"idle_timeout"`
+	} `mapstructure:"tcp"`
+	TLS struct {
+		Listen     []string `mapstructure:"listen"`
+		CertFile   string   `mapstructure:"cert_file"`
+		KeyFile    string   `mapstructure:"key_file"`
+		CAFile     string   `mapstructure:"ca_file"`
+		ClientAuth bool     `mapstructure:"client_auth"`
+	} `mapstructure:"tls"`
+	MaxMessageBytes int    `mapstructure:"max_message_bytes"`
+	Timezone        string `mapstructure:"timezone"`
+	KeepOriginal    bool   `mapstructure:"keep_original"`
 }
 
 // CollectorConfig tunes the UDP sockets and decode workers of every flow listener.
@@ -172,6 +195,18 @@ var defaults = []struct {
 	{"netflow.templates.persist", true},
 	{"ipfix.listen", []string{"0.0.0.0:4739"}},
 	{"sflow.listen", []string{"0.0.0.0:6343"}},
+	{"syslog.udp.listen", []string{"0.0.0.0:5514"}},
+	{"syslog.tcp.listen", []string{"0.0.0.0:5514"}},
+	{"syslog.tcp.max_connections", 1024},
+	{"syslog.tcp.idle_timeout", 2 * time.Minute},
+	{"syslog.tls.listen", []string{}},
+	{"syslog.tls.cert_file", ""},
+	{"syslog.tls.key_file", ""},
+	{"syslog.tls.ca_file", ""},
+	{"syslog.tls.client_auth", false},
+	{"syslog.max_message_bytes", 65536},
+	{"syslog.timezone", "Local"},
+	{"syslog.keep_original", true},
 	{"collector.sockets", 1},
 	{"collector.workers", 0},
 	{"collector.queue_size", 256},
@@ -234,7 +269,7 @@ func Keys() []string {
 
 // FlagKeys are the keys that also get a command-line flag of the same name.
 var FlagKeys = []string{
-	"data_dir", "netflow.listen", "ipfix.listen", "sflow.listen", "output.file.dir",
+	"data_dir", "netflow.listen", "ipfix.listen", "sflow.listen", "syslog.udp.listen", "syslog.tcp.listen", "output.file.dir",
 	"output.stdout", "output.elasticsearch.addresses", "http.listen", "log.level", "log.format", "shutdown.timeout",
 }
 
@@ -325,6 +360,9 @@ func (c *Config) applyAutos() {
 	c.NetFlow.Listen = splitList(c.NetFlow.Listen)
 	c.IPFIX.Listen = splitList(c.IPFIX.Listen)
 	c.SFlow.Listen = splitList(c.SFlow.Listen)
+	c.Syslog.UDP.Listen = splitList(c.Syslog.UDP.Listen)
+	c.Syslog.TCP.Listen = splitList(c.Syslog.TCP.Listen)
+	c.Syslog.TLS.Listen = splitList(c.Syslog.TLS.Listen)
 	c.Output.Elasticsearch.Addresses = splitList(c.Output.Elasticsearch.Addresses)
 }
 
@@ -378,8 +416,31 @@ func (c *Config) Validate() error {
 	checkListen("netflow.listen", c.NetFlow.Listen)
 	checkListen("ipfix.listen", c.IPFIX.Listen)
 	checkListen("sflow.listen", c.SFlow.Listen)
-	if len(c.NetFlow.Listen)+len(c.IPFIX.Listen)+len(c.SFlow.Listen) == 0 {
-		errs = append(errs, errors.New("netflow.listen, ipfix.listen, sflow.listen: all empty; configure at least one listener"))
+	checkListen("syslog.udp.listen", c.Syslog.UDP.Listen)
+	tcpSeen := map[string]string{}
+	for _, l := range []struct {
+		key   string
+		addrs []string
+	}{{"syslog.tcp.listen", c.Syslog.TCP.Listen}, {"syslog.tls.listen", c.Syslog.TLS.Listen}} {
+		for _, a := range l.addrs {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not host:port; write e.g. \"0.0.0.0:5514\"", l.key, a))
+				continue
+			}
+			if other, dup := tcpSeen[a]; dup && !strings.HasSuffix(a, ":0") {
+				errs = append(errs, fmt.Errorf("%s: %q is also used by %s; give each listener its own port", l.key, a, other))
+			}
+			tcpSeen[a] = l.key
+		}
+	}
+	if len(c.NetFlow.Listen)+len(c.IPFIX.Listen)+len(c.SFlow.Listen)+len(c.Syslog.UDP.Listen)+len(c.Syslog.TCP.Listen)+len(c.Syslog.TLS.Listen) == 0 {
+		errs = append(errs, errors.New("netflow.listen, ipfix.listen, sflow.listen, syslog.*.listen: all empty; configure at least one listener"))
+	}
+	if _, err := time.LoadLocation(c.Syslog.Timezone); err != nil || c.Syslog.Timezone == "" {
+		errs = append(errs, fmt.Errorf("syslog.timezone: %q is not a time zone; use Local (this host's), UTC or an IANA name such as Europe/Berlin", c.Syslog.Timezone))
+	}
+	if c.Syslog.MaxMessageBytes < 480 || c.Syslog.MaxMessageBytes > 1<<20 {
+		errs = append(errs, fmt.Errorf("syslog.max_message_bytes: %d is out of range; use 480..1048576 (RFC 5424 asks for at least 480; default 65536)", c.Syslog.MaxMessageBytes))
 	}
 	if c.HTTP.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {

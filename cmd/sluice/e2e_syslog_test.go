@@ -1,0 +1,106 @@
+package main_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// syslogDocs reads the syslog daily files of dir.
+func syslogDocs(t *testing.T, dir string) []doc {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "sluice-syslog-*.ndjson"))
+	var docs []doc
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+			if len(line) == 0 {
+				continue
+			}
+			var m map[string]any
+			dec := json.NewDecoder(bytes.NewReader(line))
+			dec.UseNumber()
+			if err := dec.Decode(&m); err != nil {
+				t.Fatalf("%s: %v: %s", f, err, line)
+			}
+			docs = append(docs, doc{File: filepath.Base(f), M: m, Raw: string(line)})
+		}
+	}
+	return docs
+}
+
+// TestLoggerToSyslog sends with util-linux logger over UDP, TCP
+// (newline) and TCP (octet counting), in RFC 3164 and RFC 5424, and checks
+// every message becomes one document with its header fields.
+func TestLoggerToSyslog(t *testing.T) {
+	logger := requireTool(t, "logger", "bsdutils")
+	ps := newPorts(t)
+	s := startSluice(t, sluiceOpts{Ports: ps})
+	type sent struct{ mode, format, msg string }
+	var all []sent
+	for _, mode := range []string{"udp", "tcp", "octet"} {
+		for _, format := range []string{"rfc3164", "rfc5424"} {
+			for i := range 5 {
+				msg := fmt.Sprintf("hello %s %s %d \u00e9", mode, format, i)
+				args := []string{"--" + format, "--server", "127.0.0.1", "-t", "sluicetest", "--id=4242", "-p", "local3.warning"}
+				switch mode {
+				case "udp":
+					args = append(args, "--udp", "--port", strconv.Itoa(ps.SyslogUDP))
+				case "tcp":
+					args = append(args, "--tcp", "--port", strconv.Itoa(ps.SyslogTCP))
+				case "octet":
+					args = append(args, "--tcp", "--octet-count", "--port", strconv.Itoa(ps.SyslogTCP))
+				}
+				runCmd(t, t.TempDir(), 10*time.Second, false, logger, append(args, msg)...)
+				all = append(all, sent{mode, format, msg})
+			}
+		}
+	}
+	waitUDPDrained(t, ps.SyslogUDP, 5*time.Second)
+	time.Sleep(300 * time.Millisecond) // TCP frames in flight
+	s.stop()
+	docs := syslogDocs(t, s.opts.OutDir)
+	byMsg := map[string]doc{}
+	for _, d := range docs {
+		byMsg[d.str("message")] = d
+	}
+	if len(docs) != len(all) {
+		t.Errorf("%d documents, sent %d messages", len(docs), len(all))
+	}
+	host, _ := os.Hostname()
+	for _, m := range all {
+		d, ok := byMsg[m.msg]
+		if !ok {
+			t.Errorf("%s/%s: message %q not found", m.mode, m.format, m.msg)
+			continue
+		}
+		for path, want := range map[string]string{
+			"process.name": "sluicetest", "process.pid": "4242", "log.syslog.priority": strconv.Itoa(19*8 + 4),
+			"log.syslog.facility.name": "local3", "log.syslog.severity.name": "warning", "observer.ip": "127.0.0.1",
+			"event.dataset": "sluice.syslog", "host.hostname": host,
+		} {
+			if got := d.str(path); got != want {
+				t.Errorf("%s/%s %q: %s = %q, want %q", m.mode, m.format, m.msg, path, got, want)
+			}
+		}
+		ts, err := d.time("@timestamp")
+		if err != nil || time.Since(ts) > time.Minute || time.Since(ts) < -time.Minute {
+			t.Errorf("%s/%s: @timestamp %v (%v), want about now", m.mode, m.format, ts, err)
+		}
+		if !strings.Contains(d.str("event.original"), m.msg) {
+			t.Errorf("%s/%s: event.original %q lacks the message", m.mode, m.format, d.str("event.original"))
+		}
+		if d.get("tags"); strings.Contains(d.Raw, "_syslogheaderfailure") {
+			t.Errorf("%s/%s: header failure: %s", m.mode, m.format, d.Raw)
+		}
+	}
+}
