@@ -133,9 +133,9 @@ type componentConfigs struct {
 	syslogTCP collector.TCPConfig
 	syslogTLS collector.TCPConfig
 	syslogDec syslog.DecoderConfig
-	file    file.Config
-	es      elasticsearch.Config
-	pipe    pipeline.Config
+	file      file.Config
+	es        elasticsearch.Config
+	pipe      pipeline.Config
 }
 
 func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
