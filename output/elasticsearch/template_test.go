@@ -597,7 +597,8 @@ func tplKitchenSinkFlow(t *testing.T) *event.Event {
 	}
 	// A new Event, Flow or Endpoint field must be set here, so that the
 	// coverage test sees what it writes.
-	tplRequireSet(t, reflect.ValueOf(*e), "Event", map[string]bool{"Event.KeysChecked": true})
+	tplRequireSet(t, reflect.ValueOf(*e), "Event", map[string]bool{"Event.KeysChecked": true,
+		"Event.Syslog": true, "Event.Fields": true}) // syslog only: tplKitchenSinkSyslog
 	return e
 }
 
@@ -613,15 +614,24 @@ func tplRequireSet(t *testing.T, v reflect.Value, name string, exempt map[string
 			continue
 		}
 		switch f.Type() {
-		case reflect.TypeOf(event.Flow{}), reflect.TypeOf(event.Endpoint{}):
+		case reflect.TypeOf(event.Flow{}), reflect.TypeOf(event.Endpoint{}), reflect.TypeOf(event.Syslog{}):
 			tplRequireSet(t, f, path, exempt)
 		}
 	}
 }
 
-func tplKitchenSinkSyslog() *event.Event {
-	return &event.Event{Kind: event.KindSyslog, Timestamp: tplTime, Created: tplTime.Add(time.Second),
-		Observer: netip.MustParseAddr("192.0.2.2"), Tags: event.TagHeaderFailure}
+func tplKitchenSinkSyslog(t *testing.T) *event.Event {
+	e := &event.Event{Kind: event.KindSyslog, Timestamp: tplTime, Created: tplTime.Add(time.Second),
+		Observer: netip.MustParseAddr("192.0.2.2"), Tags: event.TagHeaderFailure,
+		Syslog: event.Syslog{Priority: 134, HasPriority: true, Hostname: "MX84_HQ", AppName: "flows", ProcID: "a-12",
+			MsgID: "ID47", Message: "allow src=192.168.1.10:51514", Original: "<134>1 ...", Dataset: "meraki.flows"},
+		Src: event.Endpoint{IP: netip.MustParseAddr("192.168.1.10"), Port: 51514, Bytes: 10, Packets: 1},
+		Dst: event.Endpoint{IP: netip.MustParseAddr("93.184.216.34"), Port: 443, Bytes: 20, Packets: 2},
+	}
+	e.Flow.Protocol, e.Flow.HasProtocol = 6, true
+	e.AddParsed(event.Field{Key: "event.action", Type: event.FieldString, S: "allow"})
+	tplRequireSet(t, reflect.ValueOf(e.Syslog), "Event.Syslog", nil)
+	return e
 }
 
 // tplFutureDoc has the fields the syslog, vendor and geo stages will write,
@@ -681,7 +691,7 @@ type tplDoc struct {
 func tplDocs(t *testing.T, flowsTemplate, syslogTemplate string) []tplDoc {
 	return []tplDoc{
 		{"flow", flowsTemplate, tplKitchenSinkFlow(t).AppendJSON(nil)},
-		{"syslog", syslogTemplate, tplKitchenSinkSyslog().AppendJSON(nil)},
+		{"syslog", syslogTemplate, tplKitchenSinkSyslog(t).AppendJSON(nil)},
 		{"future", syslogTemplate, tplFutureDoc(t)},
 	}
 }
