@@ -1,7 +1,7 @@
 package main_test
 
 import (
-	"io/fs"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -158,11 +158,11 @@ func TestTemplatesSurviveKill(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	learnt := time.Now()
-	// Saved: a state file written after that, while the exporters keep
-	// sending data (sluice may save only when traffic arrives).
+	// Saved: the state file holds both templates (it may have been written
+	// before the metric showed them), while the exporters keep sending data
+	// (sluice may save only when traffic arrives).
 	deadline = time.Now().Add(10 * time.Second)
-	for i := 0; !stateWrittenSince(dataDir, learnt); i++ {
+	for i := 0; !stateHasTemplates(dataDir, 270, 271); i++ {
 		if time.Now().After(deadline) {
 			t.Fatalf("no file in the data dir written within 10s of learning templates, with traffic flowing (%s): a crash would lose them", dirListing(dataDir))
 		}
@@ -190,16 +190,33 @@ func TestTemplatesSurviveKill(t *testing.T) {
 }
 
 // stateWrittenSince reports whether a non-empty file under dir was modified after since.
-func stateWrittenSince(dir string, since time.Time) bool {
-	found := false
-	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return nil
+// stateHasTemplates reports whether the netflow state file in dir holds
+// templates with all the given IDs.
+func stateHasTemplates(dir string, ids ...int) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "netflow-templates.json"))
+	if err != nil {
+		return false
+	}
+	var st struct {
+		Exporters []struct {
+			Templates []struct {
+				ID int `json:"id"`
+			} `json:"templates"`
+		} `json:"exporters"`
+	}
+	if json.Unmarshal(b, &st) != nil {
+		return false
+	}
+	have := map[int]bool{}
+	for _, e := range st.Exporters {
+		for _, tp := range e.Templates {
+			have[tp.ID] = true
 		}
-		if fi, err := d.Info(); err == nil && fi.Size() > 0 && fi.ModTime().After(since) {
-			found = true
+	}
+	for _, id := range ids {
+		if !have[id] {
+			return false
 		}
-		return nil
-	})
-	return found
+	}
+	return true
 }

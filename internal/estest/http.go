@@ -104,7 +104,8 @@ func WaitCount(t testing.TB, url, index string, want int, timeout time.Duration)
 	for {
 		Do(t, http.MethodPost, url+"/"+index+"/_refresh?ignore_unavailable=true", "")
 		got, status, body := count(t, url, index, "?ignore_unavailable=true")
-		if status != http.StatusOK {
+		// 503: a new index whose shard is not started yet; keep waiting.
+		if status != http.StatusOK && status != http.StatusServiceUnavailable {
 			t.Fatalf("estest.WaitCount(%s): status %d: %s", index, status, body)
 		}
 		if got == want {

@@ -174,7 +174,8 @@ func TestIndexesIntoDailyIndices(t *testing.T) {
 	// The same batch again, as a retry after an unacknowledged write would
 	// send it: same _ids, so 409s, counted as duplicates, nothing doubled.
 	write(t, o, flowBatch(0, 1000, day))
-	closeOutput(t, o)
+	waitDelivered(t, o, time.Minute)
+	closeDelivered(t, o)
 
 	seqCheck(t, url, f.index(day), 1000)
 	if got := estest.Count(t, url, f.index(day.Add(-24*time.Hour))); got != 500 {
@@ -231,7 +232,8 @@ func TestTimezonePicksTheDay(t *testing.T) {
 	o := f.open(t)
 	// 02:00 UTC on the 24th is still the 23rd in New York.
 	write(t, o, flowBatch(0, 10, time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC)))
-	closeOutput(t, o)
+	waitDelivered(t, o, time.Minute)
+	closeDelivered(t, o)
 	if got := estest.Count(t, url, f.prefix+"-flows-2026.11.23"); got != 10 {
 		t.Errorf("New York day index holds %d, want 10", got)
 	}
@@ -248,7 +250,8 @@ func TestMappingConflictGoesToDeadLetter(t *testing.T) {
 	b.Events[17].AddField(event.Field{Key: "source_ipv4_address.part", Type: event.FieldString, S: "not-an-address"})
 	b.EncodeJSON()
 	write(t, o, b)
-	closeOutput(t, o)
+	waitDelivered(t, o, time.Minute)
+	closeDelivered(t, o)
 
 	if got := estest.Count(t, url, f.index(day)); got != 49 {
 		t.Errorf("index holds %d, want the 49 good documents of the batch", got)
