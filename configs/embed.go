@@ -1,6 +1,6 @@
 // Package configs embeds the sample configuration so the binary and tests
-// can check it, and the Elasticsearch index templates (later also the
-// pattern files).
+// can check it, the Elasticsearch index templates, the grok pattern files
+// and the vendor parser files.
 package configs
 
 import "embed"
@@ -19,3 +19,11 @@ var SampleConfig []byte
 //
 //go:embed templates/*.json
 var Templates embed.FS
+
+// Patterns holds the grok pattern files as patterns/*.grok (Logstash
+// pattern-file syntax, RE2 regexps): base.grok, the common library, and the
+// vendor files; grok.BaseLibrary loads them before any user pattern
+// directory.
+//
+//go:embed patterns/*.grok
+var Patterns embed.FS
