@@ -25,7 +25,7 @@ func BenchmarkBuildBulk(b *testing.B) {
 		for i := range batch.All() {
 			line, _ := batch.JSONLine(i)
 			doc := bytes.TrimSuffix(line, []byte("\n"))
-			key := docID(&id, doc, 0)
+			key := docID(&id, 1764000000000, doc, 0)
 			seen[key] = 0
 			bk.add(flows.Name(batch.Events[i].Timestamp), id[:], doc)
 		}

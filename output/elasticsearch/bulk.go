@@ -100,27 +100,37 @@ func splitItem(it []byte) (index, id string, doc []byte) {
 	return a.Create.Index, a.Create.ID, doc
 }
 
-// idLen is the length of a document _id: 120 bits of SHA-256, base64url.
+// idLen is the length of a document _id: 120 bits, base64url.
 const idLen = 20
 
-// docID writes the _id of a document into dst: a hash of the document's
-// JSON, which holds its identity (time, exporter, addresses, counters and
-// the time sluice received it). seq tells apart byte-identical documents
-// of the same batch (two samples of identical packets in one datagram) and
-// is 0 for the first of them, so a document's _id does not depend on how
-// it was batched.
-func docID(dst *[idLen]byte, doc []byte, seq uint32) [16]byte {
+// docID writes the _id of a document into dst: 48 bits of the document's
+// time in milliseconds, then 72 bits of a SHA-256 of the document's JSON,
+// which holds its identity (time, exporter, addresses, counters and the time
+// sluice received it). The time prefix keeps a day's ids roughly in order,
+// which makes Elasticsearch's id lookups for op_type create much cheaper
+// than with random ids; the hash makes collisions within a millisecond
+// negligible. seq tells apart byte-identical documents of the same batch
+// (two samples of identical packets in one datagram) and is 0 for the first
+// of them, so a document's _id does not depend on how it was batched. The
+// returned key identifies the document within a batch.
+func docID(dst *[idLen]byte, ms int64, doc []byte, seq uint32) [16]byte {
 	h := sha256.New()
 	h.Write(doc)
 	if seq > 0 {
 		var s [5]byte
-		s[0] = 0
 		binary.BigEndian.PutUint32(s[1:], seq)
 		h.Write(s[:])
 	}
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])
-	base64.RawURLEncoding.Encode(dst[:], sum[:15])
+	var raw [15]byte
+	if ms < 0 {
+		ms = 0
+	}
+	raw[0], raw[1], raw[2] = byte(ms>>40), byte(ms>>32), byte(ms>>24)
+	raw[3], raw[4], raw[5] = byte(ms>>16), byte(ms>>8), byte(ms)
+	copy(raw[6:], sum[:9])
+	base64.RawURLEncoding.Encode(dst[:], raw[:])
 	var key [16]byte
 	copy(key[:], sum[:16])
 	return key

@@ -11,7 +11,7 @@ func TestBulkRoundTrip(t *testing.T) {
 	var id [idLen]byte
 	docs := []string{`{"a":1}`, `{"b":"x\ny"}` + "\n", `{}`}
 	for i, d := range docs {
-		docID(&id, []byte(d), 0)
+		docID(&id, 1764000000000, []byte(d), 0)
 		b.add(fmt.Sprintf("idx-%d", i), id[:], []byte(d))
 	}
 	if b.len() != 3 {
@@ -60,15 +60,22 @@ func TestParseBulkRejectsDamage(t *testing.T) {
 
 func TestDocID(t *testing.T) {
 	var a, b, c, d [idLen]byte
-	docID(&a, []byte(`{"x":1}`), 0)
-	docID(&b, []byte(`{"x":1}`), 0)
-	docID(&c, []byte(`{"x":2}`), 0)
-	docID(&d, []byte(`{"x":1}`), 1)
+	docID(&a, 1764000000000, []byte(`{"x":1}`), 0)
+	docID(&b, 1764000000000, []byte(`{"x":1}`), 0)
+	docID(&c, 1764000000000, []byte(`{"x":2}`), 0)
+	docID(&d, 1764000000000, []byte(`{"x":1}`), 1)
 	if a != b {
 		t.Error("same document, different _id")
 	}
 	if a == c || a == d || c == d {
 		t.Errorf("distinct documents share an _id: %s %s %s", a, c, d)
+	}
+	// Documents close in time share a prefix (cheap id lookups in Lucene).
+	var e, f [idLen]byte
+	docID(&e, 1764000000000, []byte(`{"x":1}`), 0)
+	docID(&f, 1764000000999, []byte(`{"y":2}`), 0)
+	if string(e[:5]) != string(f[:5]) {
+		t.Errorf("ids 1 s apart share no prefix: %s %s", e, f)
 	}
 	for _, ch := range a {
 		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_') {
@@ -110,7 +117,7 @@ func TestParseResponse(t *testing.T) {
 func FuzzParseBulk(f *testing.F) {
 	var b bulk
 	var id [idLen]byte
-	docID(&id, []byte(`{"a":1}`), 0)
+	docID(&id, 1764000000000, []byte(`{"a":1}`), 0)
 	b.add("sluice-flows-2026.11.24", id[:], []byte(`{"a":1}`))
 	b.add("sluice-flows-2026.11.24", id[:], []byte(`{"@timestamp":"2026-11-24T00:00:00Z","source":{"ip":"10.0.0.1"}}`))
 	f.Add(b.body)

@@ -232,10 +232,14 @@ func (o *Output) Write(ctx context.Context, b *event.Batch) error {
 			line = o.scratch
 		}
 		doc := bytes.TrimSuffix(line, []byte("\n"))
-		key := docID(&id, doc, 0)
+		ms := e.Timestamp.UnixMilli()
+		if e.Timestamp.IsZero() {
+			ms = e.Created.UnixMilli()
+		}
+		key := docID(&id, ms, doc, 0)
 		if n, dup := o.seen[key]; dup {
 			o.seen[key] = n + 1
-			docID(&id, doc, n+1)
+			docID(&id, ms, doc, n+1)
 		} else {
 			o.seen[key] = 0
 		}

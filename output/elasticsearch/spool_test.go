@@ -17,7 +17,7 @@ func testBulk(t *testing.T, n int, tag string) *bulk {
 	var id [idLen]byte
 	for i := range n {
 		doc := []byte(fmt.Sprintf(`{"tag":%q,"i":%d}`, tag, i))
-		docID(&id, doc, 0)
+		docID(&id, 1764000000000, doc, 0)
 		b.add("sluice-flows-2026.11.24", id[:], doc)
 	}
 	return b
