@@ -1,0 +1,136 @@
+package vendor
+
+import (
+	"context"
+	"encoding/json"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sluicelab/sluice/collector"
+	"github.com/sluicelab/sluice/collector/syslog"
+	"github.com/sluicelab/sluice/internal/event"
+)
+
+// benchGroups splits the golden inputs by vendor (file name prefix).
+// meraki holds the high-volume roles (flows, firewall, urls, IDS);
+// meraki_events the event-log texts (mostly grok), which are rare.
+func benchGroups(b *testing.B) map[string][]string {
+	files, err := filepath.Glob("testdata/golden/*.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := map[string][]string{}
+	for _, f := range files {
+		base := filepath.Base(f)
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var gl golden
+		if err := json.Unmarshal(raw, &gl); err != nil {
+			b.Fatal(err)
+		}
+		var k string
+		switch {
+		case strings.HasPrefix(base, "meraki_events_"), strings.HasPrefix(base, "meraki_airmarshal"):
+			k = "meraki_events"
+		case strings.HasPrefix(base, "meraki_"):
+			k = "meraki"
+		case strings.HasPrefix(base, "f5_asm_unparsed"):
+			continue
+		case strings.HasPrefix(base, "f5_"):
+			k = "f5_asm"
+		case strings.HasPrefix(base, "netfilter_"):
+			k = "netfilter"
+		default:
+			k = "other"
+		}
+		g[k] = append(g[k], gl.Input)
+	}
+	return g
+}
+
+// BenchmarkParse is what one worker spends per line on the syslog header
+// and the vendor fields: the real decoder and Process on a batch of one
+// line (one UDP datagram), without JSON encoding.
+func BenchmarkParse(b *testing.B) { benchParse(b, false) }
+
+// BenchmarkParseJSON is BenchmarkParse plus AppendJSON of the event.
+func BenchmarkParseJSON(b *testing.B) { benchParse(b, true) }
+
+func benchParse(b *testing.B, encode bool) {
+	groups := benchGroups(b)
+	s := newStage(b, Default())
+	d := syslog.NewDecoder(syslog.DecoderConfig{Location: time.UTC, KeepOriginal: true})
+	ctx := context.Background()
+	src := netip.MustParseAddrPort("192.0.2.1:514")
+	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "netfilter", "other"} {
+		pkts := packets(groups[k], src)
+		b.Run(k, func(b *testing.B) {
+			batch := event.NewBatch()
+			defer batch.Release()
+			var buf []byte
+			b.ReportAllocs()
+			n := 0
+			cpu0 := cpuTime()
+			for b.Loop() {
+				batch.Reset()
+				_ = d.Decode(&pkts[n%len(pkts)], batch)
+				_ = s.Process(ctx, batch)
+				if encode {
+					buf = batch.All()[0].AppendJSON(buf[:0])
+				}
+				n++
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+			// CPU time per line: steadier than wall time on a shared
+			// machine, where the host may take the CPU away.
+			b.ReportMetric(float64(cpuTime()-cpu0)/float64(n), "cpu-ns/op")
+		})
+	}
+}
+
+// BenchmarkHeader is the decoder alone on the same lines, to tell the
+// stage's share.
+func BenchmarkHeader(b *testing.B) {
+	groups := benchGroups(b)
+	d := syslog.NewDecoder(syslog.DecoderConfig{Location: time.UTC, KeepOriginal: true})
+	src := netip.MustParseAddrPort("192.0.2.1:514")
+	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "netfilter"} {
+		pkts := packets(groups[k], src)
+		b.Run(k, func(b *testing.B) {
+			batch := event.NewBatch()
+			defer batch.Release()
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				batch.Reset()
+				_ = d.Decode(&pkts[n%len(pkts)], batch)
+				n++
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+func packets(lines []string, src netip.AddrPort) []collector.Packet {
+	pkts := make([]collector.Packet, len(lines))
+	for i, l := range lines {
+		pkts[i] = collector.Packet{Data: []byte(l), Src: src, Received: received}
+	}
+	return pkts
+}
+
+// cpuTime returns the CPU time the process used so far, in nanoseconds.
+func cpuTime() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}

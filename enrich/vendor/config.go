@@ -1,0 +1,99 @@
+package vendor
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"time"
+)
+
+// Config configures the vendor parsing stage (config keys syslog.parsers.*).
+type Config struct {
+	// Routes pick a parser for a syslog event by sender address or program
+	// (APP-NAME / tag), tried in order; the first route that matches wins.
+	Routes []Route `mapstructure:"routes"`
+	// Auto tries every parser's detect conditions when no route matched.
+	Auto bool `mapstructure:"auto"`
+	// PatternDirs are directories of grok pattern files loaded after the
+	// embedded ones (a pattern of the same name replaces the embedded one).
+	PatternDirs []string `mapstructure:"pattern_dirs"`
+	// RuleDirs are directories of parser files (*.yaml, *.yml) loaded after
+	// the embedded ones; a parser with the name of an embedded one replaces
+	// it.
+	RuleDirs []string `mapstructure:"rule_dirs"`
+	// Location is the time zone of date steps whose layout carries none and
+	// whose rule names no timezone; nil means UTC. It is not a key of its
+	// own: sluice passes syslog.timezone.
+	Location *time.Location `mapstructure:"-"`
+}
+
+// Route sends the events matching all of its non-empty conditions to
+// Parser.
+type Route struct {
+	Parser string `mapstructure:"parser"`
+	// Senders are the sender (observer) addresses the route applies to.
+	Senders []netip.Prefix `mapstructure:"senders"`
+	// Programs are APP-NAMEs (RFC 3164 tags) the route applies to, such as
+	// "kernel" or "ASM".
+	Programs []string `mapstructure:"programs"`
+	// Listeners would name the syslog listeners the route applies to.
+	// TODO: events do not carry the listener they came from yet; until
+	// they do, a route with listeners is refused by Validate.
+	Listeners []string `mapstructure:"listeners"`
+}
+
+// Default returns the defaults: no routes, auto-detection on.
+func Default() Config {
+	return Config{Auto: true}
+}
+
+// Validate checks c without reading any rule file; New also fails on a
+// route naming a parser that does not exist.
+func (c *Config) Validate() error {
+	var errs []error
+	for i, r := range c.Routes {
+		key := fmt.Sprintf("syslog.parsers.routes[%d]", i)
+		if r.Parser == "" {
+			errs = append(errs, fmt.Errorf("%s.parser: empty; name a parser (meraki, f5_asm, netfilter or one from syslog.parsers.rule_dirs)", key))
+		}
+		if len(r.Senders) == 0 && len(r.Programs) == 0 && len(r.Listeners) == 0 {
+			errs = append(errs, fmt.Errorf("%s: no senders, programs or listeners; a route needs at least one condition", key))
+		}
+		for j, p := range r.Senders {
+			if !p.IsValid() {
+				errs = append(errs, fmt.Errorf("%s.senders[%d]: not an address or CIDR prefix; use forms like 192.0.2.7/32 or 10.0.0.0/8", key, j))
+			}
+		}
+		for j, p := range r.Programs {
+			if p == "" {
+				errs = append(errs, fmt.Errorf("%s.programs[%d]: empty program name; remove it", key, j))
+			}
+		}
+		if len(r.Listeners) > 0 {
+			errs = append(errs, fmt.Errorf("%s.listeners: routing by listener is not supported yet (events do not record their listener); route by senders or programs instead", key))
+		}
+	}
+	for i, d := range c.PatternDirs {
+		if err := checkDir(d); err != nil {
+			errs = append(errs, fmt.Errorf("syslog.parsers.pattern_dirs[%d]: %w", i, err))
+		}
+	}
+	for i, d := range c.RuleDirs {
+		if err := checkDir(d); err != nil {
+			errs = append(errs, fmt.Errorf("syslog.parsers.rule_dirs[%d]: %w", i, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func checkDir(d string) error {
+	fi, err := os.Stat(d)
+	if err != nil {
+		return fmt.Errorf("%q: %w; create it or remove the entry", d, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%q is not a directory", d)
+	}
+	return nil
+}

@@ -1,0 +1,290 @@
+package vendor
+
+import (
+	"math"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func floatBits(f float64) uint64 { return math.Float64bits(f) }
+
+// parseAddr reads an address as devices write it: "192.0.2.1",
+// "2001:db8::1", "192.0.2.1:443", "[2001:db8::1]:443", with surrounding
+// spaces or quotes and trailing words ("10.0.0.5 [More Information]").
+// port is 0 when none was given. IPv4-mapped IPv6 addresses are unmapped.
+func parseAddr(s string) (ip netip.Addr, port uint16, ok bool) {
+	if !plainAddr(s) {
+		s = strings.Trim(s, " \t'\"")
+		if i := strings.IndexAny(s, " \t,"); i >= 0 {
+			s = s[:i]
+		}
+	}
+	if s == "" {
+		return ip, 0, false
+	}
+	if s[0] == '[' {
+		end := strings.IndexByte(s, ']')
+		if end < 0 {
+			return ip, 0, false
+		}
+		ip, err := netip.ParseAddr(s[1:end])
+		if err != nil {
+			return ip, 0, false
+		}
+		rest := s[end+1:]
+		if rest == "" {
+			return ip.Unmap(), 0, true
+		}
+		if rest[0] != ':' {
+			return ip, 0, false
+		}
+		n, ok := parseUint(rest[1:], 65535)
+		return ip.Unmap(), uint16(n), ok
+	}
+	// IPv4 with a port has one colon; IPv6 has several.
+	c := strings.IndexByte(s, ':')
+	if c < 0 {
+		if ip, ok := parseIPv4(s); ok {
+			return ip, 0, true
+		}
+	} else if strings.IndexByte(s[c+1:], ':') < 0 {
+		ip, ok := parseIPv4(s[:c])
+		if !ok {
+			return ip, 0, false
+		}
+		n, ok := parseUint(s[c+1:], 65535)
+		return ip, uint16(n), ok
+	}
+	ip, err := netip.ParseAddr(s)
+	if err != nil {
+		return ip, 0, false
+	}
+	return ip.Unmap(), 0, true
+}
+
+// parseIPv4 reads dotted-quad IPv4 (what netip.ParseAddr accepts, without
+// its generality; leading zeros are refused as netip does).
+func parseIPv4(s string) (netip.Addr, bool) {
+	var a [4]byte
+	field, digits, val := 0, 0, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			if digits > 0 && val == 0 {
+				return netip.Addr{}, false // leading zero
+			}
+			val = val*10 + int(c-'0')
+			digits++
+			if val > 255 {
+				return netip.Addr{}, false
+			}
+		case c == '.' && digits > 0 && field < 3:
+			a[field] = byte(val)
+			field, digits, val = field+1, 0, 0
+		default:
+			return netip.Addr{}, false
+		}
+	}
+	if field != 3 || digits == 0 {
+		return netip.Addr{}, false
+	}
+	a[3] = byte(val)
+	return netip.AddrFrom4(a), true
+}
+
+// plainAddr reports whether s has only the bytes of an address with an
+// optional port (the common case, which needs no trimming).
+func plainAddr(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c == '.' || c == ':' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' || c == '[' || c == ']' || c == '%') {
+			return false
+		}
+	}
+	return true
+}
+
+// parseUint reads a decimal number up to max.
+func parseUint(s string, max uint64) (uint64, bool) {
+	if s == "" || len(s) > 20 {
+		return 0, false
+	}
+	var n uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if n > (max-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	return n, true
+}
+
+// parseInt reads [+-]digits within int64.
+func parseInt(s string) (int64, bool) {
+	neg := false
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	if neg {
+		n, ok := parseUint(s, 1<<63)
+		return -int64(n), ok
+	}
+	n, ok := parseUint(s, math.MaxInt64)
+	return int64(n), ok
+}
+
+// parseFloat reads a decimal number; it checks the syntax first so that
+// strconv (which allocates its errors) only sees numbers.
+func parseFloat(s string) (float64, bool) {
+	digits := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-':
+		default:
+			return 0, false
+		}
+	}
+	if digits == 0 {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return 0, false
+	}
+	return f, true
+}
+
+// parseMAC reads 00:11:22:33:44:55, 00-11-22-33-44-55 or 0011.2233.4455.
+func parseMAC(s string) (m [6]byte, ok bool) {
+	s = strings.Trim(s, " '\"")
+	switch len(s) {
+	case 17:
+		sep := s[2]
+		if sep != ':' && sep != '-' {
+			return m, false
+		}
+		for i := 0; i < 6; i++ {
+			if i > 0 && s[3*i-1] != sep {
+				return m, false
+			}
+			b, ok := hexByte(s[3*i], s[3*i+1])
+			if !ok {
+				return m, false
+			}
+			m[i] = b
+		}
+		return m, true
+	case 14:
+		if s[4] != '.' || s[9] != '.' {
+			return m, false
+		}
+		h := s[0:4] + s[5:9] + s[10:14]
+		for i := 0; i < 6; i++ {
+			b, ok := hexByte(h[2*i], h[2*i+1])
+			if !ok {
+				return m, false
+			}
+			m[i] = b
+		}
+		return m, true
+	}
+	return m, false
+}
+
+func hexByte(a, b byte) (byte, bool) {
+	x, ok1 := unhex(a)
+	y, ok2 := unhex(b)
+	return x<<4 | y, ok1 && ok2
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// protoNumbers maps the protocol names devices print (netfilter PROTO=,
+// Meraki protocol=) to IANA numbers; keys are lower case.
+var protoNumbers = map[string]uint8{
+	"hopopt": 0, "icmp": 1, "igmp": 2, "ipv4": 4, "ipip": 4, "tcp": 6, "egp": 8, "udp": 17, "dccp": 33,
+	"ipv6": 41, "rsvp": 46, "gre": 47, "esp": 50, "ah": 51, "icmpv6": 58, "icmp6": 58, "ipv6-icmp": 58,
+	"eigrp": 88, "ospf": 89, "ospfigp": 89, "pim": 103, "vrrp": 112, "l2tp": 115, "sctp": 132,
+	"udplite": 136, "mpls-in-ip": 137,
+}
+
+// protoNumber reads a protocol name (any case) or number.
+func protoNumber(s string) (uint8, bool) {
+	if n, ok := parseUint(s, 255); ok {
+		return uint8(n), true
+	}
+	if len(s) > 16 {
+		return 0, false
+	}
+	var buf [16]byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	p, ok := protoNumbers[string(buf[:len(s)])]
+	return p, ok
+}
+
+// parseTime reads v with layout: a Go layout, or UNIX / UNIX_MS (seconds
+// or milliseconds since the epoch, with an optional fraction).
+func parseTime(layout, v string, loc *time.Location) (time.Time, bool) {
+	switch layout {
+	case "UNIX":
+		return parseUnix(v, 1)
+	case "UNIX_MS":
+		return parseUnix(v, 1000)
+	}
+	t, err := time.ParseInLocation(layout, v, loc)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+// parseUnix reads digits[.digits] as a count of 1/div seconds.
+func parseUnix(v string, div int64) (time.Time, bool) {
+	ip, frac, _ := strings.Cut(v, ".")
+	n, ok := parseUint(ip, 1<<40)
+	if !ok {
+		return time.Time{}, false
+	}
+	var ns int64
+	scale := int64(1e9) / div
+	for i := 0; i < len(frac); i++ {
+		c := frac[i]
+		if c < '0' || c > '9' {
+			return time.Time{}, false
+		}
+		if scale >= 10 {
+			scale /= 10
+			ns += int64(c-'0') * scale
+		}
+	}
+	sec := int64(n) / div
+	ns += (int64(n) % div) * (1e9 / div)
+	return time.Unix(sec, ns), true
+}

@@ -1,0 +1,620 @@
+package vendor
+
+import (
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/sluicelab/sluice/enrich/grok"
+	"github.com/sluicelab/sluice/internal/event"
+)
+
+// vtype is the type a field is written with.
+type vtype uint8
+
+const (
+	tAuto   vtype = iota // by the path: *.ip address, *.port port, *.mac MAC, else string
+	tString              // string as extracted
+	tInt                 // integer (left out when the value is not one)
+	tFloat               // number (left out when the value is not one)
+	tBool                // true/false, 1/0 (left out otherwise)
+	tIP                  // address (left out when the value is not one)
+	tMAC                 // MAC address (kept as a string when the value is not one)
+	tTime                // num holds Unix nanoseconds
+	tLower               // convert only: lower-case the value, keep the type
+	tPort                // what tAuto means for *.port
+)
+
+// value is a typed constant of a rule file (set, map).
+type value struct {
+	s      string
+	typ    vtype
+	num    uint64
+	hasNum bool
+}
+
+// sfield is one field while an event is parsed: steps add, change and
+// remove them; commit turns the live ones into event slots and Fields.
+type sfield struct {
+	key    string
+	val    string // points into the message, the batch arena or the rules
+	num    uint64
+	sym    int32 // the rule's symbol for key, or -1 (a kv key no step names)
+	typ    vtype
+	hasNum bool
+	dead   bool
+}
+
+// symMessage is the symbol of the syslog message ("" or "message" in a
+// rule file).
+const symMessage = -2
+
+// commit kinds: where a field goes.
+type kind uint8
+
+const (
+	kField kind = iota // e.Fields, typed by the field's vtype
+	kTemp              // _name: not written
+	kSrcIP
+	kDstIP
+	kSrcPort
+	kDstPort
+	kSrcBytes
+	kSrcPackets
+	kDstBytes
+	kDstPackets
+	kTransport
+	kIana
+)
+
+func kindOf(path string) kind {
+	switch path {
+	case "source.ip":
+		return kSrcIP
+	case "destination.ip":
+		return kDstIP
+	case "source.port":
+		return kSrcPort
+	case "destination.port":
+		return kDstPort
+	case "source.bytes":
+		return kSrcBytes
+	case "source.packets":
+		return kSrcPackets
+	case "destination.bytes":
+		return kDstBytes
+	case "destination.packets":
+		return kDstPackets
+	case "network.transport":
+		return kTransport
+	case "network.iana_number":
+		return kIana
+	}
+	if path != "" && path[0] == '_' {
+		return kTemp
+	}
+	return kField
+}
+
+// cond is a detect or when condition: every non-empty part must hold.
+type cond struct {
+	apps     []string // the APP-NAME is one of these
+	prefixes []string // the message starts with one of these
+	contains []string // the message contains all of these
+}
+
+func (c *cond) empty() bool { return len(c.apps) == 0 && len(c.prefixes) == 0 && len(c.contains) == 0 }
+
+func (c *cond) match(app, msg string) bool {
+	if len(c.apps) > 0 && !contains(c.apps, app) {
+		return false
+	}
+	return c.matchMessage(msg)
+}
+
+func (c *cond) matchMessage(msg string) bool {
+	if len(c.prefixes) > 0 {
+		ok := false
+		for _, p := range c.prefixes {
+			if strings.HasPrefix(msg, p) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	for _, s := range c.contains {
+		if indexSep(msg, s) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// parser is one compiled parser file.
+type parser struct {
+	name   string
+	detect []cond
+	rules  []*rule
+	// byApp lists, for each app name some rule's when names, the rules
+	// that can apply to it in order; anyApp the rules for other app names.
+	byApp   map[string][]int
+	anyApp  []int
+	failCtr int
+}
+
+func (p *parser) index() {
+	p.byApp = map[string][]int{}
+	for i, r := range p.rules {
+		if len(r.when.apps) == 0 {
+			p.anyApp = append(p.anyApp, i)
+		}
+	}
+	for _, r := range p.rules {
+		for _, a := range r.when.apps {
+			if _, ok := p.byApp[a]; ok {
+				continue
+			}
+			var list []int
+			for j, r2 := range p.rules {
+				if len(r2.when.apps) == 0 || contains(r2.when.apps, a) {
+					list = append(list, j)
+				}
+			}
+			p.byApp[a] = list
+		}
+	}
+}
+
+// rule is one entry of a parser's rules.
+type rule struct {
+	name    string
+	when    cond
+	dataset string
+	byApp   map[string]string // dataset per app name when it uses {appname}
+	steps   []step
+	ctr     int            // counter index (static dataset)
+	ctrApp  map[string]int // counter index per app name
+
+	// Every path the rule's steps name is a symbol, resolved when the
+	// rule is compiled, so that steps find fields by index.
+	syms     map[string]int32
+	symNames []string
+	symKind  []kind
+	symAuto  []vtype // the vtype tAuto stands for
+	// used[sym]: a step reads, changes or replaces sym. direct[sym]: sym
+	// is only ever added by kv steps, so kv commits it to the event at
+	// once instead of keeping it in the scratch list.
+	used, direct []bool
+	noDirect     bool // a remove step with a prefix: everything is kept
+}
+
+// sym returns the symbol of a path a step reads or changes, adding it.
+func (r *rule) sym(path string) int32 {
+	i := r.out(path)
+	if i >= 0 {
+		r.used[i] = true
+	}
+	return i
+}
+
+// out returns the symbol of a path a kv step adds, adding it.
+func (r *rule) out(path string) int32 {
+	if path == "" || path == "message" {
+		return symMessage
+	}
+	if i, ok := r.syms[path]; ok {
+		return i
+	}
+	if r.syms == nil {
+		r.syms = map[string]int32{}
+	}
+	i := int32(len(r.symNames))
+	r.syms[path] = i
+	r.symNames = append(r.symNames, path)
+	r.symKind = append(r.symKind, kindOf(path))
+	r.symAuto = append(r.symAuto, autoType(path))
+	r.used = append(r.used, false)
+	return i
+}
+
+// finish computes direct after the steps are resolved.
+func (r *rule) finish() {
+	r.direct = make([]bool, len(r.symNames))
+	for i, u := range r.used {
+		r.direct[i] = !u && !r.noDirect
+	}
+}
+
+func (r *rule) datasetFor(app string) (string, int) {
+	if r.byApp == nil {
+		return r.dataset, r.ctr
+	}
+	return r.byApp[app], r.ctrApp[app]
+}
+
+// step is one operation of a rule. run reports false when the rule does not
+// apply to the event (a required part is missing): the next rule is tried.
+type step interface {
+	run(st *state) bool
+	// resolve turns the step's paths into r's symbols.
+	resolve(r *rule)
+}
+
+type multiStep []step
+
+func (m multiStep) run(st *state) bool {
+	for _, s := range m {
+		if !s.run(st) {
+			return false
+		}
+	}
+	return true
+}
+
+func (m multiStep) resolve(r *rule) {
+	for _, s := range m {
+		s.resolve(r)
+	}
+}
+
+// state is one worker's scratch space; it lives for one Process call.
+type state struct {
+	b      *event.Batch
+	e      *event.Event
+	msg    string
+	r      *rule
+	fields []sfield
+	// idx[sym] is 1 + the index of the first live field of sym, 0 when
+	// there is none; multi[sym] says more than one was added.
+	idx     []int32
+	multi   []bool
+	caps    []grok.Capture
+	buf     []byte
+	names   []map[string]string // per kvStep id: key -> prefix+key
+	ts      time.Time
+	hasTS   bool
+	counts  []uint64 // per metrics counter, added to it after the batch
+	touched []int    // the counters with counts
+	used    int      // high-water mark of fields, cleared after the batch
+
+	kvEmit   func(k, v []byte, quoted bool)
+	grokEmit func(grok.Capture)
+	kvs      *kvStep
+	kvBase   uintptr
+	kvPairs  int
+	kvLead   int
+	kvBare   []byte
+}
+
+func newState(counters int) *state {
+	st := &state{counts: make([]uint64, counters), fields: make([]sfield, 0, 64)}
+	st.kvEmit = st.onKV
+	st.grokEmit = func(c grok.Capture) { st.caps = append(st.caps, c) }
+	return st
+}
+
+func (st *state) count(i int) {
+	if st.counts[i] == 0 {
+		st.touched = append(st.touched, i)
+	}
+	st.counts[i]++
+}
+
+// begin prepares st for trying rule r.
+func (st *state) begin(r *rule) {
+	n := len(r.symNames)
+	if cap(st.idx) < n {
+		st.idx = make([]int32, n)
+		st.multi = make([]bool, n)
+	}
+	st.idx, st.multi = st.idx[:n], st.multi[:n]
+	clear(st.idx)
+	clear(st.multi)
+	st.used = max(st.used, len(st.fields))
+	st.r, st.fields, st.hasTS = r, st.fields[:0], false
+}
+
+// bstr returns b as a string sharing its memory. Only used on bytes that
+// are never written again: the message (batch arena or a Go string) and
+// arena copies.
+func bstr(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// sbytes returns the bytes of s without copying; they must not be written.
+func sbytes(s string) []byte {
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
+
+// keep copies p into the batch arena and returns it as a string.
+func (st *state) keep(p []byte) string {
+	return bstr(st.b.Bytes(p))
+}
+
+// get returns the value of the first live field of sym.
+func (st *state) get(sym int32) (string, bool) {
+	if sym == symMessage {
+		return st.msg, true
+	}
+	if i := st.idx[sym]; i != 0 {
+		return st.fields[i-1].val, true
+	}
+	return "", false
+}
+
+// add appends a field; sym is -1 for a name no step refers to.
+func (st *state) add(sym int32, key, val string, typ vtype) {
+	st.fields = append(st.fields, sfield{key: key, val: val, sym: sym, typ: typ})
+	if sym >= 0 {
+		if st.idx[sym] == 0 {
+			st.idx[sym] = int32(len(st.fields))
+		} else {
+			st.multi[sym] = true
+		}
+	}
+}
+
+// put sets sym to f, replacing its live fields.
+func (st *state) put(sym int32, f sfield) {
+	f.sym, f.key = sym, st.r.symNames[sym]
+	if i := st.idx[sym]; i != 0 {
+		st.fields[i-1] = f
+		if st.multi[sym] {
+			st.killFrom(sym, int(i))
+		}
+		return
+	}
+	st.fields = append(st.fields, f)
+	st.idx[sym] = int32(len(st.fields))
+}
+
+func (st *state) putConst(sym int32, v value) {
+	st.put(sym, sfield{val: v.s, typ: v.typ, num: v.num, hasNum: v.hasNum})
+}
+
+// kill removes the live fields of sym.
+func (st *state) kill(sym int32) {
+	i := st.idx[sym]
+	if i == 0 {
+		return
+	}
+	st.fields[i-1].dead = true
+	if st.multi[sym] {
+		st.killFrom(sym, int(i))
+	}
+	st.idx[sym], st.multi[sym] = 0, false
+}
+
+func (st *state) killFrom(sym int32, from int) {
+	for j := from; j < len(st.fields); j++ {
+		if g := &st.fields[j]; g.sym == sym {
+			g.dead = true
+		}
+	}
+}
+
+// each calls fn for every live field of sym.
+func (st *state) each(sym int32, fn func(f *sfield)) {
+	i := st.idx[sym]
+	if i == 0 {
+		return
+	}
+	fn(&st.fields[i-1])
+	if st.multi[sym] {
+		for j := int(i); j < len(st.fields); j++ {
+			if g := &st.fields[j]; g.sym == sym && !g.dead {
+				fn(g)
+			}
+		}
+	}
+}
+
+// commit writes the live fields of a successful rule into the event:
+// source and destination addresses, ports and counters and the protocol
+// go to the typed slots (so enrichment and the encoder see them), the rest
+// to e.Fields. Fields whose name starts with _ are temporary and left out.
+func (st *state) commit() {
+	for i := range st.fields {
+		if f := &st.fields[i]; !f.dead {
+			st.commitValue(f.sym, f.key, f.val, f.typ, f.num, f.hasNum)
+		}
+	}
+	if st.hasTS {
+		st.e.Timestamp = st.ts.UTC()
+		st.e.Tags &^= event.TagTimeFromReceive
+	}
+}
+
+// commitValue writes one field to the event (see commit).
+func (st *state) commitValue(sym int32, key, val string, typ vtype, num uint64, hasNum bool) {
+	e := st.e
+	var k kind
+	var auto vtype
+	if sym >= 0 {
+		k, auto = st.r.symKind[sym], st.r.symAuto[sym]
+	} else {
+		k, auto = kindOf(key), autoType(key)
+	}
+	switch k {
+	case kField:
+		if typ == tAuto {
+			typ = auto
+		}
+		st.commitField(e, key, val, typ, num, hasNum)
+	case kTemp:
+	case kSrcIP:
+		endpointIP(&e.Src, val)
+	case kDstIP:
+		endpointIP(&e.Dst, val)
+	case kSrcPort:
+		endpointPort(&e.Src, val, num, hasNum)
+	case kDstPort:
+		endpointPort(&e.Dst, val, num, hasNum)
+	case kSrcBytes:
+		counter(&e.Src.Bytes, val, num, hasNum)
+	case kSrcPackets:
+		counter(&e.Src.Packets, val, num, hasNum)
+	case kDstBytes:
+		counter(&e.Dst.Bytes, val, num, hasNum)
+	case kDstPackets:
+		counter(&e.Dst.Packets, val, num, hasNum)
+	case kTransport:
+		if p, ok := protoNumber(val); ok {
+			if !e.Flow.HasProtocol {
+				e.Flow.Protocol, e.Flow.HasProtocol = p, true
+			}
+		} else if val != "" {
+			e.Fields = append(e.Fields, event.Field{Key: key, Type: event.FieldString, S: st.lower(val)})
+		}
+	case kIana:
+		if n, ok := parseUint(val, 255); ok && !e.Flow.HasProtocol {
+			e.Flow.Protocol, e.Flow.HasProtocol = uint8(n), true
+		}
+	}
+}
+
+// snapshot is what a rule may have changed in the event before it failed.
+type snapshot struct {
+	fields   int
+	src, dst event.Endpoint
+	proto    uint8
+	hasProto bool
+}
+
+func (st *state) snapshot() snapshot {
+	e := st.e
+	return snapshot{fields: len(e.Fields), src: e.Src, dst: e.Dst, proto: e.Flow.Protocol, hasProto: e.Flow.HasProtocol}
+}
+
+// rollback undoes what a failed rule committed directly.
+func (st *state) rollback(s snapshot) {
+	e := st.e
+	clear(e.Fields[s.fields:])
+	e.Fields = e.Fields[:s.fields]
+	e.Src, e.Dst, e.Flow.Protocol, e.Flow.HasProtocol = s.src, s.dst, s.proto, s.hasProto
+}
+
+func (st *state) commitField(e *event.Event, key, val string, typ vtype, num uint64, hasNum bool) {
+	if typ == tString {
+		if val != "" {
+			e.Fields = append(e.Fields, event.Field{Key: key, Type: event.FieldString, S: val})
+		}
+		return
+	}
+	out := event.Field{Key: key}
+	switch typ {
+	case tInt:
+		if hasNum {
+			out.Type, out.U = event.FieldInt, num
+		} else if n, ok := parseInt(val); ok {
+			out.Type, out.U = event.FieldInt, uint64(n)
+		} else {
+			return
+		}
+	case tFloat:
+		if hasNum {
+			out.Type, out.U = event.FieldFloat, num
+		} else if x, ok := parseFloat(val); ok {
+			out.Type, out.U = event.FieldFloat, floatBits(x)
+		} else {
+			return
+		}
+	case tBool:
+		switch {
+		case hasNum:
+			out.Type, out.U = event.FieldBool, num
+		case val == "1" || strings.EqualFold(val, "true") || strings.EqualFold(val, "yes"):
+			out.Type, out.U = event.FieldBool, 1
+		case val == "0" || strings.EqualFold(val, "false") || strings.EqualFold(val, "no"):
+			out.Type = event.FieldBool
+		default:
+			return
+		}
+	case tIP:
+		ip, _, ok := parseAddr(val)
+		if !ok {
+			return
+		}
+		out.Type, out.IP = event.FieldIP, ip
+	case tPort:
+		n, ok := parseUint(val, 65535)
+		if !ok {
+			return
+		}
+		out.Type, out.U = event.FieldUint, n
+	case tMAC:
+		if m, ok := parseMAC(val); ok {
+			out.Type, out.B = event.FieldMAC, st.b.Bytes(m[:])
+		} else {
+			out.Type, out.S = event.FieldString, val
+		}
+	case tTime:
+		out.Type, out.U = event.FieldTime, num
+	default:
+		if val == "" {
+			return
+		}
+		out.Type, out.S = event.FieldString, val
+	}
+	e.Fields = append(e.Fields, out)
+}
+
+func autoType(key string) vtype {
+	switch {
+	case strings.HasSuffix(key, ".ip"):
+		return tIP
+	case strings.HasSuffix(key, ".port"):
+		return tPort
+	case strings.HasSuffix(key, ".mac"):
+		return tMAC
+	}
+	return tString
+}
+
+func endpointIP(ep *event.Endpoint, v string) {
+	if ep.IP.IsValid() {
+		return
+	}
+	ip, port, ok := parseAddr(v)
+	if !ok {
+		return
+	}
+	ep.IP = ip
+	if port != 0 && ep.Port == 0 {
+		ep.Port = port
+	}
+}
+
+func endpointPort(ep *event.Endpoint, val string, num uint64, hasNum bool) {
+	if ep.Port != 0 {
+		return
+	}
+	if hasNum {
+		if num > 0 && num <= 65535 {
+			ep.Port = uint16(num)
+		}
+		return
+	}
+	if n, ok := parseUint(val, 65535); ok {
+		ep.Port = uint16(n)
+	}
+}
+
+func counter(dst *uint64, val string, num uint64, hasNum bool) {
+	if *dst != 0 {
+		return
+	}
+	if hasNum {
+		*dst = num
+		return
+	}
+	if n, ok := parseUint(val, 1<<63); ok {
+		*dst = n
+	}
+}

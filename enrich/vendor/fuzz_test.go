@@ -1,0 +1,45 @@
+package vendor
+
+import (
+	"context"
+	"encoding/json"
+	"net/netip"
+	"testing"
+)
+
+// FuzzProcess sends random lines through the syslog decoder and the stage,
+// once with auto-detection and once forced through each shipped parser
+// (so every rule sees arbitrary text), and checks that every document is
+// valid JSON without duplicate keys. Seeds: the golden inputs.
+func FuzzProcess(f *testing.F) {
+	for _, l := range sampleLines(f) {
+		f.Add(l)
+	}
+	f.Add("<134>1 1795363216.2 MX flows src=[2001:db8::1]:80 dst=1.2.3.4:99999 protocol=999 pattern: ")
+	f.Add(`<131>Nov 22 08:01:04 b ASM:a="\"",b="\\",="x",c="unterminated`)
+	f.Add("<4>Nov 22 08:01:04 k kernel: [ 1.0] IN= OUT= SRC=::ffff:1.2.3.4 DST= PROTO=ICMPv6 DF DF SYN")
+	all := netip.MustParsePrefix("::/0")
+	all4 := netip.MustParsePrefix("0.0.0.0/0")
+	stages := []*Stage{newStage(f, Default())}
+	for _, p := range []string{"meraki", "f5_asm", "netfilter"} {
+		stages = append(stages, newStage(f, Config{Routes: []Route{{Parser: p, Senders: []netip.Prefix{all, all4}}}}))
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		for _, s := range stages {
+			b := decode(t, "192.0.2.1", line)
+			if err := s.Process(context.Background(), b); err != nil {
+				t.Fatalf("Process(%q) = %v", line, err)
+			}
+			for i := range b.All() {
+				doc := b.All()[i].AppendJSON(nil)
+				if !json.Valid(doc) {
+					t.Fatalf("invalid JSON for %q: %s", line, doc)
+				}
+				if err := noDuplicateKeys(doc); err != nil {
+					t.Fatalf("%v for %q: %s", err, line, doc)
+				}
+			}
+			b.Release()
+		}
+	})
+}

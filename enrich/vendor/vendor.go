@@ -1,0 +1,233 @@
+// Package vendor parses the messages of syslog events from known devices
+// (Cisco Meraki, F5 BIG-IP ASM, Linux netfilter/UFW/firewalld) into ECS
+// fields, following parser files: YAML rules shipped in configs/parsers
+// (embedded) plus those of syslog.parsers.rule_dirs, with grok patterns
+// from configs/patterns plus syslog.parsers.pattern_dirs. The rule
+// language is described in configs/parsers/README.md.
+//
+// A parser is chosen per event by the configured routes (sender prefix,
+// program), then by the parsers' detect conditions. Events no parser
+// claims are left as they are; events a parser claims but none of its
+// rules parses keep their message and are tagged _grokparsefailure.
+package vendor
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sluicelab/sluice/enrich/grok"
+	"github.com/sluicelab/sluice/internal/event"
+	"github.com/sluicelab/sluice/internal/pipeline"
+)
+
+// Stage parses syslog messages with the vendor parsers. It is safe for
+// concurrent use: everything compiled in New is read-only afterwards and
+// each Process call takes its scratch space from a pool.
+type Stage struct {
+	parsers []*parser
+	routes  []route
+	auto    bool
+	// The parsers' detect conditions, those naming app names first.
+	byApp, byMessage []detector
+	m                *metrics
+	pool             sync.Pool
+}
+
+var _ pipeline.Stage = (*Stage)(nil)
+
+type detector struct {
+	c *cond
+	p *parser
+}
+
+type route struct {
+	senders  []netip.Prefix
+	programs []string
+	parser   *parser
+}
+
+// New loads and compiles the grok patterns and parser files and checks
+// the routes. Errors name the file and line, or the config key.
+func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Stage, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	logger = logger.With("component", "enrich/vendor")
+	lib, err := grok.BaseLibrary()
+	if err != nil {
+		return nil, err
+	}
+	for i, d := range cfg.PatternDirs {
+		if err := lib.LoadDir(d); err != nil {
+			return nil, fmt.Errorf("syslog.parsers.pattern_dirs[%d]: %w", i, err)
+		}
+	}
+	c := &compiler{lib: lib, loc: cfg.Location}
+	parsers, err := compileAll(c, cfg.RuleDirs, logger)
+	if err != nil {
+		return nil, err
+	}
+	s := &Stage{parsers: parsers, auto: cfg.Auto}
+	for _, p := range parsers {
+		for i := range p.detect {
+			d := detector{c: &p.detect[i], p: p}
+			if len(d.c.apps) > 0 {
+				s.byApp = append(s.byApp, d)
+			} else {
+				s.byMessage = append(s.byMessage, d)
+			}
+		}
+	}
+	for i, r := range cfg.Routes {
+		var p *parser
+		for _, q := range parsers {
+			if q.name == r.Parser {
+				p = q
+			}
+		}
+		if p == nil {
+			return nil, fmt.Errorf("syslog.parsers.routes[%d].parser: no parser %q; known parsers: %s", i, r.Parser, names(parsers))
+		}
+		if len(r.Listeners) > 0 {
+			return nil, fmt.Errorf("syslog.parsers.routes[%d].listeners: routing by listener is not supported yet; route by senders or programs", i)
+		}
+		rt := route{programs: r.Programs, parser: p}
+		for _, pf := range r.Senders {
+			rt.senders = append(rt.senders, pf.Masked())
+		}
+		s.routes = append(s.routes, rt)
+	}
+	s.m, err = newMetrics(reg, parsers)
+	if err != nil {
+		return nil, err
+	}
+	n := len(s.m.counters)
+	s.pool.New = func() any { return newState(n) }
+	logger.Info("syslog parsers loaded", "parsers", names(parsers), "routes", len(s.routes), "auto", s.auto)
+	return s, nil
+}
+
+// Name implements pipeline.Stage.
+func (s *Stage) Name() string { return "vendor" }
+
+// Process parses the syslog events of b in place. It never fails: an event
+// a parser cannot parse is tagged, not dropped.
+func (s *Stage) Process(_ context.Context, b *event.Batch) error {
+	st := s.pool.Get().(*state)
+	st.b = b
+	evs := b.All()
+	for i := range evs {
+		e := &evs[i]
+		if e.Kind != event.KindSyslog {
+			continue
+		}
+		if p := s.pick(e); p != nil {
+			s.parse(st, p, e)
+		}
+	}
+	for _, i := range st.touched {
+		s.m.counters[i].Add(float64(st.counts[i]))
+		st.counts[i] = 0
+	}
+	st.touched = st.touched[:0]
+	// Do not keep the batch's memory alive through the pool.
+	clear(st.fields[:max(st.used, len(st.fields))])
+	clear(st.caps[:cap(st.caps)])
+	st.fields, st.used, st.b, st.e, st.msg, st.r = st.fields[:0], 0, nil, nil, "", nil
+	s.pool.Put(st)
+	return nil
+}
+
+// pick returns the parser for e: the first matching route's, else the
+// first parser whose detect conditions hold (when Auto), else nil.
+func (s *Stage) pick(e *event.Event) *parser {
+	app := e.Syslog.AppName
+	for i := range s.routes {
+		r := &s.routes[i]
+		if len(r.senders) > 0 && !inPrefixes(r.senders, e.Observer) {
+			continue
+		}
+		if len(r.programs) > 0 && !containsFold(r.programs, app) {
+			continue
+		}
+		return r.parser
+	}
+	if !s.auto {
+		return nil
+	}
+	// Conditions on the app name are cheap and specific: all of them
+	// first, then the conditions on the message alone.
+	msg := e.Syslog.Message
+	for _, d := range s.byApp {
+		if d.c.match(app, msg) {
+			return d.p
+		}
+	}
+	for _, d := range s.byMessage {
+		if d.c.matchMessage(msg) {
+			return d.p
+		}
+	}
+	return nil
+}
+
+func inPrefixes(ps []netip.Prefix, a netip.Addr) bool {
+	for _, p := range ps {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func containsFold(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// parse runs p's rules on e: the first rule whose when holds and whose
+// steps all succeed is committed. When none does, e keeps its message and
+// gets the tag _grokparsefailure and the dataset of the first rule for its
+// app name (so that unparsed Meraki events still read meraki.events).
+func (s *Stage) parse(st *state, p *parser, e *event.Event) {
+	app, msg := e.Syslog.AppName, e.Syslog.Message
+	st.msg, st.e = msg, e
+	snap := st.snapshot()
+	cands := p.anyApp
+	if len(p.byApp) > 0 {
+		if c, ok := p.byApp[app]; ok {
+			cands = c
+		}
+	}
+	for _, ri := range cands {
+		r := p.rules[ri]
+		if !r.when.matchMessage(msg) {
+			continue
+		}
+		st.begin(r)
+		if !multiStep(r.steps).run(st) {
+			st.rollback(snap)
+			continue
+		}
+		st.commit()
+		ds, ctr := r.datasetFor(app)
+		e.Syslog.Dataset = ds
+		st.count(ctr)
+		return
+	}
+	e.Tags |= event.TagGrokFailure
+	if len(cands) > 0 {
+		e.Syslog.Dataset, _ = p.rules[cands[0]].datasetFor(app)
+	}
+	st.count(p.failCtr)
+}
