@@ -104,3 +104,59 @@ func TestLoggerToSyslog(t *testing.T) {
 		}
 	}
 }
+
+// TestVendorParsingEndToEnd: a UFW line and a Meraki flows line sent with
+// logger come out with their vendor fields (auto-detected parsers).
+func TestVendorParsingEndToEnd(t *testing.T) {
+	logger := requireTool(t, "logger", "bsdutils")
+	ps := newPorts(t)
+	s := startSluice(t, sluiceOpts{Ports: ps})
+	port := strconv.Itoa(ps.SyslogUDP)
+	runCmd(t, t.TempDir(), 10*time.Second, false, logger, "--rfc3164", "--udp", "--server", "127.0.0.1", "--port", port, "-t", "kernel",
+		"[UFW BLOCK] IN=eth0 OUT= MAC=00:11:22:33:44:55:66:77:88:99:aa:bb:08:00 SRC=203.0.113.9 DST=192.168.1.10 LEN=60 TOS=0x00 PREC=0x00 TTL=50 ID=4242 DF PROTO=TCP SPT=51000 DPT=22 WINDOW=64240 RES=0x00 SYN URGP=0")
+	runCmd(t, t.TempDir(), 10*time.Second, false, logger, "--rfc5424", "--udp", "--server", "127.0.0.1", "--port", port, "-t", "flows",
+		"src=192.168.1.10:51514 dst=93.184.216.34:443 mac=00:11:22:33:44:55 protocol=tcp sport=51514 dport=443 pattern: allow all")
+	waitUDPDrained(t, ps.SyslogUDP, 5*time.Second)
+	time.Sleep(200 * time.Millisecond)
+	s.stop()
+	docs := syslogDocs(t, s.opts.OutDir)
+	if len(docs) != 2 {
+		t.Fatalf("%d documents, want 2", len(docs))
+	}
+	byDataset := map[string]doc{}
+	for _, d := range docs {
+		byDataset[d.str("event.dataset")] = d
+		if strings.Contains(d.Raw, "_grokparsefailure") {
+			t.Errorf("parse failure: %s", d.Raw)
+		}
+	}
+	var ufw doc
+	for ds, d := range byDataset {
+		if strings.HasPrefix(ds, "netfilter") {
+			ufw = d
+		}
+	}
+	if ufw.M == nil {
+		t.Fatalf("no netfilter document: %v", docs)
+	}
+	for path, want := range map[string]string{"source.ip": "203.0.113.9", "destination.ip": "192.168.1.10", "destination.port": "22",
+		"network.transport": "tcp", "event.action": "block", "observer.ingress.interface.name": "eth0"} {
+		if got := ufw.str(path); got != want {
+			t.Errorf("netfilter %s = %q, want %q\n%s", path, got, want, ufw.Raw)
+		}
+	}
+	var flows doc
+	for ds, d := range byDataset {
+		if strings.HasPrefix(ds, "meraki") {
+			flows = d
+		}
+	}
+	if flows.M == nil {
+		t.Fatalf("no meraki document: %v", byDataset)
+	}
+	for path, want := range map[string]string{"source.ip": "192.168.1.10", "source.port": "51514", "destination.ip": "93.184.216.34", "destination.port": "443"} {
+		if got := flows.str(path); got != want {
+			t.Errorf("meraki %s = %q, want %q\n%s", path, got, want, flows.Raw)
+		}
+	}
+}

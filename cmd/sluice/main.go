@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -25,7 +26,7 @@ import (
 	"github.com/sluicelab/sluice/collector/netflow"
 	"github.com/sluicelab/sluice/collector/sflow"
 	"github.com/sluicelab/sluice/collector/syslog"
-	"github.com/sluicelab/sluice/enrich"
+	"github.com/sluicelab/sluice/enrich/vendor"
 	"github.com/sluicelab/sluice/internal/config"
 	"github.com/sluicelab/sluice/internal/obs"
 	"github.com/sluicelab/sluice/internal/pipeline"
@@ -133,6 +134,7 @@ type componentConfigs struct {
 	syslogTCP collector.TCPConfig
 	syslogTLS collector.TCPConfig
 	syslogDec syslog.DecoderConfig
+	vendor    vendor.Config
 	file      file.Config
 	es        elasticsearch.Config
 	pipe      pipeline.Config
@@ -178,6 +180,25 @@ func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
 		return cc, fmt.Errorf("syslog.timezone: %w", err)
 	}
 	cc.syslogDec = syslog.DecoderConfig{Location: loc, KeepOriginal: sc.KeepOriginal}
+	cc.vendor = vendor.Default()
+	cc.vendor.Auto = sc.Parsers.Auto
+	cc.vendor.PatternDirs, cc.vendor.RuleDirs = sc.Parsers.PatternDirs, sc.Parsers.RuleDirs
+	cc.vendor.Location = loc
+	for i, r := range sc.Parsers.Routes {
+		vr := vendor.Route{Parser: r.Parser, Programs: r.Programs}
+		for _, sn := range r.Senders {
+			p, err := netip.ParsePrefix(sn)
+			if err != nil {
+				a, aerr := netip.ParseAddr(sn)
+				if aerr != nil {
+					return cc, fmt.Errorf("syslog.parsers.routes[%d].senders: %q is not an address or CIDR; write e.g. 192.0.2.1 or 10.0.0.0/8", i, sn)
+				}
+				p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+			}
+			vr.Senders = append(vr.Senders, p.Masked())
+		}
+		cc.vendor.Routes = append(cc.vendor.Routes, vr)
+	}
 
 	cc.file = file.Default()
 	cc.file.Dir = cfg.Output.File.Dir
@@ -203,7 +224,7 @@ func checkComponents(cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	errs := []error{cc.netflow.Validate(), cc.udp.Validate("collector"), cc.pipe.Validate()}
+	errs := []error{cc.netflow.Validate(), cc.udp.Validate("collector"), cc.pipe.Validate(), cc.vendor.Validate()}
 	if len(cc.syslogTCP.Listen) > 0 {
 		errs = append(errs, cc.syslogTCP.Validate("syslog.tcp"))
 	}
@@ -353,8 +374,13 @@ func runCollector(ctx context.Context, cfg *config.Config, logger *slog.Logger) 
 		outputs = append(outputs, stdout.New(os.Stdout))
 	}
 
-	// Encoding runs last, in the stage workers, so it uses every core.
-	stages := append(enrich.Stages(), pipeline.Encode{})
+	// Vendor parsing of syslog messages, then encoding, last, in the stage
+	// workers, so it uses every core.
+	vs, err := vendor.New(cc.vendor, logger, reg)
+	if err != nil {
+		return fmt.Errorf("syslog.parsers: %w", err)
+	}
+	stages := []pipeline.Stage{vs, pipeline.Encode{}}
 	runner := pipeline.New(cc.pipe, sources, stages, outputs, logger, reg)
 
 	var httpSrv *obs.Server

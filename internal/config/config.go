@@ -75,6 +75,20 @@ type SyslogConfig struct {
 	MaxMessageBytes int    `mapstructure:"max_message_bytes"`
 	Timezone        string `mapstructure:"timezone"`
 	KeepOriginal    bool   `mapstructure:"keep_original"`
+	Parsers         struct {
+		Routes      []SyslogRoute `mapstructure:"routes"`
+		Auto        bool          `mapstructure:"auto"`
+		PatternDirs []string      `mapstructure:"pattern_dirs"`
+		RuleDirs    []string      `mapstructure:"rule_dirs"`
+	} `mapstructure:"parsers"`
+}
+
+// SyslogRoute sends syslog messages from some senders or programs to one
+// vendor parser (syslog.parsers.routes).
+type SyslogRoute struct {
+	Parser   string   `mapstructure:"parser"`
+	Senders  []string `mapstructure:"senders"`  // addresses or CIDRs
+	Programs []string `mapstructure:"programs"` // APP-NAMEs / tags
 }
 
 // CollectorConfig tunes the UDP sockets and decode workers of every flow listener.
@@ -207,6 +221,10 @@ var defaults = []struct {
 	{"syslog.max_message_bytes", 65536},
 	{"syslog.timezone", "Local"},
 	{"syslog.keep_original", true},
+	{"syslog.parsers.routes", []map[string]any{}},
+	{"syslog.parsers.auto", true},
+	{"syslog.parsers.pattern_dirs", []string{}},
+	{"syslog.parsers.rule_dirs", []string{}},
 	{"collector.sockets", 1},
 	{"collector.workers", 0},
 	{"collector.queue_size", 256},
