@@ -164,25 +164,9 @@ func TestSoftflowdToElasticsearch(t *testing.T) {
 // index pattern <prefix>-flows-%{+yyyy.MM.dd}.
 func readPrefixedDocs(t *testing.T, dir, prefix string) []doc {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(dir, prefix+"-flows-*.ndjson"))
-	if len(files) == 0 {
-		t.Fatalf("no %s-flows-*.ndjson files in %s:\n%s", prefix, dir, dirListing(dir))
-	}
-	var docs []doc
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
-			var m map[string]any
-			dec := json.NewDecoder(bytes.NewReader(line))
-			dec.UseNumber()
-			if err := dec.Decode(&m); err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-			docs = append(docs, doc{File: filepath.Base(f), M: m, Raw: string(line)})
-		}
+	docs := readGlobDocs(t, filepath.Join(dir, prefix+"-flows-*.ndjson"))
+	if len(docs) == 0 {
+		t.Fatalf("no documents in %s-flows-*.ndjson files in %s:\n%s", prefix, dir, dirListing(dir))
 	}
 	return docs
 }

@@ -15,7 +15,13 @@ import (
 // syslogDocs reads the syslog daily files of dir.
 func syslogDocs(t *testing.T, dir string) []doc {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(dir, "sluice-syslog-*.ndjson"))
+	return readGlobDocs(t, filepath.Join(dir, "sluice-syslog-*.ndjson"))
+}
+
+// readGlobDocs reads every NDJSON document of the files matching pattern.
+func readGlobDocs(t *testing.T, pattern string) []doc {
+	t.Helper()
+	files, _ := filepath.Glob(pattern)
 	var docs []doc
 	for _, f := range files {
 		b, err := os.ReadFile(f)

@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/sluicelab/sluice/internal/fsutil"
 )
 
 // stateVersion is bumped when the file layout changes incompatibly.
@@ -58,7 +59,7 @@ func (d *Decoder) Save() error {
 	if err != nil {
 		return fmt.Errorf("netflow state: %w", err)
 	}
-	if err := writeAtomic(d.cfg.StatePath, data); err != nil {
+	if err := fsutil.WriteFileAtomic(d.cfg.StatePath, data, 0o640); err != nil {
 		d.dirty.Store(true)
 		return fmt.Errorf("netflow state: %w", err)
 	}
@@ -118,28 +119,6 @@ func (d *Decoder) snapshot() stateFile {
 		return 0
 	})
 	return st
-}
-
-func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
 }
 
 // load restores the state file. A missing file is normal; an unreadable or

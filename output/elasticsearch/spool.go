@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/sluicelab/sluice/internal/fsutil"
 )
 
 // spool is a bounded FIFO of bulk bodies on disk, one file per segment,
@@ -58,7 +60,7 @@ func openSpool(dir string, maxBytes int64, policy string, logger *slog.Logger) (
 	}
 	for _, e := range ents {
 		name := e.Name()
-		if strings.HasPrefix(name, ".tmp-") {
+		if strings.HasPrefix(name, fsutil.TempPrefix) {
 			_ = os.Remove(filepath.Join(dir, name)) // an interrupted write; its bulk was not acknowledged to anyone
 			continue
 		}
@@ -163,7 +165,7 @@ func (s *spool) put(ctx context.Context, b *bulk) (lost int, reason string, err 
 	s.segs = append(s.segs, seg) // claimed until written, so nobody replays or drops it early
 	s.mu.Unlock()
 
-	werr := writeFileSynced(s.dir, s.path(seg), b.body)
+	werr := fsutil.WriteFileAtomic(s.path(seg), b.body, 0o640)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -228,7 +230,7 @@ func (s *spool) rewrite(seg *segment, rest *bulk) error {
 	oldPath := s.path(seg)
 	s.mu.Unlock()
 	newSeg := &segment{seq: seg.seq, docs: rest.len(), size: int64(len(rest.body))}
-	if err := writeFileSynced(s.dir, s.path(newSeg), rest.body); err != nil {
+	if err := fsutil.WriteFileAtomic(s.path(newSeg), rest.body, 0o640); err != nil {
 		return err
 	}
 	if s.path(newSeg) != oldPath {
@@ -261,37 +263,4 @@ func (s *spool) close() {
 	defer s.mu.Unlock()
 	s.closed = true
 	s.notifyLocked()
-}
-
-// writeFileSynced writes data to path atomically: temporary file, fsync,
-// rename, fsync of the directory.
-func writeFileSynced(dir, path string, data []byte) error {
-	f, err := os.CreateTemp(dir, ".tmp-")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o640)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
