@@ -3,6 +3,7 @@ package event
 import (
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Facility and severity names (RFC 5424 6.2.1), as ECS log.syslog.*.name.
@@ -105,27 +106,45 @@ func (e *Event) appendSyslog(dst []byte, dc *dateCache) []byte {
 	}
 	n = appendEndpointFields(&own, n, &e.Src, "source.bytes", "source.ip", "source.packets", "source.port")
 
-	// Order every value by path; own values first among equals.
-	var ptrs [maxSyslogFields]*Field
+	// Order every value by path, sluice's own first among equal paths. The
+	// sort works on positions into keys/from (from: below n an own value,
+	// else n + an index of e.Fields), so no pointer to the stack arrays
+	// leaks and nothing is allocated. sluice's own values are added in
+	// path order; the parsed ones are sorted stably and merged in.
+	var keys [maxSyslogFields]string
+	var from, pos, tmp [maxSyslogFields]uint16
 	np := 0
 	for i := 0; i < n; i++ {
-		ptrs[np] = &own[i]
+		keys[np], from[np], pos[np] = own[i].Key, uint16(i), uint16(np)
 		np++
 	}
 	for i := range e.Fields {
-		if np == len(ptrs) {
+		if np == len(keys) {
 			break
 		}
 		if f := &e.Fields[i]; f.writable() && validPath(f.Key) {
-			ptrs[np] = f
+			keys[np], from[np], pos[np] = f.Key, uint16(n+i), uint16(np)
 			np++
 		}
 	}
-	list := ptrs[:np]
-	// Insertion sort: stable, no allocation, and lists are short.
-	for i := 1; i < len(list); i++ {
-		for j := i; j > 0 && pathLess(list[j].Key, list[j-1].Key); j-- {
-			list[j], list[j-1] = list[j-1], list[j]
+	sortPositions(&keys, pos[n:np], tmp[n:np])
+	var order [maxSyslogFields]uint16
+	list := order[:0]
+	a, b := pos[:n], pos[n:np]
+	for len(a) > 0 || len(b) > 0 {
+		if len(b) == 0 || (len(a) > 0 && !pathLess(keys[b[0]], keys[a[0]])) {
+			list = append(list, a[0])
+			a = a[1:]
+		} else {
+			list = append(list, b[0])
+			b = b[1:]
+		}
+	}
+	field := func(p uint16) *Field {
+		if i := int(from[p]); i < n {
+			return &own[i]
+		} else {
+			return &e.Fields[i-n]
 		}
 	}
 
@@ -133,11 +152,12 @@ func (e *Event) appendSyslog(dst []byte, dc *dateCache) []byte {
 	var segBuf [17]string
 	depth := 0
 	prev := ""
-	for i, f := range list {
+	for li, fi := range list {
+		f := field(fi)
 		if f.Key == prev {
 			continue // duplicate path: the first (sluice's own) wins
 		}
-		if isParent(f.Key, list[i+1:]) {
+		if isParent(&keys, f.Key, list[li+1:]) {
 			continue // a leaf where an object is needed
 		}
 		prev = f.Key
@@ -208,10 +228,15 @@ var ianaNumbers = func() (t [256]string) {
 	return t
 }()
 
-// validPath reports whether p is a usable dotted path: no empty segment, not
+// validPath reports whether p is a usable dotted path: valid UTF-8, no empty segment, not
 // one of the keys written outside the tree.
 func validPath(p string) bool {
 	if p == "" || p[0] == '.' || p[len(p)-1] == '.' || strings.Contains(p, "..") {
+		return false
+	}
+	// Invalid UTF-8 would be written as U+FFFD, so two different keys
+	// could become the same one.
+	if !utf8.ValidString(p) {
 		return false
 	}
 	switch p {
@@ -242,14 +267,52 @@ func pathLess(a, b string) bool {
 	return len(a) < len(b)
 }
 
+// sortPositions sorts ps stably by keys[p] (pathLess): insertion sort
+// for short runs, then bottom-up merges through tmp (len(tmp) == len(ps)).
+func sortPositions(keys *[maxSyslogFields]string, ps, tmp []uint16) {
+	const run = 8
+	for lo := 0; lo < len(ps); lo += run {
+		hi := min(lo+run, len(ps))
+		for i := lo + 1; i < hi; i++ {
+			for j := i; j > lo && pathLess(keys[ps[j]], keys[ps[j-1]]); j-- {
+				ps[j], ps[j-1] = ps[j-1], ps[j]
+			}
+		}
+	}
+	src, dst := ps, tmp
+	for width := run; width < len(ps); width *= 2 {
+		for lo := 0; lo < len(ps); lo += 2 * width {
+			mid, hi := min(lo+width, len(ps)), min(lo+2*width, len(ps))
+			i, j, k := lo, mid, lo
+			for i < mid && j < hi {
+				if pathLess(keys[src[j]], keys[src[i]]) {
+					dst[k] = src[j]
+					j++
+				} else {
+					dst[k] = src[i]
+					i++
+				}
+				k++
+			}
+			k += copy(dst[k:], src[i:mid])
+			copy(dst[k:], src[j:hi])
+		}
+		src, dst = dst, src
+	}
+	if len(ps) > 0 && &src[0] != &ps[0] {
+		copy(ps, src)
+	}
+}
+
 // isParent reports whether a path after key (in pathLess order, skipping
 // duplicates of key) lies below key.
-func isParent(key string, rest []*Field) bool {
-	for _, f := range rest {
-		if f.Key == key {
+func isParent(keys *[maxSyslogFields]string, key string, rest []uint16) bool {
+	for _, p := range rest {
+		k := keys[p]
+		if k == key {
 			continue
 		}
-		return len(f.Key) > len(key) && f.Key[len(key)] == '.' && strings.HasPrefix(f.Key, key)
+		return len(k) > len(key) && k[len(key)] == '.' && strings.HasPrefix(k, key)
 	}
 	return false
 }
