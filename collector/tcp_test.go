@@ -543,7 +543,7 @@ func raiseNoFile(t *testing.T, n uint64) {
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
-		t.Skip("skipped: " + msg)
+		t.Skipf("skipping the test that needs many descriptors: %s", msg)
 	}
 	t.Cleanup(func() { _ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old) })
 }
