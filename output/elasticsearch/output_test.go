@@ -125,7 +125,9 @@ func waitDelivered(t *testing.T, o *Output, timeout time.Duration) {
 		}
 		if time.Now().After(deadline) {
 			_, docs := o.spool.stats()
-			t.Fatalf("not delivered after %s: %d buffered, %d in flight, %d spooled, ready: %v", timeout, o.cur.len(), o.inflight.Load(), docs, o.Ready())
+			buffered, inflight, st := o.cur.len(), o.inflight.Load(), o.Status()
+			closeOutput(t, o)
+			t.Fatalf("not delivered after %s: %d buffered, %d in flight, %d spooled; Status() = %q", timeout, buffered, inflight, docs, st)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -1,7 +1,6 @@
 package elasticsearch
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -175,7 +174,7 @@ func TestSecurity(t *testing.T) {
 		for i := 0; i < n; i += 100 {
 			write(t, o, flowBatch(i, 100, day))
 		}
-		waitOrStatus(t, o, time.Minute)
+		waitDelivered(t, o, time.Minute)
 		closeDelivered(t, o)
 		seqCheck(t, url, f.index(day), n)
 		if got := testutil.ToFloat64(o.m.spooled); got != 0 {
@@ -214,7 +213,7 @@ func TestSecurity(t *testing.T) {
 	replayed := func(t *testing.T, f *fixture) {
 		t.Helper()
 		o := f.open(t)
-		waitOrStatus(t, o, time.Minute)
+		waitDelivered(t, o, time.Minute)
 		closeDelivered(t, o)
 		seqCheck(t, url, f.index(day), n)
 		if got := testutil.ToFloat64(o.m.replayed); got != n {
@@ -320,27 +319,6 @@ func TestSecurity(t *testing.T) {
 		f.cfg.Username, f.cfg.Password = user, password
 		delivered(t, f)
 	})
-}
-
-// waitOrStatus waits until o has delivered everything, or fails the test
-// with o's Status.
-func waitOrStatus(t *testing.T, o *Output, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		if err := o.Flush(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		if o.Pending() == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			st := o.Status()
-			closeOutput(t, o)
-			t.Fatalf("not delivered after %s: %d documents pending; Status() = %q", timeout, o.Pending(), st)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // checkTemplates asserts that each of sluice's templates for f's indices
