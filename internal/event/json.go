@@ -2,12 +2,14 @@ package event
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"math"
 	"math/bits"
 	"net/netip"
 	"strconv"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // ECSVersion is the Elastic Common Schema version the documents follow.
@@ -23,7 +25,11 @@ const ECSVersion = "8.11.0"
 // written (or that sluice writes itself under netflow: type, sampling_rate,
 // exporter) are skipped, since Elasticsearch rejects documents with duplicate
 // keys.
-func (e *Event) AppendJSON(dst []byte) []byte {
+func (e *Event) AppendJSON(dst []byte) []byte { return e.appendJSON(dst, true) }
+
+// appendJSON is AppendJSON; usePlans false lays out syslog documents the
+// long way each time (see plan.go), for tests.
+func (e *Event) appendJSON(dst []byte, usePlans bool) []byte {
 	var dc dateCache
 	dst = append(dst, '{')
 	if !e.Timestamp.IsZero() {
@@ -33,7 +39,7 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 	if e.Kind == KindFlow {
 		dst = e.appendFlow(dst, &dc)
 	} else if e.Kind == KindSyslog {
-		return e.appendSyslog(dst, &dc)
+		return e.appendSyslog(dst, &dc, usePlans)
 	} else {
 		if !e.Created.IsZero() {
 			dst = appendKey(dst, `"event":{"created":`)
@@ -560,42 +566,26 @@ func civilFromDays(z int64) (year, month, day int) {
 
 // appendString appends s as a quoted JSON string. Control characters, quote
 // and backslash are escaped; invalid UTF-8 bytes become \ufffd.
+//
+// Plain runs are found eight bytes at a time (firstSpecial) and copied
+// whole; only the bytes that need care are looked at one by one.
 func appendString(dst []byte, s string) []byte {
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		if !plainASCII8(s[i : i+8]) {
-			return appendStringSlow(dst, s, i)
-		}
-	}
-	for ; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
-			return appendStringSlow(dst, s, i)
-		}
-	}
 	dst = append(dst, '"')
-	dst = append(dst, s...)
-	return append(dst, '"')
-}
-
-// appendStringSlow is appendString for strings that need escaping from byte
-// i on; s[:i] is plain.
-func appendStringSlow(dst []byte, s string, i int) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i < len(s) {
-		// Skip eight plain ASCII bytes at a time.
-		for i+8 <= len(s) && plainASCII8(s[i:i+8]) {
-			i += 8
-		}
-		if i >= len(s) {
-			break
-		}
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
+	b := unsafe.Slice(unsafe.StringData(s), len(s)) // read only
+	start, i := 0, 0
+	for i < len(b) {
+		if i+8 <= len(b) {
+			k := firstSpecial(binary.LittleEndian.Uint64(b[i:]))
+			i += k
+			if k == 8 {
 				continue
 			}
+		} else if c := b[i]; c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' {
+			i++
+			continue
+		}
+		c := b[i]
+		if c < utf8.RuneSelf {
 			dst = append(dst, s[start:i]...)
 			switch c {
 			case '"', '\\':
@@ -630,25 +620,23 @@ func appendStringSlow(dst []byte, s string, i int) []byte {
 	return append(dst, '"')
 }
 
-// plainASCII8 reports whether the 8 bytes of s are all printable ASCII other
-// than '"' and '\\', which JSON strings hold as they are.
-func plainASCII8(s string) bool {
-	_ = s[7]
-	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+// firstSpecial returns the index (0..7) of the first of the eight bytes in
+// x (little endian: the first byte in memory is the lowest) that JSON
+// strings cannot hold as it is: below 0x20, '"', '\\', or not ASCII; 8 when
+// there is none. The bit tricks (has-less-than, has-zero-byte) can also flag
+// a byte after a real match, through the borrow, but never one before it,
+// so the lowest flag is exact.
+func firstSpecial(x uint64) int {
 	const (
 		ones = 0x0101010101010101
 		high = 0x8080808080808080
 	)
-	// A byte has its high bit set in ctl when < 0x20, in q/bs when equal to
-	// '"'/'\\' (the classic has-less-than / has-zero-byte bit tricks); the
-	// high bit of x itself marks non-ASCII.
 	ctl := (x - ones*0x20) &^ x
 	q := x ^ (ones * '"')
 	q = (q - ones) &^ q
 	bs := x ^ (ones * '\\')
 	bs = (bs - ones) &^ bs
-	return (ctl|q|bs|x)&high == 0
+	return bits.TrailingZeros64((ctl|q|bs|x)&high) >> 3
 }
 
 // transportName returns the lowercase IANA keyword ECS uses for

@@ -2,6 +2,7 @@ package event
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"flag"
 	"hash/fnv"
@@ -624,15 +625,16 @@ func BenchmarkEncodingJSONMap(b *testing.B) {
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 }
 
-func TestPlainASCII8(t *testing.T) {
-	naive := func(s string) bool {
+func TestFirstSpecial(t *testing.T) {
+	naive := func(s string) int {
 		for i := 0; i < len(s); i++ {
 			if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
-				return false
+				return i
 			}
 		}
-		return true
+		return len(s)
 	}
+	plainASCII8 := func(s string) int { return firstSpecial(binary.LittleEndian.Uint64([]byte(s))) }
 	var b [8]byte
 	// Every byte value in every position, against a plain background.
 	for pos := 0; pos < 8; pos++ {
@@ -640,7 +642,7 @@ func TestPlainASCII8(t *testing.T) {
 			copy(b[:], "abcdefgh")
 			b[pos] = byte(c)
 			if got, want := plainASCII8(string(b[:])), naive(string(b[:])); got != want {
-				t.Fatalf("plainASCII8(%q) = %v, want %v", b, got, want)
+				t.Fatalf("firstSpecial(%q) = %v, want %v", b, got, want)
 			}
 		}
 	}
@@ -654,7 +656,7 @@ func TestPlainASCII8(t *testing.T) {
 			b[j] = byte(x >> (8 * j))
 		}
 		if got, want := plainASCII8(string(b[:])), naive(string(b[:])); got != want {
-			t.Fatalf("plainASCII8(%q) = %v, want %v", b, got, want)
+			t.Fatalf("firstSpecial(%q) = %v, want %v", b, got, want)
 		}
 	}
 }

@@ -24,7 +24,9 @@ const maxSyslogFields = 96
 // two values claim the same path, sluice's own wins, then the first parsed
 // one; a value whose path is a prefix of another's (a leaf where an object
 // is needed) is left out.
-func (e *Event) appendSyslog(dst []byte, dc *dateCache) []byte {
+//
+// usePlans false always takes the long way (tests compare both).
+func (e *Event) appendSyslog(dst []byte, dc *dateCache, usePlans bool) []byte {
 	// sluice's own values, added in path order (pathLess) so that sorting
 	// only has to place the parsed fields.
 	var own [28]Field
@@ -106,92 +108,42 @@ func (e *Event) appendSyslog(dst []byte, dc *dateCache) []byte {
 	}
 	n = appendEndpointFields(&own, n, &e.Src, "source.bytes", "source.ip", "source.packets", "source.port")
 
-	// Order every value by path, sluice's own first among equal paths. The
-	// sort works on positions into keys/from (from: below n an own value,
-	// else n + an index of e.Fields), so no pointer to the stack arrays
-	// leaks and nothing is allocated. sluice's own values are added in
-	// path order; the parsed ones are sorted stably and merged in.
-	var keys [maxSyslogFields]string
-	var from, pos, tmp [maxSyslogFields]uint16
+	// The layout of the tree (order, nesting, what is left out) depends
+	// only on the sequence of keys, and a parser emits the same few
+	// sequences over and over: a cached plan replays it (see plan.go).
+	var seq [maxSyslogFields]string
 	np := 0
 	for i := 0; i < n; i++ {
-		keys[np], from[np], pos[np] = own[i].Key, uint16(i), uint16(np)
+		seq[np] = own[i].Key
 		np++
 	}
 	for i := range e.Fields {
-		if np == len(keys) {
+		if np == len(seq) {
 			break
 		}
-		if f := &e.Fields[i]; f.writable() && validPath(f.Key) {
-			keys[np], from[np], pos[np] = f.Key, uint16(n+i), uint16(np)
-			np++
-		}
-	}
-	sortPositions(&keys, pos[n:np], tmp[n:np])
-	var order [maxSyslogFields]uint16
-	list := order[:0]
-	a, b := pos[:n], pos[n:np]
-	for len(a) > 0 || len(b) > 0 {
-		if len(b) == 0 || (len(a) > 0 && !pathLess(keys[b[0]], keys[a[0]])) {
-			list = append(list, a[0])
-			a = a[1:]
+		f := &e.Fields[i]
+		if f.writable() {
+			seq[np] = f.Key
 		} else {
-			list = append(list, b[0])
-			b = b[1:]
+			seq[np] = "" // not a valid path: left out
 		}
+		np++
 	}
-	field := func(p uint16) *Field {
-		if i := int(from[p]); i < n {
-			return &own[i]
-		} else {
-			return &e.Fields[i-n]
-		}
+	var h uint64
+	var p *syslogPlan
+	if usePlans {
+		h = hashKeys(seq[:np], n)
+		p = lookupPlan(h, seq[:np], n)
 	}
-
-	var open [16]string // path segments of the objects currently open
-	var segBuf [17]string
-	depth := 0
-	prev := ""
-	for li, fi := range list {
-		f := field(fi)
-		if f.Key == prev {
-			continue // duplicate path: the first (sluice's own) wins
+	if p != nil {
+		dst = p.appendTree(dst, &own, n, e.Fields, dc)
+	} else {
+		var rec treeRecord
+		base := len(dst)
+		dst = appendTreeSlow(dst, &own, n, e.Fields, &seq, np, dc, &rec)
+		if usePlans {
+			maybeStorePlan(h, seq[:np], n, dst[base:], &rec)
 		}
-		if isParent(&keys, f.Key, list[li+1:]) {
-			continue // a leaf where an object is needed
-		}
-		prev = f.Key
-		segs := splitPath(&segBuf, f.Key)
-		if len(segs) > len(open) {
-			continue
-		}
-		// Close the objects not shared with this path.
-		common := 0
-		for common < depth && common < len(segs)-1 && open[common] == segs[common] {
-			common++
-		}
-		for depth > common {
-			dst = append(dst, '}')
-			depth--
-		}
-		for _, sg := range segs[depth : len(segs)-1] {
-			if c := dst[len(dst)-1]; c != '{' {
-				dst = append(dst, ',')
-			}
-			dst = appendString(dst, sg)
-			dst = append(dst, ':', '{')
-			open[depth] = sg
-			depth++
-		}
-		if c := dst[len(dst)-1]; c != '{' {
-			dst = append(dst, ',')
-		}
-		dst = appendString(dst, segs[len(segs)-1])
-		dst = append(dst, ':')
-		dst = appendFieldValue(dst, f, dc)
-	}
-	for ; depth > 0; depth-- {
-		dst = append(dst, '}')
 	}
 	dst = e.Tags.appendJSON(dst)
 	dst = appendKey(dst, `"ecs":{"version":"`+ECSVersion+`"}`)

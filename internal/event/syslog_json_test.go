@@ -77,7 +77,7 @@ func syslogEvent() *Event {
 }
 
 func TestSyslogJSON(t *testing.T) {
-	got := string(syslogEvent().AppendJSON(nil))
+	got := string(checkPlanned(t, syslogEvent()))
 	want := `{"@timestamp":"2026-11-22T08:00:12Z",` +
 		`"destination":{"ip":"93.184.216.34","port":443},` +
 		`"event":{"action":"allow","created":"2026-11-22T08:00:12.500Z","dataset":"meraki.flows","kind":"event","module":"sluice"},` +
@@ -112,7 +112,7 @@ func TestSyslogJSONConflicts(t *testing.T) {
 	} {
 		e.AddParsed(Field{Key: k, Type: FieldString, S: "v-" + k})
 	}
-	doc := e.AppendJSON(nil)
+	doc := checkPlanned(t, e)
 	checkNoDuplicateKeys(t, doc)
 	var m map[string]any
 	if err := json.Unmarshal(doc, &m); err != nil {
@@ -149,12 +149,68 @@ func FuzzSyslogJSON(f *testing.F) {
 		e.AddParsed(Field{Key: k2, Type: FieldUint, U: 7})
 		e.AddParsed(Field{Key: k3, Type: FieldIP, IP: netip.MustParseAddr("2001:db8::1")})
 		e.AddParsed(Field{Key: k1 + "." + k2, Type: FieldString, S: v2})
-		doc := e.AppendJSON(nil)
+		doc := checkPlanned(t, e)
 		if !json.Valid(doc) {
 			t.Fatalf("invalid JSON: %q", doc)
 		}
 		checkNoDuplicateKeys(t, doc)
 	})
+}
+
+// checkPlanned encodes e the long way and then often enough through the
+// plan cache for a plan to be stored and replayed, fails unless all are
+// the same, and returns the document.
+func checkPlanned(t testing.TB, e *Event) []byte {
+	t.Helper()
+	want := e.appendJSON([]byte("x"), false)[1:]
+	for i := range 3 {
+		if got := e.appendJSON([]byte("x"), true)[1:]; !bytes.Equal(got, want) {
+			t.Fatalf("encoding %d through the plan cache differs:\ngot  %s\nwant %s", i, got, want)
+		}
+	}
+	// Without a timestamp the first value follows '{' directly.
+	ts := e.Timestamp
+	e.Timestamp = time.Time{}
+	want2 := e.appendJSON(nil, false)
+	for i := range 3 {
+		if got := e.appendJSON(nil, true); !bytes.Equal(got, want2) {
+			t.Fatalf("encoding %d without @timestamp through the plan cache differs:\ngot  %s\nwant %s", i, got, want2)
+		}
+	}
+	e.Timestamp = ts
+	return want
+}
+
+// TestSyslogPlans checks that replayed plans write what the long way
+// writes, also when different sequences share a cache slot and when the
+// values of the same sequence change.
+func TestSyslogPlans(t *testing.T) {
+	e := syslogEvent()
+	checkPlanned(t, e)
+	// Same keys, other values (and an IP that is now invalid: a different sequence).
+	e.Syslog.Message = "other \"message\""
+	e.Src.Port = 1
+	e.Fields[0].S = "deny"
+	checkPlanned(t, e)
+	e.Fields[1] = Field{Key: "source.mac", Type: FieldIP}
+	checkPlanned(t, e)
+	// Many sequences: more than the cache holds, so slots are reused.
+	for i := range 3 * planSlots {
+		e := syslogEvent()
+		e.AddParsed(Field{Key: fmt.Sprintf("k%d.v", i), Type: FieldUint, U: uint64(i)})
+		e.AddParsed(Field{Key: fmt.Sprintf("k%d", i%7), Type: FieldString, S: "leaf or parent"})
+		checkPlanned(t, e)
+	}
+	// The own/parsed split is part of the sequence: the same keys with
+	// one more own value must not reuse a plan where a parsed value won.
+	a := &Event{Kind: KindSyslog, Syslog: Syslog{Message: "m"}}
+	a.AddParsed(Field{Key: "host.hostname", Type: FieldString, S: "parsed"})
+	checkPlanned(t, a)
+	b := &Event{Kind: KindSyslog, Syslog: Syslog{Message: "m", Hostname: "own"}}
+	checkPlanned(t, b)
+	if doc := string(checkPlanned(t, a)); !strings.Contains(doc, `"hostname":"parsed"`) {
+		t.Errorf("parsed host.hostname lost: %s", doc)
+	}
 }
 
 func BenchmarkSyslogJSON(b *testing.B) {

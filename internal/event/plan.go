@@ -1,0 +1,236 @@
+package event
+
+import (
+	"hash/maphash"
+	"strings"
+	"sync/atomic"
+)
+
+// Syslog documents are written as one tree merged from sluice's own values
+// and the parsed fields (appendSyslog). Working out that tree (ordering the
+// paths, checking them, finding duplicates and leaves that would need to be
+// objects, opening and closing objects) costs more than writing the values,
+// yet it depends only on the sequence of keys, and a parser emits the same
+// few sequences line after line. So the first layout of a sequence is done
+// the long way (appendTreeSlow) and, once the sequence has been seen twice,
+// kept as a plan: for each value, the bytes that precede it (closing
+// braces, comma, opened objects, the quoted key and colon) and which value
+// it is. Replaying a plan appends those bytes and the values, nothing else.
+//
+// The cache is direct-mapped by a hash of the sequence and bounded
+// (planSlots plans); a slot holds the last plan stored there. A plan is
+// only used when its key sequence equals the event's, so a collision costs
+// a slow layout, never a wrong document. A sequence seen once (e.g. keys
+// taken from the input by a generic key=value rule) is not stored, so
+// one-off sequences do not allocate.
+
+const planSlots = 1024
+
+var (
+	planSeed  = maphash.MakeSeed()
+	planCache [planSlots]atomic.Pointer[syslogPlan]
+	planSeen  [planSlots]atomic.Uint64 // hash of the last sequence laid out slowly in that slot
+)
+
+// syslogPlan is the cached layout of one key sequence.
+type syslogPlan struct {
+	hash uint64
+	n    int      // how many of keys are sluice's own
+	keys []string // the sequence, owned by the plan
+	src  []uint16 // per written value: below n an own value, else n + index into Fields
+	off  []uint32 // text[off[i]:off[i+1]] precedes value i; text[off[len(src)]:] follows the last
+	text string
+}
+
+// treeRecord is what appendTreeSlow wrote, for building a plan: per value
+// its source and where it starts and ends, relative to the tree's start.
+type treeRecord struct {
+	count      int
+	src        [maxSyslogFields]uint16
+	start, end [maxSyslogFields]int32
+	total      int32 // length of the tree, closing braces included
+}
+
+// hashKeys hashes a key sequence and how many of its keys are sluice's own
+// (the split matters: own values win over parsed ones).
+func hashKeys(keys []string, n int) uint64 {
+	h := uint64(n) + 1
+	for _, k := range keys {
+		h = (h ^ maphash.String(planSeed, k)) * 0x9e3779b97f4a7c15
+	}
+	return h
+}
+
+// lookupPlan returns the cached plan for the sequence, or nil.
+func lookupPlan(h uint64, keys []string, n int) *syslogPlan {
+	p := planCache[h%planSlots].Load()
+	if p == nil || p.hash != h || p.n != n || len(p.keys) != len(keys) {
+		return nil
+	}
+	for i, k := range keys {
+		if p.keys[i] != k {
+			return nil
+		}
+	}
+	return p
+}
+
+// maybeStorePlan stores the layout just written (tree: the bytes
+// appendTreeSlow appended) when the same sequence was laid out slowly
+// before in its slot; otherwise it only remembers the sequence's hash.
+func maybeStorePlan(h uint64, keys []string, n int, tree []byte, rec *treeRecord) {
+	slot := h % planSlots
+	if planSeen[slot].Load() != h {
+		planSeen[slot].Store(h)
+		return
+	}
+	p := &syslogPlan{hash: h, n: n,
+		keys: make([]string, len(keys)),
+		src:  make([]uint16, rec.count),
+		off:  make([]uint32, rec.count+1),
+	}
+	size := 0
+	for _, k := range keys {
+		size += len(k)
+	}
+	// One allocation for all the keys: they may point into a batch's arena.
+	all := strings.Builder{}
+	all.Grow(size)
+	for _, k := range keys {
+		all.WriteString(k)
+	}
+	joined, at := all.String(), 0
+	for i, k := range keys {
+		p.keys[i] = joined[at : at+len(k)]
+		at += len(k)
+	}
+	var text []byte
+	prev := int32(0)
+	for i := 0; i < rec.count; i++ {
+		pre := tree[prev:rec.start[i]]
+		if i == 0 && len(pre) > 0 && pre[0] == ',' {
+			pre = pre[1:] // the comma after @timestamp is decided when replaying
+		}
+		p.off[i] = uint32(len(text))
+		text = append(text, pre...)
+		p.src[i] = rec.src[i]
+		prev = rec.end[i]
+	}
+	p.off[rec.count] = uint32(len(text))
+	text = append(text, tree[prev:rec.total]...)
+	p.text = string(text)
+	planCache[slot].Store(p)
+}
+
+// appendTree replays the plan with the event's values.
+func (p *syslogPlan) appendTree(dst []byte, own *[28]Field, n int, fields []Field, dc *dateCache) []byte {
+	if len(p.src) == 0 {
+		return dst
+	}
+	if dst[len(dst)-1] != '{' {
+		dst = append(dst, ',')
+	}
+	for i, s := range p.src {
+		dst = append(dst, p.text[p.off[i]:p.off[i+1]]...)
+		if int(s) < n {
+			dst = appendFieldValue(dst, &own[s], dc)
+		} else {
+			dst = appendFieldValue(dst, &fields[int(s)-n], dc)
+		}
+	}
+	return append(dst, p.text[p.off[len(p.src)]:]...)
+}
+
+// appendTreeSlow lays out and writes the tree of sluice's own values
+// (own[:n], in path order) and the parsed fields: seq[:np] holds their
+// keys, own first, "" for a field that is not written. Every value is
+// ordered by path, sluice's own first among equal paths. When two values
+// claim the same path the first wins; a value whose path is a prefix of
+// another's (a leaf where an object is needed) is left out. rec gets what
+// was written, for a plan.
+func appendTreeSlow(dst []byte, own *[28]Field, n int, fields []Field, seq *[maxSyslogFields]string, np int, dc *dateCache, rec *treeRecord) []byte {
+	base := len(dst)
+	// The sort works on positions into keys/from (from: below n an own
+	// value, else n + an index of fields), so no pointer to the stack
+	// arrays leaks and nothing is allocated. sluice's own values are added
+	// in path order; the parsed ones are sorted stably and merged in.
+	var keys [maxSyslogFields]string
+	var from, pos, tmp [maxSyslogFields]uint16
+	m := 0
+	for i := 0; i < np; i++ {
+		if i >= n && !validPath(seq[i]) {
+			continue
+		}
+		keys[m], from[m], pos[m] = seq[i], uint16(i), uint16(m)
+		m++
+	}
+	sortPositions(&keys, pos[n:m], tmp[n:m])
+	var order [maxSyslogFields]uint16
+	list := order[:0]
+	a, b := pos[:n], pos[n:m]
+	for len(a) > 0 || len(b) > 0 {
+		if len(b) == 0 || (len(a) > 0 && !pathLess(keys[b[0]], keys[a[0]])) {
+			list = append(list, a[0])
+			a = a[1:]
+		} else {
+			list = append(list, b[0])
+			b = b[1:]
+		}
+	}
+
+	var open [16]string // path segments of the objects currently open
+	var segBuf [17]string
+	depth := 0
+	prev := ""
+	for li, p := range list {
+		key := keys[p]
+		if key == prev {
+			continue // duplicate path: the first (sluice's own) wins
+		}
+		if isParent(&keys, key, list[li+1:]) {
+			continue // a leaf where an object is needed
+		}
+		prev = key
+		segs := splitPath(&segBuf, key)
+		if len(segs) > len(open) {
+			continue
+		}
+		// Close the objects not shared with this path.
+		common := 0
+		for common < depth && common < len(segs)-1 && open[common] == segs[common] {
+			common++
+		}
+		for depth > common {
+			dst = append(dst, '}')
+			depth--
+		}
+		for _, sg := range segs[depth : len(segs)-1] {
+			if c := dst[len(dst)-1]; c != '{' {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, sg)
+			dst = append(dst, ':', '{')
+			open[depth] = sg
+			depth++
+		}
+		if c := dst[len(dst)-1]; c != '{' {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, segs[len(segs)-1])
+		dst = append(dst, ':')
+		src := from[p]
+		rec.src[rec.count], rec.start[rec.count] = src, int32(len(dst)-base)
+		if int(src) < n {
+			dst = appendFieldValue(dst, &own[src], dc)
+		} else {
+			dst = appendFieldValue(dst, &fields[int(src)-n], dc)
+		}
+		rec.end[rec.count] = int32(len(dst) - base)
+		rec.count++
+	}
+	for ; depth > 0; depth-- {
+		dst = append(dst, '}')
+	}
+	rec.total = int32(len(dst) - base)
+	return dst
+}
