@@ -50,7 +50,7 @@ func readGlobDocs(t *testing.T, pattern string) []doc {
 func TestLoggerToSyslog(t *testing.T) {
 	logger := requireTool(t, "logger", "bsdutils")
 	ps := newPorts(t)
-	s := startSluice(t, sluiceOpts{Ports: ps})
+	s := startSluice(t, sluiceOpts{Ports: ps, Env: []string{"SLUICE_SYSLOG_KEEP_ORIGINAL=true"}})
 	type sent struct{ mode, format, msg string }
 	var all []sent
 	for _, mode := range []string{"udp", "tcp", "octet"} {
@@ -134,6 +134,9 @@ func TestVendorParsingEndToEnd(t *testing.T) {
 		byDataset[d.str("event.dataset")] = d
 		if strings.Contains(d.Raw, "_grokparsefailure") {
 			t.Errorf("parse failure: %s", d.Raw)
+		}
+		if _, ok := d.get("event.original"); ok {
+			t.Errorf("event.original written although syslog.keep_original is off by default: %s", d.Raw)
 		}
 	}
 	var ufw doc

@@ -220,7 +220,7 @@ var defaults = []struct {
 	{"syslog.tls.client_auth", false},
 	{"syslog.max_message_bytes", 65536},
 	{"syslog.timezone", "Local"},
-	{"syslog.keep_original", true},
+	{"syslog.keep_original", false},
 	{"syslog.parsers.routes", []map[string]any{}},
 	{"syslog.parsers.auto", true},
 	{"syslog.parsers.pattern_dirs", []string{}},
