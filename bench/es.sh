@@ -146,4 +146,4 @@ awk -F, 'NR > 1 { n[$1]++; d[$1] += $3; nc[$1] += $4; cc[$1] += $5 }
 		printf "mean docs/s: raw %.0f, sluice %.0f; throughput ratio sluice/raw %.3f\n", d["raw"] / n["raw"], d["sluice"] / n["sluice"], (d["sluice"] / n["sluice"]) / (d["raw"] / n["raw"])
 		printf "mean CPU: node %.1f%% and sluice %.1f%% during sluice runs; sluice/node %.3f (loader %.1f%%, node %.1f%% during raw runs)\n", nc["sluice"] / n["sluice"], cc["sluice"] / n["sluice"], cc["sluice"] / nc["sluice"], cc["raw"] / n["raw"], nc["raw"] / n["raw"]
 	}' "$OUT/results.csv" | tee "$OUT/summary.txt"
-cat "$OUT"/sluice-metrics-*.txt | grep -E '^sluice_collector_packets_dropped_total.*netflow.*queue_full|^sluice_output_elasticsearch_(retried|spooled|duplicates)' >>"$OUT/summary.txt" || true
+cat "$OUT"/sluice-metrics-*.txt | grep -E '^sluice_collector_packets_dropped_total.*netflow.*(queue_full|socket_buffer_full)|^sluice_output_elasticsearch_(retried|spooled|duplicates)' >>"$OUT/summary.txt" || true

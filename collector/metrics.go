@@ -25,6 +25,7 @@ type Metrics struct {
 	events       *prometheus.CounterVec
 	rcvbuf       *prometheus.GaugeVec
 	queueDepth   *prometheus.GaugeVec
+	readWait     *prometheus.CounterVec
 
 	// Stream (TCP, TLS) listeners.
 	tcpConns        *prometheus.GaugeVec
@@ -69,7 +70,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "sluice_collector_decode_errors_total", Help: "Decode failures by reason.",
 		}, []string{"protocol", "reason"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sluice_collector_packets_dropped_total", Help: "Datagrams dropped inside sluice by reason (queue_full, too_large).",
+			Name: "sluice_collector_packets_dropped_total", Help: "Datagrams lost by reason: socket_buffer_full (the kernel dropped them on sluice's socket while the workers were behind; SO_RXQ_OVFL), too_large (above max_datagram_bytes).",
 		}, []string{"protocol", "reason"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_collector_events_total", Help: "Events (flows) decoded and handed to the pipeline.",
@@ -79,6 +80,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"protocol", "listen"}),
 		queueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "sluice_collector_queue_depth", Help: "Packet batches waiting for decode workers.",
+		}, []string{"protocol"}),
+		readWait: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_collector_read_wait_seconds_total", Help: "Time UDP readers waited for a full decode queue (backpressure: datagrams wait in the socket buffer meanwhile).",
 		}, []string{"protocol"}),
 		tcpConns: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "sluice_collector_tcp_connections", Help: "Open TCP/TLS connections per listener.",
@@ -109,17 +113,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"protocol", "reason"}),
 		exporters: map[exporterKey]exporterCounters{},
 	}
-	reg.MustRegister(m.packets, m.bytes, m.exporterPkts, m.exporterByts, m.decodeErrors, m.dropped, m.events, m.rcvbuf, m.queueDepth)
+	reg.MustRegister(m.packets, m.bytes, m.exporterPkts, m.exporterByts, m.decodeErrors, m.dropped, m.events, m.rcvbuf, m.queueDepth, m.readWait)
 	reg.MustRegister(m.tcpConns, m.tcpAccepted, m.tcpRejected, m.tcpClosed, m.tcpAcceptErrors, m.tcpFrames, m.tcpTruncated, m.tcpFramingErrs, m.tcpDropped)
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "sluice_collector_kernel_udp_rcvbuf_errors_total",
 		Help: "Host-wide UDP datagrams the kernel dropped because a socket buffer was full (/proc/net/snmp RcvbufErrors).",
 	}, func() float64 { return float64(KernelUDPRcvbufErrors()) }))
-	for _, p := range []string{"netflow", "ipfix", "sflow"} {
-		for _, r := range []string{"queue_full", "too_large"} {
+	for _, p := range []string{"netflow", "ipfix", "sflow", "syslog"} {
+		for _, r := range []string{"socket_buffer_full", "too_large"} {
 			m.dropped.WithLabelValues(p, r)
 		}
 		m.events.WithLabelValues(p)
+		m.readWait.WithLabelValues(p)
 	}
 	return m
 }

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -13,6 +14,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -172,6 +174,9 @@ func listenUDP(addr string, reuse bool, rcvbuf int, logger *slog.Logger, m *Metr
 	lc := net.ListenConfig{Control: func(network, address string, rc syscall.RawConn) error {
 		var serr error
 		err := rc.Control(func(fd uintptr) {
+			// The kernel then tells, with each datagram, how many it has
+			// dropped on this socket for want of buffer space (read()).
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1)
 			if reuse {
 				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
 			}
@@ -304,10 +309,13 @@ func (u *UDP) read(c *net.UDPConn) error {
 	}
 	bufs := make([][]byte, n)
 	msgs := make([]ipv4.Message, n)
+	oob := make([]byte, n*oobSize)
 	for i := range msgs {
 		bufs[i] = make([]byte, u.cfg.MaxDatagram+1) // +1 detects oversize datagrams
 		msgs[i].Buffers = [][]byte{bufs[i]}
+		msgs[i].OOB = oob[i*oobSize : (i+1)*oobSize]
 	}
+	var kernelDrops uint32 // the socket's drop counter as last seen (SO_RXQ_OVFL)
 	pending := make([]*packetBatch, len(u.queues))
 	pkts := u.m.packets.WithLabelValues(u.name, listen)
 	byts := u.m.bytes.WithLabelValues(u.name, listen)
@@ -370,28 +378,68 @@ func (u *UDP) read(c *net.UDPConn) error {
 		}
 		pkts.Add(float64(got))
 		byts.Add(float64(total))
+		// The last datagram with a drop counter has the newest (it counts
+		// drops up to the time that datagram was queued).
+		for i := got - 1; i >= 0; i-- {
+			if v, ok := socketDrops(msgs[i].OOB[:msgs[i].NN]); ok {
+				if d := v - kernelDrops; d > 0 && d < 1<<31 {
+					kernelDrops = v
+					u.m.dropped.WithLabelValues(u.name, "socket_buffer_full").Add(float64(d))
+					u.dropped.Add(int64(d))
+					if ok, sup := u.limiter.Allow("socket_buffer_full"); ok {
+						u.logger.Warn("socket receive buffer overflowed: the kernel dropped datagrams while decoding or a slower output could not keep up (see sluice_pipeline_queue_depth, sluice_output_write_duration_seconds); add CPU or collector.workers, raise receive_buffer_bytes for bursts, or speed up the output",
+							"listen", listen, "dropped", d, "suppressed", sup)
+					}
+				}
+				break
+			}
+		}
 		u.m.SetQueueDepth(u.name, u.QueueDepth())
 		for w, pb := range pending {
 			if pb == nil {
 				continue
 			}
 			pending[w] = nil
+			// When the workers are behind, wait for them. Meanwhile new
+			// datagrams wait in the socket buffer (receive_buffer_bytes, far
+			// larger than this queue), so a burst is absorbed instead of
+			// dropped, and under sustained overload the kernel drops what
+			// does not fit, which costs this core nothing and is counted
+			// above. Reading datagrams only to drop them would spend the
+			// CPU the workers lack.
 			select {
 			case u.queues[w] <- pb:
 			default:
-				// Never block the socket: the kernel would drop silently instead.
-				u.m.dropped.WithLabelValues(u.name, "queue_full").Add(float64(len(pb.pkts)))
-				u.dropped.Add(int64(len(pb.pkts)))
-				if ok, sup := u.limiter.Allow("queue_full"); ok {
-					u.logger.Warn("decode queue full, dropping packets: decoding or a slower output (see sluice_pipeline_queue_depth, sluice_output_write_duration_seconds) cannot keep up; add CPU or collector.workers, or speed up the output", "listen", listen, "suppressed", sup)
-				}
-				u.recycle(pb)
+				t0 := time.Now()
+				u.queues[w] <- pb
+				u.m.readWait.WithLabelValues(u.name).Add(time.Since(t0).Seconds())
 			}
 		}
 		if last {
 			return nil
 		}
 	}
+}
+
+// oobSize holds one control message with a uint32 (SO_RXQ_OVFL).
+var oobSize = unix.CmsgSpace(4)
+
+// socketDrops returns the SO_RXQ_OVFL counter in a datagram's control
+// messages: how many datagrams the kernel had dropped on the socket when
+// this one was queued. It is only present once there were drops.
+func socketDrops(oob []byte) (uint32, bool) {
+	for len(oob) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < unix.SizeofCmsghdr || l > len(oob) {
+			return 0, false
+		}
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SO_RXQ_OVFL && l >= unix.CmsgLen(4) {
+			return binary.NativeEndian.Uint32(oob[unix.CmsgLen(0):]), true
+		}
+		oob = oob[min(unix.CmsgSpace(l-unix.CmsgLen(0)), len(oob)):]
+	}
+	return 0, false
 }
 
 func (u *UDP) recycle(pb *packetBatch) {

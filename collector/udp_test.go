@@ -151,33 +151,39 @@ func TestUDPDecodesDrainsAndCountsErrors(t *testing.T) {
 	}
 }
 
-// A stuck pipeline must not block the socket: the listener drops and counts.
-func TestUDPQueueFullDropsAndCounts(t *testing.T) {
+// A stuck pipeline makes the reader wait; datagrams wait in the socket
+// buffer and what overflows it the kernel drops, which is counted exactly
+// (SO_RXQ_OVFL): delivered + counted drops = sent.
+func TestUDPQueueFullWaitsAndKernelDropsAreCounted(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	dec := &countDecoder{seen: map[netip.Addr][]uint32{}, gate: make(chan struct{})}
 	cfg := DefaultUDP()
 	cfg.Workers = 1
 	cfg.QueueSize = 1
 	cfg.ReadBatch = 1
+	cfg.ReceiveBuffer = 4096 // the kernel's minimum-ish: a few dozen datagrams
 	u, _ := newTestUDP(t, cfg, dec)
 	out := make(chan *event.Batch, 1024)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- u.Run(ctx, out) }()
 
-	const n = 50
+	const n = 2000
 	for i := 0; i < n; i++ {
 		send(t, u.Addrs()[0], pkt(1, uint32(i)))
 	}
-	drops := func() float64 { return testutil.ToFloat64(u.m.dropped.WithLabelValues("netflow", "queue_full")) }
+	wait := func() float64 { return testutil.ToFloat64(u.m.readWait.WithLabelValues("netflow")) }
+	drops := func() float64 {
+		return testutil.ToFloat64(u.m.dropped.WithLabelValues("netflow", "socket_buffer_full"))
+	}
+	close(dec.gate)
+	// The drop counter travels with the next datagram the kernel queues.
+	time.Sleep(100 * time.Millisecond)
+	send(t, u.Addrs()[0], pkt(1, n))
 	deadline := time.Now().Add(5 * time.Second)
 	for drops() == 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if drops() == 0 {
-		t.Fatal("no queue_full drops counted while the decoder was blocked")
-	}
-	close(dec.gate)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run() = %v", err)
@@ -188,10 +194,14 @@ func TestUDPQueueFullDropsAndCounts(t *testing.T) {
 		delivered += b.Len()
 		b.Release()
 	}
-	received := testutil.ToFloat64(u.m.packets.WithLabelValues("netflow", u.Addrs()[0].String()))
-	if float64(delivered)+drops() != received {
-		t.Errorf("delivered %d + dropped %v != received %v: an accepted packet was lost silently", delivered, drops(), received)
+	if drops() == 0 || wait() == 0 {
+		t.Fatalf("drops %v, reader wait %vs: want both > 0 with the decoder blocked and a tiny socket buffer", drops(), wait())
 	}
+	received := testutil.ToFloat64(u.m.packets.WithLabelValues("netflow", u.Addrs()[0].String()))
+	if float64(delivered) != received || float64(delivered)+drops() != n+1 {
+		t.Errorf("received %v, delivered %d, counted drops %v; sent %d: a datagram was lost silently", received, delivered, drops(), n+1)
+	}
+	t.Logf("sent %d, delivered %d, kernel drops counted %v, reader waited %.2fs", n+1, delivered, drops(), wait())
 }
 
 func TestUDPConfigValidate(t *testing.T) {
