@@ -128,6 +128,13 @@ type Event struct {
 	Src, Dst  Endpoint
 	Flow      Flow
 	Tags      Tags
+	// Index is the index pattern a stage chose for this event (a parser
+	// rule's or route's own index); 0 is the kind's default.
+	Index IndexRef
+	// Listener is the listener that received the event, as
+	// "udp/0.0.0.0:5514" (transport/configured address); parsers can be
+	// routed by it. Not written to the document.
+	Listener string
 
 	// NetFlow holds every decoded field of a flow record, written under `netflow.*`.
 	NetFlow []Field

@@ -52,8 +52,7 @@ type Output struct {
 	logger *slog.Logger
 	warn   *obs.Limiter
 	m      *metrics
-	flows  *event.IndexNamer
-	syslog *event.IndexNamer
+	names  *event.IndexNames
 	now    func() time.Time
 
 	// Owned by the pipeline goroutine.
@@ -96,13 +95,15 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Output, e
 	}
 	logger = logger.With("component", "output/elasticsearch")
 	loc, _ := time.LoadLocation(cfg.Timezone)
-	flows, err := event.NewIndexNamer(cfg.FlowsIndex, loc)
-	if err != nil {
+	if _, err := event.NewIndexNamer(cfg.FlowsIndex, loc); err != nil {
 		return nil, fmt.Errorf("output.index.flows: %w", err)
 	}
-	syslog, err := event.NewIndexNamer(cfg.SyslogIndex, loc)
-	if err != nil {
+	if _, err := event.NewIndexNamer(cfg.SyslogIndex, loc); err != nil {
 		return nil, fmt.Errorf("output.index.syslog: %w", err)
+	}
+	names, err := event.NewIndexNames(cfg.FlowsIndex, cfg.SyslogIndex, loc)
+	if err != nil {
+		return nil, err
 	}
 	client, err := NewClient(cfg)
 	if err != nil {
@@ -133,7 +134,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Output, e
 	runCtx, cancel := context.WithCancel(context.Background())
 	o := &Output{
 		cfg: cfg, client: client, logger: logger, warn: obs.NewLimiter(10 * time.Second), m: m,
-		flows: flows, syslog: syslog, now: time.Now,
+		names: names, now: time.Now,
 		seen: make(map[[16]byte]uint32),
 		work: make(chan *bulk), spool: sp, dlq: dlq,
 		runCtx: runCtx, cancelRun: cancel, closing: make(chan struct{}),
@@ -267,10 +268,7 @@ func (o *Output) indexName(e *event.Event, now *time.Time) string {
 		}
 		t = *now
 	}
-	if e.Kind == event.KindSyslog {
-		return o.syslog.Name(t)
-	}
-	return o.flows.Name(t)
+	return o.names.Name(e, t)
 }
 
 // Flush sends the current bulk once it is older than the flush interval.

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,6 +60,11 @@ type TemplateConfig struct {
 	RefreshInterval string // index.refresh_interval, an Elasticsearch time value ("5s", "-1")
 	FlowsIndex      string // IndexNamer pattern, e.g. sluice-flows-%{+yyyy.MM.dd}
 	SyslogIndex     string
+	// SyslogIndices are further patterns of syslog documents: the own
+	// indices of parser rules and routes (e.g. sluice-meraki-%{+yyyy.MM.dd}).
+	// Their templates have a higher priority, so they may lie inside the
+	// default ones (sluice-syslog-meraki-*), but not overlap each other.
+	SyslogIndices []string
 }
 
 // DefaultTemplateConfig returns the defaults: one shard, no replica (sluice
@@ -109,6 +115,27 @@ func (c TemplateConfig) Validate() error {
 	}
 	if wild[0] != "" && wild[1] != "" && (globsOverlap(wild[0], wild[1]) || templateName(wild[0]) == templateName(wild[1])) {
 		errs = append(errs, fmt.Errorf("output.index.syslog: its index template pattern %s overlaps %s of output.index.flows, so one template would set the mappings of both; give each its own name such as sluice-flows-%%{+yyyy.MM.dd} and sluice-syslog-%%{+yyyy.MM.dd}", wild[1], wild[0]))
+	}
+	var extra []string
+	for _, p := range c.SyslogIndices {
+		if p == c.SyslogIndex {
+			continue
+		}
+		w, err := IndexWildcard(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("index %s of a syslog parser or route: %w", p, err))
+			continue
+		}
+		name := templateName(w)
+		if name == templateName(wild[0]) || name == templateName(wild[1]) {
+			errs = append(errs, fmt.Errorf("index %s of a syslog parser or route: its template would be named %s like that of output.index.*; give it a name of its own such as sluice-meraki-%%{+yyyy.MM.dd}", p, name))
+		}
+		for _, o := range extra {
+			if globsOverlap(w, o) || templateName(o) == name {
+				errs = append(errs, fmt.Errorf("index %s of a syslog parser or route: its template pattern %s overlaps %s of another parser or route; give them names that do not contain each other, such as sluice-meraki-%%{+yyyy.MM.dd} and sluice-f5-%%{+yyyy.MM.dd}", p, w, o))
+			}
+		}
+		extra = append(extra, w)
 	}
 	return errors.Join(errs...)
 }
@@ -228,9 +255,20 @@ func buildTemplates(cfg TemplateConfig, shared string) ([]Template, error) {
 	kinds := []struct {
 		kind, key, pattern string
 		composed           []string
+		priority           int
 	}{
-		{"flows", "output.index.flows", cfg.FlowsIndex, []string{ecsName, netflowName}},
-		{"syslog", "output.index.syslog", cfg.SyslogIndex, []string{ecsName}},
+		{"flows", "output.index.flows", cfg.FlowsIndex, []string{ecsName, netflowName}, templatePriority},
+		{"syslog", "output.index.syslog", cfg.SyslogIndex, []string{ecsName}, templatePriority},
+	}
+	for _, p := range slices.Compact(slices.Sorted(slices.Values(cfg.SyslogIndices))) {
+		if p == cfg.SyslogIndex {
+			continue
+		}
+		kinds = append(kinds, struct {
+			kind, key, pattern string
+			composed           []string
+			priority           int
+		}{"syslog", "index of a syslog parser", p, []string{ecsName}, templatePriority + 1})
 	}
 	for _, k := range kinds {
 		w, err := IndexWildcard(k.pattern)
@@ -255,7 +293,7 @@ func buildTemplates(cfg TemplateConfig, shared string) ([]Template, error) {
 		index, err := finishTemplate(IndexTemplate, name, map[string]any{
 			"index_patterns": []string{w},
 			"composed_of":    append(k.composed, settingsName),
-			"priority":       templatePriority,
+			"priority":       k.priority,
 			"_meta":          map[string]any{"description": "sluice " + k.kind + " indices (" + k.pattern + ")"},
 		})
 		if err != nil {

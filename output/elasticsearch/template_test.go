@@ -203,6 +203,11 @@ func TestTemplateConfigValidate(t *testing.T) {
 		{"overlap", func(c *TemplateConfig) { c.FlowsIndex = "sluice-%{+yyyy.MM.dd}" }, []string{"output.index.syslog:", "overlaps sluice-*"}},
 		{"same name", func(c *TemplateConfig) { c.SyslogIndex = "sluice-flows-%{+yyyy}" }, []string{"output.index.syslog:", "overlaps"}},
 		{"several", func(c *TemplateConfig) { c.Shards, c.RefreshInterval = 2000, "soon" }, []string{"shards: 2000", "refresh_interval: \"soon\""}},
+		{"parser indices overlap", func(c *TemplateConfig) {
+			c.SyslogIndices = []string{"sluice-meraki-%{+yyyy.MM.dd}", "sluice-f5-%{+yyyy}", "sluice-meraki-%{+yyyy}"}
+		}, []string{"index sluice-meraki-%{+yyyy} of a syslog parser or route", "overlaps sluice-meraki-*"}},
+		{"parser index named like a default", func(c *TemplateConfig) { c.SyslogIndices = []string{"sluice-flows-%{+yyyy}"} }, []string{"named sluice-flows like that of output.index"}},
+		{"parser index without a name", func(c *TemplateConfig) { c.SyslogIndices = []string{"%{+yyyy}"} }, []string{"no fixed name"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -598,7 +603,8 @@ func tplKitchenSinkFlow(t *testing.T) *event.Event {
 	// A new Event, Flow or Endpoint field must be set here, so that the
 	// coverage test sees what it writes.
 	tplRequireSet(t, reflect.ValueOf(*e), "Event", map[string]bool{"Event.KeysChecked": true,
-		"Event.Syslog": true, "Event.Fields": true}) // syslog only: tplKitchenSinkSyslog
+		"Event.Syslog": true, "Event.Fields": true, // syslog only: tplKitchenSinkSyslog
+		"Event.Index": true, "Event.Listener": true}) // pick the index and parser, not written
 	return e
 }
 
@@ -997,5 +1003,51 @@ func TestTemplateMappingsOnNode(t *testing.T) {
 	if settings["number_of_shards"] != "1" || settings["number_of_replicas"] != "0" || settings["refresh_interval"] != "5s" {
 		t.Errorf("%s settings: shards %v replicas %v refresh_interval %v; want 1, 0, 5s", flowsIndex,
 			settings["number_of_shards"], settings["number_of_replicas"], settings["refresh_interval"])
+	}
+}
+
+// A parser's own index (inside the default syslog wildcard) gets the
+// syslog mappings from its own, higher-priority template, on a real node.
+func TestParserIndexTemplateOnNode(t *testing.T) {
+	c := tplClient(t)
+	ctx := context.Background()
+	var vendorPattern string
+	_, cfg, build := tplSetup(t, c, func(cfg *TemplateConfig) {
+		vendorPattern = strings.TrimSuffix(cfg.SyslogIndex, "-%{+yyyy.MM.dd}") + "-meraki-%{+yyyy.MM.dd}"
+		cfg.SyslogIndices = []string{vendorPattern, cfg.SyslogIndex}
+	})
+	tpls := build(cfg)
+	if _, _, err := InstallTemplates(ctx, c, tpls, nil); err != nil {
+		t.Fatalf("InstallTemplates() = %v", err)
+	}
+	n, err := event.NewIndexNamer(vendorPattern, time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	index := n.Name(tplTime)
+	t.Cleanup(func() {
+		res, err := c.Indices.Delete([]string{index}, c.Indices.Delete.WithIgnoreUnavailable(true))
+		tplClose(t, "delete "+index, res, err)
+	})
+	doc := `{"@timestamp":"2026-11-24T10:00:00Z","message":"allow src=192.0.2.1","source":{"ip":"192.0.2.1","port":51514},"event":{"dataset":"meraki.flows"},"meraki":{"pattern":"allow all"}}`
+	res, err := c.Index(index, strings.NewReader(doc), c.Index.WithContext(ctx), c.Index.WithRefresh("true"))
+	if err != nil || res.IsError() {
+		t.Fatalf("index into %s: %v %v", index, res, err)
+	}
+	res.Body.Close()
+	server := tplServerTypes(t, c, index)
+	for path, want := range map[string]string{"source.ip": "ip", "source.port": "long", "message": "text", "event.dataset": "keyword", "@timestamp": "date"} {
+		if got := server[path]["type"]; got != want {
+			t.Errorf("%s: %s is %v, want %s", index, path, got, want)
+		}
+	}
+	var names []string
+	for _, tpl := range tpls {
+		if tpl.Kind == IndexTemplate {
+			names = append(names, tpl.Name)
+		}
+	}
+	if len(names) != 3 {
+		t.Errorf("index templates %v: want flows, syslog and the parser's (the default pattern listed again is not repeated)", names)
 	}
 }

@@ -41,8 +41,7 @@ type Output struct {
 	cfg    Config
 	logger *slog.Logger
 	m      *metrics
-	flows  *event.IndexNamer
-	syslog *event.IndexNamer
+	names  *event.IndexNames
 	now    func() time.Time
 
 	files    map[string]*dayFile // by index name
@@ -83,13 +82,15 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Output, e
 	if err != nil {
 		return nil, fmt.Errorf("output.file.timezone: %w", err)
 	}
-	flows, err := event.NewIndexNamer(cfg.FlowsIndex, loc)
-	if err != nil {
+	if _, err := event.NewIndexNamer(cfg.FlowsIndex, loc); err != nil {
 		return nil, fmt.Errorf("output.file.flows_index: %w", err)
 	}
-	syslog, err := event.NewIndexNamer(cfg.SyslogIndex, loc)
-	if err != nil {
+	if _, err := event.NewIndexNamer(cfg.SyslogIndex, loc); err != nil {
 		return nil, fmt.Errorf("output.file.syslog_index: %w", err)
+	}
+	names, err := event.NewIndexNames(cfg.FlowsIndex, cfg.SyslogIndex, loc)
+	if err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("file output: create output.file.dir: %w", err)
@@ -102,8 +103,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Output, e
 		cfg:    cfg,
 		logger: logger.With("component", "output/file"),
 		m:      m,
-		flows:  flows,
-		syslog: syslog,
+		names:  names,
 		now:    time.Now,
 		files:  make(map[string]*dayFile, cfg.MaxOpenFiles),
 	}
@@ -142,11 +142,7 @@ func (o *Output) Write(ctx context.Context, b *event.Batch) error {
 	for i := range events {
 		e := &events[i]
 		t := o.eventTime(e, &now)
-		namer := o.flows
-		if e.Kind == event.KindSyslog {
-			namer = o.syslog
-		}
-		df, err := o.file(namer.Name(t))
+		df, err := o.file(o.names.Name(e, t))
 		if err != nil {
 			o.discardPending()
 			o.m.writeErrors.Inc()
@@ -208,11 +204,7 @@ func (o *Output) singleIndex(events []event.Event) (string, bool) {
 	var now time.Time
 	name := ""
 	for i := range events {
-		namer := o.flows
-		if events[i].Kind == event.KindSyslog {
-			namer = o.syslog
-		}
-		n := namer.Name(o.eventTime(&events[i], &now))
+		n := o.names.Name(&events[i], o.eventTime(&events[i], &now))
 		if i == 0 {
 			name = n
 		} else if n != name {

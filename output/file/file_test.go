@@ -214,6 +214,30 @@ func TestWriteRoutesByDayKindAndZone(t *testing.T) {
 	}
 }
 
+// A stage can give an event its own index pattern (a vendor's): it gets
+// its own daily file, in the output's zone; the rest keep the kind's.
+func TestWriteEventIndex(t *testing.T) {
+	ref, err := event.RegisterIndex("sluice-meraki-%{+yyyy.MM.dd}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t)
+	cfg.Timezone = "Europe/Berlin"
+	o := newOutput(t, cfg, nil)
+	ts := time.Date(2026, 11, 24, 23, 30, 0, 0, time.UTC)
+	b := batchOf(ev{event.KindSyslog, ts}, ev{event.KindSyslog, ts}, ev{event.KindFlow, ts})
+	b.All()[1].Index = ref
+	write(t, o, b)
+	want := map[string]int{
+		"sluice-syslog-2026.11.25.ndjson": 1,
+		"sluice-meraki-2026.11.25.ndjson": 1,
+		"sluice-flows-2026.11.25.ndjson":  1,
+	}
+	if diff := cmp.Diff(want, counts(readLines(t, cfg.Dir))); diff != "" {
+		t.Errorf("lines per file (-want +got):\n%s", diff)
+	}
+}
+
 func TestWriteZeroTimestamp(t *testing.T) {
 	cfg := testConfig(t)
 	o := newOutput(t, cfg, nil)
