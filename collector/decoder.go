@@ -24,6 +24,9 @@ type Packet struct {
 	// tag the events event.TagTruncated (the TCP listener also sets the tag
 	// on every event Decode added for such a packet).
 	Truncated bool
+	// Listener names the listener that received it: transport and the
+	// address as configured, e.g. "udp/0.0.0.0:5514", "tls/[::]:6514".
+	Listener string
 }
 
 // Decoder turns datagrams into events.

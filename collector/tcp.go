@@ -172,16 +172,18 @@ func (c *TLSConfig) serverConfig(prefix string) (*tls.Config, error) {
 // decodes in stream order and sends batches to out, blocking while out is
 // full, which pushes back on the sender through TCP flow control.
 type TCP struct {
-	name    string // protocol name: "syslog"
-	key     string // config key prefix: "syslog.tcp", "syslog.tls"
-	cfg     TCPConfig
-	dec     Decoder
-	m       *Metrics
-	logger  *slog.Logger
-	limiter *obs.Limiter
-	tlsConf *tls.Config
-	lns     []net.Listener
-	ready   atomic.Bool
+	name string // protocol name: "syslog"
+	key  string // config key prefix: "syslog.tcp", "syslog.tls"
+	// transport is "tcp" or "tls" (Packet.Listener).
+	transport string
+	cfg       TCPConfig
+	dec       Decoder
+	m         *Metrics
+	logger    *slog.Logger
+	limiter   *obs.Limiter
+	tlsConf   *tls.Config
+	lns       []net.Listener
+	ready     atomic.Bool
 
 	mu    sync.Mutex
 	conns map[*tcpConn]struct{}
@@ -197,6 +199,7 @@ type TCP struct {
 type tcpConn struct {
 	raw    net.Conn
 	listen string
+	id     string // Packet.Listener
 }
 
 var _ pipeline.Source = (*TCP)(nil)
@@ -211,7 +214,7 @@ func NewTCP(name string, cfg TCPConfig, dec Decoder, m *Metrics, logger *slog.Lo
 	if err := cfg.Validate(key); err != nil {
 		return nil, err
 	}
-	t := &TCP{name: name, key: key, cfg: cfg, dec: dec, m: m,
+	t := &TCP{name: name, key: key, transport: transport, cfg: cfg, dec: dec, m: m,
 		logger:  logger.With("component", "collector/"+name, "transport", transport),
 		limiter: obs.NewLimiter(10 * time.Second), conns: map[*tcpConn]struct{}{}, giveUp: make(chan struct{}), sendMax: tcpSendMax}
 	if cfg.TLS != nil {
@@ -290,11 +293,11 @@ func (t *TCP) closeListeners() {
 // goroutine has ended. It never closes out.
 func (t *TCP) Run(ctx context.Context, out chan<- *event.Batch) error {
 	var accepts sync.WaitGroup
-	for _, ln := range t.lns {
+	for i, ln := range t.lns {
 		accepts.Add(1)
 		go func() {
 			defer accepts.Done()
-			t.accept(ctx, ln, out)
+			t.accept(ctx, ln, t.transport+"/"+t.cfg.Listen[i], out)
 		}()
 	}
 	t.ready.Store(true)
@@ -316,7 +319,7 @@ func (t *TCP) Run(ctx context.Context, out chan<- *event.Batch) error {
 	return nil
 }
 
-func (t *TCP) accept(ctx context.Context, ln net.Listener, out chan<- *event.Batch) {
+func (t *TCP) accept(ctx context.Context, ln net.Listener, id string, out chan<- *event.Batch) {
 	listen := ln.Addr().String()
 	var delay time.Duration
 	for {
@@ -340,7 +343,7 @@ func (t *TCP) accept(ctx context.Context, ln net.Listener, out chan<- *event.Bat
 			continue
 		}
 		delay = 0
-		c := &tcpConn{raw: raw, listen: listen}
+		c := &tcpConn{raw: raw, listen: listen, id: id}
 		t.mu.Lock()
 		full := len(t.conns) >= t.cfg.MaxConnections
 		if !full {
@@ -459,7 +462,7 @@ func (t *TCP) serve(c *tcpConn, out chan<- *event.Batch) {
 	fr := NewFrameReader(bufio.NewReaderSize(cr, readBufferSize), t.cfg.MaxMessageBytes)
 	perSender := t.m.exporterCounters(t.name, src.Addr())
 	var frames prometheus.Counter
-	p := &Packet{Src: src} // reused: a Packet handed to an interface escapes
+	p := &Packet{Src: src, Listener: c.id} // reused: a Packet handed to an interface escapes
 	var err error
 	for {
 		var f Frame

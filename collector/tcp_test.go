@@ -40,8 +40,9 @@ import (
 // recDecoder records every frame it is given and turns it into one event.
 // "PANIC" panics and "ERR" returns a DecodeError, after being recorded.
 type recDecoder struct {
-	mu     sync.Mutex
-	frames []recFrame
+	mu        sync.Mutex
+	frames    []recFrame
+	listeners map[string]int // Packet.Listener seen
 }
 
 type recFrame struct {
@@ -53,6 +54,10 @@ type recFrame struct {
 func (d *recDecoder) Decode(p *Packet, b *event.Batch) error {
 	d.mu.Lock()
 	d.frames = append(d.frames, recFrame{p.Src, string(p.Data), p.Truncated})
+	if d.listeners == nil {
+		d.listeners = map[string]int{}
+	}
+	d.listeners[p.Listener]++
 	d.mu.Unlock()
 	switch string(p.Data) {
 	case "PANIC":
@@ -236,6 +241,11 @@ func TestTCPNewlineAndOctetCounting(t *testing.T) {
 		}
 	}
 	waitFor(t, "1000 frames", func() bool { return h.dec.count() == 1000 })
+	h.dec.mu.Lock()
+	if l := h.dec.listeners; len(l) != 1 || l["tcp/127.0.0.1:0"] != 1000 {
+		t.Errorf("Packet.Listener values %v, want tcp/127.0.0.1:0 (transport and address as configured) on all 1000", l)
+	}
+	h.dec.mu.Unlock()
 	for _, c := range []net.Conn{lf, oc} {
 		if diff := cmp.Diff(h.dec.from(c), want); diff != "" {
 			t.Errorf("frames of %s (-got +want):\n%s", c.LocalAddr(), diff)

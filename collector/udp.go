@@ -89,10 +89,10 @@ type packetBatch struct {
 	pkts []Packet
 }
 
-func (pb *packetBatch) add(data []byte, src netip.AddrPort, at time.Time, truncated bool) {
+func (pb *packetBatch) add(data []byte, src netip.AddrPort, at time.Time, truncated bool, listener string) {
 	start := len(pb.buf)
 	pb.buf = append(pb.buf, data...)
-	pb.pkts = append(pb.pkts, Packet{Src: src, Received: at, Data: pb.buf[start:len(pb.buf):len(pb.buf)], Truncated: truncated})
+	pb.pkts = append(pb.pkts, Packet{Src: src, Received: at, Data: pb.buf[start:len(pb.buf):len(pb.buf)], Truncated: truncated, Listener: listener})
 }
 
 // UDP reads datagrams for one protocol and decodes them with a Decoder.
@@ -103,6 +103,7 @@ type UDP struct {
 	logger  *slog.Logger
 	m       *Metrics
 	conns   []*net.UDPConn
+	ids     []string // per conn: Packet.Listener
 	queues  []chan *packetBatch
 	pool    sync.Pool
 	seed    maphash.Seed
@@ -130,6 +131,7 @@ func NewUDP(name string, cfg UDPConfig, dec Decoder, m *Metrics, logger *slog.Lo
 				return nil, fmt.Errorf("%s.listen: %w", name, err)
 			}
 			u.conns = append(u.conns, c)
+			u.ids = append(u.ids, "udp/"+addr)
 		}
 	}
 	u.queues = make([]chan *packetBatch, cfg.Workers)
@@ -227,8 +229,8 @@ func setReceiveBuffer(c *net.UDPConn, n int) int {
 // workers finish what was queued, and returns. It never closes out.
 func (u *UDP) Run(ctx context.Context, out chan<- *event.Batch) error {
 	var readers errgroup.Group
-	for _, c := range u.conns {
-		readers.Go(func() error { return u.read(c) })
+	for i, c := range u.conns {
+		readers.Go(func() error { return u.read(c, u.ids[i]) })
 	}
 	var workers errgroup.Group
 	for i, q := range u.queues {
@@ -296,7 +298,7 @@ func (u *UDP) tick(ctx context.Context) {
 	}
 }
 
-func (u *UDP) read(c *net.UDPConn) error {
+func (u *UDP) read(c *net.UDPConn, id string) error {
 	listen := c.LocalAddr().String()
 	n := u.cfg.ReadBatch
 	var batchReader interface {
@@ -373,7 +375,7 @@ func (u *UDP) read(c *net.UDPConn) error {
 				pb = u.pool.Get().(*packetBatch)
 				pending[w] = pb
 			}
-			pb.add(bufs[i][:n], src, now, truncated)
+			pb.add(bufs[i][:n], src, now, truncated, id)
 			u.m.countExporter(u.name, src.Addr(), m.N)
 		}
 		pkts.Add(float64(got))

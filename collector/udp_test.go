@@ -21,9 +21,10 @@ import (
 // countDecoder turns each datagram into N events, N = first byte; 0xff panics;
 // 0xfe returns a DecodeError.
 type countDecoder struct {
-	mu   sync.Mutex
-	seen map[netip.Addr][]uint32 // sequence numbers per exporter, in decode order
-	gate chan struct{}           // if non-nil, Decode waits on it
+	mu        sync.Mutex
+	listeners map[string]int          // Packet.Listener seen
+	seen      map[netip.Addr][]uint32 // sequence numbers per exporter, in decode order
+	gate      chan struct{}           // if non-nil, Decode waits on it
 }
 
 func (d *countDecoder) Decode(p *Packet, b *event.Batch) error {
@@ -40,6 +41,10 @@ func (d *countDecoder) Decode(p *Packet, b *event.Batch) error {
 		return &DecodeError{Reason: "bad_version"}
 	}
 	d.mu.Lock()
+	if d.listeners == nil {
+		d.listeners = map[string]int{}
+	}
+	d.listeners[p.Listener]++
 	d.seen[p.Src.Addr()] = append(d.seen[p.Src.Addr()], binary.BigEndian.Uint32(p.Data[1:5]))
 	d.mu.Unlock()
 	for i := 0; i < int(p.Data[0]); i++ {
@@ -137,6 +142,9 @@ func TestUDPDecodesDrainsAndCountsErrors(t *testing.T) {
 	}
 	if v := testutil.ToFloat64(u.m.exporterByts.WithLabelValues("netflow", "127.0.0.1")); v != 200*5+1+5+5 {
 		t.Errorf("exporter bytes = %v, want %d", v, 200*5+1+5+5)
+	}
+	if len(dec.listeners) != 1 || dec.listeners["udp/127.0.0.1:0"] == 0 {
+		t.Errorf("Packet.Listener values %v, want only udp/127.0.0.1:0 (transport and address as configured)", dec.listeners)
 	}
 	// One exporter's packets are decoded in order by one worker.
 	for a, seqs := range dec.seen {

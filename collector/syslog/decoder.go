@@ -42,6 +42,7 @@ func (d *Decoder) Decode(p *collector.Packet, b *event.Batch) error {
 	e.Kind = event.KindSyslog
 	e.Created = p.Received
 	e.Observer = p.Src.Addr().Unmap()
+	e.Listener = p.Listener
 	if !h.Timestamp.IsZero() {
 		e.Timestamp = h.Timestamp
 	} else {

@@ -39,9 +39,12 @@ func TestDecoderEvents(t *testing.T) {
 	} {
 		b := event.NewBatch()
 		buf := []byte(tc.line)
-		p := &collector.Packet{Data: buf, Src: netip.MustParseAddrPort("[::ffff:198.51.100.7]:514"), Received: recv}
+		p := &collector.Packet{Data: buf, Src: netip.MustParseAddrPort("[::ffff:198.51.100.7]:514"), Received: recv, Listener: "udp/0.0.0.0:5514"}
 		if err := d.Decode(p, b); err != nil {
 			t.Fatal(err)
+		}
+		if got := b.Events[0].Listener; got != "udp/0.0.0.0:5514" {
+			t.Errorf("Listener = %q, want the packet's", got)
 		}
 		for i := range buf { // the packet buffer is reused after Decode
 			buf[i] = 'X'
