@@ -169,3 +169,39 @@ func TestVendorParsingEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestRouteByListenerToOwnIndex: a route sends what the TCP listener
+// receives to the meraki parser and its own daily index; the same line over
+// UDP is auto-detected and stays in the default syslog index.
+func TestRouteByListenerToOwnIndex(t *testing.T) {
+	logger := requireTool(t, "logger", "bsdutils")
+	ps := newPorts(t)
+	cfgFile := filepath.Join(t.TempDir(), "sluice.yaml")
+	conf := fmt.Sprintf(`syslog:
+  parsers:
+    routes:
+      - parser: meraki
+        listeners: ["tcp/127.0.0.1:%d"]
+        index: "sluice-mx-%%{+yyyy.MM.dd}"
+`, ps.SyslogTCP)
+	if err := os.WriteFile(cfgFile, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startSluice(t, sluiceOpts{Ports: ps, Args: []string{"--config", cfgFile}})
+	line := "src=192.168.1.10:51514 dst=93.184.216.34:443 mac=00:11:22:33:44:55 protocol=tcp sport=51514 dport=443 pattern: allow all"
+	runCmd(t, t.TempDir(), 10*time.Second, false, logger, "--rfc5424", "--udp", "--server", "127.0.0.1", "--port", strconv.Itoa(ps.SyslogUDP), "-t", "flows", line)
+	runCmd(t, t.TempDir(), 10*time.Second, false, logger, "--rfc5424", "--tcp", "--octet-count", "--server", "127.0.0.1", "--port", strconv.Itoa(ps.SyslogTCP), "-t", "flows", line)
+	waitUDPDrained(t, ps.SyslogUDP, 5*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	s.stop()
+	def := syslogDocs(t, s.opts.OutDir)
+	own := readGlobDocs(t, filepath.Join(s.opts.OutDir, "sluice-mx-*.ndjson"))
+	if len(def) != 1 || len(own) != 1 {
+		t.Fatalf("%d documents in sluice-syslog-*, %d in sluice-mx-*; want 1 and 1", len(def), len(own))
+	}
+	for _, d := range []doc{def[0], own[0]} {
+		if d.str("event.dataset") != "meraki.flows" || d.str("source.ip") != "192.168.1.10" {
+			t.Errorf("%s: not parsed as Meraki flows: %s", d.File, d.Raw)
+		}
+	}
+}

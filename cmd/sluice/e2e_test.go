@@ -125,6 +125,7 @@ type sluiceOpts struct {
 	OutDir  string // SLUICE_OUTPUT_FILE_DIR; a new temp dir when empty
 	DataDir string // SLUICE_DATA_DIR; a new temp dir when empty
 	Env     []string
+	Args    []string // after "run", e.g. --config FILE
 }
 
 // sluiceProc is one running sluice process.
@@ -152,7 +153,7 @@ func startSluice(t *testing.T, opts sluiceOpts) *sluiceProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(sluiceBin, "run")
+	cmd := exec.Command(sluiceBin, append([]string{"run"}, opts.Args...)...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(),
 		fmt.Sprintf("SLUICE_NETFLOW_LISTEN=127.0.0.1:%d", opts.Ports.NetFlow),

@@ -184,8 +184,17 @@ func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
 	cc.vendor.Auto = sc.Parsers.Auto
 	cc.vendor.PatternDirs, cc.vendor.RuleDirs = sc.Parsers.PatternDirs, sc.Parsers.RuleDirs
 	cc.vendor.Location = loc
+	for _, l := range sc.UDP.Listen {
+		cc.vendor.KnownListeners = append(cc.vendor.KnownListeners, "udp/"+l)
+	}
+	for _, l := range sc.TCP.Listen {
+		cc.vendor.KnownListeners = append(cc.vendor.KnownListeners, "tcp/"+l)
+	}
+	for _, l := range sc.TLS.Listen {
+		cc.vendor.KnownListeners = append(cc.vendor.KnownListeners, "tls/"+l)
+	}
 	for i, r := range sc.Parsers.Routes {
-		vr := vendor.Route{Parser: r.Parser, Programs: r.Programs}
+		vr := vendor.Route{Parser: r.Parser, Programs: r.Programs, Listeners: r.Listeners, Index: r.Index}
 		for _, sn := range r.Senders {
 			p, err := netip.ParsePrefix(sn)
 			if err != nil {
@@ -362,7 +371,13 @@ func runCollector(ctx context.Context, cfg *config.Config, logger *slog.Logger) 
 		outputs = append(outputs, fo)
 		logger.Info("writing daily NDJSON files", "dir", cc.file.Dir)
 	}
+	// The parsers first: their own indices need Elasticsearch templates.
+	vs, err := vendor.New(cc.vendor, logger, reg)
+	if err != nil {
+		return fmt.Errorf("syslog.parsers: %w", err)
+	}
 	if len(cfg.Output.Elasticsearch.Addresses) > 0 {
+		cc.es.Template.SyslogIndices = vs.Indices()
 		eo, err := elasticsearch.New(cc.es, logger, reg)
 		if err != nil {
 			return err
@@ -376,10 +391,6 @@ func runCollector(ctx context.Context, cfg *config.Config, logger *slog.Logger) 
 
 	// Vendor parsing of syslog messages, then encoding, last, in the stage
 	// workers, so it uses every core.
-	vs, err := vendor.New(cc.vendor, logger, reg)
-	if err != nil {
-		return fmt.Errorf("syslog.parsers: %w", err)
-	}
 	stages := []pipeline.Stage{vs, pipeline.Encode{}}
 	runner := pipeline.New(cc.pipe, sources, stages, outputs, logger, reg)
 

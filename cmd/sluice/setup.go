@@ -11,8 +11,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"github.com/sluicelab/sluice/enrich/vendor"
 	"github.com/sluicelab/sluice/internal/config"
 	"github.com/sluicelab/sluice/internal/obs"
 	"github.com/sluicelab/sluice/output/elasticsearch"
@@ -50,6 +52,16 @@ func setupCommand(stderrW io.Writer) *cobra.Command {
 			}
 			tc := ec.Template
 			tc.FlowsIndex, tc.SyslogIndex = ec.FlowsIndex, ec.SyslogIndex
+			// Parsers and routes may name indices of their own.
+			cc, err := buildComponentConfigs(cfg)
+			if err != nil {
+				return err
+			}
+			vs, err := vendor.New(cc.vendor, logger, prometheus.NewRegistry())
+			if err != nil {
+				return fmt.Errorf("syslog.parsers: %w", err)
+			}
+			tc.SyslogIndices = vs.Indices()
 			tpls, err := elasticsearch.BuildTemplates(tc)
 			if err != nil {
 				return err

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strings"
 	"time"
+
+	"github.com/sluicelab/sluice/internal/event"
 )
 
 // Config configures the vendor parsing stage (config keys syslog.parsers.*).
@@ -22,6 +25,10 @@ type Config struct {
 	// the embedded ones; a parser with the name of an embedded one replaces
 	// it.
 	RuleDirs []string `mapstructure:"rule_dirs"`
+	// KnownListeners are the configured listeners (transport/address);
+	// when set, Validate refuses route listeners not among them. Not a
+	// key of its own: the caller fills it from syslog.*.listen.
+	KnownListeners []string `mapstructure:"-"`
 	// Location is the time zone of date steps whose layout carries none and
 	// whose rule names no timezone; nil means UTC. It is not a key of its
 	// own: sluice passes syslog.timezone.
@@ -37,10 +44,14 @@ type Route struct {
 	// Programs are APP-NAMEs (RFC 3164 tags) the route applies to, such as
 	// "kernel" or "ASM".
 	Programs []string `mapstructure:"programs"`
-	// Listeners would name the syslog listeners the route applies to.
-	// TODO: events do not carry the listener they came from yet; until
-	// they do, a route with listeners is refused by Validate.
+	// Listeners are the syslog listeners the route applies to:
+	// "udp/0.0.0.0:5514", "tcp/...", "tls/..." (transport and the address
+	// as written in syslog.*.listen), or the address alone for any
+	// transport on it.
 	Listeners []string `mapstructure:"listeners"`
+	// Index is an index pattern for the events this route picks (e.g.
+	// sluice-meraki-%{+yyyy.MM.dd}); it wins over the parser's and rule's.
+	Index string `mapstructure:"index"`
 }
 
 // Default returns the defaults: no routes, auto-detection on.
@@ -70,8 +81,15 @@ func (c *Config) Validate() error {
 				errs = append(errs, fmt.Errorf("%s.programs[%d]: empty program name; remove it", key, j))
 			}
 		}
-		if len(r.Listeners) > 0 {
-			errs = append(errs, fmt.Errorf("%s.listeners: routing by listener is not supported yet (events do not record their listener); route by senders or programs instead", key))
+		for j, l := range r.Listeners {
+			if err := c.checkListener(l); err != nil {
+				errs = append(errs, fmt.Errorf("%s.listeners[%d]: %w", key, j, err))
+			}
+		}
+		if r.Index != "" {
+			if _, err := event.NewIndexNamer(r.Index, time.UTC); err != nil {
+				errs = append(errs, fmt.Errorf("%s.index: %w", key, err))
+			}
 		}
 	}
 	for i, d := range c.PatternDirs {
@@ -85,6 +103,36 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkListener checks a route's listener against KnownListeners.
+func (c *Config) checkListener(l string) error {
+	if l == "" {
+		return errors.New("empty; use transport/address such as udp/0.0.0.0:5514, or the address alone")
+	}
+	if len(c.KnownListeners) == 0 {
+		return nil
+	}
+	for _, k := range c.KnownListeners {
+		if listenerMatches(l, k) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is not a configured listener; the configured ones are %s (transport/address as in syslog.udp.listen, syslog.tcp.listen, syslog.tls.listen)", l, strings.Join(c.KnownListeners, ", "))
+}
+
+// listenerMatches reports whether a route's listener entry names the
+// listener id ("udp/0.0.0.0:5514"): the same id, or the same address with
+// no transport given.
+func listenerMatches(entry, id string) bool {
+	if entry == id {
+		return true
+	}
+	if strings.Contains(entry, "/") {
+		return false
+	}
+	_, addr, ok := strings.Cut(id, "/")
+	return ok && addr == entry
 }
 
 func checkDir(d string) error {

@@ -135,9 +135,10 @@ func (c *cond) matchMessage(msg string) bool {
 
 // parser is one compiled parser file.
 type parser struct {
-	name   string
-	detect []cond
-	rules  []*rule
+	name     string
+	indexRef event.IndexRef // the parser's own index (0: the syslog default)
+	detect   []cond
+	rules    []*rule
 	// byApp lists, for each app name some rule's when names, the rules
 	// that can apply to it in order; anyApp the rules for other app names.
 	byApp   map[string][]int
@@ -170,13 +171,14 @@ func (p *parser) index() {
 
 // rule is one entry of a parser's rules.
 type rule struct {
-	name    string
-	when    cond
-	dataset string
-	byApp   map[string]string // dataset per app name when it uses {appname}
-	steps   []step
-	ctr     int            // counter index (static dataset)
-	ctrApp  map[string]int // counter index per app name
+	name     string
+	when     cond
+	dataset  string
+	indexRef event.IndexRef    // the rule's own index (0: the parser's)
+	byApp    map[string]string // dataset per app name when it uses {appname}
+	steps    []step
+	ctr      int            // counter index (static dataset)
+	ctrApp   map[string]int // counter index per app name
 
 	// Every path the rule's steps name is a symbol, resolved when the
 	// rule is compiled, so that steps find fields by index.

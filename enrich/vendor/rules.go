@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluicelab/sluice/configs"
 	"github.com/sluicelab/sluice/enrich/grok"
+	"github.com/sluicelab/sluice/internal/event"
 )
 
 // ruleFile is one parser file as read, before compiling.
@@ -229,7 +230,7 @@ func (c *compiler) compileFile(f ruleFile) (*parser, error) {
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
 		return nil, fmt.Errorf("%s: empty file; a parser file holds one parser (name, detect, rules)", f.path)
 	}
-	top, err := c.mapping(doc.Content[0], "parser", "name", "description", "detect", "rules")
+	top, err := c.mapping(doc.Content[0], "parser", "name", "description", "index", "detect", "rules")
 	if err != nil {
 		return nil, err
 	}
@@ -246,6 +247,10 @@ func (c *compiler) compileFile(f ruleFile) (*parser, error) {
 			}
 		case "description":
 			if _, err = c.str(kv.val, "description"); err != nil {
+				return nil, err
+			}
+		case "index":
+			if p.indexRef, err = c.index(kv.val, "index"); err != nil {
 				return nil, err
 			}
 		case "detect":
@@ -311,7 +316,7 @@ func (c *compiler) cond(n *yaml.Node, what string) (cond, error) {
 	return cd, nil
 }
 
-var ruleKeys = []string{"name", "when", "dataset", "cut", "grok", "kv", "set", "rename", "convert", "map", "date", "remove"}
+var ruleKeys = []string{"name", "when", "dataset", "index", "cut", "grok", "kv", "set", "rename", "convert", "map", "date", "remove"}
 
 func (c *compiler) rule(n *yaml.Node, what string) (*rule, error) {
 	pairs, err := c.mapping(n, what, ruleKeys...)
@@ -335,6 +340,11 @@ func (c *compiler) rule(n *yaml.Node, what string) (*rule, error) {
 			continue
 		case "when":
 			if r.when, err = c.cond(kv.val, w); err != nil {
+				return nil, err
+			}
+			continue
+		case "index":
+			if r.indexRef, err = c.index(kv.val, w); err != nil {
 				return nil, err
 			}
 			continue
@@ -395,6 +405,19 @@ func (c *compiler) rule(n *yaml.Node, what string) (*rule, error) {
 		}
 	}
 	return r, nil
+}
+
+// index reads an index pattern (what: its key) and registers it.
+func (c *compiler) index(n *yaml.Node, what string) (event.IndexRef, error) {
+	pattern, err := c.str(n, what)
+	if err != nil {
+		return 0, err
+	}
+	ref, err := event.RegisterIndex(pattern)
+	if err != nil {
+		return 0, c.errorf(n, "%s: %v", what, err)
+	}
+	return ref, nil
 }
 
 // source reads an optional "source" key: "" (the message) or a field path.

@@ -225,10 +225,15 @@ func TestValidate(t *testing.T) {
 		{"no condition", Config{Routes: []Route{{Parser: "meraki"}}}, []string{"syslog.parsers.routes[0]: no senders, programs or listeners"}},
 		{"zero prefix", Config{Routes: []Route{{Parser: "meraki", Senders: []netip.Prefix{{}}}}}, []string{"syslog.parsers.routes[0].senders[0]"}},
 		{"empty program", Config{Routes: []Route{{Parser: "meraki", Programs: []string{""}}}}, []string{"syslog.parsers.routes[0].programs[0]"}},
-		{"listeners", Config{Routes: []Route{{Parser: "meraki", Listeners: []string{"udp"}}}}, []string{"syslog.parsers.routes[0].listeners: routing by listener is not supported yet"}},
+		{"listeners", Config{KnownListeners: []string{"udp/0.0.0.0:5514", "tcp/0.0.0.0:5514"},
+			Routes: []Route{{Parser: "meraki", Listeners: []string{"udp/0.0.0.0:5514", "0.0.0.0:5514"}, Index: "sluice-mx-%{+yyyy.MM.dd}"}}}, nil},
+		{"unknown listener", Config{KnownListeners: []string{"udp/0.0.0.0:5514", "tcp/0.0.0.0:5514"},
+			Routes: []Route{{Parser: "meraki", Listeners: []string{"udp/0.0.0.0:5515"}}}},
+			[]string{`syslog.parsers.routes[0].listeners[0]: "udp/0.0.0.0:5515" is not a configured listener`, "udp/0.0.0.0:5514, tcp/0.0.0.0:5514"}},
+		{"bad index", Config{Routes: []Route{{Parser: "meraki", Programs: []string{"x"}, Index: "Sluice-%{+yyyy}"}}}, []string{"syslog.parsers.routes[0].index:", "lowercase"}},
 		{"missing dirs", Config{RuleDirs: []string{filepath.Join(dir, "nope")}, PatternDirs: []string{file}},
 			[]string{"syslog.parsers.rule_dirs[0]", "syslog.parsers.pattern_dirs[0]", "is not a directory"}},
-		{"all problems at once", Config{Routes: []Route{{}, {Parser: "x", Listeners: []string{"a"}}}}, []string{"routes[0].parser", "routes[0]: no senders", "routes[1].listeners"}},
+		{"all problems at once", Config{Routes: []Route{{}, {Parser: "x", Listeners: []string{""}}}}, []string{"routes[0].parser", "routes[0]: no senders", "routes[1].listeners[0]: empty"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.Validate()

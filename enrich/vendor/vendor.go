@@ -47,9 +47,11 @@ type detector struct {
 }
 
 type route struct {
-	senders  []netip.Prefix
-	programs []string
-	parser   *parser
+	senders   []netip.Prefix
+	programs  []string
+	listeners []string
+	parser    *parser
+	indexRef  event.IndexRef
 }
 
 // New loads and compiles the grok patterns and parser files and checks
@@ -94,10 +96,12 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Stage, er
 		if p == nil {
 			return nil, fmt.Errorf("syslog.parsers.routes[%d].parser: no parser %q; known parsers: %s", i, r.Parser, names(parsers))
 		}
-		if len(r.Listeners) > 0 {
-			return nil, fmt.Errorf("syslog.parsers.routes[%d].listeners: routing by listener is not supported yet; route by senders or programs", i)
+		rt := route{programs: r.Programs, listeners: r.Listeners, parser: p}
+		if r.Index != "" {
+			if rt.indexRef, err = event.RegisterIndex(r.Index); err != nil {
+				return nil, fmt.Errorf("syslog.parsers.routes[%d].index: %w", i, err)
+			}
 		}
-		rt := route{programs: r.Programs, parser: p}
 		for _, pf := range r.Senders {
 			rt.senders = append(rt.senders, pf.Masked())
 		}
@@ -111,6 +115,29 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Stage, er
 	s.pool.New = func() any { return newState(n) }
 	logger.Info("syslog parsers loaded", "parsers", names(parsers), "routes", len(s.routes), "auto", s.auto)
 	return s, nil
+}
+
+// Indices returns the index patterns the parsers, rules and routes name
+// besides the default (for Elasticsearch templates), each once.
+func (s *Stage) Indices() []string {
+	seen := map[event.IndexRef]bool{}
+	var out []string
+	add := func(r event.IndexRef) {
+		if r != 0 && !seen[r] {
+			seen[r] = true
+			out = append(out, event.IndexPattern(r))
+		}
+	}
+	for _, p := range s.parsers {
+		add(p.indexRef)
+		for _, r := range p.rules {
+			add(r.indexRef)
+		}
+	}
+	for _, r := range s.routes {
+		add(r.indexRef)
+	}
+	return out
 }
 
 // Name implements pipeline.Stage.
@@ -127,8 +154,11 @@ func (s *Stage) Process(_ context.Context, b *event.Batch) error {
 		if e.Kind != event.KindSyslog {
 			continue
 		}
-		if p := s.pick(e); p != nil {
+		if p, ref := s.pick(e); p != nil {
 			s.parse(st, p, e)
+			if ref != 0 {
+				e.Index = ref
+			}
 		}
 	}
 	for _, i := range st.touched {
@@ -144,9 +174,10 @@ func (s *Stage) Process(_ context.Context, b *event.Batch) error {
 	return nil
 }
 
-// pick returns the parser for e: the first matching route's, else the
-// first parser whose detect conditions hold (when Auto), else nil.
-func (s *Stage) pick(e *event.Event) *parser {
+// pick returns the parser for e: the first matching route's (with the
+// route's index, if it has one), else the first parser whose detect
+// conditions hold (when Auto), else nil.
+func (s *Stage) pick(e *event.Event) (*parser, event.IndexRef) {
 	app := e.Syslog.AppName
 	for i := range s.routes {
 		r := &s.routes[i]
@@ -156,25 +187,37 @@ func (s *Stage) pick(e *event.Event) *parser {
 		if len(r.programs) > 0 && !containsFold(r.programs, app) {
 			continue
 		}
-		return r.parser
+		if len(r.listeners) > 0 && !matchesListener(r.listeners, e.Listener) {
+			continue
+		}
+		return r.parser, r.indexRef
 	}
 	if !s.auto {
-		return nil
+		return nil, 0
 	}
 	// Conditions on the app name are cheap and specific: all of them
 	// first, then the conditions on the message alone.
 	msg := e.Syslog.Message
 	for _, d := range s.byApp {
 		if d.c.match(app, msg) {
-			return d.p
+			return d.p, 0
 		}
 	}
 	for _, d := range s.byMessage {
 		if d.c.matchMessage(msg) {
-			return d.p
+			return d.p, 0
 		}
 	}
-	return nil
+	return nil, 0
+}
+
+func matchesListener(entries []string, id string) bool {
+	for _, l := range entries {
+		if listenerMatches(l, id) {
+			return true
+		}
+	}
+	return false
 }
 
 func inPrefixes(ps []netip.Prefix, a netip.Addr) bool {
@@ -222,10 +265,16 @@ func (s *Stage) parse(st *state, p *parser, e *event.Event) {
 		st.commit()
 		ds, ctr := r.datasetFor(app)
 		e.Syslog.Dataset = ds
+		if r.indexRef != 0 {
+			e.Index = r.indexRef
+		} else {
+			e.Index = p.indexRef
+		}
 		st.count(ctr)
 		return
 	}
 	e.Tags |= event.TagGrokFailure
+	e.Index = p.indexRef
 	if len(cands) > 0 {
 		e.Syslog.Dataset, _ = p.rules[cands[0]].datasetFor(app)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -278,6 +279,77 @@ func TestRouting(t *testing.T) {
 				t.Errorf("Process(%q from %s) (-got +want):\n%s", tc.line, tc.sender, diff)
 			}
 		})
+	}
+}
+
+// Routes by listener, and the index a route, rule or parser gives.
+func TestRoutingByListenerAndIndex(t *testing.T) {
+	dir := t.TempDir()
+	parserFile := `name: mylog
+index: sluice-mylog-%{+yyyy.MM.dd}
+detect:
+  - appname: [mylog]
+rules:
+  - name: special
+    when: {prefix: ["special "]}
+    dataset: mylog.special
+    index: sluice-mylog-special-%{+yyyy.MM.dd}
+    set: {mylog.seen: true}
+  - name: other
+    when: {prefix: ["plain"]}
+    dataset: mylog.other
+    set: {mylog.seen: true}
+`
+	if err := os.WriteFile(filepath.Join(dir, "mylog.yaml"), []byte(parserFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const meraki = "<134>1 1795363216.246420486 MX84 flows allow src=10.0.0.5 dst=198.51.100.25 protocol=tcp sport=1 dport=2"
+	s := newStage(t, Config{Auto: true, RuleDirs: []string{dir}, Routes: []Route{
+		{Parser: "meraki", Listeners: []string{"udp/0.0.0.0:5515"}, Index: "sluice-mx-%{+yyyy.MM.dd}"},
+		{Parser: "netfilter", Listeners: []string{"0.0.0.0:5516"}},
+	}})
+	for _, tc := range []struct {
+		listener, line      string
+		dataset, index, tag string
+	}{
+		{"udp/0.0.0.0:5515", meraki, "meraki.flows", "sluice-mx-%{+yyyy.MM.dd}", ""},
+		{"udp/0.0.0.0:5514", meraki, "meraki.flows", "", ""}, // auto-detected, no route: default index
+		{"tcp/0.0.0.0:5515", meraki, "meraki.flows", "", ""}, // same address, other transport
+		// Any transport on 0.0.0.0:5516 goes to netfilter (whose generic
+		// key=value rule takes the Meraki line).
+		{"tcp/0.0.0.0:5516", meraki, "netfilter.log", "", ""},
+		{"udp/0.0.0.0:5514", "<14>Nov 22 08:00:00 host mylog: special a=1", "mylog.special", "sluice-mylog-special-%{+yyyy.MM.dd}", ""},
+		{"udp/0.0.0.0:5514", "<14>Nov 22 08:00:00 host mylog: plain a=1", "mylog.other", "sluice-mylog-%{+yyyy.MM.dd}", ""},
+		// Claimed by mylog, parsed by no rule: the parser's index (and the
+		// dataset of its first rule for the app name).
+		{"udp/0.0.0.0:5514", "<14>Nov 22 08:00:00 host mylog: neither", "mylog.special", "sluice-mylog-%{+yyyy.MM.dd}", "_grokparsefailure"},
+	} {
+		b := decode(t, "192.0.2.1", tc.line)
+		e := &b.All()[0]
+		e.Listener = tc.listener
+		if err := s.Process(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+		got := fieldsOf(e)
+		if got["dataset"] != tc.dataset || got["tags"] != tc.tag || event.IndexPattern(e.Index) != tc.index {
+			t.Errorf("%s %q: dataset %q, tags %q, index %q; want %q, %q, %q", tc.listener, tc.line,
+				got["dataset"], got["tags"], event.IndexPattern(e.Index), tc.dataset, tc.tag, tc.index)
+		}
+		b.Release()
+	}
+	got := s.Indices()
+	slices.Sort(got)
+	want := []string{"sluice-mx-%{+yyyy.MM.dd}", "sluice-mylog-%{+yyyy.MM.dd}", "sluice-mylog-special-%{+yyyy.MM.dd}"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Indices() = %q, want %q", got, want)
+	}
+	// A bad pattern in a parser file names file and line.
+	bad := strings.Replace(parserFile, "index: sluice-mylog-%{+yyyy.MM.dd}", "index: sluice-mylog", 1)
+	if err := os.WriteFile(filepath.Join(dir, "mylog.yaml"), []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Config{RuleDirs: []string{dir}}, nil, prometheus.NewRegistry()); err == nil || !strings.Contains(err.Error(), "mylog.yaml:2") || !strings.Contains(err.Error(), "has no date") {
+		t.Errorf("New() with an index without a date = %v, want an error naming mylog.yaml:2", err)
 	}
 }
 

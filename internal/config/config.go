@@ -86,9 +86,11 @@ type SyslogConfig struct {
 // SyslogRoute sends syslog messages from some senders or programs to one
 // vendor parser (syslog.parsers.routes).
 type SyslogRoute struct {
-	Parser   string   `mapstructure:"parser"`
-	Senders  []string `mapstructure:"senders"`  // addresses or CIDRs
-	Programs []string `mapstructure:"programs"` // APP-NAMEs / tags
+	Parser    string   `mapstructure:"parser"`
+	Senders   []string `mapstructure:"senders"`   // addresses or CIDRs
+	Programs  []string `mapstructure:"programs"`  // APP-NAMEs / tags
+	Listeners []string `mapstructure:"listeners"` // udp/0.0.0.0:5514, tcp/..., tls/..., or the address alone
+	Index     string   `mapstructure:"index"`     // own index pattern for what the route picks
 }
 
 // CollectorConfig tunes the UDP sockets and decode workers of every flow listener.
