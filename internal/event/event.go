@@ -65,6 +65,10 @@ type Endpoint struct {
 	Packets uint64
 	MAC     [6]byte
 	HasMAC  bool
+	// Geo is the GeoIP answer for IP (nil: none, or not looked up);
+	// shared, never modified.
+	Geo      *Geo
+	Locality Locality // source.locality / destination.locality
 }
 
 // Flow holds the flow-specific top-level facts of a KindFlow event.
@@ -128,6 +132,8 @@ type Event struct {
 	Src, Dst  Endpoint
 	Flow      Flow
 	Tags      Tags
+	// Direction is network.direction (from the endpoints' localities).
+	Direction Direction
 	// Index is the index pattern a stage chose for this event (a parser
 	// rule's or route's own index); 0 is the kind's default.
 	Index IndexRef
