@@ -117,6 +117,11 @@ func (e *Event) appendFlow(dst []byte, dc *dateCache) []byte {
 		dst = appendKey(dst, `"packets":`)
 		dst = strconv.AppendUint(dst, f.Packets, 10)
 	}
+	if d := e.Direction.String(); d != "" {
+		dst = appendKey(dst, `"direction":"`)
+		dst = append(dst, d...)
+		dst = append(dst, '"')
+	}
 	if a := e.Src.IP; a.IsValid() || e.Dst.IP.IsValid() {
 		if !a.IsValid() {
 			a = e.Dst.IP
@@ -363,7 +368,54 @@ func (p *Endpoint) appendJSON(dst []byte, open string, ports portPolicy) []byte 
 		}
 		dst = append(dst, '"')
 	}
+	if l := p.Locality.String(); l != "" {
+		dst = appendKey(dst, `"locality":"`)
+		dst = append(dst, l...)
+		dst = append(dst, '"')
+	}
+	if p.Geo != nil {
+		dst = p.Geo.appendJSON(dst)
+	}
 	return closeObject(dst, mark)
+}
+
+// appendJSON writes the "geo" and "as" objects of an endpoint (what is
+// known of them).
+func (g *Geo) appendJSON(dst []byte) []byte {
+	mark := len(dst)
+	dst = appendKey(dst, `"geo":{`)
+	for _, kv := range [...]struct{ k, v string }{
+		{`"city_name":`, g.CityName}, {`"continent_code":`, g.ContinentCode},
+		{`"country_iso_code":`, g.CountryISO}, {`"country_name":`, g.CountryName},
+		{`"region_iso_code":`, g.RegionISO}, {`"region_name":`, g.RegionName},
+	} {
+		if kv.v != "" {
+			dst = appendKey(dst, kv.k)
+			dst = appendString(dst, kv.v)
+		}
+	}
+	if g.HasLocation {
+		dst = appendKey(dst, `"location":{"lat":`)
+		dst = appendFloat(dst, g.Lat)
+		dst = append(dst, `,"lon":`...)
+		dst = appendFloat(dst, g.Lon)
+		dst = append(dst, '}')
+	}
+	dst = closeObject(dst, mark)
+	if g.ASN != 0 || g.ASOrg != "" {
+		dst = appendKey(dst, `"as":{`)
+		if g.ASN != 0 {
+			dst = append(dst, `"number":`...)
+			dst = strconv.AppendUint(dst, uint64(g.ASN), 10)
+		}
+		if g.ASOrg != "" {
+			dst = appendKey(dst, `"organization":{"name":`)
+			dst = appendString(dst, g.ASOrg)
+			dst = append(dst, '}')
+		}
+		dst = append(dst, '}')
+	}
+	return dst
 }
 
 // appendJSON writes the ECS tags array, or nothing without known tags.

@@ -75,6 +75,35 @@ type jsonCase struct {
 func jsonCases() []jsonCase {
 	return []jsonCase{
 		{
+			name: "tcp_v4_geo_direction",
+			event: func() *Event {
+				e := typicalFlow()
+				e.Src.Locality = LocalityInternal
+				e.Dst.Locality = LocalityExternal
+				e.Dst.Geo = &Geo{CountryISO: "SE", CountryName: "Sweden", ContinentCode: "EU", RegionISO: "SE-AB", RegionName: "Stockholm",
+					CityName: "Stockholm", Lat: 59.3294, Lon: 18.0686, HasLocation: true, ASN: 64500, ASOrg: "Example AB"}
+				e.Src.Geo = &Geo{ASN: 64501} // only an AS
+				e.Direction = DirectionOutbound
+				return e
+			},
+			want: map[string]any{
+				"source.locality":                  "internal",
+				"source.as.number":                 64501.0,
+				"source.geo":                       nil,
+				"destination.locality":             "external",
+				"destination.geo.country_iso_code": "SE",
+				"destination.geo.country_name":     "Sweden",
+				"destination.geo.continent_code":   "EU",
+				"destination.geo.region_iso_code":  "SE-AB",
+				"destination.geo.region_name":      "Stockholm",
+				"destination.geo.city_name":        "Stockholm",
+				"destination.geo.location":         map[string]any{"lat": 59.3294, "lon": 18.0686},
+				"destination.as.number":            64500.0,
+				"destination.as.organization.name": "Example AB",
+				"network.direction":                "outbound",
+			},
+		},
+		{
 			name: "tcp_v4_all_fields",
 			event: func() *Event {
 				e := typicalFlow()

@@ -123,7 +123,7 @@ func maybeStorePlan(h uint64, keys []string, n int, tree []byte, rec *treeRecord
 }
 
 // appendTree replays the plan with the event's values.
-func (p *syslogPlan) appendTree(dst []byte, own *[28]Field, n int, fields []Field, dc *dateCache) []byte {
+func (p *syslogPlan) appendTree(dst []byte, own *[maxOwnFields]Field, n int, fields []Field, dc *dateCache) []byte {
 	if len(p.src) == 0 {
 		return dst
 	}
@@ -148,7 +148,7 @@ func (p *syslogPlan) appendTree(dst []byte, own *[28]Field, n int, fields []Fiel
 // claim the same path the first wins; a value whose path is a prefix of
 // another's (a leaf where an object is needed) is left out. rec gets what
 // was written, for a plan.
-func appendTreeSlow(dst []byte, own *[28]Field, n int, fields []Field, seq *[maxSyslogFields]string, np int, dc *dateCache, rec *treeRecord) []byte {
+func appendTreeSlow(dst []byte, own *[maxOwnFields]Field, n int, fields []Field, seq *[maxSyslogFields]string, np int, dc *dateCache, rec *treeRecord) []byte {
 	base := len(dst)
 	// The sort works on positions into keys/from (from: below n an own
 	// value, else n + an index of fields), so no pointer to the stack

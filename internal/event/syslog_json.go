@@ -1,6 +1,7 @@
 package event
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -27,12 +28,61 @@ const maxSyslogFields = 96
 //
 // usePlans false always takes the long way (tests compare both).
 func (e *Event) appendSyslog(dst []byte, dc *dateCache, usePlans bool) []byte {
-	// sluice's own values, added in path order (pathLess) so that sorting
-	// only has to place the parsed fields.
-	var own [28]Field
+	var own [maxOwnFields]Field
+	n := e.ownSyslogFields(&own)
+
+	// The layout of the tree (order, nesting, what is left out) depends
+	// only on the sequence of keys, and a parser emits the same few
+	// sequences over and over: a cached plan replays it (see plan.go).
+	var seq [maxSyslogFields]string
+	np := 0
+	for i := 0; i < n; i++ {
+		seq[np] = own[i].Key
+		np++
+	}
+	for i := range e.Fields {
+		if np == len(seq) {
+			break
+		}
+		f := &e.Fields[i]
+		if f.writable() {
+			seq[np] = f.Key
+		} else {
+			seq[np] = "" // not a valid path: left out
+		}
+		np++
+	}
+	var h uint64
+	var p *syslogPlan
+	if usePlans {
+		h = hashKeys(seq[:np], n)
+		p = lookupPlan(h, seq[:np], n)
+	}
+	if p != nil {
+		dst = p.appendTree(dst, &own, n, e.Fields, dc)
+	} else {
+		var rec treeRecord
+		base := len(dst)
+		dst = appendTreeSlow(dst, &own, n, e.Fields, &seq, np, dc, &rec)
+		if usePlans {
+			maybeStorePlan(h, seq[:np], n, dst[base:], &rec)
+		}
+	}
+	dst = e.Tags.appendJSON(dst)
+	dst = appendKey(dst, `"ecs":{"version":"`+ECSVersion+`"}`)
+	return append(dst, '}')
+}
+
+// maxOwnFields bounds sluice's own values in a syslog document.
+const maxOwnFields = 56
+
+// ownSyslogFields fills own with sluice's own values of a syslog document,
+// in path order (pathLess) so that only the parsed fields need sorting,
+// and returns how many there are.
+func (e *Event) ownSyslogFields(own *[maxOwnFields]Field) int {
 	n := 0
 	sl := &e.Syslog
-	n = appendEndpointFields(&own, n, &e.Dst, "destination.bytes", "destination.ip", "destination.packets", "destination.port")
+	n = appendEndpointFields(own, n, &e.Dst, &destinationKeys)
 	if !e.Created.IsZero() {
 		own[n] = Field{Key: "event.created", Type: FieldTime, U: uint64(e.Created.UnixNano())}
 		n++
@@ -86,6 +136,10 @@ func (e *Event) appendSyslog(dst []byte, dc *dateCache, usePlans bool) []byte {
 		own[n] = Field{Key: "message", Type: FieldString, S: sl.Message}
 		n++
 	}
+	if d := e.Direction.String(); d != "" {
+		own[n] = Field{Key: "network.direction", Type: FieldString, S: d}
+		n++
+	}
 	if e.Flow.HasProtocol {
 		own[n] = Field{Key: "network.iana_number", Type: FieldString, S: ianaNumbers[e.Flow.Protocol]}
 		n++
@@ -106,67 +160,74 @@ func (e *Event) appendSyslog(dst []byte, dc *dateCache, usePlans bool) []byte {
 		own[n] = Field{Key: "process.pid", Type: FieldUint, U: pid}
 		n++
 	}
-	n = appendEndpointFields(&own, n, &e.Src, "source.bytes", "source.ip", "source.packets", "source.port")
+	n = appendEndpointFields(own, n, &e.Src, &sourceKeys)
 
-	// The layout of the tree (order, nesting, what is left out) depends
-	// only on the sequence of keys, and a parser emits the same few
-	// sequences over and over: a cached plan replays it (see plan.go).
-	var seq [maxSyslogFields]string
-	np := 0
-	for i := 0; i < n; i++ {
-		seq[np] = own[i].Key
-		np++
-	}
-	for i := range e.Fields {
-		if np == len(seq) {
-			break
-		}
-		f := &e.Fields[i]
-		if f.writable() {
-			seq[np] = f.Key
-		} else {
-			seq[np] = "" // not a valid path: left out
-		}
-		np++
-	}
-	var h uint64
-	var p *syslogPlan
-	if usePlans {
-		h = hashKeys(seq[:np], n)
-		p = lookupPlan(h, seq[:np], n)
-	}
-	if p != nil {
-		dst = p.appendTree(dst, &own, n, e.Fields, dc)
-	} else {
-		var rec treeRecord
-		base := len(dst)
-		dst = appendTreeSlow(dst, &own, n, e.Fields, &seq, np, dc, &rec)
-		if usePlans {
-			maybeStorePlan(h, seq[:np], n, dst[base:], &rec)
-		}
-	}
-	dst = e.Tags.appendJSON(dst)
-	dst = appendKey(dst, `"ecs":{"version":"`+ECSVersion+`"}`)
-	return append(dst, '}')
+	return n
 }
 
-// appendEndpointFields adds an endpoint's known values under the given keys
-// (in path order).
-func appendEndpointFields(own *[28]Field, n int, p *Endpoint, kBytes, kIP, kPackets, kPort string) int {
-	if p.Bytes != 0 {
-		own[n] = Field{Key: kBytes, Type: FieldUint, U: p.Bytes}
+// endpointKeys are the own paths of one endpoint, in path order.
+type endpointKeys struct {
+	asNumber, asOrg, bytes                         string
+	city, continent, countryISO, country, lat, lon string
+	regionISO, region, ip, locality, packets, port string
+}
+
+func newEndpointKeys(p string) endpointKeys {
+	return endpointKeys{
+		asNumber: p + ".as.number", asOrg: p + ".as.organization.name", bytes: p + ".bytes",
+		city: p + ".geo.city_name", continent: p + ".geo.continent_code", countryISO: p + ".geo.country_iso_code",
+		country: p + ".geo.country_name", lat: p + ".geo.location.lat", lon: p + ".geo.location.lon",
+		regionISO: p + ".geo.region_iso_code", region: p + ".geo.region_name", ip: p + ".ip",
+		locality: p + ".locality", packets: p + ".packets", port: p + ".port",
+	}
+}
+
+var sourceKeys, destinationKeys = newEndpointKeys("source"), newEndpointKeys("destination")
+
+// appendEndpointFields adds an endpoint's known values (in path order).
+func appendEndpointFields(own *[maxOwnFields]Field, n int, p *Endpoint, k *endpointKeys) int {
+	str := func(key, v string) {
+		if v != "" {
+			own[n] = Field{Key: key, Type: FieldString, S: v}
+			n++
+		}
+	}
+	g := p.Geo
+	if g != nil && g.ASN != 0 {
+		own[n] = Field{Key: k.asNumber, Type: FieldUint, U: uint64(g.ASN)}
 		n++
+	}
+	if g != nil {
+		str(k.asOrg, g.ASOrg)
+	}
+	if p.Bytes != 0 {
+		own[n] = Field{Key: k.bytes, Type: FieldUint, U: p.Bytes}
+		n++
+	}
+	if g != nil {
+		str(k.city, g.CityName)
+		str(k.continent, g.ContinentCode)
+		str(k.countryISO, g.CountryISO)
+		str(k.country, g.CountryName)
+		if g.HasLocation {
+			own[n] = Field{Key: k.lat, Type: FieldFloat, U: math.Float64bits(g.Lat)}
+			own[n+1] = Field{Key: k.lon, Type: FieldFloat, U: math.Float64bits(g.Lon)}
+			n += 2
+		}
+		str(k.regionISO, g.RegionISO)
+		str(k.region, g.RegionName)
 	}
 	if p.IP.IsValid() {
-		own[n] = Field{Key: kIP, Type: FieldIP, IP: p.IP}
+		own[n] = Field{Key: k.ip, Type: FieldIP, IP: p.IP}
 		n++
 	}
+	str(k.locality, p.Locality.String())
 	if p.Packets != 0 {
-		own[n] = Field{Key: kPackets, Type: FieldUint, U: p.Packets}
+		own[n] = Field{Key: k.packets, Type: FieldUint, U: p.Packets}
 		n++
 	}
 	if p.Port != 0 {
-		own[n] = Field{Key: kPort, Type: FieldUint, U: uint64(p.Port)}
+		own[n] = Field{Key: k.port, Type: FieldUint, U: uint64(p.Port)}
 		n++
 	}
 	return n

@@ -225,3 +225,68 @@ func BenchmarkSyslogJSON(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+func geoEvent() *Event {
+	e := syslogEvent()
+	g := &Geo{CountryISO: "US", CountryName: "United States", ContinentCode: "NA", RegionISO: "US-CA", RegionName: "California",
+		CityName: "Los Angeles", Lat: 34.0544, Lon: -118.244, HasLocation: true, ASN: 15133, ASOrg: "Edgecast \"Inc\""}
+	e.Dst.Geo, e.Dst.Locality = g, LocalityExternal
+	e.Src.Locality = LocalityInternal
+	e.Src.Bytes, e.Src.Packets, e.Dst.Bytes, e.Dst.Packets = 1, 2, 3, 4
+	e.Direction = DirectionOutbound
+	e.Syslog.MsgID, e.Syslog.ProcID = "ID1", "x7"
+	// A parser's field under the geo of an endpoint: sluice's own wins.
+	e.AddParsed(Field{Key: "destination.geo.country_iso_code", Type: FieldString, S: "parsed"})
+	e.AddParsed(Field{Key: "client.geo.country_iso_code", Type: FieldString, S: "DE"})
+	return e
+}
+
+// Geo, locality and direction of the endpoints are written where ECS has
+// them, merged with parsed fields.
+func TestSyslogJSONGeo(t *testing.T) {
+	doc := checkPlanned(t, geoEvent())
+	checkNoDuplicateKeys(t, doc)
+	var m map[string]any
+	if err := json.Unmarshal(doc, &m); err != nil {
+		t.Fatal(err)
+	}
+	dst := m["destination"].(map[string]any)
+	want := `{"as":{"number":15133,"organization":{"name":"Edgecast \"Inc\""}},"bytes":3,` +
+		`"geo":{"city_name":"Los Angeles","continent_code":"NA","country_iso_code":"US","country_name":"United States",` +
+		`"location":{"lat":34.0544,"lon":-118.244},"region_iso_code":"US-CA","region_name":"California"},` +
+		`"ip":"93.184.216.34","locality":"external","packets":4,"port":443}`
+	if got, _ := json.Marshal(dst); string(got) != want {
+		t.Errorf("destination:\n got %s\nwant %s", got, want)
+	}
+	if !strings.Contains(string(doc), `"destination":{"as":{"number":15133,`) {
+		t.Errorf("destination not written in path order: %s", doc)
+	}
+	if src := m["source"].(map[string]any); src["locality"] != "internal" || src["geo"] != nil {
+		t.Errorf("source: %v", src)
+	}
+	if m["network"].(map[string]any)["direction"] != "outbound" {
+		t.Errorf("network.direction: %s", doc)
+	}
+	if m["client"].(map[string]any)["geo"].(map[string]any)["country_iso_code"] != "DE" {
+		t.Errorf("client.geo: %s", doc)
+	}
+}
+
+// sluice's own values must come in path order: the merge relies on it.
+func TestOwnSyslogFieldsInPathOrder(t *testing.T) {
+	e := geoEvent()
+	e.Src.Geo = e.Dst.Geo
+	e.Src.HasMAC = true
+	e.Flow.Protocol, e.Flow.HasProtocol = 17, true
+	e.Syslog.Original = "orig"
+	var own [maxOwnFields]Field
+	n := e.ownSyslogFields(&own)
+	if n < 40 {
+		t.Fatalf("only %d own values; the test event should set nearly all", n)
+	}
+	for i := 1; i < n; i++ {
+		if !pathLess(own[i-1].Key, own[i].Key) {
+			t.Errorf("own values out of order: %q before %q", own[i-1].Key, own[i].Key)
+		}
+	}
+}

@@ -557,8 +557,11 @@ func tplKitchenSinkFlow(t *testing.T) *event.Event {
 		Timestamp: tplTime,
 		Created:   tplTime.Add(time.Second),
 		Observer:  netip.MustParseAddr("192.0.2.1"),
-		Src:       event.Endpoint{IP: netip.MustParseAddr("198.51.100.7"), Port: 51000, Bytes: 100, Packets: 2, MAC: [6]byte{0, 1, 2, 3, 4, 5}, HasMAC: true},
-		Dst:       event.Endpoint{IP: netip.MustParseAddr("203.0.113.5"), Port: 443, Bytes: 200, Packets: 3, MAC: [6]byte{6, 7, 8, 9, 10, 11}, HasMAC: true},
+		Src: event.Endpoint{IP: netip.MustParseAddr("198.51.100.7"), Port: 51000, Bytes: 100, Packets: 2, MAC: [6]byte{0, 1, 2, 3, 4, 5}, HasMAC: true,
+			Geo: tplGeo, Locality: event.LocalityExternal},
+		Dst: event.Endpoint{IP: netip.MustParseAddr("203.0.113.5"), Port: 443, Bytes: 200, Packets: 3, MAC: [6]byte{6, 7, 8, 9, 10, 11}, HasMAC: true,
+			Geo: tplGeo, Locality: event.LocalityInternal},
+		Direction: event.DirectionInbound,
 		Flow: event.Flow{Protocol: 6, HasProtocol: true, Bytes: 300, Packets: 5, SamplingRate: 10,
 			Start: tplTime.Add(-2 * time.Second), End: tplTime.Add(-time.Second), Version: 10, SourceID: 7,
 			UptimeMillis: 123456, HasUptime: true, SFlow: true},
@@ -622,17 +625,24 @@ func tplRequireSet(t *testing.T, v reflect.Value, name string, exempt map[string
 		switch f.Type() {
 		case reflect.TypeOf(event.Flow{}), reflect.TypeOf(event.Endpoint{}), reflect.TypeOf(event.Syslog{}):
 			tplRequireSet(t, f, path, exempt)
+		case reflect.TypeOf(&event.Geo{}):
+			tplRequireSet(t, f.Elem(), path, exempt)
 		}
 	}
 }
+
+// tplGeo has every GeoIP value set.
+var tplGeo = &event.Geo{CountryISO: "SE", CountryName: "Sweden", ContinentCode: "EU", RegionISO: "SE-AB", RegionName: "Stockholm",
+	CityName: "Stockholm", Lat: 59.33, Lon: 18.06, HasLocation: true, ASN: 64500, ASOrg: "Example AB"}
 
 func tplKitchenSinkSyslog(t *testing.T) *event.Event {
 	e := &event.Event{Kind: event.KindSyslog, Timestamp: tplTime, Created: tplTime.Add(time.Second),
 		Observer: netip.MustParseAddr("192.0.2.2"), Tags: event.TagHeaderFailure,
 		Syslog: event.Syslog{Priority: 134, HasPriority: true, Hostname: "MX84_HQ", AppName: "flows", ProcID: "a-12",
 			MsgID: "ID47", Message: "allow src=192.168.1.10:51514", Original: "<134>1 ...", Dataset: "meraki.flows"},
-		Src: event.Endpoint{IP: netip.MustParseAddr("192.168.1.10"), Port: 51514, Bytes: 10, Packets: 1},
-		Dst: event.Endpoint{IP: netip.MustParseAddr("93.184.216.34"), Port: 443, Bytes: 20, Packets: 2},
+		Src:       event.Endpoint{IP: netip.MustParseAddr("192.168.1.10"), Port: 51514, Bytes: 10, Packets: 1, Locality: event.LocalityInternal},
+		Dst:       event.Endpoint{IP: netip.MustParseAddr("93.184.216.34"), Port: 443, Bytes: 20, Packets: 2, Geo: tplGeo, Locality: event.LocalityExternal},
+		Direction: event.DirectionOutbound,
 	}
 	e.Flow.Protocol, e.Flow.HasProtocol = 6, true
 	e.AddParsed(event.Field{Key: "event.action", Type: event.FieldString, S: "allow"})
