@@ -1,9 +1,11 @@
 package event
 
 import (
-	"hash/maphash"
+	"encoding/binary"
+	"math/bits"
 	"strings"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Syslog documents are written as one tree merged from sluice's own values
@@ -27,7 +29,6 @@ import (
 const planSlots = 1024
 
 var (
-	planSeed  = maphash.MakeSeed()
 	planCache [planSlots]atomic.Pointer[syslogPlan]
 	planSeen  [planSlots]atomic.Uint64 // hash of the last sequence laid out slowly in that slot
 )
@@ -51,24 +52,59 @@ type treeRecord struct {
 	total      int32 // length of the tree, closing braces included
 }
 
-// hashKeys hashes a key sequence and how many of its keys are sluice's own
-// (the split matters: own values win over parsed ones).
-func hashKeys(keys []string, n int) uint64 {
-	h := uint64(n) + 1
-	for _, k := range keys {
-		h = (h ^ maphash.String(planSeed, k)) * 0x9e3779b97f4a7c15
+// parsedKey is the key a parsed field has in a sequence: "" (not a valid
+// path, so left out) when the field is not written.
+func parsedKey(f *Field) string {
+	if f.writable() {
+		return f.Key
 	}
-	return h
+	return ""
+}
+
+// hashKeys hashes the key sequence of own[:n] and fields, and how many of
+// them are sluice's own (the split matters: own values win over parsed
+// ones). It looks at each key's length and first and last eight bytes
+// only: a collision costs a slow layout (lookupPlan compares the keys),
+// never a wrong document.
+func hashKeys(own *[maxOwnFields]Field, n int, fields []Field) uint64 {
+	h := uint64(n)*0x9e3779b97f4a7c15 + uint64(len(fields))
+	for i := 0; i < n; i++ {
+		h = (h ^ keyWord(own[i].Key)) * 0xff51afd7ed558ccd
+	}
+	for i := range fields {
+		h = (h ^ keyWord(parsedKey(&fields[i]))) * 0xff51afd7ed558ccd
+	}
+	return h ^ h>>29
+}
+
+// keyWord folds a key into one word: its length, first and last eight
+// bytes.
+func keyWord(k string) uint64 {
+	n := len(k)
+	if n >= 8 {
+		b := unsafe.Slice(unsafe.StringData(k), n) // read only
+		return binary.LittleEndian.Uint64(b) ^ bits.RotateLeft64(binary.LittleEndian.Uint64(b[n-8:]), 31) ^ uint64(n)<<58
+	}
+	var x uint64
+	for i := 0; i < n; i++ {
+		x |= uint64(k[i]) << (8 * i)
+	}
+	return x ^ uint64(n)<<58
 }
 
 // lookupPlan returns the cached plan for the sequence, or nil.
-func lookupPlan(h uint64, keys []string, n int) *syslogPlan {
+func lookupPlan(h uint64, own *[maxOwnFields]Field, n int, fields []Field) *syslogPlan {
 	p := planCache[h%planSlots].Load()
-	if p == nil || p.hash != h || p.n != n || len(p.keys) != len(keys) {
+	if p == nil || p.hash != h || p.n != n || len(p.keys) != n+len(fields) {
 		return nil
 	}
-	for i, k := range keys {
-		if p.keys[i] != k {
+	for i := 0; i < n; i++ {
+		if p.keys[i] != own[i].Key {
+			return nil
+		}
+	}
+	for i := range fields {
+		if p.keys[n+i] != parsedKey(&fields[i]) {
 			return nil
 		}
 	}

@@ -34,36 +34,30 @@ func (e *Event) appendSyslog(dst []byte, dc *dateCache, usePlans bool) []byte {
 	// The layout of the tree (order, nesting, what is left out) depends
 	// only on the sequence of keys, and a parser emits the same few
 	// sequences over and over: a cached plan replays it (see plan.go).
-	var seq [maxSyslogFields]string
-	np := 0
-	for i := 0; i < n; i++ {
-		seq[np] = own[i].Key
-		np++
-	}
-	for i := range e.Fields {
-		if np == len(seq) {
-			break
-		}
-		f := &e.Fields[i]
-		if f.writable() {
-			seq[np] = f.Key
-		} else {
-			seq[np] = "" // not a valid path: left out
-		}
-		np++
-	}
+	// Only the first maxSyslogFields values are considered.
+	fields := e.Fields[:min(len(e.Fields), maxSyslogFields-n)]
 	var h uint64
 	var p *syslogPlan
 	if usePlans {
-		h = hashKeys(seq[:np], n)
-		p = lookupPlan(h, seq[:np], n)
+		h = hashKeys(&own, n, fields)
+		p = lookupPlan(h, &own, n, fields)
 	}
 	if p != nil {
-		dst = p.appendTree(dst, &own, n, e.Fields, dc)
+		dst = p.appendTree(dst, &own, n, fields, dc)
 	} else {
+		var seq [maxSyslogFields]string
+		np := 0
+		for i := 0; i < n; i++ {
+			seq[np] = own[i].Key
+			np++
+		}
+		for i := range fields {
+			seq[np] = parsedKey(&fields[i])
+			np++
+		}
 		var rec treeRecord
 		base := len(dst)
-		dst = appendTreeSlow(dst, &own, n, e.Fields, &seq, np, dc, &rec)
+		dst = appendTreeSlow(dst, &own, n, fields, &seq, np, dc, &rec)
 		if usePlans {
 			maybeStorePlan(h, seq[:np], n, dst[base:], &rec)
 		}
