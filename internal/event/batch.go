@@ -10,7 +10,12 @@ type Batch struct {
 	Events []Event
 	n      int
 
-	arena []byte
+	// arena is the chunk Bytes copies into; chunks are all chunks the
+	// batch has had, reused from the first after Reset (next: the index of
+	// the chunk after arena).
+	arena  []byte
+	chunks [][]byte
+	next   int
 
 	// json holds the NDJSON lines of all events after EncodeJSON; ends[i]
 	// is where the line of event i ends. Any change of the events drops it.
@@ -19,6 +24,9 @@ type Batch struct {
 }
 
 const arenaChunk = 16 << 10
+
+// maxKeptChunks bounds the arena a released batch keeps (1 MiB).
+const maxKeptChunks = 64
 
 var batchPool = sync.Pool{New: func() any { return &Batch{} }}
 
@@ -40,6 +48,10 @@ func (b *Batch) Release() {
 	if cap(b.json) > 8<<20 {
 		b.json, b.ends = nil, nil
 	}
+	if len(b.chunks) > maxKeptChunks {
+		clear(b.chunks[maxKeptChunks:])
+		b.chunks = b.chunks[:maxKeptChunks]
+	}
 	batchPool.Put(b)
 }
 
@@ -49,7 +61,7 @@ func (b *Batch) Reset() {
 		b.Events[i].reset()
 	}
 	b.n = 0
-	b.arena = b.arena[:0]
+	b.arena, b.next = nil, 0
 	b.json = b.json[:0]
 	b.ends = b.ends[:0]
 }
@@ -102,7 +114,15 @@ func (b *Batch) Bytes(p []byte) []byte {
 		return append([]byte(nil), p...)
 	}
 	if cap(b.arena)-len(b.arena) < len(p) {
-		b.arena = make([]byte, 0, arenaChunk) // old chunk stays alive through earlier slices
+		// Next chunk: one this batch had before its last Reset (whose
+		// contents are dead by then), or a new one.
+		if b.next < len(b.chunks) {
+			b.arena = b.chunks[b.next][:0]
+		} else {
+			b.arena = make([]byte, 0, arenaChunk)
+			b.chunks = append(b.chunks, b.arena)
+		}
+		b.next++
 	}
 	start := len(b.arena)
 	b.arena = append(b.arena, p...)

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"bytes"
 	"net/netip"
 	"testing"
 )
@@ -108,5 +109,37 @@ func TestBatchEncodeJSON(t *testing.T) {
 	b.Add()
 	if _, ok := b.JSONLine(0); ok {
 		t.Fatal("JSONLine after Add = ok")
+	}
+}
+
+// A batch reuses its arena chunks after Reset instead of allocating new
+// ones, and what Bytes returned within one use stays intact.
+func TestBatchArenaReuse(t *testing.T) {
+	b := NewBatch()
+	defer b.Release()
+	line := bytes.Repeat([]byte("x"), 300)
+	out := make([][]byte, 200)
+	fill := func(round byte) [][]byte {
+		for i := range out { // ~60 KB: several chunks
+			line[0] = round
+			out[i] = b.Bytes(line)
+		}
+		return out
+	}
+	fill(1)
+	b.Reset()
+	allocs := testing.AllocsPerRun(20, func() {
+		b.Reset()
+		fill(2)
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per refill after Reset, want 0", allocs)
+	}
+	b.Reset()
+	got := fill(3)
+	for i, s := range got {
+		if s[0] != 3 || len(s) != 300 {
+			t.Fatalf("slice %d was overwritten: %q...", i, s[:2])
+		}
 	}
 }

@@ -19,17 +19,18 @@ import (
 // braces, comma, opened objects, the quoted key and colon) and which value
 // it is. Replaying a plan appends those bytes and the values, nothing else.
 //
-// The cache is direct-mapped by a hash of the sequence and bounded
-// (planSlots plans); a slot holds the last plan stored there. A plan is
+// The cache is two-way set-associative by a hash of the sequence and
+// bounded (2*planSlots plans, a few MB at most); a full set replaces one of
+// its two plans. A plan is
 // only used when its key sequence equals the event's, so a collision costs
 // a slow layout, never a wrong document. A sequence seen once (e.g. keys
 // taken from the input by a generic key=value rule) is not stored, so
 // one-off sequences do not allocate.
 
-const planSlots = 1024
+const planSlots = 2048
 
 var (
-	planCache [planSlots]atomic.Pointer[syslogPlan]
+	planCache [planSlots][2]atomic.Pointer[syslogPlan]
 	planSeen  [planSlots]atomic.Uint64 // hash of the last sequence laid out slowly in that slot
 )
 
@@ -94,8 +95,14 @@ func keyWord(k string) uint64 {
 
 // lookupPlan returns the cached plan for the sequence, or nil.
 func lookupPlan(h uint64, own *[maxOwnFields]Field, n int, fields []Field) *syslogPlan {
-	p := planCache[h%planSlots].Load()
-	if p == nil || p.hash != h || p.n != n || len(p.keys) != n+len(fields) {
+	set := &planCache[h%planSlots]
+	p := set[0].Load()
+	if p == nil || p.hash != h {
+		if p = set[1].Load(); p == nil || p.hash != h {
+			return nil
+		}
+	}
+	if p.n != n || len(p.keys) != n+len(fields) {
 		return nil
 	}
 	for i := 0; i < n; i++ {
@@ -155,7 +162,15 @@ func maybeStorePlan(h uint64, keys []string, n int, tree []byte, rec *treeRecord
 	p.off[rec.count] = uint32(len(text))
 	text = append(text, tree[prev:rec.total]...)
 	p.text = string(text)
-	planCache[slot].Store(p)
+	set := &planCache[slot]
+	switch {
+	case set[0].Load() == nil:
+		set[0].Store(p)
+	case set[1].Load() == nil:
+		set[1].Store(p)
+	default:
+		set[h>>63].Store(p)
+	}
 }
 
 // appendTree replays the plan with the event's values.
