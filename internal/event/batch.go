@@ -21,6 +21,8 @@ type Batch struct {
 	// is where the line of event i ends. Any change of the events drops it.
 	json []byte
 	ends []int
+
+	scratch *encodeScratch // EncodeJSON's, kept with the batch
 }
 
 const arenaChunk = 16 << 10
@@ -136,8 +138,11 @@ func (b *Batch) Bytes(p []byte) []byte {
 func (b *Batch) EncodeJSON() {
 	b.json = b.json[:0]
 	b.ends = b.ends[:0]
+	if b.scratch == nil {
+		b.scratch = new(encodeScratch)
+	}
 	for i := 0; i < b.n; i++ {
-		b.json = b.Events[i].AppendJSON(b.json)
+		b.json = b.Events[i].appendJSON(b.json, true, &b.scratch.dc, &b.scratch.own)
 		b.json = append(b.json, '\n')
 		b.ends = append(b.ends, len(b.json))
 	}

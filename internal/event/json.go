@@ -25,21 +25,35 @@ const ECSVersion = "8.11.0"
 // written (or that sluice writes itself under netflow: type, sampling_rate,
 // exporter) are skipped, since Elasticsearch rejects documents with duplicate
 // keys.
-func (e *Event) AppendJSON(dst []byte) []byte { return e.appendJSON(dst, true) }
-
-// appendJSON is AppendJSON; usePlans false lays out syslog documents the
-// long way each time (see plan.go), for tests.
-func (e *Event) appendJSON(dst []byte, usePlans bool) []byte {
+func (e *Event) AppendJSON(dst []byte) []byte {
 	var dc dateCache
+	if e.Kind == KindSyslog {
+		var own [maxOwnFields]Field
+		return e.appendJSON(dst, true, &dc, &own)
+	}
+	return e.appendJSON(dst, true, &dc, nil)
+}
+
+// encodeScratch is working space of the encoder that need not be zeroed
+// between events: a batch keeps one for all its events.
+type encodeScratch struct {
+	own [maxOwnFields]Field // sluice's own values of a syslog document
+	dc  dateCache
+}
+
+// appendJSON is AppendJSON with the encoder's working space (own: only
+// used, and then needed, for syslog events); usePlans false lays out
+// syslog documents the long way each time (see plan.go), for tests.
+func (e *Event) appendJSON(dst []byte, usePlans bool, dc *dateCache, own *[maxOwnFields]Field) []byte {
 	dst = append(dst, '{')
 	if !e.Timestamp.IsZero() {
 		dst = append(dst, `"@timestamp":`...)
 		dst = dc.appendTime(dst, e.Timestamp)
 	}
 	if e.Kind == KindFlow {
-		dst = e.appendFlow(dst, &dc)
+		dst = e.appendFlow(dst, dc)
 	} else if e.Kind == KindSyslog {
-		return e.appendSyslog(dst, &dc, usePlans)
+		return e.appendSyslog(dst, dc, own, usePlans)
 	} else {
 		if !e.Created.IsZero() {
 			dst = appendKey(dst, `"event":{"created":`)

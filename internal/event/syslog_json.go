@@ -27,9 +27,8 @@ const maxSyslogFields = 96
 // is needed) is left out.
 //
 // usePlans false always takes the long way (tests compare both).
-func (e *Event) appendSyslog(dst []byte, dc *dateCache, usePlans bool) []byte {
-	var own [maxOwnFields]Field
-	n := e.ownSyslogFields(&own)
+func (e *Event) appendSyslog(dst []byte, dc *dateCache, own *[maxOwnFields]Field, usePlans bool) []byte {
+	n := e.ownSyslogFields(own)
 
 	// The layout of the tree (order, nesting, what is left out) depends
 	// only on the sequence of keys, and a parser emits the same few
@@ -39,11 +38,11 @@ func (e *Event) appendSyslog(dst []byte, dc *dateCache, usePlans bool) []byte {
 	var h uint64
 	var p *syslogPlan
 	if usePlans {
-		h = hashKeys(&own, n, fields)
-		p = lookupPlan(h, &own, n, fields)
+		h = hashKeys(own, n, fields)
+		p = lookupPlan(h, own, n, fields)
 	}
 	if p != nil {
-		dst = p.appendTree(dst, &own, n, fields, dc)
+		dst = p.appendTree(dst, own, n, fields, dc)
 	} else {
 		var seq [maxSyslogFields]string
 		np := 0
@@ -57,7 +56,7 @@ func (e *Event) appendSyslog(dst []byte, dc *dateCache, usePlans bool) []byte {
 		}
 		var rec treeRecord
 		base := len(dst)
-		dst = appendTreeSlow(dst, &own, n, fields, &seq, np, dc, &rec)
+		dst = appendTreeSlow(dst, own, n, fields, &seq, np, dc, &rec)
 		if usePlans {
 			maybeStorePlan(h, seq[:np], n, dst[base:], &rec)
 		}

@@ -162,22 +162,31 @@ func FuzzSyslogJSON(f *testing.F) {
 // the same, and returns the document.
 func checkPlanned(t testing.TB, e *Event) []byte {
 	t.Helper()
-	want := e.appendJSON([]byte("x"), false)[1:]
+	// One scratch for all, holding junk: what an earlier event left in it
+	// must not show.
+	sc := new(encodeScratch)
+	for i := range sc.own {
+		sc.own[i] = Field{Key: "junk.key", Type: FieldString, S: "junk"}
+	}
+	want := e.appendJSON([]byte("x"), false, &sc.dc, &sc.own)[1:]
 	for i := range 3 {
-		if got := e.appendJSON([]byte("x"), true)[1:]; !bytes.Equal(got, want) {
+		if got := e.appendJSON([]byte("x"), true, &sc.dc, &sc.own)[1:]; !bytes.Equal(got, want) {
 			t.Fatalf("encoding %d through the plan cache differs:\ngot  %s\nwant %s", i, got, want)
 		}
 	}
 	// Without a timestamp the first value follows '{' directly.
 	ts := e.Timestamp
 	e.Timestamp = time.Time{}
-	want2 := e.appendJSON(nil, false)
+	want2 := e.appendJSON(nil, false, &sc.dc, &sc.own)
 	for i := range 3 {
-		if got := e.appendJSON(nil, true); !bytes.Equal(got, want2) {
+		if got := e.appendJSON(nil, true, &sc.dc, &sc.own); !bytes.Equal(got, want2) {
 			t.Fatalf("encoding %d without @timestamp through the plan cache differs:\ngot  %s\nwant %s", i, got, want2)
 		}
 	}
 	e.Timestamp = ts
+	if got := e.AppendJSON([]byte("x"))[1:]; !bytes.Equal(got, want) {
+		t.Fatalf("AppendJSON differs from the long way:\ngot  %s\nwant %s", got, want)
+	}
 	return want
 }
 
