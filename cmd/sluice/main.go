@@ -26,7 +26,9 @@ import (
 	"github.com/sluicelab/sluice/collector/netflow"
 	"github.com/sluicelab/sluice/collector/sflow"
 	"github.com/sluicelab/sluice/collector/syslog"
+	"github.com/sluicelab/sluice/enrich/geo"
 	"github.com/sluicelab/sluice/enrich/vendor"
+	"github.com/sluicelab/sluice/geoip"
 	"github.com/sluicelab/sluice/internal/config"
 	"github.com/sluicelab/sluice/internal/obs"
 	"github.com/sluicelab/sluice/internal/pipeline"
@@ -103,7 +105,7 @@ func execute(args []string, stdoutW, stderrW io.Writer) int {
 			fmt.Fprintln(cmd.OutOrStdout(), "sluice", versionString())
 		},
 	}
-	root.AddCommand(run, check, ver, setupCommand(stderrW))
+	root.AddCommand(run, check, ver, setupCommand(stderrW), geoipCommand(stderrW))
 	root.SetArgs(args)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(stderrW, "sluice:", err)
@@ -135,6 +137,8 @@ type componentConfigs struct {
 	syslogTLS collector.TCPConfig
 	syslogDec syslog.DecoderConfig
 	vendor    vendor.Config
+	geoip     geoip.Config
+	geo       geo.Config
 	file      file.Config
 	es        elasticsearch.Config
 	pipe      pipeline.Config
@@ -209,6 +213,11 @@ func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
 		cc.vendor.Routes = append(cc.vendor.Routes, vr)
 	}
 
+	cc.geoip = geoipConfig(cfg)
+	if cc.geo.HomeNetworks, err = geo.ParseHomeNetworks(cfg.Enrich.HomeNetworks); err != nil {
+		return cc, err
+	}
+
 	cc.file = file.Default()
 	cc.file.Dir = cfg.Output.File.Dir
 	cc.file.FlowsIndex = cfg.Output.Index.Flows
@@ -233,7 +242,7 @@ func checkComponents(cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	errs := []error{cc.netflow.Validate(), cc.udp.Validate("collector"), cc.pipe.Validate(), cc.vendor.Validate()}
+	errs := []error{cc.netflow.Validate(), cc.udp.Validate("collector"), cc.pipe.Validate(), cc.vendor.Validate(), cc.geoip.Validate()}
 	if len(cc.syslogTCP.Listen) > 0 {
 		errs = append(errs, cc.syslogTCP.Validate("syslog.tcp"))
 	}
@@ -247,6 +256,15 @@ func checkComponents(cfg *config.Config) error {
 		errs = append(errs, cc.es.Validate())
 	}
 	return errors.Join(errs...)
+}
+
+// geoipConfig maps geoip.* onto the geoip package's Config.
+func geoipConfig(cfg *config.Config) geoip.Config {
+	g := geoip.Default()
+	c := cfg.GeoIP
+	g.CountryDB, g.CityDB, g.ASNDB = c.CountryDB, c.CityDB, c.ASNDB
+	g.Language, g.CacheSize, g.ReloadInterval = c.Language, c.CacheSize, c.ReloadInterval
+	return g
 }
 
 // esConfig maps output.elasticsearch (and the shared output keys) onto the
@@ -389,10 +407,53 @@ func runCollector(ctx context.Context, cfg *config.Config, logger *slog.Logger) 
 		outputs = append(outputs, stdout.New(os.Stdout))
 	}
 
-	// Vendor parsing of syslog messages, then encoding, last, in the stage
-	// workers, so it uses every core.
-	stages := []pipeline.Stage{vs, pipeline.Encode{}}
+	// GeoIP: the databases (reloaded when their files are replaced or on
+	// SIGHUP) and the stage, when there is anything to add.
+	var geoDB *geoip.DB
+	if cc.geoip.Enabled() {
+		if geoDB, err = geoip.New(cc.geoip, logger, reg); err != nil {
+			return fmt.Errorf("geoip: %w", err)
+		}
+	}
+	// Vendor parsing of syslog messages, GeoIP and locality, then
+	// encoding, last, in the stage workers, so it uses every core.
+	stages := []pipeline.Stage{vs}
+	if geoDB != nil || len(cc.geo.HomeNetworks) > 0 {
+		gs, err := geo.New(cc.geo, geoDB, logger, reg)
+		if err != nil {
+			return fmt.Errorf("enrich: %w", err)
+		}
+		stages = append(stages, gs)
+	}
+	stages = append(stages, pipeline.Encode{})
 	runner := pipeline.New(cc.pipe, sources, stages, outputs, logger, reg)
+
+	// SIGHUP reloads the GeoIP databases; without them it is only logged
+	// (it must not end the process, its default action).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	geoCtx, stopGeo := context.WithCancel(context.WithoutCancel(ctx))
+	geoDone := make(chan struct{})
+	go func() {
+		defer close(geoDone)
+		if geoDB != nil {
+			_ = geoDB.Run(geoCtx, hup)
+			return
+		}
+		for {
+			select {
+			case <-geoCtx.Done():
+				return
+			case <-hup:
+				logger.Info("SIGHUP: nothing to reload (no geoip databases configured)")
+			}
+		}
+	}()
+	defer func() {
+		stopGeo()
+		<-geoDone
+	}()
 
 	var httpSrv *obs.Server
 	if cfg.HTTP.Listen != "" {

@@ -28,6 +28,8 @@ type Config struct {
 	Syslog    SyslogConfig    `mapstructure:"syslog"`
 	Collector CollectorConfig `mapstructure:"collector"`
 	Pipeline  PipelineConfig  `mapstructure:"pipeline"`
+	GeoIP     GeoIPConfig     `mapstructure:"geoip"`
+	Enrich    EnrichConfig    `mapstructure:"enrich"`
 	Output    OutputConfig    `mapstructure:"output"`
 	HTTP      HTTPConfig      `mapstructure:"http"`
 	Log       LogConfig       `mapstructure:"log"`
@@ -109,6 +111,23 @@ type PipelineConfig struct {
 	QueueSize     int           `mapstructure:"queue_size"`
 	Workers       int           `mapstructure:"workers"`
 	FlushInterval time.Duration `mapstructure:"flush_interval"`
+}
+
+// GeoIPConfig names the GeoIP databases and tunes lookups (checked by
+// the geoip package).
+type GeoIPConfig struct {
+	CountryDB      string        `mapstructure:"country_db"`
+	CityDB         string        `mapstructure:"city_db"`
+	ASNDB          string        `mapstructure:"asn_db"`
+	Language       string        `mapstructure:"language"`
+	CacheSize      int           `mapstructure:"cache_size"`
+	ReloadInterval time.Duration `mapstructure:"reload_interval"`
+}
+
+// EnrichConfig configures enrichment that needs no database.
+type EnrichConfig struct {
+	// HomeNetworks are CIDRs or addresses (parsed by enrich/geo).
+	HomeNetworks []string `mapstructure:"home_networks"`
 }
 
 // OutputConfig selects and configures outputs.
@@ -237,6 +256,13 @@ var defaults = []struct {
 	{"pipeline.queue_size", 8},
 	{"pipeline.workers", 0},
 	{"pipeline.flush_interval", time.Second},
+	{"geoip.country_db", ""},
+	{"geoip.city_db", ""},
+	{"geoip.asn_db", ""},
+	{"geoip.language", "en"},
+	{"geoip.cache_size", 65536},
+	{"geoip.reload_interval", time.Minute},
+	{"enrich.home_networks", []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"}},
 	{"output.timezone", "UTC"},
 	{"output.index.flows", "sluice-flows-%{+yyyy.MM.dd}"},
 	{"output.index.syslog", "sluice-syslog-%{+yyyy.MM.dd}"},
@@ -291,6 +317,7 @@ func Keys() []string {
 var FlagKeys = []string{
 	"data_dir", "netflow.listen", "ipfix.listen", "sflow.listen", "syslog.udp.listen", "syslog.tcp.listen", "output.file.dir",
 	"output.stdout", "output.elasticsearch.addresses", "http.listen", "log.level", "log.format", "shutdown.timeout",
+	"geoip.country_db", "geoip.city_db", "geoip.asn_db", "enrich.home_networks",
 }
 
 // AddFlags registers the flags for FlagKeys on fs.
@@ -384,6 +411,7 @@ func (c *Config) applyAutos() {
 	c.Syslog.TCP.Listen = splitList(c.Syslog.TCP.Listen)
 	c.Syslog.TLS.Listen = splitList(c.Syslog.TLS.Listen)
 	c.Output.Elasticsearch.Addresses = splitList(c.Output.Elasticsearch.Addresses)
+	c.Enrich.HomeNetworks = splitList(c.Enrich.HomeNetworks)
 }
 
 func splitList(in []string) []string {
