@@ -225,6 +225,7 @@ func (st *state) query(ip netip.Addr, lang int) (*event.Geo, error) {
 	if !place && !asn {
 		return nil, errors.Join(errs...)
 	}
+	g.Render() // the answer is cached and shared: encode its JSON once
 	return &g, errors.Join(errs...)
 }
 

@@ -15,6 +15,20 @@ type Geo struct {
 	HasLocation   bool   // geo.location {lat, lon} (a geo_point)
 	ASN           uint32 // as.number
 	ASOrg         string // as.organization.name
+
+	// rendered is the "geo" and "as" members as JSON (Render), written
+	// as they are into flow documents.
+	rendered []byte
+}
+
+// Render encodes g's "geo" and "as" members once, so that each flow
+// document copies them instead of encoding a dozen values again. Call it
+// after filling g and before sharing it (the GeoIP cache does); changing g
+// afterwards is not allowed. Without it, g is encoded each time.
+func (g *Geo) Render() {
+	g.rendered = nil
+	b := g.appendJSON([]byte{'{'}) // as if first in an object: no comma
+	g.rendered = b[1:]
 }
 
 // Locality says whether an address is in the home networks

@@ -396,6 +396,12 @@ func (p *Endpoint) appendJSON(dst []byte, open string, ports portPolicy) []byte 
 // appendJSON writes the "geo" and "as" objects of an endpoint (what is
 // known of them).
 func (g *Geo) appendJSON(dst []byte) []byte {
+	if len(g.rendered) > 0 {
+		if len(dst) > 0 && dst[len(dst)-1] != '{' {
+			dst = append(dst, ',')
+		}
+		return append(dst, g.rendered...)
+	}
 	mark := len(dst)
 	dst = appendKey(dst, `"geo":{`)
 	for _, kv := range [...]struct{ k, v string }{

@@ -504,6 +504,34 @@ func checkDuplicateKeys(t *testing.T, doc []byte) {
 	}
 }
 
+// A rendered Geo encodes as an unrendered one, in every position.
+func TestGeoRender(t *testing.T) {
+	for _, g := range []Geo{
+		{CountryISO: "SE", CountryName: "Sweden \"x\"", ContinentCode: "EU", RegionISO: "SE-AB", RegionName: "Stockholm",
+			CityName: "Stockholm", Lat: 59.3294, Lon: -18.0686, HasLocation: true, ASN: 64500, ASOrg: "Example AB"},
+		{ASN: 1},
+		{CountryISO: "DE"},
+		{ASOrg: "only an org"},
+		{},
+	} {
+		for _, ep := range []Endpoint{{IP: netip.MustParseAddr("192.0.2.1")}, {}} {
+			plain, rendered := g, g
+			rendered.Render()
+			e1, e2 := typicalFlow(), typicalFlow()
+			e1.Src, e2.Src = ep, ep
+			e1.Src.Geo, e2.Src.Geo = &plain, &rendered
+			e1.Dst.Geo, e2.Dst.Geo = &plain, &rendered
+			want, got := e1.AppendJSON(nil), e2.AppendJSON(nil)
+			if !bytes.Equal(got, want) {
+				t.Errorf("rendered Geo %+v:\n got %s\nwant %s", g, got, want)
+			}
+			if !json.Valid(got) {
+				t.Errorf("invalid JSON: %s", got)
+			}
+		}
+	}
+}
+
 func TestAppendJSONAppends(t *testing.T) {
 	e := typicalFlow()
 	prefix := []byte("prefix ")
