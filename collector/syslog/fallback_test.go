@@ -96,7 +96,9 @@ func TestDifferential(t *testing.T) {
 //
 //   - tagNoSpace: "host ASM:unit=..." (F5 ASM) has the tag ASM and MSG
 //     "unit=..." for the fast path, as for rsyslog and syslog-ng; go-syslog
-//     needs ": " after a tag and keeps "ASM:unit=..." as MSG.
+//     needs ": " after a tag and keeps "ASM:unit=..." as MSG. The same
+//     holds for the tag "-" (the NILVALUE: no APP-NAME for both): "-:x"
+//     is MSG "x" for the fast path and "-:x" for go-syslog.
 //   - ipv6Host: "2001:db8::1 app: m" has an IPv6 HOSTNAME (RFC 3164 4.1.2
 //     allows one); go-syslog allows no ':' in a hostname and makes it all MSG.
 //   - emptyMsg: "host app: " is tag app with no MSG; go-syslog needs one
@@ -109,6 +111,10 @@ func divergence(line []byte, f, l *view) (string, bool) {
 	switch {
 	case f.AppName != "" && l.AppName == "" && l.Message == f.AppName+":"+f.Message:
 		f.AppName, f.Message = "", l.Message
+		return "tagNoSpace", true
+	case f.AppName == "" && f.ProcID == "" && l.AppName == "" && l.Message == "-:"+f.Message:
+		// tagNoSpace with the tag "-", which both read as no APP-NAME.
+		f.Message = l.Message
 		return "tagNoSpace", true
 	case strings.Contains(f.Hostname, ":") && l.Hostname == "" && strings.HasPrefix(l.Message, f.Hostname+" "):
 		f.Hostname, f.AppName, f.ProcID, f.Message, f.Problems = "", "", "", l.Message, f.Problems|NoHostname

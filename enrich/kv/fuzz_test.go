@@ -2,6 +2,7 @@ package kv
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 	"unsafe"
 )
@@ -57,7 +58,49 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("Unquote(%q) = %q grew", v, u)
 			}
 		})
+		checkReference(t, p, line)
+		// The other options, with trimmed keys (the multi-byte set path).
+		checkReference(t, &Parser{FieldSplit: fieldSplit, ValueSplit: valueSplit, TrimKey: " _", TrimValue: `"' `, NoQuotes: flags, AllowEmpty: !flags}, line)
 	})
+}
+
+// checkReference checks that Parse and a Scanner report what refParse
+// does, and that Escaped is set exactly on quoted values with a backslash.
+func checkReference(t *testing.T, p *Parser, line []byte) {
+	var want, got []refPair
+	refParse(p, line, func(k, v []byte, quoted bool) { want = append(want, refPair{k, v, quoted}) })
+	p.Parse(line, func(k, v []byte, quoted bool) { got = append(got, refPair{k, v, quoted}) })
+	s := NewScanner(p)
+	lists := [][]refPair{got}
+	for _, size := range []int{1, 3, 64} { // resuming after a full buffer
+		var scanned []refPair
+		for i := 0; i >= 0; {
+			var spans []Span
+			spans, i = s.Scan(line, i, make([]Span, 0, size))
+			if len(spans) > size || len(spans) == 0 && i >= 0 {
+				t.Fatalf("Scan(%q) with room for %d returned %d pairs and next %d", line, size, len(spans), i)
+			}
+			for j := range spans {
+				k, v, fl := spans[j].Key(line), spans[j].Value(line), spans[j].Flags
+				if esc := fl&Quoted != 0 && bytes.IndexByte(v, '\\') >= 0; esc != (fl&Escaped != 0) {
+					t.Fatalf("Scan(%q): %q=%q has flags %b", line, k, v, fl)
+				}
+				scanned = append(scanned, refPair{k, v, fl&Quoted != 0})
+			}
+		}
+		lists = append(lists, scanned)
+	}
+	for _, list := range lists {
+		same := len(list) == len(want)
+		for i := 0; same && i < len(list); i++ {
+			a, b := list[i], want[i]
+			same = unsafe.SliceData(a.k) == unsafe.SliceData(b.k) && bytes.Equal(a.k, b.k) &&
+				bytes.Equal(a.v, b.v) && (a.v == nil) == (b.v == nil) && a.quoted == b.quoted
+		}
+		if !same {
+			t.Fatalf("Parse(%q) with %+v: got %d pairs %s, the reference %d %s", line, *p, len(list), fmtPairs(list), len(want), fmtPairs(want))
+		}
+	}
 }
 
 // FuzzRoundTrip writes arbitrary values quoted and escaped between
@@ -111,4 +154,17 @@ func FuzzRoundTrip(f *testing.F) {
 			t.Fatalf("Parse(%q) found %d pairs, want %d", line, i, len(values))
 		}
 	})
+}
+
+type refPair struct {
+	k, v   []byte
+	quoted bool
+}
+
+func fmtPairs(list []refPair) string {
+	var b []byte
+	for _, p := range list {
+		b = fmt.Appendf(b, "[%q=%q nil=%v quoted=%v]", p.k, p.v, p.v == nil, p.quoted)
+	}
+	return string(b)
 }

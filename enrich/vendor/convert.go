@@ -257,12 +257,69 @@ func parseTime(layout, v string, loc *time.Location) (time.Time, bool) {
 		return parseUnix(v, 1)
 	case "UNIX_MS":
 		return parseUnix(v, 1000)
+	case "2006-01-02 15:04:05":
+		if t, ok := parseDateTime(v, ' ', loc); ok {
+			return t, true
+		}
+	case "2006-01-02T15:04:05":
+		if t, ok := parseDateTime(v, 'T', loc); ok {
+			return t, true
+		}
 	}
 	t, err := time.ParseInLocation(layout, v, loc)
 	if err != nil {
 		return time.Time{}, false
 	}
 	return t, true
+}
+
+// parseDateTime reads the common layout 2006-01-02 15:04:05 (with sep
+// between date and time) in a fraction of time.ParseInLocation's time. It
+// only accepts exactly that shape with values in range, where the result
+// is the one time.ParseInLocation gives; anything else (fractions, other
+// widths, out-of-range values) is left to time.ParseInLocation.
+func parseDateTime(v string, sep byte, loc *time.Location) (time.Time, bool) {
+	if len(v) != 19 || v[4] != '-' || v[7] != '-' || v[10] != sep || v[13] != ':' || v[16] != ':' {
+		return time.Time{}, false
+	}
+	year, ok1 := digits(v[0:4])
+	month, ok2 := digits(v[5:7])
+	day, ok3 := digits(v[8:10])
+	hour, ok4 := digits(v[11:13])
+	minute, ok5 := digits(v[14:16])
+	sec, ok6 := digits(v[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 ||
+		day > daysIn(time.Month(month), year) || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, 0, loc), true
+}
+
+// digits reads a string of decimal digits (at most 4).
+func digits(s string) (int, bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+// daysIn returns the number of days of month m in year (Gregorian).
+func daysIn(m time.Month, year int) int {
+	switch m {
+	case time.February:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case time.April, time.June, time.September, time.November:
+		return 30
+	}
+	return 31
 }
 
 // parseUnix reads digits[.digits] as a count of 1/div seconds.

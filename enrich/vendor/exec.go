@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"github.com/sluicelab/sluice/enrich/grok"
+	"github.com/sluicelab/sluice/enrich/kv"
 	"github.com/sluicelab/sluice/internal/event"
 )
 
@@ -190,7 +191,10 @@ type rule struct {
 	// is only ever added by kv steps, so kv commits it to the event at
 	// once instead of keeping it in the scratch list.
 	used, direct []bool
-	noDirect     bool // a remove step with a prefix: everything is kept
+	// directField[sym]: direct, and a plain field (not an endpoint or
+	// protocol slot): kv steps hand its values to commitField at once.
+	directField []bool
+	noDirect    bool // a remove step with a prefix: everything is kept
 }
 
 // sym returns the symbol of a path a step reads or changes, adding it.
@@ -225,8 +229,10 @@ func (r *rule) out(path string) int32 {
 // finish computes direct after the steps are resolved.
 func (r *rule) finish() {
 	r.direct = make([]bool, len(r.symNames))
+	r.directField = make([]bool, len(r.symNames))
 	for i, u := range r.used {
 		r.direct[i] = !u && !r.noDirect
+		r.directField[i] = r.direct[i] && r.symKind[i] == kField
 	}
 }
 
@@ -275,25 +281,20 @@ type state struct {
 	multi   []bool
 	caps    []grok.Capture
 	buf     []byte
-	names   []map[string]string // per kvStep id: key -> prefix+key
+	keys    []keyCache // per kvStep id: the keys it has seen
 	ts      time.Time
 	hasTS   bool
 	counts  []uint64 // per metrics counter, added to it after the batch
 	touched []int    // the counters with counts
 	used    int      // high-water mark of fields, cleared after the batch
 
-	kvEmit   func(k, v []byte, quoted bool)
 	grokEmit func(grok.Capture)
-	kvs      *kvStep
-	kvBase   uintptr
-	kvPairs  int
-	kvLead   int
-	kvBare   []byte
+	kvBare   []byte    // the bare words of a kv step, joined by spaces
+	spans    []kv.Span // a kv step's batch of pairs
 }
 
 func newState(counters int) *state {
-	st := &state{counts: make([]uint64, counters), fields: make([]sfield, 0, 64)}
-	st.kvEmit = st.onKV
+	st := &state{counts: make([]uint64, counters), fields: make([]sfield, 0, 64), spans: make([]kv.Span, 0, 64)}
 	st.grokEmit = func(c grok.Capture) { st.caps = append(st.caps, c) }
 	return st
 }

@@ -1,7 +1,7 @@
 package vendor
 
 import (
-	"bytes"
+	"encoding/binary"
 	"sort"
 	"strings"
 	"time"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/sluicelab/sluice/enrich/grok"
 	"github.com/sluicelab/sluice/enrich/kv"
+	"github.com/sluicelab/sluice/internal/event"
 )
 
 // cutStep splits a value at the first occurrence of a separator.
@@ -141,6 +142,7 @@ type kvStep struct {
 	id         int
 	source     string
 	p          kv.Parser
+	scan       *kv.Scanner // p, prepared in resolve
 	allowEmpty bool
 	leading    string // field for the text before the first pair
 	bare       string // field for the words without a value after the first pair
@@ -154,19 +156,39 @@ type kvStep struct {
 	table                 keyTable // fields, for lookups by []byte
 }
 
-// keyTable is an open-addressing hash table of kv keys: a lookup hashes
-// three bytes and the length and compares one string, quicker than a Go
-// map for the short keys of log lines.
+// keyHash hashes a kv key a word at a time: one hash per pair serves the
+// step's key table and the worker's cache of prefixed names.
+func keyHash(k []byte) uint32 {
+	n := len(k)
+	h := uint64(n) * 0x9e3779b97f4a7c15
+	i := 0
+	for ; i+8 < n; i += 8 {
+		h = mixHash(h ^ binary.LittleEndian.Uint64(k[i:]))
+	}
+	switch {
+	case n >= 8: // the last eight bytes, overlapping the words before
+		h = mixHash(h ^ binary.LittleEndian.Uint64(k[n-8:]))
+	case n >= 4:
+		h = mixHash(h ^ (uint64(binary.LittleEndian.Uint32(k))<<32 | uint64(binary.LittleEndian.Uint32(k[n-4:]))))
+	case n > 0:
+		h = mixHash(h ^ (uint64(k[0])<<16 | uint64(k[n/2])<<8 | uint64(k[n-1])))
+	}
+	return uint32(h)
+}
+
+func mixHash(h uint64) uint64 {
+	h *= 0xff51afd7ed558ccd
+	return h ^ h>>32
+}
+
+// keyTable is an open-addressing hash table of a kv step's keys, quicker
+// than a Go map for the short keys of log lines, and looked up with the
+// hash the step computed once for the pair.
 type keyTable struct {
 	slots []int32 // index into keys/vals, -1 when empty
 	keys  []string
 	vals  []*kvField
 	mask  uint32
-}
-
-func keyHash(n int, first, mid, last byte) uint32 {
-	h := uint32(n)*0x9e3779b1 ^ uint32(first)*0x85ebca77 ^ uint32(mid)*0xc2b2ae3d ^ uint32(last)*0x27d4eb2f
-	return h ^ h>>15
 }
 
 func newKeyTable(m map[string]*kvField) keyTable {
@@ -187,7 +209,7 @@ func newKeyTable(m map[string]*kvField) keyTable {
 		if k == "" {
 			continue
 		}
-		i := keyHash(len(k), k[0], k[len(k)/2], k[len(k)-1]) & t.mask
+		i := keyHash(sbytes(k)) & t.mask
 		for t.slots[i] >= 0 {
 			i = (i + 1) & t.mask
 		}
@@ -198,19 +220,24 @@ func newKeyTable(m map[string]*kvField) keyTable {
 	return t
 }
 
-func (t *keyTable) get(k []byte) *kvField {
-	n := len(k)
-	if n == 0 || len(t.keys) == 0 {
-		return nil
+// get returns the field of key k, whose keyHash is h, or nil.
+func (t *keyTable) get(h uint32, k []byte) *kvField {
+	if i := t.index(h, k); i >= 0 {
+		return t.vals[i]
 	}
-	i := keyHash(n, k[0], k[n/2], k[n-1]) & t.mask
+	return nil
+}
+
+// index returns the index of key k in keys and vals, or -1.
+func (t *keyTable) index(h uint32, k []byte) int32 {
+	if len(t.keys) == 0 {
+		return -1
+	}
+	i := h & t.mask
 	for {
 		s := t.slots[i]
-		if s < 0 {
-			return nil
-		}
-		if t.keys[s] == string(k) {
-			return t.vals[s]
+		if s < 0 || t.keys[s] == string(k) {
+			return s
 		}
 		i = (i + 1) & t.mask
 	}
@@ -226,6 +253,7 @@ type kvField struct {
 }
 
 func (s *kvStep) resolve(r *rule) {
+	s.scan = kv.NewScanner(&s.p)
 	s.src, s.leadSym, s.bareSym = r.sym(s.source), -1, -1
 	if s.leading != "" {
 		s.leadSym = r.out(s.leading)
@@ -270,15 +298,42 @@ func (s *kvStep) run(st *state) bool {
 	if !ok || src == "" {
 		return s.optional
 	}
-	st.kvs, st.kvPairs, st.kvLead, st.kvBare = s, 0, 0, st.kvBare[:0]
-	st.kvBase = uintptr(unsafe.Pointer(unsafe.StringData(src)))
-	s.p.Parse(sbytes(src), st.kvEmit)
-	st.kvs = nil
-	if st.kvPairs == 0 {
+	line := sbytes(src)
+	pairs, lead := 0, 0
+	st.kvBare = st.kvBare[:0]
+	// The scanner finds a batch of pairs at a time (no call per pair);
+	// the batch buffer bounds the memory a line with many pairs takes.
+	for i := 0; i >= 0; {
+		var spans []kv.Span
+		spans, i = s.scan.Scan(line, i, st.spans[:0])
+		for j := range spans {
+			sp := &spans[j]
+			if sp.Flags&kv.Bare != 0 {
+				// A word without a value: part of the leading text before
+				// the first pair, a flag after it.
+				if pairs > 0 && s.bareSym >= 0 {
+					if len(st.kvBare) > 0 {
+						st.kvBare = append(st.kvBare, ' ')
+					}
+					st.kvBare = append(st.kvBare, sp.Key(line)...)
+				}
+				continue
+			}
+			if pairs == 0 {
+				lead = sp.K0
+			}
+			pairs++
+			if sp.V1 == sp.V0 && !s.allowEmpty {
+				continue
+			}
+			st.kvPair(s, sp.Key(line), sp.Value(line), sp.Flags)
+		}
+	}
+	if pairs == 0 {
 		return s.optional
 	}
-	if s.leadSym >= 0 && st.kvLead > 0 {
-		if lead := strings.TrimSpace(src[:st.kvLead]); lead != "" {
+	if s.leadSym >= 0 && lead > 0 {
+		if lead := strings.TrimSpace(src[:lead]); lead != "" {
 			st.emit(s.leadSym, s.leading, lead, tAuto)
 		}
 	}
@@ -288,30 +343,10 @@ func (s *kvStep) run(st *state) bool {
 	return true
 }
 
-// onKV is the kv.Parser callback of kvStep.run (a method value made once
-// per state, so that parsing does not allocate a closure per event).
-func (st *state) onKV(k, v []byte, quoted bool) {
-	s := st.kvs
-	if v == nil && !quoted {
-		// A word without a value: part of the leading text before the
-		// first pair, a flag after it.
-		if st.kvPairs > 0 && s.bareSym >= 0 {
-			if len(st.kvBare) > 0 {
-				st.kvBare = append(st.kvBare, ' ')
-			}
-			st.kvBare = append(st.kvBare, k...)
-		}
-		return
-	}
-	if st.kvPairs == 0 {
-		st.kvLead = int(uintptr(unsafe.Pointer(unsafe.SliceData(k))) - st.kvBase)
-	}
-	st.kvPairs++
-	if len(v) == 0 && !s.allowEmpty {
-		return
-	}
+// kvPair adds the fields of one pair of a kv step.
+func (st *state) kvPair(s *kvStep, k, v []byte, fl kv.Flags) {
 	var val string
-	if quoted && bytes.IndexByte(v, '\\') >= 0 {
+	if fl&kv.Escaped != 0 {
 		st.buf = kv.Unquote(st.buf[:0], v)
 		val = st.keep(st.buf)
 	} else {
@@ -322,70 +357,199 @@ func (st *state) onKV(k, v []byte, quoted bool) {
 			return
 		}
 	}
-	if f := s.table.get(k); f != nil {
+	h := keyHash(k)
+	for len(st.keys) <= s.id {
+		st.keys = append(st.keys, keyCache{})
+	}
+	e := st.keys[s.id].find(h, k)
+	if e == nil {
+		if e = st.learnKey(s, h, k); e == nil {
+			return
+		}
+	}
+	if f := e.f; f != nil {
 		if f.drop {
 			return
 		}
+		r := st.r
 		if f.pathSym >= 0 {
 			pv, t := val, f.typ
 			if t == tLower {
 				pv, t = st.lower(val), tAuto
 			}
-			st.emit(f.pathSym, f.path, pv, t)
+			if r.directField[f.pathSym] {
+				// What emit and commitValue do for a plain field, without
+				// their dispatch.
+				if t == tAuto {
+					t = r.symAuto[f.pathSym]
+				}
+				st.commitField(st.e, f.path, pv, t, 0, false)
+			} else {
+				st.emit(f.pathSym, f.path, pv, t)
+			}
 		}
 		if f.rawSym >= 0 {
-			st.emit(f.rawSym, f.raw, val, tString)
+			if r.directField[f.rawSym] { // emit's first case, without the call
+				st.appendString(f.raw, val)
+			} else {
+				st.emit(f.rawSym, f.raw, val, tString)
+			}
 		}
 		return
 	}
-	if s.prefix == "" {
-		return
-	}
-	if name := st.rawName(s, k); name != "" {
-		st.emit(-1, name, val, tString)
+	switch {
+	case st.r.noDirect:
+		st.add(-1, e.name, val, tString)
+	case e.kind == kField:
+		st.appendString(e.name, val)
+	default:
+		st.commitValue(-1, e.name, val, tString, 0, false)
 	}
 }
 
 // emit adds a field found by a kv step: straight to the event when no
 // step refers to it (sym -1 or direct), else to the scratch list.
 func (st *state) emit(sym int32, key, val string, typ vtype) {
-	if sym < 0 && !st.r.noDirect || sym >= 0 && st.r.direct[sym] {
+	r := st.r
+	switch {
+	case sym >= 0 && typ == tString && r.directField[sym]:
+		st.appendString(key, val) // what commitValue does, without its dispatch
+	case sym < 0 && r.noDirect, sym >= 0 && !r.direct[sym]:
+		st.add(sym, key, val, typ)
+	default:
 		st.commitValue(sym, key, val, typ, 0, false)
-		return
 	}
-	st.add(sym, key, val, typ)
 }
 
-// maxNames bounds the per-worker cache of prefixed key names.
+// appendString writes a string field to the event (commitField for
+// tString: empty strings are left out).
+func (st *state) appendString(key, val string) {
+	if val != "" {
+		st.e.Fields = append(st.e.Fields, event.Field{Key: key, Type: event.FieldString, S: val})
+	}
+}
+
+// maxNames bounds the number of keys without a mapping that a worker
+// caches per kv step.
 const maxNames = 1024
 
-// rawName returns prefix+key for a key without a mapping, or "" for a key
-// that cannot be a path segment.
-func (st *state) rawName(s *kvStep, k []byte) string {
-	for len(st.names) <= s.id {
-		st.names = append(st.names, nil)
+// maxProbes bounds the search of a keyCache, so that keys that collide
+// (on purpose or not) cost a bounded time: a key that finds no free slot
+// within it is not cached.
+const maxProbes = 8
+
+// keyEntry is what a kv step does with one key.
+type keyEntry struct {
+	key  string   // the key
+	hash uint32   // keyHash(key)
+	kind kind     // how name is committed
+	f    *kvField // the key's mapping; nil for a key kept as name
+	name string   // prefix+key, for a key without a mapping
+}
+
+// keyCache is one worker's table of the keys a kv step has seen: open
+// addressing on keyHash, so that a pair costs one hash, one probe and one
+// compare whether its key is mapped or only kept under the prefix (most
+// F5 ASM keys), and prefix+key is built once.
+type keyCache struct {
+	slots   []int32 // 1 + index into ents, 0 when empty
+	ents    []keyEntry
+	mask    uint32
+	unnamed int // entries without a mapping, at most maxNames
+	scratch keyEntry
+}
+
+// find returns the entry of key k, whose hash is h, or nil.
+func (c *keyCache) find(h uint32, k []byte) *keyEntry {
+	if len(c.slots) == 0 {
+		return nil
 	}
-	m := st.names[s.id]
-	if n, ok := m[string(k)]; ok {
-		return n
+	i := h & c.mask
+	for range maxProbes {
+		j := c.slots[i]
+		if j == 0 {
+			return nil
+		}
+		if e := &c.ents[j-1]; e.hash == h && e.key == string(k) {
+			return e
+		}
+		i = (i + 1) & c.mask
 	}
+	return nil
+}
+
+// learnKey finds what s does with key k (h is keyHash(k)) and caches it:
+// the mapping of the step's fields, else prefix+key. It returns nil for
+// a key the step drops: without a mapping, when there is no prefix or the
+// key cannot be a path segment.
+func (st *state) learnKey(s *kvStep, h uint32, k []byte) *keyEntry {
+	c := &st.keys[s.id]
+	var e keyEntry
+	if f := s.table.get(h, k); f != nil {
+		e = keyEntry{key: s.table.keys[s.table.index(h, k)], hash: h, f: f}
+	} else {
+		if s.prefix == "" || !pathSegment(k) {
+			return nil
+		}
+		name := s.prefix + string(k)
+		e = keyEntry{key: name[len(s.prefix):], hash: h, kind: kindOf(name), name: name}
+		if c.unnamed >= maxNames {
+			c.scratch = e
+			return &c.scratch
+		}
+		c.unnamed++
+	}
+	if p := c.insert(e); p != nil {
+		return p
+	}
+	c.scratch = e
+	return &c.scratch
+}
+
+// pathSegment reports whether a key can follow a prefix in a path.
+func pathSegment(k []byte) bool {
 	if len(k) > 64 {
-		return ""
+		return false
 	}
-	for i, c := range k {
-		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' || c == '.' && (i == 0 || i == len(k)-1 || k[i-1] == '.') {
-			return ""
+	for i, b := range k {
+		if b < 0x21 || b > 0x7e || b == '"' || b == '\\' || b == '.' && (i == 0 || i == len(k)-1 || k[i-1] == '.') {
+			return false
 		}
 	}
-	n := s.prefix + string(k)
-	if m == nil {
-		m = make(map[string]string)
-		st.names[s.id] = m
+	return true
+}
+
+// insert adds e and returns it, or nil when no slot is free within
+// maxProbes.
+func (c *keyCache) insert(e keyEntry) *keyEntry {
+	if 2*(len(c.ents)+1) > len(c.slots) {
+		c.grow()
 	}
-	if len(m) < maxNames {
-		m[n[len(s.prefix):]] = n
+	i := e.hash & c.mask
+	for range maxProbes {
+		if c.slots[i] == 0 {
+			c.ents = append(c.ents, e)
+			c.slots[i] = int32(len(c.ents))
+			return &c.ents[len(c.ents)-1]
+		}
+		i = (i + 1) & c.mask
 	}
-	return n
+	return nil
+}
+
+// grow doubles the table (keeping it at most half full) and places the
+// entries again. Entries that land beyond maxProbes are not found any
+// more, which only costs a new lookup.
+func (c *keyCache) grow() {
+	size := max(64, 2*len(c.slots))
+	c.slots, c.mask = make([]int32, size), uint32(size-1)
+	for j := range c.ents {
+		i := c.ents[j].hash & c.mask
+		for c.slots[i] != 0 {
+			i = (i + 1) & c.mask
+		}
+		c.slots[i] = int32(j + 1)
+	}
 }
 
 // setStep sets constant fields.

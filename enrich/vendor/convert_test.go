@@ -1,0 +1,34 @@
+package vendor
+
+import (
+	"testing"
+	"time"
+)
+
+// TestParseDateTime checks the fast path of parseTime against
+// time.ParseInLocation: same times, same failures.
+func TestParseDateTime(t *testing.T) {
+	locs := []*time.Location{time.UTC, time.FixedZone("X", -7*3600)}
+	if ny, err := time.LoadLocation("America/New_York"); err == nil {
+		locs = append(locs, ny) // 2026-03-08 02:30 falls in the DST gap
+	}
+	var inputs []string
+	for _, d := range []string{"2026-11-22", "2024-02-29", "2023-02-29", "2000-02-29", "1900-02-29", "2026-04-31",
+		"2026-12-31", "2026-13-01", "2026-00-10", "2026-01-00", "0000-01-01", "9999-12-31", "2026-03-08", "20x6-01-01", "2026-1-011"} {
+		for _, tm := range []string{"08:01:03", "00:00:00", "23:59:59", "24:00:00", "12:60:00", "12:00:60", "02:30:00", "1:2:3456", "08:01:0x"} {
+			inputs = append(inputs, d+" "+tm, d+"T"+tm)
+		}
+	}
+	inputs = append(inputs, "", "2026-11-22 08:01:03.123", "2026-11-22 08:01", "2026-11-22  8:01:03", "+026-11-22 08:01:03", "2026-11-22 08:01:03Z")
+	for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02T15:04:05"} {
+		for _, loc := range locs {
+			for _, v := range inputs {
+				got, gotOK := parseTime(layout, v, loc)
+				want, err := time.ParseInLocation(layout, v, loc)
+				if gotOK != (err == nil) || !got.Equal(want) || got.Location() != want.Location() {
+					t.Errorf("parseTime(%q, %q, %v) = %v, %v; time.ParseInLocation: %v, %v", layout, v, loc, got, gotOK, want, err)
+				}
+			}
+		}
+	}
+}
