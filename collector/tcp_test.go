@@ -693,6 +693,8 @@ type testPKI struct {
 	caFile, certFile, keyFile string
 	roots                     *x509.CertPool
 	client, stranger          tls.Certificate
+	// The client certificate as files, for real senders (rsyslog).
+	clientCertFile, clientKeyFile string
 }
 
 func newTestPKI(t *testing.T) *testPKI {
@@ -757,7 +759,14 @@ func newTestPKI(t *testing.T) *testPKI {
 		t.Fatal(err)
 	}
 	p.keyFile = pemFile("server-key.pem", "PRIVATE KEY", keyDER)
-	p.client = tlsCert(leaf(ca, caKey, "router1", x509.ExtKeyUsageClientAuth, 3))
+	cder, ckey := leaf(ca, caKey, "router1", x509.ExtKeyUsageClientAuth, 3)
+	p.client = tlsCert(cder, ckey)
+	p.clientCertFile = pemFile("client.pem", "CERTIFICATE", cder)
+	ckeyDER, err := x509.MarshalPKCS8PrivateKey(ckey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.clientKeyFile = pemFile("client-key.pem", "PRIVATE KEY", ckeyDER)
 	p.stranger = tlsCert(leaf(other, otherKey, "intruder", x509.ExtKeyUsageClientAuth, 4))
 	return p
 }
@@ -921,10 +930,54 @@ func TestNewTCPPortInUse(t *testing.T) {
 // (omfwd TCP_Framing="octet-counted"), in order. rsyslogd reads them from
 // logger over TCP; it runs with its own configuration only.
 func TestTCPRsyslogOctetCounted(t *testing.T) {
+	h := startTCP(t, DefaultTCP(), 64, 0)
+	rsyslogForward(t, h, "", "")
+}
+
+// rsyslog as a TLS sender (RFC 5425, GnuTLS driver from rsyslog-gnutls)
+// with a client certificate, to a listener that requires one: the
+// handshake, both certificate checks and octet-counted frames, with real
+// software on the other side.
+func TestTLSRsyslogClientCert(t *testing.T) {
+	requireRsyslogModule(t, "lmnsd_gtls.so", "rsyslog-gnutls")
+	pki := newTestPKI(t)
+	cfg := DefaultTCP()
+	cfg.TLS = &TLSConfig{CertFile: pki.certFile, KeyFile: pki.keyFile, CAFile: pki.caFile, ClientAuth: true}
+	h := startTCP(t, cfg, 64, 0)
+	global := fmt.Sprintf(`DefaultNetstreamDriver="gtls" DefaultNetstreamDriverCAFile=%q
+       DefaultNetstreamDriverCertFile=%q DefaultNetstreamDriverKeyFile=%q`, pki.caFile, pki.clientCertFile, pki.clientKeyFile)
+	action := `StreamDriver="gtls" StreamDriverMode="1" StreamDriverAuthMode="x509/name" StreamDriverPermittedPeers="sluice"`
+	rsyslogForward(t, h, global, action)
+	if got := testutil.ToFloat64(h.tcp.m.tcpRejected.WithLabelValues("syslog", "tls_handshake")); got != 0 {
+		t.Errorf("%v TLS handshakes refused", got)
+	}
+}
+
+// requireRsyslogModule skips (fails under CI=true) unless rsyslog has the
+// module file.
+func requireRsyslogModule(t *testing.T, module, pkg string) {
+	t.Helper()
+	for _, dir := range []string{"/usr/lib/x86_64-linux-gnu/rsyslog", "/usr/lib/aarch64-linux-gnu/rsyslog", "/usr/lib/rsyslog"} {
+		if _, err := os.Stat(filepath.Join(dir, module)); err == nil {
+			return
+		}
+	}
+	msg := fmt.Sprintf("rsyslog module %s not found; install Debian package %s (apt-get install %s)", module, pkg, pkg)
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip("skipped, external program missing (CI=true makes this a failure): " + msg)
+}
+
+// rsyslogForward runs rsyslogd with imtcp (plain) in front and omfwd
+// (octet counting, plus action's parameters) to the listener of h, sends
+// 300 lines with logger and checks they all arrive in order, octet-counted.
+// global is added to rsyslog's global() settings.
+func rsyslogForward(t *testing.T, h *tcpHarness, global, action string) {
+	t.Helper()
 	rsyslogd := requireTool(t, "rsyslogd", "rsyslog")
 	logger := requireTool(t, "logger", "bsdutils")
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	h := startTCP(t, DefaultTCP(), 64, 0)
 	_, sluicePort, _ := net.SplitHostPort(h.addr)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -935,15 +988,15 @@ func TestTCPRsyslogOctetCounted(t *testing.T) {
 	ln.Close()
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "rsyslog.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`global(workDirectory=%q)
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`global(workDirectory=%q %s)
 main_queue(queue.workerThreads="1")
-module(load="imtcp")
+module(load="imtcp" StreamDriver.Name="ptcp" StreamDriver.Mode="0")
 input(type="imtcp" port=%q address="127.0.0.1")
 if $programname == "sluicetest" then {
   action(type="omfwd" target="127.0.0.1" port=%q protocol="tcp" TCP_Framing="octet-counted"
-         template="RSYSLOG_SyslogProtocol23Format")
+         template="RSYSLOG_SyslogProtocol23Format" %s)
 }
-`, dir, inPort, sluicePort)), 0o600); err != nil {
+`, dir, global, inPort, sluicePort, action)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var stderr bytes.Buffer
