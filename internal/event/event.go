@@ -162,16 +162,12 @@ type Event struct {
 	KeysChecked bool
 }
 
-// reset clears e for reuse while keeping slice capacity.
+// reset clears e for reuse while keeping slice capacity. The old fields
+// beyond the new length are not zeroed (that took 4% of the syslog path):
+// what they still point to is mostly the batch's own arena, which the
+// batch keeps anyway, and every slot is overwritten when it is used again.
 func (e *Event) reset() {
-	nf := e.NetFlow[:0]
-	for i := range e.NetFlow {
-		e.NetFlow[i] = Field{}
-	}
-	fs := e.Fields[:0]
-	for i := range e.Fields {
-		e.Fields[i] = Field{}
-	}
+	nf, fs := e.NetFlow[:0], e.Fields[:0]
 	*e = Event{NetFlow: nf, Fields: fs}
 }
 
