@@ -132,19 +132,23 @@ func maybeStorePlan(h uint64, keys []string, n int, tree []byte, rec *treeRecord
 		src:  make([]uint16, rec.count),
 		off:  make([]uint32, rec.count+1),
 	}
+	// sluice's own keys are string constants (ownSyslogFields): kept as
+	// they are, so that comparing them in lookupPlan finds the same
+	// pointer and skips the bytes. The parsed ones may point into a
+	// batch's arena: copied, with one allocation for all.
+	copy(p.keys[:n], keys[:n])
 	size := 0
-	for _, k := range keys {
+	for _, k := range keys[n:] {
 		size += len(k)
 	}
-	// One allocation for all the keys: they may point into a batch's arena.
 	all := strings.Builder{}
 	all.Grow(size)
-	for _, k := range keys {
+	for _, k := range keys[n:] {
 		all.WriteString(k)
 	}
 	joined, at := all.String(), 0
-	for i, k := range keys {
-		p.keys[i] = joined[at : at+len(k)]
+	for i, k := range keys[n:] {
+		p.keys[n+i] = joined[at : at+len(k)]
 		at += len(k)
 	}
 	var text []byte

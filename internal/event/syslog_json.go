@@ -71,7 +71,8 @@ const maxOwnFields = 56
 
 // ownSyslogFields fills own with sluice's own values of a syslog document,
 // in path order (pathLess) so that only the parsed fields need sorting,
-// and returns how many there are.
+// and returns how many there are. Their keys must be string constants
+// (literals, the endpoint key tables): plans keep them without a copy.
 func (e *Event) ownSyslogFields(own *[maxOwnFields]Field) int {
 	n := 0
 	sl := &e.Syslog
