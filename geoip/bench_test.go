@@ -42,10 +42,37 @@ func BenchmarkLookupCached(b *testing.B) {
 	benchLookup(b, d, addrs)
 }
 
-// BenchmarkLookupUncached: no cache, both databases decoded per lookup.
+// BenchmarkLookupUncached: no cache, both databases decoded per lookup;
+// in English (the default) and in German (a name in another language,
+// English only where it is missing). geoip2 is the former decoding of
+// complete records with geoip2-golang (refQuery), for comparison.
 func BenchmarkLookupUncached(b *testing.B) {
-	d, addrs := benchDB(b, 0)
-	benchLookup(b, d, addrs)
+	for _, lang := range []string{"en", "de"} {
+		b.Run("lang="+lang, func(b *testing.B) {
+			city, asn, addrs := geoiptest.Synthetic(b, b.TempDir(), 20000, 1)
+			d, _, _ := newTestDB(b, cfgWith(func(c *Config) { c.CityDB, c.ASNDB, c.CacheSize, c.Language = city, asn, 0, lang }))
+			if !d.Loaded() {
+				b.Fatal("not loaded")
+			}
+			b.Run("cursor", func(b *testing.B) { benchLookup(b, d, addrs) })
+			b.Run("geoip2", func(b *testing.B) {
+				rr := openRef(b, d.state.Load())
+				b.ReportAllocs()
+				n := 0
+				for b.Loop() {
+					ip := addrs[n%len(addrs)]
+					if Classify(ip) != ClassPublic {
+						b.Fatal("not public")
+					}
+					if g, _ := refQuery(rr, ip.Unmap().WithZone(""), d.lang); g == nil {
+						b.Fatal("no answer")
+					}
+					n++
+				}
+				b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "lookups/s")
+			})
+		})
+	}
 }
 
 // BenchmarkLookupCachedParallel: the cache under all cores.

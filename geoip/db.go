@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/oschwald/geoip2-golang/v2"
@@ -38,7 +39,7 @@ func (k kind) maxmindName() string { return [...]string{"Country", "City", "ASN"
 // lookups keep it alive until they return.
 type reader struct {
 	kind   kind
-	r      *geoip2.Reader
+	mr     *maxminddb.Reader // lookups (query); geoip2 only checks the type in open
 	path   string
 	id     fileID
 	dbType string
@@ -137,7 +138,7 @@ func open(k kind, path string) (*reader, error) {
 		return nil, wrong(mr.Metadata.DatabaseType)
 	}
 	md := gr.Metadata()
-	return &reader{kind: k, r: gr, path: path, id: idOf(fi), dbType: md.DatabaseType, build: md.BuildTime(), size: len(data)}, nil
+	return &reader{kind: k, mr: mr, path: path, id: idOf(fi), dbType: md.DatabaseType, build: md.BuildTime(), size: len(data)}, nil
 }
 
 func statFix(k kind, err error) string {
@@ -150,75 +151,64 @@ func statFix(k kind, err error) string {
 	return "check the file and " + k.key()
 }
 
-// names returns n's name in language l (an index into Languages), else
-// the English one.
-func names(n *geoip2.Names, l int) string {
-	var s string
-	switch l {
-	case 0:
-		s = n.German
-	case 2:
-		s = n.Spanish
-	case 3:
-		s = n.French
-	case 4:
-		s = n.Japanese
-	case 5:
-		s = n.BrazilianPortuguese
-	case 6:
-		s = n.Russian
-	case 7:
-		s = n.SimplifiedChinese
+// langKey is the key of language l (an index into Languages) in the
+// names maps of a record, or "" for English, which is read anyway as the
+// fallback.
+func langKey(l int) string {
+	if l < 0 || l >= len(Languages) || Languages[l] == "en" {
+		return ""
 	}
-	if s == "" {
-		s = n.English
-	}
-	return s
+	return Languages[l]
 }
 
 // query asks the loaded databases about ip. It returns nil when none
 // knows anything. An error (a record that does not decode) comes with
 // whatever the other databases answered.
+//
+// The records are decoded by placeRecord and asnRecord (record.go), which
+// read only what is written, in one language and English, instead of
+// geoip2-golang's complete structs; the answers are the same
+// (TestQueryMatchesGeoIP2).
 func (st *state) query(ip netip.Addr, lang int) (*event.Geo, error) {
 	var g event.Geo
 	var errs []error
 	place := false
+	// Result.Decode takes an interface, which moves its target to the
+	// heap: the records are decoded into pooled scratch instead, so that
+	// a lookup allocates only what it answers with.
+	sc := scratchPool.Get().(*scratch)
+	defer func() {
+		*sc = scratch{} // hold no strings of the database while pooled
+		scratchPool.Put(sc)
+	}()
+	p := &sc.p
 	if r := st.r[kindCity]; r != nil {
-		rec, err := r.r.City(ip)
-		if err != nil {
+		*p = placeRecord{lang: langKey(lang), city: true}
+		if err := r.mr.Lookup(ip).Decode(p); err != nil {
 			errs = append(errs, fmt.Errorf("%s %s: %w", r.kind.key(), ip, err))
-		} else if rec.HasData() {
-			place = fillCountry(&g, &rec.Continent, &rec.Country, lang)
-			if len(rec.Subdivisions) > 0 {
-				sd := &rec.Subdivisions[0]
-				if sd.ISOCode != "" && g.CountryISO != "" {
-					g.RegionISO = g.CountryISO + "-" + sd.ISOCode
-				}
-				g.RegionName = names(&sd.Names, lang)
-			}
-			g.CityName = names(&rec.City.Names, lang)
-			if rec.Location.Latitude != nil && rec.Location.Longitude != nil {
-				g.Lat, g.Lon, g.HasLocation = *rec.Location.Latitude, *rec.Location.Longitude, true
-			}
-			place = place || g.RegionISO != "" || g.RegionName != "" || g.CityName != "" || g.HasLocation
+		} else {
+			place = p.fill(&g)
 		}
 	}
 	if r := st.r[kindCountry]; r != nil && !place {
-		rec, err := r.r.Country(ip)
-		if err != nil {
+		// Country, not registered_country, as Logstash and
+		// Elasticsearch do; the country db only when the city db had
+		// no place at all.
+		*p = placeRecord{lang: langKey(lang)}
+		if err := r.mr.Lookup(ip).Decode(p); err != nil {
 			errs = append(errs, fmt.Errorf("%s %s: %w", r.kind.key(), ip, err))
-		} else if rec.HasData() {
-			place = fillCountry(&g, &rec.Continent, &rec.Country, lang)
+		} else {
+			place = p.fill(&g)
 		}
 	}
 	asn := false
 	if r := st.r[kindASN]; r != nil {
-		rec, err := r.r.ASN(ip)
-		if err != nil {
+		a := &sc.a
+		if err := r.mr.Lookup(ip).Decode(a); err != nil {
 			errs = append(errs, fmt.Errorf("%s %s: %w", r.kind.key(), ip, err))
-		} else if rec.AutonomousSystemNumber != 0 || rec.AutonomousSystemOrganization != "" {
-			g.ASN = uint32(min(rec.AutonomousSystemNumber, 1<<32-1))
-			g.ASOrg = rec.AutonomousSystemOrganization
+		} else if a.number != 0 || a.org != "" {
+			g.ASN = uint32(min(a.number, 1<<32-1))
+			g.ASOrg = a.org
 			asn = true
 		}
 	}
@@ -229,12 +219,35 @@ func (st *state) query(ip netip.Addr, lang int) (*event.Geo, error) {
 	return &g, errors.Join(errs...)
 }
 
-// fillCountry copies the country-level facts (country, not the registered
-// country, as Logstash and Elasticsearch do) and reports whether there
-// were any.
-func fillCountry(g *event.Geo, c *geoip2.Continent, co *geoip2.CountryRecord, lang int) bool {
-	g.ContinentCode = c.Code
-	g.CountryISO = co.ISOCode
-	g.CountryName = names(&co.Names, lang)
-	return g.ContinentCode != "" || g.CountryISO != "" || g.CountryName != ""
+// scratch is what query decodes records into.
+type scratch struct {
+	p placeRecord
+	a asnRecord
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// fill copies the decoded place into g and reports whether there was
+// any. The region is the first subdivision; its ISO code is written as
+// ECS has it, with the country's in front ("US-CA"), and only when both
+// are known.
+func (p *placeRecord) fill(g *event.Geo) bool {
+	g.ContinentCode = p.continentCode
+	g.CountryISO = p.countryISO
+	g.CountryName = p.countryName
+	place := g.ContinentCode != "" || g.CountryISO != "" || g.CountryName != ""
+	if !p.city {
+		return place
+	}
+	if p.hasSubdivision {
+		if p.regionISO != "" && g.CountryISO != "" {
+			g.RegionISO = g.CountryISO + "-" + p.regionISO
+		}
+		g.RegionName = p.regionName
+	}
+	g.CityName = p.cityName
+	if p.hasLat && p.hasLon {
+		g.Lat, g.Lon, g.HasLocation = p.lat, p.lon, true
+	}
+	return place || g.RegionISO != "" || g.RegionName != "" || g.CityName != "" || g.HasLocation
 }

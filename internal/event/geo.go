@@ -27,7 +27,7 @@ type Geo struct {
 // afterwards is not allowed. Without it, g is encoded each time.
 func (g *Geo) Render() {
 	g.rendered = nil
-	b := g.appendJSON([]byte{'{'}) // as if first in an object: no comma
+	b := g.appendJSON(append(make([]byte, 0, 384), '{')) // as if first in an object: no comma
 	g.rendered = b[1:]
 }
 
