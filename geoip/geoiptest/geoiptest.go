@@ -1,7 +1,7 @@
 // Package geoiptest builds MaxMind DB files for tests and benchmarks (with
 // github.com/maxmind/mmdbwriter): synthetic City and ASN databases shaped
-// like GeoLite2's, large enough for realistic lookup costs. Only tests
-// import it.
+// like GeoLite2's, large enough for realistic lookup costs. Only tests and
+// bench/geodb import it.
 package geoiptest
 
 import (
@@ -26,7 +26,47 @@ func names(s string) mmdbtype.Map {
 	for _, l := range languages {
 		m[mmdbtype.String(l)] = mmdbtype.String(s + " (" + l + ")")
 	}
+	m["en"] = mmdbtype.String(s)
 	return m
+}
+
+// NewTree returns an empty database of dbType ("GeoLite2-City",
+// "GeoLite2-ASN") with GeoLite2's languages.
+func NewTree(dbType string) (*mmdbwriter.Tree, error) {
+	return mmdbwriter.New(mmdbwriter.Options{DatabaseType: dbType, RecordSize: 28, IncludeReservedNetworks: true,
+		BuildEpoch: time.Now().Unix(), Description: map[string]string{"en": "sluice synthetic " + dbType}, Languages: languages})
+}
+
+// CityRecord is record i of a synthetic City database: a country code
+// made from i, names in eight languages, a subdivision and a location.
+func CityRecord(i int) mmdbtype.Map {
+	cc := fmt.Sprintf("%c%c", 'A'+i%26, 'A'+(i/26)%26)
+	return mmdbtype.Map{
+		"continent":          mmdbtype.Map{"code": mmdbtype.String("EU"), "geoname_id": mmdbtype.Uint32(6255148), "names": names("Europe")},
+		"country":            mmdbtype.Map{"iso_code": mmdbtype.String(cc), "geoname_id": mmdbtype.Uint32(uint32(i)), "names": names("Country " + cc)},
+		"registered_country": mmdbtype.Map{"iso_code": mmdbtype.String(cc), "geoname_id": mmdbtype.Uint32(uint32(i)), "names": names("Country " + cc)},
+		"city":               mmdbtype.Map{"geoname_id": mmdbtype.Uint32(uint32(i)), "names": names(fmt.Sprintf("City %d", i))},
+		"location":           mmdbtype.Map{"latitude": mmdbtype.Float64(float64(i%180) - 90), "longitude": mmdbtype.Float64(float64(i%360) - 180), "accuracy_radius": mmdbtype.Uint16(100), "time_zone": mmdbtype.String("Europe/London")},
+		"postal":             mmdbtype.Map{"code": mmdbtype.String("12345")},
+		"subdivisions":       mmdbtype.Slice{mmdbtype.Map{"iso_code": mmdbtype.String("R1"), "geoname_id": mmdbtype.Uint32(uint32(i)), "names": names(fmt.Sprintf("Region %d", i%500))}},
+	}
+}
+
+// ASNRecord is record i of a synthetic ASN database.
+func ASNRecord(i int) mmdbtype.Map {
+	return mmdbtype.Map{
+		"autonomous_system_number":       mmdbtype.Uint32(uint32(1000 + i%5000)),
+		"autonomous_system_organization": mmdbtype.String(fmt.Sprintf("Org %d", i%5000)),
+	}
+}
+
+// WriteFile writes t to path.
+func WriteFile(t *mmdbwriter.Tree, path string) error {
+	var buf bytes.Buffer
+	if _, err := t.WriteTo(&buf); err != nil {
+		return err
+	}
+	return os.WriteFile(path, buf.Bytes(), 0o600)
 }
 
 // Synthetic writes GeoLite2-City.mmdb and GeoLite2-ASN.mmdb into dir with n
@@ -35,15 +75,11 @@ func names(s string) mmdbtype.Map {
 // one address in each network. seed makes it repeatable.
 func Synthetic(tb testing.TB, dir string, n int, seed uint64) (city, asn string, addrs []netip.Addr) {
 	tb.Helper()
-	opts := func(t string) mmdbwriter.Options {
-		return mmdbwriter.Options{DatabaseType: t, RecordSize: 28, IncludeReservedNetworks: true, BuildEpoch: time.Now().Unix(),
-			Description: map[string]string{"en": "sluice synthetic " + t}, Languages: languages}
-	}
-	ct, err := mmdbwriter.New(opts("GeoLite2-City"))
+	ct, err := NewTree("GeoLite2-City")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	at, err := mmdbwriter.New(opts("GeoLite2-ASN"))
+	at, err := NewTree("GeoLite2-ASN")
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -62,39 +98,22 @@ func Synthetic(tb testing.TB, dir string, n int, seed uint64) (city, asn string,
 		ip := net.IPv4(byte(v>>24), byte(v>>16), byte(v>>8), 0)
 		nw := &net.IPNet{IP: ip.To4(), Mask: net.CIDRMask(24, 32)}
 		i := len(addrs)
-		cc := fmt.Sprintf("%c%c", 'A'+i%26, 'A'+(i/26)%26)
-		rec := mmdbtype.Map{
-			"continent":          mmdbtype.Map{"code": mmdbtype.String("EU"), "geoname_id": mmdbtype.Uint32(6255148), "names": names("Europe")},
-			"country":            mmdbtype.Map{"iso_code": mmdbtype.String(cc), "geoname_id": mmdbtype.Uint32(uint32(i)), "names": names("Country " + cc)},
-			"registered_country": mmdbtype.Map{"iso_code": mmdbtype.String(cc), "geoname_id": mmdbtype.Uint32(uint32(i)), "names": names("Country " + cc)},
-			"city":               mmdbtype.Map{"geoname_id": mmdbtype.Uint32(uint32(i)), "names": names(fmt.Sprintf("City %d", i))},
-			"location":           mmdbtype.Map{"latitude": mmdbtype.Float64(float64(i%180) - 90), "longitude": mmdbtype.Float64(float64(i%360) - 180), "accuracy_radius": mmdbtype.Uint16(100), "time_zone": mmdbtype.String("Europe/London")},
-			"postal":             mmdbtype.Map{"code": mmdbtype.String("12345")},
-			"subdivisions":       mmdbtype.Slice{mmdbtype.Map{"iso_code": mmdbtype.String("R1"), "geoname_id": mmdbtype.Uint32(uint32(i)), "names": names(fmt.Sprintf("Region %d", i%500))}},
-		}
-		if err := ct.Insert(nw, rec); err != nil {
+		if err := ct.Insert(nw, CityRecord(i)); err != nil {
 			tb.Fatal(err)
 		}
-		if err := at.Insert(nw, mmdbtype.Map{
-			"autonomous_system_number":       mmdbtype.Uint32(uint32(1000 + i%5000)),
-			"autonomous_system_organization": mmdbtype.String(fmt.Sprintf("Org %d", i%5000)),
-		}); err != nil {
+		if err := at.Insert(nw, ASNRecord(i)); err != nil {
 			tb.Fatal(err)
 		}
 		addrs = append(addrs, netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(1 + r.IntN(254))}))
 	}
 	city, asn = filepath.Join(dir, "GeoLite2-City.mmdb"), filepath.Join(dir, "GeoLite2-ASN.mmdb")
-	write(tb, ct, city)
-	write(tb, at, asn)
+	for _, f := range []struct {
+		t    *mmdbwriter.Tree
+		path string
+	}{{ct, city}, {at, asn}} {
+		if err := WriteFile(f.t, f.path); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	return city, asn, addrs
-}
-
-func write(tb testing.TB, t *mmdbwriter.Tree, path string) {
-	var buf bytes.Buffer
-	if _, err := t.WriteTo(&buf); err != nil {
-		tb.Fatal(err)
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
-		tb.Fatal(err)
-	}
 }
