@@ -34,6 +34,7 @@ import (
 	"github.com/sluicelab/sluice/internal/pipeline"
 	"github.com/sluicelab/sluice/output/elasticsearch"
 	"github.com/sluicelab/sluice/output/file"
+	"github.com/sluicelab/sluice/output/retention"
 	"github.com/sluicelab/sluice/output/stdout"
 )
 
@@ -105,11 +106,11 @@ func execute(args []string, stdoutW, stderrW io.Writer) int {
 			fmt.Fprintln(cmd.OutOrStdout(), "sluice", versionString())
 		},
 	}
-	root.AddCommand(run, check, ver, setupCommand(stderrW), geoipCommand(stderrW))
+	root.AddCommand(run, check, ver, setupCommand(stderrW), geoipCommand(stderrW), retentionCommand(stderrW))
 	root.SetArgs(args)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(stderrW, "sluice:", err)
-		return 1
+		return exitCode(err)
 	}
 	return 0
 }
@@ -142,6 +143,7 @@ type componentConfigs struct {
 	file      file.Config
 	es        elasticsearch.Config
 	pipe      pipeline.Config
+	retention retention.Config
 }
 
 func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
@@ -232,6 +234,7 @@ func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
 	cc.file.FileMode = mode
 
 	cc.es = esConfig(cfg)
+	cc.retention = retentionConfig(cfg)
 
 	cc.pipe = pipeline.Config{QueueSize: cfg.Pipeline.QueueSize, Workers: cfg.Pipeline.Workers, FlushInterval: cfg.Pipeline.FlushInterval}
 	return cc, nil
@@ -242,7 +245,7 @@ func checkComponents(cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	errs := []error{cc.netflow.Validate(), cc.udp.Validate("collector"), cc.pipe.Validate(), cc.vendor.Validate(), cc.geoip.Validate()}
+	errs := []error{cc.netflow.Validate(), cc.udp.Validate("collector"), cc.pipe.Validate(), cc.vendor.Validate(), cc.geoip.Validate(), cc.retention.Validate()}
 	if len(cc.syslogTCP.Listen) > 0 {
 		errs = append(errs, cc.syslogTCP.Validate("syslog.tcp"))
 	}
@@ -484,6 +487,15 @@ func runCollector(ctx context.Context, cfg *config.Config, logger *slog.Logger) 
 	} else {
 		httpDone <- nil
 	}
+
+	// Retention on retention.schedule, stopped (and waited for) on return.
+	stopRetention, err := startRetention(ctx, cc, logger, reg)
+	if err != nil {
+		stopHTTP()
+		<-httpDone
+		return err
+	}
+	defer stopRetention()
 
 	logger.Info("sluice started", "version", versionString())
 	err = runner.Run(ctx, cfg.Shutdown.Timeout)

@@ -31,6 +31,7 @@ type Config struct {
 	GeoIP     GeoIPConfig     `mapstructure:"geoip"`
 	Enrich    EnrichConfig    `mapstructure:"enrich"`
 	Output    OutputConfig    `mapstructure:"output"`
+	Retention RetentionConfig `mapstructure:"retention"`
 	HTTP      HTTPConfig      `mapstructure:"http"`
 	Log       LogConfig       `mapstructure:"log"`
 	Shutdown  ShutdownConfig  `mapstructure:"shutdown"`
@@ -197,6 +198,28 @@ type FileConfig struct {
 	MaxOpenFiles  int           `mapstructure:"max_open_files"`
 }
 
+// RetentionConfig configures retention of old daily indices and files
+// (checked by output/retention).
+type RetentionConfig struct {
+	Schedule string            `mapstructure:"schedule"` // "" off, "24h" or "30 3 * * *"
+	Timezone string            `mapstructure:"timezone"` // "" = output.timezone
+	Policies []RetentionPolicy `mapstructure:"policies"`
+}
+
+// RetentionPolicy is one entry of retention.policies.
+type RetentionPolicy struct {
+	Name           string   `mapstructure:"name"`
+	Pattern        string   `mapstructure:"pattern"`
+	Exclude        []string `mapstructure:"exclude"`
+	MaxAge         string   `mapstructure:"max_age"`
+	AgeSource      string   `mapstructure:"age_source"`
+	Timestring     string   `mapstructure:"timestring"`
+	Action         string   `mapstructure:"action"`
+	MaxNumSegments int      `mapstructure:"max_num_segments"`
+	MaxTotalSize   string   `mapstructure:"max_total_size"`
+	Targets        string   `mapstructure:"targets"`
+}
+
 // HTTPConfig configures the metrics/health endpoint.
 type HTTPConfig struct {
 	Listen string `mapstructure:"listen"`
@@ -297,6 +320,9 @@ var defaults = []struct {
 	{"output.elasticsearch.template.shards", 1},
 	{"output.elasticsearch.template.replicas", 0},
 	{"output.elasticsearch.template.refresh_interval", "5s"},
+	{"retention.schedule", ""},
+	{"retention.timezone", ""},
+	{"retention.policies", []map[string]any{}},
 	{"http.listen", "127.0.0.1:9155"},
 	{"http.pprof", false},
 	{"log.level", "info"},
@@ -509,6 +535,11 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.FileMode(); err != nil {
 		errs = append(errs, err)
+	}
+	if tz := c.Retention.Timezone; tz != "" {
+		if _, err := time.LoadLocation(tz); err != nil {
+			errs = append(errs, fmt.Errorf("retention.timezone: %q is not a time zone; use an IANA name such as UTC, or \"\" for output.timezone", tz))
+		}
 	}
 	if c.Shutdown.Timeout < 100*time.Millisecond || c.Shutdown.Timeout > 10*time.Minute {
 		errs = append(errs, fmt.Errorf("shutdown.timeout: %s is out of range; use 100ms..10m", c.Shutdown.Timeout))
