@@ -646,7 +646,20 @@ func appendString(dst []byte, s string) []byte {
 	b := unsafe.Slice(unsafe.StringData(s), len(s)) // read only
 	start, i := 0, 0
 	for i < len(b) {
-		if i+8 <= len(b) {
+		if i+16 <= len(b) {
+			// Sixteen bytes per round: one branch for the common case.
+			m0 := specialMask(binary.LittleEndian.Uint64(b[i:]))
+			m1 := specialMask(binary.LittleEndian.Uint64(b[i+8:]))
+			if m0|m1 == 0 {
+				i += 16
+				continue
+			}
+			if m0 != 0 {
+				i += bits.TrailingZeros64(m0) >> 3
+			} else {
+				i += 8 + bits.TrailingZeros64(m1)>>3
+			}
+		} else if i+8 <= len(b) {
 			k := firstSpecial(binary.LittleEndian.Uint64(b[i:]))
 			i += k
 			if k == 8 {
@@ -699,6 +712,12 @@ func appendString(dst []byte, s string) []byte {
 // a byte after a real match, through the borrow, but never one before it,
 // so the lowest flag is exact.
 func firstSpecial(x uint64) int {
+	return bits.TrailingZeros64(specialMask(x)) >> 3
+}
+
+// specialMask has the high bit set of each byte of x that firstSpecial
+// looks for (and possibly of bytes after the first such one).
+func specialMask(x uint64) uint64 {
 	const (
 		ones = 0x0101010101010101
 		high = 0x8080808080808080
@@ -708,7 +727,7 @@ func firstSpecial(x uint64) int {
 	q = (q - ones) &^ q
 	bs := x ^ (ones * '\\')
 	bs = (bs - ones) &^ bs
-	return bits.TrailingZeros64((ctl|q|bs|x)&high) >> 3
+	return (ctl | q | bs | x) & high
 }
 
 // transportName returns the lowercase IANA keyword ECS uses for

@@ -787,3 +787,46 @@ func BenchmarkAppendJSONKeysChecked(b *testing.B) {
 	e.KeysChecked = true
 	benchAppendJSON(b, e)
 }
+
+// BenchmarkAppendString escapes the messages of the syslog benchmark mix:
+// plain text (Meraki, netfilter) and key="value" text with quotes (F5).
+func BenchmarkAppendString(b *testing.B) {
+	for _, tc := range []struct{ name, s string }{
+		{"plain", "[1715634.194782] [UFW BLOCK] IN=eth0 OUT= MAC=52:54:00:12:34:56:00:1b:21:aa:bb:cc:08:00 SRC=198.51.100.9 DST=192.0.2.20 LEN=60 TOS=0x00 PREC=0x00 TTL=52 ID=3851 DF PROTO=TCP SPT=44308 DPT=22 WINDOW=64240 RES=0x00 SYN URGP=0"},
+		{"quoted", strings.Repeat(`attack_type="Cross Site Scripting (XSS)",date_time="2026-11-22 08:01:04",dest_ip="10.1.2.3",`, 3)},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			buf := make([]byte, 0, 1024)
+			b.SetBytes(int64(len(tc.s)))
+			for b.Loop() {
+				buf = appendString(buf[:0], tc.s)
+			}
+		})
+	}
+}
+
+// Every kind of byte that needs care, at every position of strings long
+// enough for the eight- and sixteen-byte scans, decodes back to the input.
+func TestAppendStringPositions(t *testing.T) {
+	for _, special := range []string{`"`, `\`, "\n", "\x01", "\x1f", "\xff", "é", "\u2028", "€"} {
+		for n := 0; n <= 40; n++ {
+			for p := 0; p <= n; p++ {
+				s := strings.Repeat("a", p) + special + strings.Repeat("b", n-p) + special
+				got := appendString(nil, s)
+				var back string
+				if err := json.Unmarshal(got, &back); err != nil {
+					t.Fatalf("appendString(%q) = %s: %v", s, got, err)
+				}
+				var want strings.Builder // each invalid byte is one U+FFFD
+				for i := 0; i < len(s); {
+					r, n := utf8.DecodeRuneInString(s[i:])
+					want.WriteRune(r)
+					i += n
+				}
+				if back != want.String() {
+					t.Fatalf("appendString(%q) decodes to %q, want %q", s, back, want.String())
+				}
+			}
+		}
+	}
+}
