@@ -49,13 +49,17 @@ for framing in ${FRAMINGS:-octet newline}; do
 	start=$(date +%s.%N)
 	sent=$(GOMAXPROCS=1 taskset -c 1 "$WORK.syslogsend" -file "$SHARED/mix.log" -port "$PORT" -proto tcp -framing "$framing" \
 		-rate 0 -duration "${DUR}s" 2>&1 | grep -oE 'lines_sent=[0-9]+' | cut -d= -f2)
-	# drain: wait until the written count stops growing
-	prev=-1
-	for _ in $(seq 100); do
-		n=$(cat "$WORK"/out/*.ndjson 2>/dev/null | wc -l)
-		[ "$n" = "$prev" ] && break
+	# Drained when sluice has written every line sent (its own counter,
+	# polled every 0.1 s: counting lines in the files takes seconds and
+	# would be counted as sluice's time), or the count stops growing.
+	written_now() { curl -s http://127.0.0.1:19158/metrics | awk '/^sluice_output_events_total\{output="file"\}/ { printf "%d", $2 }'; }
+	prev=-1 same=0
+	for _ in $(seq 600); do
+		n=$(written_now)
+		[ "${n:-0}" -ge "${sent:-0}" ] && break
+		if [ "$n" = "$prev" ]; then same=$((same + 1)); [ $same -ge 10 ] && break; else same=0; fi
 		prev=$n
-		sleep 0.3
+		sleep 0.1
 	done
 	t1=$(ticks $SP)
 	end=$(date +%s.%N)
