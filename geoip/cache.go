@@ -1,8 +1,11 @@
 package geoip
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sluicelab/sluice/internal/event"
 )
@@ -14,9 +17,27 @@ const cacheShards = 64
 // cache is a bounded LRU map from address to answer (nil: the databases
 // know nothing of it), split into shards by a hash of the address. Each
 // shard is a true LRU of its share of the capacity.
+//
+// In front of it sits a small direct-mapped table of recent answers that
+// is read without a lock: a flow looks up two addresses, and taking a
+// shard's lock, hashing the map key and relinking the LRU list cost more
+// than the rest of the enrichment. The table only holds answers the LRU
+// gave or stored for this cache's databases, so it is never wrong; its
+// slots are overwritten by other addresses, which then go to the LRU.
 type cache struct {
 	shards [cacheShards]shard
+	front  []atomic.Pointer[frontEntry] // frontSlots, or nil for a small cache
 }
+
+// frontEntry is one answer in the lock-free table.
+type frontEntry struct {
+	key netip.Addr
+	val *event.Geo
+}
+
+// frontSlots bounds the size of the lock-free table (a power of two, 1 MB
+// of pointers); its entries are the LRU's own (frontEntry), not copies.
+const frontSlots = 1 << 17
 
 type shard struct {
 	mu    sync.Mutex
@@ -31,6 +52,7 @@ type shard struct {
 type node struct {
 	key        netip.Addr
 	val        *event.Geo
+	fe         *frontEntry // the same answer for the lock-free table
 	prev, next int32
 }
 
@@ -41,6 +63,13 @@ func newCache(size int) *cache {
 	}
 	per := (size + cacheShards - 1) / cacheShards
 	c := &cache{}
+	if size >= 1<<14 {
+		n := 1 << 14
+		for n < size && n < frontSlots {
+			n <<= 1
+		}
+		c.front = make([]atomic.Pointer[frontEntry], n)
+	}
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.max = per
@@ -50,39 +79,74 @@ func newCache(size int) *cache {
 	return c
 }
 
-func (c *cache) shard(ip netip.Addr) *shard {
+// hash mixes the address; its top bits pick the shard, its low bits the
+// slot of the lock-free table.
+func hash(ip netip.Addr) uint64 {
 	b := ip.As16()
-	var h uint64
-	for i := 0; i < 16; i += 8 {
-		h ^= uint64(b[i])<<56 | uint64(b[i+1])<<48 | uint64(b[i+2])<<40 | uint64(b[i+3])<<32 |
-			uint64(b[i+4])<<24 | uint64(b[i+5])<<16 | uint64(b[i+6])<<8 | uint64(b[i+7])
-	}
+	h := binary.BigEndian.Uint64(b[:8]) ^ bits.RotateLeft64(binary.BigEndian.Uint64(b[8:]), 29)
 	h *= 0x9e3779b97f4a7c15
-	return &c.shards[h>>(64-6)]
+	return h ^ h>>32
 }
+
+func (c *cache) shard(h uint64) *shard { return &c.shards[h>>(64-6)] }
 
 // get returns the cached answer for ip and whether there was one.
 func (c *cache) get(ip netip.Addr) (*event.Geo, bool) {
-	s := c.shard(ip)
+	h := hash(ip)
+	if c.front != nil {
+		// Two ways: the slot and its neighbour.
+		i := h & uint64(len(c.front)-1)
+		if e := c.front[i].Load(); e != nil && e.key == ip {
+			return e.val, true
+		}
+		if e := c.front[i^1].Load(); e != nil && e.key == ip {
+			return e.val, true
+		}
+	}
+	s := c.shard(h)
 	s.mu.Lock()
 	i, ok := s.idx[ip]
 	var v *event.Geo
+	var fe *frontEntry
 	if ok {
 		s.toFront(i)
-		v = s.nodes[i].val
+		v, fe = s.nodes[i].val, s.nodes[i].fe
 	}
 	s.mu.Unlock()
+	if ok {
+		c.remember(h, fe)
+	}
 	return v, ok
+}
+
+// remember puts an answer into the lock-free table: into an empty way,
+// else over one of the two.
+func (c *cache) remember(h uint64, fe *frontEntry) {
+	if c.front == nil || fe == nil {
+		return
+	}
+	i := h & uint64(len(c.front)-1)
+	switch {
+	case c.front[i].Load() == nil:
+	case c.front[i^1].Load() == nil:
+		i ^= 1
+	default:
+		i ^= h >> 63
+	}
+	c.front[i].Store(fe)
 }
 
 // put stores the answer for ip, evicting the least recently used entry of
 // its shard when the shard is full.
 func (c *cache) put(ip netip.Addr, v *event.Geo) {
-	s := c.shard(ip)
+	h := hash(ip)
+	fe := &frontEntry{key: ip, val: v}
+	c.remember(h, fe)
+	s := c.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if i, ok := s.idx[ip]; ok {
-		s.nodes[i].val = v
+		s.nodes[i].val, s.nodes[i].fe = v, fe
 		s.toFront(i)
 		return
 	}
@@ -95,7 +159,7 @@ func (c *cache) put(ip netip.Addr, v *event.Geo) {
 		s.unlink(i)
 		delete(s.idx, s.nodes[i].key)
 	}
-	s.nodes[i] = node{key: ip, val: v, prev: -1, next: -1}
+	s.nodes[i] = node{key: ip, val: v, fe: fe, prev: -1, next: -1}
 	s.idx[ip] = i
 	s.pushFront(i)
 }

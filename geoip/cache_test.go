@@ -13,10 +13,10 @@ func TestCacheLRU(t *testing.T) {
 	c := newCache(cacheShards * 3) // 3 entries per shard
 	// Addresses of one shard.
 	var same []netip.Addr
-	want := c.shard(netip.MustParseAddr("1.0.0.0"))
+	want := c.shard(hash(netip.MustParseAddr("1.0.0.0")))
 	for i := uint32(0); len(same) < 5; i++ {
 		ip := netip.AddrFrom4([4]byte{1, byte(i >> 16), byte(i >> 8), byte(i)})
-		if c.shard(ip) == want {
+		if c.shard(hash(ip)) == want {
 			same = append(same, ip)
 		}
 	}
@@ -70,5 +70,32 @@ func TestNoCache(t *testing.T) {
 	d.Find(netip.MustParseAddr("81.2.69.142"), &c)
 	if c.hits != 0 || c.misses != 0 {
 		t.Errorf("hits/misses without a cache = %d/%d, want 0/0", c.hits, c.misses)
+	}
+}
+
+// A large cache answers from its lock-free table first: the same pointer
+// as stored, also for an address whose slot another address took, and
+// never another address's answer.
+func TestCacheFrontTable(t *testing.T) {
+	c := newCache(1 << 20)
+	if c.front == nil {
+		t.Fatal("no lock-free table for a large cache")
+	}
+	n := 3 * frontSlots // more addresses than slots: slots are overwritten
+	geos := make([]*event.Geo, n)
+	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{3, byte(i >> 16), byte(i >> 8), byte(i)}) }
+	for i := range n {
+		geos[i] = &event.Geo{ASN: uint32(i + 1)}
+		c.put(addr(i), geos[i])
+	}
+	for round := range 2 { // the second round mostly hits the table
+		for i := range n {
+			if g, ok := c.get(addr(i)); !ok || g != geos[i] {
+				t.Fatalf("round %d: get(%s) = %v, %v; want ASN %d", round, addr(i), g, ok, i+1)
+			}
+		}
+	}
+	if _, ok := c.get(netip.MustParseAddr("4.4.4.4")); ok {
+		t.Error("an address never stored was found")
 	}
 }
