@@ -18,25 +18,31 @@ const cacheShards = 64
 // know nothing of it), split into shards by a hash of the address. Each
 // shard is a true LRU of its share of the capacity.
 //
-// In front of it sits a small direct-mapped table of recent answers that
-// is read without a lock: a flow looks up two addresses, and taking a
+// In front of it sits a two-way table of recent answers that is read
+// without a lock: a flow looks up two addresses, and taking a
 // shard's lock, hashing the map key and relinking the LRU list cost more
 // than the rest of the enrichment. The table only holds answers the LRU
 // gave or stored for this cache's databases, so it is never wrong; its
 // slots are overwritten by other addresses, which then go to the LRU.
 type cache struct {
 	shards [cacheShards]shard
-	front  []atomic.Pointer[frontEntry] // frontSlots, or nil for a small cache
+	front  []frontSlot // a power of two, or nil for a small cache
 }
 
-// frontEntry is one answer in the lock-free table.
-type frontEntry struct {
-	key netip.Addr
-	val *event.Geo
+// frontSlot is one answer of the lock-free table, held in the slot itself
+// (the two ways of a slot pair share a cache line: one memory access per
+// lookup, which is what a lookup of a random address costs). seq is even
+// when the slot is stable, odd while a writer changes it, 0 when empty;
+// a reader that sees it change or odd takes the LRU instead.
+type frontSlot struct {
+	seq    atomic.Uint32
+	_      uint32
+	hi, lo atomic.Uint64 // the address, as 16 bytes
+	val    atomic.Pointer[event.Geo]
 }
 
-// frontSlots bounds the size of the lock-free table (a power of two, 1 MB
-// of pointers); its entries are the LRU's own (frontEntry), not copies.
+// frontSlots bounds the size of the lock-free table (a power of two; 32
+// bytes a slot, 4 MB at most).
 const frontSlots = 1 << 17
 
 type shard struct {
@@ -52,7 +58,6 @@ type shard struct {
 type node struct {
 	key        netip.Addr
 	val        *event.Geo
-	fe         *frontEntry // the same answer for the lock-free table
 	prev, next int32
 }
 
@@ -68,7 +73,7 @@ func newCache(size int) *cache {
 		for n < size && n < frontSlots {
 			n <<= 1
 		}
-		c.front = make([]atomic.Pointer[frontEntry], n)
+		c.front = make([]frontSlot, n)
 	}
 	for i := range c.shards {
 		s := &c.shards[i]
@@ -93,60 +98,79 @@ func (c *cache) shard(h uint64) *shard { return &c.shards[h>>(64-6)] }
 // get returns the cached answer for ip and whether there was one.
 func (c *cache) get(ip netip.Addr) (*event.Geo, bool) {
 	h := hash(ip)
+	b := ip.As16()
+	hi, lo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
 	if c.front != nil {
 		// Two ways: the slot and its neighbour.
 		i := h & uint64(len(c.front)-1)
-		if e := c.front[i].Load(); e != nil && e.key == ip {
-			return e.val, true
+		if v, ok := c.front[i].get(hi, lo); ok {
+			return v, true
 		}
-		if e := c.front[i^1].Load(); e != nil && e.key == ip {
-			return e.val, true
+		if v, ok := c.front[i^1].get(hi, lo); ok {
+			return v, true
 		}
 	}
 	s := c.shard(h)
 	s.mu.Lock()
 	i, ok := s.idx[ip]
 	var v *event.Geo
-	var fe *frontEntry
 	if ok {
 		s.toFront(i)
-		v, fe = s.nodes[i].val, s.nodes[i].fe
+		v = s.nodes[i].val
 	}
 	s.mu.Unlock()
 	if ok {
-		c.remember(h, fe)
+		c.remember(h, hi, lo, v)
 	}
 	return v, ok
 }
 
+// get returns the slot's answer if it holds the address hi, lo.
+func (f *frontSlot) get(hi, lo uint64) (*event.Geo, bool) {
+	s := f.seq.Load()
+	if s == 0 || s&1 == 1 || f.hi.Load() != hi || f.lo.Load() != lo {
+		return nil, false
+	}
+	v := f.val.Load()
+	return v, f.seq.Load() == s
+}
+
 // remember puts an answer into the lock-free table: into an empty way,
-// else over one of the two.
-func (c *cache) remember(h uint64, fe *frontEntry) {
-	if c.front == nil || fe == nil {
+// else over one of the two. A slot another writer holds is left alone.
+func (c *cache) remember(h, hi, lo uint64, v *event.Geo) {
+	if c.front == nil {
 		return
 	}
 	i := h & uint64(len(c.front)-1)
 	switch {
-	case c.front[i].Load() == nil:
-	case c.front[i^1].Load() == nil:
+	case c.front[i].seq.Load() == 0:
+	case c.front[i^1].seq.Load() == 0:
 		i ^= 1
 	default:
 		i ^= h >> 63
 	}
-	c.front[i].Store(fe)
+	f := &c.front[i]
+	s := f.seq.Load()
+	if s&1 == 1 || !f.seq.CompareAndSwap(s, s+1) {
+		return
+	}
+	f.hi.Store(hi)
+	f.lo.Store(lo)
+	f.val.Store(v)
+	f.seq.Store(s + 2)
 }
 
 // put stores the answer for ip, evicting the least recently used entry of
 // its shard when the shard is full.
 func (c *cache) put(ip netip.Addr, v *event.Geo) {
 	h := hash(ip)
-	fe := &frontEntry{key: ip, val: v}
-	c.remember(h, fe)
+	b := ip.As16()
+	c.remember(h, binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:]), v)
 	s := c.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if i, ok := s.idx[ip]; ok {
-		s.nodes[i].val, s.nodes[i].fe = v, fe
+		s.nodes[i].val = v
 		s.toFront(i)
 		return
 	}
@@ -159,7 +183,7 @@ func (c *cache) put(ip netip.Addr, v *event.Geo) {
 		s.unlink(i)
 		delete(s.idx, s.nodes[i].key)
 	}
-	s.nodes[i] = node{key: ip, val: v, fe: fe, prev: -1, next: -1}
+	s.nodes[i] = node{key: ip, val: v, prev: -1, next: -1}
 	s.idx[ip] = i
 	s.pushFront(i)
 }
