@@ -615,7 +615,7 @@ func tplRequireSet(t *testing.T, v reflect.Value, name string, exempt map[string
 	t.Helper()
 	for i := 0; i < v.NumField(); i++ {
 		f, path := v.Field(i), name+"."+v.Type().Field(i).Name
-		if exempt[path] {
+		if exempt[path] || !v.Type().Field(i).IsExported() {
 			continue
 		}
 		if f.IsZero() {
@@ -631,9 +631,13 @@ func tplRequireSet(t *testing.T, v reflect.Value, name string, exempt map[string
 	}
 }
 
-// tplGeo has every GeoIP value set.
-var tplGeo = &event.Geo{CountryISO: "SE", CountryName: "Sweden", ContinentCode: "EU", RegionISO: "SE-AB", RegionName: "Stockholm",
-	CityName: "Stockholm", Lat: 59.33, Lon: 18.06, HasLocation: true, ASN: 64500, ASOrg: "Example AB"}
+// tplGeo has every GeoIP value set, rendered as the GeoIP cache does.
+var tplGeo = func() *event.Geo {
+	g := &event.Geo{CountryISO: "SE", CountryName: "Sweden", ContinentCode: "EU", RegionISO: "SE-AB", RegionName: "Stockholm",
+		CityName: "Stockholm", Lat: 59.33, Lon: 18.06, HasLocation: true, ASN: 64500, ASOrg: "Example AB"}
+	g.Render()
+	return g
+}()
 
 func tplKitchenSinkSyslog(t *testing.T) *event.Event {
 	e := &event.Event{Kind: event.KindSyslog, Timestamp: tplTime, Created: tplTime.Add(time.Second),
