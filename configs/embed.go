@@ -29,7 +29,7 @@ var Templates embed.FS
 var Patterns embed.FS
 
 // Parsers holds the vendor parser files as parsers/*.yaml (Cisco Meraki,
-// F5 BIG-IP ASM, Linux netfilter); enrich/vendor compiles them before any
+// F5 BIG-IP ASM, Linux netfilter); enrich/parsers compiles them before any
 // syslog.parsers.rule_dirs file. parsers/README.md describes the format.
 //
 //go:embed parsers/*.yaml

@@ -27,7 +27,7 @@ import (
 	"github.com/sluicelab/sluice/collector/sflow"
 	"github.com/sluicelab/sluice/collector/syslog"
 	"github.com/sluicelab/sluice/enrich/geo"
-	"github.com/sluicelab/sluice/enrich/vendor"
+	"github.com/sluicelab/sluice/enrich/parsers"
 	"github.com/sluicelab/sluice/geoip"
 	"github.com/sluicelab/sluice/internal/config"
 	"github.com/sluicelab/sluice/internal/obs"
@@ -137,7 +137,7 @@ type componentConfigs struct {
 	syslogTCP collector.TCPConfig
 	syslogTLS collector.TCPConfig
 	syslogDec syslog.DecoderConfig
-	vendor    vendor.Config
+	vendor    parsers.Config
 	geoip     geoip.Config
 	geo       geo.Config
 	file      file.Config
@@ -186,7 +186,7 @@ func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
 		return cc, fmt.Errorf("syslog.timezone: %w", err)
 	}
 	cc.syslogDec = syslog.DecoderConfig{Location: loc, KeepOriginal: sc.KeepOriginal}
-	cc.vendor = vendor.Default()
+	cc.vendor = parsers.Default()
 	cc.vendor.Auto = sc.Parsers.Auto
 	cc.vendor.PatternDirs, cc.vendor.RuleDirs = sc.Parsers.PatternDirs, sc.Parsers.RuleDirs
 	cc.vendor.Location = loc
@@ -200,7 +200,7 @@ func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
 		cc.vendor.KnownListeners = append(cc.vendor.KnownListeners, "tls/"+l)
 	}
 	for i, r := range sc.Parsers.Routes {
-		vr := vendor.Route{Parser: r.Parser, Programs: r.Programs, Listeners: r.Listeners, Index: r.Index}
+		vr := parsers.Route{Parser: r.Parser, Programs: r.Programs, Listeners: r.Listeners, Index: r.Index}
 		for _, sn := range r.Senders {
 			p, err := netip.ParsePrefix(sn)
 			if err != nil {
@@ -393,7 +393,7 @@ func runCollector(ctx context.Context, cfg *config.Config, logger *slog.Logger) 
 		logger.Info("writing daily NDJSON files", "dir", cc.file.Dir)
 	}
 	// The parsers first: their own indices need Elasticsearch templates.
-	vs, err := vendor.New(cc.vendor, logger, reg)
+	vs, err := parsers.New(cc.vendor, logger, reg)
 	if err != nil {
 		return fmt.Errorf("syslog.parsers: %w", err)
 	}

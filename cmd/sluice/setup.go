@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
-	"github.com/sluicelab/sluice/enrich/vendor"
+	"github.com/sluicelab/sluice/enrich/parsers"
 	"github.com/sluicelab/sluice/internal/config"
 	"github.com/sluicelab/sluice/internal/obs"
 	"github.com/sluicelab/sluice/output/elasticsearch"
@@ -57,7 +57,7 @@ func setupCommand(stderrW io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			vs, err := vendor.New(cc.vendor, logger, prometheus.NewRegistry())
+			vs, err := parsers.New(cc.vendor, logger, prometheus.NewRegistry())
 			if err != nil {
 				return fmt.Errorf("syslog.parsers: %w", err)
 			}

@@ -1,4 +1,4 @@
-package vendor
+package parsers
 
 import (
 	"bytes"
@@ -25,7 +25,7 @@ import (
 )
 
 // update rewrites the documents of testdata/golden/*.json:
-// go test ./enrich/vendor -run TestGolden -update
+// go test ./enrich/parsers -run TestGolden -update
 var update = flag.Bool("update", false, "rewrite the golden documents in testdata/golden")
 
 // received is the receive time of every test line (event.created).

@@ -9,7 +9,7 @@
 // program), then by the parsers' detect conditions. Events no parser
 // claims are left as they are; events a parser claims but none of its
 // rules parses keep their message and are tagged _grokparsefailure.
-package vendor
+package parsers
 
 import (
 	"context"
@@ -60,7 +60,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Stage, er
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	logger = logger.With("component", "enrich/vendor")
+	logger = logger.With("component", "enrich/parsers")
 	lib, err := grok.BaseLibrary()
 	if err != nil {
 		return nil, err
