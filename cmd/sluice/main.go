@@ -73,6 +73,8 @@ func execute(args []string, stdoutW, stderrW io.Writer) int {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			// Emit the pending "repeats_suppressed" summaries of the log limit.
+			defer obs.FlushLogger(context.Background(), logger)
 			return runCollector(ctx, cfg, logger)
 		},
 	}
