@@ -75,6 +75,7 @@ func execute(args []string, stdoutW, stderrW io.Writer) int {
 			defer stop()
 			// Emit the pending "repeats_suppressed" summaries of the log limit.
 			defer obs.FlushLogger(context.Background(), logger)
+			warnWritable(logger, cfgPath, cfg)
 			return runCollector(ctx, cfg, logger)
 		},
 	}
