@@ -506,7 +506,7 @@ func (o *Output) checkDiskFull(err error) error {
 		if errors.As(err, &dfe) {
 			free = dfe.FreeBytes
 		}
-		o.logger.Error("disk full: events are not written until there is space (the pipeline holds back; see sluice_output_disk_full_errors_total); "+diskFullFix,
+		o.logger.Error("disk full: batches cannot be written and are counted as dropped until there is space (see sluice_output_disk_full_errors_total); "+diskFullFix,
 			"dir", o.cfg.Dir, "free_bytes", free, "err", err, "suppressed", sup)
 	}
 	return err
