@@ -255,6 +255,16 @@ func BenchmarkLimitHandler(b *testing.B) {
 			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
 		})
 	}
+	b.Run("baseline_without_limit", func(b *testing.B) {
+		l := slog.New(nopHandler{}).With("component", "bench")
+		b.ReportAllocs()
+		n := 0
+		for b.Loop() {
+			l.Error("repeated line", "n", n)
+			n++
+		}
+		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
+	})
 	b.Run("error_suppressed_parallel", func(b *testing.B) {
 		h := NewLimitHandler(nopHandler{}, 5, time.Hour)
 		l := slog.New(h)
