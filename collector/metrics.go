@@ -70,7 +70,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "sluice_collector_decode_errors_total", Help: "Decode failures by reason.",
 		}, []string{"protocol", "reason"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sluice_collector_packets_dropped_total", Help: "Datagrams lost by reason: socket_buffer_full (the kernel dropped them on sluice's socket while the workers were behind; SO_RXQ_OVFL), too_large (above max_datagram_bytes).",
+			Name: "sluice_collector_packets_dropped_total", Help: "Datagrams lost by reason: socket_buffer_full (the kernel dropped them on sluice's socket while the workers were behind; its counter is read each second, at shutdown and with every datagram), too_large (above max_datagram_bytes).",
 		}, []string{"protocol", "reason"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_collector_events_total", Help: "Events (flows) decoded and handed to the pipeline.",

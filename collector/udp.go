@@ -103,12 +103,17 @@ type UDP struct {
 	logger  *slog.Logger
 	m       *Metrics
 	conns   []*net.UDPConn
-	ids     []string // per conn: Packet.Listener
+	ids     []string     // per conn: Packet.Listener
+	drops   []*sockDrops // per conn: the kernel's drop counter as last seen
 	queues  []chan *packetBatch
 	pool    sync.Pool
 	seed    maphash.Seed
 	ready   atomic.Bool
 	limiter *obs.Limiter
+
+	// dropPoll is how often every socket's kernel drop counter is read
+	// (SO_MEMINFO), besides the SO_RXQ_OVFL value datagrams carry.
+	dropPoll time.Duration
 
 	draining   atomic.Bool
 	drainStart atomic.Int64
@@ -118,7 +123,7 @@ type UDP struct {
 // NewUDP binds every socket now, so that a port in use fails at start.
 func NewUDP(name string, cfg UDPConfig, dec Decoder, m *Metrics, logger *slog.Logger) (*UDP, error) {
 	u := &UDP{name: name, cfg: cfg, dec: dec, m: m, logger: logger.With("component", "collector/"+name),
-		seed: maphash.MakeSeed(), limiter: obs.NewLimiter(10 * time.Second)}
+		seed: maphash.MakeSeed(), limiter: obs.NewLimiter(10 * time.Second), dropPoll: time.Second}
 	batchBytes := cfg.ReadBatch * 1600
 	u.pool.New = func() any {
 		return &packetBatch{buf: make([]byte, 0, batchBytes), pkts: make([]Packet, 0, cfg.ReadBatch)}
@@ -132,6 +137,7 @@ func NewUDP(name string, cfg UDPConfig, dec Decoder, m *Metrics, logger *slog.Lo
 			}
 			u.conns = append(u.conns, c)
 			u.ids = append(u.ids, "udp/"+addr)
+			u.drops = append(u.drops, &sockDrops{listen: c.LocalAddr().String()})
 		}
 	}
 	u.queues = make([]chan *packetBatch, cfg.Workers)
@@ -230,7 +236,7 @@ func setReceiveBuffer(c *net.UDPConn, n int) int {
 func (u *UDP) Run(ctx context.Context, out chan<- *event.Batch) error {
 	var readers errgroup.Group
 	for i, c := range u.conns {
-		readers.Go(func() error { return u.read(c, u.ids[i]) })
+		readers.Go(func() error { return u.read(c, u.ids[i], u.drops[i]) })
 	}
 	var workers errgroup.Group
 	for i, q := range u.queues {
@@ -241,9 +247,15 @@ func (u *UDP) Run(ctx context.Context, out chan<- *event.Batch) error {
 		defer close(tickDone)
 		u.tick(ctx)
 	}()
+	pollDone := make(chan struct{})
+	go func() {
+		defer close(pollDone)
+		u.pollDrops(ctx)
+	}()
 	u.ready.Store(true)
 	<-ctx.Done()
 	<-tickDone
+	<-pollDone
 	u.ready.Store(false)
 	// Drain: datagrams already in the kernel's socket buffer were accepted
 	// from the exporters' point of view, so read until the socket stays
@@ -254,6 +266,9 @@ func (u *UDP) Run(ctx context.Context, out chan<- *event.Batch) error {
 		_ = c.SetReadDeadline(time.Now().Add(drainIdle))
 	}
 	err := readers.Wait()
+	// The last look at the kernel's counters: drops after the last
+	// datagram (a flood followed by the stop) are counted too.
+	u.readDrops()
 	u.closeAll()
 	for _, q := range u.queues {
 		close(q)
@@ -298,7 +313,7 @@ func (u *UDP) tick(ctx context.Context) {
 	}
 }
 
-func (u *UDP) read(c *net.UDPConn, id string) error {
+func (u *UDP) read(c *net.UDPConn, id string, sd *sockDrops) error {
 	listen := c.LocalAddr().String()
 	n := u.cfg.ReadBatch
 	var batchReader interface {
@@ -317,7 +332,6 @@ func (u *UDP) read(c *net.UDPConn, id string) error {
 		msgs[i].Buffers = [][]byte{bufs[i]}
 		msgs[i].OOB = oob[i*oobSize : (i+1)*oobSize]
 	}
-	var kernelDrops uint32 // the socket's drop counter as last seen (SO_RXQ_OVFL)
 	pending := make([]*packetBatch, len(u.queues))
 	pkts := u.m.packets.WithLabelValues(u.name, listen)
 	byts := u.m.bytes.WithLabelValues(u.name, listen)
@@ -384,15 +398,7 @@ func (u *UDP) read(c *net.UDPConn, id string) error {
 		// drops up to the time that datagram was queued).
 		for i := got - 1; i >= 0; i-- {
 			if v, ok := socketDrops(msgs[i].OOB[:msgs[i].NN]); ok {
-				if d := v - kernelDrops; d > 0 && d < 1<<31 {
-					kernelDrops = v
-					u.m.dropped.WithLabelValues(u.name, "socket_buffer_full").Add(float64(d))
-					u.dropped.Add(int64(d))
-					if ok, sup := u.limiter.Allow("socket_buffer_full"); ok {
-						u.logger.Warn("socket receive buffer overflowed: the kernel dropped datagrams while decoding or a slower output could not keep up (see sluice_pipeline_queue_depth, sluice_output_write_duration_seconds); add CPU or collector.workers, raise receive_buffer_bytes for bursts, or speed up the output",
-							"listen", listen, "dropped", d, "suppressed", sup)
-					}
-				}
+				u.countDrops(sd, v)
 				break
 			}
 		}
@@ -421,6 +427,90 @@ func (u *UDP) read(c *net.UDPConn, id string) error {
 			return nil
 		}
 	}
+}
+
+// sockDrops is one socket's kernel drop counter (sk_drops) as last counted.
+// Two readings of the same counter feed it: the SO_RXQ_OVFL value that
+// datagrams carry (prompt under traffic) and SO_MEMINFO, read every dropPoll
+// and at shutdown (prompt after a flood followed by silence). Only the
+// advance past the last value seen is counted, so nothing is counted twice.
+type sockDrops struct {
+	listen string
+	last   atomic.Uint32
+}
+
+// countDrops counts the advance of sd's kernel counter to v. The counter is
+// a wrapping uint32; an older reading (v behind the last) counts nothing.
+func (u *UDP) countDrops(sd *sockDrops, v uint32) {
+	for {
+		old := sd.last.Load()
+		d := v - old
+		if d == 0 || d >= 1<<31 {
+			return
+		}
+		if sd.last.CompareAndSwap(old, v) {
+			u.m.dropped.WithLabelValues(u.name, "socket_buffer_full").Add(float64(d))
+			u.dropped.Add(int64(d))
+			if ok, sup := u.limiter.Allow("socket_buffer_full"); ok {
+				u.logger.Warn("socket receive buffer overflowed: the kernel dropped datagrams while decoding or a slower output could not keep up (see sluice_pipeline_queue_depth, sluice_output_write_duration_seconds); add CPU or collector.workers, raise receive_buffer_bytes for bursts, or speed up the output",
+					"listen", sd.listen, "dropped", d, "suppressed", sup)
+			}
+			return
+		}
+	}
+}
+
+// pollDrops reads every socket's kernel drop counter each dropPoll until
+// ctx is done.
+func (u *UDP) pollDrops(ctx context.Context) {
+	tk := time.NewTicker(u.dropPoll)
+	defer tk.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tk.C:
+			u.readDrops()
+		}
+	}
+}
+
+// readDrops counts what every socket's kernel drop counter advanced by.
+func (u *UDP) readDrops() {
+	for i, c := range u.conns {
+		if v, err := kernelSocketDrops(c); err == nil {
+			u.countDrops(u.drops[i], v)
+		} else if ok, sup := u.limiter.Allow("so_meminfo"); ok {
+			u.logger.Warn("cannot read the socket's drop counter (SO_MEMINFO); kernel drops are counted only as datagrams report them", "listen", u.drops[i].listen, "err", err, "suppressed", sup)
+		}
+	}
+}
+
+// kernelSocketDrops returns the socket's sk_drops: the SK_MEMINFO_DROPS
+// entry of getsockopt(SOL_SOCKET, SO_MEMINFO) (Linux 4.6+), the counter
+// SO_RXQ_OVFL reports too. x/sys/unix has no getter for the u32 array.
+func kernelSocketDrops(c *net.UDPConn) (uint32, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var mem [unix.SK_MEMINFO_VARS]uint32
+	var serr error
+	cerr := rc.Control(func(fd uintptr) {
+		l := uint32(unsafe.Sizeof(mem))
+		_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.SOL_SOCKET, unix.SO_MEMINFO,
+			uintptr(unsafe.Pointer(&mem[0])), uintptr(unsafe.Pointer(&l)), 0)
+		switch {
+		case e != 0:
+			serr = e
+		case l < (unix.SK_MEMINFO_DROPS+1)*4:
+			serr = fmt.Errorf("SO_MEMINFO returned %d bytes, too short for SK_MEMINFO_DROPS", l)
+		}
+	})
+	if cerr != nil {
+		return 0, cerr
+	}
+	return mem[unix.SK_MEMINFO_DROPS], serr
 }
 
 // oobSize holds one control message with a uint32 (SO_RXQ_OVFL).

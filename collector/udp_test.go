@@ -267,3 +267,163 @@ func TestReceiveBufferGranted(t *testing.T) {
 		t.Error("sluice_collector_socket_receive_buffer_bytes not exported")
 	}
 }
+
+// stalledFlood starts u with its decoder blocked, sends n datagrams on one
+// socket while nothing is read (the tiny socket buffer overflows, and every
+// drop happens after the last datagram queued, so no datagram carries the
+// final SO_RXQ_OVFL count), then unblocks the decoder.
+func stalledFlood(t *testing.T, dropPoll time.Duration, n int) (u *UDP, out chan *event.Batch, cancel func() error) {
+	return stalledFloodSockets(t, dropPoll, n, 1, 1)
+}
+
+// stalledFloodSockets is stalledFlood with sockets SO_REUSEPORT sockets,
+// sent to from senders source ports (the kernel spreads them by hash).
+func stalledFloodSockets(t *testing.T, dropPoll time.Duration, n, sockets, senders int) (u *UDP, out chan *event.Batch, cancel func() error) {
+	t.Helper()
+	dec := &countDecoder{seen: map[netip.Addr][]uint32{}, gate: make(chan struct{})}
+	cfg := DefaultUDP()
+	cfg.Workers = 1
+	cfg.QueueSize = 1
+	cfg.ReadBatch = 1
+	cfg.ReceiveBuffer = 4096
+	cfg.Sockets = sockets
+	if sockets == 1 {
+		u, _ = newTestUDP(t, cfg, dec)
+	} else {
+		// Port 0 would give every socket its own port: take a free one.
+		l, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Listen = []string{l.LocalAddr().String()}
+		l.Close()
+		if u, err = NewUDP("netflow", cfg, dec, NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler)); err != nil {
+			t.Fatalf("NewUDP: %v", err)
+		}
+	}
+	u.dropPoll = dropPoll
+	out = make(chan *event.Batch, n)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- u.Run(ctx, out) }()
+	conns := make([]net.Conn, senders)
+	for i := range conns {
+		c, err := net.Dial("udp", u.Addrs()[0].String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = c
+	}
+	for i := 0; i < n; i++ {
+		if _, err := conns[i%senders].Write(pkt(1, uint32(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	close(dec.gate)
+	return u, out, func() error { stop(); return <-done }
+}
+
+func socketBufferDrops(u *UDP) float64 {
+	return testutil.ToFloat64(u.m.dropped.WithLabelValues(u.name, "socket_buffer_full"))
+}
+
+// After a flood followed by silence the drops reach the metric from the
+// periodic read of the socket's counter, with no further datagram.
+func TestUDPKernelDropsCountedWithoutFurtherTraffic(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const n = 2000
+	u, out, stop := stalledFlood(t, 100*time.Millisecond, n)
+	delivered := 0
+	deadline := time.Now().Add(10 * time.Second)
+	for float64(delivered)+socketBufferDrops(u) != n && time.Now().Before(deadline) {
+		select {
+		case b := <-out:
+			delivered += b.Len()
+			b.Release()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	drops := socketBufferDrops(u)
+	if err := stop(); err != nil {
+		t.Fatalf("Run() = %v", err)
+	}
+	if drops == 0 || float64(delivered)+drops != n {
+		t.Fatalf("delivered %d + counted drops %v != sent %d within the deadline (want drops > 0 with a tiny buffer)", delivered, drops, n)
+	}
+	if len(out) != 0 || socketBufferDrops(u) != drops {
+		t.Errorf("after stop: %d more batches, drops %v (was %v): counted twice?", len(out), socketBufferDrops(u), drops)
+	}
+	t.Logf("sent %d, delivered %d, drops counted without traffic %v", n, delivered, drops)
+}
+
+// At shutdown the counter is read once more: with no periodic read in the
+// test's time, the final count is still exact.
+func TestUDPKernelDropsCountedAtShutdown(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const n = 2000
+	u, out, stop := stalledFlood(t, time.Hour, n)
+	if err := stop(); err != nil {
+		t.Fatalf("Run() = %v", err)
+	}
+	delivered := 0
+	for len(out) > 0 {
+		b := <-out
+		delivered += b.Len()
+		b.Release()
+	}
+	drops := socketBufferDrops(u)
+	if drops == 0 || float64(delivered)+drops != n {
+		t.Fatalf("delivered %d + counted drops %v != sent %d (want drops > 0 with a tiny buffer)", delivered, drops, n)
+	}
+	t.Logf("sent %d, delivered %d, drops counted at shutdown %v", n, delivered, drops)
+}
+
+func TestKernelSocketDropsFreshSocket(t *testing.T) {
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	v, err := kernelSocketDrops(c)
+	if err != nil || v != 0 {
+		t.Fatalf("kernelSocketDrops(new socket) = %d, %v; want 0, nil", v, err)
+	}
+}
+
+// With several SO_REUSEPORT sockets each socket's counter is its own: the
+// sum is exact, nothing is counted twice or missed.
+func TestUDPKernelDropsCountedPerReusePortSocket(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const n = 4000
+	u, out, stop := stalledFloodSockets(t, 50*time.Millisecond, n, 2, 8)
+	if len(u.conns) != 2 || u.conns[0].LocalAddr().String() != u.conns[1].LocalAddr().String() {
+		t.Errorf("want 2 sockets on one address, got %v and %v", u.conns[0].LocalAddr(), u.conns[1].LocalAddr())
+	}
+	delivered := 0
+	deadline := time.Now().Add(10 * time.Second)
+	for float64(delivered)+socketBufferDrops(u) != n && time.Now().Before(deadline) {
+		select {
+		case b := <-out:
+			delivered += b.Len()
+			b.Release()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("Run() = %v", err)
+	}
+	for len(out) > 0 {
+		b := <-out
+		delivered += b.Len()
+		b.Release()
+	}
+	drops := socketBufferDrops(u)
+	if drops == 0 || float64(delivered)+drops != n {
+		t.Fatalf("delivered %d + counted drops %v != sent %d", delivered, drops, n)
+	}
+	per := []uint32{u.drops[0].last.Load(), u.drops[1].last.Load()}
+	t.Logf("sent %d, delivered %d, drops %v (per socket %v)", n, delivered, drops, per)
+}

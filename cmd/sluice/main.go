@@ -73,6 +73,9 @@ func execute(args []string, stdoutW, stderrW io.Writer) int {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			// Emit the pending "repeats_suppressed" summaries of the log limit.
+			defer obs.FlushLogger(context.Background(), logger)
+			warnWritable(logger, cfgPath, cfg)
 			return runCollector(ctx, cfg, logger)
 		},
 	}

@@ -15,7 +15,9 @@ import (
 )
 
 // NewLogger builds the process logger. format is "text" or "json"; level is
-// debug, info, warn or error.
+// debug, info, warn or error. Warnings and errors go through a LimitHandler
+// (DefaultLogBurst per DefaultLogInterval per message); call FlushLogger
+// before exiting to emit the pending "repeats_suppressed" summaries.
 func NewLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
@@ -24,9 +26,9 @@ func NewLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: lv}
 	switch strings.ToLower(format) {
 	case "", "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(NewLimitHandler(slog.NewTextHandler(w, opts), DefaultLogBurst, DefaultLogInterval)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(NewLimitHandler(slog.NewJSONHandler(w, opts), DefaultLogBurst, DefaultLogInterval)), nil
 	default:
 		return nil, fmt.Errorf("log.format: %q is not a format; use text or json", format)
 	}

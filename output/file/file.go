@@ -16,8 +16,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluicelab/sluice/internal/event"
+	"github.com/sluicelab/sluice/internal/fsutil"
+	"github.com/sluicelab/sluice/internal/obs"
 	"github.com/sluicelab/sluice/internal/pipeline"
 )
+
+// diskFullFix is the advice of a disk-full error.
+const diskFullFix = "free space there (retention.policies, or delete old files) or point output.file.dir at a larger disk; writing resumes by itself"
 
 // ErrClosed is returned by Write and Ready after Close.
 var ErrClosed = errors.New("file output is closed")
@@ -52,6 +57,9 @@ type Output struct {
 
 	readyErr atomic.Pointer[error] // last write failure, nil when healthy
 	isClosed atomic.Bool
+
+	limiter  *obs.Limiter
+	diskFull bool // the last batch failed for want of space
 }
 
 // dayFile is one open daily file and the batch data pending for it.
@@ -106,6 +114,8 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Output, e
 		names:  names,
 		now:    time.Now,
 		files:  make(map[string]*dayFile, cfg.MaxOpenFiles),
+
+		limiter: obs.NewLimiter(10 * time.Second),
 	}
 	o.lastSync = o.now()
 	return o, nil
@@ -330,7 +340,7 @@ func (o *Output) open(name string) (*dayFile, error) {
 		f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, o.checkDiskFull(fmt.Errorf("open %s: %w", path, err))
 	}
 	df := &dayFile{name: name, path: path, f: f}
 	if created {
@@ -431,7 +441,7 @@ func (o *Output) writeBuf(df *dayFile, buf []byte) error {
 				df.dirty = true
 			}
 		}
-		return fmt.Errorf("write %s: %w", df.path, err)
+		return o.checkDiskFull(fmt.Errorf("write %s: %w", df.path, err))
 	}
 	df.size += int64(n)
 	df.needNL = false
@@ -475,16 +485,42 @@ func (o *Output) sync(df *dayFile) error {
 	o.m.fsync.Observe(time.Since(start).Seconds())
 	if err != nil {
 		o.m.writeErrors.Inc()
-		return fmt.Errorf("fsync %s: %w", df.path, err)
+		return o.checkDiskFull(fmt.Errorf("fsync %s: %w", df.path, err))
 	}
 	df.dirty = false
 	return nil
+}
+
+// checkDiskFull names a full disk (ENOSPC, EDQUOT) in err, counts it and
+// logs it at most once per 10s; other errors pass unchanged.
+func (o *Output) checkDiskFull(err error) error {
+	if !fsutil.IsDiskFull(err) {
+		return err
+	}
+	err = fsutil.DiskFull(o.cfg.Dir, diskFullFix, err)
+	o.m.diskFull.Inc()
+	o.diskFull = true
+	if ok, sup := o.limiter.Allow("disk_full"); ok {
+		var dfe *fsutil.DiskFullError
+		free := uint64(0)
+		if errors.As(err, &dfe) {
+			free = dfe.FreeBytes
+		}
+		o.logger.Error("disk full: batches cannot be written and are counted as dropped until there is space (see sluice_output_disk_full_errors_total); "+diskFullFix,
+			"dir", o.cfg.Dir, "free_bytes", free, "err", err, "suppressed", sup)
+	}
+	return err
 }
 
 func (o *Output) setReady(err error) {
 	if err == nil {
 		if o.readyErr.Load() != nil {
 			o.readyErr.Store(nil)
+		}
+		if o.diskFull {
+			o.diskFull = false
+			free, _ := fsutil.FreeBytes(o.cfg.Dir)
+			o.logger.Info("disk space available again; writing resumed", "dir", o.cfg.Dir, "free_bytes", free)
 		}
 		return
 	}

@@ -16,6 +16,7 @@ type metrics struct {
 	writeErrors prometheus.Counter
 	fsync       prometheus.Observer
 	openFiles   prometheus.Gauge
+	diskFull    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, output string) (*metrics, error) {
@@ -55,11 +56,19 @@ func newMetrics(reg prometheus.Registerer, output string) (*metrics, error) {
 	if err != nil {
 		return nil, err
 	}
+	diskFull, err := obs.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sluice_output_disk_full_errors_total",
+		Help: "Writes, fsyncs or file creations of an output that failed for want of disk space or quota (ENOSPC, EDQUOT).",
+	}, []string{"output"}))
+	if err != nil {
+		return nil, err
+	}
 	return &metrics{
 		events:      events.WithLabelValues(output),
 		bytes:       bytes.WithLabelValues(output),
 		writeErrors: writeErrors.WithLabelValues(output),
 		fsync:       fsync.WithLabelValues(output),
 		openFiles:   openFiles.WithLabelValues(output),
+		diskFull:    diskFull.WithLabelValues(output),
 	}, nil
 }
