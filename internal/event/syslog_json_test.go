@@ -299,3 +299,32 @@ func TestOwnSyslogFieldsInPathOrder(t *testing.T) {
 		}
 	}
 }
+
+// An out-of-range original time goes under sluice, between process and
+// source in path order, through the plan cache too, at any year.
+func TestSyslogJSONOriginalTimestamp(t *testing.T) {
+	for _, orig := range []time.Time{
+		time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Unix(0, 0).UTC(),
+		time.Date(-5, 1, 1, 0, 0, 0, 0, time.UTC), // clamped like every time
+	} {
+		e := syslogEvent()
+		e.OriginalTimestamp = orig
+		e.Tags |= TagTimeOutOfRange
+		got := string(checkPlanned(t, e))
+		checkNoDuplicateKeys(t, []byte(got))
+		want := `"process":{"name":"flows","pid":123},"sluice":{"original_timestamp":` + string(appendTime(nil, orig)) + `},"source":{`
+		if !strings.Contains(got, want) {
+			t.Errorf("original %s: want %s in\n%s", orig, want, got)
+		}
+		if !strings.Contains(got, `"tags":["_time_out_of_range"]`) {
+			t.Errorf("original %s: no _time_out_of_range tag in\n%s", orig, got)
+		}
+	}
+	var sb strings.Builder
+	sb.Write(appendTime(nil, time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC)))
+	if sb.String() != `"9999-12-31T23:59:59.999Z"` {
+		t.Errorf("appendTime(9999-12-31T23:59:59.999) = %s", sb.String())
+	}
+}
