@@ -141,8 +141,12 @@ func TestSyslogJSONConflicts(t *testing.T) {
 func FuzzSyslogJSON(f *testing.F) {
 	f.Add("event.action", "allow", "source.ip", "a.b", "x")
 	f.Add("a", "b", "a.b", "a.b.c", "\xff")
+	f.Add("sluice", "x", "sluice.original_timestamp", "sluice.original_timestamp.x", "y") // against sluice's own
 	f.Fuzz(func(t *testing.T, k1, v1, k2, k3, v2 string) {
 		e := syslogEvent()
+		if len(v2)%2 == 1 {
+			e.OriginalTimestamp = time.Unix(int64(len(v1))<<40, 0)
+		}
 		e.Syslog.Message = v1
 		e.Syslog.Hostname = v2
 		e.AddParsed(Field{Key: k1, Type: FieldString, S: v1})
