@@ -26,7 +26,7 @@ type wrongClocks struct {
 }
 
 // sendWrongClocks sends NetFlow v9 from exporters whose clocks say 1970,
-// 2100 and now, and syslog lines dated 1969-12-31 (RFC 5424 header, and an
+// 2100 and now, NetFlow v5 from 1970 and IPFIX from 2100, and syslog lines dated 1969-12-31 (RFC 5424 header, and an
 // F5 ASM date the parser reads from the message), year 9999, a Meraki epoch
 // of 0 and now (RFC 5424, Meraki, RFC 3164).
 func sendWrongClocks(t *testing.T, ps ports) wrongClocks {
@@ -36,19 +36,31 @@ func sendWrongClocks(t *testing.T, ps ports) wrongClocks {
 	// One exporter per clock; the sysUptime-relative flow times follow the
 	// header's clock. 2100 still fits v9's 32-bit unix seconds.
 	const perExporter = 20
+	// Beside them a NetFlow v5 exporter in 1970 and an IPFIX one (absolute
+	// flow times) in 2100 on the ipfix listener.
 	clocks := []struct {
-		now time.Time
-		bad bool
+		now   time.Time
+		bad   bool
+		proto string
 	}{
-		{time.Date(1970, 1, 2, 0, 0, 0, 0, time.UTC), true},
-		{time.Date(2100, 6, 1, 12, 0, 0, 0, time.UTC), true},
-		{w.start, false},
+		{time.Date(1970, 1, 2, 0, 0, 0, 0, time.UTC), true, "v9"},
+		{time.Date(2100, 6, 1, 12, 0, 0, 0, time.UTC), true, "v9"},
+		{w.start, false, "v9"},
+		{time.Date(1970, 1, 3, 0, 0, 0, 0, time.UTC), true, "v5"},
+		{time.Date(2100, 6, 2, 12, 0, 0, 0, time.UTC), true, "ipfix"},
 	}
 	nf := newUDPSender(t)
 	for i, c := range clocks {
 		ex := &exporter{Boot: c.now.Add(-time.Hour), SourceID: uint32(100 + i)}
 		flows := testFlows(perExporter, byte(10+i), c.now.Add(-time.Second))
-		nf.send(ps.NetFlow, ex.v9Packet(c.now, 1+len(flows), templateSet(v9Template, 256, v9Fields4), ex.dataSet(256, v9Fields4, flows)))
+		switch c.proto {
+		case "v9":
+			nf.send(ps.NetFlow, ex.v9Packet(c.now, 1+len(flows), templateSet(v9Template, 256, v9Fields4), ex.dataSet(256, v9Fields4, flows)))
+		case "v5":
+			nf.send(ps.NetFlow, ex.v5Packet(c.now, 0, flows))
+		case "ipfix":
+			nf.send(ps.IPFIX, ex.ipfixPacket(c.now, len(flows), templateSet(ipfixTmpl, 256, ipfixFields4), ex.dataSet(256, ipfixFields4, flows)))
+		}
 		if c.bad {
 			for _, f := range flows {
 				w.flowOrig[f.Dst.String()] = f.End.UTC().Format("2006-01-02T15:04:05Z")
@@ -73,8 +85,8 @@ func sendWrongClocks(t *testing.T, ps ports) wrongClocks {
 		sl.send(ps.SyslogUDP, []byte(l.line))
 	}
 	w.counts = map[string]float64{
-		`sluice_pipeline_events_time_out_of_range_total{direction="past",input="netflow"}`:   perExporter,
-		`sluice_pipeline_events_time_out_of_range_total{direction="future",input="netflow"}`: perExporter,
+		`sluice_pipeline_events_time_out_of_range_total{direction="past",input="netflow"}`:   2 * perExporter,
+		`sluice_pipeline_events_time_out_of_range_total{direction="future",input="netflow"}`: 2 * perExporter,
 		`sluice_pipeline_events_time_out_of_range_total{direction="past",input="syslog"}`:    3,
 		`sluice_pipeline_events_time_out_of_range_total{direction="future",input="syslog"}`:  1,
 	}
@@ -266,7 +278,7 @@ func TestTimeOutOfRangeElasticsearch(t *testing.T) {
 	if err := json.Unmarshal(body, &c); err != nil {
 		t.Fatal(err)
 	}
-	if want := w.flows/3 + 3; c.Count != want {
-		t.Errorf("documents with sluice.original_timestamp before 1971: %d, want %d (1970 flows, 1969 and epoch-0 lines)", c.Count, want)
+	if want := 2*w.flows/5 + 3; c.Count != want {
+		t.Errorf("documents with sluice.original_timestamp before 1971: %d, want %d (v9 and v5 1970 flows, 1969 and epoch-0 lines)", c.Count, want)
 	}
 }
