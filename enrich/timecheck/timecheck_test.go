@@ -57,6 +57,10 @@ func newStage(t *testing.T, mod func(*Config)) (*Stage, *prometheus.Registry, *b
 	if err != nil {
 		t.Fatalf("New() = %v", err)
 	}
+	if !strings.Contains(logs.String(), `"msg":"time check on (0: no bound)"`) || !strings.Contains(logs.String(), `"syslog_max_future":"`+cfg.Syslog.MaxFuture.String()+`"`) {
+		t.Errorf("New() did not log its bounds: %s", logs.String())
+	}
+	logs.Reset()
 	return s, reg, &logs, clk
 }
 
