@@ -14,7 +14,9 @@ import (
 func TestDailyFilesAndLateTemplate(t *testing.T) {
 	ps := newPorts(t)
 	// UTC+9: local midnight is 15:00 UTC, so a local-time file name is caught.
-	s := startSluice(t, sluiceOpts{Ports: ps, Env: []string{"TZ=Asia/Tokyo"}})
+	// The flows are dated in March 2026 on purpose: netflow.max_past 0
+	// lets their own times through (TestTimeOutOfRange covers the bound).
+	s := startSluice(t, sluiceOpts{Ports: ps, Env: []string{"TZ=Asia/Tokyo", "SLUICE_NETFLOW_MAX_PAST=0"}})
 
 	midnight := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 	export := midnight.Add(5 * time.Second)

@@ -86,7 +86,7 @@ func TestSoftflowdToElasticsearch(t *testing.T) {
 	want := buildCapture(t, filepath.Join(dir, "v6.pcap"), true)
 	want = append(want, buildCapture(t, filepath.Join(dir, "v4.pcap"), false)...)
 	ps := newPorts(t)
-	s := startSluice(t, sluiceOpts{Ports: ps, Env: esEnv(url, prefix)})
+	s := startSluice(t, sluiceOpts{Ports: ps, Env: append(esEnv(url, prefix), pcapTimesEnv)})
 	records := 0
 	for _, p := range []string{"v6.pcap", "v4.pcap"} {
 		out := runCmd(t, dir, 20*time.Second, false, softflowd, "-r", p, "-v", "9", "-a", "-d",

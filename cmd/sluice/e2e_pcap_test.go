@@ -17,6 +17,11 @@ import (
 // the daily file name of the exported flows is known in advance.
 var pcapStart = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 
+// pcapTimesEnv lets the replayed flows keep their fixed 2026-03-01 times
+// (the time check would date them when received; TestTimeOutOfRange
+// covers that).
+const pcapTimesEnv = "SLUICE_NETFLOW_MAX_PAST=0"
+
 // capture accumulates the frames of the synthetic pcap in time order.
 type capture struct {
 	t      *testing.T

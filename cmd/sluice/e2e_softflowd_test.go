@@ -264,7 +264,7 @@ func TestSoftflowd(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			nfc := startNfcapd(t, nfcapdBin)
 			ps := newPorts(t)
-			s := startSluice(t, sluiceOpts{Ports: ps})
+			s := startSluice(t, sluiceOpts{Ports: ps, Env: []string{pcapTimesEnv}})
 			port := ps.NetFlow
 			if tc.ipfix {
 				port = ps.IPFIX

@@ -28,6 +28,7 @@ import (
 	"github.com/sluicelab/sluice/collector/syslog"
 	"github.com/sluicelab/sluice/enrich/geo"
 	"github.com/sluicelab/sluice/enrich/parsers"
+	"github.com/sluicelab/sluice/enrich/timecheck"
 	"github.com/sluicelab/sluice/geoip"
 	"github.com/sluicelab/sluice/internal/config"
 	"github.com/sluicelab/sluice/internal/obs"
@@ -147,6 +148,7 @@ type componentConfigs struct {
 	es        elasticsearch.Config
 	pipe      pipeline.Config
 	retention retention.Config
+	timecheck timecheck.Config
 }
 
 func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
@@ -239,6 +241,10 @@ func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
 	cc.es = esConfig(cfg)
 	cc.retention = retentionConfig(cfg)
 
+	cc.timecheck = timecheck.Default()
+	cc.timecheck.Flows = timecheck.Bounds{MaxPast: cfg.NetFlow.MaxPast, MaxFuture: cfg.NetFlow.MaxFuture}
+	cc.timecheck.Syslog = timecheck.Bounds{MaxPast: cfg.Syslog.MaxPast, MaxFuture: cfg.Syslog.MaxFuture}
+
 	cc.pipe = pipeline.Config{QueueSize: cfg.Pipeline.QueueSize, Workers: cfg.Pipeline.Workers, FlushInterval: cfg.Pipeline.FlushInterval}
 	return cc, nil
 }
@@ -248,7 +254,7 @@ func checkComponents(cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	errs := []error{cc.netflow.Validate(), cc.udp.Validate("collector"), cc.pipe.Validate(), cc.vendor.Validate(), cc.geoip.Validate(), cc.retention.Validate()}
+	errs := []error{cc.netflow.Validate(), cc.udp.Validate("collector"), cc.pipe.Validate(), cc.vendor.Validate(), cc.geoip.Validate(), cc.retention.Validate(), cc.timecheck.Validate()}
 	if len(cc.syslogTCP.Listen) > 0 {
 		errs = append(errs, cc.syslogTCP.Validate("syslog.tcp"))
 	}
@@ -431,7 +437,13 @@ func runCollector(ctx context.Context, cfg *config.Config, logger *slog.Logger) 
 		}
 		stages = append(stages, gs)
 	}
-	stages = append(stages, pipeline.Encode{})
+	// Time sanity after every stage that may set the event time (the
+	// parsers date syslog events from their messages), before encoding.
+	tc, err := timecheck.New(cc.timecheck, logger, reg)
+	if err != nil {
+		return fmt.Errorf("time check: %w", err)
+	}
+	stages = append(stages, tc, pipeline.Encode{})
 	runner := pipeline.New(cc.pipe, sources, stages, outputs, logger, reg)
 
 	// SIGHUP reloads the GeoIP databases; without them it is only logged

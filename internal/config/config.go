@@ -46,6 +46,11 @@ type ListenConfig struct {
 type NetFlowConfig struct {
 	Listen    []string        `mapstructure:"listen"`
 	Templates TemplatesConfig `mapstructure:"templates"`
+
+	// Flow times outside [now - MaxPast, now + MaxFuture] are replaced by
+	// the receive time (enrich/timecheck; 0 = no bound on that side).
+	MaxPast   time.Duration `mapstructure:"max_past"`
+	MaxFuture time.Duration `mapstructure:"max_future"`
 }
 
 // TemplatesConfig bounds the v9/IPFIX template state (shared by netflow and ipfix listeners).
@@ -84,6 +89,12 @@ type SyslogConfig struct {
 		PatternDirs []string      `mapstructure:"pattern_dirs"`
 		RuleDirs    []string      `mapstructure:"rule_dirs"`
 	} `mapstructure:"parsers"`
+
+	// Syslog times (header or parsed) outside [now - MaxPast, now +
+	// MaxFuture] are replaced by the receive time (enrich/timecheck; 0 =
+	// no bound on that side).
+	MaxPast   time.Duration `mapstructure:"max_past"`
+	MaxFuture time.Duration `mapstructure:"max_future"`
 }
 
 // SyslogRoute sends syslog messages from some senders or programs to one
@@ -251,6 +262,8 @@ var defaults = []struct {
 	{"netflow.templates.pending_max_sets", 10000},
 	{"netflow.templates.pending_max_age", 10 * time.Second},
 	{"netflow.templates.persist", true},
+	{"netflow.max_past", 7 * 24 * time.Hour},
+	{"netflow.max_future", 24 * time.Hour},
 	{"ipfix.listen", []string{"0.0.0.0:4739"}},
 	{"sflow.listen", []string{"0.0.0.0:6343"}},
 	{"syslog.udp.listen", []string{"0.0.0.0:5514"}},
@@ -269,6 +282,8 @@ var defaults = []struct {
 	{"syslog.parsers.auto", true},
 	{"syslog.parsers.pattern_dirs", []string{}},
 	{"syslog.parsers.rule_dirs", []string{}},
+	{"syslog.max_past", 7 * 24 * time.Hour},
+	{"syslog.max_future", 24 * time.Hour},
 	{"collector.sockets", 1},
 	{"collector.workers", 0},
 	{"collector.queue_size", 256},
@@ -553,6 +568,15 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		errs = append(errs, fmt.Errorf("log.format: %q is not a format; use text or json", c.Log.Format))
+	}
+	for _, b := range []struct {
+		key string
+		v   time.Duration
+	}{{"netflow.max_past", c.NetFlow.MaxPast}, {"netflow.max_future", c.NetFlow.MaxFuture},
+		{"syslog.max_past", c.Syslog.MaxPast}, {"syslog.max_future", c.Syslog.MaxFuture}} {
+		if b.v < 0 {
+			errs = append(errs, fmt.Errorf("%s: %s is negative; use a positive duration such as 168h, or 0 for no bound", b.key, b.v))
+		}
 	}
 	if c.NetFlow.Templates.PendingMaxAge < 0 {
 		errs = append(errs, fmt.Errorf("netflow.templates.pending_max_age: %s must not be negative", c.NetFlow.Templates.PendingMaxAge))

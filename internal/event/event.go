@@ -43,6 +43,7 @@ const (
 	TagHeaderFailure                    // _syslogheaderfailure
 	TagSamplingUnknown                  // _sampling_rate_unknown: the exporter said it samples but no rate is known yet
 	TagTimeFromReceive                  // _time_from_receive: the record had no usable time, receive time used
+	TagTimeOutOfRange                   // _time_out_of_range: the event's own time was implausible, receive time used (see OriginalTimestamp)
 )
 
 var tagNames = [...]string{
@@ -52,6 +53,7 @@ var tagNames = [...]string{
 	"_syslogheaderfailure",
 	"_sampling_rate_unknown",
 	"_time_from_receive",
+	"_time_out_of_range",
 }
 
 // Has reports whether all bits of t2 are set.
@@ -110,6 +112,11 @@ const (
 	FieldFloat                       // math.Float64frombits(U)
 )
 
+// FieldTimeMillis holds U = Unix milliseconds (int64(U)), written as an
+// RFC 3339 string like FieldTime, for times of any year (FieldTime's
+// nanoseconds cover 1678..2262 only).
+const FieldTimeMillis FieldType = FieldFloat + 1
+
 // Field is one named value. For flows, Key is the flat IANA-style name written
 // under `netflow.` (in_bytes, pen_9_12235, ...). B points into the owning
 // Batch's arena and is only valid while the batch is.
@@ -132,6 +139,10 @@ type Event struct {
 	Src, Dst  Endpoint
 	Flow      Flow
 	Tags      Tags
+	// OriginalTimestamp is sluice.original_timestamp: the event's own time
+	// when it lay outside the accepted window and Timestamp was replaced by
+	// the receive time (TagTimeOutOfRange); zero otherwise.
+	OriginalTimestamp time.Time
 	// Direction is network.direction (from the endpoints' localities).
 	Direction Direction
 	// Index is the index pattern a stage chose for this event (a parser

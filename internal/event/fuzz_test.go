@@ -29,8 +29,11 @@ func FuzzAppendJSON(f *testing.F) {
 					Start: ts, End: time.Unix(0, int64(u)), SFlow: u&1 == 1, HasUptime: u&2 == 2, UptimeMillis: u},
 				Tags: Tags(tags),
 			}
+			if tags&(1<<30) != 0 {
+				e.OriginalTimestamp = time.UnixMilli(int64(u)) // any year
+			}
 			copy(e.Src.MAC[:], b)
-			for ft := FieldType(0); ft <= FieldFloat+1; ft++ {
+			for ft := FieldType(0); ft <= FieldTimeMillis+1; ft++ {
 				e.AddField(Field{Key: key, Type: ft, U: u, S: s, IP: addr, B: b})
 				e.AddField(Field{Key: s, Type: ft, U: u, S: key, IP: addr, B: b})
 			}

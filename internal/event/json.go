@@ -203,7 +203,14 @@ func (e *Event) appendFlow(dst []byte, dc *dateCache) []byte {
 		dst = append(dst, `,"uptime_millis":`...)
 		dst = strconv.AppendUint(dst, f.UptimeMillis, 10)
 	}
-	return append(dst, "}}"...)
+	dst = append(dst, "}}"...)
+
+	if !e.OriginalTimestamp.IsZero() {
+		dst = append(dst, `,"sluice":{"original_timestamp":`...)
+		dst = dc.appendTime(dst, e.OriginalTimestamp)
+		dst = append(dst, '}')
+	}
+	return dst
 }
 
 // maxTrackedKeys is how many written netflow keys appendNetflowFields
@@ -335,7 +342,7 @@ func (f *Field) writable() bool {
 	switch f.Type {
 	case FieldIP:
 		return f.IP.IsValid()
-	case FieldUint, FieldInt, FieldString, FieldMAC, FieldHex, FieldTime, FieldBool, FieldFloat:
+	case FieldUint, FieldInt, FieldString, FieldMAC, FieldHex, FieldTime, FieldBool, FieldFloat, FieldTimeMillis:
 		return true
 	}
 	return false
@@ -487,6 +494,8 @@ func appendFieldValue(dst []byte, f *Field, dc *dateCache) []byte {
 		dst = append(dst, '"')
 	case FieldTime:
 		dst = dc.appendTime(dst, time.Unix(0, int64(f.U)))
+	case FieldTimeMillis:
+		dst = dc.appendTime(dst, time.UnixMilli(int64(f.U)))
 	case FieldBool:
 		if f.U != 0 {
 			dst = append(dst, "true"...)

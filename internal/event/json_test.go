@@ -299,6 +299,43 @@ func jsonCases() []jsonCase {
 			},
 		},
 		{
+			name: "time_out_of_range",
+			event: func() *Event {
+				e := typicalFlow()
+				e.NetFlow = nil
+				e.OriginalTimestamp = time.Date(2100, 1, 1, 0, 0, 0, 123_456_789, time.UTC)
+				e.Timestamp = e.Created
+				e.Tags = TagTimeOutOfRange
+				return e
+			},
+			want: map[string]any{
+				"@timestamp":                "2026-11-24T03:22:10.623Z",
+				"sluice.original_timestamp": "2100-01-01T00:00:00.123Z",
+				"tags":                      []any{"_time_out_of_range"},
+			},
+		},
+		{
+			name: "syslog_time_out_of_range",
+			event: func() *Event {
+				e := &Event{
+					Kind:              KindSyslog,
+					Timestamp:         time.Date(2026, 3, 29, 2, 0, 0, 1_000_000, time.UTC),
+					Created:           time.Date(2026, 3, 29, 2, 0, 0, 1_000_000, time.UTC),
+					OriginalTimestamp: time.Date(9999, 12, 31, 23, 59, 59, 999_000_000, time.UTC),
+					Observer:          netip.MustParseAddr("10.9.8.7"),
+					Tags:              TagTimeOutOfRange,
+					Syslog:            Syslog{AppName: "app", ProcID: "42", Message: "m"},
+				}
+				e.Src.IP = netip.MustParseAddr("10.0.0.1")
+				return e
+			},
+			want: map[string]any{
+				"@timestamp":                "2026-03-29T02:00:00.001Z",
+				"sluice.original_timestamp": "9999-12-31T23:59:59.999Z",
+				"tags":                      []any{"_time_out_of_range"},
+			},
+		},
+		{
 			name: "escaping",
 			event: func() *Event {
 				e := typicalFlow()

@@ -154,6 +154,11 @@ func (e *Event) ownSyslogFields(own *[maxOwnFields]Field) int {
 		own[n] = Field{Key: "process.pid", Type: FieldUint, U: pid}
 		n++
 	}
+	if !e.OriginalTimestamp.IsZero() {
+		// Milliseconds: the original time may lie beyond UnixNano's years.
+		own[n] = Field{Key: "sluice.original_timestamp", Type: FieldTimeMillis, U: uint64(e.OriginalTimestamp.UnixMilli())}
+		n++
+	}
 	n = appendEndpointFields(own, n, &e.Src, &sourceKeys)
 
 	return n

@@ -141,8 +141,12 @@ func TestSyslogJSONConflicts(t *testing.T) {
 func FuzzSyslogJSON(f *testing.F) {
 	f.Add("event.action", "allow", "source.ip", "a.b", "x")
 	f.Add("a", "b", "a.b", "a.b.c", "\xff")
+	f.Add("sluice", "x", "sluice.original_timestamp", "sluice.original_timestamp.x", "y") // against sluice's own
 	f.Fuzz(func(t *testing.T, k1, v1, k2, k3, v2 string) {
 		e := syslogEvent()
+		if len(v2)%2 == 1 {
+			e.OriginalTimestamp = time.Unix(int64(len(v1))<<40, 0)
+		}
 		e.Syslog.Message = v1
 		e.Syslog.Hostname = v2
 		e.AddParsed(Field{Key: k1, Type: FieldString, S: v1})
@@ -297,5 +301,34 @@ func TestOwnSyslogFieldsInPathOrder(t *testing.T) {
 		if !pathLess(own[i-1].Key, own[i].Key) {
 			t.Errorf("own values out of order: %q before %q", own[i-1].Key, own[i].Key)
 		}
+	}
+}
+
+// An out-of-range original time goes under sluice, between process and
+// source in path order, through the plan cache too, at any year.
+func TestSyslogJSONOriginalTimestamp(t *testing.T) {
+	for _, orig := range []time.Time{
+		time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Unix(0, 0).UTC(),
+		time.Date(-5, 1, 1, 0, 0, 0, 0, time.UTC), // clamped like every time
+	} {
+		e := syslogEvent()
+		e.OriginalTimestamp = orig
+		e.Tags |= TagTimeOutOfRange
+		got := string(checkPlanned(t, e))
+		checkNoDuplicateKeys(t, []byte(got))
+		want := `"process":{"name":"flows","pid":123},"sluice":{"original_timestamp":` + string(appendTime(nil, orig)) + `},"source":{`
+		if !strings.Contains(got, want) {
+			t.Errorf("original %s: want %s in\n%s", orig, want, got)
+		}
+		if !strings.Contains(got, `"tags":["_time_out_of_range"]`) {
+			t.Errorf("original %s: no _time_out_of_range tag in\n%s", orig, got)
+		}
+	}
+	var sb strings.Builder
+	sb.Write(appendTime(nil, time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC)))
+	if sb.String() != `"9999-12-31T23:59:59.999Z"` {
+		t.Errorf("appendTime(9999-12-31T23:59:59.999) = %s", sb.String())
 	}
 }

@@ -567,6 +567,7 @@ func tplKitchenSinkFlow(t *testing.T) *event.Event {
 			UptimeMillis: 123456, HasUptime: true, SFlow: true},
 		Tags: ^event.Tags(0),
 	}
+	e.OriginalTimestamp = tplTime.Add(-100 * 365 * 24 * time.Hour)
 	for _, f := range netflow.Fields() {
 		fl := event.Field{Key: f.Key, Type: f.Type}
 		switch f.Type {
@@ -648,6 +649,7 @@ func tplKitchenSinkSyslog(t *testing.T) *event.Event {
 		Dst:       event.Endpoint{IP: netip.MustParseAddr("93.184.216.34"), Port: 443, Bytes: 20, Packets: 2, Geo: tplGeo, Locality: event.LocalityExternal},
 		Direction: event.DirectionOutbound,
 	}
+	e.OriginalTimestamp = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
 	e.Flow.Protocol, e.Flow.HasProtocol = 6, true
 	e.AddParsed(event.Field{Key: "event.action", Type: event.FieldString, S: "allow"})
 	tplRequireSet(t, reflect.ValueOf(e.Syslog), "Event.Syslog", nil)
