@@ -566,6 +566,7 @@ func TestTCPTenThousandConnections(t *testing.T) {
 	}
 	const clients = 10000
 	cfg := DefaultTCP()
+	cfg.MaxConnectionsPerSource = clients // every client dials from 127.0.0.1: test max_connections alone
 	raiseNoFile(t, clients+uint64(cfg.MaxConnections)+512)
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	h := startTCP(t, cfg, 64, 0)

@@ -176,8 +176,13 @@ func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
 	cc.syslogTCP.MaxConnections = sc.TCP.MaxConnections
 	cc.syslogTCP.IdleTimeout = sc.TCP.IdleTimeout
 	cc.syslogTCP.MaxBatchEvents = c.MaxBatchEvents
+	cc.syslogTCP.MaxConnectionsPerSource = sc.TCP.MaxConnectionsPerSource
+	cc.syslogTCP.FirstFrameTimeout = sc.TCP.FirstFrameTimeout
+	cc.syslogTCP.FrameTimeout = sc.TCP.FrameTimeout
+	cc.syslogTCP.Key, cc.syslogTCP.LimitsKey = "syslog.tcp", "syslog.tcp"
 	cc.syslogTLS = cc.syslogTCP
 	cc.syslogTLS.Listen = sc.TLS.Listen
+	cc.syslogTLS.Key = "syslog.tls" // the limits stay syslog.tcp.*: shared
 	if len(sc.TLS.Listen) > 0 {
 		cc.syslogTLS.TLS = &collector.TLSConfig{CertFile: sc.TLS.CertFile, KeyFile: sc.TLS.KeyFile, CAFile: sc.TLS.CAFile, ClientAuth: sc.TLS.ClientAuth}
 	}
