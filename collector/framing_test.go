@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -368,4 +369,44 @@ func FuzzFrameReaderInFrame(f *testing.F) {
 			frames++
 		}
 	})
+}
+
+// BenchmarkFrameReader is the framing cost alone, over a 16 KiB buffer as
+// a connection reads (no sockets: steadier than BenchmarkTCP*).
+func BenchmarkFrameReader(b *testing.B) {
+	for _, octet := range []bool{false, true} {
+		name := "newline"
+		if octet {
+			name = "octet_counted"
+		}
+		b.Run(name, func(b *testing.B) {
+			const perOp = 1000
+			var payload []byte
+			for i := range perOp {
+				msg := fmt.Sprintf("<134>1 2026-03-01T10:00:05.123Z fw01 filterlog 1234 - - 5,,,1000000103,igb0,match,pass,in,4,0x0,,64,%d,0,DF,6,tcp,60", i)
+				if octet {
+					payload = fmt.Appendf(payload, "%d %s", len(msg), msg)
+				} else {
+					payload = append(append(payload, msg...), '\n')
+				}
+			}
+			b.SetBytes(int64(len(payload)))
+			b.ReportAllocs()
+			r := bytes.NewReader(payload)
+			br := bufio.NewReaderSize(r, readBufferSize)
+			n := 0
+			for b.Loop() {
+				r.Reset(payload)
+				br.Reset(r)
+				fr := NewFrameReader(br, DefaultMaxMessageBytes)
+				for {
+					if _, err := fr.Next(); err != nil {
+						break
+					}
+					n++
+				}
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "frames/s")
+		})
+	}
 }

@@ -736,3 +736,44 @@ func TestTLSFairness(t *testing.T) {
 		}
 	})
 }
+
+// Waiting for a slow pipeline is not the sender's delay: a connection
+// blocked handing on a batch, with a message in progress behind it, for
+// longer than frame_timeout and idle_timeout, is not cut.
+func TestTCPBackpressureIsNoTimeout(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	cfg := DefaultTCP()
+	cfg.FrameTimeout = 300 * time.Millisecond
+	cfg.FirstFrameTimeout = 300 * time.Millisecond
+	cfg.IdleTimeout = time.Second
+	h := startTCP(t, cfg, 0, 1500*time.Millisecond) // the sink takes a batch every 1.5s
+	c := h.dial()
+	want := lines("<13>line ", 30)
+	want[10], want[21] = "<13>partial 1", "<13>partial 2"
+	write(t, c, strings.Join(want[:10], "\n")+"\n<13>part")
+	waitFor(t, "10 frames decoded", func() bool { return h.dec.count() == 10 })
+	// The first batch is taken at once; the second waits 1.5s for the sink,
+	// with "<13>part" of the next message behind it.
+	write(t, c, "ial 1\n"+strings.Join(want[11:21], "\n")+"\n<13>part")
+	waitFor(t, "21 frames decoded", func() bool { return h.dec.count() == 21 })
+	write(t, c, "ial 2\n"+strings.Join(want[22:], "\n")+"\n")
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the connection ended", func() bool { return h.closed("eof") == 1 || h.tcp.Connections() == 0 })
+	waitFor(t, "30 events delivered", func() bool { return h.sink.events.Load() == 30 })
+	if diff := cmp.Diff(h.dec.from(c), want); diff != "" {
+		t.Errorf("frames (-got +want):\n%s", diff)
+	}
+	for _, r := range []string{"frame_timeout", "first_frame_timeout", "idle_timeout"} {
+		if got := h.closed(r); got != 0 {
+			t.Errorf("closed %s = %v, want 0: waiting for the pipeline counted against the sender", r, got)
+		}
+	}
+	if got := h.closed("eof"); got != 1 {
+		t.Errorf("closed eof = %v, want 1", got)
+	}
+	if err := h.stop(); err != nil {
+		t.Fatalf("Run() = %v", err)
+	}
+}
