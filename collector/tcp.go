@@ -52,7 +52,8 @@ type TCPConfig struct {
 	// FrameTimeout closes a connection whose message, once its first bytes
 	// arrived, is not complete this long after (slowloris: one byte now and
 	// then does not extend it). Time spent waiting for the pipeline does
-	// not count.
+	// not count. A first message is also bound by FirstFrameTimeout; the
+	// earlier deadline applies and names the close reason.
 	FrameTimeout time.Duration
 	// Key is the config key prefix of this listener's own keys, used in
 	// messages ("syslog.tcp", "syslog.tls"); empty: the name given to

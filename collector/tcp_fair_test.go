@@ -559,7 +559,8 @@ func TestTCPFairnessUnderFlood(t *testing.T) {
 	if n := dialErrs.Load(); n > 0 {
 		t.Fatalf("%d idle dials failed", n)
 	}
-	// Slowloris: a message started, a byte every 100ms, and a redial when cut.
+	// Slowloris: a message, the next one started, a byte every 100ms, and a
+	// redial when cut.
 	for s := range slowSources {
 		for range slowPerSource {
 			wg.Add(1)
@@ -570,7 +571,7 @@ func TestTCPFairnessUnderFlood(t *testing.T) {
 					if err == nil {
 						keep(c)
 						var one sync.WaitGroup
-						trickle(&one, c, "<13>slo", "w", 100*time.Millisecond, stop)
+						trickle(&one, c, "<13>hello\n<13>slo", "w", 100*time.Millisecond, stop)
 						one.Wait()
 					}
 					select {
@@ -617,6 +618,11 @@ func TestTCPFairnessUnderFlood(t *testing.T) {
 	if h.serverConn(legit) == nil {
 		t.Error("the legitimate connection was closed")
 	}
+	// Every rule took part (the flood goes on until each has counted).
+	waitFor(t, "per-source refusals", func() bool { return h.rejected("max_connections_per_source") > 0 })
+	waitFor(t, "evictions", func() bool { return h.closed("evicted") > 0 })
+	waitFor(t, "first-frame timeouts", func() bool { return h.closed("first_frame_timeout") > 0 })
+	waitFor(t, "frame timeouts (slowloris)", func() bool { return h.closed("frame_timeout") > 0 })
 	m := map[string]float64{}
 	for _, r := range []string{"max_connections", "max_connections_per_source"} {
 		m["rejected "+r] = h.rejected(r)
@@ -625,13 +631,8 @@ func TestTCPFairnessUnderFlood(t *testing.T) {
 		m["closed "+r] = h.closed(r)
 	}
 	t.Logf("accepted %v; %v", h.accepted(), m)
-	for _, k := range []string{"rejected max_connections_per_source", "closed evicted", "closed first_frame_timeout"} {
-		if m[k] == 0 {
-			t.Errorf("%s = 0, want some", k)
-		}
-	}
-	if m["closed frame_timeout"]+m["closed evicted"] == 0 {
-		t.Error("no slowloris was cut or evicted")
+	if h.serverConn(legit) == nil {
+		t.Error("the legitimate connection was closed during the flood")
 	}
 	end()
 	if err := h.stop(); err != nil {
