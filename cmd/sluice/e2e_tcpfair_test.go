@@ -125,4 +125,11 @@ func TestCLICheckConfigTCPFairness(t *testing.T) {
 	if code == 0 || !strings.Contains(out, "syslog.tcp.frame_timeout: 50ms") {
 		t.Errorf("check-config with SLUICE_SYSLOG_TCP_FRAME_TIMEOUT=50ms = %d %q, want non-zero naming the key", code, out)
 	}
+	// The TLS listener shares the limits: a bad one is reported once, by
+	// its syslog.tcp key, beside the TLS listener's own problems.
+	out, code = runCLI(t, []string{"SLUICE_SYSLOG_TCP_FRAME_TIMEOUT=50ms", "SLUICE_SYSLOG_TLS_LISTEN=127.0.0.1:0",
+		"SLUICE_SYSLOG_TLS_CERT_FILE=/nonexistent.pem", "SLUICE_SYSLOG_TLS_KEY_FILE=/nonexistent.key"}, "check-config", sample)
+	if n := strings.Count(out, "syslog.tcp.frame_timeout"); code == 0 || n != 1 || !strings.Contains(out, "syslog.tls.cert_file") || strings.Contains(out, "syslog.tls.frame_timeout") {
+		t.Errorf("check-config with TCP and TLS listeners = %d, names syslog.tcp.frame_timeout %d times, want once beside syslog.tls.cert_file:\n%s", code, n, out)
+	}
 }

@@ -255,7 +255,12 @@ func checkComponents(cfg *config.Config) error {
 		errs = append(errs, cc.syslogTCP.Validate("syslog.tcp"))
 	}
 	if len(cc.syslogTLS.Listen) > 0 {
-		errs = append(errs, cc.syslogTLS.Validate("syslog.tls"))
+		tlsCheck := cc.syslogTLS
+		if len(cc.syslogTCP.Listen) > 0 { // the shared limits were checked just above: name them once
+			tlsCheck = collector.DefaultTCP()
+			tlsCheck.Listen, tlsCheck.TLS, tlsCheck.Key = cc.syslogTLS.Listen, cc.syslogTLS.TLS, cc.syslogTLS.Key
+		}
+		errs = append(errs, tlsCheck.Validate("syslog.tls"))
 	}
 	if cfg.Output.File.Enabled {
 		errs = append(errs, cc.file.Validate())
