@@ -88,6 +88,9 @@ type FrameReader struct {
 	buf     []byte // frames that do not fit in r's buffer, or that were truncated
 	discard int    // bytes of the last frame, handed out in place, still in r
 	err     error  // sticky: the stream has ended or failed
+	// partial is set while Next has taken bytes of a frame out of r
+	// (MSG-LEN digits, the part of a long line read so far); see InFrame.
+	partial bool
 }
 
 // NewFrameReader returns a reader of frames of at most max bytes from r.
@@ -103,6 +106,14 @@ func NewFrameReader(r *bufio.Reader, max int) *FrameReader {
 // Framing returns the framing detected so far (FramingUnknown before the
 // first frame).
 func (fr *FrameReader) Framing() Framing { return fr.framing }
+
+// InFrame reports whether bytes of a frame that Next has not returned yet
+// have been read from the stream: a message has started and is not
+// complete. Separators (LF, CR) between octet-counted frames do not start
+// one. It is meant to be called by the underlying reader, from within Next,
+// just before it waits for the network (the stream listener uses it to
+// tell a silent connection from one that is stuck inside a message).
+func (fr *FrameReader) InFrame() bool { return fr.partial || fr.r.Buffered() > 0 }
 
 // Next returns the next frame. At the end of the stream it returns io.EOF; a
 // read error (a deadline, a reset) is returned as it is, after any partial
@@ -146,6 +157,7 @@ func (fr *FrameReader) detect() error {
 	if err := fr.skipSeparators(); err != nil {
 		return err
 	}
+	fr.partial = true
 	fr.framing = FramingNewline
 	for i := 1; i <= detectDigits+1; i++ {
 		p, _ := fr.r.Peek(i)
@@ -181,10 +193,12 @@ func (fr *FrameReader) nextOctet() (Frame, error) {
 }
 
 func (fr *FrameReader) octetFrame() (Frame, error) {
+	fr.partial = false
 	if err := fr.skipSeparators(); err != nil {
 		fr.err = err
 		return Frame{}, err
 	}
+	fr.partial = true // a byte of MSG-LEN is buffered
 	n, digits := 0, 0
 	for {
 		c, err := fr.r.ReadByte()
@@ -262,6 +276,7 @@ func trimNewline(p []byte) []byte {
 }
 
 func (fr *FrameReader) nextLine() (Frame, error) {
+	fr.partial = false // what ReadSlice has not returned stays buffered
 	for {
 		line, err := fr.r.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
@@ -294,6 +309,7 @@ func (fr *FrameReader) nextLine() (Frame, error) {
 // longLine reads a line longer than r's buffer, keeping at most max+2 bytes
 // (room for the message, CR and LF) and discarding the rest up to the LF.
 func (fr *FrameReader) longLine(first []byte) (Frame, error) {
+	fr.partial = true
 	f := Frame{Framing: FramingNewline}
 	limit := fr.max + 2
 	if cap(fr.buf) < limit {

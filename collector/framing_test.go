@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -265,4 +266,147 @@ func FuzzFrameReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// probeReader hands out in chunks and calls check, with how many bytes it
+// handed out so far, at every Read: the moments a stream listener would
+// wait for the network.
+type probeReader struct {
+	in    []byte
+	pos   int
+	chunk int
+	check func(delivered int)
+}
+
+func (r *probeReader) Read(p []byte) (int, error) {
+	r.check(r.pos)
+	if r.pos >= len(r.in) {
+		return 0, io.EOF
+	}
+	n := min(len(p), r.chunk, len(r.in)-r.pos)
+	copy(p, r.in[r.pos:r.pos+n])
+	r.pos += n
+	return n, nil
+}
+
+// inFrameTrace reads in, chunk bytes at a time, and returns InFrame at
+// each read as T/F.
+func inFrameTrace(in string, chunk int) string {
+	var fr *FrameReader
+	var trace []byte
+	pr := &probeReader{in: []byte(in), chunk: chunk, check: func(int) {
+		c := byte('F')
+		if fr.InFrame() {
+			c = 'T'
+		}
+		trace = append(trace, c)
+	}}
+	fr = NewFrameReader(bufio.NewReaderSize(pr, 16), 100)
+	for {
+		if _, err := fr.Next(); err != nil {
+			return string(trace)
+		}
+	}
+}
+
+// InFrame tells a stream waiting between messages from one stuck inside a
+// message, byte by byte.
+func TestFrameReaderInFrame(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"<1>a\n<1>b", "FTTTTFTTTT"},       // the last read (EOF) is inside <1>b
+		{"<1>a\n\n<1>b\n", "FTTTTFFTTTTF"}, // an empty line is no message
+		{"3 abc\n4 defg", "FTTTTFFTTTTTF"}, // the LF between octet frames is no message
+		{"\n\n12 abcdefghijkl", "FFF" + strings.Repeat("T", 14) + "F"},
+		// A line longer than the buffer is in progress across reads too.
+		{strings.Repeat("x", 40) + "\n", "F" + strings.Repeat("T", 40) + "F"},
+	} {
+		if got := inFrameTrace(tc.in, 1); got != tc.want {
+			t.Errorf("%q read byte by byte: InFrame at each read %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+// FuzzFrameReaderInFrame: whenever InFrame reports no message in progress,
+// what the stream delivered so far is exactly the frames Next returned
+// (and separators): framing that prefix alone ends cleanly with as many
+// frames. A wrong "no" would let a slowloris hold its slot for idle_timeout
+// instead of frame_timeout.
+func FuzzFrameReaderInFrame(f *testing.F) {
+	for _, s := range []string{
+		"", "\n", "<13>a\n<13>b\r\n", "5 <13>a6 <13>bc\n", "99999999999 x", "10 abc", "3 abc1",
+		"12 b\n<1>x\n", "05 x\n", "7 <1>a\nb", "1 \n2 \r\n3 abc", "\x00\xff\xfe\n", "abc\r\n\r\ndef",
+		strings.Repeat("z", 70) + "\nok\n", "80 " + strings.Repeat("q", 80) + "2 ok",
+	} {
+		f.Add([]byte(s), uint8(30), uint8(1))
+	}
+	f.Fuzz(func(t *testing.T, in []byte, maxByte, chunkByte uint8) {
+		max := int(maxByte)%200 + 1
+		chunk := int(chunkByte)%24 + 1
+		var fr *FrameReader
+		frames := 0
+		pr := &probeReader{in: in, chunk: chunk, check: func(delivered int) {
+			if fr.InFrame() {
+				return
+			}
+			ref, refErr := refFrames(in[:delivered], max)
+			incomplete := false
+			for _, g := range ref {
+				incomplete = incomplete || g.Incomplete
+			}
+			if refErr != "" || incomplete || len(ref) != frames {
+				t.Fatalf("chunk %d max %d: InFrame() = false after %d bytes and %d frames, but those bytes frame as %d frames (error %q, incomplete %v)",
+					chunk, max, delivered, frames, len(ref), refErr, incomplete)
+			}
+		}}
+		fr = NewFrameReader(bufio.NewReaderSize(pr, 16), max)
+		for i := 0; ; i++ {
+			if i > 1<<20 {
+				t.Fatal("Next() did not end")
+			}
+			if _, err := fr.Next(); err != nil {
+				break
+			}
+			frames++
+		}
+	})
+}
+
+// BenchmarkFrameReader is the framing cost alone, over a 16 KiB buffer as
+// a connection reads (no sockets: steadier than BenchmarkTCP*).
+func BenchmarkFrameReader(b *testing.B) {
+	for _, octet := range []bool{false, true} {
+		name := "newline"
+		if octet {
+			name = "octet_counted"
+		}
+		b.Run(name, func(b *testing.B) {
+			const perOp = 1000
+			var payload []byte
+			for i := range perOp {
+				msg := fmt.Sprintf("<134>1 2026-03-01T10:00:05.123Z fw01 filterlog 1234 - - 5,,,1000000103,igb0,match,pass,in,4,0x0,,64,%d,0,DF,6,tcp,60", i)
+				if octet {
+					payload = fmt.Appendf(payload, "%d %s", len(msg), msg)
+				} else {
+					payload = append(append(payload, msg...), '\n')
+				}
+			}
+			b.SetBytes(int64(len(payload)))
+			b.ReportAllocs()
+			r := bytes.NewReader(payload)
+			br := bufio.NewReaderSize(r, readBufferSize)
+			n := 0
+			for b.Loop() {
+				r.Reset(payload)
+				br.Reset(r)
+				fr := NewFrameReader(br, DefaultMaxMessageBytes)
+				for {
+					if _, err := fr.Next(); err != nil {
+						break
+					}
+					n++
+				}
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "frames/s")
+		})
+	}
 }

@@ -91,10 +91,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "sluice_collector_tcp_connections_accepted_total", Help: "TCP/TLS connections admitted (under max_connections) per listener.",
 		}, []string{"protocol", "listen"}),
 		tcpRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sluice_collector_tcp_connections_rejected_total", Help: "TCP/TLS connections closed at once by reason (max_connections, tls_handshake).",
+			Name: "sluice_collector_tcp_connections_rejected_total", Help: "TCP/TLS connections closed at once by reason (max_connections, max_connections_per_source, tls_handshake).",
 		}, []string{"protocol", "reason"}),
 		tcpClosed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sluice_collector_tcp_connections_closed_total", Help: "Admitted TCP/TLS connections closed, by reason (eof, idle_timeout, framing_error, read_error, shutdown, tls_handshake).",
+			Name: "sluice_collector_tcp_connections_closed_total", Help: "Admitted TCP/TLS connections closed, by reason (eof, idle_timeout, first_frame_timeout, frame_timeout, evicted: made room for a sender holding fewer connections, framing_error, read_error, shutdown, tls_handshake).",
 		}, []string{"protocol", "reason"}),
 		tcpAcceptErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_collector_tcp_accept_errors_total", Help: "Failed accept calls (out of file descriptors, ...); the listener backs off and retries.",

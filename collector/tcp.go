@@ -33,12 +33,37 @@ type TCPConfig struct {
 	// discarded and the message is delivered truncated and tagged.
 	MaxMessageBytes int
 	// MaxConnections bounds the open connections of this listener (all its
-	// addresses together); further connections are accepted and closed at
-	// once, and counted.
+	// addresses together). When it is reached, a new connection from a
+	// sender that holds fewer connections than the sender holding the most
+	// replaces that sender's longest-idle connection (see TCP); otherwise
+	// it is accepted and closed at once, and counted.
 	MaxConnections int
-	// IdleTimeout closes a connection that sent nothing for this long
-	// (half-open connections, silent peers holding a slot).
+	// MaxConnectionsPerSource bounds the open connections from one source
+	// address; further ones are accepted and closed at once, and counted.
+	MaxConnectionsPerSource int
+	// IdleTimeout closes a connection that completed no message for this
+	// long (half-open connections, silent peers holding a slot). Bytes that
+	// complete no message, such as bare newlines, do not reset it.
 	IdleTimeout time.Duration
+	// FirstFrameTimeout closes a connection that has not completed its
+	// first message this long after it was admitted (for TLS: after the
+	// handshake).
+	FirstFrameTimeout time.Duration
+	// FrameTimeout closes a connection whose message, once its first bytes
+	// arrived, is not complete this long after (slowloris: one byte now and
+	// then does not extend it). Time spent waiting for the pipeline does
+	// not count. A first message is also bound by FirstFrameTimeout; the
+	// earlier deadline applies and names the close reason.
+	FrameTimeout time.Duration
+	// Key is the config key prefix of this listener's own keys, used in
+	// messages ("syslog.tcp", "syslog.tls"); empty: the name given to
+	// NewTCP plus ".tcp" or ".tls".
+	Key string
+	// LimitsKey is the config key prefix of the connection limits
+	// (max_connections, max_connections_per_source, idle_timeout,
+	// first_frame_timeout, frame_timeout) in messages: the TLS listener
+	// shares them with the TCP one ("syslog.tcp"). Empty: Key.
+	LimitsKey string
 	// MaxBatchEvents is how many events a connection collects before it
 	// hands a batch on. A batch is also handed on before every read that
 	// may wait for the network, so no event waits for a timer.
@@ -64,6 +89,13 @@ const (
 	DefaultMaxMessageBytes = 64 << 10
 	DefaultMaxConnections  = 1024
 	DefaultIdleTimeout     = 2 * time.Minute
+	// DefaultMaxConnectionsPerSource leaves room for a relay or a NAT
+	// gateway with many senders behind it, and keeps one address from
+	// taking more than 1/32 of the default max_connections.
+	DefaultMaxConnectionsPerSource = 32
+	DefaultFirstFrameTimeout       = 30 * time.Second
+	// DefaultFrameTimeout lets a 64 KiB message arrive at 2.2 KB/s.
+	DefaultFrameTimeout = 30 * time.Second
 )
 
 // Internal bounds of the stream listeners.
@@ -89,13 +121,22 @@ func DefaultTCP() TCPConfig {
 		MaxConnections:  DefaultMaxConnections,
 		IdleTimeout:     DefaultIdleTimeout,
 		MaxBatchEvents:  512,
+
+		MaxConnectionsPerSource: DefaultMaxConnectionsPerSource,
+		FirstFrameTimeout:       DefaultFirstFrameTimeout,
+		FrameTimeout:            DefaultFrameTimeout,
 	}
 }
 
 // Validate checks c; prefix is the config key prefix ("syslog.tcp" or
-// "syslog.tls"). With TLS set it also loads the certificate, key and CA
-// files, so check-config reports unreadable or mismatched files.
+// "syslog.tls") unless c.Key is set. With TLS set it also loads the
+// certificate, key and CA files, so check-config reports unreadable or
+// mismatched files.
 func (c TCPConfig) Validate(prefix string) error {
+	if c.Key != "" {
+		prefix = c.Key
+	}
+	limits := c.limitsKey(prefix)
 	var errs []error
 	for _, a := range c.Listen {
 		_, port, err := net.SplitHostPort(a)
@@ -110,10 +151,19 @@ func (c TCPConfig) Validate(prefix string) error {
 		errs = append(errs, fmt.Errorf("%s.max_message_bytes: %d is out of range; use 2048..16777216 (default %d)", prefix, c.MaxMessageBytes, DefaultMaxMessageBytes))
 	}
 	if c.MaxConnections < 1 || c.MaxConnections > 1<<20 {
-		errs = append(errs, fmt.Errorf("%s.max_connections: %d is out of range; use 1..1048576 (default %d)", prefix, c.MaxConnections, DefaultMaxConnections))
+		errs = append(errs, fmt.Errorf("%s.max_connections: %d is out of range; use 1..1048576 (default %d)", limits, c.MaxConnections, DefaultMaxConnections))
+	}
+	if c.MaxConnectionsPerSource < 1 || c.MaxConnectionsPerSource > 1<<20 {
+		errs = append(errs, fmt.Errorf("%s.max_connections_per_source: %d is out of range; use 1..1048576 (default %d)", limits, c.MaxConnectionsPerSource, DefaultMaxConnectionsPerSource))
 	}
 	if c.IdleTimeout < time.Second {
-		errs = append(errs, fmt.Errorf("%s.idle_timeout: %s is below 1s; raise it or remove it to use %s", prefix, c.IdleTimeout, DefaultIdleTimeout))
+		errs = append(errs, fmt.Errorf("%s.idle_timeout: %s is below 1s; raise it or remove it to use %s", limits, c.IdleTimeout, DefaultIdleTimeout))
+	}
+	if c.FirstFrameTimeout < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("%s.first_frame_timeout: %s is below 100ms; raise it or remove it to use %s", limits, c.FirstFrameTimeout, DefaultFirstFrameTimeout))
+	}
+	if c.FrameTimeout < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("%s.frame_timeout: %s is below 100ms; raise it or remove it to use %s", limits, c.FrameTimeout, DefaultFrameTimeout))
 	}
 	if c.MaxBatchEvents < 1 {
 		errs = append(errs, fmt.Errorf("%s.max_batch_events: %d must be at least 1", prefix, c.MaxBatchEvents))
@@ -124,6 +174,13 @@ func (c TCPConfig) Validate(prefix string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func (c TCPConfig) limitsKey(prefix string) string {
+	if c.LimitsKey != "" {
+		return c.LimitsKey
+	}
+	return prefix
 }
 
 // serverConfig loads the files into a crypto/tls server configuration.
@@ -171,9 +228,21 @@ func (c *TLSConfig) serverConfig(prefix string) (*tls.Config, error) {
 // Each connection has one goroutine: it reads through a bounded buffer,
 // decodes in stream order and sends batches to out, blocking while out is
 // full, which pushes back on the sender through TCP flow control.
+//
+// Fairness: no sender can keep the others out. One source address holds
+// at most MaxConnectionsPerSource connections; a connection must complete
+// its first message within FirstFrameTimeout and every later message
+// within FrameTimeout of its first bytes; and when MaxConnections is
+// reached, a connection from a source holding fewer connections than the
+// source holding the most replaces that source's longest-idle connection.
+// An idle victim (no message in progress) is shut for reading, so what it
+// sent before is still read and delivered; one inside a message (only when
+// the source has no idle connection) is cut, and the message is delivered
+// truncated and counted.
 type TCP struct {
-	name string // protocol name: "syslog"
-	key  string // config key prefix: "syslog.tcp", "syslog.tls"
+	name   string // protocol name: "syslog"
+	key    string // config key prefix: "syslog.tcp", "syslog.tls"
+	limits string // config key prefix of the connection limits: "syslog.tcp"
 	// transport is "tcp" or "tls" (Packet.Listener).
 	transport string
 	cfg       TCPConfig
@@ -185,9 +254,10 @@ type TCP struct {
 	lns       []net.Listener
 	ready     atomic.Bool
 
-	mu    sync.Mutex
-	conns map[*tcpConn]struct{}
-	wg    sync.WaitGroup // connection goroutines
+	mu      sync.Mutex
+	conns   map[*tcpConn]struct{}
+	sources map[netip.Addr]map[*tcpConn]struct{} // the admitted conns by source address
+	wg      sync.WaitGroup                       // connection goroutines
 
 	drainAt  atomic.Int64  // Unix ns read deadline of every connection once draining; 0 before
 	giveUp   chan struct{} // closed sendMax after the drain started
@@ -199,8 +269,25 @@ type TCP struct {
 type tcpConn struct {
 	raw    net.Conn
 	listen string
-	id     string // Packet.Listener
+	id     string     // Packet.Listener
+	src    netip.Addr // source address (IPv4-mapped ones unmapped)
+
+	// Published by the connection goroutine before each read that may wait,
+	// for the choice of an eviction victim.
+	idleSince atomic.Int64 // Unix ns: the last complete message (or admission)
+	partial   atomic.Bool  // a message is in progress
+	evict     atomic.Int32 // evictNone, evictShut, evictCut
 }
+
+// Eviction states of a tcpConn.
+const (
+	evictNone int32 = iota
+	evictShut       // shut for reading: reads what was sent, then EOF
+	evictCut        // read deadline in the past: a message in progress is cut
+)
+
+// aLongTimeAgo is a read deadline that has passed.
+var aLongTimeAgo = time.Unix(1, 0)
 
 var _ pipeline.Source = (*TCP)(nil)
 
@@ -211,12 +298,16 @@ func NewTCP(name string, cfg TCPConfig, dec Decoder, m *Metrics, logger *slog.Lo
 	if cfg.TLS != nil {
 		key, transport = name+".tls", "tls"
 	}
+	if cfg.Key != "" {
+		key = cfg.Key
+	}
 	if err := cfg.Validate(key); err != nil {
 		return nil, err
 	}
-	t := &TCP{name: name, key: key, transport: transport, cfg: cfg, dec: dec, m: m,
+	t := &TCP{name: name, key: key, limits: cfg.limitsKey(key), transport: transport, cfg: cfg, dec: dec, m: m,
 		logger:  logger.With("component", "collector/"+name, "transport", transport),
-		limiter: obs.NewLimiter(10 * time.Second), conns: map[*tcpConn]struct{}{}, giveUp: make(chan struct{}), sendMax: tcpSendMax}
+		limiter: obs.NewLimiter(10 * time.Second), conns: map[*tcpConn]struct{}{}, sources: map[netip.Addr]map[*tcpConn]struct{}{},
+		giveUp: make(chan struct{}), sendMax: tcpSendMax}
 	if cfg.TLS != nil {
 		conf, err := cfg.TLS.serverConfig(key)
 		if err != nil {
@@ -237,10 +328,10 @@ func NewTCP(name string, cfg TCPConfig, dec Decoder, m *Metrics, logger *slog.Lo
 		m.bytes.WithLabelValues(name, listen)
 	}
 	// Series exist at 0.
-	for _, r := range []string{"max_connections", "tls_handshake"} {
+	for _, r := range []string{"max_connections", "max_connections_per_source", "tls_handshake"} {
 		m.tcpRejected.WithLabelValues(name, r)
 	}
-	for _, r := range []string{"eof", "idle_timeout", "framing_error", "read_error", "shutdown", "tls_handshake"} {
+	for _, r := range []string{"eof", "idle_timeout", "first_frame_timeout", "frame_timeout", "evicted", "framing_error", "read_error", "shutdown", "tls_handshake"} {
 		m.tcpClosed.WithLabelValues(name, r)
 	}
 	for _, f := range []Framing{FramingOctetCounted, FramingNewline} {
@@ -343,27 +434,125 @@ func (t *TCP) accept(ctx context.Context, ln net.Listener, id string, out chan<-
 			continue
 		}
 		delay = 0
-		c := &tcpConn{raw: raw, listen: listen, id: id}
+		c := &tcpConn{raw: raw, listen: listen, id: id, src: remoteAddrPort(raw).Addr()}
+		c.idleSince.Store(time.Now().UnixNano())
 		t.mu.Lock()
-		full := len(t.conns) >= t.cfg.MaxConnections
-		if !full {
-			t.conns[c] = struct{}{}
-			t.wg.Add(1)
-		}
+		reject, victim, held, victimHeld := t.admit(c)
 		t.mu.Unlock()
-		if full {
+		if reject != "" {
 			_ = raw.Close()
-			t.m.tcpRejected.WithLabelValues(t.name, "max_connections").Inc()
-			if ok, sup := t.limiter.Allow("max_connections"); ok {
-				t.logger.Warn("too many connections, closing new ones; raise "+t.key+".max_connections if the senders are legitimate",
-					"listen", listen, "sender", raw.RemoteAddr().String(), "max_connections", t.cfg.MaxConnections, "suppressed", sup)
+			t.m.tcpRejected.WithLabelValues(t.name, reject).Inc()
+			if ok, sup := t.limiter.Allow(reject); ok {
+				if reject == "max_connections_per_source" {
+					t.logger.Warn("too many connections from one sender, closing its new ones; raise "+t.limits+".max_connections_per_source if it is legitimate (a relay, many senders behind NAT)",
+						"listen", listen, "sender", c.src.String(), "max_connections_per_source", t.cfg.MaxConnectionsPerSource, "suppressed", sup)
+				} else {
+					t.logger.Warn("too many connections and no sender holds more than this one, closing new ones; raise "+t.limits+".max_connections if the senders are legitimate",
+						"listen", listen, "sender", c.src.String(), "sender_connections", held, "max_connections", t.cfg.MaxConnections, "suppressed", sup)
+				}
 			}
 			continue
+		}
+		if victim != nil {
+			t.evict(victim)
+			if ok, sup := t.limiter.Allow("evict"); ok {
+				t.logger.Warn("too many connections: closed the longest-idle connection of the sender holding the most to admit one from a sender holding fewer; raise "+t.limits+".max_connections if the senders are legitimate, or lower "+t.limits+".max_connections_per_source",
+					"listen", listen, "sender", c.src.String(), "sender_connections", held, "evicted_sender", victim.src.String(), "evicted_sender_connections", victimHeld,
+					"max_connections", t.cfg.MaxConnections, "suppressed", sup)
+			}
 		}
 		t.m.tcpAccepted.WithLabelValues(t.name, listen).Inc()
 		t.m.tcpConns.WithLabelValues(t.name, listen).Inc()
 		go t.serve(c, out)
 	}
+}
+
+func remoteAddrPort(c net.Conn) netip.AddrPort {
+	ta, ok := c.RemoteAddr().(*net.TCPAddr)
+	if !ok {
+		return netip.AddrPort{}
+	}
+	ap := ta.AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// admit decides on a new connection c, with t.mu held: it returns the
+// rejection reason ("" when admitted), or the connection that makes room
+// for c, already removed from the books (the caller evicts it). held is
+// how many connections c's source held before, victimHeld how many the
+// victim's source held.
+func (t *TCP) admit(c *tcpConn) (reject string, victim *tcpConn, held, victimHeld int) {
+	held = len(t.sources[c.src])
+	if held >= t.cfg.MaxConnectionsPerSource {
+		return "max_connections_per_source", nil, held, 0
+	}
+	if len(t.conns) >= t.cfg.MaxConnections {
+		// The source holding the most; ties go to any of them.
+		var heavy map[*tcpConn]struct{}
+		for _, cs := range t.sources {
+			if len(cs) > victimHeld {
+				heavy, victimHeld = cs, len(cs)
+			}
+		}
+		if victimHeld <= held {
+			return "max_connections", nil, held, victimHeld
+		}
+		// Its longest-idle connection, one without a message in progress
+		// if it has any.
+		var vIdle int64
+		vPartial := true
+		for vc := range heavy {
+			idle, partial := vc.idleSince.Load(), vc.partial.Load()
+			if victim == nil || (vPartial && !partial) || (partial == vPartial && idle < vIdle) {
+				victim, vIdle, vPartial = vc, idle, partial
+			}
+		}
+		t.remove(victim)
+		how := evictShut
+		if vPartial {
+			how = evictCut
+		}
+		victim.evict.Store(how)
+	}
+	t.conns[c] = struct{}{}
+	cs := t.sources[c.src]
+	if cs == nil {
+		cs = map[*tcpConn]struct{}{}
+		t.sources[c.src] = cs
+	}
+	cs[c] = struct{}{}
+	t.wg.Add(1)
+	return "", victim, held, victimHeld
+}
+
+// remove takes c off the books, with t.mu held; it may be called twice.
+func (t *TCP) remove(c *tcpConn) {
+	if _, ok := t.conns[c]; !ok {
+		return
+	}
+	delete(t.conns, c)
+	cs := t.sources[c.src]
+	delete(cs, c)
+	if len(cs) == 0 {
+		delete(t.sources, c.src)
+	}
+}
+
+// evict ends a connection that admit chose as victim. Its goroutine sees
+// evict set, whatever it is doing, and closes it as "evicted".
+func (t *TCP) evict(c *tcpConn) {
+	if c.evict.Load() == evictCut {
+		// The connection goroutine sets a fresh deadline before each read
+		// and then checks evict, so this cannot be lost.
+		_ = c.raw.SetReadDeadline(aLongTimeAgo)
+		return
+	}
+	// Shut for reading: what the sender wrote before is still read, then
+	// the reads end with EOF, and the goroutine closes the connection.
+	if cr, ok := c.raw.(interface{ CloseRead() error }); ok && cr.CloseRead() == nil {
+		return
+	}
+	_ = c.raw.Close()
 }
 
 // setReadDeadline sets the read deadline of c to at, or to the shutdown
@@ -380,21 +569,74 @@ func (t *TCP) setReadDeadline(c net.Conn, at time.Time) {
 func (t *TCP) draining() bool { return t.drainAt.Load() != 0 }
 
 // connReader reads from a connection for the bufio.Reader of one
-// connection goroutine. bufio calls it only when its buffer is empty, which
-// is just before this goroutine may wait for the network: the pending
-// batch is handed on then.
+// connection goroutine. bufio calls it only when its buffer cannot serve
+// the frame reader, which is just before this goroutine may wait for the
+// network: the pending batch is handed on then, and the read deadline is
+// set from the connection's progress.
 type connReader struct {
 	t     *TCP
+	c     *tcpConn
 	conn  net.Conn // what is read (the *tls.Conn or raw)
 	raw   net.Conn // where deadlines are set
-	flush func()
+	fr    *FrameReader
+	flush func() // hands on the pending batch (and updates progress)
 	bytes prometheus.Counter
 	last  time.Time // when the last read returned
+
+	start      time.Time // admission (after the TLS handshake)
+	frames     int       // frames the serve loop took from fr
+	seen       int       // frames at the previous read
+	progress   time.Time // the last complete frame, or start, or the end of a flush
+	frameStart time.Time // when the bytes of the frame in progress began to arrive; zero: none
+	cause      string    // the deadline that applies: idle_timeout, first_frame_timeout, frame_timeout
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 func (r *connReader) Read(p []byte) (int, error) {
 	r.flush()
-	r.t.setReadDeadline(r.raw, time.Now().Add(r.t.cfg.IdleTimeout))
+	if r.frames != r.seen {
+		// Frames completed since the previous read, with bytes that came
+		// in by then. A frame in progress now began in that read at the
+		// earliest; r.last is a generous start for it.
+		r.seen = r.frames
+		r.progress = later(r.progress, r.last)
+		r.frameStart = time.Time{}
+	}
+	base := r.progress
+	inFrame := r.fr.InFrame()
+	if inFrame {
+		if r.frameStart.IsZero() {
+			r.frameStart = later(r.last, r.progress)
+		}
+		base = later(base, r.frameStart)
+	} else {
+		r.frameStart = time.Time{}
+	}
+	deadline, cause := base.Add(r.t.cfg.IdleTimeout), "idle_timeout"
+	if r.frames == 0 {
+		if d := r.start.Add(r.t.cfg.FirstFrameTimeout); d.Before(deadline) {
+			deadline, cause = d, "first_frame_timeout"
+		}
+	}
+	if inFrame {
+		if d := r.frameStart.Add(r.t.cfg.FrameTimeout); d.Before(deadline) {
+			deadline, cause = d, "frame_timeout"
+		}
+	}
+	r.cause = cause
+	r.c.idleSince.Store(base.UnixNano())
+	r.c.partial.Store(inFrame)
+	r.t.setReadDeadline(r.raw, deadline)
+	if r.c.evict.Load() == evictCut {
+		_ = r.raw.SetReadDeadline(aLongTimeAgo)
+	}
 	n, err := r.conn.Read(p)
 	r.last = time.Now()
 	if n > 0 {
@@ -410,23 +652,24 @@ func (t *TCP) serve(c *tcpConn, out chan<- *event.Batch) {
 	defer func() {
 		_ = closeConn()
 		t.mu.Lock()
-		delete(t.conns, c)
+		t.remove(c)
 		t.mu.Unlock()
 		t.m.tcpConns.WithLabelValues(t.name, c.listen).Dec()
 	}()
-	var src netip.AddrPort
-	if ta, ok := c.raw.RemoteAddr().(*net.TCPAddr); ok {
-		src = ta.AddrPort()
-		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-	}
+	src := remoteAddrPort(c.raw)
 	sender := src.Addr().String()
 
 	conn := c.raw
 	if t.tlsConf != nil {
+		// The handshake has its own bound; the first frame's starts after it.
 		tc := tls.Server(c.raw, t.tlsConf)
 		_ = c.raw.SetWriteDeadline(time.Now().Add(min(t.cfg.IdleTimeout, tlsHandshakeTimeout)))
 		t.setReadDeadline(c.raw, time.Now().Add(min(t.cfg.IdleTimeout, tlsHandshakeTimeout)))
 		if err := tc.Handshake(); err != nil {
+			if c.evict.Load() != evictNone {
+				t.m.tcpClosed.WithLabelValues(t.name, "evicted").Inc()
+				return
+			}
 			t.m.tcpRejected.WithLabelValues(t.name, "tls_handshake").Inc()
 			t.m.tcpClosed.WithLabelValues(t.name, "tls_handshake").Inc()
 			if ok, sup := t.limiter.Allow("tls_handshake"); ok {
@@ -441,6 +684,7 @@ func (t *TCP) serve(c *tcpConn, out chan<- *event.Batch) {
 
 	var eb *event.Batch
 	events := t.m.events.WithLabelValues(t.name)
+	var cr *connReader
 	flush := func() {
 		if eb == nil || eb.Len() == 0 {
 			return
@@ -457,9 +701,20 @@ func (t *TCP) serve(c *tcpConn, out chan<- *event.Batch) {
 			eb.Release()
 		}
 		eb = nil
+		// Waiting for the pipeline is not the sender's delay: the
+		// deadlines count from now. No frame completes while one is in
+		// progress, so this extends a slow message at most once.
+		cr.progress = time.Now()
+		if !cr.frameStart.IsZero() {
+			cr.frameStart = cr.progress
+		}
 	}
-	cr := &connReader{t: t, conn: conn, raw: c.raw, flush: flush, bytes: t.m.bytes.WithLabelValues(t.name, c.listen)}
+	now := time.Now()
+	cr = &connReader{t: t, c: c, conn: conn, raw: c.raw, flush: flush, bytes: t.m.bytes.WithLabelValues(t.name, c.listen),
+		start: now, progress: now, last: now}
+	c.idleSince.Store(now.UnixNano())
 	fr := NewFrameReader(bufio.NewReaderSize(cr, readBufferSize), t.cfg.MaxMessageBytes)
+	cr.fr = fr
 	perSender := t.m.exporterCounters(t.name, src.Addr())
 	var frames prometheus.Counter
 	p := &Packet{Src: src, Listener: c.id} // reused: a Packet handed to an interface escapes
@@ -470,6 +725,7 @@ func (t *TCP) serve(c *tcpConn, out chan<- *event.Batch) {
 		if err != nil {
 			break
 		}
+		cr.frames++
 		if frames == nil {
 			frames = t.m.tcpFrames.WithLabelValues(t.name, fr.Framing().String())
 		}
@@ -503,6 +759,9 @@ func (t *TCP) serve(c *tcpConn, out chan<- *event.Batch) {
 	var fe *FrameError
 	var ne net.Error
 	switch {
+	case c.evict.Load() != evictNone:
+		// Shut or cut by an eviction (logged when it was decided).
+		reason = "evicted"
 	case errors.As(err, &fe):
 		reason = "framing_error"
 		t.m.tcpFramingErrs.WithLabelValues(t.name, fe.Reason).Inc()
@@ -515,9 +774,21 @@ func (t *TCP) serve(c *tcpConn, out chan<- *event.Batch) {
 			closeConn = conn.Close // answer the peer's close_notify (RFC 5425 4.4)
 		}
 	case errors.As(err, &ne) && ne.Timeout():
-		reason = "idle_timeout"
+		reason = cr.cause
 		if t.draining() {
 			reason = "shutdown"
+		}
+		switch reason {
+		case "first_frame_timeout":
+			if ok, sup := t.limiter.Allow(reason); ok {
+				t.logger.Warn("connection completed no message within "+t.limits+".first_frame_timeout, closed; raise it if senders are legitimately slow to start",
+					"listen", c.listen, "sender", sender, "first_frame_timeout", t.cfg.FirstFrameTimeout, "suppressed", sup)
+			}
+		case "frame_timeout":
+			if ok, sup := t.limiter.Allow(reason); ok {
+				t.logger.Warn("message not completed within "+t.limits+".frame_timeout of its first bytes (a stalled or slowloris sender), connection closed; raise it if legitimate senders send large messages over slow links",
+					"listen", c.listen, "sender", sender, "frame_timeout", t.cfg.FrameTimeout, "suppressed", sup)
+			}
 		}
 	default:
 		if t.draining() && errors.Is(err, net.ErrClosed) {

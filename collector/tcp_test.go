@@ -137,12 +137,18 @@ type tcpHarness struct {
 // run at cleanup) cancels it, waits for Run and drains the sink.
 func startTCP(t *testing.T, cfg TCPConfig, outCap int, sinkDelay time.Duration) *tcpHarness {
 	t.Helper()
+	return startTCPLog(t, cfg, outCap, sinkDelay, slog.New(slog.DiscardHandler))
+}
+
+// startTCPLog is startTCP with a logger.
+func startTCPLog(t *testing.T, cfg TCPConfig, outCap int, sinkDelay time.Duration, logger *slog.Logger) *tcpHarness {
+	t.Helper()
 	if cfg.Listen == nil {
 		cfg.Listen = []string{"127.0.0.1:0"}
 	}
 	dec := &recDecoder{}
 	reg := prometheus.NewRegistry()
-	tcp, err := NewTCP("syslog", cfg, dec, NewMetrics(reg), slog.New(slog.DiscardHandler))
+	tcp, err := NewTCP("syslog", cfg, dec, NewMetrics(reg), logger)
 	if err != nil {
 		t.Fatalf("NewTCP: %v", err)
 	}
@@ -566,6 +572,7 @@ func TestTCPTenThousandConnections(t *testing.T) {
 	}
 	const clients = 10000
 	cfg := DefaultTCP()
+	cfg.MaxConnectionsPerSource = clients // every client dials from 127.0.0.1: test max_connections alone
 	raiseNoFile(t, clients+uint64(cfg.MaxConnections)+512)
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	h := startTCP(t, cfg, 64, 0)

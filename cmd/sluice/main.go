@@ -181,8 +181,13 @@ func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
 	cc.syslogTCP.MaxConnections = sc.TCP.MaxConnections
 	cc.syslogTCP.IdleTimeout = sc.TCP.IdleTimeout
 	cc.syslogTCP.MaxBatchEvents = c.MaxBatchEvents
+	cc.syslogTCP.MaxConnectionsPerSource = sc.TCP.MaxConnectionsPerSource
+	cc.syslogTCP.FirstFrameTimeout = sc.TCP.FirstFrameTimeout
+	cc.syslogTCP.FrameTimeout = sc.TCP.FrameTimeout
+	cc.syslogTCP.Key, cc.syslogTCP.LimitsKey = "syslog.tcp", "syslog.tcp"
 	cc.syslogTLS = cc.syslogTCP
 	cc.syslogTLS.Listen = sc.TLS.Listen
+	cc.syslogTLS.Key = "syslog.tls" // the limits stay syslog.tcp.*: shared
 	if len(sc.TLS.Listen) > 0 {
 		cc.syslogTLS.TLS = &collector.TLSConfig{CertFile: sc.TLS.CertFile, KeyFile: sc.TLS.KeyFile, CAFile: sc.TLS.CAFile, ClientAuth: sc.TLS.ClientAuth}
 	}
@@ -259,7 +264,12 @@ func checkComponents(cfg *config.Config) error {
 		errs = append(errs, cc.syslogTCP.Validate("syslog.tcp"))
 	}
 	if len(cc.syslogTLS.Listen) > 0 {
-		errs = append(errs, cc.syslogTLS.Validate("syslog.tls"))
+		tlsCheck := cc.syslogTLS
+		if len(cc.syslogTCP.Listen) > 0 { // the shared limits were checked just above: name them once
+			tlsCheck = collector.DefaultTCP()
+			tlsCheck.Listen, tlsCheck.TLS, tlsCheck.Key = cc.syslogTLS.Listen, cc.syslogTLS.TLS, cc.syslogTLS.Key
+		}
+		errs = append(errs, tlsCheck.Validate("syslog.tls"))
 	}
 	if cfg.Output.File.Enabled {
 		errs = append(errs, cc.file.Validate())

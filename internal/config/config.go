@@ -72,6 +72,10 @@ type SyslogConfig struct {
 		Listen         []string      `mapstructure:"listen"`
 		MaxConnections int           `mapstructure:"max_connections"`
 		IdleTimeout    time.Duration `mapstructure:"idle_timeout"`
+		// Fairness limits (shared with the TLS listener, as the two above).
+		MaxConnectionsPerSource int           `mapstructure:"max_connections_per_source"`
+		FirstFrameTimeout       time.Duration `mapstructure:"first_frame_timeout"`
+		FrameTimeout            time.Duration `mapstructure:"frame_timeout"`
 	} `mapstructure:"tcp"`
 	TLS struct {
 		Listen     []string `mapstructure:"listen"`
@@ -270,6 +274,9 @@ var defaults = []struct {
 	{"syslog.tcp.listen", []string{"0.0.0.0:5514"}},
 	{"syslog.tcp.max_connections", 1024},
 	{"syslog.tcp.idle_timeout", 2 * time.Minute},
+	{"syslog.tcp.max_connections_per_source", 32},
+	{"syslog.tcp.first_frame_timeout", 30 * time.Second},
+	{"syslog.tcp.frame_timeout", 30 * time.Second},
 	{"syslog.tls.listen", []string{}},
 	{"syslog.tls.cert_file", ""},
 	{"syslog.tls.key_file", ""},
