@@ -147,8 +147,10 @@ func (c TCPConfig) Validate(prefix string) error {
 			errs = append(errs, fmt.Errorf("%s.listen: %q is not host:port; use e.g. 0.0.0.0:5514 or [::]:5514", prefix, a))
 		}
 	}
-	if c.MaxMessageBytes < 2048 || c.MaxMessageBytes > 16<<20 {
-		errs = append(errs, fmt.Errorf("%s.max_message_bytes: %d is out of range; use 2048..16777216 (default %d)", prefix, c.MaxMessageBytes, DefaultMaxMessageBytes))
+	// The message size and batch size are shared keys (syslog.*, collector.*),
+	// checked there with the same bounds; name those keys, not the listener's.
+	if c.MaxMessageBytes < 480 || c.MaxMessageBytes > 16<<20 {
+		errs = append(errs, fmt.Errorf("syslog.max_message_bytes: %d is out of range; use 480..16777216 (default %d)", c.MaxMessageBytes, DefaultMaxMessageBytes))
 	}
 	if c.MaxConnections < 1 || c.MaxConnections > 1<<20 {
 		errs = append(errs, fmt.Errorf("%s.max_connections: %d is out of range; use 1..1048576 (default %d)", limits, c.MaxConnections, DefaultMaxConnections))
@@ -166,7 +168,7 @@ func (c TCPConfig) Validate(prefix string) error {
 		errs = append(errs, fmt.Errorf("%s.frame_timeout: %s is below 100ms; raise it or remove it to use %s", limits, c.FrameTimeout, DefaultFrameTimeout))
 	}
 	if c.MaxBatchEvents < 1 {
-		errs = append(errs, fmt.Errorf("%s.max_batch_events: %d must be at least 1", prefix, c.MaxBatchEvents))
+		errs = append(errs, fmt.Errorf("collector.max_batch_events: %d must be at least 1", c.MaxBatchEvents))
 	}
 	if c.TLS != nil {
 		if _, err := c.TLS.serverConfig(prefix); err != nil {
@@ -740,7 +742,7 @@ func (t *TCP) serve(c *tcpConn, out chan<- *event.Batch) {
 			t.m.tcpTruncated.WithLabelValues(t.name, reason).Inc()
 			if reason == "too_long" {
 				if ok, sup := t.limiter.Allow("too_long"); ok {
-					t.logger.Warn("message longer than "+t.key+".max_message_bytes, truncated and tagged _truncated", "sender", sender, "max_message_bytes", t.cfg.MaxMessageBytes, "suppressed", sup)
+					t.logger.Warn("message longer than syslog.max_message_bytes, truncated and tagged _truncated", "sender", sender, "max_message_bytes", t.cfg.MaxMessageBytes, "suppressed", sup)
 				}
 			}
 		}

@@ -884,7 +884,7 @@ func TestTCPConfigValidate(t *testing.T) {
 		{"limits", "syslog.tcp", func(c *TCPConfig) {
 			c.Listen = []string{"0.0.0.0:5514", "5514", "host:port"}
 			c.MaxMessageBytes, c.MaxConnections, c.IdleTimeout, c.MaxBatchEvents = 100, 0, time.Millisecond, 0
-		}, []string{`syslog.tcp.listen: "5514"`, `syslog.tcp.listen: "host:port"`, "syslog.tcp.max_message_bytes", "syslog.tcp.max_connections", "syslog.tcp.idle_timeout", "syslog.tcp.max_batch_events"}},
+		}, []string{`syslog.tcp.listen: "5514"`, `syslog.tcp.listen: "host:port"`, "syslog.max_message_bytes: 100", "syslog.tcp.max_connections", "syslog.tcp.idle_timeout", "collector.max_batch_events: 0"}},
 		{"tls missing files", "syslog.tls", func(c *TCPConfig) { c.TLS = &TLSConfig{ClientAuth: true} },
 			[]string{"syslog.tls.cert_file: missing", "syslog.tls.key_file: missing", "syslog.tls.ca_file: missing"}},
 		{"tls unreadable", "syslog.tls", func(c *TCPConfig) {
