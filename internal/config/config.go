@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
 	"strconv"
@@ -46,6 +47,9 @@ type ListenConfig struct {
 type NetFlowConfig struct {
 	Listen    []string        `mapstructure:"listen"`
 	Templates TemplatesConfig `mapstructure:"templates"`
+	// AllowedExporters are addresses or CIDRs datagrams are accepted from
+	// (netflow and ipfix listeners); empty accepts everyone.
+	AllowedExporters []string `mapstructure:"allowed_exporters"`
 }
 
 // TemplatesConfig bounds the v9/IPFIX template state (shared by netflow and ipfix listeners).
@@ -56,6 +60,10 @@ type TemplatesConfig struct {
 	PendingMaxSets int           `mapstructure:"pending_max_sets"`
 	PendingMaxAge  time.Duration `mapstructure:"pending_max_age"`
 	Persist        bool          `mapstructure:"persist"`
+	// MaxAge expires templates neither re-announced nor used; ExporterMaxIdle
+	// expires exporters not heard from.
+	MaxAge          time.Duration `mapstructure:"max_age"`
+	ExporterMaxIdle time.Duration `mapstructure:"exporter_max_idle"`
 }
 
 // SyslogConfig configures the syslog listeners and header parsing.
@@ -251,6 +259,9 @@ var defaults = []struct {
 	{"netflow.templates.pending_max_sets", 10000},
 	{"netflow.templates.pending_max_age", 10 * time.Second},
 	{"netflow.templates.persist", true},
+	{"netflow.templates.max_age", 2 * time.Hour},
+	{"netflow.templates.exporter_max_idle", 24 * time.Hour},
+	{"netflow.allowed_exporters", []string{}},
 	{"ipfix.listen", []string{"0.0.0.0:4739"}},
 	{"sflow.listen", []string{"0.0.0.0:6343"}},
 	{"syslog.udp.listen", []string{"0.0.0.0:5514"}},
@@ -431,6 +442,7 @@ func (c *Config) applyAutos() {
 	// A comma inside one env value ("a:1,b:2") arrives as one element when
 	// it came through a flag or YAML string; split it.
 	c.NetFlow.Listen = splitList(c.NetFlow.Listen)
+	c.NetFlow.AllowedExporters = splitList(c.NetFlow.AllowedExporters)
 	c.IPFIX.Listen = splitList(c.IPFIX.Listen)
 	c.SFlow.Listen = splitList(c.SFlow.Listen)
 	c.Syslog.UDP.Listen = splitList(c.Syslog.UDP.Listen)
@@ -556,6 +568,13 @@ func (c *Config) Validate() error {
 	}
 	if c.NetFlow.Templates.PendingMaxAge < 0 {
 		errs = append(errs, fmt.Errorf("netflow.templates.pending_max_age: %s must not be negative", c.NetFlow.Templates.PendingMaxAge))
+	}
+	for _, a := range c.NetFlow.AllowedExporters {
+		_, perr := netip.ParsePrefix(strings.TrimSpace(a))
+		_, aerr := netip.ParseAddr(strings.TrimSpace(a))
+		if perr != nil && aerr != nil {
+			errs = append(errs, fmt.Errorf("netflow.allowed_exporters: %q is not an IP address or CIDR prefix; write e.g. \"192.0.2.1\" or \"192.0.2.0/24\", or [] to accept every exporter", a))
+		}
 	}
 	return errors.Join(errs...)
 }
