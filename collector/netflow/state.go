@@ -286,19 +286,19 @@ func trimState(st *stateFile, c Config) int {
 	}
 	if total > c.MaxTemplates {
 		// Keep the MaxTemplates most recently used across all exporters.
-		type ref struct{ e, t int }
-		all := make([]ref, 0, total)
+		type pos struct{ e, t int }
+		all := make([]pos, 0, total)
 		for i, es := range st.Exporters {
 			for j := range es.Templates {
-				all = append(all, ref{i, j})
+				all = append(all, pos{i, j})
 			}
 		}
-		tsOf := func(r ref) *templateState { return &st.Exporters[r.e].Templates[r.t] }
-		slices.SortStableFunc(all, func(a, b ref) int {
+		tsOf := func(r pos) *templateState { return &st.Exporters[r.e].Templates[r.t] }
+		slices.SortStableFunc(all, func(a, b pos) int {
 			x, y := tsOf(a), tsOf(b)
 			return keepOrder(x.Used, x.LastSeen, y.Used, y.LastSeen)
 		})
-		drop := make(map[ref]bool, total-c.MaxTemplates)
+		drop := make(map[pos]bool, total-c.MaxTemplates)
 		for _, r := range all[c.MaxTemplates:] {
 			drop[r] = true
 		}
@@ -306,7 +306,7 @@ func trimState(st *stateFile, c Config) int {
 			es := &st.Exporters[i]
 			tk := es.Templates[:0]
 			for j, ts := range es.Templates {
-				if !drop[ref{i, j}] {
+				if !drop[pos{i, j}] {
 					tk = append(tk, ts)
 				}
 			}
