@@ -184,6 +184,18 @@ func FuzzLoadState(f *testing.F) {
 		if len(d.exporters) > cfg.MaxExporters || total > cfg.MaxTemplates || int64(total) != d.nTmpl.Load() {
 			t.Fatalf("loaded %d exporters, %d templates (nTmpl %d)", len(d.exporters), total, d.nTmpl.Load())
 		}
+		// What it would save reloads the same templates.
+		st := d.snapshot()
+		trimState(&st, d.cfg)
+		saved, err := json.Marshal(st)
+		if err != nil {
+			t.Fatalf("json.Marshal(snapshot) = %v", err)
+		}
+		d2, _ := newDecoder(cfg, nil, prometheus.NewRegistry(), func() time.Time { return testReceived })
+		d2.loadData(saved)
+		if d2.nTmpl.Load() != int64(total) {
+			t.Fatalf("saved and reloaded: %d templates, had %d", d2.nTmpl.Load(), total)
+		}
 		tp, dp := benchV9Packets(24)
 		evs, err := decodeAt(d, "192.0.2.200:2055", cat(tp, dp[20:]), testReceived.Add(time.Second))
 		if len(evs) != 24 || err != nil {

@@ -45,11 +45,12 @@ type ListenConfig struct {
 
 // NetFlowConfig configures the NetFlow v5/v9/IPFIX listener and template handling.
 type NetFlowConfig struct {
-	Listen    []string        `mapstructure:"listen"`
-	Templates TemplatesConfig `mapstructure:"templates"`
 	// AllowedExporters are addresses or CIDRs datagrams are accepted from
 	// (netflow and ipfix listeners); empty accepts everyone.
 	AllowedExporters []string `mapstructure:"allowed_exporters"`
+
+	Listen    []string        `mapstructure:"listen"`
+	Templates TemplatesConfig `mapstructure:"templates"`
 }
 
 // TemplatesConfig bounds the v9/IPFIX template state (shared by netflow and ipfix listeners).
@@ -258,10 +259,10 @@ var defaults = []struct {
 	{"netflow.templates.max_exporters", 10000},
 	{"netflow.templates.pending_max_sets", 10000},
 	{"netflow.templates.pending_max_age", 10 * time.Second},
-	{"netflow.templates.persist", true},
 	{"netflow.templates.max_age", 2 * time.Hour},
 	{"netflow.templates.exporter_max_idle", 24 * time.Hour},
 	{"netflow.allowed_exporters", []string{}},
+	{"netflow.templates.persist", true},
 	{"ipfix.listen", []string{"0.0.0.0:4739"}},
 	{"sflow.listen", []string{"0.0.0.0:6343"}},
 	{"syslog.udp.listen", []string{"0.0.0.0:5514"}},
