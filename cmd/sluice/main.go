@@ -160,6 +160,9 @@ func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
 	cc.netflow.MaxExporters = t.MaxExporters
 	cc.netflow.PendingMaxSets = t.PendingMaxSets
 	cc.netflow.PendingMaxAge = t.PendingMaxAge
+	cc.netflow.MaxAge = t.MaxAge
+	cc.netflow.ExporterMaxIdle = t.ExporterMaxIdle
+	cc.netflow.AllowedExporters = cfg.NetFlow.AllowedExporters
 	if t.Persist {
 		cc.netflow.StatePath = filepath.Join(cfg.DataDir, "netflow-templates.json")
 	}

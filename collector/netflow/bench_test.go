@@ -113,3 +113,54 @@ func BenchmarkGoflow2DecodeV9(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "flows/s")
 }
+
+// benchFlood measures what a template flood costs once the tables are full
+// at the default limits: every datagram then evicts. pkt(i) is the i-th
+// flood datagram and carries perPkt templates; the first fill datagrams
+// fill the tables, the next 4096 are replayed in the timed loop.
+func benchFlood(b *testing.B, perPkt, fill int, pkt func(i int) []byte) {
+	d, _ := newTestDecoder(b, Default())
+	p := &collector.Packet{Src: netip.MustParseAddrPort("198.51.100.66:2055"), Received: testReceived}
+	batch := &event.Batch{}
+	for i := range fill {
+		p.Data = pkt(i)
+		d.Decode(p, batch)
+	}
+	loop := make([][]byte, 4096)
+	for i := range loop {
+		loop[i] = pkt(fill + i)
+	}
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		p.Data = loop[n/perPkt%len(loop)]
+		batch.Reset()
+		d.Decode(p, batch)
+		n += perPkt
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "templates/s")
+}
+
+// BenchmarkFloodSourceIDs: 10 templates from a new observation domain per
+// datagram (exporter and total limits evict).
+func BenchmarkFloodSourceIDs(b *testing.B) {
+	var recs [][]byte
+	for j := range 10 {
+		recs = append(recs, tmpl(uint16(256+j), benchIPFIXFields...))
+	}
+	body := set(2, recs...)
+	// 11,000 domains: past max_exporters (10,000) and max_total (100,000).
+	benchFlood(b, 10, 11000, func(i int) []byte { return ipfixPacket(ipfixHeader{secs: testSecs, domain: uint32(i)}, body) })
+}
+
+// BenchmarkFloodTemplateIDs: 100 new template IDs per datagram from one
+// exporter (its per-exporter table evicts).
+func BenchmarkFloodTemplateIDs(b *testing.B) {
+	benchFlood(b, 100, 20, func(i int) []byte { // 2,000 IDs: past max_per_exporter (1,000)
+		var recs [][]byte
+		for j := range 100 {
+			recs = append(recs, tmpl(uint16(256+(i*100+j)%65000), benchIPFIXFields...))
+		}
+		return ipfixPacket(ipfixHeader{secs: testSecs, domain: 1}, set(2, recs...))
+	})
+}

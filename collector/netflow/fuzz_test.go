@@ -19,6 +19,10 @@ func fuzzDecode(t *testing.T, version uint16, data []byte) {
 	}
 	cfg := Default()
 	cfg.PendingMaxSets = 4
+	// Small tables, so that templates in the input evict (per exporter, in
+	// total) and the eviction paths are fuzzed too.
+	cfg.MaxTemplatesPerExporter = 3
+	cfg.MaxTemplates = 4
 	d, err := New(cfg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -34,6 +38,12 @@ func fuzzDecode(t *testing.T, version uint16, data []byte) {
 		d.Decode(&collector.Packet{Data: tp, Src: src, Received: testReceived}, b)
 	}
 	for i := range 2 {
+		if i == 1 {
+			// A second exporter sends the same datagram, so the
+			// total limit evicts across exporters.
+			b.Reset()
+			d.Decode(&collector.Packet{Data: data, Src: netip.MustParseAddrPort("192.0.2.99:2055"), Received: testReceived}, b)
+		}
 		b.Reset()
 		err := d.Decode(&collector.Packet{Data: data, Src: src, Received: testReceived.Add(time.Duration(i) * 20 * time.Second)}, b)
 		for _, r := range collector.Reasons(err) {

@@ -19,6 +19,15 @@ type metrics struct {
 	recordsV9       prometheus.Counter
 	recordsIPFIX    prometheus.Counter
 	optionsRecords  prometheus.Counter
+
+	tmplEvictExpired      prometheus.Counter
+	tmplEvictPerExporter  prometheus.Counter
+	tmplEvictTotal        prometheus.Counter
+	tmplEvictExporterGone prometheus.Counter
+	exporterEvictIdle     prometheus.Counter
+	exporterEvictLimit    prometheus.Counter
+	pendingEvicted        prometheus.Counter
+	notAllowed            prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -32,7 +41,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	})
 	changes := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sluice_netflow_template_changes_total",
-		Help: "Template changes by action: add, update (re-definition), withdraw, refused (invalid or over the limit).",
+		Help: "Template changes by action: add, update (re-definition), withdraw, refused (invalid). Evictions are counted in sluice_netflow_template_evictions_total.",
 	}, []string{"action"})
 	pending := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "sluice_netflow_pending_sets",
@@ -40,7 +49,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	})
 	dropped := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sluice_netflow_pending_dropped_total",
-		Help: "Held data sets dropped before their template arrived, by reason: expired, overflow, shutdown.",
+		Help: "Held data sets dropped before their template arrived, by reason: expired, overflow, shutdown, evicted (their exporter was evicted or expired).",
 	}, []string{"reason"})
 	records := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sluice_netflow_records_total",
@@ -50,6 +59,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Name: "sluice_netflow_options_records_total",
 		Help: "Options data records applied to exporter state (sampling, system init time); they produce no event.",
 	})
+	tmplEvict := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sluice_netflow_template_evictions_total",
+		Help: "Templates removed without a withdrawal, by reason: max_age (neither announced nor used for netflow.templates.max_age), max_per_exporter and max_total (a full table evicted its least recently used), exporter_removed (their exporter was evicted or expired).",
+	}, []string{"reason"})
+	exporterEvict := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sluice_netflow_exporter_evictions_total",
+		Help: "Exporter streams removed with their templates and sampling state, by reason: exporter_max_idle (not heard from for netflow.templates.exporter_max_idle), max_exporters (a full table evicted the least recently seen).",
+	}, []string{"reason"})
+	packetsDropped := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sluice_netflow_packets_dropped_total",
+		Help: "Datagrams dropped before decoding, by reason: exporter_not_allowed (sender not in netflow.allowed_exporters).",
+	}, []string{"reason"})
 	m := &metrics{
 		templates:       templates,
 		exporters:       exporters,
@@ -65,9 +86,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		recordsV9:       records.WithLabelValues("9"),
 		recordsIPFIX:    records.WithLabelValues("10"),
 		optionsRecords:  options,
+
+		tmplEvictExpired:      tmplEvict.WithLabelValues("max_age"),
+		tmplEvictPerExporter:  tmplEvict.WithLabelValues("max_per_exporter"),
+		tmplEvictTotal:        tmplEvict.WithLabelValues("max_total"),
+		tmplEvictExporterGone: tmplEvict.WithLabelValues("exporter_removed"),
+		exporterEvictIdle:     exporterEvict.WithLabelValues("exporter_max_idle"),
+		exporterEvictLimit:    exporterEvict.WithLabelValues("max_exporters"),
+		pendingEvicted:        dropped.WithLabelValues("evicted"),
+		notAllowed:            packetsDropped.WithLabelValues("exporter_not_allowed"),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{templates, exporters, changes, pending, dropped, records, options} {
+		for _, c := range []prometheus.Collector{templates, exporters, changes, pending, dropped, records, options, tmplEvict, exporterEvict, packetsDropped} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -23,9 +23,12 @@ import (
 
 	"github.com/sluicelab/sluice/collector"
 	"github.com/sluicelab/sluice/internal/event"
+	"github.com/sluicelab/sluice/internal/obs"
 )
 
 // Sentinel errors wrapped by the DecodeErrors this package returns.
+// ErrTemplateLimit and ErrExporterLimit are no longer returned: a full table
+// evicts its least recently used entries instead of refusing new ones.
 var (
 	ErrTemplateNotFound = errors.New("template not found")
 	ErrTemplateLimit    = errors.New("too many templates for exporter")
@@ -71,6 +74,12 @@ type Decoder struct {
 	lastSave atomic.Int64 // wall clock (unix ns) of the last save attempt
 	saveMu   sync.Mutex
 	now      func() time.Time
+
+	allowed     []netip.Prefix // nil: every sender
+	lastExpire  atomic.Int64   // clock (unix ns) of the last expiry scan
+	expireEvery int64          // ns between expiry scans
+	reclaimMu   sync.Mutex     // one reclaimTotal at a time
+	limiter     *obs.Limiter
 }
 
 var _ collector.Decoder = (*Decoder)(nil)
@@ -94,8 +103,11 @@ type samplerKey struct {
 type exporter struct {
 	key      exporterKey
 	npending atomic.Int32 // len(pending), readable without mu
+	lastSeen atomic.Int64 // receive time (unix ns) of its last datagram
+	decoded  atomic.Bool  // a data set of it was decoded (eviction keeps these longer)
 
 	mu        sync.Mutex
+	removed   bool // evicted or expired: whoever holds it looks it up again
 	templates map[uint16]*template
 	rate      uint64 // exporter-wide sampling rate from options without a sampler ID
 	samplers  map[samplerKey]uint64
@@ -114,6 +126,7 @@ type header struct {
 	uptimeMs  uint32
 	hasUptime bool
 	received  time.Time
+	recvNs    int64 // received as unix ns: the clock of template and exporter ages
 	observer  netip.Addr
 }
 
@@ -126,6 +139,11 @@ type pendingSet struct {
 // New returns a decoder. It loads cfg.StatePath when the file exists; a
 // corrupt file is logged and ignored.
 func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Decoder, error) {
+	return newDecoder(cfg, logger, reg, time.Now)
+}
+
+// newDecoder is New with a clock, so tests can load state at a chosen time.
+func newDecoder(cfg Config, logger *slog.Logger, reg prometheus.Registerer, now func() time.Time) (*Decoder, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -141,8 +159,11 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Decoder, 
 		log:       logger.With("component", "collector/netflow"),
 		m:         m,
 		exporters: make(map[exporterKey]*exporter),
-		now:       time.Now,
+		now:       now,
+		limiter:   obs.NewLimiter(10 * time.Second),
 	}
+	d.expireEvery = int64(expireInterval(cfg))
+	d.allowed, _ = parseAllowed(cfg.AllowedExporters) // checked by Validate
 	if cfg.StatePath != "" {
 		d.load()
 	}
@@ -184,15 +205,24 @@ func (d *Decoder) Decode(p *collector.Packet, b *event.Batch) error {
 		recv = d.now()
 	}
 	recv = recv.UTC()
+	observer := p.Src.Addr().Unmap()
+	if d.allowed != nil && !d.allows(observer) {
+		d.notAllowed(observer)
+		return nil
+	}
+	recvNs := recv.UnixNano()
 	if d.pendingSets.Load() > 0 {
 		el.add(d.sweep(recv))
+	}
+	if d.expireDue(recvNs, d.lastExpire.Load()) {
+		d.expire(recvNs)
 	}
 	data := p.Data
 	if len(data) < 2 {
 		el.add(collector.Errorf("truncated", "packet of %d bytes", len(data)))
 		return el.err()
 	}
-	h := header{received: recv, observer: p.Src.Addr().Unmap()}
+	h := header{received: recv, recvNs: recvNs, observer: observer}
 	switch v := binary.BigEndian.Uint16(data); v {
 	case 5:
 		d.decodeV5(data, &h, b, &el)
@@ -334,14 +364,28 @@ func (d *Decoder) decodeTemplated(data []byte, version uint16, h *header, b *eve
 	if secs != 0 {
 		h.exportNs = int64(secs) * 1e9
 	}
-	ex, err := d.exporter(exporterKey{addr: h.observer, version: version, domain: h.sourceID})
-	if err != nil {
-		el.add(err)
-		return
-	}
+	k := exporterKey{addr: h.observer, version: version, domain: h.sourceID}
+	ex := d.exporter(k, h.recvNs)
 	ex.mu.Lock()
-	defer ex.mu.Unlock()
+	for ex.removed { // evicted between the lookup and the lock
+		ex.mu.Unlock()
+		ex = d.exporter(k, h.recvNs)
+		ex.mu.Lock()
+	}
+	ex.lastSeen.Store(h.recvNs)
+	d.decodeSets(ex, data, off, end, h, b, el)
+	ex.mu.Unlock()
+	// The global template limit is enforced here, with no exporter lock
+	// held, because it evicts templates of other exporters.
+	if d.nTmpl.Load() > int64(d.cfg.MaxTemplates) {
+		d.reclaimTotal(ex, h.recvNs)
+	}
+}
 
+// decodeSets decodes the sets of one v9/IPFIX message; ex.mu is held.
+func (d *Decoder) decodeSets(ex *exporter, data []byte, off, end int, h *header, b *event.Batch, el *errList) {
+	be := binary.BigEndian
+	version := h.version
 	records := 0 // v9: records of any kind seen, to compare with the header count
 	flows := 0
 	for off < end {
@@ -375,6 +419,13 @@ func (d *Decoder) decodeTemplated(data []byte, version uint16, h *header, b *eve
 				if !t.options {
 					flows += n
 				}
+				t.lastSeen = h.recvNs
+				if n > 0 {
+					t.used = true
+					if !ex.decoded.Load() {
+						ex.decoded.Store(true)
+					}
+				}
 			} else {
 				d.hold(ex, h, id, body, el)
 			}
@@ -396,31 +447,33 @@ func (d *Decoder) decodeTemplated(data []byte, version uint16, h *header, b *eve
 	}
 }
 
-// exporter returns the state of k, creating it within the exporter limit.
-func (d *Decoder) exporter(k exporterKey) (*exporter, error) {
+// exporter returns the state of k, creating it; at the exporter limit the
+// least recently seen exporters make room (see evictExporters).
+func (d *Decoder) exporter(k exporterKey, nowNs int64) *exporter {
 	d.mu.RLock()
 	ex := d.exporters[k]
 	d.mu.RUnlock()
 	if ex != nil {
-		return ex, nil
+		return ex
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if ex = d.exporters[k]; ex != nil {
-		return ex, nil
+		return ex
 	}
 	if len(d.exporters) >= d.cfg.MaxExporters {
-		return nil, &collector.DecodeError{Reason: "exporter_limit",
-			Err: fmt.Errorf("exporter %s domain %d: %w (%d)", k.addr, k.domain, ErrExporterLimit, d.cfg.MaxExporters), Dropped: 1}
+		d.evictExporters(len(d.exporters) - d.cfg.MaxExporters + evictChunk(d.cfg.MaxExporters))
 	}
-	ex = newExporter(k)
+	ex = newExporter(k, nowNs)
 	d.exporters[k] = ex
 	d.m.exporters.Inc()
-	return ex, nil
+	return ex
 }
 
-func newExporter(k exporterKey) *exporter {
-	return &exporter{key: k, templates: make(map[uint16]*template)}
+func newExporter(k exporterKey, nowNs int64) *exporter {
+	ex := &exporter{key: k, templates: make(map[uint16]*template)}
+	ex.lastSeen.Store(nowNs)
+	return ex
 }
 
 // templateSet applies one template or options template set. It returns the
@@ -453,41 +506,36 @@ func (d *Decoder) templateSet(ex *exporter, h *header, setID uint16, body []byte
 			el.add(&collector.DecodeError{Reason: "bad_template", Err: err})
 			continue
 		}
-		if err := d.addTemplate(ex, t); err != nil {
-			el.add(err)
-			continue
+		if d.addTemplate(ex, t, h.recvNs) {
+			changed = true
 		}
-		changed = true
 	}
 }
 
-// addTemplate stores t; an identical re-send changes nothing.
-func (d *Decoder) addTemplate(ex *exporter, t *template) error {
+// addTemplate stores t, announced at nowNs, and reports whether it added
+// or changed a template; an identical re-send only refreshes its age. A full
+// table evicts the exporter's least recently used templates. ex.mu is held.
+func (d *Decoder) addTemplate(ex *exporter, t *template, nowNs int64) bool {
+	t.lastSeen = nowNs
 	if old := ex.templates[t.id]; old != nil {
 		if old.sameAs(t) {
-			return nil
+			old.lastSeen = nowNs
+			return false
 		}
 		ex.templates[t.id] = t
 		d.m.tmplUpdate.Inc()
 		d.dirty.Store(true)
-		return nil
+		return true
 	}
 	if len(ex.templates) >= d.cfg.MaxTemplatesPerExporter {
-		d.m.tmplRefused.Inc()
-		return &collector.DecodeError{Reason: "template_limit",
-			Err: fmt.Errorf("template %d from %s domain %d: %w (%d)", t.id, ex.key.addr, ex.key.domain, ErrTemplateLimit, d.cfg.MaxTemplatesPerExporter)}
+		d.evictTemplates(ex, len(ex.templates)-d.cfg.MaxTemplatesPerExporter+evictChunk(d.cfg.MaxTemplatesPerExporter))
 	}
-	if d.nTmpl.Add(1) > int64(d.cfg.MaxTemplates) {
-		d.nTmpl.Add(-1)
-		d.m.tmplRefused.Inc()
-		return &collector.DecodeError{Reason: "template_limit",
-			Err: fmt.Errorf("template %d from %s domain %d: %w (all exporters: %d, netflow.templates.max_total)", t.id, ex.key.addr, ex.key.domain, ErrTemplateLimit, d.cfg.MaxTemplates)}
-	}
+	d.nTmpl.Add(1) // over MaxTemplates is reclaimed after the message (reclaimTotal)
 	ex.templates[t.id] = t
 	d.m.tmplAdd.Inc()
 	d.m.templates.Inc()
 	d.dirty.Store(true)
-	return nil
+	return true
 }
 
 // withdraw handles an IPFIX template withdrawal (RFC 7011 §8.1): template

@@ -20,7 +20,9 @@ const exporterA = "192.0.2.1:2055"
 func newTestDecoder(t testing.TB, cfg Config) (*Decoder, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	d, err := New(cfg, nil, reg)
+	// The decoder's clock (state saves and loads) agrees with the receive
+	// times the tests give their packets.
+	d, err := newDecoder(cfg, nil, reg, func() time.Time { return testReceived })
 	if err != nil {
 		t.Fatalf("New() error = %v", err)
 	}
@@ -125,6 +127,14 @@ func TestConfigValidate(t *testing.T) {
 		{"several", func(c *Config) { c.MaxExporters = 0; c.MaxTemplatesPerExporter = -3 },
 			[]string{"netflow.templates.max_exporters", "netflow.templates.max_per_exporter: -3"}},
 		{"pending off", func(c *Config) { c.PendingMaxSets = 0; c.PendingMaxAge = 0 }, nil},
+		{"max age", func(c *Config) { c.MaxAge = 30 * time.Second }, []string{"netflow.templates.max_age: 30s is below 1m"}},
+		{"exporter idle", func(c *Config) { c.ExporterMaxIdle = 0 }, []string{"netflow.templates.exporter_max_idle: 0s is below 1m"}},
+		{"allowed ok", func(c *Config) {
+			c.AllowedExporters = []string{"192.0.2.1", "10.0.0.0/8", "2001:db8::/32", " 198.51.100.7 "}
+		}, nil},
+		{"allowed bad", func(c *Config) { c.AllowedExporters = []string{"10.0.0.0/33", "router1", "10.0.0.1"} },
+			[]string{`netflow.allowed_exporters: "10.0.0.0/33" is not a CIDR prefix; write e.g. "192.0.2.0/24"`,
+				`netflow.allowed_exporters: "router1" is not an IP address or CIDR prefix`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -66,6 +66,10 @@ func (d *Decoder) resolvePending(ex *exporter, b *event.Batch) int {
 		if !t.options {
 			flows += n
 		}
+		if n > 0 {
+			t.used = true
+			ex.decoded.Store(true)
+		}
 		d.releasePending(ps)
 	}
 	clear(ex.pending[len(keep):])

@@ -108,6 +108,11 @@ type template struct {
 	// so events from this template can set event.Event.KeysChecked.
 	keysOK bool
 	recLen int // record length when fixed, else the minimum record length
+
+	// Guarded by the exporter's mu: when it was last announced or used
+	// (receive time, unix ns) and whether a data set was decoded with it.
+	lastSeen int64
+	used     bool
 }
 
 var (

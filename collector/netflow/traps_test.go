@@ -443,68 +443,7 @@ func TestTimes(t *testing.T) {
 }
 
 func TestTemplateFloodsAndBadTemplates(t *testing.T) {
-	t.Run("templates per exporter", func(t *testing.T) {
-		cfg := Default()
-		cfg.MaxTemplatesPerExporter = 3
-		d, reg := newTestDecoder(t, cfg)
-		var recs [][]byte
-		for i := range 5 {
-			recs = append(recs, tmpl(uint16(256+i), fs(8, 4)))
-		}
-		_, err := decodeAt(d, exporterA, v9Packet(v9Header{secs: testSecs}, set(0, recs...)), testReceived)
-		wantReasons(t, err, "template_limit", "template_limit")
-		if !errors.Is(err, ErrTemplateLimit) {
-			t.Errorf("err = %v, want ErrTemplateLimit", err)
-		}
-		if got := counter(t, reg, "sluice_netflow_templates"); got != 3 {
-			t.Errorf("templates = %v", got)
-		}
-		if got := counter(t, reg, "sluice_netflow_template_changes_total", "action", "refused"); got != 2 {
-			t.Errorf("refused = %v", got)
-		}
-		// Updating a known template is still allowed at the limit.
-		if _, err := decodeAt(d, exporterA, v9Packet(v9Header{secs: testSecs}, set(0, tmpl(256, fs(12, 4)))), testReceived); err != nil {
-			t.Errorf("update at limit: %v", err)
-		}
-	})
-	t.Run("templates of all exporters", func(t *testing.T) {
-		cfg := Default()
-		cfg.MaxTemplates = 4
-		d, reg := newTestDecoder(t, cfg)
-		for i := range 3 { // 3 exporters x 2 templates: the last two are refused
-			src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 1, byte(i)}), 9).String()
-			_, err := decodeAt(d, src, v9Packet(v9Header{secs: testSecs}, set(0, tmpl(256, fs(8, 4)), tmpl(257, fs(12, 4)))), testReceived)
-			if i < 2 && err != nil {
-				t.Fatalf("exporter %d: %v", i, err)
-			}
-			if i == 2 {
-				wantReasons(t, err, "template_limit", "template_limit")
-			}
-		}
-		if got := counter(t, reg, "sluice_netflow_templates"); got != 4 {
-			t.Errorf("templates = %v, want 4", got)
-		}
-		// A new stream (IPFIX, same address) is refused too.
-		if _, err := decodeAt(d, netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 1, 0}), 9).String(),
-			ipfixPacket(ipfixHeader{secs: testSecs}, set(2, tmpl(300, fs(8, 4)))), testReceived); err == nil {
-			t.Error("IPFIX template from a new stream at the global limit: err = nil, want template_limit")
-		}
-	})
-	t.Run("exporters", func(t *testing.T) {
-		cfg := Default()
-		cfg.MaxExporters = 2
-		d, _ := newTestDecoder(t, cfg)
-		tp, _ := benchV9Packets(1)
-		for i := range 3 {
-			_, err := decodeAt(d, netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}), 9).String(), tp, testReceived)
-			if i < 2 && err != nil {
-				t.Fatalf("exporter %d: %v", i, err)
-			}
-			if i == 2 {
-				wantReasons(t, err, "exporter_limit")
-			}
-		}
-	})
+	// Full tables evict instead of refusing: see flood_test.go.
 	hx := ipfixHeader{secs: testSecs}
 	for _, tc := range []struct {
 		name    string

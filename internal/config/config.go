@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
 	"strconv"
@@ -44,6 +45,10 @@ type ListenConfig struct {
 
 // NetFlowConfig configures the NetFlow v5/v9/IPFIX listener and template handling.
 type NetFlowConfig struct {
+	// AllowedExporters are addresses or CIDRs datagrams are accepted from
+	// (netflow and ipfix listeners); empty accepts everyone.
+	AllowedExporters []string `mapstructure:"allowed_exporters"`
+
 	Listen    []string        `mapstructure:"listen"`
 	Templates TemplatesConfig `mapstructure:"templates"`
 
@@ -61,6 +66,10 @@ type TemplatesConfig struct {
 	PendingMaxSets int           `mapstructure:"pending_max_sets"`
 	PendingMaxAge  time.Duration `mapstructure:"pending_max_age"`
 	Persist        bool          `mapstructure:"persist"`
+	// MaxAge expires templates neither re-announced nor used; ExporterMaxIdle
+	// expires exporters not heard from.
+	MaxAge          time.Duration `mapstructure:"max_age"`
+	ExporterMaxIdle time.Duration `mapstructure:"exporter_max_idle"`
 }
 
 // SyslogConfig configures the syslog listeners and header parsing.
@@ -265,6 +274,9 @@ var defaults = []struct {
 	{"netflow.templates.max_exporters", 10000},
 	{"netflow.templates.pending_max_sets", 10000},
 	{"netflow.templates.pending_max_age", 10 * time.Second},
+	{"netflow.templates.max_age", 2 * time.Hour},
+	{"netflow.templates.exporter_max_idle", 24 * time.Hour},
+	{"netflow.allowed_exporters", []string{}},
 	{"netflow.templates.persist", true},
 	{"netflow.max_past", 7 * 24 * time.Hour},
 	{"netflow.max_future", 24 * time.Hour},
@@ -453,6 +465,7 @@ func (c *Config) applyAutos() {
 	// A comma inside one env value ("a:1,b:2") arrives as one element when
 	// it came through a flag or YAML string; split it.
 	c.NetFlow.Listen = splitList(c.NetFlow.Listen)
+	c.NetFlow.AllowedExporters = splitList(c.NetFlow.AllowedExporters)
 	c.IPFIX.Listen = splitList(c.IPFIX.Listen)
 	c.SFlow.Listen = splitList(c.SFlow.Listen)
 	c.Syslog.UDP.Listen = splitList(c.Syslog.UDP.Listen)
@@ -587,6 +600,13 @@ func (c *Config) Validate() error {
 	}
 	if c.NetFlow.Templates.PendingMaxAge < 0 {
 		errs = append(errs, fmt.Errorf("netflow.templates.pending_max_age: %s must not be negative", c.NetFlow.Templates.PendingMaxAge))
+	}
+	for _, a := range c.NetFlow.AllowedExporters {
+		_, perr := netip.ParsePrefix(strings.TrimSpace(a))
+		_, aerr := netip.ParseAddr(strings.TrimSpace(a))
+		if perr != nil && aerr != nil {
+			errs = append(errs, fmt.Errorf("netflow.allowed_exporters: %q is not an IP address or CIDR prefix; write e.g. \"192.0.2.1\" or \"192.0.2.0/24\", or [] to accept every exporter", a))
+		}
 	}
 	return errors.Join(errs...)
 }
