@@ -1,0 +1,137 @@
+package chaos
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+)
+
+// doc is the part of a sluice document the checker reads: a flow's
+// sequence number is its IN_BYTES, a syslog line's is the seq=N in its
+// message.
+type doc struct {
+	Netflow struct {
+		InBytes *json.Number `json:"in_bytes"`
+	} `json:"netflow"`
+	Message string `json:"message"`
+}
+
+// Seq returns the sequence number of one document (an NDJSON line of the
+// file output or an Elasticsearch _source), false when it has none or is
+// not a JSON object.
+func Seq(line []byte) (uint64, bool) {
+	var d doc
+	if err := json.Unmarshal(line, &d); err != nil {
+		return 0, false
+	}
+	if d.Netflow.InBytes != nil {
+		n, err := strconv.ParseUint(d.Netflow.InBytes.String(), 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		return n, true
+	}
+	return seqInMessage([]byte(d.Message))
+}
+
+func seqInMessage(m []byte) (uint64, bool) {
+	i := bytes.Index(m, []byte("seq="))
+	if i < 0 {
+		return 0, false
+	}
+	m = m[i+4:]
+	j := 0
+	for j < len(m) && j < 20 && m[j] >= '0' && m[j] <= '9' {
+		j++
+	}
+	n, err := strconv.ParseUint(string(m[:j]), 10, 64)
+	if err != nil {
+		return 0, false // ParseUint returns the maximum on overflow
+	}
+	return n, true
+}
+
+// Tally counts sequence numbers seen in one store (the files or
+// Elasticsearch).
+type Tally struct {
+	seen    map[uint64]int
+	NoSeq   int // documents without a sequence number
+	Records int // documents read
+}
+
+// NewTally returns an empty Tally.
+func NewTally() *Tally { return &Tally{seen: map[uint64]int{}} }
+
+// AddLine counts one document.
+func (t *Tally) AddLine(line []byte) {
+	t.Records++
+	s, ok := Seq(line)
+	if !ok {
+		t.NoSeq++
+		return
+	}
+	t.seen[s]++
+}
+
+// AddNDJSON counts every non-empty line of an NDJSON body.
+func (t *Tally) AddNDJSON(b []byte) {
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		if len(bytes.TrimSpace(line)) > 0 {
+			t.AddLine(line)
+		}
+	}
+}
+
+// Distinct returns the number of distinct sequence numbers.
+func (t *Tally) Distinct() int { return len(t.seen) }
+
+// Dups returns the number of extra copies: documents beyond the first per
+// sequence number.
+func (t *Tally) Dups() int {
+	n := 0
+	for _, c := range t.seen {
+		n += c - 1
+	}
+	return n
+}
+
+// Has reports whether seq was seen.
+func (t *Tally) Has(seq uint64) bool { return t.seen[seq] > 0 }
+
+// Missing returns how many of the sequence numbers in [from, to] were not
+// seen, and up to max of them.
+func (t *Tally) Missing(from, to uint64, max int) (int, []uint64) {
+	n := 0
+	var some []uint64
+	for s := from; s <= to; s++ {
+		if t.seen[s] == 0 {
+			n++
+			if len(some) < max {
+				some = append(some, s)
+			}
+		}
+	}
+	return n, some
+}
+
+// Only returns how many sequence numbers t has that o has not, and up to
+// max of them.
+func (t *Tally) Only(o *Tally, max int) (int, []uint64) {
+	n := 0
+	var some []uint64
+	for s := range t.seen {
+		if o.seen[s] == 0 {
+			n++
+			if len(some) < max {
+				some = append(some, s)
+			}
+		}
+	}
+	return n, some
+}
