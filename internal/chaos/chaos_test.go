@@ -328,6 +328,7 @@ func chaosSpoolCorruption(t *testing.T, esURL string) {
 		in.env = append(in.env, down)
 		p := in.start()
 		burst(t, conn, in.ports.NetFlow, v9, &next, 900, flowsPerPacket, round == 0)
+		f.Sent = int(next - 1)
 		deadline := time.Now().Add(30 * time.Second)
 		for time.Now().Before(deadline) {
 			if len(readSegments(t, in.spoolDir())) >= 7 {
@@ -387,6 +388,10 @@ func chaosSpoolCorruption(t *testing.T, esURL string) {
 		startMax = max(startMax, time.Since(started))
 		deadline = time.Now().Add(60 * time.Second)
 		for time.Now().Before(deadline) {
+			if !p.alive() {
+				in.checkLogs()
+				t.Fatalf("round %d: sluice died replaying the damaged spool (%v), want it to skip and count the damage; log:\n%s", round, p.waitErr, p.logTail(20))
+			}
 			m, err := p.metrics()
 			if err == nil && m.sum("sluice_output_elasticsearch_spool_documents") == 0 && m.sum("sluice_output_elasticsearch_inflight_documents") == 0 {
 				break
@@ -769,12 +774,14 @@ func chaosTCPFlood(t *testing.T) {
 func chaosUDPOverload(t *testing.T) {
 	f := &Figures{Scenario: "udp-overload", Rounds: 1, InFlight: -1, ES: -1}
 	report(t, f)
-	in := newInstance(t, "")
+	// A 4 MiB socket buffer (the default is 32 MiB): the same overload,
+	// a shorter backlog to wait for.
+	in := newInstance(t, "", "SLUICE_COLLECTOR_RECEIVE_BUFFER_BYTES=4194304")
 	defer func() { f.RSSMaxMB = in.rssMB() }()
 	p := in.start()
 	dst := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: in.ports.NetFlow}
 	var next atomic.Uint64
-	dur := scale(4*time.Second, 120*time.Second)
+	dur := scale(3*time.Second, 120*time.Second)
 	var wg sync.WaitGroup
 	var senders []*net.UDPConn
 	for g := range 2 {

@@ -1,6 +1,8 @@
 package chaos
 
 import (
+	"encoding/json"
+	"strconv"
 	"testing"
 )
 
@@ -19,6 +21,14 @@ func FuzzSeq(f *testing.F) {
 		s, ok := Seq(b)
 		if !ok && s != 0 {
 			t.Fatalf("Seq(%q) = %d, false; want 0 with false", b, s)
+		}
+		// The fast path agrees with a full decode whenever it answers and
+		// the input is JSON.
+		if fs, ok := fastFlowSeq(b); ok && json.Valid(b) {
+			var d doc
+			if json.Unmarshal(b, &d) == nil && d.Netflow.InBytes != nil && d.Netflow.InBytes.String() != strconv.FormatUint(fs, 10) {
+				t.Fatalf("fastFlowSeq(%q) = %d, full decode has in_bytes %s", b, fs, d.Netflow.InBytes)
+			}
 		}
 		tl := NewTally()
 		tl.AddNDJSON(b)
@@ -40,6 +50,9 @@ func TestSeq(t *testing.T) {
 		{`{"message":"seq="}`, 0, false},
 		{`{"netflow":{"in_bytes":"x"}}`, 0, false},
 		{`{"netflow":`, 0, false},
+		{`{"source":{"bytes":9},"netflow":{"in_bytes":123,"in_pkts":1}}`, 123, true},
+		{`{"message":"x \"in_bytes\":5 y"}`, 0, false},
+		{`{"netflow":{"in_bytes":77}`, 0, false},
 	} {
 		got, ok := Seq([]byte(tc.in))
 		if got != tc.want || ok != tc.ok {

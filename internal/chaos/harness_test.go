@@ -290,7 +290,7 @@ func (in *instance) launch() *proc {
 		<-p.done
 		<-p.rssDone
 		if t.Failed() {
-			t.Logf("sluice log %s, last lines:\n%s", p.logPath, p.logTail(30))
+			t.Logf("sluice log %s, last lines:\n%s", p.logPath, p.logTail(15))
 		}
 	})
 	return p
@@ -376,6 +376,11 @@ func (p *proc) logTail(n int) string {
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
+	}
+	for i, l := range lines {
+		if len(l) > 400 {
+			lines[i] = l[:400] + "..."
+		}
 	}
 	return strings.Join(lines, "\n")
 }
