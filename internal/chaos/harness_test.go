@@ -513,6 +513,7 @@ type counted struct {
 	pendingSets  int64 // NetFlow data sets dropped waiting for a template
 	esDropped    int64 // documents the Elasticsearch output gave up (spool)
 	deadLettered int64
+	spoolLeft    int64 // documents still in the spool at the last scrape (a gauge: the last value, not a sum)
 }
 
 func (m metrics) counted() counted {
@@ -523,6 +524,7 @@ func (m metrics) counted() counted {
 		pendingSets:  m.sum("sluice_netflow_pending_dropped_total"),
 		esDropped:    m.sum("sluice_output_elasticsearch_spool_dropped_documents_total"),
 		deadLettered: m.sum("sluice_output_elasticsearch_dead_letter_documents_total"),
+		spoolLeft:    m.sum("sluice_output_elasticsearch_spool_documents"),
 	}
 }
 
@@ -533,6 +535,7 @@ func (c *counted) add(o counted) {
 	c.pendingSets += o.pendingSets
 	c.esDropped += o.esDropped
 	c.deadLettered += o.deadLettered
+	c.spoolLeft = o.spoolLeft
 }
 
 // flowsDropped converts the counters to flows: every datagram and data set
