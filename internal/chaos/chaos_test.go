@@ -940,11 +940,17 @@ func chaosESNodeLoss(t *testing.T) {
 	l := startFlowLoad(t, in.ports.NetFlow, loadPPS)
 	for r := range f.Rounds {
 		time.Sleep(3 * time.Second)
-		victim := nodes[1+r%2]
+		vi := primaryNode(t, in)
+		victim := nodes[vi]
 		victim.Kill(t) // mid-stream
+		if vi == 0 {
+			in.esURL = nodes[1].URL() // the checker's queries go to a survivor
+		}
+		f.Extra = fmt.Sprintf("killed=node-%d(primary)", vi)
 		time.Sleep(scale(4*time.Second, 20*time.Second))
 		if r+1 < f.Rounds {
 			victim.Restart(t)
+			in.esURL = nodes[0].URL()
 		}
 	}
 	l.halt()
@@ -953,6 +959,34 @@ func chaosESNodeLoss(t *testing.T) {
 	p.drain(l, &c)
 	in.checkLogs()
 	checkDelivered(t, f, in.files(""), in.es(), c)
+}
+
+// primaryNode returns the index (in StartCluster's order, node-N) of the
+// node holding the primary of the instance's flow index, so that the kill
+// hits the shard being written.
+func primaryNode(t *testing.T, in *instance) int {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		status, body := estest.Do(t, "GET", in.esURL+"/_cat/shards/"+in.prefix+"-flows-*?format=json&h=index,prirep,node", "")
+		var shards []struct {
+			Prirep, Node string
+		}
+		if status == 200 && json.Unmarshal(body, &shards) == nil {
+			for _, sh := range shards {
+				var i int
+				if sh.Prirep == "p" {
+					if _, err := fmt.Sscanf(sh.Node, "node-%d", &i); err == nil {
+						return i
+					}
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no primary shard of %s-flows-* found within 30 s (status %d: %.300s)", in.prefix, status, body)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 // chaosES429Storm: a node with a one-thread, one-slot write queue answers

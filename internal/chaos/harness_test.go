@@ -191,8 +191,8 @@ func newInstance(t *testing.T, esURL string, env ...string) *instance {
 		env:     env,
 	}
 	if esURL != "" {
-		u := esURL
 		t.Cleanup(func() {
+			u := in.esURL // a scenario may move its queries to a surviving node
 			estest.DeleteIndex(t, u, in.prefix+"-*")
 			estest.Do(t, http.MethodDelete, u+"/_index_template/"+in.prefix+"-*", "")
 			estest.Do(t, http.MethodDelete, u+"/_component_template/"+in.prefix+"-*", "")
