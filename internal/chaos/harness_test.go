@@ -92,17 +92,18 @@ type Figures struct {
 	Duration       time.Duration
 }
 
-// Lost is sent - stored - counted drops: loss no counter explains.
+// Lost is sent - stored - counted drops: loss no counter explains. With
+// kills (InFlight reported) sent - files is in flight, and lost is what the
+// files have and Elasticsearch has not.
 func (f *Figures) Lost() int64 {
+	if f.InFlight >= 0 {
+		return int64(f.Files - f.ES)
+	}
 	stored := f.Files
 	if f.ES > stored {
 		stored = f.ES
 	}
-	l := int64(f.Sent) - int64(stored) - f.DroppedCounted
-	if f.InFlight > 0 {
-		l -= int64(f.InFlight)
-	}
-	return l
+	return int64(f.Sent) - int64(stored) - f.DroppedCounted
 }
 
 func (f *Figures) String() string {
