@@ -392,7 +392,9 @@ func (p *proc) kill() {
 	<-p.done
 }
 
-// term sends SIGTERM and asserts a clean exit (status 0) within exitTimeout.
+// term sends SIGTERM and asserts a clean exit (status 0) within
+// exitTimeout. A stuck or failed exit is an error, not fatal: the scenario
+// still counts what reached the stores, for its figures line.
 func (p *proc) term() {
 	t := p.in.t
 	t.Helper()
@@ -410,10 +412,11 @@ func (p *proc) term() {
 		case <-time.After(3 * time.Second):
 			p.kill()
 		}
-		t.Fatalf("sluice did not exit within %v of SIGTERM (stuck); log:\n%s", exitTimeout, p.logTail(60))
+		t.Errorf("sluice did not exit within %v of SIGTERM (stuck), killed; log:\n%s", exitTimeout, p.logTail(30))
+		return
 	}
 	if p.waitErr != nil {
-		t.Fatalf("sluice exit after SIGTERM = %v after %v, want status 0; log:\n%s", p.waitErr, time.Since(start).Round(time.Millisecond), p.logTail(40))
+		t.Errorf("sluice exit after SIGTERM = %v after %v, want status 0; log:\n%s", p.waitErr, time.Since(start).Round(time.Millisecond), p.logTail(10))
 	}
 }
 
