@@ -54,8 +54,9 @@ type Options struct {
 	Username, Password string
 }
 
-// Node is a private single-node Elasticsearch cluster started by Start. Its
-// methods must be called from the test's goroutine.
+// Node is a private single-node Elasticsearch cluster started by Start, or
+// one member of a cluster started by StartCluster. Its methods must be
+// called from the test's goroutine.
 type Node struct {
 	home     string // the distribution
 	base     string // config/, data/, logs/, tmp/ of this node
