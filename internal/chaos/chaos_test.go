@@ -330,11 +330,17 @@ func readSegments(t *testing.T, dir string) []segFile {
 	return segs
 }
 
+// spoolDamages are the ways the spool directory is damaged: one per round
+// first (so that a crash on one does not hide what the others do), then
+// all at once.
+var spoolDamages = []string{"negative-count-name", "non-padded-name", "symlink-dev-zero", "fifo", "directory",
+	"zero-length", "truncated", "stray-newline", "random-bytes"}
+
 // chaosSpoolCorruption: the spool filled while Elasticsearch was down is
-// damaged in every way while sluice is stopped; sluice must start cleanly,
-// deliver every undamaged document and count what it could not.
+// damaged while sluice is stopped; sluice must start cleanly, deliver every
+// undamaged document and count what it could not.
 func chaosSpoolCorruption(t *testing.T, esURL string) {
-	f := &Figures{Scenario: "spool-corruption", Rounds: scale(2, 120), InFlight: -1}
+	f := &Figures{Scenario: "spool-corruption", Rounds: scale(len(spoolDamages)+1, 120), InFlight: -1}
 	report(t, f)
 	in := newInstance(t, esURL,
 		"SLUICE_OUTPUT_ELASTICSEARCH_BULK_MAX_DOCS=90",
@@ -344,90 +350,157 @@ func chaosSpoolCorruption(t *testing.T, esURL string) {
 	conn := udpFrom(t, net.IPv4(127, 0, 0, 1))
 	v9 := &V9{SourceID: 3, TemplateID: 301}
 	next := uint64(1)
-	intact := NewTally()         // sequence numbers in undamaged segments
-	damaged := map[uint64]bool{} // in damaged segments
 	var c counted
 	var startMax time.Duration
-	damages := 0
+	damages, intactN, intactMissing, damagedN, damagedLost, countedLost := 0, 0, 0, 0, 0, int64(0)
+	results := map[string]string{} // damage -> first bad outcome
+	bad := func(kinds []string, outcome string) {
+		k := kinds[0]
+		if len(kinds) > 1 {
+			k = "all"
+		}
+		if results[k] == "" || results[k] == "ok" {
+			results[k] = outcome
+		}
+	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 4))
+	dir := in.spoolDir()
 	for round := range f.Rounds {
+		kinds := spoolDamages
+		if round < len(spoolDamages) {
+			kinds = spoolDamages[round : round+1]
+		}
 		// Fill the spool: Elasticsearch unreachable.
 		in.env = append(in.env, down)
 		p := in.start()
 		burst(t, conn, in.ports.NetFlow, v9, &next, 900, flowsPerPacket, round == 0)
 		f.Sent = int(next - 1)
 		deadline := time.Now().Add(30 * time.Second)
-		for time.Now().Before(deadline) {
-			if len(readSegments(t, in.spoolDir())) >= 7 {
-				break
-			}
+		for time.Now().Before(deadline) && len(readSegments(t, dir)) < 7 {
 			time.Sleep(100 * time.Millisecond)
 		}
 		p.stopCounted(&c)
 		in.env = in.env[:len(in.env)-1]
 
-		segs := readSegments(t, in.spoolDir())
+		segs := readSegments(t, dir)
 		if len(segs) < 5 {
 			t.Fatalf("round %d: the spool holds %d segments after 900 flows with Elasticsearch down, want at least 5 to damage", round, len(segs))
 		}
 		rng.Shuffle(len(segs), func(i, j int) { segs[i], segs[j] = segs[j], segs[i] })
-		dir := in.spoolDir()
 		path := func(s segFile) string { return filepath.Join(dir, s.name) }
-		// Damage four segments, leave the rest.
-		must(t, os.Truncate(path(segs[0]), 0)) // zero-length
-		fi, err := os.Stat(path(segs[1]))
-		must(t, err)
-		must(t, os.Truncate(path(segs[1]), fi.Size()/2)) // truncated
-		b, err := os.ReadFile(path(segs[2]))
-		must(t, err)
-		mid := len(b) / 2
-		must(t, os.WriteFile(path(segs[2]), append(append(b[:mid:mid], '\n'), b[mid:]...), 0o640)) // stray newline
-		junk := make([]byte, 4096)
-		for i := range junk {
-			junk[i] = byte(rng.Uint32())
-		}
-		must(t, os.WriteFile(path(segs[3]), junk, 0o640)) // random bytes
-		for _, s := range segs[:4] {
-			for _, q := range s.seqs {
-				damaged[q] = true
-			}
-		}
-		for _, s := range segs[4:] {
-			for _, q := range s.seqs {
-				intact.seen[q]++
-			}
-		}
-		// Strange entries, with the names of later segments.
+		used := 0 // segments damaged
 		base := uint64(90000000 + round*100)
-		must(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("%d--5.bulk", base)), []byte("{}\n{}\n"), 0o640))
-		must(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("%d-1.bulk", base+1)), []byte("{\"create\":{}}\n{}\n"), 0o640))
-		must(t, os.Symlink("/dev/zero", filepath.Join(dir, fmt.Sprintf("%020d-10.bulk", base+2))))
-		must(t, syscall.Mkfifo(filepath.Join(dir, fmt.Sprintf("%020d-10.bulk", base+3)), 0o640))
-		must(t, os.Mkdir(filepath.Join(dir, fmt.Sprintf("%020d-10.bulk", base+4)), 0o750))
-		damages += 9
+		for _, k := range kinds {
+			switch k {
+			case "negative-count-name":
+				must(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("%d--5.bulk", base)), []byte("{}\n{}\n"), 0o640))
+			case "non-padded-name":
+				must(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("%d-1.bulk", base+1)), []byte("{\"create\":{}}\n{}\n"), 0o640))
+			case "symlink-dev-zero":
+				must(t, os.Symlink("/dev/zero", filepath.Join(dir, fmt.Sprintf("%020d-10.bulk", base+2))))
+			case "fifo":
+				must(t, syscall.Mkfifo(filepath.Join(dir, fmt.Sprintf("%020d-10.bulk", base+3)), 0o640))
+			case "directory":
+				must(t, os.Mkdir(filepath.Join(dir, fmt.Sprintf("%020d-10.bulk", base+4)), 0o750))
+			case "zero-length":
+				must(t, os.Truncate(path(segs[used]), 0))
+				used++
+			case "truncated":
+				fi, err := os.Stat(path(segs[used]))
+				must(t, err)
+				must(t, os.Truncate(path(segs[used]), fi.Size()/2))
+				used++
+			case "stray-newline":
+				b, err := os.ReadFile(path(segs[used]))
+				must(t, err)
+				mid := len(b) / 2
+				must(t, os.WriteFile(path(segs[used]), append(append(b[:mid:mid], '\n'), b[mid:]...), 0o640))
+				used++
+			case "random-bytes":
+				junk := make([]byte, 4096)
+				for i := range junk {
+					junk[i] = byte(rng.Uint32())
+				}
+				must(t, os.WriteFile(path(segs[used]), junk, 0o640))
+				used++
+			}
+			damages++
+		}
+		intact, damaged := NewTally(), NewTally()
+		for i, sg := range segs {
+			for _, q := range sg.seqs {
+				if i < used {
+					damaged.seen[q]++
+				} else {
+					intact.seen[q]++
+				}
+			}
+		}
 
 		// Start with Elasticsearch up: bounded start, then replay.
 		started := time.Now()
 		p = in.launch()
+		var before counted
+		outcome := "ok"
 		if err := p.waitReady(readyTimeout); err != nil {
-			t.Fatalf("round %d: sluice on the damaged spool: %v (want a clean start within %v); log:\n%s", round, err, readyTimeout, p.logTail(40))
-		}
-		startMax = max(startMax, time.Since(started))
-		deadline = time.Now().Add(60 * time.Second)
-		for time.Now().Before(deadline) {
-			if !p.alive() {
-				in.checkLogs()
-				t.Fatalf("round %d: sluice died replaying the damaged spool (%v), want it to skip and count the damage; log:\n%s", round, p.waitErr, p.logTail(20))
+			outcome = "no-clean-start"
+			t.Errorf("round %d (%s): sluice on the damaged spool: %v, want a clean start within %v; log:\n%s", round, strings.Join(kinds, ","), err, readyTimeout, p.logTail(10))
+		} else {
+			startMax = max(startMax, time.Since(started))
+			deadline = time.Now().Add(scale(20*time.Second, 60*time.Second))
+			drained := false
+			for time.Now().Before(deadline) && p.alive() {
+				m, err := p.metrics()
+				if err == nil && m.sum("sluice_output_elasticsearch_spool_documents") == 0 && m.sum("sluice_output_elasticsearch_inflight_documents") == 0 {
+					drained = true
+					break
+				}
+				time.Sleep(200 * time.Millisecond)
 			}
-			m, err := p.metrics()
-			if err == nil && m.sum("sluice_output_elasticsearch_spool_documents") == 0 && m.sum("sluice_output_elasticsearch_inflight_documents") == 0 {
-				break
+			switch {
+			case !p.alive():
+				outcome = "crash"
+				t.Errorf("round %d (%s): sluice died replaying the damaged spool (%v), want it to skip and count the damage; log:\n%s", round, strings.Join(kinds, ","), p.waitErr, p.logTail(10))
+			case !drained:
+				outcome = "stuck"
+				t.Errorf("round %d (%s): the spool did not drain within the deadline with Elasticsearch up, want the damage skipped", round, strings.Join(kinds, ","))
 			}
-			time.Sleep(200 * time.Millisecond)
 		}
-		p.stopCounted(&c)
-		// Clear out what sluice left of the strange entries, so that the next
-		// round damages afresh (a FIFO left behind must not block the test).
+		if p.alive() {
+			before = c
+			p.stopCounted(&c)
+		}
+		if outcome != "ok" {
+			bad(kinds, outcome)
+			// Start the next round on an empty spool; this round's documents
+			// are not counted.
+			ents, _ := os.ReadDir(dir)
+			for _, e := range ents {
+				_ = os.RemoveAll(filepath.Join(dir, e.Name()))
+			}
+			continue
+		}
+		roundCounted := (c.esDropped - before.esDropped) + (c.deadLettered - before.deadLettered)
+		es := in.es()
+		miss, some := intact.Only(es, 5)
+		lost, _ := damaged.Only(es, 0)
+		intactN += intact.Distinct()
+		intactMissing += miss
+		damagedN += damaged.Distinct()
+		damagedLost += lost
+		countedLost += roundCounted
+		if miss != 0 {
+			bad(kinds, "intact-lost")
+			t.Errorf("round %d (%s): %d documents of undamaged segments are not in Elasticsearch (e.g. %v), want every one delivered", round, strings.Join(kinds, ","), miss, some)
+		}
+		if int64(lost) > roundCounted {
+			bad(kinds, "loss-uncounted")
+			t.Errorf("round %d (%s): %d documents of damaged segments are not in Elasticsearch, sluice counted %d (spool drops + dead letters); want the loss counted",
+				round, strings.Join(kinds, ","), lost, roundCounted)
+		}
+		bad(kinds, "ok")
+		// Clear what is left of the strange entries (a FIFO left behind
+		// must not block the next round).
 		ents, _ := os.ReadDir(dir)
 		for _, e := range ents {
 			if strings.HasPrefix(e.Name(), "0000000000009") || strings.HasPrefix(e.Name(), "9") {
@@ -436,28 +509,19 @@ func chaosSpoolCorruption(t *testing.T, esURL string) {
 		}
 	}
 	in.checkLogs()
-	f.Sent = int(next - 1)
 	files := in.files("")
 	es := in.es()
 	f.Files, f.DupFiles, f.ES, f.DupES = files.Distinct(), files.Dups(), es.Distinct(), es.Dups()
 	f.Accepted = c.accepted
 	f.DroppedCounted = c.flowsDropped()
-	lostDamaged := 0
-	for q := range damaged {
-		if !es.Has(q) {
-			lostDamaged++
+	var res []string
+	for _, k := range append(spoolDamages[:len(spoolDamages):len(spoolDamages)], "all") {
+		if results[k] != "" {
+			res = append(res, k+":"+results[k])
 		}
 	}
-	missIntact, some := intact.Only(es, 5)
-	f.Extra = fmt.Sprintf("damages=%d intact=%d intact_missing=%d damaged=%d damaged_lost=%d counted_lost=%d dead_letter=%d start_max=%s",
-		damages, intact.Distinct(), missIntact, len(damaged), lostDamaged, c.esDropped, c.deadLettered, startMax.Round(10*time.Millisecond))
-	if missIntact != 0 {
-		t.Errorf("%d documents of undamaged segments are not in Elasticsearch (e.g. %v), want every one delivered", missIntact, some)
-	}
-	if int64(lostDamaged) > c.esDropped+c.deadLettered {
-		t.Errorf("%d documents of damaged segments are not in Elasticsearch, but sluice counted only %d dropped from the spool and %d dead-lettered; want the loss counted",
-			lostDamaged, c.esDropped, c.deadLettered)
-	}
+	f.Extra = fmt.Sprintf("damages=%d intact=%d intact_missing=%d damaged=%d damaged_lost=%d counted_lost=%d start_max=%s results=%s",
+		damages, intactN, intactMissing, damagedN, damagedLost, countedLost, startMax.Round(10*time.Millisecond), strings.Join(res, ","))
 	if f.Files != f.Sent || f.DupFiles != 0 {
 		t.Errorf("files hold %d distinct flows (%d duplicates) of %d sent, want all, once (the file output is not affected by the spool)", f.Files, f.DupFiles, f.Sent)
 	}
