@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,8 +71,13 @@ func needTime(t *testing.T, d time.Duration) {
 }
 
 // loadPPS is the fixed NetFlow rate of the load, in datagrams per second
-// (flowsPerPacket flows each).
-const loadPPS = 50
+// (flowsPerPacket flows each): 50, or CHAOS_PPS.
+var loadPPS = func() int {
+	if n, err := strconv.Atoi(os.Getenv("CHAOS_PPS")); err == nil && n > 0 {
+		return n
+	}
+	return 50
+}()
 
 // drain waits, after the load stopped, until sluice decoded or counted
 // everything sent, its file output wrote what it decoded and, with
@@ -971,7 +977,7 @@ func chaosDiskFull(t *testing.T) {
 	f.Accepted = c.accepted
 	f.DroppedCounted = c.flowsDropped()
 	// Flows sent well after the space came back must all be there.
-	recoverFrom := freedAt + 2*loadPPS*flowsPerPacket
+	recoverFrom := freedAt + uint64(2*loadPPS*flowsPerPacket)
 	miss, some := files.Missing(recoverFrom, uint64(f.Sent), 5)
 	f.Extra = fmt.Sprintf("write_errors=%d disk_full_log_lines=%d after_free=%d after_free_missing=%d", writeErrs, fullLines, uint64(f.Sent)-recoverFrom+1, miss)
 	if writeErrs == 0 {

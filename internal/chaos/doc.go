@@ -16,6 +16,9 @@
 //
 //	CHAOS_LONG=1 go test -run Chaos -timeout 3h ./internal/chaos -v
 //
+// CHAOS_PPS sets the NetFlow load rate in datagrams per second (30 flows
+// each; default 50).
+//
 // Both need a real Elasticsearch: SLUICE_TEST_ES_URL (the shared node that
 // ./scripts/test starts) and SLUICE_TEST_ES_HOME (the distribution private
 // nodes are started from); without them the suite is skipped with the
