@@ -54,8 +54,9 @@ type Options struct {
 	Username, Password string
 }
 
-// Node is a private single-node Elasticsearch cluster started by Start. Its
-// methods must be called from the test's goroutine.
+// Node is a private single-node Elasticsearch cluster started by Start, or
+// one member of a cluster started by StartCluster. Its methods must be
+// called from the test's goroutine.
 type Node struct {
 	home     string // the distribution
 	base     string // config/, data/, logs/, tmp/ of this node
@@ -84,6 +85,15 @@ type Node struct {
 // green within two minutes fails the test with the tail of its log. Start
 // registers a cleanup that stops the node and removes its directories.
 func Start(t testing.TB, opt Options) *Node {
+	t.Helper()
+	n := newNode(t, opt, 0)
+	n.start(t)
+	return n
+}
+
+// newNode prepares a node as Start does, without starting it, on
+// transportPort (a free one when 0).
+func newNode(t testing.TB, opt Options, transportPort int) *Node {
 	t.Helper()
 	home := os.Getenv("SLUICE_TEST_ES_HOME")
 	if home == "" {
@@ -129,9 +139,10 @@ func Start(t testing.TB, opt Options) *Node {
 	if err != nil {
 		t.Fatalf("estest.Start: %v", err)
 	}
-	transportPort, err := freePort()
-	if err != nil {
-		t.Fatalf("estest.Start: %v", err)
+	if transportPort == 0 {
+		if transportPort, err = freePort(); err != nil {
+			t.Fatalf("estest.Start: %v", err)
+		}
 	}
 	n.httpPort = httpPort
 	n.url = "http://127.0.0.1:" + strconv.Itoa(httpPort)
@@ -179,7 +190,6 @@ func Start(t testing.TB, opt Options) *Node {
 		fmt.Sprintf("ES_JAVA_OPTS=-Xms%dm -Xmx%dm", heap, heap),
 	)
 
-	n.start(t)
 	return n
 }
 
@@ -259,6 +269,12 @@ func (n *Node) Restart(t testing.TB) {
 
 func (n *Node) start(t testing.TB) {
 	t.Helper()
+	n.waitGreen(t, n.launch(t))
+}
+
+// launch starts the node's processes and returns when they were started.
+func (n *Node) launch(t testing.TB) time.Time {
+	t.Helper()
 	logPath := filepath.Join(n.base, "logs", "console.log")
 	console, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
@@ -285,7 +301,13 @@ func (n *Node) start(t testing.TB) {
 		_ = cmd.Wait() // the exit status shows in console.log
 		close(n.done)
 	}()
+	return started
+}
 
+// waitGreen waits until the node's health is green.
+func (n *Node) waitGreen(t testing.TB, started time.Time) {
+	t.Helper()
+	logPath := filepath.Join(n.base, "logs", "console.log")
 	// Connections to the node's previous run are dead.
 	client.CloseIdleConnections()
 	n.tlsClient.CloseIdleConnections()
