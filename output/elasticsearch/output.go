@@ -64,6 +64,7 @@ type Output struct {
 	seen         map[[16]byte]uint32
 	scratch      []byte
 	closed       bool
+	shutdown     bool // Close started: never wait for room
 
 	workers sync.WaitGroup
 	spool   *spool
@@ -277,13 +278,11 @@ func (o *Output) Write(ctx context.Context, b *event.Batch) error {
 // cannot take are removed from cur, counted and logged.
 func (o *Output) commit(ctx context.Context, seal bool) {
 	if pending := o.cur.body[o.written:]; len(pending) > 0 {
-		select {
-		case <-o.closing:
+		if o.shutdown {
 			// Never wait for room at shutdown.
 			c, cancel := context.WithCancel(ctx)
 			cancel()
 			ctx = c
-		default:
 		}
 		items := o.cur.len() - o.writtenItems
 		drops, reason, err := o.spool.append(ctx, pending, items)
@@ -868,9 +867,12 @@ func (o *Output) Close(ctx context.Context) error {
 	if o.closed {
 		return nil
 	}
-	close(o.closing)
+	// Seal before the workers learn of the close: one that finds nothing
+	// to send after it returns.
+	o.shutdown = true
 	o.commit(ctx, true)
 	o.closed = true
+	close(o.closing)
 	done := make(chan struct{})
 	go func() {
 		o.workers.Wait()

@@ -66,13 +66,15 @@ func salvage(body []byte, good *bulk) []damage {
 		dEnd := aEnd + nl2 + 1
 		doc := body[aEnd : dEnd-1]
 		switch {
+		case validAction(doc):
+			// The document is missing; the next line starts the next
+			// item (an action line is a JSON object too, so this comes
+			// first; no event sluice writes looks like an action).
+			mark(pos, aEnd, 1, damageMissingDoc)
+			pos = aEnd
 		case validDoc(doc):
 			good.addItem(body[pos:dEnd])
 			pos = dEnd
-		case validAction(doc):
-			// The document is missing; the next line starts the next item.
-			mark(pos, aEnd, 1, damageMissingDoc)
-			pos = aEnd
 		default:
 			mark(pos, dEnd, 1, damageInvalidDoc)
 			pos = dEnd
