@@ -49,7 +49,7 @@ func TestElasticsearchSurvivesKill(t *testing.T) {
 
 	deadline := time.Now().Add(time.Minute)
 	for {
-		files := len(syslogDocs(t, out))
+		files := len(readGlobDocs(t, filepath.Join(out, "*.ndjson")))
 		m := s.metrics()
 		toES := 0.0
 		for k, v := range m {

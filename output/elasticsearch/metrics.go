@@ -18,20 +18,20 @@ type metrics struct {
 	bytes       prometheus.Counter // sluice_output_bytes_total{output="elasticsearch"}
 	writeErrors prometheus.Counter
 
-	duplicates     prometheus.Counter
-	requests       *prometheus.CounterVec // result: ok, item_errors, retriable, failed, transport_error
-	retries        *prometheus.CounterVec // reason: 429, 503, ...
-	itemFailures   *prometheus.CounterVec // reason: Elasticsearch error type
-	deadLetter     prometheus.Counter
-	deadLetterLost prometheus.Counter
-	spooled        prometheus.Counter
-	replayed       prometheus.Counter
-	spoolDropped   *prometheus.CounterVec // reason: drop_oldest, drop_newest, disk_full, shutdown
+	duplicates       prometheus.Counter
+	requests         *prometheus.CounterVec // result: ok, item_errors, retriable, failed, transport_error
+	retries          *prometheus.CounterVec // reason: 429, 503, ...
+	itemFailures     *prometheus.CounterVec // reason: Elasticsearch error type
+	deadLetter       prometheus.Counter
+	deadLetterLost   prometheus.Counter
+	spooled          prometheus.Counter
+	replayed         prometheus.Counter
+	spoolDropped     *prometheus.CounterVec // reason: drop_oldest, drop_newest, disk_full, shutdown
 	damagedDocs      prometheus.Counter
 	damagedSegments  prometheus.Counter
 	spoolWriteErrors prometheus.Counter
-	latency        prometheus.Histogram
-	templates      *prometheus.CounterVec // result: installed, unchanged, failed
+	latency          prometheus.Histogram
+	templates        *prometheus.CounterVec // result: installed, unchanged, failed
 
 	mu      sync.Mutex
 	reasons map[string]bool
