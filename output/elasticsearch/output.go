@@ -436,7 +436,7 @@ func (o *Output) send(seg *segment) bool {
 	if rest != nil {
 		left = rest.len()
 	}
-	if seg.waited {
+	if o.spool.hasWaited(seg) {
 		o.m.replayed.Add(float64(n - left))
 	}
 	if left < n {
@@ -456,10 +456,9 @@ func (o *Output) send(seg *segment) bool {
 		o.putBulk(b)
 		return true
 	}
-	if !seg.waited {
-		seg.waited = true
-		o.m.spooled.Add(float64(n))
-	}
+	// This segment and every one queued behind it now wait for a later
+	// attempt: count them as spooled (once).
+	o.m.spooled.Add(float64(o.spool.markWaiting()))
 	if ok, muted := o.warn.Allow("spooling"); ok {
 		o.logger.Warn("elasticsearch unavailable; documents wait in the spool", "count", left, "err", err, "suppressed", muted)
 	}
@@ -889,16 +888,7 @@ func (o *Output) Close(ctx context.Context) error {
 	o.cancelRun()
 	<-done
 	o.spool.close()
-	o.spool.mu.Lock()
-	var never int
-	for _, g := range o.spool.segs {
-		if !g.waited {
-			g.waited = true
-			never += g.docs
-		}
-	}
-	o.spool.mu.Unlock()
-	o.m.spooled.Add(float64(never))
+	o.m.spooled.Add(float64(o.spool.markWaiting()))
 	if b, d := o.spool.stats(); d > 0 {
 		o.logger.Warn("documents left in the spool; they are replayed at the next start", "documents", d, "bytes", b, "dir", o.cfg.SpoolDir)
 	}

@@ -289,6 +289,27 @@ func (s *spool) waiting() (segs int, docs int64) {
 	return len(s.segs), docs
 }
 
+func (s *spool) hasWaited(seg *segment) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return seg.waited
+}
+
+// markWaiting marks every queued segment as one that waited for a later
+// attempt and returns the documents newly marked.
+func (s *spool) markWaiting() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, g := range s.segs {
+		if !g.waited {
+			g.waited = true
+			n += g.docs
+		}
+	}
+	return n
+}
+
 func (s *spool) notifyLocked() {
 	close(s.changed)
 	s.changed = make(chan struct{})
