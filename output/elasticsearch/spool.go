@@ -41,8 +41,9 @@ type spool struct {
 	maxBytes int64
 	policy   string
 	fsync    string
-	fileCap  int64 // largest segment file read back
-	memCap   int64 // bytes of segment bodies kept in memory
+	fileCap  int64                  // largest segment file read back
+	memCap   int64                  // bytes of segment bodies kept in memory
+	aside    func(name, why string) // moveAside during scan (bounded logging)
 	logger   *slog.Logger
 	warn     *obs.Limiter
 	m        *metrics
@@ -146,6 +147,29 @@ func (s *spool) scan(lost lostFunc) error {
 		size int64
 	}
 	var adopts []adopt
+	// One warning per entry, but not thousands of lines for a directory
+	// someone filled with junk.
+	const maxWarn = 20
+	warned := 0
+	warn := func(msg string, args ...any) {
+		if warned++; warned <= maxWarn {
+			s.logger.Warn(msg, args...)
+		}
+	}
+	defer func() {
+		if warned > maxWarn {
+			s.logger.Warn("more spool directory entries were not usable segments; not logged one by one", "count", warned-maxWarn, "dir", s.dir)
+		}
+	}()
+	s.aside = func(name, why string) {
+		p := filepath.Join(s.dir, name)
+		if err := os.Rename(p, p+asideExt); err != nil {
+			warn("spool directory entry is not a usable segment and cannot be moved aside; ignored", "file", p, "why", why, "err", err)
+			return
+		}
+		warn("spool directory entry is not a usable segment; moved aside", "file", p, "moved_to", p+asideExt, "why", why)
+	}
+	defer func() { s.aside = nil }()
 	for _, e := range ents {
 		name := e.Name()
 		p := filepath.Join(s.dir, name)
@@ -159,11 +183,11 @@ func (s *spool) scan(lost lostFunc) error {
 			continue
 		}
 		if strings.HasSuffix(name, asideExt) || strings.HasSuffix(name, ".damaged") {
-			continue
+			continue // moved aside earlier (.damaged by older versions)
 		}
 		isOpen := strings.HasSuffix(name, openSuffix)
 		if !isOpen && !strings.HasSuffix(name, segSuffix) {
-			s.logger.Warn("leaving alone a file in the spool directory that is not a spool segment", "file", p)
+			warn("leaving alone a file in the spool directory that is not a spool segment", "file", p)
 			continue
 		}
 		if !e.Type().IsRegular() {
@@ -212,10 +236,10 @@ func (s *spool) scan(lost lostFunc) error {
 		s.nextSeq++
 		nn := sealedName(seq, a.docs)
 		if err := os.Rename(filepath.Join(s.dir, a.name), filepath.Join(s.dir, nn)); err != nil {
-			s.logger.Warn("cannot adopt a spool segment with a non-canonical name; left alone", "file", filepath.Join(s.dir, a.name), "err", err)
+			warn("cannot adopt a spool segment with a non-canonical name; left alone", "file", filepath.Join(s.dir, a.name), "err", err)
 			continue
 		}
-		s.logger.Warn("adopted a spool segment with a non-canonical name", "file", filepath.Join(s.dir, a.name), "new_name", nn)
+		warn("adopted a spool segment with a non-canonical name", "file", filepath.Join(s.dir, a.name), "new_name", nn)
 		s.segs = append(s.segs, &segment{seq: seq, name: nn, docs: a.docs, size: a.size, fromDisk: true, waited: true})
 		s.bytes += a.size
 		s.docs += int64(a.docs)
@@ -254,6 +278,10 @@ func parseSegName(name string) (seq uint64, docs int, canonical, ok bool) {
 // moveAside renames an entry so that it is never looked at again, with one
 // warning.
 func (s *spool) moveAside(name, why string) {
+	if s.aside != nil { // during scan
+		s.aside(name, why)
+		return
+	}
 	p := filepath.Join(s.dir, name)
 	if err := os.Rename(p, p+asideExt); err != nil {
 		s.logger.Warn("spool directory entry is not a usable segment and cannot be moved aside; ignored", "file", p, "why", why, "err", err)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -315,5 +316,55 @@ func TestDeadLetterBounded(t *testing.T) {
 		`{"@timestamp":"2026-11-24T01:02:03Z","index":"i","id":"id2","status":400,"error":"x","document":"not json\n"}` + "\n"
 	if string(got) != want {
 		t.Errorf("dead-letter file:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestSpoolDiskFull: when the kernel answers ENOSPC (the open segment's
+// file is swapped for /dev/full, which always does), the failure is
+// reported as a full disk naming the directory, not as a full spool, the
+// documents are kept in memory with the sealed segment, and the next
+// segment gets a file again.
+func TestSpoolDiskFull(t *testing.T) {
+	var logs syncBuffer
+	s, err := newSpool(spoolConfig{dir: t.TempDir(), maxBytes: 1 << 20, policy: DropOldest, fileCap: 1 << 20},
+		slog.New(slog.NewTextHandler(&logs, nil)), obs.NewLimiter(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := testBulk(t, 10, "a")
+	half := b.offs[5]
+	if _, _, err := s.append(context.Background(), b.body[:half], 5); err != nil {
+		t.Fatal(err)
+	}
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skipf("skipped: /dev/full is not available here (%v)", err)
+	}
+	s.f.Close()
+	s.f = full
+	if _, _, err := s.append(context.Background(), b.body[half:], 5); err != nil {
+		t.Fatalf("append on a full disk refused the documents: %v (they must be kept in memory)", err)
+	}
+	if !s.openBroke {
+		t.Fatal("a failed write did not mark the open segment as kept in memory")
+	}
+	log := logs.String()
+	if !strings.Contains(log, "disk full") || !strings.Contains(log, s.dir) || strings.Contains(log, "spool full") {
+		t.Errorf("log does not report a full disk naming the directory:\n%s", log)
+	}
+	if kept, _ := s.seal(b); !kept {
+		t.Error("the sealed segment's documents were not kept in memory")
+	}
+	if _, d := s.stats(); d != 10 {
+		t.Errorf("spool holds %d documents, want 10", d)
+	}
+	c := testBulk(t, 3, "c")
+	if _, _, err := s.append(context.Background(), c.body, 3); err != nil || s.f == nil || s.openBroke {
+		t.Errorf("the next segment has no file again: %v", err)
+	}
+	s.seal(c)
+	docs, _ := loadAll(t, s)
+	if fmt.Sprint(docs) != "[10 3]" {
+		t.Errorf("segments %v, want [10 3]", docs)
 	}
 }
