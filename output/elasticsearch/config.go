@@ -44,8 +44,8 @@ type Config struct {
 
 	// Retriable failures (429, 502, 503, 504) are retried with exponential
 	// backoff between InitialBackoff and MaxBackoff, with jitter; after
-	// SpoolAfter the remaining items go to the spool. Connection errors go
-	// to the spool at once: the replayer probes the cluster from there.
+	// SpoolAfter a worker leaves the remaining items in their spool segment
+	// and backs off. Connection errors do so at once.
 	InitialBackoff time.Duration
 	MaxBackoff     time.Duration
 	SpoolAfter     time.Duration
