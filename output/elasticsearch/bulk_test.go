@@ -18,7 +18,7 @@ func TestBulkRoundTrip(t *testing.T) {
 		t.Fatalf("len %d", b.len())
 	}
 	p := &bulk{}
-	if dmg := salvage(append([]byte(nil), b.body...), p); len(dmg) != 0 {
+	if dmg := salvage(append([]byte(nil), b.body...), p, true); len(dmg) != 0 {
 		t.Fatalf("salvage found damage in a bulk made by add: %+v", dmg)
 	}
 	if p.len() != 3 {
@@ -37,7 +37,7 @@ func TestBulkRoundTrip(t *testing.T) {
 	c.addItem(b.item(2))
 	c.addItem(b.item(0))
 	q := &bulk{}
-	if dmg := salvage(c.body, q); len(dmg) != 0 || q.len() != 2 {
+	if dmg := salvage(c.body, q, true); len(dmg) != 0 || q.len() != 2 {
 		t.Fatalf("re-assembled bulk: %d items, damage %+v", q.len(), dmg)
 	}
 }

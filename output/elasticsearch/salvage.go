@@ -31,7 +31,13 @@ type damage struct {
 // else is damage; parsing resynchronizes at the next line that is a valid
 // action. Every byte of body ends up in exactly one good item or one damage
 // span, in order; the spans of adjacent damage are merged.
-func salvage(body []byte, good *bulk) []damage {
+//
+// With checkDocs false a document line is only checked to be a non-empty
+// line starting with '{' (for segments this process sealed and reads back
+// because too many wait to keep them in memory: checking their JSON again
+// would cost the CPU the node needs; a document Elasticsearch cannot parse is
+// still isolated and dead-lettered by the split on refusal).
+func salvage(body []byte, good *bulk, checkDocs bool) []damage {
 	var out []damage
 	mark := func(off, end, docs int, reason string) {
 		if n := len(out); n > 0 && out[n-1].end == off {
@@ -72,7 +78,7 @@ func salvage(body []byte, good *bulk) []damage {
 			// first; no event sluice writes looks like an action).
 			mark(pos, aEnd, 1, damageMissingDoc)
 			pos = aEnd
-		case validDoc(doc):
+		case checkDocs && validDoc(doc), !checkDocs && len(doc) >= 2 && doc[0] == '{':
 			good.addItem(body[pos:dEnd])
 			pos = dEnd
 		default:

@@ -93,7 +93,7 @@ func TestSalvage(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			in := []byte(tc.in)
 			good := &bulk{}
-			dmg := salvage(in, good)
+			dmg := salvage(in, good, true)
 			checkCover(t, in, good, dmg)
 			lost := 0
 			for _, d := range dmg {
@@ -121,11 +121,13 @@ func FuzzSalvage(f *testing.F) {
 	f.Add([]byte(`{"create":{"_index":"a","_id":"b"}}` + "\n"))
 	f.Add([]byte(`{"create":{"_index":"a","_id":"b"}}` + "\n" + `{"create":{"_index":"a","_id":"b"}}` + "\n{}\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		good := &bulk{}
-		dmg := salvage(in, good)
-		if len(good.body) > len(in) {
-			t.Fatalf("good part %d bytes from %d", len(good.body), len(in))
+		for _, check := range []bool{true, false} {
+			good := &bulk{}
+			dmg := salvage(in, good, check)
+			if len(good.body) > len(in) {
+				t.Fatalf("good part %d bytes from %d", len(good.body), len(in))
+			}
+			checkCover(t, in, good, dmg)
 		}
-		checkCover(t, in, good, dmg)
 	})
 }

@@ -610,7 +610,7 @@ func (s *spool) load(seg *segment, dead func(seg *segment, body []byte, d damage
 		return nil, err
 	}
 	good := &bulk{body: make([]byte, 0, len(data))}
-	dmg := salvage(data, good)
+	dmg := salvage(data, good, seg.fromDisk)
 	if len(dmg) > 0 && s.m != nil {
 		s.m.damagedSegments.Inc()
 	}
