@@ -137,3 +137,12 @@ func completeLines(t *testing.T, pattern string) int {
 	}
 	return n
 }
+
+// The new spool keys are read from the environment and checked at start.
+func TestCLIRunRejectsBadSpoolFsync(t *testing.T) {
+	out, code := runCLI(t, []string{"SLUICE_OUTPUT_ELASTICSEARCH_ADDRESSES=http://127.0.0.1:1", "SLUICE_OUTPUT_ELASTICSEARCH_SPOOL_FSYNC=sometimes",
+		"SLUICE_OUTPUT_FILE_DIR=" + t.TempDir(), "SLUICE_DATA_DIR=" + t.TempDir()}, "run")
+	if code == 0 || !strings.Contains(out, "output.elasticsearch.spool.fsync") {
+		t.Fatalf("run with SLUICE_OUTPUT_ELASTICSEARCH_SPOOL_FSYNC=sometimes = %d %q, want non-zero naming the key", code, out)
+	}
+}

@@ -368,3 +368,23 @@ func TestSpoolDiskFull(t *testing.T) {
 		t.Errorf("segments %v, want [10 3]", docs)
 	}
 }
+
+func TestConfigValidateSpoolKeys(t *testing.T) {
+	c := Default()
+	c.Addresses = []string{"http://127.0.0.1:9200"}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	c.SpoolFsync = "sometimes"
+	c.StallTimeout = 0
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("Validate() accepted spool.fsync sometimes and spool.stall_timeout 0")
+	}
+	for _, want := range []string{`output.elasticsearch.spool.fsync: "sometimes" is not a policy; use segment (default), always or never`,
+		"output.elasticsearch.spool.stall_timeout: 0s is below 1s"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v, want it to contain %q", err, want)
+		}
+	}
+}
