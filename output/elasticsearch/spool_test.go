@@ -388,3 +388,30 @@ func TestConfigValidateSpoolKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestReadFileUntrusted: an entry that turns into something else after the
+// directory scan is still never followed, blocked on or read without bound.
+func TestReadFileUntrusted(t *testing.T) {
+	dir := t.TempDir()
+	p := func(n string) string { return filepath.Join(dir, n) }
+	os.WriteFile(p("ok"), []byte("hello"), 0o640)
+	os.WriteFile(p("big"), make([]byte, 101), 0o640)
+	os.Symlink("/dev/zero", p("link"))
+	syscall.Mkfifo(p("fifo"), 0o640)
+	os.Mkdir(p("dir"), 0o750)
+	if b, err := readFile(p("ok"), 100); err != nil || string(b) != "hello" {
+		t.Errorf("readFile(regular) = %q, %v", b, err)
+	}
+	for _, n := range []string{"big", "link", "fifo", "dir", "missing"} {
+		done := make(chan error, 1)
+		go func() {
+			_, err := readFile(p(n), 100)
+			done <- err
+		}()
+		// A FIFO without a writer would block a plain open for ever; the
+		// test fails by its own timeout if readFile does.
+		if err := <-done; err == nil {
+			t.Errorf("readFile(%s) accepted it", n)
+		}
+	}
+}
