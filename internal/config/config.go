@@ -194,6 +194,9 @@ type ElasticsearchConfig struct {
 		Dir      string `mapstructure:"dir"`
 		MaxBytes int64  `mapstructure:"max_bytes"`
 		WhenFull string `mapstructure:"when_full"`
+		// Fsync is when spool files are fsynced: segment, always or never.
+		Fsync        string        `mapstructure:"fsync"`
+		StallTimeout time.Duration `mapstructure:"stall_timeout"`
 	} `mapstructure:"spool"`
 	DeadLetter struct {
 		Path     string `mapstructure:"path"`
@@ -348,6 +351,8 @@ var defaults = []struct {
 	{"output.elasticsearch.spool.dir", ""},
 	{"output.elasticsearch.spool.max_bytes", 1 << 30},
 	{"output.elasticsearch.spool.when_full", "drop_oldest"},
+	{"output.elasticsearch.spool.fsync", "segment"},
+	{"output.elasticsearch.spool.stall_timeout", 5 * time.Minute},
 	{"output.elasticsearch.dead_letter.path", ""},
 	{"output.elasticsearch.dead_letter.max_bytes", 256 << 20},
 	{"output.elasticsearch.template.install", true},

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -56,30 +57,6 @@ func (b *bulk) add(index string, id []byte, doc []byte) {
 func (b *bulk) addItem(it []byte) {
 	b.offs = append(b.offs, len(b.body))
 	b.body = append(b.body, it...)
-}
-
-// parseBulk splits a stored bulk body into items. Each item is two lines;
-// a body with an odd number of lines or an action line that is not ours is
-// an error (a damaged spool segment).
-func parseBulk(body []byte) (*bulk, error) {
-	b := &bulk{body: body}
-	pos := 0
-	for pos < len(body) {
-		a := bytes.IndexByte(body[pos:], '\n')
-		if a < 0 {
-			return nil, fmt.Errorf("item %d: action line without newline", len(b.offs))
-		}
-		if !bytes.HasPrefix(body[pos:], []byte(`{"create":{"_index":"`)) {
-			return nil, fmt.Errorf("item %d: not a create action", len(b.offs))
-		}
-		d := bytes.IndexByte(body[pos+a+1:], '\n')
-		if d < 0 {
-			return nil, fmt.Errorf("item %d: document without newline", len(b.offs))
-		}
-		b.offs = append(b.offs, pos)
-		pos += a + 1 + d + 1
-	}
-	return b, nil
 }
 
 // splitItem returns the index, the _id and the document of an item made by add.
@@ -175,17 +152,80 @@ const (
 	outcomeReject                // anything else: dead letter
 )
 
-func classifyItem(status int) itemOutcome {
+// classifyItem sorts an item result. Conditions of the cluster are
+// retried, never dead-lettered: 429/502/503/504, a cluster block
+// (read-only, flood stage), and the shard limit refusing to create a new
+// daily index (validation_exception "... maximum normal shards open").
+func classifyItem(status int, e *itemError) itemOutcome {
 	switch {
 	case status >= 200 && status < 300:
 		return outcomeIndexed
 	case status == 409:
 		return outcomeDuplicate
-	case retriableStatus(status):
+	case retriableStatus(status), isClusterBlock(e), isShardLimit(e):
 		return outcomeRetry
 	default:
 		return outcomeReject
 	}
+}
+
+// itemRetryLabel is the reason label of a retried item.
+func itemRetryLabel(status int, e *itemError) string {
+	switch {
+	case isShardLimit(e):
+		return "shard_limit"
+	case isClusterBlock(e):
+		return "cluster_block"
+	}
+	return statusLabel(status)
+}
+
+func isClusterBlock(e *itemError) bool {
+	for ; e != nil; e = e.CausedBy {
+		if e.Type == "cluster_block_exception" {
+			return true
+		}
+	}
+	return false
+}
+
+func isShardLimit(e *itemError) bool {
+	for ; e != nil; e = e.CausedBy {
+		if e.Type == "validation_exception" && strings.Contains(e.Reason, "shards, but this cluster currently has") {
+			return true
+		}
+	}
+	return false
+}
+
+// responseErrorType returns error.type of an error response body, "" when
+// there is none.
+func responseErrorType(body []byte) string {
+	var r struct {
+		Error json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(body, &r) != nil || len(r.Error) == 0 {
+		return ""
+	}
+	var e struct {
+		Type string `json:"type"`
+	}
+	if json.Unmarshal(r.Error, &e) != nil {
+		return ""
+	}
+	return e.Type
+}
+
+// parseErrorType reports whether an error type says the request body
+// could not be read: a refusal of the content, not a condition of the
+// cluster.
+func parseErrorType(typ string) bool {
+	switch typ {
+	case "json_parse_exception", "x_content_parse_exception", "parse_exception", "illegal_argument_exception",
+		"not_x_content_exception", "json_e_o_f_exception", "action_request_validation_exception":
+		return true
+	}
+	return false
 }
 
 func retriableStatus(status int) bool {

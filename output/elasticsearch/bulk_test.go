@@ -17,9 +17,9 @@ func TestBulkRoundTrip(t *testing.T) {
 	if b.len() != 3 {
 		t.Fatalf("len %d", b.len())
 	}
-	p, err := parseBulk(append([]byte(nil), b.body...))
-	if err != nil {
-		t.Fatal(err)
+	p := &bulk{}
+	if dmg := salvage(append([]byte(nil), b.body...), p, true); len(dmg) != 0 {
+		t.Fatalf("salvage found damage in a bulk made by add: %+v", dmg)
 	}
 	if p.len() != 3 {
 		t.Fatalf("parsed %d items, want 3", p.len())
@@ -36,25 +36,9 @@ func TestBulkRoundTrip(t *testing.T) {
 	var c bulk
 	c.addItem(b.item(2))
 	c.addItem(b.item(0))
-	if q, err := parseBulk(c.body); err != nil || q.len() != 2 {
-		t.Fatalf("re-assembled bulk: %v, %v", q, err)
-	}
-}
-
-func TestParseBulkRejectsDamage(t *testing.T) {
-	for _, in := range []string{
-		`{"create":{"_index":"a","_id":"b"}}` + "\n",           // no document
-		`{"create":{"_index":"a","_id":"b"}}` + "\n{}",         // no final newline
-		`{"index":{"_index":"a"}}` + "\n{}\n",                  // not ours
-		"\x00\x01garbage\n{}\n",                                // binary
-		`{"create":{"_index":"a","_id":"b"}}` + "\n{}\n" + "x", // trailing half line
-	} {
-		if _, err := parseBulk([]byte(in)); err == nil {
-			t.Errorf("parseBulk(%q) accepted damaged input", in)
-		}
-	}
-	if b, err := parseBulk(nil); err != nil || b.len() != 0 {
-		t.Errorf("empty body: %v %v", b, err)
+	q := &bulk{}
+	if dmg := salvage(c.body, q, true); len(dmg) != 0 || q.len() != 2 {
+		t.Fatalf("re-assembled bulk: %d items, damage %+v", q.len(), dmg)
 	}
 }
 
@@ -91,56 +75,37 @@ func TestParseResponse(t *testing.T) {
 	}
 	body := `{"errors":true,"items":[{"create":{"status":201}},{"create":{"status":409,"error":{"type":"version_conflict_engine_exception","reason":"exists"}}},` +
 		`{"create":{"status":429,"error":{"type":"es_rejected_execution_exception","reason":"queue full"}}},` +
-		`{"create":{"status":400,"error":{"type":"document_parsing_exception","reason":"bad ip","caused_by":{"type":"illegal_argument_exception","reason":"'x' is not an IP string literal."}}}}]}`
-	if err := parseResponse([]byte(body), 4, &r); err != nil {
+		`{"create":{"status":400,"error":{"type":"document_parsing_exception","reason":"bad ip","caused_by":{"type":"illegal_argument_exception","reason":"'x' is not an IP string literal."}}}},` +
+		`{"create":{"status":400,"error":{"type":"validation_exception","reason":"Validation Failed: 1: this action would add [1] shards, but this cluster currently has [3]/[3] maximum normal shards open;"}}},` +
+		`{"create":{"status":403,"error":{"type":"cluster_block_exception","reason":"index [x] blocked by: [TOO_MANY_REQUESTS/12/disk usage exceeded flood-stage watermark, index has read-only-allow-delete block];"}}},` +
+		`{"create":{"status":400,"error":{"type":"validation_exception","reason":"Validation Failed: 1: something else;"}}},` +
+		`{"create":{"status":400,"error":{"type":"mapper_parsing_exception","reason":"failed to parse"}}}]}`
+	if err := parseResponse([]byte(body), 8, &r); err != nil {
 		t.Fatal(err)
 	}
-	want := []itemOutcome{outcomeIndexed, outcomeDuplicate, outcomeRetry, outcomeReject}
+	want := []itemOutcome{outcomeIndexed, outcomeDuplicate, outcomeRetry, outcomeReject, outcomeRetry, outcomeRetry, outcomeReject, outcomeReject}
+	wantLabel := []string{"201", "409", "429", "400", "shard_limit", "cluster_block", "400", "400"}
 	for i, m := range r.Items {
-		if got := classifyItem(itemOf(m).Status); got != want[i] {
+		it := itemOf(m)
+		if got := classifyItem(it.Status, it.Error); got != want[i] {
+			t.Errorf("item %d: outcome %d, want %d", i, got, want[i])
+		}
+		if got := itemRetryLabel(it.Status, it.Error); got != wantLabel[i] {
+			t.Errorf("item %d: label %q, want %q", i, got, wantLabel[i])
+		}
+		if got := classifyItem(it.Status, it.Error); got != want[i] {
 			t.Errorf("item %d: outcome %d, want %d", i, got, want[i])
 		}
 	}
 	if s := itemOf(r.Items[3]).Error.String(); s != "document_parsing_exception: bad ip (caused by illegal_argument_exception: 'x' is not an IP string literal.)" {
 		t.Errorf("error string %q", s)
 	}
-	if err := parseResponse([]byte(body), 3, &r); err == nil {
+	if err := parseResponse([]byte(body), 7, &r); err == nil {
 		t.Error("item count mismatch accepted")
 	}
 	if err := parseResponse([]byte(`<html>`), 1, &r); err == nil {
 		t.Error("non-JSON response accepted")
 	}
-}
-
-// FuzzParseBulk feeds the spool segment parser damaged segments: it must
-// return an error or items that re-assemble into the same body.
-func FuzzParseBulk(f *testing.F) {
-	var b bulk
-	var id [idLen]byte
-	docID(&id, 1764000000000, []byte(`{"a":1}`), 0)
-	b.add("sluice-flows-2026.11.24", id[:], []byte(`{"a":1}`))
-	b.add("sluice-flows-2026.11.24", id[:], []byte(`{"@timestamp":"2026-11-24T00:00:00Z","source":{"ip":"10.0.0.1"}}`))
-	f.Add(b.body)
-	f.Add([]byte(`{"create":{"_index":"a","_id":"b"}}` + "\n"))
-	f.Add([]byte("\n\n\n"))
-	f.Fuzz(func(t *testing.T, in []byte) {
-		p, err := parseBulk(in)
-		if err != nil {
-			return
-		}
-		var c bulk
-		for i := range p.len() {
-			it := p.item(i)
-			if bytes.Count(it, []byte("\n")) != 2 {
-				t.Fatalf("item %d has %d lines: %q", i, bytes.Count(it, []byte("\n")), it)
-			}
-			splitItem(it)
-			c.addItem(it)
-		}
-		if !bytes.Equal(c.body, in) {
-			t.Fatalf("items do not re-assemble the body")
-		}
-	})
 }
 
 // FuzzParseResponse: whatever a server answers, parsing must not panic and
@@ -159,7 +124,7 @@ func FuzzParseResponse(f *testing.F) {
 		}
 		for _, m := range r.Items {
 			it := itemOf(m)
-			classifyItem(it.Status)
+			classifyItem(it.Status, it.Error)
 			_ = it.Error.String()
 		}
 	})

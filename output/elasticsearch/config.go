@@ -44,8 +44,8 @@ type Config struct {
 
 	// Retriable failures (429, 502, 503, 504) are retried with exponential
 	// backoff between InitialBackoff and MaxBackoff, with jitter; after
-	// SpoolAfter the remaining items go to the spool. Connection errors go
-	// to the spool at once: the replayer probes the cluster from there.
+	// SpoolAfter a worker leaves the remaining items in their spool segment
+	// and backs off. Connection errors do so at once.
 	InitialBackoff time.Duration
 	MaxBackoff     time.Duration
 	SpoolAfter     time.Duration
@@ -53,6 +53,12 @@ type Config struct {
 	SpoolDir      string // created when missing
 	SpoolMaxBytes int64
 	SpoolWhenFull string // DropOldest, DropNewest or Block
+	// SpoolFsync is when spool files are fsynced: FsyncSegment (when a
+	// segment is sealed and at Close), FsyncAlways (every Write), FsyncNever.
+	SpoolFsync string
+	// StallTimeout is how long delivery may make no progress while
+	// segments wait before Ready reports it (and a warning is logged).
+	StallTimeout time.Duration
 
 	DeadLetterPath     string // NDJSON file for documents Elasticsearch refused
 	DeadLetterMaxBytes int64
@@ -81,6 +87,8 @@ func Default() Config {
 		SpoolDir:           "./data/elasticsearch-spool",
 		SpoolMaxBytes:      1 << 30,
 		SpoolWhenFull:      DropOldest,
+		SpoolFsync:         FsyncSegment,
+		StallTimeout:       5 * time.Minute,
 		DeadLetterPath:     "./data/elasticsearch-dead-letter.ndjson",
 		DeadLetterMaxBytes: 256 << 20,
 		FlowsIndex:         "sluice-flows-%{+yyyy.MM.dd}",
@@ -157,6 +165,14 @@ func (c Config) Validate() error {
 	default:
 		bad("spool.when_full", "%q is not a policy; use drop_oldest, drop_newest or block", c.SpoolWhenFull)
 	}
+	switch c.SpoolFsync {
+	case FsyncSegment, FsyncAlways, FsyncNever:
+	default:
+		bad("spool.fsync", "%q is not a policy; use segment (default), always or never", c.SpoolFsync)
+	}
+	if c.StallTimeout < time.Second {
+		bad("spool.stall_timeout", "%s is below 1s; use e.g. 5m", c.StallTimeout)
+	}
 	if c.DeadLetterPath == "" {
 		bad("dead_letter.path", "is empty; set a file (default data_dir/elasticsearch-dead-letter.ndjson)")
 	}
@@ -180,4 +196,11 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// segmentCap is the largest spool file read back: a segment is sealed at
+// bulk.max_bytes, so it exceeds that by one document at most; bigger files
+// are not sluice's and are moved aside unread.
+func (c Config) segmentCap() int64 {
+	return 4*int64(c.MaxBytes) + 1<<20
 }

@@ -1,6 +1,7 @@
 package elasticsearch
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -8,12 +9,18 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // deadLetter appends documents Elasticsearch refused for good to an NDJSON
 // file, one line per document:
 //
 //	{"@timestamp":"...","index":"...","id":"...","status":400,"error":"type: reason","document":{...}}
+//
+// document is the JSON document, or a JSON string when it is not JSON;
+// bytes that are not UTF-8 (damage found in the spool) are kept exactly as
+// document_base64 instead. Damage found in the spool has status 0, empty
+// index and id, and an error starting with "spool_damaged".
 //
 // The file is bounded; beyond MaxBytes documents are counted and logged, not
 // written.
@@ -64,12 +71,18 @@ func (d *deadLetter) write(now time.Time, index, id string, status int, reason s
 	l = append(l, `,"error":`...)
 	rs, _ := json.Marshal(reason)
 	l = append(l, rs...)
-	l = append(l, `,"document":`...)
-	if json.Valid(doc) {
+	switch {
+	case utf8.Valid(doc) && json.Valid(doc):
+		l = append(l, `,"document":`...)
 		l = append(l, doc...)
-	} else {
+	case utf8.Valid(doc):
+		l = append(l, `,"document":`...)
 		ds, _ := json.Marshal(string(doc))
 		l = append(l, ds...)
+	default: // bytes as they were, which a JSON string cannot hold
+		l = append(l, `,"document_base64":"`...)
+		l = base64.StdEncoding.AppendEncode(l, doc)
+		l = append(l, '"')
 	}
 	l = append(l, "}\n"...)
 	d.line = l

@@ -3,12 +3,16 @@
 //
 // Every document gets a deterministic _id and is sent with op_type create, so
 // a retried bulk request cannot index a document twice (409 counts as done).
-// Retriable failures (429, 502, 503, 504, connection errors) are retried with
-// backoff, only for the items that failed; items Elasticsearch will never
-// accept go to a dead-letter file; while the cluster is unreachable, bulk
-// bodies go to a bounded on-disk spool and are replayed in order when it is
-// back, also after a restart. Index templates are installed before the first
-// document is sent.
+// Write appends every batch to a write-ahead spool on disk before it returns
+// (spool.go); bulk workers send its sealed segments and delete them once
+// Elasticsearch acknowledged every item, so what Write accepted survives a
+// crash of the process. Conditions of the cluster (429, 5xx, credentials,
+// cluster blocks, the shard limit) are retried with backoff and never
+// dead-lettered; items Elasticsearch will never accept go to a dead-letter
+// file, and a request refused for its content as a whole is split until the
+// bad documents are alone. Segments read back from disk are salvaged
+// document by document (salvage.go). Index templates are installed before
+// the first document is sent.
 package elasticsearch
 
 import (

@@ -2,6 +2,7 @@ package elasticsearch
 
 import (
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -17,23 +18,27 @@ type metrics struct {
 	bytes       prometheus.Counter // sluice_output_bytes_total{output="elasticsearch"}
 	writeErrors prometheus.Counter
 
-	duplicates     prometheus.Counter
-	requests       *prometheus.CounterVec // result: ok, item_errors, retriable, failed, transport_error
-	retries        *prometheus.CounterVec // reason: 429, 503, ...
-	itemFailures   *prometheus.CounterVec // reason: Elasticsearch error type
-	deadLetter     prometheus.Counter
-	deadLetterLost prometheus.Counter
-	spooled        prometheus.Counter
-	replayed       prometheus.Counter
-	spoolDropped   *prometheus.CounterVec // reason: drop_oldest, drop_newest, damaged, shutdown
-	latency        prometheus.Histogram
-	templates      *prometheus.CounterVec // result: installed, unchanged, failed
+	duplicates       prometheus.Counter
+	requests         *prometheus.CounterVec // result: ok, item_errors, retriable, failed, transport_error
+	retries          *prometheus.CounterVec // reason: 429, 503, ...
+	itemFailures     *prometheus.CounterVec // reason: Elasticsearch error type
+	deadLetter       prometheus.Counter
+	deadLetterLost   prometheus.Counter
+	spooled          prometheus.Counter
+	replayed         prometheus.Counter
+	spoolDropped     *prometheus.CounterVec // reason: drop_oldest, drop_newest, disk_full, shutdown
+	damagedDocs      prometheus.Counter
+	damagedSegments  prometheus.Counter
+	spoolWriteErrors prometheus.Counter
+	latency          prometheus.Histogram
+	templates        *prometheus.CounterVec // result: installed, unchanged, failed
 
 	mu      sync.Mutex
 	reasons map[string]bool
 }
 
-func newMetrics(reg prometheus.Registerer, sp func() (bytes, docs int64), inflight func() int64) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, sp func() (bytes, docs int64), inflight func() int64,
+	stalled func() (bool, time.Duration), lastProgress func() int64) (*metrics, error) {
 	const out = "elasticsearch"
 	m := &metrics{reasons: map[string]bool{}}
 	var err error
@@ -73,7 +78,13 @@ func newMetrics(reg prometheus.Registerer, sp func() (bytes, docs int64), inflig
 	m.replayed = prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "replayed_documents_total",
 		Help: "Spooled documents delivered (indexed, duplicate or dead-lettered) by the replayer."})
 	m.spoolDropped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: ns + "spool_dropped_documents_total",
-		Help: "Documents lost because the spool was full (drop_oldest, drop_newest), a segment was damaged, or shutdown found it full."}, []string{"reason"})
+		Help: "Documents lost because the spool was full (drop_oldest, drop_newest), the disk was full and memory too (disk_full), or shutdown found it full."}, []string{"reason"})
+	m.damagedDocs = prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "spool_damaged_documents_total",
+		Help: "Documents lost to damaged spool segments (damaged spans go to the dead-letter file; empty, oversized or unreadable segments count what their name claims)."})
+	m.damagedSegments = prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "spool_damaged_segments_total",
+		Help: "Spool segments found damaged, empty, oversized or unreadable."})
+	m.spoolWriteErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "spool_write_errors_total",
+		Help: "Failed writes to the spool (disk full, I/O errors); the open segment is then kept in memory until delivered."})
 	m.latency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: ns + "bulk_duration_seconds",
 		Help: "Bulk request latency, successful or not.", Buckets: prometheus.ExponentialBuckets(0.002, 2.5, 11)})
 	m.templates = prometheus.NewCounterVec(prometheus.CounterOpts{Name: ns + "template_installs_total",
@@ -81,14 +92,25 @@ func newMetrics(reg prometheus.Registerer, sp func() (bytes, docs int64), inflig
 	for _, r := range []string{"ok", "item_errors", "retriable", "failed", "transport_error"} {
 		m.requests.WithLabelValues(r)
 	}
-	for _, r := range []string{DropOldest, DropNewest, "damaged", "shutdown"} {
+	for _, r := range []string{DropOldest, DropNewest, "disk_full", "shutdown"} {
 		m.spoolDropped.WithLabelValues(r)
 	}
 	cs := []prometheus.Collector{m.duplicates, m.requests, m.retries, m.itemFailures, m.deadLetter, m.deadLetterLost,
-		m.spooled, m.replayed, m.spoolDropped, m.latency, m.templates,
+		m.spooled, m.replayed, m.spoolDropped, m.latency, m.templates, m.damagedDocs, m.damagedSegments, m.spoolWriteErrors,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: ns + "stalled",
+			Help: "1 while segments wait in the spool and nothing was delivered for spool.stall_timeout, else 0."},
+			func() float64 {
+				if s, _ := stalled(); s {
+					return 1
+				}
+				return 0
+			}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: ns + "last_progress_timestamp_seconds",
+			Help: "When documents were last delivered (or the spool's queue last became non-empty), Unix seconds."},
+			func() float64 { return float64(lastProgress()) / 1e9 }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: ns + "spool_bytes", Help: "Bytes in the disk spool."},
 			func() float64 { b, _ := sp(); return float64(b) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: ns + "spool_documents", Help: "Documents in the disk spool."},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: ns + "spool_documents", Help: "Documents in the disk spool (the open segment included)."},
 			func() float64 { _, d := sp(); return float64(d) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: ns + "inflight_documents", Help: "Documents in bulk requests being sent or retried."},
 			func() float64 { return float64(inflight()) }),

@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -55,22 +56,28 @@ type Output struct {
 	names  *event.IndexNames
 	now    func() time.Time
 
-	// Owned by the pipeline goroutine.
-	cur     *bulk
-	seen    map[[16]byte]uint32
-	scratch []byte
-	closed  bool
+	// Owned by the pipeline goroutine. cur holds the open segment's
+	// documents; the first written bytes (items) of it are in its file.
+	cur          *bulk
+	written      int
+	writtenItems int
+	seen         map[[16]byte]uint32
+	scratch      []byte
+	closed       bool
+	shutdown     bool // Close started: never wait for room
 
-	work      chan *bulk
-	workers   sync.WaitGroup
-	replayers sync.WaitGroup
-	spool     *spool
-	dlq       *deadLetter
-	bulks     sync.Pool
+	workers sync.WaitGroup
+	spool   *spool
+	dlq     *deadLetter
+	bulks   sync.Pool
 
 	runCtx    context.Context // cancelled when Close gives up waiting
 	cancelRun context.CancelFunc
 	closing   chan struct{} // closed when Close starts: no more backoff
+	stopping  chan struct{} // closed when Close's grace is over: send nothing more
+
+	lastProgress atomic.Int64 // unix nanoseconds of the last delivery, or of the queue becoming non-empty
+	stallWarn    *obs.Limiter
 
 	templates []Template
 	setupMu   sync.Mutex
@@ -78,7 +85,7 @@ type Output struct {
 
 	lastErr  atomic.Pointer[error] // last delivery failure, nil once a request succeeds
 	spoolErr atomic.Pointer[error] // the spool could not take the last bulk, nil when it could
-	inflight *atomic.Int64         // documents handed to workers and not yet delivered or spooled
+	inflight *atomic.Int64         // documents of segments being sent
 }
 
 // New validates cfg, opens the spool and the dead-letter file, and starts
@@ -117,28 +124,38 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Output, e
 			return nil, err
 		}
 	}
-	sp, err := openSpool(cfg.SpoolDir, cfg.SpoolMaxBytes, cfg.SpoolWhenFull, logger)
+	warn := obs.NewLimiter(10 * time.Second)
+	sp, err := newSpool(spoolConfig{
+		dir: cfg.SpoolDir, maxBytes: cfg.SpoolMaxBytes, policy: cfg.SpoolWhenFull, fsync: cfg.SpoolFsync,
+		fileCap: cfg.segmentCap(), memCap: int64(cfg.Workers+2) * int64(cfg.MaxBytes) * 2,
+	}, logger, warn)
 	if err != nil {
 		return nil, err
 	}
 	inflight := new(atomic.Int64)
-	m, err := newMetrics(reg, sp.stats, inflight.Load)
-	if err != nil {
-		return nil, fmt.Errorf("elasticsearch output metrics: %w", err)
-	}
-	sp.m = m
-	dlq, err := openDeadLetter(cfg.DeadLetterPath, cfg.DeadLetterMaxBytes)
-	if err != nil {
-		return nil, err
-	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	o := &Output{
-		cfg: cfg, client: client, logger: logger, warn: obs.NewLimiter(10 * time.Second), m: m,
+		cfg: cfg, client: client, logger: logger, warn: warn, stallWarn: obs.NewLimiter(time.Minute),
 		names: names, now: time.Now,
-		seen: make(map[[16]byte]uint32),
-		work: make(chan *bulk), spool: sp, dlq: dlq,
-		runCtx: runCtx, cancelRun: cancel, closing: make(chan struct{}),
+		seen:   make(map[[16]byte]uint32),
+		spool:  sp,
+		runCtx: runCtx, cancelRun: cancel, closing: make(chan struct{}), stopping: make(chan struct{}),
 		templates: tpls, inflight: inflight,
+	}
+	o.lastProgress.Store(time.Now().UnixNano())
+	m, err := newMetrics(reg, sp.stats, inflight.Load, o.stallState, func() int64 { return o.lastProgress.Load() })
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("elasticsearch output metrics: %w", err)
+	}
+	o.m, sp.m = m, m
+	if o.dlq, err = openDeadLetter(cfg.DeadLetterPath, cfg.DeadLetterMaxBytes); err != nil {
+		cancel()
+		return nil, err
+	}
+	if err := sp.scan(o.countLost); err != nil {
+		cancel()
+		return nil, err
 	}
 	o.cur = o.newBulk()
 	if b, d := sp.stats(); d > 0 {
@@ -147,8 +164,6 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Output, e
 	for range cfg.Workers {
 		o.workers.Add(1)
 		go o.worker()
-		o.replayers.Add(1)
-		go o.replayer()
 	}
 	return o, nil
 }
@@ -215,9 +230,11 @@ func (o *Output) putBulk(b *bulk) {
 	o.bulks.Put(b)
 }
 
-// Write adds the events of b to the current bulk request, sending it when
-// it is full. It returns once the events are with a bulk worker or in the
-// spool; it blocks while all workers are busy (backpressure).
+// Write adds the events of b to the open spool segment: their bulk lines
+// are appended to the segment file with one write(2) before Write returns,
+// so what Write accepted survives a crash of the process. A full segment
+// (bulk.max_docs or bulk.max_bytes) is sealed and queued for the workers.
+// Write blocks only when the spool is full under the block policy.
 func (o *Output) Write(ctx context.Context, b *event.Batch) error {
 	if o.closed {
 		return ErrClosed
@@ -249,14 +266,86 @@ func (o *Output) Write(ctx context.Context, b *event.Batch) error {
 		}
 		o.cur.add(o.indexName(e, &now), id[:], doc)
 		if o.cur.len() >= o.cfg.MaxDocs || len(o.cur.body) >= o.cfg.MaxBytes {
-			if err := o.dispatch(ctx); err != nil {
-				return err
-			}
+			o.commit(ctx, true)
 		}
 	}
+	o.commit(ctx, false)
 	return nil
 }
 
+// commit writes what cur holds beyond the segment file's end to the
+// spool, then seals the segment when seal is set. Documents the spool
+// cannot take are removed from cur, counted and logged.
+func (o *Output) commit(ctx context.Context, seal bool) {
+	if pending := o.cur.body[o.written:]; len(pending) > 0 {
+		if o.shutdown {
+			// Never wait for room at shutdown.
+			c, cancel := context.WithCancel(ctx)
+			cancel()
+			ctx = c
+		}
+		items := o.cur.len() - o.writtenItems
+		drops, reason, err := o.spool.append(ctx, pending, items)
+		for _, d := range drops {
+			o.countLost(d.docs, d.reason, "", nil)
+		}
+		if err != nil {
+			o.cur.body = o.cur.body[:o.written]
+			o.cur.offs = o.cur.offs[:o.writtenItems]
+			o.countLost(items, reason, "", err)
+			e := fmt.Errorf("spool (%s) cannot take documents: %w", o.cfg.SpoolDir, err)
+			o.spoolErr.Store(&e)
+		} else {
+			o.written, o.writtenItems = len(o.cur.body), o.cur.len()
+			o.spoolErr.Store(nil)
+		}
+	}
+	if seal && o.cur.len() > 0 {
+		kept, wasEmpty := o.spool.seal(o.cur)
+		if wasEmpty {
+			o.lastProgress.Store(time.Now().UnixNano())
+		}
+		if kept {
+			o.cur = o.newBulk()
+		} else {
+			o.cur.reset()
+		}
+		o.written, o.writtenItems = 0, 0
+	}
+}
+
+// countLost counts documents lost for reason and logs it (rate-limited).
+func (o *Output) countLost(docs int, reason, file string, err error) {
+	if docs < 0 {
+		docs = 0
+	}
+	switch reason {
+	case "empty", "too_large", "unreadable":
+		o.m.damagedSegments.Inc()
+		o.m.damagedDocs.Add(float64(docs))
+		if ok, muted := o.warn.Allow("spool_damaged"); ok {
+			o.logger.Error("spool segment unusable; the documents its name claims are lost", "file", file, "reason", reason,
+				"documents", docs, "err", err, "suppressed", muted)
+		}
+		return
+	}
+	o.m.spoolDropped.WithLabelValues(reason).Add(float64(docs))
+	if docs == 0 {
+		return
+	}
+	if ok, muted := o.warn.Allow("spool_dropped_" + reason); ok {
+		switch {
+		case errors.Is(err, errDiskFull) || reason == "disk_full":
+			o.logger.Error("disk full: documents dropped", "count", docs, "dir", o.cfg.SpoolDir, "err", err,
+				"fix", "free space on the spool's file system", "suppressed", muted)
+		case reason == DropOldest || reason == DropNewest:
+			o.logger.Error("spool full: documents dropped", "count", docs, "policy", reason, "spool_max_bytes", o.cfg.SpoolMaxBytes,
+				"fix", "raise output.elasticsearch.spool.max_bytes or bring Elasticsearch back", "suppressed", muted)
+		default:
+			o.logger.Error("documents dropped", "count", docs, "reason", reason, "err", err, "suppressed", muted)
+		}
+	}
+}
 func (o *Output) indexName(e *event.Event, now *time.Time) string {
 	t := e.Timestamp
 	if t.IsZero() {
@@ -271,158 +360,170 @@ func (o *Output) indexName(e *event.Event, now *time.Time) string {
 	return o.names.Name(e, t)
 }
 
-// Flush sends the current bulk once it is older than the flush interval.
+// Flush seals the open segment once it is older than the flush interval,
+// so the workers send it.
 func (o *Output) Flush(ctx context.Context) error {
 	if o.closed || o.cur.len() == 0 || o.now().Sub(o.cur.first) < o.cfg.FlushInterval {
 		return nil
 	}
-	return o.dispatch(ctx)
+	o.commit(ctx, true)
+	return nil
 }
 
-// dispatch hands the current bulk to a worker, or to the spool while the
-// spool holds older documents (so they stay in order).
-func (o *Output) dispatch(ctx context.Context) error {
-	b := o.cur
-	o.cur = o.newBulk()
-	if !o.spool.empty() {
-		o.toSpool(ctx, b)
-		return nil
-	}
-	o.inflight.Add(int64(b.len()))
-	select {
-	case o.work <- b:
-		return nil
-	case <-ctx.Done():
-		o.inflight.Add(-int64(b.len()))
-		o.toSpool(context.Background(), b)
-		return nil
-	}
-}
-
-// Pending returns the documents buffered, in flight and spooled: zero
+// Pending returns the documents buffered, being sent and spooled: zero
 // means everything written so far is in Elasticsearch (or dead-lettered).
 func (o *Output) Pending() int64 {
 	_, spooled := o.spool.stats()
-	return int64(o.cur.len()) + o.inflight.Load() + spooled
+	return int64(o.cur.len()-o.writtenItems) + spooled
 }
 
-// toSpool stores b in the spool; what the spool cannot take is counted and
-// logged. b is returned to the pool.
-func (o *Output) toSpool(ctx context.Context, b *bulk) {
-	defer o.putBulk(b)
-	select {
-	case <-o.closing:
-		// Never wait for space at shutdown.
-		c, cancel := context.WithCancel(ctx)
-		cancel()
-		ctx = c
-	default:
-	}
-	n := b.len()
-	lost, reason, err := o.spool.put(ctx, b)
-	if err != nil {
-		e := fmt.Errorf("spool (%s) cannot take documents: %w", o.cfg.SpoolDir, err)
-		o.spoolErr.Store(&e)
-	} else {
-		o.spoolErr.Store(nil)
-	}
-	if lost > 0 {
-		o.m.spoolDropped.WithLabelValues(reason).Add(float64(lost))
-		o.logger.Error("spool full: documents dropped", "count", lost, "policy", reason,
-			"spool_max_bytes", o.cfg.SpoolMaxBytes, "fix", "raise output.elasticsearch.spool.max_bytes or bring Elasticsearch back")
-	}
-	if err == nil {
-		o.m.spooled.Add(float64(n))
-	} else if reason != DropNewest && reason != "shutdown" {
-		o.m.writeErrors.Inc()
-		o.logger.Error("spooling documents failed; they are lost", "count", n, "err", err)
-	}
-}
-
+// worker sends sealed segments, oldest first, backing off while
+// Elasticsearch does not take them. After Close started it goes on only
+// while deliveries succeed, until the grace is over.
 func (o *Output) worker() {
 	defer o.workers.Done()
-	for b := range o.work {
-		n := int64(b.len())
-		rest, err := o.deliver(b, o.cfg.SpoolAfter)
-		if rest != nil {
-			if ok, muted := o.warn.Allow("spooling"); ok {
-				o.logger.Warn("elasticsearch unavailable; spooling documents to disk", "count", rest.len(), "err", err, "suppressed", muted)
+	backoff := o.cfg.InitialBackoff
+	for {
+		select {
+		case <-o.stopping:
+			return
+		default:
+		}
+		seg, wait := o.spool.claim()
+		if seg == nil {
+			if o.isClosing() {
+				return
 			}
-			o.toSpool(context.Background(), rest)
-			o.inflight.Add(-n)
-			if rest != b {
-				o.putBulk(b)
+			select {
+			case <-wait:
+			case <-o.closing:
 			}
 			continue
 		}
-		o.inflight.Add(-n)
-		o.putBulk(b)
-	}
-}
-
-// replayer sends spooled segments, oldest first, while Elasticsearch takes
-// them, backing off while it does not.
-func (o *Output) replayer() {
-	defer o.replayers.Done()
-	backoff := o.cfg.InitialBackoff
-	for {
-		seg, wait := o.spool.claim()
-		if seg == nil {
-			select {
-			case <-wait:
-				continue
-			case <-o.closing:
-				return
-			}
-		}
-		if o.isClosing() {
-			o.spool.release(seg)
-			return
-		}
-		ok := o.replay(seg)
-		if ok {
+		if o.send(seg) {
 			backoff = o.cfg.InitialBackoff
 			continue
 		}
-		if !o.sleep(backoff) {
+		o.checkStall()
+		if o.isClosing() || !o.sleep(backoff) {
 			return
 		}
 		backoff = min(backoff*2, o.cfg.MaxBackoff)
 	}
 }
 
-// replay tries to deliver one claimed segment once; it reports whether the
-// segment is done (deleted or quarantined).
-func (o *Output) replay(seg *segment) bool {
-	body, err := o.spool.read(seg)
-	var b *bulk
-	if err == nil {
-		b, err = parseBulk(body)
-	}
+// send tries to deliver one claimed segment; it reports whether the
+// segment is done (delivered, or unreadable and moved aside). Otherwise
+// what is left of it stays in the spool, released for the next attempt.
+func (o *Output) send(seg *segment) bool {
+	file := filepath.Join(o.cfg.SpoolDir, seg.name)
+	b, err := o.spool.load(seg, o.deadDamage)
 	if err != nil {
-		o.logger.Error("spool segment cannot be read; moved aside as .damaged, its documents are not replayed",
-			"segment", seg.seq, "documents", seg.docs, "err", err)
-		o.m.spoolDropped.WithLabelValues("damaged").Add(float64(seg.docs))
-		o.spool.quarantine(seg)
+		if !errors.Is(err, os.ErrNotExist) {
+			o.countLost(seg.docs, "unreadable", file, err)
+		}
 		return true
 	}
 	n := b.len()
-	rest, err := o.deliver(b, 0)
-	if rest == nil {
-		o.m.replayed.Add(float64(n))
-		if err := o.spool.done(seg); err != nil {
-			o.logger.Error("removing a replayed spool segment", "segment", seg.seq, "err", err)
-		}
+	if n == 0 {
+		_, _ = o.spool.done(seg)
 		return true
 	}
-	if rest.len() < n {
-		o.m.replayed.Add(float64(n - rest.len()))
-		if err := o.spool.rewrite(seg, rest); err != nil {
-			o.logger.Error("rewriting a partly replayed spool segment (the replayed part will be sent again and counted as duplicates)", "segment", seg.seq, "err", err)
+	o.inflight.Add(int64(n))
+	rest, err := o.deliver(b, o.cfg.SpoolAfter)
+	o.inflight.Add(-int64(n))
+	left := 0
+	if rest != nil {
+		left = rest.len()
+	}
+	if o.spool.hasWaited(seg) {
+		o.m.replayed.Add(float64(n - left))
+	}
+	if left < n {
+		o.lastProgress.Store(time.Now().UnixNano())
+	}
+	if rest == nil {
+		body, err := o.spool.done(seg)
+		if err != nil {
+			if ok, muted := o.warn.Allow("spool_remove"); ok {
+				o.logger.Error("removing a delivered spool segment (its documents will be sent again, counted as duplicates)",
+					"file", file, "err", err, "suppressed", muted)
+			}
 		}
+		if body != nil && body != b {
+			o.putBulk(body)
+		}
+		o.putBulk(b)
+		return true
+	}
+	// This segment and every one queued behind it now wait for a later
+	// attempt: count them as spooled (once).
+	o.m.spooled.Add(float64(o.spool.markWaiting()))
+	if ok, muted := o.warn.Allow("spooling"); ok {
+		o.logger.Warn("elasticsearch unavailable; documents wait in the spool", "count", left, "err", err, "suppressed", muted)
+	}
+	if left < n {
+		if err := o.spool.rewrite(seg, rest); err != nil {
+			if ok, muted := o.warn.Allow("spool_rewrite"); ok {
+				o.logger.Error("rewriting a partly delivered spool segment (kept in memory; after a crash the delivered part is sent again)",
+					"file", file, "err", err, "suppressed", muted)
+			}
+		}
+		if seg.body != rest {
+			o.putBulk(rest)
+		}
+		if b != seg.body {
+			o.putBulk(b)
+		}
+	} else if rest != b {
+		o.putBulk(rest)
 	}
 	o.spool.release(seg)
 	return false
+}
+
+// deadDamage writes a damaged span of a spool segment to the dead-letter
+// file (in pieces of at most maxDeadLetterSpan bytes), counts and logs it.
+func (o *Output) deadDamage(seg *segment, body []byte, d damage) {
+	file := filepath.Join(o.cfg.SpoolDir, seg.name)
+	o.m.damagedDocs.Add(float64(d.docs))
+	for off := d.off; off < d.end; off += maxDeadLetterSpan {
+		end := min(off+maxDeadLetterSpan, d.end)
+		o.deadLetterRaw(body[off:end], "spool_damaged", fmt.Sprintf("spool_damaged: %s at bytes %d-%d of %s", d.reason, off, end, seg.name))
+	}
+	if ok, muted := o.warn.Allow("spool_damaged"); ok {
+		o.logger.Error("damaged spool segment: the damaged part went to the dead-letter file, the rest is replayed",
+			"file", file, "reason", d.reason, "documents", d.docs, "bytes", d.end-d.off, "dead_letter", o.cfg.DeadLetterPath, "suppressed", muted)
+	}
+}
+
+// stallState reports whether delivery made no progress for the stall
+// timeout while segments wait, and for how long.
+func (o *Output) stallState() (bool, time.Duration) {
+	segs, _ := o.spool.waiting()
+	now := time.Now()
+	if segs == 0 {
+		o.lastProgress.Store(now.UnixNano())
+		return false, 0
+	}
+	d := now.Sub(time.Unix(0, o.lastProgress.Load()))
+	return d >= o.cfg.StallTimeout, d
+}
+
+func (o *Output) checkStall() {
+	stalled, d := o.stallState()
+	if !stalled {
+		return
+	}
+	if ok, muted := o.stallWarn.Allow("stalled"); ok {
+		_, docs := o.spool.waiting()
+		var reason any = "unknown"
+		if p := o.lastErr.Load(); p != nil {
+			reason = *p
+		}
+		o.logger.Warn("elasticsearch delivery stalled: no progress", "for", d.Round(time.Second), "documents_waiting", docs,
+			"reason", reason, "suppressed", muted)
+	}
 }
 
 func (o *Output) isClosing() bool {
@@ -550,33 +651,8 @@ func (o *Output) attempt(b *bulk) (retry *bulk, reason string, err error) {
 		return nil, "", err
 	}
 	o.m.bytes.Add(float64(len(b.body)))
-	switch st := res.StatusCode; {
-	case retriableStatus(st):
-		o.m.requests.WithLabelValues("retriable").Inc()
-		return b, statusLabel(st), fmt.Errorf("bulk request: HTTP %d: %s", st, trim(body))
-	case st == http.StatusRequestEntityTooLarge && b.len() > 1:
-		// The cluster's http.max_content_length is below bulk.max_bytes:
-		// deliver the halves separately.
-		o.m.requests.WithLabelValues("failed").Inc()
-		o.logger.Warn("bulk request too large for the cluster; splitting it (lower output.elasticsearch.bulk.max_bytes)", "bytes", len(b.body))
-		return o.split(b)
-	case st == http.StatusUnauthorized || st == http.StatusForbidden || st >= 500:
-		o.m.requests.WithLabelValues("failed").Inc()
-		err := fmt.Errorf("bulk request: HTTP %d: %s", st, trim(body))
-		if st < 500 {
-			err = fmt.Errorf("%w %s", err, credentialsHint)
-		}
-		o.setErr(err)
-		return nil, "", err
-	case st >= 300:
-		// The whole request was refused (400 on the request itself, 413 for
-		// one document): nothing in it will ever be accepted as it is.
-		o.m.requests.WithLabelValues("failed").Inc()
-		reason := fmt.Sprintf("bulk request refused: HTTP %d: %s", st, trim(body))
-		for i := range b.len() {
-			o.deadLetter(b.item(i), st, "request_refused", reason)
-		}
-		return nil, "", nil
+	if st := res.StatusCode; st >= 300 {
+		return o.refused(b, st, body)
 	}
 	var r bulkResponse
 	if err := parseResponse(body, b.len(), &r); err != nil {
@@ -594,7 +670,7 @@ func (o *Output) attempt(b *bulk) (retry *bulk, reason string, err error) {
 	var indexed int
 	for i, m := range r.Items {
 		it := itemOf(m)
-		switch classifyItem(it.Status) {
+		switch classifyItem(it.Status, it.Error) {
 		case outcomeIndexed:
 			indexed++
 		case outcomeDuplicate:
@@ -605,7 +681,7 @@ func (o *Output) attempt(b *bulk) (retry *bulk, reason string, err error) {
 				retry = o.newBulk()
 			}
 			retry.addItem(b.item(i))
-			reason = statusLabel(it.Status)
+			reason = itemRetryLabel(it.Status, it.Error)
 			o.m.itemFailures.WithLabelValues(o.m.reason(errType(it.Error))).Inc()
 		case outcomeReject:
 			o.m.itemFailures.WithLabelValues(o.m.reason(errType(it.Error))).Inc()
@@ -625,7 +701,7 @@ func errType(e *itemError) string {
 
 // split delivers the two halves of b on their own; whatever they could not
 // deliver comes back as one bulk to retry.
-func (o *Output) split(b *bulk) (*bulk, string, error) {
+func (o *Output) split(b *bulk, label string) (*bulk, string, error) {
 	h := b.len() / 2
 	var rest *bulk
 	var lastErr error
@@ -649,7 +725,70 @@ func (o *Output) split(b *bulk) (*bulk, string, error) {
 	if rest == nil {
 		return nil, "", nil
 	}
-	return rest, "413", lastErr
+	return rest, label, lastErr
+}
+
+// refused handles a bulk request Elasticsearch answered with an error
+// status as a whole. Conditions of the cluster (429, 408, 5xx other than
+// parse errors, 401/403, cluster blocks) are retried and then spooled,
+// never dead-lettered. A refusal of the content (other 4xx, a parse error
+// in a 5xx, 413) is split in halves until the documents it is about are
+// alone; those are dead-lettered and the others delivered, so one bad
+// document cannot hold up the rest.
+func (o *Output) refused(b *bulk, st int, body []byte) (retry *bulk, reason string, err error) {
+	typ := responseErrorType(body)
+	err = fmt.Errorf("bulk request: HTTP %d: %s", st, trim(body))
+	switch {
+	case typ == "cluster_block_exception":
+		o.m.requests.WithLabelValues("retriable").Inc()
+		o.setErr(err)
+		return b, "cluster_block", err
+	case retriableStatus(st) || st == http.StatusRequestTimeout:
+		o.m.requests.WithLabelValues("retriable").Inc()
+		return b, statusLabel(st), err
+	case st == http.StatusUnauthorized || st == http.StatusForbidden || (st >= 500 && !parseErrorType(typ)):
+		o.m.requests.WithLabelValues("failed").Inc()
+		if st < 500 {
+			err = fmt.Errorf("%w %s", err, credentialsHint)
+		}
+		o.setErr(err)
+		return nil, "", err
+	}
+	o.m.requests.WithLabelValues("failed").Inc()
+	if b.len() > 1 {
+		if st == http.StatusRequestEntityTooLarge {
+			if ok, muted := o.warn.Allow("too_large"); ok {
+				o.logger.Warn("bulk request too large for the cluster; splitting it (lower output.elasticsearch.bulk.max_bytes)",
+					"bytes", len(b.body), "suppressed", muted)
+			}
+			return o.split(b, "413")
+		}
+		if ok, muted := o.warn.Allow("content_refused"); ok {
+			o.logger.Warn("elasticsearch refused a bulk request for its content; splitting it to isolate the bad documents",
+				"status", st, "error_type", typ, "documents", b.len(), "suppressed", muted)
+		}
+		return o.split(b, "content")
+	}
+	if typ == "" {
+		typ = "request_refused"
+	}
+	o.m.itemFailures.WithLabelValues(o.m.reason(typ)).Inc()
+	o.deadLetter(b.item(0), st, typ, "bulk request refused: "+err.Error())
+	return nil, "", nil
+}
+
+// deadLetterRaw writes bytes that are not an item (damage found in the
+// spool) to the dead-letter file.
+func (o *Output) deadLetterRaw(raw []byte, typ, reason string) {
+	if err := o.dlq.write(o.now(), "", "", 0, reason, raw); err != nil {
+		o.m.deadLetterLost.Inc()
+		if ok, muted := o.warn.Allow("dead_letter_lost"); ok {
+			o.logger.Error("damaged spool bytes not written to the dead-letter file", "reason", reason, "bytes", len(raw),
+				"err", err, "suppressed", muted)
+		}
+		return
+	}
+	o.m.deadLetter.Inc()
 }
 
 // deadLetter writes one refused item to the dead-letter file.
@@ -681,14 +820,24 @@ func trim(b []byte) string {
 	return string(bytes.TrimSpace(b))
 }
 
-// Ready reports an error only when the output cannot take documents: the
-// spool is full under the block policy, or writing to it fails. An
-// unreachable cluster is not an error here: documents are spooled, and
-// Status says so (a readiness probe that failed then would make an
-// orchestrator stop sending, and the data would be lost instead).
+// Ready reports an error when the output cannot take documents (the
+// spool is full under the block policy, or the disk is) or when delivery
+// is stalled: segments wait and nothing was delivered for
+// spool.stall_timeout. An unreachable cluster alone is not an error here:
+// documents are spooled, and Status says so (a readiness probe that failed
+// then would make an orchestrator stop sending, and the data would be lost
+// instead).
 func (o *Output) Ready() error {
 	if p := o.spoolErr.Load(); p != nil {
 		return *p
+	}
+	if stalled, d := o.stallState(); stalled {
+		_, docs := o.spool.waiting()
+		reason := "no answer yet"
+		if p := o.lastErr.Load(); p != nil {
+			reason = (*p).Error()
+		}
+		return fmt.Errorf("delivery stalled: nothing delivered for %s, %d documents waiting in the spool: %s", d.Round(time.Second), docs, reason)
 	}
 	return nil
 }
@@ -696,7 +845,7 @@ func (o *Output) Ready() error {
 // Status describes a delivery problem for /readyz: the last failure and
 // what waits in the spool; "" while everything is delivered.
 func (o *Output) Status() string {
-	_, d := o.spool.stats()
+	_, d := o.spool.waiting()
 	p := o.lastErr.Load()
 	switch {
 	case p != nil && d > 0:
@@ -709,24 +858,23 @@ func (o *Output) Status() string {
 	return ""
 }
 
-// Close sends what is buffered and waits for the workers: in-flight
-// requests get closeWait to finish (bounded by ctx); after that they are
-// cancelled and their documents spooled, as is everything that fails now.
-// Replayers stop; the spool keeps what they did not send for the next start.
+// Close seals the open segment (fsynced unless spool.fsync is never) and
+// lets the workers go on sending while deliveries succeed, for closeWait
+// (bounded by ctx); then in-flight requests are cancelled. What is not
+// delivered stays in the spool for the next start.
 func (o *Output) Close(ctx context.Context) error {
 	if o.closed {
 		return nil
 	}
-	if o.cur.len() > 0 {
-		_ = o.dispatch(ctx)
-	}
+	// Seal before the workers learn of the close: one that finds nothing
+	// to send after it returns.
+	o.shutdown = true
+	o.commit(ctx, true)
 	o.closed = true
 	close(o.closing)
-	close(o.work)
 	done := make(chan struct{})
 	go func() {
 		o.workers.Wait()
-		o.replayers.Wait()
 		close(done)
 	}()
 	t := time.NewTimer(closeWait)
@@ -734,14 +882,13 @@ func (o *Output) Close(ctx context.Context) error {
 	select {
 	case <-done:
 	case <-t.C:
-		o.cancelRun()
-		<-done
 	case <-ctx.Done():
-		o.cancelRun()
-		<-done
 	}
+	close(o.stopping)
 	o.cancelRun()
+	<-done
 	o.spool.close()
+	o.m.spooled.Add(float64(o.spool.markWaiting()))
 	if b, d := o.spool.stats(); d > 0 {
 		o.logger.Warn("documents left in the spool; they are replayed at the next start", "documents", d, "bytes", b, "dir", o.cfg.SpoolDir)
 	}

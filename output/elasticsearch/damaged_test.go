@@ -1,0 +1,96 @@
+package elasticsearch
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/sluicelab/sluice/internal/estest"
+)
+
+// flowItems returns the bulk lines of flows first..first+n-1 for index, as
+// Write makes them.
+func flowItems(t *testing.T, index string, first, n int) string {
+	t.Helper()
+	b := flowBatch(first, n, day)
+	defer b.Release()
+	var bk bulk
+	var id [idLen]byte
+	for i := range b.All() {
+		line, _ := b.JSONLine(i)
+		doc := bytes.TrimSuffix(line, []byte("\n"))
+		docID(&id, day.UnixMilli(), doc, 0)
+		bk.add(index, id[:], doc)
+	}
+	return string(bk.body)
+}
+
+// TestDamagedSpoolIsReplayed starts an output on a spool directory holding
+// every kind of entry and damage: it starts, replays exactly the good
+// documents into a real node, dead-letters the damaged spans, counts what
+// is lost, and leaves only the moved-aside entries and the stranger's file.
+func TestDamagedSpoolIsReplayed(t *testing.T) {
+	url := estest.URL(t)
+	f := newFixture(t, url)
+	idx := f.index(day)
+	dir := f.cfg.SpoolDir
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	w := func(name, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	item := flowItems(t, idx, 900, 1)
+	w(sealedName(1, 100), flowItems(t, idx, 0, 100))                                 // 100 good
+	w("2--5.bulk", flowItems(t, idx, 100, 50))                                       // 50 good, adopted
+	w("3-1.bulk", flowItems(t, idx, 150, 50))                                        // 50 good, adopted
+	w(sealedName(4, 7), "")                                                          // 7 claimed, lost
+	w(sealedName(5, 60), flowItems(t, idx, 200, 50)+item[:len(item)/2])              // 50 good, torn tail
+	w(sealedName(6, 51), flowItems(t, idx, 250, 25)+"\n"+flowItems(t, idx, 275, 25)) // 50 good, stray newline
+	w(sealedName(7, 3), "\x00\x01 random bytes \xff\n\n")                            // 1 damaged span
+	w(sealedName(8, 1), string(make([]byte, f.cfg.segmentCap()+1)))                  // too large: aside, 1 lost
+	w("notes.txt", "hello")
+	if err := os.Symlink("/dev/zero", filepath.Join(dir, sealedName(9, 3))); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, sealedName(10, 3)), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	o := f.open(t)
+	waitDelivered(t, o, time.Minute)
+	closeDelivered(t, o)
+	seqCheck(t, url, idx, 300)
+
+	if got := testutil.ToFloat64(o.m.damagedDocs); got != 7+1+1+1+1 {
+		t.Errorf("spool_damaged_documents_total = %v, want 11 (7 empty, 1 too large, torn tail, stray newline, random bytes)", got)
+	}
+	if got := testutil.ToFloat64(o.m.damagedSegments); got != 5 {
+		t.Errorf("spool_damaged_segments_total = %v, want 5", got)
+	}
+	dl, err := os.ReadFile(f.cfg.DeadLetterPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(dl, []byte("\n")); n != 3 || bytes.Count(dl, []byte("spool_damaged")) != 3 ||
+		!bytes.Contains(dl, []byte("document_base64")) {
+		t.Errorf("dead-letter file has %d lines, want 3 spool_damaged ones (random bytes as document_base64):\n%.3000s", n, dl)
+	}
+	var names []string
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	want := fmt.Sprint([]string{sealedName(8, 1) + asideExt, sealedName(9, 3) + asideExt, sealedName(10, 3) + asideExt, "notes.txt"})
+	if fmt.Sprint(names) != want {
+		t.Errorf("spool directory after replay: %v, want %s", names, want)
+	}
+}
