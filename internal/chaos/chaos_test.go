@@ -490,7 +490,7 @@ func chaosSpoolCorruption(t *testing.T, esURL string) {
 			}
 			continue
 		}
-		roundCounted := (c.esDropped - before.esDropped) + (c.deadLettered - before.deadLettered)
+		roundCounted := (c.esDropped - before.esDropped) + (c.deadLettered - before.deadLettered) + (c.damaged - before.damaged)
 		es := in.es()
 		miss, some := intact.Only(es, 5)
 		lost, _ := damaged.Only(es, 0)
@@ -505,7 +505,7 @@ func chaosSpoolCorruption(t *testing.T, esURL string) {
 		}
 		if int64(lost) > roundCounted {
 			bad(kinds, "loss-uncounted")
-			t.Errorf("round %d (%s): %d documents of damaged segments are not in Elasticsearch, sluice counted %d (spool drops + dead letters); want the loss counted",
+			t.Errorf("round %d (%s): %d documents of damaged segments are not in Elasticsearch, sluice counted %d (spool drops + damaged + dead letters); want the loss counted",
 				round, strings.Join(kinds, ","), lost, roundCounted)
 		}
 		bad(kinds, "ok")

@@ -516,7 +516,8 @@ type counted struct {
 	droppedEvts  int64 // events dropped in the pipeline or TCP drain
 	pendingSets  int64 // NetFlow data sets dropped waiting for a template
 	esDropped    int64 // documents the Elasticsearch output gave up (spool)
-	deadLettered int64
+	deadLettered int64 // documents Elasticsearch refused, in the dead-letter file
+	damaged      int64 // documents lost to damaged spool segments (their bytes in the dead-letter file)
 	spoolLeft    int64 // documents still in the spool at the last scrape (a gauge: the last value, not a sum)
 }
 
@@ -528,6 +529,7 @@ func (m metrics) counted() counted {
 		pendingSets:  m.sum("sluice_netflow_pending_dropped_total"),
 		esDropped:    m.sum("sluice_output_elasticsearch_spool_dropped_documents_total"),
 		deadLettered: m.sum("sluice_output_elasticsearch_dead_letter_documents_total"),
+		damaged:      m.sum("sluice_output_elasticsearch_spool_damaged_documents_total"),
 		spoolLeft:    m.sum("sluice_output_elasticsearch_spool_documents"),
 	}
 }
@@ -539,6 +541,7 @@ func (c *counted) add(o counted) {
 	c.pendingSets += o.pendingSets
 	c.esDropped += o.esDropped
 	c.deadLettered += o.deadLettered
+	c.damaged += o.damaged
 	c.spoolLeft = o.spoolLeft
 }
 

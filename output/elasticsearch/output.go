@@ -788,7 +788,8 @@ func (o *Output) deadLetterRaw(raw []byte, typ, reason string) {
 		}
 		return
 	}
-	o.m.deadLetter.Inc()
+	// Not counted in dead_letter_documents_total: the documents of a
+	// damaged span are counted in spool_damaged_documents_total.
 }
 
 // deadLetter writes one refused item to the dead-letter file.

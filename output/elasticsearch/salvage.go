@@ -8,16 +8,18 @@ import (
 
 // Reasons a span of a spool segment could not be replayed (damage.reason).
 const (
-	damageBadAction   = "bad_action"       // a line that is not one of our create actions
-	damageMissingDoc  = "missing_document" // an action not followed by its document
-	damageInvalidDoc  = "invalid_document" // a document line that is not a JSON object in UTF-8
-	damageTruncated   = "truncated"        // a tail without its final newline (torn write)
-	maxDeadLetterSpan = 64 << 10           // raw bytes per dead-letter line
+	damageBadAction   = "bad_action"        // a line that is not one of our create actions
+	damageMissingDoc  = "missing_document"  // an action not followed by its document
+	damageInvalidDoc  = "invalid_document"  // a document line that is not a JSON object in UTF-8
+	damageTruncated   = "truncated"         // a tail without its final newline (torn write)
+	damageMissing     = "documents_missing" // fewer documents than the segment's name claims
+	damageBlank       = "blank_lines"       // only blank lines: nothing lost (docs is 0)
+	maxDeadLetterSpan = 64 << 10            // raw bytes per dead-letter line
 )
 
 // damage is a span [off, end) of a segment that salvage could not replay.
 // docs is how many documents it stood for: the create actions in it, and at
-// least one.
+// least one, except for a span of blank lines only (damageBlank, 0).
 type damage struct {
 	off, end int
 	docs     int
@@ -87,6 +89,11 @@ func salvage(body []byte, good *bulk, checkDocs bool) []damage {
 		}
 	}
 	for i := range out {
+		if out[i].docs == 0 && len(bytes.Trim(body[out[i].off:out[i].end], " \t\r\n")) == 0 {
+			// Blank lines alone: no document was there.
+			out[i].reason = damageBlank
+			continue
+		}
 		out[i].docs = max(out[i].docs, 1)
 	}
 	return out

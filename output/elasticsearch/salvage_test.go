@@ -32,7 +32,9 @@ func checkCover(t *testing.T, in []byte, good *bulk, dmg []damage) {
 	gi, pos := 0, 0
 	for pos < len(in) {
 		if len(dmg) > 0 && dmg[0].off == pos {
-			if dmg[0].end <= pos || dmg[0].end > len(in) || dmg[0].docs < 1 {
+			blank := len(bytes.Trim(in[dmg[0].off:dmg[0].end], " \t\r\n")) == 0
+			if dmg[0].end <= pos || dmg[0].end > len(in) || (dmg[0].docs < 1) != (dmg[0].reason == damageBlank) ||
+				(dmg[0].reason == damageBlank) != (blank && dmg[0].docs == 0) {
 				t.Fatalf("bad damage span %+v at %d of %d", dmg[0], pos, len(in))
 			}
 			rebuilt = append(rebuilt, in[dmg[0].off:dmg[0].end]...)
@@ -81,7 +83,8 @@ func TestSalvage(t *testing.T) {
 		{"action without document at the end", goodItems(0, 2) + string(action) + "\n", 2, 1, 1, damageMissingDoc},
 		{"document missing in the middle", goodItems(0, 2) + string(action) + "\n" + goodItems(2, 2), 4, 1, 1, damageMissingDoc},
 		{"stray newline inside a document", goodItems(0, 2) + string(action) + "\n" + string(doc[:5]) + "\n" + string(doc[5:]) + "\n" + goodItems(2, 3), 5, 1, 1, damageInvalidDoc},
-		{"stray empty line", goodItems(0, 2) + "\n" + goodItems(2, 2), 4, 1, 1, damageBadAction},
+		{"stray empty line", goodItems(0, 2) + "\n" + goodItems(2, 2), 4, 0, 1, damageBlank},
+		{"blank lines at the end", goodItems(0, 2) + "\n \r\n", 2, 0, 1, damageBlank},
 		{"damaged byte in a document", goodItems(0, 2) + string(action) + "\n" + string(doc[:3]) + "\xff" + string(doc[4:]) + "\n" + goodItems(2, 1), 3, 1, 1, damageInvalidDoc},
 		{"invalid UTF-8 that is still JSON", goodItems(0, 1) + string(action) + "\n" + `{"m":"` + "\xc3\x28" + `"}` + "\n", 1, 1, 1, damageInvalidDoc},
 		{"damaged action", goodItems(0, 2) + `{"create":{"_index":"a b","_id":"x"}}` + "\n" + string(doc) + "\n" + goodItems(2, 2), 4, 1, 1, damageBadAction},

@@ -611,6 +611,24 @@ func (s *spool) load(seg *segment, dead func(seg *segment, body []byte, d damage
 	}
 	good := &bulk{body: make([]byte, 0, len(data))}
 	dmg := salvage(data, good, seg.fromDisk)
+	// Blank lines lose nothing: the file is rewritten without them, not
+	// reported.
+	rewrite := len(dmg) > 0
+	dmg = slices.DeleteFunc(dmg, func(d damage) bool { return d.reason == damageBlank })
+	// A sealed segment's name says how many documents it held: what is
+	// neither good nor in a damaged span was cut away (a truncated file,
+	// random bytes over several items) and is lost too.
+	found := good.len()
+	for _, d := range dmg {
+		found += d.docs
+	}
+	if short := seg.docs - found; short > 0 {
+		if n := len(dmg); n > 0 && dmg[n-1].end == len(data) {
+			dmg[n-1].docs += short
+		} else {
+			dmg = append(dmg, damage{off: len(data), end: len(data), docs: short, reason: damageMissing})
+		}
+	}
 	if len(dmg) > 0 && s.m != nil {
 		s.m.damagedSegments.Inc()
 	}
@@ -618,7 +636,7 @@ func (s *spool) load(seg *segment, dead func(seg *segment, body []byte, d damage
 		dead(seg, data, d)
 	}
 	name := seg.name
-	if len(dmg) > 0 || good.len() != seg.docs || strings.HasSuffix(name, openSuffix) {
+	if rewrite || len(dmg) > 0 || good.len() != seg.docs || strings.HasSuffix(name, openSuffix) {
 		nn := sealedName(seg.seq, good.len())
 		if good.len() == 0 {
 			_ = os.Remove(p)
