@@ -29,6 +29,16 @@ func (b *bulk) reset() {
 	b.first = time.Time{}
 }
 
+// sparse reports whether b holds much less than its buffer's capacity, so
+// that keeping it in memory (a sealed segment waiting for delivery) would
+// hold on to memory it does not use.
+func (b *bulk) sparse() bool { return cap(b.body) > 2*len(b.body)+64<<10 }
+
+// compact returns a copy of b in buffers of its size.
+func (b *bulk) compact() *bulk {
+	return &bulk{body: append(make([]byte, 0, len(b.body)), b.body...), offs: append(make([]int, 0, len(b.offs)), b.offs...), first: b.first}
+}
+
 // item returns the action and document lines of item i (with newlines).
 func (b *bulk) item(i int) []byte {
 	end := len(b.body)

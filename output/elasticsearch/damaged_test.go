@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -93,4 +94,49 @@ func TestDamagedSpoolIsReplayed(t *testing.T) {
 	if fmt.Sprint(names) != want {
 		t.Errorf("spool directory after replay: %v, want %s", names, want)
 	}
+}
+
+// TestSmallSegmentsKeepLittleMemory: with Elasticsearch unreachable (a
+// closed port), many segments sealed small by the flush interval are kept
+// in memory in buffers of their size, not in buffers sized for a full bulk
+// (4 MiB each: 300 of them held 1.5 GB of capacity before).
+func TestSmallSegmentsKeepLittleMemory(t *testing.T) {
+	f := newFixture(t, estest.URL(t))
+	f.cfg.Addresses = []string{"http://" + closedPort(t)}
+	o := f.open(t)
+	var clock atomic.Int64
+	clock.Store(day.UnixNano())
+	o.now = func() time.Time { return time.Unix(0, clock.Load()) }
+	ctx := t.Context()
+	for i := range 300 {
+		b := flowBatch(i*5, 5, day)
+		if err := o.Write(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		b.Release()
+		clock.Add(int64(time.Second)) // past the flush interval
+		if err := o.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := o.spool
+	s.mu.Lock()
+	var kept, capacity, used int64
+	for _, g := range s.segs {
+		if g.body != nil {
+			kept++
+			capacity += int64(cap(g.body.body))
+			used += int64(len(g.body.body))
+		}
+	}
+	segs, memCap := len(s.segs), s.memCap
+	s.mu.Unlock()
+	if segs != 300 || kept == 0 {
+		t.Fatalf("%d segments, %d kept in memory; want 300 sealed and some kept", segs, kept)
+	}
+	if capacity > 2*used+64<<10 || capacity > memCap {
+		t.Errorf("%d segments kept in memory hold %d bytes of buffers for %d bytes of documents (memory cap %d), want at most twice what they hold",
+			kept, capacity, used, memCap)
+	}
+	_ = o.Close(ctx) // what waits stays in the spool
 }

@@ -301,11 +301,18 @@ func (o *Output) commit(ctx context.Context, seal bool) {
 		}
 	}
 	if seal && o.cur.len() > 0 {
-		kept, wasEmpty := o.spool.seal(o.cur)
+		// A segment sealed small (the flush interval, few events) keeps a
+		// copy of its size in memory, not the buffer sized for a full
+		// bulk: memory while Elasticsearch lags follows what waits.
+		sealed, copied := o.cur, false
+		if o.cur.sparse() && o.spool.wouldKeep(int64(len(o.cur.body))) {
+			sealed, copied = o.cur.compact(), true
+		}
+		kept, wasEmpty := o.spool.seal(sealed)
 		if wasEmpty {
 			o.lastProgress.Store(time.Now().UnixNano())
 		}
-		if kept {
+		if kept && !copied {
 			o.cur = o.newBulk()
 		} else {
 			o.cur.reset()

@@ -514,6 +514,14 @@ func (s *spool) seal(b *bulk) (kept, wasEmpty bool) {
 	return kept, wasEmpty
 }
 
+// wouldKeep reports whether a segment of size bytes sealed now would be
+// kept in memory (a hint: the workers may change it meanwhile).
+func (s *spool) wouldKeep(size int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.openBroke || s.memBytes+size <= s.memCap
+}
+
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
