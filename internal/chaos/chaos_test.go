@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -1042,6 +1043,20 @@ func chaosESNodeLoss(t *testing.T) {
 func primaryNode(t *testing.T, in *instance) int {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
+	// Replicas 1 keeps the data through a node's loss once the replica is
+	// started; a primary killed before its first replica is (index just
+	// created) leaves the index red until that node comes back, and sluice
+	// then rightly keeps the documents spooled: not the fault tested here.
+	for {
+		status, body := estest.Do(t, "GET", in.esURL+"/_cluster/health/"+in.prefix+"-flows-*?wait_for_status=green&timeout=5s", "")
+		if status == 200 && bytes.Contains(body, []byte(`"status":"green"`)) && !bytes.Contains(body, []byte(`"active_shards":0,`)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s-flows-* not green with its replicas within 30 s (status %d: %.300s)", in.prefix, status, body)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 	for {
 		status, body := estest.Do(t, "GET", in.esURL+"/_cat/shards/"+in.prefix+"-flows-*?format=json&h=index,prirep,node", "")
 		var shards []struct {

@@ -130,11 +130,18 @@ func (f *Figures) String() string {
 }
 
 // report prints the figures line once, also when the scenario fails.
+// maxRSSMB bounds sluice's resident memory in every scenario (the issue's
+// target for a Raspberry-Pi-class box).
+const maxRSSMB = 200
+
 func report(t *testing.T, f *Figures) {
 	start := time.Now()
 	t.Cleanup(func() {
 		f.Duration = time.Since(start)
 		fmt.Println(f.String()) // stdout, not t.Log: one greppable line, also without -v on failure
+		if f.RSSMaxMB >= maxRSSMB {
+			t.Errorf("sluice's RSS peaked at %d MB, want under %d MB in every scenario", f.RSSMaxMB, maxRSSMB)
+		}
 	})
 }
 
