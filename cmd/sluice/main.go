@@ -308,6 +308,7 @@ func esConfig(cfg *config.Config) elasticsearch.Config {
 	}
 	c.SpoolMaxBytes, c.SpoolWhenFull = e.Spool.MaxBytes, e.Spool.WhenFull
 	c.SpoolFsync, c.StallTimeout = e.Spool.Fsync, e.Spool.StallTimeout
+	c.SpoolWhenSlow = e.Spool.WhenSlow
 	c.DeadLetterPath = e.DeadLetter.Path
 	if c.DeadLetterPath == "" {
 		c.DeadLetterPath = filepath.Join(cfg.DataDir, "elasticsearch-dead-letter.ndjson")

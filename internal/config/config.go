@@ -197,6 +197,7 @@ type ElasticsearchConfig struct {
 		// Fsync is when spool files are fsynced: segment, always or never.
 		Fsync        string        `mapstructure:"fsync"`
 		StallTimeout time.Duration `mapstructure:"stall_timeout"`
+		WhenSlow     string        `mapstructure:"when_slow"`
 	} `mapstructure:"spool"`
 	DeadLetter struct {
 		Path     string `mapstructure:"path"`
@@ -353,6 +354,7 @@ var defaults = []struct {
 	{"output.elasticsearch.spool.when_full", "drop_oldest"},
 	{"output.elasticsearch.spool.fsync", "segment"},
 	{"output.elasticsearch.spool.stall_timeout", 5 * time.Minute},
+	{"output.elasticsearch.spool.when_slow", "backpressure"},
 	{"output.elasticsearch.dead_letter.path", ""},
 	{"output.elasticsearch.dead_letter.max_bytes", 256 << 20},
 	{"output.elasticsearch.template.install", true},

@@ -18,6 +18,13 @@ const (
 	Block      = "block"
 )
 
+// What Write does while Elasticsearch is slower than the input
+// (output.elasticsearch.spool.when_slow).
+const (
+	WhenSlowBackpressure = "backpressure"
+	WhenSlowSpool        = "spool"
+)
+
 // Config configures the Elasticsearch output (keys under output.elasticsearch;
 // the index patterns and time zone come from output.index.* and
 // output.timezone).
@@ -59,6 +66,11 @@ type Config struct {
 	// StallTimeout is how long delivery may make no progress while
 	// segments wait before Ready reports it (and a warning is logged).
 	StallTimeout time.Duration
+	// SpoolWhenSlow is what Write does while Elasticsearch answers and
+	// delivers but more waits than the in-memory capacity:
+	// WhenSlowBackpressure (wait, so the pipeline slows its intake) or
+	// WhenSlowSpool (spool it to disk).
+	SpoolWhenSlow string
 
 	DeadLetterPath     string // NDJSON file for documents Elasticsearch refused
 	DeadLetterMaxBytes int64
@@ -89,6 +101,7 @@ func Default() Config {
 		SpoolWhenFull:      DropOldest,
 		SpoolFsync:         FsyncSegment,
 		StallTimeout:       5 * time.Minute,
+		SpoolWhenSlow:      WhenSlowBackpressure,
 		DeadLetterPath:     "./data/elasticsearch-dead-letter.ndjson",
 		DeadLetterMaxBytes: 256 << 20,
 		FlowsIndex:         "sluice-flows-%{+yyyy.MM.dd}",
@@ -169,6 +182,11 @@ func (c Config) Validate() error {
 	case FsyncSegment, FsyncAlways, FsyncNever:
 	default:
 		bad("spool.fsync", "%q is not a policy; use segment (default), always or never", c.SpoolFsync)
+	}
+	switch c.SpoolWhenSlow {
+	case WhenSlowBackpressure, WhenSlowSpool:
+	default:
+		bad("spool.when_slow", "%q is not a policy; use backpressure or spool", c.SpoolWhenSlow)
 	}
 	if c.StallTimeout < time.Second {
 		bad("spool.stall_timeout", "%s is below 1s; use e.g. 5m", c.StallTimeout)

@@ -30,6 +30,7 @@ type metrics struct {
 	damagedDocs      prometheus.Counter
 	damagedSegments  prometheus.Counter
 	spoolWriteErrors prometheus.Counter
+	backpressure     prometheus.Counter
 	latency          prometheus.Histogram
 	templates        *prometheus.CounterVec // result: installed, unchanged, failed
 
@@ -85,6 +86,8 @@ func newMetrics(reg prometheus.Registerer, sp func() (bytes, docs int64), inflig
 		Help: "Spool segments found damaged, empty, oversized or unreadable."})
 	m.spoolWriteErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "spool_write_errors_total",
 		Help: "Failed writes to the spool (disk full, I/O errors); the open segment is then kept in memory until delivered."})
+	m.backpressure = prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "backpressure_seconds_total",
+		Help: "Time the output made the pipeline wait because Elasticsearch, answering, was slower than the input (spool.when_slow: backpressure)."})
 	m.latency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: ns + "bulk_duration_seconds",
 		Help: "Bulk request latency, successful or not.", Buckets: prometheus.ExponentialBuckets(0.002, 2.5, 11)})
 	m.templates = prometheus.NewCounterVec(prometheus.CounterOpts{Name: ns + "template_installs_total",
@@ -96,7 +99,7 @@ func newMetrics(reg prometheus.Registerer, sp func() (bytes, docs int64), inflig
 		m.spoolDropped.WithLabelValues(r)
 	}
 	cs := []prometheus.Collector{m.duplicates, m.requests, m.retries, m.itemFailures, m.deadLetter, m.deadLetterLost,
-		m.spooled, m.replayed, m.spoolDropped, m.latency, m.templates, m.damagedDocs, m.damagedSegments, m.spoolWriteErrors,
+		m.spooled, m.replayed, m.spoolDropped, m.latency, m.templates, m.damagedDocs, m.damagedSegments, m.spoolWriteErrors, m.backpressure,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: ns + "stalled",
 			Help: "1 while segments wait in the spool and nothing was delivered for spool.stall_timeout, else 0."},
 			func() float64 {

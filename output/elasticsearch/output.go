@@ -149,6 +149,9 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Output, e
 		return nil, fmt.Errorf("elasticsearch output metrics: %w", err)
 	}
 	o.m, sp.m = m, m
+	if cfg.SpoolWhenSlow == WhenSlowBackpressure {
+		sp.answering = o.answering
+	}
 	if o.dlq, err = openDeadLetter(cfg.DeadLetterPath, cfg.DeadLetterMaxBytes); err != nil {
 		cancel()
 		return nil, err
@@ -502,6 +505,17 @@ func (o *Output) deadDamage(seg *segment, body []byte, d damage) {
 		o.logger.Error("damaged spool segment: the damaged part went to the dead-letter file, the rest is replayed",
 			"file", file, "reason", d.reason, "documents", d.docs, "bytes", d.end-d.off, "dead_letter", o.cfg.DeadLetterPath, "suppressed", muted)
 	}
+}
+
+// answerGrace is how long delivery may make no progress and still count
+// as a cluster that answers (spool.when_slow: backpressure).
+const answerGrace = 5 * time.Second
+
+// answering reports whether Elasticsearch answers and delivery progresses:
+// the last request did not fail (setErr) and a segment was delivered
+// lately.
+func (o *Output) answering() bool {
+	return o.lastErr.Load() == nil && time.Since(time.Unix(0, o.lastProgress.Load())) < answerGrace
 }
 
 // stallState reports whether delivery made no progress for the stall

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/sluicelab/sluice/internal/fsutil"
 	"github.com/sluicelab/sluice/internal/obs"
@@ -41,12 +42,17 @@ type spool struct {
 	maxBytes int64
 	policy   string
 	fsync    string
-	fileCap  int64                  // largest segment file read back
-	memCap   int64                  // bytes of segment bodies kept in memory
-	aside    func(name, why string) // moveAside during scan (bounded logging)
-	logger   *slog.Logger
-	warn     *obs.Limiter
-	m        *metrics
+	fileCap  int64 // largest segment file read back
+	memCap   int64 // bytes of segment bodies kept in memory
+	// answering, when set, reports whether Elasticsearch answers and
+	// delivery progresses: then append lets at most memCap more than
+	// bpBase wait (backpressure) instead of spooling what the cluster is
+	// too slow to take.
+	answering func() bool
+	aside     func(name, why string) // moveAside during scan (bounded logging)
+	logger    *slog.Logger
+	warn      *obs.Limiter
+	m         *metrics
 
 	mu       sync.Mutex
 	segs     []*segment // sealed, ascending seq
@@ -54,6 +60,8 @@ type spool struct {
 	bytes    int64 // sealed and open
 	docs     int64
 	memBytes int64
+	bpBase   int64         // what waited when the cluster last stopped answering (or at start), ratcheting down
+	bpWaits  int64         // times append waited for the cluster (backpressure)
 	changed  chan struct{} // closed and replaced on every change
 	closed   bool
 
@@ -244,6 +252,7 @@ func (s *spool) scan(lost lostFunc) error {
 		s.bytes += a.size
 		s.docs += int64(a.docs)
 	}
+	s.bpBase = s.bytes
 	return nil
 }
 
@@ -383,7 +392,35 @@ func (s *spool) append(ctx context.Context, p []byte, items int) (drops []droppe
 		over := s.bytes+n > s.maxBytes
 		memOver := s.openBroke && s.memBytes+s.openSize+n > s.memCap
 		if !over && !memOver {
-			break
+			if s.answering == nil || s.closed || ctx.Err() != nil {
+				break
+			}
+			if !s.answering() {
+				s.bpBase = s.bytes
+				break
+			}
+			s.bpBase = min(s.bpBase, s.bytes)
+			if s.bytes+n <= s.bpBase+s.memCap {
+				break
+			}
+			// The cluster takes documents, more slowly than they come:
+			// wait for it rather than spool what it cannot keep up with.
+			ch := s.changed
+			s.bpWaits++
+			s.mu.Unlock()
+			started := time.Now()
+			t := time.NewTimer(100 * time.Millisecond)
+			select {
+			case <-ch:
+			case <-t.C:
+			case <-ctx.Done():
+			}
+			t.Stop()
+			if s.m != nil {
+				s.m.backpressure.Add(time.Since(started).Seconds())
+			}
+			s.mu.Lock()
+			continue
 		}
 		switch {
 		case memOver && s.policy != Block:

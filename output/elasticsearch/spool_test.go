@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -415,5 +416,81 @@ func TestReadFileUntrusted(t *testing.T) {
 		if err := <-done; err == nil {
 			t.Errorf("readFile(%s) accepted it", n)
 		}
+	}
+}
+
+// TestSpoolBackpressureWhileAnswering: while the cluster answers, at most
+// memCap more than waited before may wait: append then waits (the pipeline
+// slows down) until a delivery makes room, and gives up waiting (spools)
+// as soon as the cluster stops answering or ctx ends; at start, the
+// backlog found on disk does not count against the new data.
+func TestSpoolBackpressureWhileAnswering(t *testing.T) {
+	dir := t.TempDir()
+	backlog := goodItems(0, 50) // an earlier run's
+	if err := os.WriteFile(filepath.Join(dir, sealedName(1, 50)), []byte(backlog), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := testSpool(t, dir, 1<<30, DropOldest)
+	item := []byte(goodItem(1000))
+	s.memCap = int64(10 * len(item))
+	var answering atomic.Bool
+	answering.Store(true)
+	s.answering = answering.Load
+	waits := func() int64 {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.bpWaits
+	}
+	appendN := func(n int) {
+		t.Helper()
+		for range n {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_, _, err := s.append(ctx, item, 1)
+			cancel()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	// The earlier backlog is the base: memCap (ten items) more go in
+	// without waiting.
+	appendN(10)
+	if w := waits(); w != 0 || s.bytes != int64(len(backlog))+s.memCap {
+		t.Fatalf("after memCap of new data: %d waits, %d bytes; want 0 waits and the backlog plus memCap", w, s.bytes)
+	}
+	// The eleventh waits until ctx ends, then is taken (never lost).
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	_, _, err := s.append(ctx, item, 1)
+	cancel()
+	if err != nil || waits() == 0 {
+		t.Fatalf("append with the backlog over memCap while answering: err %v, %d waits; want it to wait, then take it", err, waits())
+	}
+	// The next waits until the cluster stops answering, then spools.
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := s.append(context.Background(), item, 1)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("append returned (%v) while the cluster answers and the backlog is over memCap, want it to wait", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	answering.Store(false)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("append still waits after the cluster stopped answering")
+	}
+	// Answering again: the base is what waited then, so new data goes in
+	// (up to memCap) without waiting for the old backlog to drain.
+	before := waits()
+	appendN(9)
+	if w := waits(); w != before {
+		t.Errorf("append waited %d times after the cluster came back although the backlog grew by less than memCap", w-before)
 	}
 }
