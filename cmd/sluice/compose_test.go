@@ -192,6 +192,45 @@ func TestDockerCompose(t *testing.T) {
 	}
 }
 
+// docker-compose 1.29 (Debian's docker-compose, Python) validates the file
+// against the Compose schema without a daemon. It predates the top-level
+// name: key of Compose v2, so it checks a copy without that line.
+func TestDockerComposeSchema(t *testing.T) {
+	dc := requireTool(t, "docker-compose", "docker-compose")
+	b, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := regexp.MustCompile(`(?m)^name: .*\n`).ReplaceAllString(string(b), "")
+	f := filepath.Join(t.TempDir(), "docker-compose.yml")
+	if err := os.WriteFile(f, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	compose := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(dc, append([]string{"-f", f, "--project-directory", root}, args...)...)
+		cmd.Env = append(os.Environ(), "GEOIPUPDATE_ACCOUNT_ID=", "GEOIPUPDATE_LICENSE_KEY=", "TZ=", "SLUICE_VERSION=")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("docker-compose %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	compose("config", "-q")
+	// (1.29 lists services of every profile; TestDockerCompose checks profiles.)
+	if got := strings.Fields(compose("config", "--services")); !slices.Contains(got, "sluice") || !slices.Contains(got, "geoipupdate") {
+		t.Errorf("services = %v, want sluice and geoipupdate", got)
+	}
+	// TZ unset on the host: the default applies.
+	if out := compose("config"); !strings.Contains(out, "TZ: Etc/UTC") {
+		t.Errorf("docker-compose config: no TZ: Etc/UTC for an unset TZ:\n%s", out)
+	}
+}
+
 // mountSourceOf returns the target where vols mount source.
 func mountSourceOf(vols []string, source string) (target string, ro, ok bool) {
 	for _, v := range vols {
