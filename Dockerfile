@@ -1,9 +1,17 @@
 # sluice in a container: a static binary on distroless, running as nonroot.
 #
-#   docker build -t sluice --build-arg VERSION=$(git describe --always) .
+#   docker build -t sluice .
 #   docker run --rm -p 2055:2055/udp -v sluice-data:/var/lib/sluice sluice
 #
 # docker-compose.yml runs it next to Elasticsearch and Kibana.
+#
+# Version: the build context includes .git, so the go command stamps the
+# module version (the tag, or v0.0.0-<time>-<revision>, +dirty for local
+# changes), vcs.revision and vcs.time as in any build from a clone;
+# `docker run --rm sluice version` prints them. --build-arg VERSION=v1.2.3
+# names a release instead. Without .git (a source tarball, or a git
+# worktree, whose .git is a file) there is nothing to stamp and the version
+# is "dev" unless VERSION is given.
 
 FROM golang:1.26 AS build
 WORKDIR /src
@@ -11,12 +19,9 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-ARG VERSION=dev
-# .git is not in the build context (.dockerignore), hence -buildvcs=false;
-# the version comes from the build argument instead.
-RUN CGO_ENABLED=0 go build -trimpath -buildvcs=false \
-        -ldflags "-s -w -X main.version=${VERSION}" -o /sluice ./cmd/sluice \
-    && mkdir -p /out/var/lib/sluice
+ARG VERSION=
+RUN CGO_ENABLED=0 go build -trimpath -buildvcs=auto -ldflags "-s -w -X main.version=${VERSION}" -o /sluice ./cmd/sluice
+RUN mkdir -p /out/var/lib/sluice
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /sluice /sluice

@@ -126,6 +126,9 @@ type sluiceOpts struct {
 	DataDir string // SLUICE_DATA_DIR; a new temp dir when empty
 	Env     []string
 	Args    []string // after "run", e.g. --config FILE
+	Bin     string   // the binary; sluiceBin when empty
+	Wrap    []string // command line the binary runs under, e.g. setpriv --reuid=N
+	Dir     string   // working directory; a new temp dir when empty
 }
 
 // sluiceProc is one running sluice process.
@@ -153,8 +156,16 @@ func startSluice(t *testing.T, opts sluiceOpts) *sluiceProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(sluiceBin, append([]string{"run"}, opts.Args...)...)
-	cmd.Dir = t.TempDir()
+	bin := sluiceBin
+	if opts.Bin != "" {
+		bin = opts.Bin
+	}
+	argv := append(append(append([]string{}, opts.Wrap...), bin, "run"), opts.Args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = opts.Dir
+	if cmd.Dir == "" {
+		cmd.Dir = t.TempDir()
+	}
 	cmd.Env = append(os.Environ(),
 		fmt.Sprintf("SLUICE_NETFLOW_LISTEN=127.0.0.1:%d", opts.Ports.NetFlow),
 		fmt.Sprintf("SLUICE_IPFIX_LISTEN=127.0.0.1:%d", opts.Ports.IPFIX),

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -38,9 +37,6 @@ import (
 	"github.com/sluicelab/sluice/output/retention"
 	"github.com/sluicelab/sluice/output/stdout"
 )
-
-// version is set at build time with -ldflags "-X main.version=v1.2.3".
-var version = "dev"
 
 func main() {
 	os.Exit(execute(os.Args[1:], os.Stdout, os.Stderr))
@@ -107,9 +103,12 @@ func execute(args []string, stdoutW, stderrW io.Writer) int {
 		Use:   "version",
 		Short: "Print the version",
 		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintln(cmd.OutOrStdout(), "sluice", versionString())
+			fmt.Fprint(cmd.OutOrStdout(), versionText())
 		},
 	}
+	// --version prints what `sluice version` prints.
+	root.Version = versionString()
+	root.SetVersionTemplate(versionText())
 	root.AddCommand(run, check, ver, setupCommand(stderrW), geoipCommand(stderrW), retentionCommand(stderrW))
 	root.SetArgs(args)
 	if err := root.Execute(); err != nil {
@@ -117,19 +116,6 @@ func execute(args []string, stdoutW, stderrW io.Writer) int {
 		return exitCode(err)
 	}
 	return 0
-}
-
-func versionString() string {
-	v := version
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				v += " (" + s.Value[:12] + ")"
-			}
-		}
-		v += " " + bi.GoVersion
-	}
-	return v
 }
 
 // componentConfigs maps the config file onto each component's Config.
