@@ -161,16 +161,13 @@ func newRetention(cc componentConfigs, logger *slog.Logger, reg prometheus.Regis
 	return retention.New(cc.retention, deps, logger, reg)
 }
 
-// startRetention runs retention.schedule inside `sluice run` in a goroutine
-// that ends with ctx; the returned stop cancels it and waits for it (a run
-// in progress is cancelled between, or inside, its requests).
-func startRetention(ctx context.Context, cc componentConfigs, logger *slog.Logger, reg prometheus.Registerer) (stop func(), err error) {
-	if cc.retention.Schedule == "" {
-		return func() {}, nil
-	}
-	r, err := newRetention(cc, logger, reg)
-	if err != nil {
-		return nil, fmt.Errorf("retention: %w", err)
+// startRetention runs r (built by checkConfig for retention.schedule; nil
+// without one) inside `sluice run` in a goroutine that ends with ctx; the
+// returned stop cancels it and waits for it (a run in progress is
+// cancelled between, or inside, its requests).
+func startRetention(ctx context.Context, r *retention.Runner, cc componentConfigs, logger *slog.Logger) (stop func()) {
+	if r == nil {
+		return func() {}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -184,5 +181,5 @@ func startRetention(ctx context.Context, cc componentConfigs, logger *slog.Logge
 	return func() {
 		cancel()
 		<-done
-	}, nil
+	}
 }
