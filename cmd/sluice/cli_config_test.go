@@ -92,32 +92,36 @@ func TestCLICheckConfigMatchesRun(t *testing.T) {
 		name string
 		yaml string
 		want []string // substrings of both outputs
+		once bool     // each want only once in check-config's output
 	}{
 		{"unknown parser", "syslog: {parsers: {routes: [{parser: f5asm, programs: [x]}]}}",
-			[]string{`syslog.parsers.routes[0].parser: no parser "f5asm"`, "f5_asm"}},
+			[]string{`syslog.parsers.routes[0].parser: no parser "f5asm"`, "f5_asm"}, false},
 		{"http port not a number", "http: {listen: 'localhost:9155x'}",
-			[]string{"http.listen", `"9155x"`, `"127.0.0.1:9155"`}},
+			[]string{"http.listen", `"9155x"`, `"127.0.0.1:9155"`}, false},
 		{"country database as asn_db", "geoip: {asn_db: " + filepath.Join(geodata, "GeoLite2-Country-Test.mmdb") + "}",
-			[]string{"geoip.asn_db", "GeoLite2-Country", "GeoLite2-ASN.mmdb"}},
+			[]string{"geoip.asn_db", "GeoLite2-Country", "GeoLite2-ASN.mmdb"}, false},
 		{"not a database", "geoip: {city_db: " + notMMDB + "}",
-			[]string{"geoip.city_db", "not a valid MaxMind DB file"}},
+			[]string{"geoip.city_db", "not a valid MaxMind DB file"}, false},
 		{"unknown key", "netflw: {listen: ['127.0.0.1:0']}",
-			[]string{"netflw.listen: unknown key", "did you mean netflow.listen?"}},
+			[]string{"netflw.listen: unknown key", "did you mean netflow.listen?"}, false},
 		{"unknown key in a route", "syslog: {parsers: {routes: [{parsr: meraki}]}}",
-			[]string{"syslog.parsers.routes[0].parsr: unknown key", "did you mean parser?"}},
+			[]string{"syslog.parsers.routes[0].parsr: unknown key", "did you mean parser?"}, false},
 		{"value of the wrong type", "collector: {sockets: many}",
-			[]string{"collector.sockets: many is not a whole number", "write e.g. 1 (the default)"}},
+			[]string{"collector.sockets: many is not a whole number", "write e.g. 1 (the default)"}, false},
 		{"sflow hint names 6343", "sflow: {listen: ['0.0.0.0']}",
-			[]string{"sflow.listen", `"0.0.0.0:6343"`}},
+			[]string{"sflow.listen", `"0.0.0.0:6343"`}, false},
 		{"ipfix port out of range", "ipfix: {listen: ['0.0.0.0:70000']}",
-			[]string{"ipfix.listen", `"0.0.0.0:4739"`}},
+			[]string{"ipfix.listen", `"0.0.0.0:4739"`}, false},
+		// Checked by config and by the collector: reported once.
+		{"tls listen not host:port", "syslog: {tls: {listen: ['abc'], cert_file: /nonexistent/c.pem, key_file: /nonexistent/k.pem}}",
+			[]string{`syslog.tls.listen: "abc" is not host:port`, `write e.g. "0.0.0.0:6514"`}, true},
 		{"tls files missing", "syslog: {tls: {listen: ['127.0.0.1:0'], cert_file: /nonexistent/c.pem, key_file: /nonexistent/k.pem}}",
-			[]string{"syslog.tls.cert_file"}},
+			[]string{"syslog.tls.cert_file"}, false},
 		{"retention policy", "retention: {policies: [{name: old, pattern: 'sluice-*', max_age: forever, action: delete}]}",
-			[]string{"retention.policies[0].max_age", `"forever"`}},
+			[]string{"retention.policies[0].max_age", `"forever"`}, false},
 		// Unknown keys and bad values come out together, in one pass.
 		{"everything at once", "outptu: {stdout: true}\nlog: {level: loud}\nsyslog: {parsers: {routes: [{parser: f5asm, programs: [x]}]}}\ngeoip: {asn_db: " + filepath.Join(geodata, "GeoLite2-City-Test.mmdb") + "}",
-			[]string{"outptu.stdout: unknown key", "did you mean output.stdout?", "log.level", "syslog.parsers.routes[0].parser", "geoip.asn_db"}},
+			[]string{"outptu.stdout: unknown key", "did you mean output.stdout?", "log.level", "syslog.parsers.routes[0].parser", "geoip.asn_db"}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -128,6 +132,9 @@ func TestCLICheckConfigMatchesRun(t *testing.T) {
 					t.Errorf("sluice %s exited 0, want non-zero; output:\n%s", args[0], out)
 				}
 				for _, w := range tc.want {
+					if n := strings.Count(out, w); tc.once && args[0] == "check-config" && n > 1 {
+						t.Errorf("sluice %s output has %q %d times, want once:\n%s", args[0], w, n, out)
+					}
 					if !strings.Contains(out, w) {
 						t.Errorf("sluice %s output does not contain %q:\n%s", strings.Join(args[:len(args)-1], " "), w, out)
 					}

@@ -98,10 +98,39 @@ func checkConfigLogged(path string, flags *pflag.FlagSet, reg prometheus.Registe
 			p.retention = r
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(dedupe(errs)...); err != nil {
 		return p, err
 	}
 	return p, nil
+}
+
+// dedupe flattens errs and drops a problem already reported by an earlier
+// check with another fix: the same text up to the first "; " (key, value
+// and what is wrong).
+func dedupe(errs []error) []error {
+	var out []error
+	seen := map[string]bool{}
+	var add func(err error)
+	add = func(err error) {
+		if err == nil {
+			return
+		}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				add(e)
+			}
+			return
+		}
+		head, _, _ := strings.Cut(err.Error(), "; ")
+		if !seen[head] {
+			seen[head] = true
+			out = append(out, err)
+		}
+	}
+	for _, err := range errs {
+		add(err)
+	}
+	return out
 }
 
 // unjoin splits an errors.Join error into its errors.

@@ -70,9 +70,9 @@ func retentionCommand(stderrW io.Writer) *cobra.Command {
 		Use:   "retention",
 		Short: "Delete, close, force-merge or gzip old daily indices and files once, then exit (cron)",
 		Long:  retentionHelp,
-		Args: func(_ *cobra.Command, args []string) error {
+		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return configError(fmt.Errorf("retention takes no arguments, got %q; use --config FILE", args))
+				return configError(fmt.Errorf("retention takes no arguments, got %q; use --config FILE\nusage: %s", args, cmd.UseLine()))
 			}
 			return nil
 		},
@@ -120,7 +120,7 @@ func retentionCommand(stderrW io.Writer) *cobra.Command {
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "YAML config file (optional; see configs/sluice.yaml)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what would be done and change nothing")
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "give up after this long (0: no limit; force merges can take long)")
-	config.AddFlags(cmd.Flags())
+	config.AddFlagsFor(cmd.Flags(), "output.file.dir", "output.elasticsearch.addresses", "log.level", "log.format")
 	return cmd
 }
 

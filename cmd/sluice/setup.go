@@ -85,7 +85,7 @@ func setupCommand(stderrW io.Writer) *cobra.Command {
 	}
 	es.Flags().StringVarP(&cfgPath, "config", "c", "", "YAML config file (optional)")
 	es.Flags().DurationVar(&timeout, "timeout", time.Minute, "give up after this long")
-	config.AddFlags(es.Flags())
+	config.AddFlagsFor(es.Flags(), "output.elasticsearch.addresses", "log.level", "log.format")
 	setup.AddCommand(es)
 	return setup
 }

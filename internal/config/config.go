@@ -389,9 +389,13 @@ var FlagKeys = []string{
 }
 
 // AddFlags registers the flags for FlagKeys on fs.
-func AddFlags(fs *pflag.FlagSet) {
+func AddFlags(fs *pflag.FlagSet) { AddFlagsFor(fs, FlagKeys...) }
+
+// AddFlagsFor registers the flags of keys (a subset of FlagKeys) on fs:
+// a command shows only the flags of the keys it uses.
+func AddFlagsFor(fs *pflag.FlagSet, keys ...string) {
 	for _, d := range defaults {
-		if !contains(FlagKeys, d.Key) {
+		if !contains(FlagKeys, d.Key) || !contains(keys, d.Key) {
 			continue
 		}
 		switch v := d.Value.(type) {
