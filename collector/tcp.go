@@ -144,7 +144,11 @@ func (c TCPConfig) Validate(prefix string) error {
 			_, err = strconv.ParseUint(port, 10, 16)
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s.listen: %q is not host:port; use e.g. 0.0.0.0:5514 or [::]:5514", prefix, a))
+			port := "5514"
+			if c.TLS != nil {
+				port = "6514" // RFC 5425
+			}
+			errs = append(errs, fmt.Errorf("%s.listen: %q is not host:port; use e.g. 0.0.0.0:%s or [::]:%s", prefix, a, port, port))
 		}
 	}
 	// The message size and batch size are shared keys (syslog.*, collector.*),

@@ -76,6 +76,8 @@ type DB struct {
 
 	mu    sync.Mutex // serializes loads; guards files
 	files [numKinds]fileState
+	// startErr is what New's first load found (LoadErrors, joined).
+	startErr error
 }
 
 // state is what lookups read: the loaded databases and the cache of
@@ -119,9 +121,14 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*DB, error
 		return nil, err
 	}
 	d.m = m
-	_ = d.load(false)
+	d.startErr = d.load(false)
 	return d, nil
 }
+
+// StartErr returns the LoadErrors of the databases New could not load
+// (joined; nil when all loaded), so that a caller can refuse to start on a
+// file that is there but unusable while it waits for one not there yet.
+func (d *DB) StartErr() error { return d.startErr }
 
 // Find looks ip up and adds what it did to c. It returns nil when the
 // address is not public, no database is loaded, or no database knows it;

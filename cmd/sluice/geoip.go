@@ -29,7 +29,12 @@ func geoipCommand(stderrW io.Writer) *cobra.Command {
 		Long: "Opens the databases of geoip.* (from --config, SLUICE_GEOIP_* or --geoip.* flags) and prints, per address,\n" +
 			"its class (public addresses only are looked up), the lookup result, locality (enrich.home_networks)\n" +
 			"and the geo/as fields. Exits 1 when an argument is not an address or a configured database did not load.",
-		Args: cobra.MinimumNArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return fmt.Errorf("geoip lookup: missing IP\nusage: %s", cmd.UseLine())
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := config.Load(cfgPath, cmd.Flags())
 			if err != nil {
@@ -82,7 +87,7 @@ func geoipCommand(stderrW io.Writer) *cobra.Command {
 		},
 	}
 	lookup.Flags().StringVarP(&cfgPath, "config", "c", "", "YAML config file (optional; see configs/sluice.yaml)")
-	config.AddFlags(lookup.Flags())
+	config.AddFlagsFor(lookup.Flags(), "geoip.country_db", "geoip.city_db", "geoip.asn_db", "enrich.home_networks")
 	g.AddCommand(lookup)
 	return g
 }

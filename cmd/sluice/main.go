@@ -56,48 +56,86 @@ func execute(args []string, stdoutW, stderrW io.Writer) int {
 	run := &cobra.Command{
 		Use:   "run",
 		Short: "Run the collector (no config file needed: listens on the default ports, writes ./data)",
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.Load(cfgPath, cmd.Flags())
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			// The components built by the check log with the configured
+			// logger; with a bad log.* (reported) a default one.
+			logger := slog.New(slog.DiscardHandler)
+			p, err := checkConfigLogged(cfgPath, cmd.Flags(), reg, func(cfg *config.Config) *slog.Logger {
+				l, err := obs.NewLogger(stderrW, cfg.Log.Level, cfg.Log.Format)
+				if err != nil {
+					l, _ = obs.NewLogger(stderrW, "info", "text")
+				}
+				logger = l
+				return l
+			})
 			if err != nil {
-				return err
-			}
-			if err := cfg.Validate(); err != nil {
+				if p != nil {
+					obs.FlushLogger(context.Background(), logger)
+				}
 				return fmt.Errorf("invalid configuration:\n%w", err)
-			}
-			logger, err := obs.NewLogger(stderrW, cfg.Log.Level, cfg.Log.Format)
-			if err != nil {
-				return err
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			// Emit the pending "repeats_suppressed" summaries of the log limit.
 			defer obs.FlushLogger(context.Background(), logger)
-			warnWritable(logger, cfgPath, cfg)
-			return runCollector(ctx, cfg, logger)
+			warnWritable(logger, cfgPath, p.cfg)
+			return runCollector(ctx, p, logger, reg)
 		},
 	}
 	run.Flags().StringVarP(&cfgPath, "config", "c", "", "YAML config file (optional; see configs/sluice.yaml)")
 	config.AddFlags(run.Flags())
 
+	var checkPath string
+	var strict bool
 	check := &cobra.Command{
-		Use:   "check-config FILE",
-		Short: "Validate a config file and exit non-zero with the problems found",
-		Args:  cobra.ExactArgs(1),
+		Use:   "check-config [-c] FILE",
+		Short: "Check a config file as `sluice run` would, without binding ports; exit non-zero with every problem found",
+		Long: "Loads FILE (and SLUICE_* variables) and builds every component `sluice run` builds before it binds\n" +
+			"its ports: parsers and routes, GeoIP databases, retention policies, TLS files, listen addresses.\n" +
+			"Prints every problem at once, each with its key, value and fix. Warnings (a GeoIP file that does\n" +
+			"not exist yet: run starts without it and loads it when it appears) fail only with --strict.",
+		Args: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case len(args) > 1:
+				return fmt.Errorf("check-config takes one FILE, got %d arguments\nusage: %s", len(args), cmd.UseLine())
+			case len(args) == 1 && checkPath != "":
+				return fmt.Errorf("check-config: give FILE or --config, not both\nusage: %s", cmd.UseLine())
+			case len(args) == 0 && checkPath == "":
+				return fmt.Errorf("check-config: missing FILE\nusage: %s", cmd.UseLine())
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := config.Load(args[0], nil)
+			path := checkPath
+			if len(args) == 1 {
+				path = args[0]
+			}
+			p, err := checkConfig(path, nil, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+			out := cmd.OutOrStdout()
+			if p != nil {
+				for _, w := range p.warnings {
+					fmt.Fprintf(out, "%s: warning: %v\n", path, w)
+				}
+			}
 			if err != nil {
-				return err
+				return fmt.Errorf("invalid configuration %s:\n%w", path, err)
 			}
-			if err := cfg.Validate(); err != nil {
-				return fmt.Errorf("invalid configuration %s:\n%w", args[0], err)
+			if n := len(p.warnings); n > 0 {
+				if strict {
+					return fmt.Errorf("%s: %d warning(s), and --strict makes them errors", path, n)
+				}
+				fmt.Fprintf(out, "%s: ok (%d warning(s))\n", path, n)
+				return nil
 			}
-			if err := checkComponents(cfg); err != nil {
-				return fmt.Errorf("invalid configuration %s:\n%w", args[0], err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", args[0])
+			fmt.Fprintf(out, "%s: ok\n", path)
 			return nil
 		},
 	}
+	check.Flags().StringVarP(&checkPath, "config", "c", "", "YAML config file (instead of FILE)")
+	check.Flags().BoolVar(&strict, "strict", false, "fail on warnings too")
 
 	ver := &cobra.Command{
 		Use:   "version",
@@ -137,8 +175,12 @@ type componentConfigs struct {
 	timecheck timecheck.Config
 }
 
+// buildComponentConfigs maps cfg onto the components' configs. It goes on
+// past a bad value (leaving that component's default) and returns every
+// problem it met, so that one check reports them all.
 func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
 	var cc componentConfigs
+	var errs []error
 	cc.netflow = netflow.Default()
 	t := cfg.NetFlow.Templates
 	cc.netflow.MaxTemplatesPerExporter = t.MaxPerExporter
@@ -182,7 +224,7 @@ func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
 	}
 	loc, err := time.LoadLocation(sc.Timezone)
 	if err != nil {
-		return cc, fmt.Errorf("syslog.timezone: %w", err)
+		loc = time.UTC // config.Validate names syslog.timezone
 	}
 	cc.syslogDec = syslog.DecoderConfig{Location: loc, KeepOriginal: sc.KeepOriginal}
 	cc.vendor = parsers.Default()
@@ -205,7 +247,8 @@ func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
 			if err != nil {
 				a, aerr := netip.ParseAddr(sn)
 				if aerr != nil {
-					return cc, fmt.Errorf("syslog.parsers.routes[%d].senders: %q is not an address or CIDR; write e.g. 192.0.2.1 or 10.0.0.0/8", i, sn)
+					errs = append(errs, fmt.Errorf("syslog.parsers.routes[%d].senders: %q is not an address or CIDR; write e.g. 192.0.2.1 or 10.0.0.0/8", i, sn))
+					continue
 				}
 				p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
 			}
@@ -216,7 +259,7 @@ func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
 
 	cc.geoip = geoipConfig(cfg)
 	if cc.geo.HomeNetworks, err = geo.ParseHomeNetworks(cfg.Enrich.HomeNetworks); err != nil {
-		return cc, err
+		errs = append(errs, err)
 	}
 
 	cc.file = file.Default()
@@ -226,11 +269,9 @@ func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
 	cc.file.Timezone = cfg.Output.Timezone
 	cc.file.FsyncInterval = cfg.Output.File.FsyncInterval
 	cc.file.MaxOpenFiles = cfg.Output.File.MaxOpenFiles
-	mode, err := cfg.FileMode()
-	if err != nil {
-		return cc, err
+	if mode, err := cfg.FileMode(); err == nil { // else config.Validate names output.file.file_mode
+		cc.file.FileMode = mode
 	}
-	cc.file.FileMode = mode
 
 	cc.es = esConfig(cfg)
 	cc.retention = retentionConfig(cfg)
@@ -240,14 +281,11 @@ func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
 	cc.timecheck.Syslog = timecheck.Bounds{MaxPast: cfg.Syslog.MaxPast, MaxFuture: cfg.Syslog.MaxFuture}
 
 	cc.pipe = pipeline.Config{QueueSize: cfg.Pipeline.QueueSize, Workers: cfg.Pipeline.Workers, FlushInterval: cfg.Pipeline.FlushInterval}
-	return cc, nil
+	return cc, errors.Join(errs...)
 }
 
-func checkComponents(cfg *config.Config) error {
-	cc, err := buildComponentConfigs(cfg)
-	if err != nil {
-		return err
-	}
+// checkComponents validates each component's config.
+func checkComponents(cfg *config.Config, cc componentConfigs) error {
 	errs := []error{cc.netflow.Validate(), cc.udp.Validate("collector"), cc.pipe.Validate(), cc.vendor.Validate(), cc.geoip.Validate(), cc.retention.Validate(), cc.timecheck.Validate()}
 	if len(cc.syslogTCP.Listen) > 0 {
 		errs = append(errs, cc.syslogTCP.Validate("syslog.tcp"))
@@ -306,17 +344,11 @@ func esConfig(cfg *config.Config) elasticsearch.Config {
 	return c
 }
 
-func runCollector(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
-	if err := checkComponents(cfg); err != nil {
-		return fmt.Errorf("invalid configuration:\n%w", err)
-	}
-	cc, _ := buildComponentConfigs(cfg)
+func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *prometheus.Registry) error {
+	cfg, cc := p.cfg, p.cc
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data_dir: cannot create %s: %w", cfg.DataDir, err)
 	}
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	cm := collector.NewMetrics(reg)
 	nfDec, err := netflow.New(cc.netflow, logger, reg)
@@ -402,11 +434,9 @@ func runCollector(ctx context.Context, cfg *config.Config, logger *slog.Logger) 
 		outputs = append(outputs, fo)
 		logger.Info("writing daily NDJSON files", "dir", cc.file.Dir)
 	}
-	// The parsers first: their own indices need Elasticsearch templates.
-	vs, err := parsers.New(cc.vendor, logger, reg)
-	if err != nil {
-		return fmt.Errorf("syslog.parsers: %w", err)
-	}
+	// The parsers (built by checkConfig): their own indices need
+	// Elasticsearch templates.
+	vs := p.parsers
 	if len(cfg.Output.Elasticsearch.Addresses) > 0 {
 		cc.es.Template.SyslogIndices = vs.Indices()
 		eo, err := elasticsearch.New(cc.es, logger, reg)
@@ -422,12 +452,7 @@ func runCollector(ctx context.Context, cfg *config.Config, logger *slog.Logger) 
 
 	// GeoIP: the databases (reloaded when their files are replaced or on
 	// SIGHUP) and the stage, when there is anything to add.
-	var geoDB *geoip.DB
-	if cc.geoip.Enabled() {
-		if geoDB, err = geoip.New(cc.geoip, logger, reg); err != nil {
-			return fmt.Errorf("geoip: %w", err)
-		}
-	}
+	geoDB := p.geoDB // opened by checkConfig
 	// Vendor parsing of syslog messages, GeoIP and locality, then
 	// encoding, last, in the stage workers, so it uses every core.
 	stages := []pipeline.Stage{vs}
@@ -505,12 +530,7 @@ func runCollector(ctx context.Context, cfg *config.Config, logger *slog.Logger) 
 	}
 
 	// Retention on retention.schedule, stopped (and waited for) on return.
-	stopRetention, err := startRetention(ctx, cc, logger, reg)
-	if err != nil {
-		stopHTTP()
-		<-httpDone
-		return err
-	}
+	stopRetention := startRetention(ctx, p.retention, cc, logger)
 	defer stopRetention()
 
 	logger.Info("sluice started", "version", versionString())

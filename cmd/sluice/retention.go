@@ -70,9 +70,9 @@ func retentionCommand(stderrW io.Writer) *cobra.Command {
 		Use:   "retention",
 		Short: "Delete, close, force-merge or gzip old daily indices and files once, then exit (cron)",
 		Long:  retentionHelp,
-		Args: func(_ *cobra.Command, args []string) error {
+		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return configError(fmt.Errorf("retention takes no arguments, got %q; use --config FILE", args))
+				return configError(fmt.Errorf("retention takes no arguments, got %q; use --config FILE\nusage: %s", args, cmd.UseLine()))
 			}
 			return nil
 		},
@@ -120,7 +120,7 @@ func retentionCommand(stderrW io.Writer) *cobra.Command {
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "YAML config file (optional; see configs/sluice.yaml)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what would be done and change nothing")
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "give up after this long (0: no limit; force merges can take long)")
-	config.AddFlags(cmd.Flags())
+	config.AddFlagsFor(cmd.Flags(), "output.file.dir", "output.elasticsearch.addresses", "log.level", "log.format")
 	return cmd
 }
 
@@ -161,16 +161,13 @@ func newRetention(cc componentConfigs, logger *slog.Logger, reg prometheus.Regis
 	return retention.New(cc.retention, deps, logger, reg)
 }
 
-// startRetention runs retention.schedule inside `sluice run` in a goroutine
-// that ends with ctx; the returned stop cancels it and waits for it (a run
-// in progress is cancelled between, or inside, its requests).
-func startRetention(ctx context.Context, cc componentConfigs, logger *slog.Logger, reg prometheus.Registerer) (stop func(), err error) {
-	if cc.retention.Schedule == "" {
-		return func() {}, nil
-	}
-	r, err := newRetention(cc, logger, reg)
-	if err != nil {
-		return nil, fmt.Errorf("retention: %w", err)
+// startRetention runs r (built by checkConfig for retention.schedule; nil
+// without one) inside `sluice run` in a goroutine that ends with ctx; the
+// returned stop cancels it and waits for it (a run in progress is
+// cancelled between, or inside, its requests).
+func startRetention(ctx context.Context, r *retention.Runner, cc componentConfigs, logger *slog.Logger) (stop func()) {
+	if r == nil {
+		return func() {}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -184,5 +181,5 @@ func startRetention(ctx context.Context, cc componentConfigs, logger *slog.Logge
 	return func() {
 		cancel()
 		<-done
-	}, nil
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -19,6 +20,11 @@ import (
 	"github.com/sluicelab/sluice/internal/obs"
 	"github.com/sluicelab/sluice/output/elasticsearch"
 )
+
+// serviceConfig is the config file of the installed service
+// (configs/sluice.service), which `sluice setup elasticsearch` reads when
+// no --config is given. Tests set it with -ldflags -X.
+var serviceConfig = "/etc/sluice/sluice.yaml"
 
 // setupCommand is `sluice setup elasticsearch`: install the index templates
 // and exit, without collecting anything.
@@ -32,9 +38,26 @@ func setupCommand(stderrW io.Writer) *cobra.Command {
 	es := &cobra.Command{
 		Use:   "elasticsearch",
 		Short: "Install or update sluice's index and component templates, then exit",
-		Args:  cobra.NoArgs,
+		Long: "Installs or updates the index and component templates built from the config: --config, or else\n" +
+			serviceConfig + " (the service's) when it exists, or else the built-in defaults. Prints which config\n" +
+			"it used and, per template, installed, updated (with what changed) or unchanged.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.Load(cfgPath, cmd.Flags())
+			out := cmd.OutOrStdout()
+			// Without --config, the running service's settings (shards,
+			// replicas, refresh interval, index names): templates built
+			// from the defaults would silently undo them.
+			path := cfgPath
+			switch _, err := os.Stat(serviceConfig); {
+			case path != "":
+				fmt.Fprintf(out, "using config %s\n", path)
+			case err == nil:
+				path = serviceConfig
+				fmt.Fprintf(out, "using config %s (the service's; --config picks another)\n", path)
+			default:
+				fmt.Fprintf(out, "no config file (%s: %v): using built-in defaults, SLUICE_* variables and flags\n", serviceConfig, errors.Unwrap(err))
+			}
+			cfg, err := config.Load(path, cmd.Flags())
 			if err != nil {
 				return err
 			}
@@ -74,18 +97,35 @@ func setupCommand(stderrW io.Writer) *cobra.Command {
 			defer stop()
 			ctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
-			installed, unchanged, err := elasticsearch.InstallTemplates(ctx, client, tpls, logger)
+			results, err := elasticsearch.InstallTemplatesReport(ctx, client, tpls, logger)
+			installed, unchanged := 0, 0
+			for _, r := range results {
+				line := fmt.Sprintf("%s template %s: %s", r.Kind, r.Name, r.Action)
+				switch r.Action {
+				case "installed", "updated":
+					installed++
+				case "kept":
+					line += " (a newer sluice installed it)"
+					unchanged++
+				default:
+					unchanged++
+				}
+				if len(r.Changes) > 0 {
+					line += " (" + strings.Join(r.Changes, ", ") + ")"
+				}
+				fmt.Fprintln(out, line)
+			}
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "templates: %d installed or updated, %d unchanged (%s)\n",
+			fmt.Fprintf(out, "templates: %d installed or updated, %d unchanged (%s)\n",
 				installed, unchanged, redactURLs(ec.Addresses))
 			return nil
 		},
 	}
-	es.Flags().StringVarP(&cfgPath, "config", "c", "", "YAML config file (optional)")
+	es.Flags().StringVarP(&cfgPath, "config", "c", "", "YAML config file (default: "+serviceConfig+" when it exists)")
 	es.Flags().DurationVar(&timeout, "timeout", time.Minute, "give up after this long")
-	config.AddFlags(es.Flags())
+	config.AddFlagsFor(es.Flags(), "output.elasticsearch.addresses", "log.level", "log.format")
 	setup.AddCommand(es)
 	return setup
 }

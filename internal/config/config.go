@@ -11,7 +11,10 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"reflect"
 	"runtime"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -388,9 +391,13 @@ var FlagKeys = []string{
 }
 
 // AddFlags registers the flags for FlagKeys on fs.
-func AddFlags(fs *pflag.FlagSet) {
+func AddFlags(fs *pflag.FlagSet) { AddFlagsFor(fs, FlagKeys...) }
+
+// AddFlagsFor registers the flags of keys (a subset of FlagKeys) on fs:
+// a command shows only the flags of the keys it uses.
+func AddFlagsFor(fs *pflag.FlagSet, keys ...string) {
 	for _, d := range defaults {
-		if !contains(FlagKeys, d.Key) {
+		if !contains(FlagKeys, d.Key) || !contains(keys, d.Key) {
 			continue
 		}
 		switch v := d.Value.(type) {
@@ -420,6 +427,19 @@ func contains(list []string, s string) bool {
 // Load reads the configuration. path may be empty (defaults + env + flags).
 // fs may be nil. Unknown keys in the file are errors.
 func Load(path string, fs *pflag.FlagSet) (*Config, error) {
+	c, err := Read(path, fs)
+	if err != nil {
+		return nil, fmt.Errorf("config %s:\n%w", orDefault(path), err)
+	}
+	return c, nil
+}
+
+// Read is Load that goes on past unknown keys and values of the wrong
+// type: it returns the Config decoded as far as possible together with
+// those problems (an unknown key with the known key it is closest to), so
+// that a caller can add Validate's and report everything in one pass. The
+// Config is nil only when the file cannot be read or is not YAML.
+func Read(path string, fs *pflag.FlagSet) (*Config, error) {
 	v := viper.New()
 	for _, d := range defaults {
 		v.SetDefault(d.Key, d.Value)
@@ -447,12 +467,191 @@ func Load(path string, fs *pflag.FlagSet) (*Config, error) {
 			}
 		}
 	}
+	errs := unknownKeys(v)
 	var c Config
-	if err := v.UnmarshalExact(&c); err != nil {
-		return nil, fmt.Errorf("config %s: %w", orDefault(path), err)
+	if err := v.Unmarshal(&c); err != nil {
+		derrs, bad := decodeErrors(v, err)
+		errs = append(errs, derrs...)
+		// Decode again with the defaults in place of the bad values, so
+		// that Validate does not report their zero values as well.
+		for _, k := range bad {
+			v.Set(k, defaultOf(k))
+		}
+		c = Config{}
+		if err := v.Unmarshal(&c); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	c.applyAutos()
-	return &c, nil
+	return &c, errors.Join(errs...)
+}
+
+func defaultOf(key string) any {
+	for _, d := range defaults {
+		if d.Key == key {
+			return d.Value
+		}
+	}
+	return nil
+}
+
+// listKeys are the keys whose value is a list of maps, with the fields
+// each element may have.
+var listKeys = map[string]reflect.Type{
+	"syslog.parsers.routes": reflect.TypeFor[SyslogRoute](),
+	"retention.policies":    reflect.TypeFor[RetentionPolicy](),
+}
+
+// unknownKeys lists the keys set that sluice does not know, each with the
+// known key it is closest to.
+func unknownKeys(v *viper.Viper) []error {
+	known := map[string]bool{}
+	for _, d := range defaults {
+		known[d.Key] = true
+	}
+	var errs []error
+	all := v.AllKeys()
+	sort.Strings(all)
+	for _, k := range all {
+		if known[k] {
+			continue
+		}
+		errs = append(errs, fmt.Errorf("%s: unknown key (value %v); %s", k, v.Get(k), suggest(k, Keys())))
+	}
+	for key, typ := range listKeys {
+		items, ok := v.Get(key).([]any)
+		if !ok {
+			continue
+		}
+		var fields []string
+		for i := range typ.NumField() {
+			fields = append(fields, typ.Field(i).Tag.Get("mapstructure"))
+		}
+		for i, it := range items {
+			m, ok := it.(map[string]any)
+			if !ok {
+				continue // a decode error names it
+			}
+			names := make([]string, 0, len(m))
+			for f := range m {
+				names = append(names, f)
+			}
+			sort.Strings(names)
+			for _, f := range names {
+				if !slices.Contains(fields, strings.ToLower(f)) {
+					errs = append(errs, fmt.Errorf("%s[%d].%s: unknown key (value %v); %s", key, i, f, m[f], suggest(strings.ToLower(f), fields)))
+				}
+			}
+		}
+	}
+	return errs
+}
+
+// suggest names the known key closest to k by edit distance, when it is
+// close enough to be a typo.
+func suggest(k string, known []string) string {
+	best, bestD := "", -1
+	for _, c := range known {
+		if d := editDistance(k, c); bestD < 0 || d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if bestD >= 0 && bestD <= max(2, len(k)/4) {
+		return "did you mean " + best + "?"
+	}
+	return "remove it; configs/sluice.yaml lists every key"
+}
+
+// editDistance is the Levenshtein distance between a and b (bytes).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// decodeErrors turns mapstructure's error (one line per value of the wrong
+// type) into one error per key, each with the value and an example.
+func decodeErrors(v *viper.Viper, err error) (errs []error, keys []string) {
+	for _, line := range strings.Split(err.Error(), "\n") {
+		line = strings.TrimPrefix(strings.TrimSpace(line), "* ")
+		if line == "" || strings.HasPrefix(line, "decoding failed due to") {
+			continue
+		}
+		key := ""
+		if rest, ok := strings.CutPrefix(line, "'"); ok {
+			key, _, _ = strings.Cut(rest, "'")
+		}
+		i := slices.IndexFunc(defaults, func(d struct {
+			Key   string
+			Value any
+		}) bool {
+			return d.Key == key
+		})
+		if i < 0 {
+			errs = append(errs, errors.New(line))
+			continue
+		}
+		want, example := "a value of another type", fmt.Sprint(defaults[i].Value)
+		switch d := defaults[i].Value.(type) {
+		case int, int64:
+			want = "a whole number"
+		case bool:
+			want = "true or false"
+		case time.Duration:
+			want, example = "a duration", d.String()
+		case []string:
+			want, example = "a list of strings", "[\""+strings.Join(d, "\", \"")+"\"]"
+			if len(d) == 0 {
+				example = "[]"
+			}
+		case string:
+			want = "a string"
+		}
+		errs = append(errs, fmt.Errorf("%s: %v is not %s; write e.g. %s (the default)", key, v.Get(key), want, example))
+		keys = append(keys, key)
+	}
+	if len(errs) == 0 {
+		errs = append(errs, err)
+	}
+	return errs, keys
+}
+
+// ListenExample is an address to suggest for a listen key: its default,
+// or the usual port when it has none.
+func ListenExample(key string) string {
+	for _, d := range defaults {
+		if d.Key != key {
+			continue
+		}
+		switch v := d.Value.(type) {
+		case string:
+			if v != "" {
+				return v
+			}
+		case []string:
+			if len(v) > 0 {
+				return v[0]
+			}
+		}
+	}
+	if key == "syslog.tls.listen" {
+		return "0.0.0.0:6514" // RFC 5425
+	}
+	return "127.0.0.1:0"
 }
 
 func orDefault(path string) string {
@@ -505,48 +704,45 @@ func (c *Config) FileMode() (os.FileMode, error) {
 // configs are validated by their packages when sluice builds them.
 func (c *Config) Validate() error {
 	var errs []error
-	seen := map[string]string{}
-	checkListen := func(key string, addrs []string) {
-		for _, a := range addrs {
-			host, port, err := net.SplitHostPort(a)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %q is not host:port; write e.g. \"0.0.0.0:2055\"", key, a))
-				continue
-			}
-			if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
-				errs = append(errs, fmt.Errorf("%s: port %q of %q is not 0..65535", key, port, a))
-				continue
-			}
-			if host != "" && net.ParseIP(host) == nil {
-				if _, err := net.LookupHost(host); err != nil {
-					errs = append(errs, fmt.Errorf("%s: host %q of %q does not resolve; use an IP address", key, host, a))
-					continue
-				}
-			}
-			if other, dup := seen[a]; dup && !strings.HasSuffix(a, ":0") {
-				errs = append(errs, fmt.Errorf("%s: %q is also used by %s; give each listener its own port", key, a, other))
-			}
-			seen[a] = key
+	// checkAddr is what binding will need of a host:port: a numeric port
+	// and a host that is an address or resolves.
+	checkAddr := func(key, a string) bool {
+		host, port, err := net.SplitHostPort(a)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not host:port; write e.g. %q", key, a, ListenExample(key)))
+			return false
 		}
+		if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+			errs = append(errs, fmt.Errorf("%s: port %q of %q is not a number 0..65535; write e.g. %q", key, port, a, ListenExample(key)))
+			return false
+		}
+		if host != "" && net.ParseIP(host) == nil {
+			if _, err := net.LookupHost(host); err != nil {
+				errs = append(errs, fmt.Errorf("%s: host %q of %q does not resolve; use an IP address, e.g. %q", key, host, a, ListenExample(key)))
+				return false
+			}
+		}
+		return true
 	}
-	checkListen("netflow.listen", c.NetFlow.Listen)
-	checkListen("ipfix.listen", c.IPFIX.Listen)
-	checkListen("sflow.listen", c.SFlow.Listen)
-	checkListen("syslog.udp.listen", c.Syslog.UDP.Listen)
-	tcpSeen := map[string]string{}
+	// UDP and TCP ports are separate: syslog may use 5514 on both.
+	udpSeen, tcpSeen := map[string]string{}, map[string]string{}
 	for _, l := range []struct {
 		key   string
 		addrs []string
-	}{{"syslog.tcp.listen", c.Syslog.TCP.Listen}, {"syslog.tls.listen", c.Syslog.TLS.Listen}} {
+		seen  map[string]string
+	}{
+		{"netflow.listen", c.NetFlow.Listen, udpSeen}, {"ipfix.listen", c.IPFIX.Listen, udpSeen}, {"sflow.listen", c.SFlow.Listen, udpSeen},
+		{"syslog.udp.listen", c.Syslog.UDP.Listen, udpSeen}, {"syslog.tcp.listen", c.Syslog.TCP.Listen, tcpSeen},
+		{"syslog.tls.listen", c.Syslog.TLS.Listen, tcpSeen},
+	} {
 		for _, a := range l.addrs {
-			if _, _, err := net.SplitHostPort(a); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %q is not host:port; write e.g. \"0.0.0.0:5514\"", l.key, a))
+			if !checkAddr(l.key, a) {
 				continue
 			}
-			if other, dup := tcpSeen[a]; dup && !strings.HasSuffix(a, ":0") {
+			if other, dup := l.seen[a]; dup && !strings.HasSuffix(a, ":0") {
 				errs = append(errs, fmt.Errorf("%s: %q is also used by %s; give each listener its own port", l.key, a, other))
 			}
-			tcpSeen[a] = l.key
+			l.seen[a] = l.key
 		}
 	}
 	if len(c.NetFlow.Listen)+len(c.IPFIX.Listen)+len(c.SFlow.Listen)+len(c.Syslog.UDP.Listen)+len(c.Syslog.TCP.Listen)+len(c.Syslog.TLS.Listen) == 0 {
@@ -559,9 +755,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("syslog.max_message_bytes: %d is out of range; use 480..1048576 (RFC 5424 asks for at least 480; default 65536)", c.Syslog.MaxMessageBytes))
 	}
 	if c.HTTP.Listen != "" {
-		if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
-			errs = append(errs, fmt.Errorf("http.listen: %q is not host:port; write e.g. \"127.0.0.1:9155\" or \"\" to disable", c.HTTP.Listen))
-		}
+		checkAddr("http.listen", c.HTTP.Listen)
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir: empty; set a directory for sluice's state (templates), e.g. ./data"))

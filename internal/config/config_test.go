@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"sort"
@@ -134,5 +135,48 @@ func TestBadConfigs(t *testing.T) {
 				t.Errorf("Load+Validate(%s) error:\n%v\nwant it to contain %q", f, err, want)
 			}
 		})
+	}
+}
+
+// Read keeps going past unknown keys and bad values, so that one pass
+// reports them together with what Validate finds.
+func TestReadReportsEverything(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sluice.yaml")
+	raw := "outptu:\n  stdout: true\ncollector:\n  sockets: many\nlog:\n  level: loud\n"
+	if err := os.WriteFile(path, []byte(raw), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Read(path, nil)
+	if c == nil {
+		t.Fatalf("Read() = nil Config, %v", err)
+	}
+	all := errors.Join(err, c.Validate())
+	if all == nil {
+		t.Fatal("Read()+Validate() = nil error")
+	}
+	for _, want := range []string{"outptu.stdout: unknown key", "did you mean output.stdout?", "collector.sockets: many", "log.level"} {
+		if !strings.Contains(all.Error(), want) {
+			t.Errorf("Read()+Validate() error does not contain %q:\n%v", want, all)
+		}
+	}
+	// The bad value was replaced by its default, not reported twice.
+	if c.Collector.Sockets != 1 {
+		t.Errorf("collector.sockets after a bad value = %d, want the default 1", c.Collector.Sockets)
+	}
+	if _, err := Load(path, nil); err == nil {
+		t.Error("Load() = nil error for a file with an unknown key")
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	for _, tc := range []struct{ key, want string }{
+		{"netflw.listen", "did you mean netflow.listen?"},
+		{"http.listne", "did you mean http.listen?"},
+		{"output.elasticsearch.adresses", "did you mean output.elasticsearch.addresses?"},
+		{"foo", "remove it; configs/sluice.yaml lists every key"},
+	} {
+		if got := suggest(tc.key, Keys()); got != tc.want {
+			t.Errorf("suggest(%q) = %q, want %q", tc.key, got, tc.want)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -349,6 +350,22 @@ type templateStamp struct {
 		ManagedBy string `json:"managed_by"`
 		Hash      string `json:"hash"`
 	} `json:"_meta"`
+	// Template holds the settings and mappings, for templateChanges.
+	Template struct {
+		Settings map[string]any  `json:"settings"`
+		Mappings json.RawMessage `json:"mappings"`
+	} `json:"template"`
+}
+
+// TemplateResult is what InstallTemplatesReport did with one template.
+type TemplateResult struct {
+	Kind, Name string
+	// Action is "installed" (new), "updated" (replaced), "unchanged" or
+	// "kept" (a newer sluice installed it).
+	Action string
+	// Changes lists, for "updated", what differs from the template that
+	// was there: "index.number_of_shards: 1 -> 3", "mappings", "version: 3 -> 4".
+	Changes []string
 }
 
 // InstallTemplates installs tpls in order (components before the index
@@ -359,43 +376,145 @@ type templateStamp struct {
 // names the template and carries Elasticsearch's reason. Running it again
 // changes nothing, so it is safe at every start.
 func InstallTemplates(ctx context.Context, c *elasticsearch.Client, tpls []Template, logger *slog.Logger) (installed, unchanged int, err error) {
+	res, err := InstallTemplatesReport(ctx, c, tpls, logger)
+	for _, r := range res {
+		switch r.Action {
+		case "installed", "updated":
+			installed++
+		default:
+			unchanged++
+		}
+	}
+	return installed, unchanged, err
+}
+
+// InstallTemplatesReport is InstallTemplates with what it did to each
+// template, in order (up to the one that failed).
+func InstallTemplatesReport(ctx context.Context, c *elasticsearch.Client, tpls []Template, logger *slog.Logger) ([]TemplateResult, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	var out []TemplateResult
 	for _, t := range tpls {
 		var want templateStamp
 		if err := json.Unmarshal(t.Body, &want); err != nil || want.Version == nil {
-			return installed, unchanged, fmt.Errorf("%s template %s: body has no version (build it with BuildTemplates): %v", t.Kind, t.Name, err)
+			return out, fmt.Errorf("%s template %s: body has no version (build it with BuildTemplates): %v", t.Kind, t.Name, err)
 		}
 		have, found, err := getTemplateStamp(ctx, c, t)
 		if err != nil {
-			return installed, unchanged, err
+			return out, err
 		}
+		r := TemplateResult{Kind: t.Kind, Name: t.Name}
 		log := logger.With("template", t.Name, "kind", t.Kind, "version", *want.Version)
 		if found && have.Version != nil && *have.Version > *want.Version {
 			log.Warn("a newer sluice installed this template; leaving it", "installed_version", *have.Version)
-			unchanged++
+			r.Action = "kept"
+			out = append(out, r)
 			continue
 		}
 		if found && have.Version != nil && *have.Version == *want.Version && have.Meta.Hash == want.Meta.Hash {
 			log.Debug("template up to date")
-			unchanged++
+			r.Action = "unchanged"
+			out = append(out, r)
 			continue
 		}
 		if found && have.Meta.ManagedBy != "sluice" {
 			log.Warn("replacing a template sluice did not install")
 		}
 		if err := putTemplate(ctx, c, t); err != nil {
-			return installed, unchanged, err
+			return out, err
 		}
 		if found {
-			log.Info("template updated", "previous_version", versionOrNil(have.Version))
+			r.Action, r.Changes = "updated", templateChanges(have, want)
+			log.Info("template updated", "previous_version", versionOrNil(have.Version), "changes", r.Changes)
 		} else {
+			r.Action = "installed"
 			log.Info("template installed")
 		}
-		installed++
+		out = append(out, r)
 	}
-	return installed, unchanged, nil
+	return out, nil
+}
+
+// templateChanges lists the settings (flattened to index.x.y, values
+// compared as text: Elasticsearch returns numbers as strings), the version
+// and whether the mappings differ between have and want.
+func templateChanges(have, want templateStamp) []string {
+	var out []string
+	if v := versionOrNil(have.Version); v != versionOrNil(want.Version) {
+		out = append(out, fmt.Sprintf("version: %v -> %v", orNone(v), orNone(versionOrNil(want.Version))))
+	}
+	h, w := map[string]string{}, map[string]string{}
+	flattenSettings("", have.Template.Settings, h)
+	flattenSettings("", want.Template.Settings, w)
+	keys := make([]string, 0, len(h)+len(w))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	for k := range w {
+		if _, ok := h[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		hv, hok := h[k]
+		wv, wok := w[k]
+		if hok && wok && hv == wv {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s: %s -> %s", k, orNone(valueOr(hv, hok)), orNone(valueOr(wv, wok))))
+	}
+	if !jsonEqual(have.Template.Mappings, want.Template.Mappings) {
+		out = append(out, "mappings")
+	}
+	return out
+}
+
+func valueOr(v string, ok bool) any {
+	if !ok {
+		return nil
+	}
+	return v
+}
+
+func orNone(v any) any {
+	if v == nil {
+		return "(none)"
+	}
+	return v
+}
+
+// flattenSettings writes m as dotted keys, each under "index." as
+// Elasticsearch does ("number_of_shards" and "index.number_of_shards" are
+// the same setting).
+func flattenSettings(prefix string, m map[string]any, out map[string]string) {
+	for k, v := range m {
+		key := k
+		if prefix != "" {
+			key = prefix + "." + k
+		}
+		if sub, ok := v.(map[string]any); ok {
+			flattenSettings(key, sub, out)
+			continue
+		}
+		if !strings.HasPrefix(key, "index.") {
+			key = "index." + key
+		}
+		out[key] = fmt.Sprint(v)
+	}
+}
+
+// jsonEqual compares two JSON documents by value.
+func jsonEqual(a, b json.RawMessage) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return len(a) == len(b)
+	}
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return bytes.Equal(a, b)
+	}
+	return reflect.DeepEqual(x, y)
 }
 
 func versionOrNil(v *int64) any {

@@ -886,6 +886,23 @@ func TestInstallTemplates(t *testing.T) {
 		t.Errorf("%s-flows@settings refresh_interval = %v after the update, want 30s", prefix, ri)
 	}
 
+	// The report says what changed, in the terms of the settings.
+	cfg.Shards = 3
+	tpls = build(cfg)
+	res0, err := InstallTemplatesReport(ctx, c, tpls, logger)
+	if err != nil || len(res0) != len(tpls) {
+		t.Fatalf("InstallTemplatesReport() after a shards change = %d results, %v; want %d", len(res0), err, len(tpls))
+	}
+	for _, r := range res0 {
+		want := TemplateResult{Kind: r.Kind, Name: r.Name, Action: "unchanged"}
+		if strings.HasSuffix(r.Name, "@settings") {
+			want.Action, want.Changes = "updated", []string{"index.number_of_shards: 1 -> 3"}
+		}
+		if diff := cmp.Diff(want, r); diff != "" {
+			t.Errorf("InstallTemplatesReport() for %s (-want +got):\n%s", r.Name, diff)
+		}
+	}
+
 	// A template a newer sluice installed is left alone.
 	flows := tplByName(t, tpls, prefix+"-flows")
 	newer := tplBody(t, flows)
