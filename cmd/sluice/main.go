@@ -45,7 +45,7 @@ func main() {
 func execute(args []string, stdoutW, stderrW io.Writer) int {
 	root := &cobra.Command{
 		Use:           "sluice",
-		Short:         "sluice turns NetFlow/IPFIX/sFlow exports into daily ECS JSON documents",
+		Short:         "sluice collects NetFlow/IPFIX/sFlow and syslog, parses and GeoIP-enriches them, and writes daily ECS JSON documents (NDJSON files, Elasticsearch)",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
