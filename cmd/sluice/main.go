@@ -533,6 +533,18 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 	stopRetention := startRetention(ctx, p.retention, cc, logger)
 	defer stopRetention()
 
+	// One summary line every log.summary_interval (0: none).
+	sumCtx, stopSum := context.WithCancel(ctx)
+	sumDone := make(chan struct{})
+	go func() {
+		defer close(sumDone)
+		obs.NewSummary(reg, logger).Run(sumCtx, cfg.Log.SummaryInterval)
+	}()
+	defer func() {
+		stopSum()
+		<-sumDone
+	}()
+
 	logger.Info("sluice started", "version", versionString())
 	err = runner.Run(ctx, cfg.Shutdown.Timeout)
 	stopHTTP()
