@@ -394,7 +394,7 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 
 	// Syslog: UDP datagrams through the same UDP plumbing; TCP and TLS
 	// connections through collector.TCP. One decoder for all of them.
-	slDec := syslog.NewDecoder(cc.syslogDec)
+	slDec := syslog.NewDecoder(cc.syslogDec).WithLogger(logger)
 	var tcps []*collector.TCP
 	if len(cc.syslogUDP.Listen) > 0 {
 		u, err := collector.NewUDP("syslog", cc.syslogUDP, slDec, cm, logger)
