@@ -148,6 +148,7 @@ func execute(args []string, stdoutW, stderrW io.Writer) int {
 	root.Version = versionString()
 	root.SetVersionTemplate(versionText())
 	root.AddCommand(run, check, ver, setupCommand(stderrW), geoipCommand(stderrW), retentionCommand(stderrW))
+	root.AddCommand(statusCommand())
 	root.SetArgs(args)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(stderrW, "sluice:", err)
