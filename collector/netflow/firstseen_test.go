@@ -31,19 +31,24 @@ func TestFirstSeenLines(t *testing.T) {
 		decodeOK(t, d, exporterA, dp)
 	}
 	decodeOK(t, d, "192.0.2.9:2055", v9Packet(v9Header{secs: testSecs}, set(0, tmpl(300, benchV9Fields...), tmpl(301, benchV9Fields[:2]...))))
+	itp, idp := benchIPFIXPackets(2)
+	decodeOK(t, d, exporterA, itp)
+	decodeOK(t, d, exporterA, idp)
 	log := buf.String()
 	for _, want := range []string{
 		`msg="new exporter" component=collector/netflow exporter=192.0.2.1 version=9 not_logged=0`,
 		`msg="first templates from exporter" component=collector/netflow exporter=192.0.2.1 version=9 observation_domain=7 templates=1 template_ids=[256]`,
 		`msg="new exporter" component=collector/netflow exporter=192.0.2.9 version=9`,
 		`msg="first templates from exporter" component=collector/netflow exporter=192.0.2.9 version=9 observation_domain=0 templates=2 template_ids="[300 301]"`,
+		`msg="new exporter" component=collector/netflow exporter=192.0.2.1 version="10 (ipfix)" not_logged=0`,
+		`msg="first templates from exporter" component=collector/netflow exporter=192.0.2.1 version="10 (ipfix)" observation_domain=7 templates=1`,
 	} {
 		if strings.Count(log, want) != 1 {
 			t.Errorf("log has %d lines %q, want 1; log:\n%s", strings.Count(log, want), want, log)
 		}
 	}
-	if n := strings.Count(log, "\n"); n != 4 {
-		t.Errorf("log has %d lines, want 4:\n%s", n, log)
+	if n := strings.Count(log, "\n"); n != 6 {
+		t.Errorf("log has %d lines, want 6:\n%s", n, log)
 	}
 }
 

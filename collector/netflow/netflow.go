@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -685,8 +686,7 @@ func (d *Decoder) firstSeen(addr netip.Addr, version uint16) {
 	v := d.newExporters.Admit(versionKey{addr, version})
 	switch {
 	case v.Log:
-		names := map[uint16]string{5: "5", 9: "9", 10: "10 (ipfix)"}
-		d.log.Info("new exporter", "exporter", addr, "version", names[version], "not_logged", v.Unlogged)
+		d.log.Info("new exporter", "exporter", addr, "version", versionName(version), "not_logged", v.Unlogged)
 	case v.Full:
 		d.log.Warn("many exporters: new exporters are no longer logged (sluice_collector_exporter_packets_total counts them)", "logged", newcomersMax)
 	}
@@ -701,6 +701,19 @@ func (d *Decoder) firstTemplates(k exporterKey, n int, ids []uint16) {
 		return
 	}
 	slices.Sort(ids)
-	d.log.Info("first templates from exporter", "exporter", k.addr, "version", k.version, "observation_domain", k.domain,
+	d.log.Info("first templates from exporter", "exporter", k.addr, "version", versionName(k.version), "observation_domain", k.domain,
 		"templates", n, "template_ids", ids, "not_logged", v.Unlogged)
+}
+
+// versionName names an export version for log lines.
+func versionName(v uint16) string {
+	switch v {
+	case 5:
+		return "5"
+	case 9:
+		return "9"
+	case 10:
+		return "10 (ipfix)"
+	}
+	return strconv.Itoa(int(v))
 }
