@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -119,7 +120,7 @@ func TestStatusCommand(t *testing.T) {
 	if len(snd) != 1 || snd[0][1] != "127.0.0.1" || num(t, snd[0][3]) != 30 {
 		t.Errorf("sender rows = %v, want syslog 127.0.0.1 with 30 datagrams:\n%s", snd, out)
 	}
-	if !strings.Contains(out, "DROPS: none since start") || !strings.Contains(out, ", ready") {
+	if !strings.Contains(out, "DROPS: none since start") || !strings.Contains(out, "\nstate: ready\n") {
 		t.Errorf("status lacks 'DROPS: none since start' or readiness:\n%s", out)
 	}
 
@@ -181,4 +182,43 @@ func TestStatusEndpointDown(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestStatusShowsSpoolAndGeoIP: with Elasticsearch unreachable (nothing
+// listens at its address) and the GeoIP test databases, status shows the
+// spooled documents and the databases up.
+func TestStatusShowsSpoolAndGeoIP(t *testing.T) {
+	logger := requireTool(t, "logger", "bsdutils")
+	city, asn := copyGeoDBs(t)
+	ps := newPorts(t)
+	p := startSluice(t, sluiceOpts{Ports: ps, Env: []string{
+		"SLUICE_GEOIP_CITY_DB=" + city, "SLUICE_GEOIP_ASN_DB=" + asn,
+		"SLUICE_OUTPUT_ELASTICSEARCH_ADDRESSES=http://127.0.0.1:" + strconv.Itoa(freeTCPPort(t)),
+	}})
+	for i := range 10 {
+		runCmd(t, "", 10*time.Second, false, logger, "--rfc5424", "--udp", "--server", "127.0.0.1", "--port", strconv.Itoa(ps.SyslogUDP), fmt.Sprint("spooled ", i))
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var body []byte
+		if resp, err := httpClient.Get(p.url("/readyz")); err == nil {
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		if v, _ := metricSum(p.metrics(), "sluice_output_elasticsearch_spool_documents"); v == 10 && strings.Contains(string(body), "spooling, 10 documents waiting") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("spool_documents did not reach 10 or /readyz does not say spooling (%q):\n%s", body, metricLines(p.metrics(), "sluice_output_elasticsearch_spool"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	out := runCmd(t, "", 30*time.Second, true, sluiceBin, "status", "--url", p.url(""), "--once", "--watch", "300ms")
+	t.Logf("sluice status --once:\n%s", out)
+	for _, want := range []string{"elasticsearch spool: SPOOLING, 10 documents", "geoip: asn up, city up", "state: ready (output elasticsearch: spooling, 10 documents waiting"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+	p.stop()
 }

@@ -136,14 +136,25 @@ func getReady(ctx context.Context, base string) string {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	text := strings.Join(strings.Fields(string(b)), " ")
-	if resp.StatusCode == http.StatusOK {
-		if text == "" || text == "ok" || text == "ready" {
-			return "ready"
+	// The body is "ready" or "not ready: why", then one line per output
+	// state worth knowing.
+	var lines []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
 		}
-		return "ready: " + text
 	}
-	return "NOT READY: " + text
+	state := "ready"
+	if resp.StatusCode != http.StatusOK {
+		state = "NOT READY"
+	}
+	if len(lines) > 0 && (lines[0] == "ready" || lines[0] == "ok") {
+		lines = lines[1:]
+	}
+	if len(lines) == 0 {
+		return state
+	}
+	return state + " (" + strings.Join(lines, "; ") + ")"
 }
 
 func runStatus(ctx context.Context, w io.Writer, base, key string, every time.Duration, once bool) error {
@@ -260,7 +271,7 @@ func writeStatus(w io.Writer, base, ready string, a, b scrape) {
 	if st, ok := b.sum("process_start_time_seconds"); ok {
 		up = ", up " + time.Since(time.Unix(int64(st), 0)).Round(time.Second).String()
 	}
-	fmt.Fprintf(w, "sluice at %s%s, %s; rates over %.1fs\n\n", base, up, ready, secs)
+	fmt.Fprintf(w, "sluice at %s%s; rates over %.1fs\nstate: %s\n\n", base, up, secs, ready)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "INPUT\tevents/s\tdatagrams/s\tdecode errors/s\tevents total\t")
@@ -376,7 +387,7 @@ func writeStatus(w io.Writer, base, ready string, a, b scrape) {
 		fmt.Fprintf(w, "host-wide kernel UDP receive-buffer drops since start (any process): %.0f\n", k)
 	}
 
-	if dbs := b.by("sluice_geoip_database_up", "database"); len(dbs) > 0 {
+	if dbs := b.by("sluice_geoip_database_up", "db"); len(dbs) > 0 {
 		var parts []string
 		for _, db := range sortedKeys(dbs) {
 			st := "up"
