@@ -2,6 +2,7 @@ package obs
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -10,24 +11,25 @@ import (
 // most maxKeys keys (past that, new keys are neither remembered nor logged, and
 // Full reports it once) and lets at most burst lines through per interval;
 // keys over the rate are remembered and counted, and the next line that
-// passes carries their number. Safe for concurrent use; a seen key costs a
-// read lock and a map lookup.
+// passes carries their number. Safe for concurrent use; a seen key costs
+// one lock-free sync.Map lookup (it is asked once per datagram).
 type Newcomers[K comparable] struct {
 	max, burst int
 	interval   time.Duration
 	now        func() time.Time
 
-	mu       sync.RWMutex
-	seen     map[K]struct{}
+	seen atomicSeen[K]
+
+	mu       sync.Mutex
+	n        int       // keys in seen
 	start    time.Time // of the current rate interval
 	passed   int       // lines let through in it
 	unlogged int       // new keys not logged since the last line
-	full     bool      // Full was reported
 }
 
 // NewNewcomers returns a Newcomers; max and burst below 1 are taken as 1.
 func NewNewcomers[K comparable](maxKeys, burst int, interval time.Duration) *Newcomers[K] {
-	return &Newcomers[K]{max: max(maxKeys, 1), burst: max(burst, 1), interval: interval, now: time.Now, seen: map[K]struct{}{}}
+	return &Newcomers[K]{max: max(maxKeys, 1), burst: max(burst, 1), interval: interval, now: time.Now}
 }
 
 // Verdict is what Admit decided about a key.
@@ -39,23 +41,20 @@ type Verdict struct {
 
 // Admit records a sighting of key.
 func (n *Newcomers[K]) Admit(key K) Verdict {
-	n.mu.RLock()
-	_, ok := n.seen[key]
-	full := n.full
-	n.mu.RUnlock()
-	if ok || full {
+	if n.seen.has(key) || n.seen.full.Load() {
 		return Verdict{}
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if _, ok := n.seen[key]; ok || n.full {
+	if n.seen.has(key) || n.seen.full.Load() {
 		return Verdict{}
 	}
-	if len(n.seen) >= n.max {
-		n.full = true
+	if n.n >= n.max {
+		n.seen.full.Store(true)
 		return Verdict{Full: true}
 	}
-	n.seen[key] = struct{}{}
+	n.seen.m.Store(key, struct{}{})
+	n.n++
 	now := n.now()
 	if now.Sub(n.start) >= n.interval {
 		n.start, n.passed = now, 0
@@ -70,9 +69,20 @@ func (n *Newcomers[K]) Admit(key K) Verdict {
 	return v
 }
 
+// atomicSeen is the seen-set, readable without the lock.
+type atomicSeen[K comparable] struct {
+	m    sync.Map // K -> struct{}
+	full atomic.Bool
+}
+
+func (s *atomicSeen[K]) has(key K) bool {
+	_, ok := s.m.Load(key)
+	return ok
+}
+
 // Len returns the number of keys remembered.
 func (n *Newcomers[K]) Len() int {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	return len(n.seen)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.n
 }

@@ -42,8 +42,8 @@ func TestNewcomers(t *testing.T) {
 			logs++
 		}
 	}
-	if len(n.seen) != 100 {
-		t.Errorf("after a flood of 100000 keys the set holds %d, want the bound 100", len(n.seen))
+	if n.Len() != 100 {
+		t.Errorf("after a flood of 100000 keys the set holds %d, want the bound 100", n.Len())
 	}
 	if fulls != 1 || logs > 100 {
 		t.Errorf("flood: %d Full verdicts (want 1), %d lines (want at most 100)", fulls, logs)
