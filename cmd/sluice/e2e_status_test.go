@@ -220,5 +220,44 @@ func TestStatusShowsSpoolAndGeoIP(t *testing.T) {
 			t.Errorf("status lacks %q:\n%s", want, out)
 		}
 	}
+
+	// Refreshed: frames until SIGINT, then exit 0.
+	var buf syncWriter
+	cmd := exec.Command(sluiceBin, "status", "--url", p.url(""), "--watch", "200ms")
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for strings.Count(buf.String(), "\x1b[H\x1b[2Jsluice at ") < 3 {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			t.Fatalf("status --watch 200ms: fewer than 3 frames in 20s:\n%q", buf.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = cmd.Process.Signal(os.Interrupt)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("status --watch after SIGINT: %v, want exit 0", err)
+	}
 	p.stop()
+}
+
+// syncWriter is a strings.Builder for a child's output read while it runs.
+type syncWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }
