@@ -115,10 +115,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.packets, m.bytes, m.exporterPkts, m.exporterByts, m.decodeErrors, m.dropped, m.events, m.rcvbuf, m.queueDepth, m.readWait)
 	reg.MustRegister(m.tcpConns, m.tcpAccepted, m.tcpRejected, m.tcpClosed, m.tcpAcceptErrors, m.tcpFrames, m.tcpTruncated, m.tcpFramingErrs, m.tcpDropped)
+	// The host-wide counter counts every process's drops since boot: as a
+	// raw value it alarms at start for drops that were never sluice's. It
+	// is reported as the advance since sluice started (per-socket drops are
+	// sluice_collector_packets_dropped_total{reason="socket_buffer_full"}).
+	base := KernelUDPRcvbufErrors()
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "sluice_collector_kernel_udp_rcvbuf_errors_total",
-		Help: "Host-wide UDP datagrams the kernel dropped because a socket buffer was full (/proc/net/snmp RcvbufErrors).",
-	}, func() float64 { return float64(KernelUDPRcvbufErrors()) }))
+		Help: "Host-wide UDP datagrams the kernel dropped because a socket buffer was full (/proc/net/snmp RcvbufErrors), since sluice started; any process's sockets, not only sluice's.",
+	}, func() float64 { return float64(sinceBase(KernelUDPRcvbufErrors(), base)) }))
 	for _, p := range []string{"netflow", "ipfix", "sflow", "syslog"} {
 		for _, r := range []string{"socket_buffer_full", "too_large"} {
 			m.dropped.WithLabelValues(p, r)
@@ -159,6 +164,15 @@ func (m *Metrics) exporterCounters(protocol string, a netip.Addr) exporterCounte
 		}
 	}
 	return c
+}
+
+// sinceBase is v's advance past base; a counter that went backwards (a new
+// network namespace, a wrap) counts from 0.
+func sinceBase(v, base uint64) uint64 {
+	if v < base {
+		return v
+	}
+	return v - base
 }
 
 // KernelUDPRcvbufErrors reads the host-wide UDP RcvbufErrors counter.

@@ -328,7 +328,9 @@ func (d *DB) loadOne(k kind, force bool) error {
 	if cur != nil {
 		msg = "GeoIP database reloaded"
 	}
-	d.logger.Info(msg, "db", k.label(), "path", f.path, "type", r.dbType, "build", r.build.UTC().Format(time.RFC3339), "bytes", r.size)
+	// The age tells an operator whether the monthly update arrives.
+	d.logger.Info(msg, "db", k.label(), "path", f.path, "type", r.dbType, "build", r.build.UTC().Format(time.RFC3339),
+		"age_days", int(time.Since(r.build).Hours()/24), "bytes", r.size)
 	return nil
 }
 

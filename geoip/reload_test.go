@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -135,8 +136,8 @@ func TestReloadOnRename(t *testing.T) {
 	if n := testutil.ToFloat64(d.m.reloads[kindCity][0]); n != 2 {
 		t.Errorf("sluice_geoip_database_loads_total{db=city,result=ok} = %v, want 2", n)
 	}
-	if !strings.Contains(lb.String(), "GeoIP database reloaded") {
-		t.Errorf("log lacks the reload:\n%s", lb)
+	if !regexp.MustCompile(`msg="GeoIP database reloaded" .* build=\S+ age_days=\d+ bytes=\d+`).MatchString(lb.String()) {
+		t.Errorf("log lacks the reload with build, age_days and bytes:\n%s", lb)
 	}
 	if _, err := testutil.GatherAndCount(reg); err != nil {
 		t.Errorf("gather: %v", err)

@@ -148,6 +148,7 @@ func execute(args []string, stdoutW, stderrW io.Writer) int {
 	root.Version = versionString()
 	root.SetVersionTemplate(versionText())
 	root.AddCommand(run, check, ver, setupCommand(stderrW), geoipCommand(stderrW), retentionCommand(stderrW))
+	root.AddCommand(statusCommand())
 	root.SetArgs(args)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(stderrW, "sluice:", err)
@@ -394,7 +395,7 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 
 	// Syslog: UDP datagrams through the same UDP plumbing; TCP and TLS
 	// connections through collector.TCP. One decoder for all of them.
-	slDec := syslog.NewDecoder(cc.syslogDec)
+	slDec := syslog.NewDecoder(cc.syslogDec).WithLogger(logger)
 	var tcps []*collector.TCP
 	if len(cc.syslogUDP.Listen) > 0 {
 		u, err := collector.NewUDP("syslog", cc.syslogUDP, slDec, cm, logger)
@@ -532,6 +533,18 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 	// Retention on retention.schedule, stopped (and waited for) on return.
 	stopRetention := startRetention(ctx, p.retention, cc, logger)
 	defer stopRetention()
+
+	// One summary line every log.summary_interval (0: none).
+	sumCtx, stopSum := context.WithCancel(ctx)
+	sumDone := make(chan struct{})
+	go func() {
+		defer close(sumDone)
+		obs.NewSummary(reg, logger).Run(sumCtx, cfg.Log.SummaryInterval)
+	}()
+	defer func() {
+		stopSum()
+		<-sumDone
+	}()
 
 	logger.Info("sluice started", "version", versionString())
 	err = runner.Run(ctx, cfg.Shutdown.Timeout)

@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,7 +82,24 @@ type Decoder struct {
 	expireEvery int64          // ns between expiry scans
 	reclaimMu   sync.Mutex     // one reclaimTotal at a time
 	limiter     *obs.Limiter
+
+	// First sightings worth a log line, bounded in keys and lines.
+	newExporters *obs.Newcomers[versionKey]
+	newTemplates *obs.Newcomers[exporterKey]
 }
+
+// versionKey is an exporter address and the export version it sent.
+type versionKey struct {
+	addr    netip.Addr
+	version uint16
+}
+
+// Bounds of the first-seen log lines: keys remembered, lines per interval.
+const (
+	newcomersMax      = 4096
+	newcomersBurst    = 20
+	newcomersInterval = 10 * time.Second
+)
 
 var _ collector.Decoder = (*Decoder)(nil)
 var _ collector.Closer = (*Decoder)(nil)
@@ -161,6 +180,9 @@ func newDecoder(cfg Config, logger *slog.Logger, reg prometheus.Registerer, now 
 		exporters: make(map[exporterKey]*exporter),
 		now:       now,
 		limiter:   obs.NewLimiter(10 * time.Second),
+
+		newExporters: obs.NewNewcomers[versionKey](newcomersMax, newcomersBurst, newcomersInterval),
+		newTemplates: obs.NewNewcomers[exporterKey](newcomersMax, newcomersBurst, newcomersInterval),
 	}
 	d.expireEvery = int64(expireInterval(cfg))
 	d.allowed, _ = parseAllowed(cfg.AllowedExporters) // checked by Validate
@@ -225,8 +247,10 @@ func (d *Decoder) Decode(p *collector.Packet, b *event.Batch) error {
 	h := header{received: recv, recvNs: recvNs, observer: observer}
 	switch v := binary.BigEndian.Uint16(data); v {
 	case 5:
+		d.firstSeen(observer, v)
 		d.decodeV5(data, &h, b, &el)
 	case 9, 10:
+		d.firstSeen(observer, v)
 		d.decodeTemplated(data, v, &h, b, &el)
 	default:
 		el.add(collector.Errorf("bad_version", "version %d", v))
@@ -373,8 +397,21 @@ func (d *Decoder) decodeTemplated(data []byte, version uint16, h *header, b *eve
 		ex.mu.Lock()
 	}
 	ex.lastSeen.Store(h.recvNs)
+	had := len(ex.templates)
 	d.decodeSets(ex, data, off, end, h, b, el)
+	var ids []uint16
+	nt := len(ex.templates)
+	if had == 0 && nt > 0 {
+		for id := range ex.templates {
+			if len(ids) < 32 {
+				ids = append(ids, id)
+			}
+		}
+	}
 	ex.mu.Unlock()
+	if ids != nil {
+		d.firstTemplates(k, nt, ids)
+	}
 	// The global template limit is enforced here, with no exporter lock
 	// held, because it evicts templates of other exporters.
 	if d.nTmpl.Load() > int64(d.cfg.MaxTemplates) {
@@ -641,4 +678,42 @@ func (d *Decoder) abandon(e *event.Event, b *event.Batch) (int, bool) {
 		b.Unadd()
 	}
 	return 0, false
+}
+
+// firstSeen logs the first datagram of an exporter address in a version
+// (bounded: see Newcomers).
+func (d *Decoder) firstSeen(addr netip.Addr, version uint16) {
+	v := d.newExporters.Admit(versionKey{addr, version})
+	switch {
+	case v.Log:
+		d.log.Info("new exporter", "exporter", addr, "version", versionName(version), "not_logged", v.Unlogged)
+	case v.Full:
+		d.log.Warn("many exporters: new exporters are no longer logged (sluice_collector_exporter_packets_total counts them)", "logged", newcomersMax)
+	}
+}
+
+// firstTemplates logs the first templates of an exporter stream (its
+// address, version and observation domain).
+// ids are the first 32 of its n template IDs.
+func (d *Decoder) firstTemplates(k exporterKey, n int, ids []uint16) {
+	v := d.newTemplates.Admit(k)
+	if !v.Log {
+		return
+	}
+	slices.Sort(ids)
+	d.log.Info("first templates from exporter", "exporter", k.addr, "version", versionName(k.version), "observation_domain", k.domain,
+		"templates", n, "template_ids", ids, "not_logged", v.Unlogged)
+}
+
+// versionName names an export version for log lines.
+func versionName(v uint16) string {
+	switch v {
+	case 5:
+		return "5"
+	case 9:
+		return "9"
+	case 10:
+		return "10 (ipfix)"
+	}
+	return strconv.Itoa(int(v))
 }

@@ -96,6 +96,8 @@ type Decoder struct {
 	logger  *slog.Logger
 	metrics *metrics
 	limiter *obs.Limiter
+	// newAgents bounds the "new exporter" lines (keys and rate).
+	newAgents *obs.Newcomers[netip.Addr]
 
 	// decode is goflow2's DecodeMessageVersion; tests replace it to reach
 	// the panic path.
@@ -122,6 +124,8 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Decoder, 
 		metrics: m,
 		limiter: obs.NewLimiter(time.Minute),
 		decode:  sflow.DecodeMessageVersion,
+
+		newAgents: obs.NewNewcomers[netip.Addr](4096, 20, 10*time.Second),
 	}, nil
 }
 
@@ -184,6 +188,12 @@ func (d *Decoder) Decode(p *collector.Packet, b *event.Batch) (err error) {
 		observer: agentAddr(pkt.AgentIP, p.Src.Addr()),
 		subAgent: pkt.SubAgentId,
 		uptime:   pkt.Uptime,
+	}
+	switch v := d.newAgents.Admit(dg.observer); {
+	case v.Log:
+		d.logger.Info("new exporter", "exporter", dg.observer, "version", "sflow", "source", p.Src.Addr().Unmap(), "not_logged", v.Unlogged)
+	case v.Full:
+		d.logger.Warn("many sflow agents: new agents are no longer logged (sluice_collector_exporter_packets_total counts them)", "logged", 4096)
 	}
 	lost := 0
 	st.pending = len(pkt.Samples)

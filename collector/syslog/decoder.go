@@ -1,11 +1,14 @@
 package syslog
 
 import (
+	"log/slog"
+	"net/netip"
 	"time"
 	"unsafe"
 
 	"github.com/sluicelab/sluice/collector"
 	"github.com/sluicelab/sluice/internal/event"
+	"github.com/sluicelab/sluice/internal/obs"
 )
 
 // DecoderConfig configures the syslog Decoder.
@@ -24,6 +27,15 @@ type DecoderConfig struct {
 type Decoder struct {
 	cfg    DecoderConfig
 	parser Parser
+
+	logger  *slog.Logger              // nil: no first-seen lines
+	senders *obs.Newcomers[senderKey] // bounds the "new syslog sender" lines
+}
+
+// senderKey is a sender address on one listener.
+type senderKey struct {
+	addr     netip.Addr
+	listener string
 }
 
 var _ collector.Decoder = (*Decoder)(nil)
@@ -33,11 +45,39 @@ func NewDecoder(cfg DecoderConfig) *Decoder {
 	return &Decoder{cfg: cfg, parser: Parser{Location: cfg.Location}}
 }
 
+// WithLogger makes d log the first message of each sender on each
+// listener (at most 4096 senders, 20 lines per 10 s) and returns d. Call it
+// before the first Decode.
+func (d *Decoder) WithLogger(l *slog.Logger) *Decoder {
+	d.logger = l.With("component", "collector/syslog")
+	d.senders = obs.NewNewcomers[senderKey](4096, 20, 10*time.Second)
+	return d
+}
+
+// firstSeen logs the first message of a sender on a listener.
+func (d *Decoder) firstSeen(p *collector.Packet, h *Header) {
+	v := d.senders.Admit(senderKey{p.Src.Addr().Unmap(), p.Listener})
+	switch {
+	case v.Log:
+		host := string(h.Hostname)
+		if len(host) > 64 {
+			host = host[:64]
+		}
+		d.logger.Info("new syslog sender", "sender", p.Src.Addr().Unmap(), "listener", p.Listener, "format", h.Format.String(),
+			"hostname", host, "not_logged", v.Unlogged)
+	case v.Full:
+		d.logger.Warn("many syslog senders: new senders are no longer logged (sluice_collector_exporter_packets_total counts them)", "logged", 4096)
+	}
+}
+
 // Decode implements collector.Decoder. It never returns an error: every
 // message becomes an event.
 func (d *Decoder) Decode(p *collector.Packet, b *event.Batch) error {
 	var h Header
 	d.parser.Parse(p.Data, &h)
+	if d.logger != nil {
+		d.firstSeen(p, &h)
+	}
 	e := b.Add()
 	e.Kind = event.KindSyslog
 	e.Created = p.Received

@@ -261,6 +261,9 @@ type HTTPConfig struct {
 type LogConfig struct {
 	Level  string `mapstructure:"level"`
 	Format string `mapstructure:"format"`
+	// SummaryInterval is how often one INFO line sums up rates, drops
+	// and the spool; 0 turns it off.
+	SummaryInterval time.Duration `mapstructure:"summary_interval"`
 }
 
 // ShutdownConfig bounds the drain on SIGINT/SIGTERM.
@@ -371,6 +374,7 @@ var defaults = []struct {
 	{"http.pprof", false},
 	{"log.level", "info"},
 	{"log.format", "text"},
+	{"log.summary_interval", 5 * time.Minute},
 	{"shutdown.timeout", 10 * time.Second},
 }
 
@@ -789,6 +793,9 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		errs = append(errs, fmt.Errorf("log.format: %q is not a format; use text or json", c.Log.Format))
+	}
+	if si := c.Log.SummaryInterval; si != 0 && si < time.Second {
+		errs = append(errs, fmt.Errorf("log.summary_interval: %s is below 1s; use e.g. 5m, or 0 to turn the summary off", si))
 	}
 	for _, b := range []struct {
 		key string

@@ -77,6 +77,7 @@ type Output struct {
 	stopping  chan struct{} // closed when Close's grace is over: send nothing more
 
 	lastProgress atomic.Int64 // unix nanoseconds of the last delivery, or of the queue becoming non-empty
+	outage       outage       // for the unavailable / available again log lines
 	stallWarn    *obs.Limiter
 
 	templates []Template
@@ -446,7 +447,8 @@ func (o *Output) send(seg *segment) bool {
 	if rest != nil {
 		left = rest.len()
 	}
-	if o.spool.hasWaited(seg) {
+	waited := o.spool.hasWaited(seg)
+	if waited {
 		o.m.replayed.Add(float64(n - left))
 	}
 	if left < n {
@@ -454,6 +456,7 @@ func (o *Output) send(seg *segment) bool {
 	}
 	if rest == nil {
 		body, err := o.spool.done(seg)
+		o.logRecovery(waited, n)
 		if err != nil {
 			if ok, muted := o.warn.Allow("spool_remove"); ok {
 				o.logger.Error("removing a delivered spool segment (its documents will be sent again, counted as duplicates)",
@@ -468,9 +471,14 @@ func (o *Output) send(seg *segment) bool {
 	}
 	// This segment and every one queued behind it now wait for a later
 	// attempt: count them as spooled (once).
-	o.m.spooled.Add(float64(o.spool.markWaiting()))
-	if ok, muted := o.warn.Allow("spooling"); ok {
-		o.logger.Warn("elasticsearch unavailable; documents wait in the spool", "count", left, "err", err, "suppressed", muted)
+	newlyWaiting := o.spool.markWaiting()
+	o.m.spooled.Add(float64(newlyWaiting))
+	if o.outage.failed(time.Now(), int64(newlyWaiting), left == n) {
+		// Once per outage; the limit only guards against a flapping cluster.
+		if ok, muted := o.warn.Allow("spooling"); ok {
+			_, waiting := o.spool.waiting()
+			o.logger.Warn("elasticsearch unavailable; documents wait in the spool", "documents_waiting", waiting, "err", err, "suppressed", muted)
+		}
 	}
 	if left < n {
 		if err := o.spool.rewrite(seg, rest); err != nil {
@@ -490,6 +498,26 @@ func (o *Output) send(seg *segment) bool {
 	}
 	o.spool.release(seg)
 	return false
+}
+
+// logRecovery logs the end of an outage at the first whole segment
+// delivered after it, and the end of the replay when the spool is empty
+// again. waited tells whether the segment's n documents had waited.
+func (o *Output) logRecovery(waited bool, n int) {
+	var replayed int64
+	if waited {
+		replayed = int64(n)
+	}
+	waiting := o.spool.waitedDocs()
+	ended, took, spooled, replayDone, replayTook, replayedTotal := o.outage.delivered(time.Now(), replayed, int64(waiting))
+	if ended {
+		o.logger.Info("elasticsearch available again", "unavailable_for", took.Round(time.Millisecond).String(),
+			"documents_spooled", spooled, "documents_waiting", waiting)
+	}
+	if replayDone {
+		o.logger.Info("spool replayed: every document that waited is delivered", "documents_replayed", replayedTotal,
+			"took", replayTook.Round(time.Millisecond).String())
+	}
 }
 
 // deadDamage writes a damaged span of a spool segment to the dead-letter

@@ -326,6 +326,20 @@ func (s *spool) waiting() (segs int, docs int64) {
 	return len(s.segs), docs
 }
 
+// waitedDocs returns the documents of segments that waited for a later
+// attempt (and are not delivered yet).
+func (s *spool) waitedDocs() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var docs int64
+	for _, g := range s.segs {
+		if g.waited {
+			docs += int64(g.docs)
+		}
+	}
+	return docs
+}
+
 func (s *spool) hasWaited(seg *segment) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
