@@ -883,7 +883,9 @@ func chaosUDPOverload(t *testing.T) {
 	p := in.start()
 	dst := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: in.ports.NetFlow}
 	var next atomic.Uint64
-	dur := scale(3*time.Second, 120*time.Second)
+	// Long: 30 s of overload, about 12 GB of daily files at the ~400k
+	// flows/s sluice decodes here (120 s made 46 GB).
+	dur := scale(3*time.Second, 30*time.Second)
 	var wg sync.WaitGroup
 	var senders []*net.UDPConn
 	for g := range 2 {
@@ -971,7 +973,10 @@ func chaosDiskFull(t *testing.T) {
 	fullLines := in.logLines("no space left on device")
 	must(t, os.Remove(ballast))
 	freedAt := uint64(l.sent())
-	time.Sleep(scale(4*time.Second, 30*time.Second))
+	// 4 s also in the long form: the freed 7.75 MiB hold about 5 s of the
+	// load's documents, so a longer stretch fills the tmpfs again (the
+	// long form's 30 s lost the rest to a full disk, counted).
+	time.Sleep(4 * time.Second)
 	l.halt()
 	f.Sent = l.sent()
 	var c counted
