@@ -94,7 +94,9 @@ func (p *proc) drain(l *flowLoad, into *counted) {
 		l.flush()
 		c := p.waitSettled(int64(l.sent()), 3*time.Second, 60*time.Second)
 		if p.in.esURL != "" {
-			p.in.waitES(int(c.accepted-c.droppedEvts), 10*time.Second, 120*time.Second)
+			// Long forms leave a large backlog behind a slow node (the 429
+			// storm: 167k documents after 300 s).
+			p.in.waitES(int(c.accepted-c.droppedEvts), scale(10*time.Second, 30*time.Second), scale(120*time.Second, 900*time.Second))
 		}
 	}
 	p.stopCounted(into)

@@ -226,6 +226,11 @@ func (o *Output) newBulk() *bulk {
 	return &bulk{body: make([]byte, 0, o.cfg.MaxBytes+o.cfg.MaxBytes/4)}
 }
 
+// sizedBulk returns an empty bulk for at most n bytes taken from another
+// (retries, split halves): not a pooled buffer sized for a full bulk, which
+// under a 429 storm with small segments multiplied the heap.
+func sizedBulk(n int) *bulk { return &bulk{body: make([]byte, 0, n)} }
+
 func (o *Output) putBulk(b *bulk) {
 	if b == nil || cap(b.body) > 2*o.cfg.MaxBytes+64<<10 {
 		return
@@ -727,7 +732,7 @@ func (o *Output) attempt(b *bulk) (retry *bulk, reason string, err error) {
 			o.m.duplicates.Inc()
 		case outcomeRetry:
 			if retry == nil {
-				retry = o.newBulk()
+				retry = sizedBulk(len(b.body))
 			}
 			retry.addItem(b.item(i))
 			reason = itemRetryLabel(it.Status, it.Error)
@@ -755,14 +760,14 @@ func (o *Output) split(b *bulk, label string) (*bulk, string, error) {
 	var rest *bulk
 	var lastErr error
 	for _, r := range [][2]int{{0, h}, {h, b.len()}} {
-		part := o.newBulk()
+		part := sizedBulk(len(b.body))
 		for i := r[0]; i < r[1]; i++ {
 			part.addItem(b.item(i))
 		}
 		left, err := o.deliver(part, 0)
 		if left != nil {
 			if rest == nil {
-				rest = o.newBulk()
+				rest = sizedBulk(len(b.body))
 			}
 			for i := range left.len() {
 				rest.addItem(left.item(i))
