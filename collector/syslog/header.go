@@ -440,8 +440,14 @@ func (p *Parser) parse3164(line []byte, i int, h *Header) bool {
 			return false
 		}
 		e, _ := token(line, i)
-		if _, _, _, _, ok := parseTag(line, i); !ok || e == i || line[e-1] != ':' || allDigits(line[i:e-1]) {
-			return false // "<189>123: *Mar  1 ..." is Cisco IOS: go-syslog
+		d := i
+		for d < e && isDigit(line[d]) {
+			d++
+		}
+		// "<189>123: *Mar  1 ..." (and "123:45: ...") is Cisco IOS: a
+		// counter, digits then ':', as pickMachine sees it; go-syslog.
+		if _, _, _, _, ok := parseTag(line, i); !ok || e == i || line[e-1] != ':' || (d > i && d < e && line[d] == ':') {
+			return false
 		}
 		h.Problems |= NoTimestamp | NoHostname
 		p.tagAndMsg(line, i, h)
@@ -482,15 +488,6 @@ func (p *Parser) parse3164(line []byte, i int, h *Header) bool {
 		h.Problems |= NoHostname
 	}
 	p.tagAndMsg(line, i, h)
-	return true
-}
-
-func allDigits(b []byte) bool {
-	for _, c := range b {
-		if !isDigit(c) {
-			return false
-		}
-	}
 	return true
 }
 
