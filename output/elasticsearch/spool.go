@@ -553,7 +553,7 @@ func (s *spool) seal(b *bulk) (kept, wasEmpty bool) {
 	seg := &segment{seq: s.openSeq, name: name, docs: s.openDocs, size: s.openSize}
 	s.mu.Lock()
 	wasEmpty = len(s.segs) == 0
-	if s.openBroke || s.memBytes+seg.size <= s.memCap {
+	if s.keepsLocked(seg.size) {
 		seg.body = b
 		s.memBytes += seg.size
 		kept = true
@@ -570,8 +570,12 @@ func (s *spool) seal(b *bulk) (kept, wasEmpty bool) {
 func (s *spool) wouldKeep(size int64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.openBroke || s.memBytes+size <= s.memCap
+	return s.keepsLocked(size)
 }
+
+// keepsLocked reports whether a sealed segment of size bytes stays in
+// memory: always when its file is broken, else within memCap.
+func (s *spool) keepsLocked(size int64) bool { return s.openBroke || s.memBytes+size <= s.memCap }
 
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
