@@ -71,21 +71,42 @@ func (d *Decoder) evictExporters(n int) {
 		cands = append(cands, cand{ex, ex.decoded.Load(), ex.lastSeen.Load()})
 	}
 	slices.SortFunc(cands, func(a, b cand) int { return evictOrder(a.decoded, a.last, b.decoded, b.last) })
-	n = min(n, len(cands))
-	for _, c := range cands[:n] {
-		d.removeExporter(c.ex)
+	// The snapshot was taken without the exporters' locks: a worker may be
+	// decoding a message of a candidate right now (its first data set, which
+	// makes it decoded). removeExporter waits for that message and then
+	// skips the candidate if it changed, rather than evicting an exporter
+	// that has just become one to keep; the next candidate takes its turn.
+	removed := 0
+	var first exporterKey
+	for _, c := range cands {
+		if removed == n {
+			break
+		}
+		if _, ok := d.removeExporter(c.ex, func() bool {
+			return c.ex.decoded.Load() == c.decoded && c.ex.lastSeen.Load() == c.last
+		}); ok {
+			if removed == 0 {
+				first = c.ex.key
+			}
+			removed++
+		}
 	}
-	d.m.exporterEvictLimit.Add(float64(n))
-	if n > 0 {
-		d.logEviction("exporters", "max_exporters", n, cands[0].ex.key)
+	d.m.exporterEvictLimit.Add(float64(removed))
+	if removed > 0 {
+		d.logEviction("exporters", "max_exporters", removed, first)
 	}
 }
 
-// removeExporter drops ex with its templates and held sets and returns the
+// removeExporter drops ex with its templates and held sets if still(),
+// called with ex.mu held, reports true (nil means always), and returns the
 // number of templates it had. d.mu is held for writing.
-func (d *Decoder) removeExporter(ex *exporter) int {
-	delete(d.exporters, ex.key)
+func (d *Decoder) removeExporter(ex *exporter, still func() bool) (int, bool) {
 	ex.mu.Lock()
+	if still != nil && !still() {
+		ex.mu.Unlock()
+		return 0, false
+	}
+	delete(d.exporters, ex.key)
 	ex.removed = true
 	nt := len(ex.templates)
 	clear(ex.templates)
@@ -102,7 +123,7 @@ func (d *Decoder) removeExporter(ex *exporter) int {
 	d.m.pendingEvicted.Add(float64(np))
 	d.m.exporters.Dec()
 	d.dirty.Store(true)
-	return nt
+	return nt, true
 }
 
 // reclaimTotal evicts the least recently used templates of all exporters
@@ -221,10 +242,16 @@ func (d *Decoder) expire(nowNs int64) {
 	if len(idle) > 0 {
 		d.mu.Lock()
 		for _, ex := range idle {
-			if d.exporters[ex.key] != ex || ex.lastSeen.Load() >= idleCutoff {
+			if d.exporters[ex.key] != ex {
+				continue
+			}
+			// Checked under ex.mu: a worker that looked ex up before this
+			// scan stores lastSeen under that lock.
+			nt, ok := d.removeExporter(ex, func() bool { return ex.lastSeen.Load() < idleCutoff })
+			if !ok {
 				continue // heard from again meanwhile
 			}
-			gone += d.removeExporter(ex)
+			gone += nt
 			exporters++
 		}
 		d.mu.Unlock()

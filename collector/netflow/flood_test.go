@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -501,5 +502,69 @@ func TestAllowedExporters(t *testing.T) {
 	}
 	if got := counter(t, reg, "sluice_netflow_exporters"); got != 3 {
 		t.Errorf("exporters = %v, want 3 (none for the senders not allowed)", got)
+	}
+}
+
+// TestEvictionSparesExporterDecodingNow is the race the end-to-end flood
+// test met under load: a worker decodes the first data set of exporter A
+// (holding A's lock) while another worker, making room for a new exporter,
+// has already chosen A as never decoded. The eviction must wait for A's
+// message and then spare A, which is now decoded, and evict the next
+// candidate. Without the re-check under A's lock, A lost its template and
+// the rest of its flows until it announced the template again.
+func TestEvictionSparesExporterDecodingNow(t *testing.T) {
+	for round := range 20 {
+		cfg := Default()
+		cfg.MaxExporters = 2
+		d, _ := newTestDecoder(t, cfg)
+		tp, dp := benchV9Packets(1)
+		src := func(i byte) string {
+			return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, i}), 2055).String()
+		}
+		at := func(s int) time.Time { return testReceived.Add(time.Duration(s) * time.Second) }
+		if _, err := decodeAt(d, src(1), tp, at(1)); err != nil { // A: template only, oldest
+			t.Fatal(err)
+		}
+		if _, err := decodeAt(d, src(2), tp, at(2)); err != nil { // C: template only
+			t.Fatal(err)
+		}
+		var a *exporter
+		d.mu.RLock()
+		for k, ex := range d.exporters {
+			if k.addr.As4()[3] == 1 {
+				a = ex
+			}
+		}
+		d.mu.RUnlock()
+		// A worker is in the middle of A's data message: it holds A's lock.
+		a.mu.Lock()
+		done := make(chan error, 1)
+		go func() { // another worker: a new exporter B needs room
+			_, err := decodeAt(d, src(3), tp, at(3))
+			done <- err
+		}()
+		// Wait until B's worker holds the table lock (it has taken its
+		// snapshot, or is about to, and will block on A's lock).
+		for d.mu.TryRLock() {
+			d.mu.RUnlock()
+			runtime.Gosched()
+		}
+		time.Sleep(time.Duration(round%4) * time.Millisecond)
+		// A's message decodes its first data set.
+		a.decoded.Store(true)
+		a.lastSeen.Store(int64(at(3).UnixNano()))
+		a.mu.Unlock()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		d.mu.RLock()
+		_, aKept := d.exporters[a.key]
+		d.mu.RUnlock()
+		if !aKept || a.removed {
+			t.Fatalf("round %d: exporter A was evicted while its first data set was being decoded", round)
+		}
+		if _, err := decodeAt(d, src(1), dp, at(4)); err != nil {
+			t.Fatalf("round %d: A's next data message: %v", round, err)
+		}
 	}
 }
