@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/netip"
 	"testing"
+	"time"
 )
 
 func TestBatchAddDropReuse(t *testing.T) {
@@ -141,5 +142,32 @@ func TestBatchArenaReuse(t *testing.T) {
 		if s[0] != 3 || len(s) != 300 {
 			t.Fatalf("slice %d was overwritten: %q...", i, s[:2])
 		}
+	}
+}
+
+// TestRawDocument: an event with Raw (an alert document) is written as it
+// is by both encoders, and a reused slot forgets it.
+func TestRawDocument(t *testing.T) {
+	b := NewBatch()
+	defer b.Release()
+	e := b.Add()
+	e.Kind = KindAlert
+	e.Timestamp = time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	e.Raw = []byte(`{"@timestamp":"2026-12-07T10:00:00Z","rule":{"name":"r"}}`)
+	if got := string(e.AppendJSON(nil)); got != string(e.Raw) {
+		t.Errorf("AppendJSON = %s", got)
+	}
+	b.EncodeJSON()
+	line, ok := b.JSONLine(0)
+	if !ok || string(line) != string(e.Raw)+"\n" {
+		t.Errorf("JSONLine = %q, %v", line, ok)
+	}
+	if KindAlert.String() != "alerts" {
+		t.Errorf("KindAlert.String() = %q", KindAlert.String())
+	}
+	b.Reset()
+	e = b.Add()
+	if e.Raw != nil || e.Kind != KindUnknown {
+		t.Errorf("reused event kept Raw %q / kind %v", e.Raw, e.Kind)
 	}
 }

@@ -18,6 +18,9 @@ const (
 	KindUnknown Kind = iota
 	KindFlow
 	KindSyslog
+	// KindAlert is a document sluice writes about itself (an alert rule's
+	// alert): its JSON is complete in Event.Raw and its index is Event.Index.
+	KindAlert
 )
 
 // String returns the short name used in index names and metric labels.
@@ -27,6 +30,8 @@ func (k Kind) String() string {
 		return "flows"
 	case KindSyslog:
 		return "syslog"
+	case KindAlert:
+		return "alerts"
 	default:
 		return "unknown"
 	}
@@ -171,6 +176,12 @@ type Event struct {
 	// it so the encoder can skip its duplicate check; leave it false for
 	// keys that come from input (grok captures).
 	KeysChecked bool
+
+	// Raw, when set, is the whole document as JSON, written as it is
+	// instead of encoding the fields above (KindAlert). Timestamp and
+	// Index still pick the index. It must be one valid JSON object with no
+	// newline.
+	Raw []byte
 }
 
 // reset clears e for reuse while keeping slice capacity. The old fields

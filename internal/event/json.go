@@ -26,6 +26,9 @@ const ECSVersion = "8.11.0"
 // exporter) are skipped, since Elasticsearch rejects documents with duplicate
 // keys.
 func (e *Event) AppendJSON(dst []byte) []byte {
+	if e.Raw != nil {
+		return append(dst, e.Raw...)
+	}
 	var dc dateCache
 	if e.Kind == KindSyslog {
 		var own [maxOwnFields]Field
@@ -45,6 +48,9 @@ type encodeScratch struct {
 // used, and then needed, for syslog events); usePlans false lays out
 // syslog documents the long way each time (see plan.go), for tests.
 func (e *Event) appendJSON(dst []byte, usePlans bool, dc *dateCache, own *[maxOwnFields]Field) []byte {
+	if e.Raw != nil {
+		return append(dst, e.Raw...)
+	}
 	dst = append(dst, '{')
 	if !e.Timestamp.IsZero() {
 		dst = append(dst, `"@timestamp":`...)
