@@ -36,6 +36,7 @@ type Config struct {
 	Enrich    EnrichConfig    `mapstructure:"enrich"`
 	Output    OutputConfig    `mapstructure:"output"`
 	Retention RetentionConfig `mapstructure:"retention"`
+	Alerting  AlertingConfig  `mapstructure:"alerting"`
 	HTTP      HTTPConfig      `mapstructure:"http"`
 	Log       LogConfig       `mapstructure:"log"`
 	Shutdown  ShutdownConfig  `mapstructure:"shutdown"`
@@ -251,6 +252,25 @@ type RetentionPolicy struct {
 	Targets        string   `mapstructure:"targets"`
 }
 
+// AlertingConfig configures the alert rules evaluated on the stream
+// (output/alert).
+type AlertingConfig struct {
+	// RulesDir are folders of ElastAlert-style rule files (*.yaml, *.yml);
+	// none disables alerting.
+	RulesDir []string `mapstructure:"rules_dir"`
+	// Index is the daily index (or file) alerts are written to.
+	Index string `mapstructure:"index"`
+	// AlertTimeLimit is how long a failing alerter is retried (a rule's
+	// alert_time_limit overrides it).
+	AlertTimeLimit time.Duration `mapstructure:"alert_time_limit"`
+	QueueSize      int           `mapstructure:"queue_size"` // alerts waiting for an alerter
+	Workers        int           `mapstructure:"workers"`    // alerter workers
+	MaxKeys        int           `mapstructure:"max_keys"`   // query_key values one rule keeps windows for
+	// Defaults are rule keys applied to every rule that does not set them
+	// (ElastAlert's global config: smtp_host, from_addr, slack_webhook_url, ...).
+	Defaults map[string]any `mapstructure:"defaults"`
+}
+
 // HTTPConfig configures the metrics/health endpoint.
 type HTTPConfig struct {
 	Listen string `mapstructure:"listen"`
@@ -370,6 +390,13 @@ var defaults = []struct {
 	{"retention.schedule", ""},
 	{"retention.timezone", ""},
 	{"retention.policies", []map[string]any{}},
+	{"alerting.rules_dir", []string{}},
+	{"alerting.index", "sluice-alerts-%{+yyyy.MM.dd}"},
+	{"alerting.alert_time_limit", time.Hour},
+	{"alerting.queue_size", 1000},
+	{"alerting.workers", 2},
+	{"alerting.max_keys", 10000},
+	{"alerting.defaults", map[string]any{}},
 	{"http.listen", "127.0.0.1:9155"},
 	{"http.pprof", false},
 	{"log.level", "info"},
@@ -517,7 +544,7 @@ func unknownKeys(v *viper.Viper) []error {
 	all := v.AllKeys()
 	sort.Strings(all)
 	for _, k := range all {
-		if known[k] {
+		if known[k] || strings.HasPrefix(k, "alerting.defaults.") { // rule keys: checked by the alert rules
 			continue
 		}
 		errs = append(errs, fmt.Errorf("%s: unknown key (value %v); %s", k, v.Get(k), suggest(k, Keys())))
@@ -775,6 +802,20 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.FileMode(); err != nil {
 		errs = append(errs, err)
+	}
+	if a := c.Alerting; len(a.RulesDir) > 0 {
+		if a.AlertTimeLimit < time.Second {
+			errs = append(errs, fmt.Errorf("alerting.alert_time_limit: %s is below 1s; use e.g. 1h (how long a failing alerter is retried)", a.AlertTimeLimit))
+		}
+		if a.QueueSize < 1 || a.QueueSize > 1<<20 {
+			errs = append(errs, fmt.Errorf("alerting.queue_size: %d is out of range; use 1..1048576 alerts", a.QueueSize))
+		}
+		if a.Workers < 1 || a.Workers > 64 {
+			errs = append(errs, fmt.Errorf("alerting.workers: %d is out of range; use 1..64", a.Workers))
+		}
+		if a.MaxKeys < 1 || a.MaxKeys > 10_000_000 {
+			errs = append(errs, fmt.Errorf("alerting.max_keys: %d is out of range; use 1..10000000 query_key values per rule", a.MaxKeys))
+		}
 	}
 	if tz := c.Retention.Timezone; tz != "" {
 		if _, err := time.LoadLocation(tz); err != nil {

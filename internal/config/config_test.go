@@ -22,7 +22,7 @@ func flatten(prefix string, m map[string]any, out map[string]bool) {
 		if prefix != "" {
 			key = prefix + "." + k
 		}
-		if sub, ok := v.(map[string]any); ok {
+		if sub, ok := v.(map[string]any); ok && len(sub) > 0 {
 			flatten(key, sub, out)
 			continue
 		}
