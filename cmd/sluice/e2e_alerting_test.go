@@ -411,3 +411,44 @@ func docIDOf(t *testing.T, d doc) string {
 	created, _ := d.time("event.created")
 	return elasticsearch.DocumentID(ts, created, []byte(d.Raw))
 }
+
+// TestAlertFailingAlerter: a webhook that keeps failing is retried until
+// alert_time_limit, shows on /readyz meanwhile, and then the alert counts
+// as failed, with the error in its alert document.
+func TestAlertFailingAlerter(t *testing.T) {
+	hook := newHookRecorder(t)
+	hook.status = http.StatusInternalServerError
+	rules := t.TempDir()
+	writeRule(t, rules, "a.yaml", "name: Fails\ntype: any\nalert_time_limit: {seconds: 4}\nfilter:\n- term: {process.name: app-f}\nalert: post\nhttp_post_url: "+hook.srv.URL+"\n")
+	ps := newPorts(t)
+	s := startSluice(t, sluiceOpts{Ports: ps, Env: []string{"SLUICE_ALERTING_RULES_DIR=" + rules}})
+	sendSyslog(t, ps.SyslogUDP, "app-f", "this will not be delivered")
+	hook.waitHooks(t, 2, 10*time.Second) // retried
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := httpClient.Get(s.url("/readyz"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), "failing alerters") && strings.Contains(string(b), "Fails") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz does not list the failing alerter:\n%s", b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	waitMetric(t, s, `sluice_alert_failed_total{alerter="post",rule="Fails"}`, 1, 15*time.Second)
+	time.Sleep(1500 * time.Millisecond) // the alert document's flush
+	s.stop()
+	s.checkLog()
+	ads := alertDocs(t, s.opts.OutDir)
+	if len(ads) != 1 {
+		t.Fatalf("%d alert documents, want 1", len(ads))
+	}
+	if d := ads[0]; d.str("sluice.alert.alert_sent") != "false" || !strings.Contains(d.str("sluice.alert.alert_exception"), "500") {
+		t.Errorf("alert document of a failed alert: %s", d.Raw)
+	}
+}

@@ -98,10 +98,8 @@ func (s *Service) writeDoc(l *loaded, f *rule.Fired, a *alerter.Alert, subject, 
 		if r.Err != nil {
 			ar.Error = r.Err.Error()
 			failed = append(failed, r.Alerter+": "+r.Err.Error())
-			s.m.failed.WithLabelValues(f.Rule.Spec.Name, r.Alerter).Inc()
 		} else {
 			sent++
-			s.m.sent.WithLabelValues(f.Rule.Spec.Name, r.Alerter).Inc()
 		}
 		af.Alerters = append(af.Alerters, ar)
 	}
@@ -116,9 +114,6 @@ func (s *Service) writeDoc(l *loaded, f *rule.Fired, a *alerter.Alert, subject, 
 		d.Event.Outcome = "success"
 	default:
 		d.Event.Outcome = "failure"
-		if exception != "" && results == nil {
-			s.m.failed.WithLabelValues(f.Rule.Spec.Name, "queue").Inc()
-		}
 	}
 	for i, m := range f.Matches {
 		if i == maxDocMatches {

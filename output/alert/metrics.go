@@ -8,8 +8,6 @@ type metrics struct {
 	tickSeconds prometheus.Counter
 	matches     *prometheus.CounterVec
 	silenced    *prometheus.CounterVec
-	sent        *prometheus.CounterVec
-	failed      *prometheus.CounterVec
 	docsDropped prometheus.Counter
 	reloads     prometheus.Counter
 	ruleErrors  prometheus.Gauge
@@ -33,12 +31,6 @@ func newMetrics(reg prometheus.Registerer, s *Service) *metrics {
 		silenced: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_alert_silenced_total", Help: "Alerts not sent because the rule's realert period for their query_key had not passed.",
 		}, []string{"rule"}),
-		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sluice_alert_alerts_sent_total", Help: "Alerts delivered, by rule and alerter.",
-		}, []string{"rule", "alerter"}),
-		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sluice_alert_alerts_failed_total", Help: "Alerts given up, by rule and alerter (queue: the alert queue was full).",
-		}, []string{"rule", "alerter"}),
 		docsDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sluice_alert_documents_dropped_total", Help: "Alert documents dropped because more than 10000 waited for the outputs.",
 		}),
@@ -52,7 +44,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) *metrics {
 			Name: "sluice_alert_state_errors_total", Help: "Alert state files that could not be written, or were damaged at start and moved aside.",
 		}),
 	}
-	reg.MustRegister(m.evaluated, m.evalSeconds, m.tickSeconds, m.matches, m.silenced, m.sent, m.failed, m.docsDropped, m.reloads, m.ruleErrors, m.stateErrors)
+	reg.MustRegister(m.evaluated, m.evalSeconds, m.tickSeconds, m.matches, m.silenced, m.docsDropped, m.reloads, m.ruleErrors, m.stateErrors)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "sluice_alert_rules", Help: "Alert rules in force.",
 	}, func() float64 { return float64(len(s.rules.Load().byName)) }))

@@ -58,6 +58,7 @@ type Service struct {
 	src    *source
 
 	reloadMu sync.Mutex // one reload at a time
+	ruleErrs atomic.Int64 // rule files that did not load at the last reload
 	// restored are alerts from the state file still to be sent.
 	restored []savedAlert
 }
@@ -323,24 +324,20 @@ func (s *Service) Reload() {
 	s.engine.SetRules(set.rules())
 	s.m.reloads.Inc()
 	s.m.ruleErrors.Set(float64(len(errs)))
+	s.ruleErrs.Store(int64(len(errs)))
 }
 
-// Failing reports alerters whose last attempt failed, and rules that did
-// not reload, for /readyz.
-func (s *Service) Failing() error {
-	var parts []string
-	for _, f := range s.sender.Failing() {
-		parts = append(parts, "alerter "+f)
-	}
-	if len(parts) == 0 {
-		return nil
-	}
-	return errors.New(strings.Join(parts, "; "))
-}
-
-// Status is the one-line state for /readyz.
+// Status is the state for /readyz: the rules in force, rule files that
+// did not reload, and the alerters whose last attempt failed.
 func (s *Service) Status() string {
-	return fmt.Sprintf("%d rules", len(s.rules.Load().byName))
+	st := fmt.Sprintf("%d rules", len(s.rules.Load().byName))
+	if n := s.ruleErrs.Load(); n > 0 {
+		st += fmt.Sprintf("; %d rule file(s) did not reload (see the log)", n)
+	}
+	if f := s.sender.Failing(); len(f) > 0 {
+		st += "; failing alerters: " + strings.Join(f, "; ")
+	}
+	return st
 }
 
 // emit is the engine's callback: it turns a fired rule into an alert
