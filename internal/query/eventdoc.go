@@ -30,6 +30,7 @@ type EventDoc struct {
 	buf     []byte // the encoded event, for the slow path
 	jd      *JSONDoc
 	parsed  bool
+	own     int // own values of a syslog event; -1: not counted yet
 }
 
 var _ Walker = (*EventDoc)(nil)
@@ -47,6 +48,7 @@ func (d *EventDoc) Reset(e *event.Event) {
 	d.scratch = d.scratch[:0]
 	d.jd = nil
 	d.parsed = false
+	d.own = -1
 }
 
 // Event returns the event d reads.
@@ -386,7 +388,7 @@ func (d *EventDoc) flow(path string, dst []Value) ([]Value, bool) {
 	case "netflow":
 		return d.netflow(rest, dst)
 	case "flow":
-		return dst, false // flow.id: the encoder's hash, not exported
+		return dst, rest != "id" // flow.id: the encoder's hash, not exported
 	}
 	return dst, true // no other root is written for flows
 }
@@ -547,10 +549,74 @@ func (d *EventDoc) endpoint(p *event.Endpoint, rest string, dst []Value, ports p
 	return dst
 }
 
-// maxParsedFast is how many parsed fields a syslog event may have for
-// the fast path: with more, the encoder may leave some out (it writes
-// at most 96 values, sluice's own up to 56 of them).
-const maxParsedFast = 96 - 56
+// maxSyslogValues is how many values the encoder writes at most in a
+// syslog document, sluice's own first: parsed fields past it are left out.
+const maxSyslogValues = 96
+
+// ownCount returns how many own values the encoder writes for the
+// syslog event (as ownSyslogFields counts them), cached until Reset.
+func (d *EventDoc) ownCount() int {
+	if d.own >= 0 {
+		return d.own
+	}
+	e := d.e
+	sl := &e.Syslog
+	n := endpointCount(&e.Src) + endpointCount(&e.Dst) + 3 // dataset, kind, module
+	add := func(ok bool) {
+		if ok {
+			n++
+		}
+	}
+	add(!e.Created.IsZero())
+	add(sl.Original != "")
+	add(sl.Hostname != "")
+	if sl.HasPriority && sl.Priority <= 191 {
+		n += 5
+	}
+	add(sl.MsgID != "")
+	_, pidOK := procPID(sl.ProcID)
+	add(sl.ProcID != "" && !pidOK)
+	add(pidOK)
+	add(sl.Message != "")
+	add(e.Direction.String() != "")
+	if e.Flow.HasProtocol {
+		n++
+		add(transportName(e.Flow.Protocol) != "")
+	}
+	add(e.Observer.IsValid())
+	add(sl.AppName != "")
+	add(!e.OriginalTimestamp.IsZero())
+	d.own = n
+	return n
+}
+
+func endpointCount(p *event.Endpoint) int {
+	n := 0
+	add := func(ok bool) {
+		if ok {
+			n++
+		}
+	}
+	add(p.Bytes != 0)
+	add(p.IP.IsValid())
+	add(p.Locality.String() != "")
+	add(p.Packets != 0)
+	add(p.Port != 0)
+	if g := p.Geo; g != nil {
+		add(g.ASN != 0)
+		add(g.ASOrg != "")
+		add(g.CityName != "")
+		add(g.ContinentCode != "")
+		add(g.CountryISO != "")
+		add(g.CountryName != "")
+		add(g.RegionISO != "")
+		add(g.RegionName != "")
+		if g.HasLocation {
+			n += 2
+		}
+	}
+	return n
+}
 
 // syslog answers KindSyslog events: sluice's own values, then the parsed
 // fields, merged as appendSyslog merges them (own wins over a parsed
@@ -558,7 +624,7 @@ const maxParsedFast = 96 - 56
 // left out).
 func (d *EventDoc) syslog(path string, dst []Value) ([]Value, bool) {
 	e := d.e
-	if len(e.Fields) > maxParsedFast {
+	if len(e.Fields) > maxSyslogValues-d.ownCount() {
 		return dst, false
 	}
 	n := len(dst)
