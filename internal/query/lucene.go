@@ -519,7 +519,21 @@ func (p *parser) term() (string, bool, int, error) {
 			b.WriteRune(r)
 			i += n
 			continue
-		case '!', '(', ')', ':', '^', '[', ']', '"', '{', '}', '~', '/':
+		case '/':
+			// A CIDR suffix after an address (source.ip:10.0.0.0/8);
+			// anywhere else a slash ends the term, as in Lucene.
+			j := i + 1
+			for j < len(p.s) && j-i <= 3 && p.s[j] >= '0' && p.s[j] <= '9' {
+				j++
+			}
+			if j > i+1 && (j == len(p.s) || strings.ContainsRune(" \t\r\n)^", rune(p.s[j]))) {
+				if _, ok := parseIPText(b.String()); ok {
+					b.WriteString(p.s[i:j])
+					i = j
+					continue
+				}
+			}
+		case '!', '(', ')', ':', '^', '[', ']', '"', '{', '}', '~':
 		default:
 			if (r == '+' || r == '-') && i == p.pos {
 				// a modifier, not part of a term

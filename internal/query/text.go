@@ -17,20 +17,28 @@ func IsTextField(path string) bool {
 	return strings.HasSuffix(path, ".text")
 }
 
-func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
+func isWordRune(r rune) bool { return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) }
+
+// joins reports whether a word goes on across mid between prev and next
+// (as Unicode word segmentation, which Elasticsearch's standard tokenizer
+// follows, keeps "example.com", "don't" and "10.0.0.7" whole): a period,
+// apostrophe or colon between letters, a period, comma or semicolon
+// between digits.
+func joins(prev, mid, next rune) bool {
+	if unicode.IsLetter(prev) && unicode.IsLetter(next) {
+		return mid == '.' || mid == '\'' || mid == ':' || mid == '\u2019'
+	}
+	if unicode.IsDigit(prev) && unicode.IsDigit(next) {
+		return mid == '.' || mid == ',' || mid == ';' || mid == '\''
+	}
+	return false
+}
 
 // nextWord returns the next word of s at or after i (start, end), or
-// start == -1 when there is none. Words are runs of letters and digits.
+// start == -1 when there is none. Words are runs of letters, digits and
+// underscores, joined across single periods and the like (see joins).
 func nextWord(s string, i int) (int, int) {
 	for i < len(s) {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
-				break
-			}
-			i++
-			continue
-		}
 		r, n := utf8.DecodeRuneInString(s[i:])
 		if isWordRune(r) {
 			break
@@ -41,20 +49,22 @@ func nextWord(s string, i int) (int, int) {
 		return -1, -1
 	}
 	start := i
+	prev := rune(0)
 	for i < len(s) {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-				break
-			}
-			i++
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if isWordRune(r) {
+			prev = r
+			i += n
 			continue
 		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if !isWordRune(r) {
-			break
+		if i+n < len(s) {
+			next, _ := utf8.DecodeRuneInString(s[i+n:])
+			if joins(prev, r, next) {
+				i += n
+				continue
+			}
 		}
-		i += n
+		break
 	}
 	return start, i
 }
