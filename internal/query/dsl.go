@@ -3,6 +3,7 @@ package query
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -372,7 +373,9 @@ func (p *ciTermPred) test(v *Value, text bool, c *matchCtx) bool {
 	return strings.EqualFold(c.valueText(v), p.s)
 }
 
-func (p *ciTermPred) write(b *strings.Builder) { writeQuoted(b, p.s) }
+func (p *ciTermPred) write(b *strings.Builder) {
+	(&regexpPred{src: "(?i)" + regexp.QuoteMeta(p.s)}).write(b)
+}
 
 func (c *dslCompiler) rangeQuery(body any, at string) (node, error) {
 	bm, ok := asMap(body)

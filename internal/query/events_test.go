@@ -221,12 +221,12 @@ func syntheticEvents() []namedEvent {
 	s1 := sl()
 	s1.Fields = []event.Field{
 		{Key: "event.action", Type: event.FieldString, S: "denied"},
-		{Key: "event.action", Type: event.FieldString, S: "second"}, // duplicate: first wins
+		{Key: "event.action", Type: event.FieldString, S: "second"},  // duplicate: first wins
 		{Key: "host.hostname", Type: event.FieldString, S: "parsed"}, // own wins
 		{Key: "source.mac", Type: event.FieldString, S: "parsed-mac"},
 		{Key: "a", Type: event.FieldUint, U: 1}, // a leaf where an object is needed
 		{Key: "a.b", Type: event.FieldUint, U: 2},
-		{Key: "process.pid.x", Type: event.FieldUint, U: 3}, // drops sluice's process.pid
+		{Key: "process.pid.x", Type: event.FieldUint, U: 3},  // drops sluice's process.pid
 		{Key: "log.syslog", Type: event.FieldString, S: "x"}, // above sluice's own values
 		{Key: "bad..path", Type: event.FieldString, S: "x"},
 		{Key: "tags", Type: event.FieldString, S: "x"},

@@ -323,7 +323,7 @@ func (l *leaf) write(b *strings.Builder) {
 	case len(l.paths) == 1:
 		writeField(b, l.paths[0])
 		b.WriteByte(':')
-		l.p.write(b)
+		l.writePred(b, 0)
 	default:
 		b.WriteByte('(')
 		for i, f := range l.paths {
@@ -332,10 +332,24 @@ func (l *leaf) write(b *strings.Builder) {
 			}
 			writeField(b, f)
 			b.WriteByte(':')
-			l.p.write(b)
+			l.writePred(b, i)
 		}
 		b.WriteByte(')')
 	}
+}
+
+// fieldWriter is a predicate whose query-string form depends on whether
+// the field is analysed.
+type fieldWriter interface {
+	writeFor(b *strings.Builder, text bool)
+}
+
+func (l *leaf) writePred(b *strings.Builder, i int) {
+	if fw, ok := l.p.(fieldWriter); ok {
+		fw.writeFor(b, l.text[i])
+		return
+	}
+	l.p.write(b)
 }
 
 // existsNode matches when a field has a value.
@@ -497,6 +511,26 @@ func (p *termPred) ipMatch(a netip.Addr) bool {
 }
 
 func (p *termPred) write(b *strings.Builder) { writeQuoted(b, p.raw) }
+
+// writeFor writes a match query's words as a group on text fields.
+func (p *termPred) writeFor(b *strings.Builder, text bool) {
+	if !text || !(p.anyWord || p.allWords) || len(p.words) == 0 {
+		p.write(b)
+		return
+	}
+	op := " OR "
+	if p.allWords {
+		op = " AND "
+	}
+	b.WriteByte('(')
+	for i, w := range p.words {
+		if i > 0 {
+			b.WriteString(op)
+		}
+		writeQuoted(b, w)
+	}
+	b.WriteByte(')')
+}
 
 // wildcardPred matches a whole value (a word on text fields) against a
 // pattern with '*' and '?'.
