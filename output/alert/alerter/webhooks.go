@@ -16,10 +16,10 @@ var slackKeys = []string{
 }
 
 type slackAlerter struct {
-	r        *Renderer
-	client   *http.Client
-	urls     []string
-	channels []string
+	r                                                              *Renderer
+	client                                                         *http.Client
+	urls                                                           []string
+	channels                                                       []string
 	username, emoji, iconURL, color, title, titleLink, text, parse string
 }
 
@@ -139,11 +139,11 @@ var teamsKeys = []string{
 }
 
 type teamsAlerter struct {
-	r                    *Renderer
-	client               *http.Client
-	urls                 []string
+	r                     *Renderer
+	client                *http.Client
+	urls                  []string
 	summary, color, title string
-	fixedWidth           bool
+	fixedWidth            bool
 }
 
 func newTeams(o *opts, env Env) (Alerter, error) {
