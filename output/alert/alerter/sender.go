@@ -275,10 +275,11 @@ func (s *Sender) attempt(ctx context.Context, t *task) {
 	err := a.Send(sendCtx, j.Alert)
 	cancel()
 	s.m.duration.WithLabelValues(kind).Observe(time.Since(start).Seconds())
-	t.attempts++
 	key := j.Alert.Rule + "/" + kind
 
 	s.mu.Lock()
+	t.attempts++
+	attempts := t.attempts
 	delete(s.inflight, t)
 	if err != nil && ctx.Err() != nil {
 		// stopping: neither sent nor failed; Close hands it back
@@ -296,7 +297,7 @@ func (s *Sender) attempt(ctx context.Context, t *task) {
 	}
 	s.failing[key] = err.Error()
 	backoff := s.cfg.Backoff
-	for i := 1; i < t.attempts && backoff < s.cfg.MaxBackoff; i++ {
+	for i := 1; i < attempts && backoff < s.cfg.MaxBackoff; i++ {
 		backoff *= 2
 	}
 	backoff = min(backoff, s.cfg.MaxBackoff)
@@ -313,7 +314,7 @@ func (s *Sender) attempt(ctx context.Context, t *task) {
 		}
 		if ok, suppressed := s.limit.Allow("retry " + key); ok {
 			s.logger.Warn("alert send failed; will retry", "rule", j.Alert.Rule, "alerter", kind,
-				"attempts", t.attempts, "retry_in", backoff, "err", err, "suppressed", suppressed)
+				"attempts", attempts, "retry_in", backoff, "err", err, "suppressed", suppressed)
 		}
 		return
 	}
@@ -325,7 +326,7 @@ func (s *Sender) attempt(ctx context.Context, t *task) {
 			reason = "permanent error"
 		}
 		s.logger.Error("alert not sent; gave up", "rule", j.Alert.Rule, "alerter", kind,
-			"attempts", t.attempts, "reason", reason, "err", err, "suppressed", suppressed)
+			"attempts", attempts, "reason", reason, "err", err, "suppressed", suppressed)
 	}
 	s.finish(t, err)
 }
