@@ -217,9 +217,9 @@ func (s *Sender) Run(ctx context.Context) {
 		}
 		select {
 		case out <- next:
+			// the worker marks it in flight (it may finish before this)
 			s.mu.Lock()
 			s.ready = s.ready[1:]
-			s.inflight[next] = true
 			s.mu.Unlock()
 		case j := <-in:
 			s.start(j)
@@ -259,6 +259,9 @@ func (s *Sender) worker(ctx context.Context) {
 	for {
 		select {
 		case t := <-s.work:
+			s.mu.Lock()
+			s.inflight[t] = true
+			s.mu.Unlock()
 			s.attempt(ctx, t)
 		case <-ctx.Done():
 			return

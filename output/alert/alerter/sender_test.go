@@ -154,6 +154,7 @@ func TestSenderDeadAlerterDoesNotDelayHealthyOne(t *testing.T) {
 	s.Enqueue(r.job("later", testAlert(t), []Alerter{healthyPost}, time.Hour))
 	waitFor(t, "the later job", 30*time.Second, func() bool { _, ok := r.get("later"); return ok })
 	waitFor(t, "both healthy posts", 30*time.Second, func() bool { return len(healthy.requests()) == 2 })
+	waitFor(t, "the dead post in flight", 30*time.Second, func() bool { return len(dead.requests()) == 1 })
 	if _, ok := r.get("both"); ok {
 		t.Error("the job with the dead alerter finished, want it still pending")
 	}
@@ -264,7 +265,7 @@ func TestSenderCloseReturnsUnfinished(t *testing.T) {
 	}
 	for _, j := range left {
 		if len(j.Alerters) != 1 {
-			t.Errorf("job %v returned with %d alerters, want only the unfinished one", j.Alert.Rule, len(j.Alerters))
+			t.Errorf("job %v returned with %d alerters, want only the unfinished one (healthy: %d, dead: %d, failing: %d requests)", j.Alert.Rule, len(j.Alerters), len(healthy.requests()), len(dead.requests()), len(failing.requests()))
 		}
 	}
 	for _, name := range []string{"retry", "mixed", "queued"} {
