@@ -25,8 +25,8 @@ type rlDoc struct {
 	raw  map[string]any
 }
 
-// rlDocOf builds a document from dotted paths to string, number, bool,
-// time.Time, netip.Addr or []any values.
+// rlDocOf builds a document from dotted paths (or nested maps) to string,
+// number, bool, time.Time, netip.Addr or []any values.
 func rlDocOf(fields map[string]any) *rlDoc {
 	d := &rlDoc{vals: map[string][]query.Value{}, raw: fields}
 	var conv func(v any) []query.Value
@@ -53,9 +53,17 @@ func rlDocOf(fields map[string]any) *rlDoc {
 		}
 		panic(fmt.Sprintf("rlDocOf: unsupported %T", v))
 	}
-	for k, v := range fields {
-		d.vals[k] = conv(v)
+	var add func(prefix string, m map[string]any)
+	add = func(prefix string, m map[string]any) {
+		for k, v := range m {
+			if sub, ok := v.(map[string]any); ok {
+				add(prefix+k+".", sub)
+				continue
+			}
+			d.vals[prefix+k] = append(d.vals[prefix+k], conv(v)...)
+		}
 	}
+	add("", fields)
 	return d
 }
 
