@@ -100,10 +100,10 @@ func TestSpike(t *testing.T) {
 			want: []statGot{{Step: 34, Doc: -1, Time: stMin(34), Extra: cnt(25, 50)}},
 		},
 		{
-			name: "both sees a fall",
-			spec: spec(func(s *Spec) { s.SpikeType = "both"; s.SpikeHeight = 2 }),
+			name:  "both sees a fall",
+			spec:  spec(func(s *Spec) { s.SpikeType = "both"; s.SpikeHeight = 2 }),
 			steps: cat(perMin(0, 29, 5, "", doc), tick(stMin(33)), tick(stMin(34))),
-			want: []statGot{{Step: 31, Doc: -1, Time: stMin(34), Extra: cnt(25, 50)}},
+			want:  []statGot{{Step: 31, Doc: -1, Time: stMin(34), Extra: cnt(25, 50)}},
 		},
 		{
 			name: "keys are independent",
@@ -115,10 +115,10 @@ func TestSpike(t *testing.T) {
 		{
 			// Key a has given the rule its baseline; b, first seen at
 			// minute 21, matches at once with alert_on_new_data.
-			name: "alert_on_new_data",
-			spec: spec(func(s *Spec) { s.QueryKey = []string{"source.ip"}; s.AlertOnNewData = true }),
+			name:  "alert_on_new_data",
+			spec:  spec(func(s *Spec) { s.QueryKey = []string{"source.ip"}; s.AlertOnNewData = true }),
 			steps: cat(perMin(0, 20, 1, "a", doc), addN(3, stMin(21), "new", doc)),
-			want: []statGot{{Step: 21, Doc: 0, Key: "new", Time: stMin(21), Extra: cnt(1, 0), HasDoc: true}},
+			want:  []statGot{{Step: 21, Doc: 0, Key: "new", Time: stMin(21), Extra: cnt(1, 0), HasDoc: true}},
 		},
 		{
 			name:  "without alert_on_new_data a new key waits",
