@@ -10,8 +10,8 @@ import (
 )
 
 func TestCardinality(t *testing.T) {
-	at := func(m int) time.Time { return st0.Add(time.Duration(m) * time.Minute) }
-	u := func(name string) statDoc { return sdoc("user.name", name) }
+	at := func(m int) time.Time { return statT0.Add(time.Duration(m) * time.Minute) }
+	u := func(name string) statDoc { return statD("user.name", name) }
 	card := func(n int64) map[string]any { return map[string]any{"cardinality": n} }
 	base := Spec{Type: "cardinality", Timeframe: 10 * time.Minute, CardinalityField: "user.name"}
 	with := func(mod func(*Spec)) Spec { s := base; mod(&s); return s }
@@ -23,9 +23,9 @@ func TestCardinality(t *testing.T) {
 	}{
 		{
 			name: "above max_cardinality, on every document while above",
-			spec: with(func(s *Spec) { s.MaxCardinality = ptrI(2) }),
-			steps: cat(add(at(0), "", u("a")), add(at(1), "", u("b")), add(at(2), "", u("a")), add(at(3), "", u("c")),
-				add(at(4), "", u("a"))),
+			spec: with(func(s *Spec) { s.MaxCardinality = statI(2) }),
+			steps: statCat(statAdd(at(0), "", u("a")), statAdd(at(1), "", u("b")), statAdd(at(2), "", u("a")), statAdd(at(3), "", u("c")),
+				statAdd(at(4), "", u("a"))),
 			want: []statGot{
 				{Step: 3, Time: at(3), Extra: card(3), HasDoc: true},
 				{Step: 4, Time: at(4), Extra: card(3), HasDoc: true},
@@ -33,23 +33,23 @@ func TestCardinality(t *testing.T) {
 		},
 		{
 			name: "values leave the window after timeframe",
-			spec: with(func(s *Spec) { s.MaxCardinality = ptrI(2) }),
-			steps: cat(add(at(0), "", u("a")), add(at(1), "", u("b")), add(at(11), "", u("c")), add(at(12), "", u("d")),
-				add(at(12), "", u("e"))),
+			spec: with(func(s *Spec) { s.MaxCardinality = statI(2) }),
+			steps: statCat(statAdd(at(0), "", u("a")), statAdd(at(1), "", u("b")), statAdd(at(11), "", u("c")), statAdd(at(12), "", u("d")),
+				statAdd(at(12), "", u("e"))),
 			want: []statGot{{Step: 4, Time: at(12), Extra: card(3), HasDoc: true}},
 		},
 		{
 			name:  "a document without the field is not checked",
-			spec:  with(func(s *Spec) { s.MaxCardinality = ptrI(0) }),
-			steps: cat(add(at(0), "", sdoc("other", "x")), add(at(1), "", u(""))),
+			spec:  with(func(s *Spec) { s.MaxCardinality = statI(0) }),
+			steps: statCat(statAdd(at(0), "", statD("other", "x")), statAdd(at(1), "", u(""))),
 		},
 		{
 			// min: only once a timeframe has passed since the key's first
 			// document; after a match the timeframe starts again.
 			name: "below min_cardinality on documents and on Tick",
-			spec: with(func(s *Spec) { s.MinCardinality = ptrI(2) }),
-			steps: cat(add(at(0), "", u("a")), add(at(5), "", u("a")), tick(at(10)), tick(at(11)), tick(at(12)),
-				add(at(13), "", u("b")), tick(at(20)), tick(at(24)), add(at(25), "", u("c"))),
+			spec: with(func(s *Spec) { s.MinCardinality = statI(2) }),
+			steps: statCat(statAdd(at(0), "", u("a")), statAdd(at(5), "", u("a")), statTick(at(10)), statTick(at(11)), statTick(at(12)),
+				statAdd(at(13), "", u("b")), statTick(at(20)), statTick(at(24)), statAdd(at(25), "", u("c"))),
 			want: []statGot{
 				{Step: 3, Doc: -1, Time: at(11), Extra: card(1)},
 				{Step: 7, Doc: -1, Time: at(24), Extra: card(0)},
@@ -57,22 +57,22 @@ func TestCardinality(t *testing.T) {
 		},
 		{
 			name: "keys are independent",
-			spec: with(func(s *Spec) { s.MaxCardinality = ptrI(1); s.QueryKey = []string{"host.name"} }),
-			steps: cat(add(at(0), "h1", u("a")), add(at(0), "h2", u("b")), add(at(1), "h1", u("a")),
-				add(at(1), "h2", u("c"))),
+			spec: with(func(s *Spec) { s.MaxCardinality = statI(1); s.QueryKey = []string{"host.name"} }),
+			steps: statCat(statAdd(at(0), "h1", u("a")), statAdd(at(0), "h2", u("b")), statAdd(at(1), "h1", u("a")),
+				statAdd(at(1), "h2", u("c"))),
 			want: []statGot{{Step: 3, Key: "h2", Time: at(1), Extra: card(2), HasDoc: true}},
 		},
 		{
 			name:  "each value of an array counts",
-			spec:  with(func(s *Spec) { s.MaxCardinality = ptrI(2) }),
-			steps: cat(add(at(0), "", sdoc("user.name", []any{"a", "b", "c"}))),
+			spec:  with(func(s *Spec) { s.MaxCardinality = statI(2) }),
+			steps: statCat(statAdd(at(0), "", statD("user.name", []any{"a", "b", "c"}))),
 			want:  []statGot{{Step: 0, Time: at(0), Extra: card(3), HasDoc: true}},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			typ := mustNew(t, tc.spec)
-			got := run(t, typ, 0, tc.steps)
+			typ := statNew(t, tc.spec)
+			got := statRun(t, typ, 0, tc.steps)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Fatalf("matches (-want +got):\n%s", diff)
 			}
@@ -81,8 +81,8 @@ func TestCardinality(t *testing.T) {
 }
 
 func TestCardinalityTickForgetsKeys(t *testing.T) {
-	typ := mustNew(t, Spec{Type: "cardinality", Timeframe: 10 * time.Minute, CardinalityField: "u", MaxCardinality: ptrI(5)})
-	run(t, typ, 0, cat(add(st0, "a", sdoc("u", "x")), add(st0, "b", sdoc("u", "y")), tick(st0.Add(11*time.Minute))))
+	typ := statNew(t, Spec{Type: "cardinality", Timeframe: 10 * time.Minute, CardinalityField: "u", MaxCardinality: statI(5)})
+	statRun(t, typ, 0, statCat(statAdd(statT0, "a", statD("u", "x")), statAdd(statT0, "b", statD("u", "y")), statTick(statT0.Add(11*time.Minute))))
 	c := typ.(*cardinality)
 	if c.keys.len() != 0 || c.total != 0 {
 		t.Fatalf("after the window passed: %d keys, %d values; want 0, 0", c.keys.len(), c.total)
@@ -90,18 +90,18 @@ func TestCardinalityTickForgetsKeys(t *testing.T) {
 }
 
 func TestCardinalityBounds(t *testing.T) {
-	typ := mustNew(t, Spec{Type: "cardinality", Timeframe: time.Hour, CardinalityField: "u", MaxCardinality: ptrI(9999), MaxKeys: 2})
+	typ := statNew(t, Spec{Type: "cardinality", Timeframe: time.Hour, CardinalityField: "u", MaxCardinality: statI(9999), MaxKeys: 2})
 	c := typ.(*cardinality)
 	for i := range statDistinctPerKey + 1 {
-		if ms := typ.Add(&Event{Doc: sdoc("u", fmt.Sprint(i)), Time: st0, Key: "a"}); len(ms) > 0 && i < statDistinctPerKey-1 {
+		if ms := typ.Add(&Event{Doc: statD("u", fmt.Sprint(i)), Time: statT0, Key: "a"}); len(ms) > 0 && i < statDistinctPerKey-1 {
 			t.Fatalf("value %d: a match with cardinality %v", i, ms[0].Extra["cardinality"])
 		}
 	}
 	if n, ev := c.keys.get("a").val.vals.len(), typ.Evictions(); n != statDistinctPerKey || ev != 1 {
 		t.Fatalf("after %d values: kept %d, Evictions() %d; want %d, 1", statDistinctPerKey+1, n, ev, statDistinctPerKey)
 	}
-	typ.Add(&Event{Doc: sdoc("u", "x"), Time: st0, Key: "b"})
-	typ.Add(&Event{Doc: sdoc("u", "x"), Time: st0, Key: "c"})
+	typ.Add(&Event{Doc: statD("u", "x"), Time: statT0, Key: "b"})
+	typ.Add(&Event{Doc: statD("u", "x"), Time: statT0, Key: "c"})
 	if c.keys.len() != 2 || c.keys.get("a") != nil || typ.Evictions() != 2 || c.total != 2 {
 		t.Fatalf("after a third key: %d keys (a kept %v), Evictions() %d, total %d; want 2 keys without a, 2, 2",
 			c.keys.len(), c.keys.get("a") != nil, typ.Evictions(), c.total)
@@ -117,12 +117,12 @@ func TestCardinalityRefusesSpec(t *testing.T) {
 		{"no threshold", func(s *Spec) { s.MaxCardinality = nil }, "max_cardinality, min_cardinality"},
 		{"no field", func(s *Spec) { s.CardinalityField = "" }, "cardinality_field"},
 		{"no timeframe", func(s *Spec) { s.Timeframe = 0 }, "timeframe"},
-		{"max beyond the bound", func(s *Spec) { s.MaxCardinality = ptrI(statDistinctPerKey) }, "max_cardinality"},
-		{"negative min", func(s *Spec) { s.MinCardinality = ptrI(-1) }, "min_cardinality"},
+		{"max beyond the bound", func(s *Spec) { s.MaxCardinality = statI(statDistinctPerKey) }, "max_cardinality"},
+		{"negative min", func(s *Spec) { s.MinCardinality = statI(-1) }, "min_cardinality"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := Spec{Type: "cardinality", Timeframe: time.Hour, CardinalityField: "u", MaxCardinality: ptrI(3)}
+			s := Spec{Type: "cardinality", Timeframe: time.Hour, CardinalityField: "u", MaxCardinality: statI(3)}
 			tc.mod(&s)
 			_, err := newCardinality(&s)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -9,8 +9,8 @@ import (
 )
 
 func TestMetricAggregation(t *testing.T) {
-	at := func(m int) time.Time { return st0.Add(time.Duration(m) * time.Minute) }
-	cpu := func(v any) statDoc { return sdoc("system.cpu.pct", v) }
+	at := func(m int) time.Time { return statT0.Add(time.Duration(m) * time.Minute) }
+	cpu := func(v any) statDoc { return statD("system.cpu.pct", v) }
 	val := func(typ string, v float64) map[string]any {
 		return map[string]any{"metric_system.cpu.pct_" + typ: v, "metric_agg_value": v}
 	}
@@ -21,8 +21,8 @@ func TestMetricAggregation(t *testing.T) {
 		}
 		return s
 	}
-	maxT := func(f float64) func(*Spec) { return func(s *Spec) { s.MaxThreshold = ptrF(f) } }
-	minT := func(f float64) func(*Spec) { return func(s *Spec) { s.MinThreshold = ptrF(f) } }
+	maxT := func(f float64) func(*Spec) { return func(s *Spec) { s.MaxThreshold = statF(f) } }
+	minT := func(f float64) func(*Spec) { return func(s *Spec) { s.MinThreshold = statF(f) } }
 	tests := []struct {
 		name  string
 		spec  Spec
@@ -32,77 +32,77 @@ func TestMetricAggregation(t *testing.T) {
 		{
 			name:  "avg above max_threshold, closed by Tick",
 			spec:  spec("avg", maxT(50)),
-			steps: cat(add(at(0), "", cpu(40)), add(at(4), "", cpu(80)), tick(at(4)), tick(at(5)), tick(at(10))),
+			steps: statCat(statAdd(at(0), "", cpu(40)), statAdd(at(4), "", cpu(80)), statTick(at(4)), statTick(at(5)), statTick(at(10))),
 			want:  []statGot{{Step: 3, Doc: -1, Time: at(5), Extra: val("avg", 60)}},
 		},
 		{
 			name:  "closed by a document of a later bucket",
 			spec:  spec("max", maxT(50)),
-			steps: cat(add(at(1), "", cpu(90)), add(at(2), "", cpu(10)), add(at(6), "", cpu(10)), tick(at(10))),
+			steps: statCat(statAdd(at(1), "", cpu(90)), statAdd(at(2), "", cpu(10)), statAdd(at(6), "", cpu(10)), statTick(at(10))),
 			want:  []statGot{{Step: 2, Doc: 0, Time: at(5), Extra: val("max", 90)}},
 		},
 		{
 			name:  "thresholds are exclusive",
-			spec:  spec("sum", func(s *Spec) { s.MaxThreshold = ptrF(10); s.MinThreshold = ptrF(5) }),
-			steps: cat(add(at(0), "", cpu(4)), add(at(1), "", cpu(6)), tick(at(5)), add(at(5), "", cpu(5)), tick(at(10))),
+			spec:  spec("sum", func(s *Spec) { s.MaxThreshold = statF(10); s.MinThreshold = statF(5) }),
+			steps: statCat(statAdd(at(0), "", cpu(4)), statAdd(at(1), "", cpu(6)), statTick(at(5)), statAdd(at(5), "", cpu(5)), statTick(at(10))),
 		},
 		{
 			name:  "min below min_threshold",
 			spec:  spec("min", minT(5)),
-			steps: cat(add(at(0), "", cpu(4)), add(at(1), "", cpu(60)), tick(at(5))),
+			steps: statCat(statAdd(at(0), "", cpu(4)), statAdd(at(1), "", cpu(60)), statTick(at(5))),
 			want:  []statGot{{Step: 2, Doc: -1, Time: at(5), Extra: val("min", 4)}},
 		},
 		{
 			name:  "value_count counts values of any kind",
 			spec:  spec("value_count", maxT(2)),
-			steps: cat(add(at(0), "", cpu("x")), add(at(0), "", cpu([]any{1, 2})), add(at(0), "", sdoc()), tick(at(5))),
+			steps: statCat(statAdd(at(0), "", cpu("x")), statAdd(at(0), "", cpu([]any{1, 2})), statAdd(at(0), "", statD()), statTick(at(5))),
 			want:  []statGot{{Step: 3, Doc: -1, Time: at(5), Extra: val("value_count", 3)}},
 		},
 		{
 			name:  "cardinality counts distinct values",
 			spec:  spec("cardinality", maxT(1)),
-			steps: cat(add(at(0), "", cpu("x")), add(at(0), "", cpu("x")), add(at(0), "", cpu("y")), tick(at(5))),
+			steps: statCat(statAdd(at(0), "", cpu("x")), statAdd(at(0), "", cpu("x")), statAdd(at(0), "", cpu("y")), statTick(at(5))),
 			want:  []statGot{{Step: 3, Doc: -1, Time: at(5), Extra: val("cardinality", 2)}},
 		},
 		{
 			name:  "min, max and avg of no numeric value do not match",
 			spec:  spec("avg", minT(1)),
-			steps: cat(add(at(0), "", sdoc()), add(at(0), "", cpu("high")), tick(at(5))),
+			steps: statCat(statAdd(at(0), "", statD()), statAdd(at(0), "", cpu("high")), statTick(at(5))),
 		},
 		{
 			name:  "sum of no value is 0",
 			spec:  spec("sum", minT(1)),
-			steps: cat(add(at(0), "", sdoc()), tick(at(5))),
+			steps: statCat(statAdd(at(0), "", statD()), statTick(at(5))),
 			want:  []statGot{{Step: 1, Doc: -1, Time: at(5), Extra: val("sum", 0)}},
 		},
 		{
 			name:  "an empty bucket is not evaluated",
 			spec:  spec("sum", minT(1)),
-			steps: cat(add(at(0), "", cpu(5)), tick(at(5)), tick(at(10)), tick(at(15))),
+			steps: statCat(statAdd(at(0), "", cpu(5)), statTick(at(5)), statTick(at(10)), statTick(at(15))),
 		},
 		{
 			name:  "a late document is ignored",
 			spec:  spec("max", maxT(50)),
-			steps: cat(add(at(0), "", cpu(10)), tick(at(5)), add(at(4), "", cpu(99)), tick(at(10))),
+			steps: statCat(statAdd(at(0), "", cpu(10)), statTick(at(5)), statAdd(at(4), "", cpu(99)), statTick(at(10))),
 		},
 		{
 			name: "keys are independent",
-			spec: spec("avg", func(s *Spec) { s.MaxThreshold = ptrF(50); s.QueryKey = []string{"host.name"} }),
-			steps: cat(add(at(0), "h1", cpu(90)), add(at(0), "h2", cpu(10)), add(at(1), "h2", cpu(20)),
-				tick(at(5))),
+			spec: spec("avg", func(s *Spec) { s.MaxThreshold = statF(50); s.QueryKey = []string{"host.name"} }),
+			steps: statCat(statAdd(at(0), "h1", cpu(90)), statAdd(at(0), "h2", cpu(10)), statAdd(at(1), "h2", cpu(20)),
+				statTick(at(5))),
 			want: []statGot{{Step: 3, Doc: -1, Key: "h1", Time: at(5), Extra: val("avg", 90)}},
 		},
 		{
 			name:  "buffer_time",
-			spec:  spec("max", func(s *Spec) { s.MaxThreshold = ptrF(50); s.BufferTime = time.Minute }),
-			steps: cat(add(at(0), "", cpu(90)), tick(at(1))),
+			spec:  spec("max", func(s *Spec) { s.MaxThreshold = statF(50); s.BufferTime = time.Minute }),
+			steps: statCat(statAdd(at(0), "", cpu(90)), statTick(at(1))),
 			want:  []statGot{{Step: 1, Doc: -1, Time: at(1), Extra: val("max", 90)}},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			typ := mustNew(t, tc.spec)
-			got := run(t, typ, 0, tc.steps)
+			typ := statNew(t, tc.spec)
+			got := statRun(t, typ, 0, tc.steps)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Fatalf("matches (-want +got):\n%s", diff)
 			}
@@ -111,14 +111,14 @@ func TestMetricAggregation(t *testing.T) {
 }
 
 func TestMetricAggregationEvicts(t *testing.T) {
-	typ := mustNew(t, Spec{Type: "metric_aggregation", MetricAggKey: "v", MetricAggType: "cardinality", MaxThreshold: ptrF(0), MaxKeys: 1})
-	typ.Add(&Event{Doc: sdoc("v", "x"), Time: st0, Key: "a"})
-	typ.Add(&Event{Doc: sdoc("v", "y"), Time: st0, Key: "b"})
+	typ := statNew(t, Spec{Type: "metric_aggregation", MetricAggKey: "v", MetricAggType: "cardinality", MaxThreshold: statF(0), MaxKeys: 1})
+	typ.Add(&Event{Doc: statD("v", "x"), Time: statT0, Key: "a"})
+	typ.Add(&Event{Doc: statD("v", "y"), Time: statT0, Key: "b"})
 	m := typ.(*metricAgg)
 	if typ.Evictions() != 1 || m.b.keys.len() != 1 || m.total != 1 {
 		t.Fatalf("after 2 keys with max_keys 1: Evictions() %d, keys %d, distinct %d; want 1, 1, 1", typ.Evictions(), m.b.keys.len(), m.total)
 	}
-	if ms := typ.Tick(st0.Add(5 * time.Minute)); len(ms) != 1 || ms[0].Key != "b" {
+	if ms := typ.Tick(statT0.Add(5 * time.Minute)); len(ms) != 1 || ms[0].Key != "b" {
 		t.Fatalf("Tick: %+v, want one match of key b", ms)
 	}
 }
@@ -136,7 +136,7 @@ func TestMetricAggregationRefusesSpec(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := Spec{Type: "metric_aggregation", MetricAggKey: "v", MetricAggType: "avg", MaxThreshold: ptrF(1)}
+			s := Spec{Type: "metric_aggregation", MetricAggKey: "v", MetricAggType: "avg", MaxThreshold: statF(1)}
 			tc.mod(&s)
 			_, err := newMetricAgg(&s)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -10,7 +10,7 @@ import (
 )
 
 func TestNewTerm(t *testing.T) {
-	at := func(m int) time.Time { return st0.Add(time.Duration(m) * time.Minute) }
+	at := func(m int) time.Time { return statT0.Add(time.Duration(m) * time.Minute) }
 	type seed struct {
 		at  time.Time
 		doc statDoc
@@ -26,40 +26,40 @@ func TestNewTerm(t *testing.T) {
 		{
 			name:  "a value not seeded matches once",
 			spec:  Spec{Fields: [][]string{{"user.name"}}},
-			seeds: []seed{{at(0), sdoc("user.name", "alice")}, {at(1), sdoc("user.name", "bob")}},
-			steps: cat(add(at(2), "", sdoc("user.name", "alice")), add(at(3), "", sdoc("user.name", "eve")),
-				add(at(4), "", sdoc("user.name", "eve"))),
+			seeds: []seed{{at(0), statD("user.name", "alice")}, {at(1), statD("user.name", "bob")}},
+			steps: statCat(statAdd(at(2), "", statD("user.name", "alice")), statAdd(at(3), "", statD("user.name", "eve")),
+				statAdd(at(4), "", statD("user.name", "eve"))),
 			want: []statGot{{Step: 1, Time: at(3), Extra: nv("user.name", "eve"), HasDoc: true}},
 		},
 		{
 			name:  "a term last seen before terms_window_size is new again",
 			spec:  Spec{Fields: [][]string{{"user.name"}}, TermsWindowSize: time.Hour},
-			seeds: []seed{{at(0), sdoc("user.name", "alice")}},
-			steps: cat(add(at(59), "", sdoc("user.name", "alice")), add(at(118), "", sdoc("user.name", "alice")),
-				add(at(200), "", sdoc("user.name", "alice"))),
+			seeds: []seed{{at(0), statD("user.name", "alice")}},
+			steps: statCat(statAdd(at(59), "", statD("user.name", "alice")), statAdd(at(118), "", statD("user.name", "alice")),
+				statAdd(at(200), "", statD("user.name", "alice"))),
 			want: []statGot{{Step: 2, Time: at(200), Extra: nv("user.name", "alice"), HasDoc: true}},
 		},
 		{
 			name:  "each value of an array is a term",
 			spec:  Spec{Fields: [][]string{{"tags"}}},
-			seeds: []seed{{at(0), sdoc("tags", "a")}},
-			steps: cat(add(at(1), "", sdoc("tags", []any{"a", "x", "y"}))),
+			seeds: []seed{{at(0), statD("tags", "a")}},
+			steps: statCat(statAdd(at(1), "", statD("tags", []any{"a", "x", "y"}))),
 			want:  []statGot{{Step: 0, Time: at(1), Extra: nv("tags", "x"), HasDoc: true}},
 		},
 		{
 			name:  "composite entry",
 			spec:  Spec{Fields: [][]string{{"source.ip", "destination.port"}}},
-			seeds: []seed{{at(0), sdoc("source.ip", "10.0.0.1", "destination.port", 22)}},
-			steps: cat(add(at(1), "", sdoc("source.ip", "10.0.0.1", "destination.port", 22)),
-				add(at(2), "", sdoc("source.ip", "10.0.0.1", "destination.port", 23)),
-				add(at(3), "", sdoc("source.ip", "10.0.0.1"))),
+			seeds: []seed{{at(0), statD("source.ip", "10.0.0.1", "destination.port", 22)}},
+			steps: statCat(statAdd(at(1), "", statD("source.ip", "10.0.0.1", "destination.port", 22)),
+				statAdd(at(2), "", statD("source.ip", "10.0.0.1", "destination.port", 23)),
+				statAdd(at(3), "", statD("source.ip", "10.0.0.1"))),
 			want: []statGot{{Step: 1, Time: at(2), HasDoc: true,
 				Extra: nv([]string{"source.ip", "destination.port"}, []string{"10.0.0.1", "23"})}},
 		},
 		{
 			name:  "alert_on_missing_field",
 			spec:  Spec{Fields: [][]string{{"user.name"}, {"source.ip", "destination.port"}}, AlertOnMissingField: true},
-			steps: cat(add(at(1), "k", sdoc("user.name", "", "source.ip", "10.0.0.1"))),
+			steps: statCat(statAdd(at(1), "k", statD("user.name", "", "source.ip", "10.0.0.1"))),
 			want: []statGot{
 				{Step: 0, Key: "k", Time: at(1), HasDoc: true, Extra: map[string]any{"missing_field": "user.name"}},
 				{Step: 0, Key: "k", Time: at(1), HasDoc: true, Extra: map[string]any{"missing_field": []string{"source.ip", "destination.port"}}},
@@ -68,8 +68,8 @@ func TestNewTerm(t *testing.T) {
 		{
 			name:  "fields are watched separately",
 			spec:  Spec{Fields: [][]string{{"a"}, {"b"}}},
-			seeds: []seed{{at(0), sdoc("a", "1", "b", "1")}},
-			steps: cat(add(at(1), "", sdoc("a", "2", "b", "1")), add(at(2), "", sdoc("a", "3", "b", "3"))),
+			seeds: []seed{{at(0), statD("a", "1", "b", "1")}},
+			steps: statCat(statAdd(at(1), "", statD("a", "2", "b", "1")), statAdd(at(2), "", statD("a", "3", "b", "3"))),
 			want: []statGot{
 				{Step: 0, Time: at(1), HasDoc: true, Extra: nv("a", "2")},
 				{Step: 1, Time: at(2), HasDoc: true, Extra: nv("a", "3")},
@@ -79,15 +79,15 @@ func TestNewTerm(t *testing.T) {
 		{
 			name:  "query_key stands in for fields",
 			spec:  Spec{QueryKey: []string{"host.name"}},
-			seeds: []seed{{at(0), sdoc("host.name", "fw1")}},
-			steps: cat(add(at(1), "fw1", sdoc("host.name", "fw1")), add(at(2), "fw2", sdoc("host.name", "fw2"))),
+			seeds: []seed{{at(0), statD("host.name", "fw1")}},
+			steps: statCat(statAdd(at(1), "fw1", statD("host.name", "fw1")), statAdd(at(2), "fw2", statD("host.name", "fw2"))),
 			want:  []statGot{{Step: 1, Key: "fw2", Time: at(2), HasDoc: true, Extra: nv("host.name", "fw2")}},
 		},
 		{
 			name:  "numbers and bools are terms too",
 			spec:  Spec{Fields: [][]string{{"n"}}},
-			seeds: []seed{{at(0), sdoc("n", 0)}},
-			steps: cat(add(at(1), "", sdoc("n", 0)), add(at(2), "", sdoc("n", 1.5)), add(at(3), "", sdoc("n", false))),
+			seeds: []seed{{at(0), statD("n", 0)}},
+			steps: statCat(statAdd(at(1), "", statD("n", 0)), statAdd(at(2), "", statD("n", 1.5)), statAdd(at(3), "", statD("n", false))),
 			want: []statGot{
 				{Step: 1, Time: at(2), HasDoc: true, Extra: nv("n", "1.5")},
 				{Step: 2, Time: at(3), HasDoc: true, Extra: nv("n", "false")},
@@ -97,11 +97,11 @@ func TestNewTerm(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.spec.Type = "new_term"
-			typ := mustNew(t, tc.spec)
+			typ := statNew(t, tc.spec)
 			for _, s := range tc.seeds {
 				typ.(interface{ Seed(*Event) }).Seed(&Event{Doc: s.doc, Time: s.at})
 			}
-			got := run(t, typ, 0, tc.steps)
+			got := statRun(t, typ, 0, tc.steps)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Fatalf("matches (-want +got):\n%s", diff)
 			}
@@ -110,29 +110,29 @@ func TestNewTerm(t *testing.T) {
 }
 
 func TestNewTermTickForgetsOldTerms(t *testing.T) {
-	typ := mustNew(t, Spec{Type: "new_term", Fields: [][]string{{"f"}}, TermsWindowSize: time.Hour})
+	typ := statNew(t, Spec{Type: "new_term", Fields: [][]string{{"f"}}, TermsWindowSize: time.Hour})
 	nt := typ.(*newTerm)
-	nt.Seed(&Event{Doc: sdoc("f", "a"), Time: st0})
-	nt.Seed(&Event{Doc: sdoc("f", "b"), Time: st0.Add(30 * time.Minute)})
-	typ.Tick(st0.Add(time.Hour + time.Minute))
+	nt.Seed(&Event{Doc: statD("f", "a"), Time: statT0})
+	nt.Seed(&Event{Doc: statD("f", "b"), Time: statT0.Add(30 * time.Minute)})
+	typ.Tick(statT0.Add(time.Hour + time.Minute))
 	if n := nt.terms[0].len(); n != 1 {
 		t.Fatalf("terms after Tick = %d, want 1 (a aged out)", n)
 	}
 }
 
 func TestNewTermBoundsTerms(t *testing.T) {
-	typ := mustNew(t, Spec{Type: "new_term", Fields: [][]string{{"f"}}})
+	typ := statNew(t, Spec{Type: "new_term", Fields: [][]string{{"f"}}})
 	nt := typ.(*newTerm)
 	for i := range statTermsPerField + 1 {
-		nt.Seed(&Event{Doc: sdoc("f", fmt.Sprint(i)), Time: st0.Add(time.Duration(i))})
+		nt.Seed(&Event{Doc: statD("f", fmt.Sprint(i)), Time: statT0.Add(time.Duration(i))})
 	}
 	if n, ev := nt.terms[0].len(), typ.Evictions(); n != statTermsPerField || ev != 1 {
 		t.Fatalf("after %d terms: kept %d, Evictions() %d; want %d and 1", statTermsPerField+1, n, ev, statTermsPerField)
 	}
-	if ms := typ.Add(&Event{Doc: sdoc("f", "0"), Time: st0.Add(time.Second)}); len(ms) != 1 {
+	if ms := typ.Add(&Event{Doc: statD("f", "0"), Time: statT0.Add(time.Second)}); len(ms) != 1 {
 		t.Fatalf("the dropped term 0: %d matches, want 1", len(ms))
 	}
-	if ms := typ.Add(&Event{Doc: sdoc("f", "2"), Time: st0.Add(time.Second)}); len(ms) != 0 {
+	if ms := typ.Add(&Event{Doc: statD("f", "2"), Time: statT0.Add(time.Second)}); len(ms) != 0 {
 		t.Fatalf("the kept term 2: %d matches, want 0", len(ms))
 	}
 }

@@ -9,15 +9,15 @@ import (
 )
 
 func TestPercentageMatch(t *testing.T) {
-	at := func(m int) time.Time { return st0.Add(time.Duration(m) * time.Minute) }
-	deny, allow := sdoc("event.action", "deny"), sdoc("event.action", "allow")
+	at := func(m int) time.Time { return statT0.Add(time.Duration(m) * time.Minute) }
+	deny, allow := statD("event.action", "deny"), statD("event.action", "allow")
 	pct := func(p float64, d int64) map[string]any { return map[string]any{"percentage": p, "denominator": d} }
 	spec := func(mod func(*Spec)) Spec {
 		s := Spec{Type: "percentage_match", MatchBucketFilter: statMatcher{"event.action", "deny"}}
 		mod(&s)
 		return s
 	}
-	maxP := func(f float64) func(*Spec) { return func(s *Spec) { s.MaxPercentage = ptrF(f) } }
+	maxP := func(f float64) func(*Spec) { return func(s *Spec) { s.MaxPercentage = statF(f) } }
 	tests := []struct {
 		name  string
 		spec  Spec
@@ -27,36 +27,36 @@ func TestPercentageMatch(t *testing.T) {
 		{
 			name:  "above max_percentage",
 			spec:  spec(maxP(50)),
-			steps: cat(addN(3, at(0), "", deny), add(at(1), "", allow), tick(at(4)), tick(at(5))),
+			steps: statCat(statAddN(3, at(0), "", deny), statAdd(at(1), "", allow), statTick(at(4)), statTick(at(5))),
 			want:  []statGot{{Step: 3, Doc: -1, Time: at(5), Extra: pct(75, 4)}},
 		},
 		{
 			name:  "below min_percentage, closed by a later document",
-			spec:  spec(func(s *Spec) { s.MinPercentage = ptrF(50) }),
-			steps: cat(add(at(0), "", deny), addN(3, at(1), "", allow), add(at(5), "", deny)),
+			spec:  spec(func(s *Spec) { s.MinPercentage = statF(50) }),
+			steps: statCat(statAdd(at(0), "", deny), statAddN(3, at(1), "", allow), statAdd(at(5), "", deny)),
 			want:  []statGot{{Step: 2, Time: at(5), Extra: pct(25, 4)}},
 		},
 		{
 			name:  "within the bounds",
-			spec:  spec(func(s *Spec) { s.MinPercentage = ptrF(25); s.MaxPercentage = ptrF(75) }),
-			steps: cat(add(at(0), "", deny), add(at(0), "", allow), addN(3, at(5), "", deny), add(at(5), "", allow), tick(at(10))),
+			spec:  spec(func(s *Spec) { s.MinPercentage = statF(25); s.MaxPercentage = statF(75) }),
+			steps: statCat(statAdd(at(0), "", deny), statAdd(at(0), "", allow), statAddN(3, at(5), "", deny), statAdd(at(5), "", allow), statTick(at(10))),
 		},
 		{
 			name:  "an empty bucket does not match",
-			spec:  spec(func(s *Spec) { s.MinPercentage = ptrF(50) }),
-			steps: cat(tick(at(5)), add(at(5), "", deny), tick(at(10)), tick(at(15)), tick(at(20))),
+			spec:  spec(func(s *Spec) { s.MinPercentage = statF(50) }),
+			steps: statCat(statTick(at(5)), statAdd(at(5), "", deny), statTick(at(10)), statTick(at(15)), statTick(at(20))),
 		},
 		{
 			name:  "keys are independent",
-			spec:  spec(func(s *Spec) { s.MaxPercentage = ptrF(50); s.QueryKey = []string{"source.ip"} }),
-			steps: cat(add(at(0), "a", deny), add(at(0), "b", allow), add(at(0), "b", deny), tick(at(5))),
+			spec:  spec(func(s *Spec) { s.MaxPercentage = statF(50); s.QueryKey = []string{"source.ip"} }),
+			steps: statCat(statAdd(at(0), "a", deny), statAdd(at(0), "b", allow), statAdd(at(0), "b", deny), statTick(at(5))),
 			want:  []statGot{{Step: 3, Doc: -1, Key: "a", Time: at(5), Extra: pct(100, 1)}},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			typ := mustNew(t, tc.spec)
-			got := run(t, typ, 0, tc.steps)
+			typ := statNew(t, tc.spec)
+			got := statRun(t, typ, 0, tc.steps)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Fatalf("matches (-want +got):\n%s", diff)
 			}
@@ -65,11 +65,11 @@ func TestPercentageMatch(t *testing.T) {
 }
 
 func TestPercentageMatchEvicts(t *testing.T) {
-	typ := mustNew(t, Spec{Type: "percentage_match", MatchBucketFilter: statMatcher{"a", "x"}, MaxPercentage: ptrF(10), MaxKeys: 2})
+	typ := statNew(t, Spec{Type: "percentage_match", MatchBucketFilter: statMatcher{"a", "x"}, MaxPercentage: statF(10), MaxKeys: 2})
 	for _, k := range []string{"a", "b", "a", "c"} {
-		typ.Add(&Event{Doc: sdoc("a", "x"), Time: st0, Key: k})
+		typ.Add(&Event{Doc: statD("a", "x"), Time: statT0, Key: k})
 	}
-	ms := typ.Tick(st0.Add(5 * time.Minute))
+	ms := typ.Tick(statT0.Add(5 * time.Minute))
 	var keys []string
 	for _, m := range ms {
 		keys = append(keys, m.Key)
@@ -91,7 +91,7 @@ func TestPercentageMatchRefusesSpec(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := Spec{Type: "percentage_match", MatchBucketFilter: statMatcher{"a", "b"}, MaxPercentage: ptrF(1)}
+			s := Spec{Type: "percentage_match", MatchBucketFilter: statMatcher{"a", "b"}, MaxPercentage: statF(1)}
 			tc.mod(&s)
 			_, err := newPercentage(&s)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {

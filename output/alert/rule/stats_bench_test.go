@@ -12,9 +12,9 @@ func statBenchSpecs() []Spec {
 		{Name: "spike", Type: "spike", Timeframe: time.Hour, SpikeHeight: 3, QueryKey: []string{"k"}},
 		{Name: "spike_field_value", Type: "spike", Timeframe: time.Hour, SpikeHeight: 3, FieldValue: "n", QueryKey: []string{"k"}},
 		{Name: "new_term", Type: "new_term", Fields: [][]string{{"u"}}},
-		{Name: "cardinality", Type: "cardinality", Timeframe: time.Hour, CardinalityField: "u", MaxCardinality: ptrI(5000), QueryKey: []string{"k"}},
-		{Name: "metric_aggregation", Type: "metric_aggregation", MetricAggKey: "n", MetricAggType: "avg", MaxThreshold: ptrF(1e9), QueryKey: []string{"k"}},
-		{Name: "percentage_match", Type: "percentage_match", MatchBucketFilter: statMatcher{"u", "u1"}, MaxPercentage: ptrF(100), QueryKey: []string{"k"}},
+		{Name: "cardinality", Type: "cardinality", Timeframe: time.Hour, CardinalityField: "u", MaxCardinality: statI(5000), QueryKey: []string{"k"}},
+		{Name: "metric_aggregation", Type: "metric_aggregation", MetricAggKey: "n", MetricAggType: "avg", MaxThreshold: statF(1e9), QueryKey: []string{"k"}},
+		{Name: "percentage_match", Type: "percentage_match", MatchBucketFilter: statMatcher{"u", "u1"}, MaxPercentage: statF(100), QueryKey: []string{"k"}},
 	}
 }
 
@@ -24,16 +24,16 @@ func BenchmarkStatAdd(b *testing.B) {
 	const keys, values = 1000, 100
 	var evs [keys]Event
 	for i := range evs {
-		evs[i] = Event{Key: fmt.Sprint("k", i), Doc: sdoc("u", fmt.Sprint("u", i%values), "n", i)}
+		evs[i] = Event{Key: fmt.Sprint("k", i), Doc: statD("u", fmt.Sprint("u", i%values), "n", i)}
 	}
 	for _, spec := range statBenchSpecs() {
 		b.Run(spec.Name, func(b *testing.B) {
-			typ := mustNew(b, spec)
+			typ := statNew(b, spec)
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
 				ev := &evs[i%keys]
-				ev.Time = st0.Add(time.Duration(i) * time.Millisecond)
+				ev.Time = statT0.Add(time.Duration(i) * time.Millisecond)
 				typ.Add(ev)
 				i++
 			}
@@ -50,18 +50,18 @@ func BenchmarkStatTick(b *testing.B) {
 			continue
 		}
 		b.Run(spec.Name, func(b *testing.B) {
-			typ := mustNew(b, spec)
+			typ := statNew(b, spec)
 			for i := range keys {
-				typ.Add(&Event{Key: fmt.Sprint("k", i), Doc: sdoc("u", "x", "n", 1), Time: st0})
+				typ.Add(&Event{Key: fmt.Sprint("k", i), Doc: statD("u", "x", "n", 1), Time: statT0})
 			}
-			now := st0
+			now := statT0
 			for b.Loop() {
 				now = now.Add(time.Second)
 				typ.Tick(now)
 				if statKeyCount(typ) == 0 { // buckets closed: refill so that every Tick has 10,000 keys
 					b.StopTimer()
 					for i := range keys {
-						typ.Add(&Event{Key: fmt.Sprint("k", i), Doc: sdoc("u", "x", "n", 1), Time: now})
+						typ.Add(&Event{Key: fmt.Sprint("k", i), Doc: statD("u", "x", "n", 1), Time: now})
 					}
 					b.StartTimer()
 				}
@@ -76,7 +76,7 @@ func BenchmarkStatMemoryPerKey(b *testing.B) {
 	const keys = 100000
 	evs := make([]Event, keys)
 	for i := range evs {
-		evs[i] = Event{Key: fmt.Sprintf("10.%d.%d.%d", i>>16, i>>8&255, i&255), Doc: sdoc("u", "alice", "n", 1), Time: st0}
+		evs[i] = Event{Key: fmt.Sprintf("10.%d.%d.%d", i>>16, i>>8&255, i&255), Doc: statD("u", "alice", "n", 1), Time: statT0}
 	}
 	for _, spec := range statBenchSpecs() {
 		if spec.Name != "spike" && spec.Name != "cardinality" {
@@ -90,7 +90,7 @@ func BenchmarkStatMemoryPerKey(b *testing.B) {
 				var before, after runtime.MemStats
 				runtime.GC()
 				runtime.ReadMemStats(&before)
-				typ := mustNew(b, spec)
+				typ := statNew(b, spec)
 				for i := range evs {
 					typ.Add(&evs[i])
 				}

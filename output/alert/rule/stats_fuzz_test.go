@@ -12,7 +12,7 @@ func FuzzStatState(f *testing.F) {
 	scs := statScenarios()
 	for i, sc := range scs {
 		typ := sc.build(f)
-		run(f, typ, 0, sc.steps[:sc.split])
+		statRun(f, typ, 0, sc.steps[:sc.split])
 		data, err := typ.MarshalState()
 		if err != nil {
 			f.Fatalf("%s: MarshalState() = %v", sc.name, err)
@@ -25,7 +25,7 @@ func FuzzStatState(f *testing.F) {
 		sc := scs[int(which)%len(scs)]
 		spec := sc.spec
 		spec.MaxKeys = 3
-		typ := mustNew(t, spec)
+		typ := statNew(t, spec)
 		_ = typ.UnmarshalState(data) // an error is fine; the type must still work
 		statCheckBounds(t, typ, 3)
 		steps := sc.steps
@@ -37,13 +37,13 @@ func FuzzStatState(f *testing.F) {
 				steps[i].n = 3
 			}
 		}
-		run(t, typ, 0, steps)
+		statRun(t, typ, 0, steps)
 		statCheckBounds(t, typ, 3)
 		out, err := typ.MarshalState()
 		if err != nil {
 			t.Fatalf("MarshalState() after loading %q = %v", data, err)
 		}
-		again := mustNew(t, spec)
+		again := statNew(t, spec)
 		if err := again.UnmarshalState(out); err != nil {
 			t.Fatalf("UnmarshalState(MarshalState()) = %v for %s", err, out)
 		}

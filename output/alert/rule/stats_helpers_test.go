@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
-	"sort"
 	"testing"
 	"time"
 
@@ -49,9 +48,9 @@ func (d statDoc) AppendJSON(dst []byte) []byte {
 	return append(dst, b...)
 }
 
-// sdoc builds a statDoc from path, value pairs; a value may be a string,
+// statD builds a statDoc from path, value pairs; a value may be a string,
 // an int, a float64, a bool, a netip.Addr or a []any of those.
-func sdoc(kv ...any) statDoc {
+func statD(kv ...any) statDoc {
 	d := statDoc{}
 	for i := 0; i+1 < len(kv); i += 2 {
 		p := kv[i].(string)
@@ -60,13 +59,13 @@ func sdoc(kv ...any) statDoc {
 			vs = l
 		}
 		for _, v := range vs {
-			d[p] = append(d[p], sval(v))
+			d[p] = append(d[p], statV(v))
 		}
 	}
 	return d
 }
 
-func sval(v any) query.Value {
+func statV(v any) query.Value {
 	switch v := v.(type) {
 	case string:
 		return query.Value{Kind: query.KindString, Str: v}
@@ -79,7 +78,7 @@ func sval(v any) query.Value {
 	case netip.Addr:
 		return query.Value{Kind: query.KindIP, IP: v}
 	}
-	panic(fmt.Sprintf("sval: %T", v))
+	panic(fmt.Sprintf("statV: %T", v))
 }
 
 // statMatcher matches a document whose field path has the string value
@@ -97,11 +96,11 @@ func (m statMatcher) Match(d query.Doc) bool {
 
 func (m statMatcher) Fields() []string { return []string{m.path} }
 
-// st0 is the start of the test clock, on an hour.
-var st0 = time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+// statT0 is the start of the test clock, on an hour.
+var statT0 = time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
 
-// stMin returns st0 + m minutes + 5 s: the middle of a 10 s bucket.
-func stMin(m int) time.Time { return st0.Add(time.Duration(m)*time.Minute + 5*time.Second) }
+// statMin returns statT0 + m minutes + 5 s: the middle of a 10 s bucket.
+func statMin(m int) time.Time { return statT0.Add(time.Duration(m)*time.Minute + 5*time.Second) }
 
 // statStep is one step of a scenario: n documents (default 1) of key at
 // time at, or a Tick at at.
@@ -113,15 +112,15 @@ type statStep struct {
 	tick bool
 }
 
-func add(at time.Time, key string, doc statDoc) statStep {
+func statAdd(at time.Time, key string, doc statDoc) statStep {
 	return statStep{at: at, key: key, doc: doc, n: 1}
 }
 
-func addN(n int, at time.Time, key string, doc statDoc) statStep {
+func statAddN(n int, at time.Time, key string, doc statDoc) statStep {
 	return statStep{at: at, key: key, doc: doc, n: n}
 }
 
-func tick(at time.Time) statStep { return statStep{at: at, tick: true} }
+func statTick(at time.Time) statStep { return statStep{at: at, tick: true} }
 
 // statGot is a match as the tests compare it: where it came from (step
 // index and, for documents, which of the step's n), its key, time and
@@ -134,14 +133,14 @@ type statGot struct {
 	HasDoc    bool
 }
 
-// run feeds steps to typ from step index from and returns the matches.
-func run(t testing.TB, typ Type, from int, steps []statStep) []statGot {
+// statRun feeds steps to typ from step index from and returns the matches.
+func statRun(t testing.TB, typ Type, from int, steps []statStep) []statGot {
 	t.Helper()
 	var got []statGot
 	for i, s := range steps {
 		if s.tick {
 			for _, m := range typ.Tick(s.at) {
-				got = append(got, toGot(t, from+i, -1, m))
+				got = append(got, statToGot(t, from+i, -1, m))
 			}
 			continue
 		}
@@ -152,14 +151,14 @@ func run(t testing.TB, typ Type, from int, steps []statStep) []statGot {
 		for j := range n {
 			ev := &Event{Doc: s.doc, Time: s.at, Key: s.key}
 			for _, m := range typ.Add(ev) {
-				got = append(got, toGot(t, from+i, j, m))
+				got = append(got, statToGot(t, from+i, j, m))
 			}
 		}
 	}
 	return got
 }
 
-func toGot(t testing.TB, step, doc int, m Match) statGot {
+func statToGot(t testing.TB, step, doc int, m Match) statGot {
 	t.Helper()
 	if m.Doc != nil && !json.Valid(m.Doc) {
 		t.Fatalf("match of step %d: Doc is not JSON: %q", step, m.Doc)
@@ -167,8 +166,8 @@ func toGot(t testing.TB, step, doc int, m Match) statGot {
 	return statGot{Step: step, Doc: doc, Key: m.Key, Time: m.Time, Extra: m.Extra, HasDoc: m.Doc != nil}
 }
 
-// mustNew builds a rule type through Constructors, as the loader does.
-func mustNew(t testing.TB, s Spec) Type {
+// statNew builds a rule type through Constructors, as the loader does.
+func statNew(t testing.TB, s Spec) Type {
 	t.Helper()
 	c, ok := Constructors[s.Type]
 	if !ok {
@@ -181,15 +180,27 @@ func mustNew(t testing.TB, s Spec) Type {
 	return typ
 }
 
-func ptrF(f float64) *float64 { return &f }
-func ptrI(i int) *int         { return &i }
+func statF(f float64) *float64 { return &f }
+func statI(i int) *int         { return &i }
 
-// keysOf lists the map keys of m sorted (for messages).
-func keysOf(m map[string]any) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
+// statPerMin is n documents of key at each minute from a to b (inclusive).
+func statPerMin(a, b, n int, key string, doc statDoc) []statStep {
+	var s []statStep
+	for m := a; m <= b; m++ {
+		s = append(s, statAddN(n, statMin(m), key, doc))
 	}
-	sort.Strings(ks)
-	return ks
+	return s
+}
+
+func statCat(parts ...any) []statStep {
+	var s []statStep
+	for _, p := range parts {
+		switch p := p.(type) {
+		case statStep:
+			s = append(s, p)
+		case []statStep:
+			s = append(s, p...)
+		}
+	}
+	return s
 }

@@ -14,51 +14,51 @@ import (
 type statScenario struct {
 	name  string
 	spec  Spec
-	seed  []statDoc // new_term history, at st0
+	seed  []statDoc // new_term history, at statT0
 	steps []statStep
 	split int
 }
 
 func statScenarios() []statScenario {
-	at := func(m int) time.Time { return st0.Add(time.Duration(m) * time.Minute) }
-	doc := sdoc("source.ip", "10.0.0.1")
-	deny, allow := sdoc("event.action", "deny"), sdoc("event.action", "allow")
+	at := func(m int) time.Time { return statT0.Add(time.Duration(m) * time.Minute) }
+	doc := statD("source.ip", "10.0.0.1")
+	deny, allow := statD("event.action", "deny"), statD("event.action", "allow")
 	return []statScenario{
 		{
 			name:  "spike",
 			spec:  Spec{Type: "spike", Timeframe: 10 * time.Minute, SpikeHeight: 3, QueryKey: []string{"k"}},
-			steps: cat(perMin(0, 19, 1, "a", doc), perMin(0, 19, 2, "b", doc), addN(30, stMin(20), "a", doc), tick(stMin(40)), addN(30, stMin(41), "b", doc)),
+			steps: statCat(statPerMin(0, 19, 1, "a", doc), statPerMin(0, 19, 2, "b", doc), statAddN(30, statMin(20), "a", doc), statTick(statMin(40)), statAddN(30, statMin(41), "b", doc)),
 			split: 40,
 		},
 		{
 			name:  "spike field_value",
 			spec:  Spec{Type: "spike", Timeframe: 10 * time.Minute, SpikeHeight: 2, FieldValue: "temp", AlertOnNewData: true, QueryKey: []string{"k"}},
-			steps: cat(perMin(0, 19, 1, "a", sdoc("temp", 10)), perMin(10, 25, 1, "b", sdoc("temp", 10)), addN(5, stMin(26), "a", sdoc("temp", 50)), addN(5, stMin(31), "b", sdoc("temp", 50))),
+			steps: statCat(statPerMin(0, 19, 1, "a", statD("temp", 10)), statPerMin(10, 25, 1, "b", statD("temp", 10)), statAddN(5, statMin(26), "a", statD("temp", 50)), statAddN(5, statMin(31), "b", statD("temp", 50))),
 			split: 30,
 		},
 		{
 			name:  "new_term",
 			spec:  Spec{Type: "new_term", Fields: [][]string{{"u"}, {"a", "b"}}, TermsWindowSize: time.Hour},
-			seed:  []statDoc{sdoc("u", "x", "a", "1", "b", "2")},
-			steps: cat(add(at(1), "", sdoc("u", "y")), add(at(2), "", sdoc("u", "x", "a", "1", "b", "3")), tick(at(30)), add(at(61), "", sdoc("u", "x")), add(at(62), "", sdoc("u", "y", "a", "1", "b", "2")), add(at(63), "", sdoc("u", "z"))),
+			seed:  []statDoc{statD("u", "x", "a", "1", "b", "2")},
+			steps: statCat(statAdd(at(1), "", statD("u", "y")), statAdd(at(2), "", statD("u", "x", "a", "1", "b", "3")), statTick(at(30)), statAdd(at(61), "", statD("u", "x")), statAdd(at(62), "", statD("u", "y", "a", "1", "b", "2")), statAdd(at(63), "", statD("u", "z"))),
 			split: 3,
 		},
 		{
 			name:  "cardinality",
-			spec:  Spec{Type: "cardinality", Timeframe: 10 * time.Minute, CardinalityField: "u", MinCardinality: ptrI(2), MaxCardinality: ptrI(3), QueryKey: []string{"k"}},
-			steps: cat(add(at(0), "h1", sdoc("u", "a")), add(at(1), "h2", sdoc("u", "a")), add(at(2), "h2", sdoc("u", "b")), add(at(3), "h2", sdoc("u", "c")), tick(at(11)), add(at(12), "h2", sdoc("u", "d")), add(at(12), "h2", sdoc("u", "e")), tick(at(30))),
+			spec:  Spec{Type: "cardinality", Timeframe: 10 * time.Minute, CardinalityField: "u", MinCardinality: statI(2), MaxCardinality: statI(3), QueryKey: []string{"k"}},
+			steps: statCat(statAdd(at(0), "h1", statD("u", "a")), statAdd(at(1), "h2", statD("u", "a")), statAdd(at(2), "h2", statD("u", "b")), statAdd(at(3), "h2", statD("u", "c")), statTick(at(11)), statAdd(at(12), "h2", statD("u", "d")), statAdd(at(12), "h2", statD("u", "e")), statTick(at(30))),
 			split: 4,
 		},
 		{
 			name:  "metric_aggregation",
-			spec:  Spec{Type: "metric_aggregation", MetricAggKey: "v", MetricAggType: "cardinality", MaxThreshold: ptrF(1), QueryKey: []string{"k"}},
-			steps: cat(add(at(0), "a", sdoc("v", "x")), add(at(1), "b", sdoc("v", "x")), add(at(2), "a", sdoc("v", "y")), add(at(3), "b", sdoc("v", "x")), tick(at(5)), add(at(6), "a", sdoc("v", "z"))),
+			spec:  Spec{Type: "metric_aggregation", MetricAggKey: "v", MetricAggType: "cardinality", MaxThreshold: statF(1), QueryKey: []string{"k"}},
+			steps: statCat(statAdd(at(0), "a", statD("v", "x")), statAdd(at(1), "b", statD("v", "x")), statAdd(at(2), "a", statD("v", "y")), statAdd(at(3), "b", statD("v", "x")), statTick(at(5)), statAdd(at(6), "a", statD("v", "z"))),
 			split: 2,
 		},
 		{
 			name:  "percentage_match",
-			spec:  Spec{Type: "percentage_match", MatchBucketFilter: statMatcher{"event.action", "deny"}, MaxPercentage: ptrF(50), QueryKey: []string{"k"}},
-			steps: cat(add(at(0), "a", deny), add(at(0), "b", allow), add(at(1), "a", allow), add(at(2), "a", deny), add(at(2), "b", deny), tick(at(5))),
+			spec:  Spec{Type: "percentage_match", MatchBucketFilter: statMatcher{"event.action", "deny"}, MaxPercentage: statF(50), QueryKey: []string{"k"}},
+			steps: statCat(statAdd(at(0), "a", deny), statAdd(at(0), "b", allow), statAdd(at(1), "a", allow), statAdd(at(2), "a", deny), statAdd(at(2), "b", deny), statTick(at(5))),
 			split: 2,
 		},
 	}
@@ -66,9 +66,9 @@ func statScenarios() []statScenario {
 
 func (sc statScenario) build(t testing.TB) Type {
 	t.Helper()
-	typ := mustNew(t, sc.spec)
+	typ := statNew(t, sc.spec)
 	for _, d := range sc.seed {
-		typ.(interface{ Seed(*Event) }).Seed(&Event{Doc: d, Time: st0})
+		typ.(interface{ Seed(*Event) }).Seed(&Event{Doc: d, Time: statT0})
 	}
 	return typ
 }
@@ -77,23 +77,23 @@ func TestStatStateRoundTrip(t *testing.T) {
 	for _, sc := range statScenarios() {
 		t.Run(sc.name, func(t *testing.T) {
 			whole := sc.build(t)
-			run(t, whole, 0, sc.steps[:sc.split])
-			want := run(t, whole, sc.split, sc.steps[sc.split:])
+			statRun(t, whole, 0, sc.steps[:sc.split])
+			want := statRun(t, whole, sc.split, sc.steps[sc.split:])
 			if len(want) == 0 {
 				t.Fatalf("the scenario has no match after step %d; it would not test the state", sc.split)
 			}
 
 			before := sc.build(t)
-			run(t, before, 0, sc.steps[:sc.split])
+			statRun(t, before, 0, sc.steps[:sc.split])
 			data, err := before.MarshalState()
 			if err != nil {
 				t.Fatalf("MarshalState() = %v", err)
 			}
-			after := mustNew(t, sc.spec) // not seeded: the history comes from the state
+			after := statNew(t, sc.spec) // not seeded: the history comes from the state
 			if err := after.UnmarshalState(data); err != nil {
 				t.Fatalf("UnmarshalState(%s) = %v", data, err)
 			}
-			got := run(t, after, sc.split, sc.steps[sc.split:])
+			got := statRun(t, after, sc.split, sc.steps[sc.split:])
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Fatalf("matches after a restart at step %d (-without +with restart):\n%s", sc.split, diff)
 			}
@@ -105,7 +105,7 @@ func TestStatStateRefusesBadData(t *testing.T) {
 	for _, sc := range statScenarios() {
 		t.Run(sc.name, func(t *testing.T) {
 			typ := sc.build(t)
-			run(t, typ, 0, sc.steps[:sc.split])
+			statRun(t, typ, 0, sc.steps[:sc.split])
 			good, err := typ.MarshalState()
 			if err != nil {
 				t.Fatalf("MarshalState() = %v", err)
@@ -138,16 +138,16 @@ func TestStatStateOtherRuleSettings(t *testing.T) {
 		{"spike timeframe", Spec{Type: "spike", Timeframe: time.Hour, SpikeHeight: 2}, Spec{Type: "spike", Timeframe: 2 * time.Hour, SpikeHeight: 2}},
 		{"spike field_value", Spec{Type: "spike", Timeframe: time.Hour, SpikeHeight: 2}, Spec{Type: "spike", Timeframe: time.Hour, SpikeHeight: 2, FieldValue: "x"}},
 		{"new_term fields", Spec{Type: "new_term", Fields: [][]string{{"a"}}}, Spec{Type: "new_term", Fields: [][]string{{"b"}}}},
-		{"metric buffer_time", Spec{Type: "metric_aggregation", MetricAggKey: "v", MetricAggType: "sum", MaxThreshold: ptrF(1)},
-			Spec{Type: "metric_aggregation", MetricAggKey: "v", MetricAggType: "sum", MaxThreshold: ptrF(1), BufferTime: time.Minute}},
+		{"metric buffer_time", Spec{Type: "metric_aggregation", MetricAggKey: "v", MetricAggType: "sum", MaxThreshold: statF(1)},
+			Spec{Type: "metric_aggregation", MetricAggKey: "v", MetricAggType: "sum", MaxThreshold: statF(1), BufferTime: time.Minute}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			data, err := mustNew(t, tc.from).MarshalState()
+			data, err := statNew(t, tc.from).MarshalState()
 			if err != nil {
 				t.Fatalf("MarshalState() = %v", err)
 			}
-			if err := mustNew(t, tc.to).UnmarshalState(data); err == nil {
+			if err := statNew(t, tc.to).UnmarshalState(data); err == nil {
 				t.Fatalf("UnmarshalState of a state for %+v into %+v = nil, want an error", tc.from, tc.to)
 			}
 		})
@@ -161,14 +161,14 @@ func TestStatStateLoadsWithinMaxKeys(t *testing.T) {
 		}
 		t.Run(sc.name, func(t *testing.T) {
 			typ := sc.build(t)
-			run(t, typ, 0, sc.steps[:sc.split])
+			statRun(t, typ, 0, sc.steps[:sc.split])
 			data, err := typ.MarshalState()
 			if err != nil {
 				t.Fatalf("MarshalState() = %v", err)
 			}
 			small := sc.spec
 			small.MaxKeys = 1
-			s := mustNew(t, small)
+			s := statNew(t, small)
 			if err := s.UnmarshalState(data); err != nil {
 				t.Fatalf("UnmarshalState() = %v", err)
 			}
