@@ -18,8 +18,9 @@ func init() { Constructors["cardinality"] = newCardinality }
 // Tick); after a match the timeframe starts again (ElastAlert).
 //
 // Bounds: at most MaxKeys query_key values; per key at most 10,000
-// distinct values (64-bit hashes with their last-seen time; the least
-// recently seen is dropped); at most 1,000,000 values over all keys of the
+// distinct values (64-bit hashes with their last-seen time, kept in
+// order of that time, so a late document's value ages out at its time;
+// the least recently seen is dropped); at most 1,000,000 values over all keys of the
 // rule (the least recently seen key is evicted). Dropped keys and values
 // are counted in Evictions.
 type cardinality struct {
@@ -113,7 +114,7 @@ func (c *cardinality) Add(ev *Event) []Match {
 		h := statHash(0, v)
 		if e := k.vals.get(h); e != nil {
 			e.val = statMaxI(e.val, t)
-			k.vals.touch(e)
+			statPlaceByTime(&k.vals, e)
 			continue
 		}
 		if k.vals.len() >= statDistinctPerKey {
@@ -121,7 +122,7 @@ func (c *cardinality) Add(ev *Event) []Match {
 			c.total--
 			c.evictions++
 		}
-		k.vals.insert(h, t)
+		statPlaceByTime(&k.vals, k.vals.insert(h, t))
 		c.total++
 	}
 	for c.total > statDistinctPerRule && c.keys.len() > 1 {
@@ -232,7 +233,7 @@ func (c *cardinality) UnmarshalState(data []byte) error {
 				tmp.total--
 				tmp.evictions++
 			}
-			n.val.vals.insert(h, e[1])
+			statPlaceByTime(&n.val.vals, n.val.vals.insert(h, e[1]))
 			tmp.total++
 		}
 		for tmp.total > statDistinctPerRule && tmp.keys.len() > 1 {

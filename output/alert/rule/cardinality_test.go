@@ -63,6 +63,14 @@ func TestCardinality(t *testing.T) {
 			want: []statGot{{Step: 3, Key: "h2", Time: at(1), Extra: card(2), HasDoc: true}},
 		},
 		{
+			// z comes late, stamped minute 0: it leaves the window at
+			// minute 10 though x, seen before it, stays.
+			name:  "a late value ages out at its own time",
+			spec:  with(func(s *Spec) { s.MaxCardinality = statI(2) }),
+			steps: statCat(statAdd(at(9), "", u("x")), statAdd(at(0), "", u("z")), statAdd(at(15), "", u("w")), statAdd(at(15), "", u("v"))),
+			want:  []statGot{{Step: 3, Time: at(15), Extra: card(3), HasDoc: true}},
+		},
+		{
 			name:  "each value of an array counts",
 			spec:  with(func(s *Spec) { s.MaxCardinality = statI(2) }),
 			steps: statCat(statAdd(at(0), "", statD("user.name", []any{"a", "b", "c"}))),

@@ -423,3 +423,39 @@ func statThreshold(key string, p *float64) error {
 	}
 	return nil
 }
+
+// statPlaceByTime moves n of a list of last-seen times so that the list
+// stays ordered by time, newest first: the oldest entry is then the one to
+// prune or evict first even when documents come out of order. A document
+// in order costs one comparison; a late one a walk past the newer entries.
+func statPlaceByTime[K comparable](l *statLRU[K, int64], n *statNode[K, int64]) {
+	if n.prev == nil || n.prev.val >= n.val {
+		if n.next == nil || n.next.val <= n.val {
+			return // already in place
+		}
+	}
+	l.unlink(n)
+	p := l.head
+	for p != nil && p.val > n.val {
+		p = p.next
+	}
+	if p == nil { // older than all: at the tail
+		n.prev = l.tail
+		if l.tail != nil {
+			l.tail.next = n
+		} else {
+			l.head = n
+		}
+		l.tail = n
+		return
+	}
+	// before p
+	n.next = p
+	n.prev = p.prev
+	if p.prev != nil {
+		p.prev.next = n
+	} else {
+		l.head = n
+	}
+	p.prev = n
+}
