@@ -21,9 +21,10 @@ const statDefaultTermsWindow = 30 * 24 * time.Hour
 
 // newTerm is the new_term rule type: a document whose value of one of
 // fields was not seen within terms_window_size matches. Terms are kept as
-// 64-bit hashes with the time each was last seen, at most 100,000 per
-// field entry (about 100 bytes each, whatever the length of the value);
-// a term not seen for terms_window_size is forgotten.
+// 64-bit hashes with the time each was last seen, in order of that time,
+// at most 100,000 per field entry (about 100 bytes each, whatever the
+// length of the value; the least recently seen is dropped); a term not
+// seen for terms_window_size is forgotten.
 //
 // The caller seeds the history from stored documents with Seed before
 // the live stream (ElastAlert queries the last terms_window_size at start).
@@ -130,7 +131,7 @@ func (n *newTerm) see(i int, t int64) int {
 				l.remove(l.oldest())
 				n.evictions++
 			}
-			l.insert(h, t)
+			statPlaceByTime(l, l.insert(h, t))
 			if isNew < 0 {
 				isNew = j
 			}
@@ -140,7 +141,7 @@ func (n *newTerm) see(i int, t int64) int {
 			isNew = j // last seen before the window: new again
 		}
 		e.val = statMaxI(e.val, t)
-		l.touch(e)
+		statPlaceByTime(l, e)
 	}
 	return isNew
 }
@@ -266,7 +267,7 @@ func (n *newTerm) UnmarshalState(data []byte) error {
 				l.remove(l.oldest())
 				evicted++
 			}
-			l.insert(h, e[1])
+			statPlaceByTime(l, l.insert(h, e[1]))
 		}
 	}
 	n.terms, n.tick = terms, st.Tick

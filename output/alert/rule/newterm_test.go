@@ -110,13 +110,20 @@ func TestNewTerm(t *testing.T) {
 }
 
 func TestNewTermTickForgetsOldTerms(t *testing.T) {
-	typ := statNew(t, Spec{Type: "new_term", Fields: [][]string{{"f"}}, TermsWindowSize: time.Hour})
-	nt := typ.(*newTerm)
-	nt.Seed(&Event{Doc: statD("f", "a"), Time: statT0})
-	nt.Seed(&Event{Doc: statD("f", "b"), Time: statT0.Add(30 * time.Minute)})
-	typ.Tick(statT0.Add(time.Hour + time.Minute))
-	if n := nt.terms[0].len(); n != 1 {
-		t.Fatalf("terms after Tick = %d, want 1 (a aged out)", n)
+	a := &Event{Doc: statD("f", "a"), Time: statT0}
+	b := &Event{Doc: statD("f", "b"), Time: statT0.Add(30 * time.Minute)}
+	for name, order := range map[string][]*Event{"in order": {a, b}, "out of order": {b, a}} {
+		t.Run(name, func(t *testing.T) {
+			typ := statNew(t, Spec{Type: "new_term", Fields: [][]string{{"f"}}, TermsWindowSize: time.Hour})
+			nt := typ.(*newTerm)
+			for _, ev := range order {
+				nt.Seed(ev)
+			}
+			typ.Tick(statT0.Add(time.Hour + time.Minute))
+			if n := nt.terms[0].len(); n != 1 {
+				t.Fatalf("terms after Tick = %d, want 1 (a aged out)", n)
+			}
+		})
 	}
 }
 

@@ -424,10 +424,15 @@ func statThreshold(key string, p *float64) error {
 	return nil
 }
 
+// statPlaceWalk bounds the walk of statPlaceByTime.
+const statPlaceWalk = 1024
+
 // statPlaceByTime moves n of a list of last-seen times so that the list
 // stays ordered by time, newest first: the oldest entry is then the one to
 // prune or evict first even when documents come out of order. A document
-// in order costs one comparison; a late one a walk past the newer entries.
+// in order costs one comparison; a late one a walk past the newer
+// entries, at most statPlaceWalk of them (a document older than that many
+// entries is placed there, so its entry may age out a little late).
 func statPlaceByTime[K comparable](l *statLRU[K, int64], n *statNode[K, int64]) {
 	if n.prev == nil || n.prev.val >= n.val {
 		if n.next == nil || n.next.val <= n.val {
@@ -436,7 +441,7 @@ func statPlaceByTime[K comparable](l *statLRU[K, int64], n *statNode[K, int64]) 
 	}
 	l.unlink(n)
 	p := l.head
-	for p != nil && p.val > n.val {
+	for i := 0; p != nil && p.val > n.val && i < statPlaceWalk; i++ {
 		p = p.next
 	}
 	if p == nil { // older than all: at the tail

@@ -8,7 +8,7 @@ import (
 func TestStatPlaceByTime(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var l statLRU[int, int64]
-	for i := range 2000 {
+	for i := range statPlaceWalk / 2 {
 		var n *statNode[int, int64]
 		if i > 10 && rng.IntN(3) == 0 {
 			if n = l.get(rng.IntN(i)); n == nil {
@@ -17,6 +17,9 @@ func TestStatPlaceByTime(t *testing.T) {
 			n.val = max(n.val, rng.Int64N(3000))
 		} else {
 			n = l.insert(i, rng.Int64N(3000))
+			if l.len() > statPlaceWalk {
+				t.Fatalf("the test list grew beyond statPlaceWalk")
+			}
 		}
 		statPlaceByTime(&l, n)
 		if rng.IntN(10) == 0 {
