@@ -118,7 +118,10 @@ func testRuleCommand(stdoutW, stderrW io.Writer) *cobra.Command {
 			defer closeSrc()
 			o := alert.TestOptions{Send: send, Out: stdoutW}
 			if files == nil || useES {
-				o.End = min(to, time.Now())
+				o.End = to
+				if now := time.Now(); o.End.After(now) {
+					o.End = now
+				}
 			}
 			rep, err := alert.TestRule(ctx, ac, args[0], next, o, logger)
 			if err != nil {
