@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicelab/sluice/internal/estest"
 	"github.com/sluicelab/sluice/output/elasticsearch"
 )
 
@@ -450,5 +451,101 @@ func TestAlertFailingAlerter(t *testing.T) {
 	}
 	if d := ads[0]; d.str("sluice.alert.alert_sent") != "false" || !strings.Contains(d.str("sluice.alert.alert_exception"), "500") {
 		t.Errorf("alert document of a failed alert: %s", d.Raw)
+	}
+}
+
+const testRuleASM = `name: ASM attacks
+type: blacklist
+compare_key: violation_rating
+blacklist: ["1", "2", "3", "4", "5"]
+query_key: ip_client
+realert: {minutes: 10}
+filter:
+- query: {query_string: {query: 'event.dataset:"f5.asm"'}}
+alert: [post]
+http_post_url: HOOK
+`
+
+// TestTestRule: sluice test-rule runs a rule over the daily files a run
+// wrote (given with --file, and found in output.file.dir of --config),
+// prints the matches and alerts without sending them, and sends with
+// --alert; bad rules exit 2 with the file and key.
+func TestTestRule(t *testing.T) {
+	hook := newHookRecorder(t)
+	ps := newPorts(t)
+	s := startSluice(t, sluiceOpts{Ports: ps})
+	sendSyslog(t, ps.SyslogUDP, "ASM",
+		f5Line("198.51.100.7", 4, "blocked"),
+		f5Line("198.51.100.7", 0, "passed"),
+		f5Line("198.51.100.7", 5, "blocked"),
+		f5Line("198.51.100.8", 3, "blocked"))
+	sendSyslog(t, ps.SyslogUDP, "other", "an unrelated line")
+	waitUDPDrained(t, ps.SyslogUDP, 5*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	s.stop()
+	rules := t.TempDir()
+	rule := writeRule(t, rules, "asm.yaml", strings.ReplaceAll(testRuleASM, "HOOK", hook.srv.URL))
+
+	out, code := runCLI(t, nil, "test-rule", "--file", filepath.Join(s.opts.OutDir, "sluice-syslog-*.ndjson"), rule)
+	if code != 0 {
+		t.Fatalf("test-rule exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{"5 documents read", "3 matches, 2 alerts, 1 silenced by realert", "198.51.100.7", "198.51.100.8"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("test-rule output lacks %q:\n%s", want, out)
+		}
+	}
+	if n := len(hook.got()); n != 0 {
+		t.Errorf("test-rule without --alert sent %d alerts", n)
+	}
+
+	// From the config's output.file.dir, the last day; and sent.
+	cfg := writeCheckConfig(t, "output:\n  file:\n    dir: "+s.opts.OutDir+"\n")
+	out, code = runCLI(t, nil, "test-rule", "-c", cfg, "--alert", rule)
+	if code != 0 || !strings.Contains(out, "2 sent, 0 failed") {
+		t.Errorf("test-rule --alert: exit %d:\n%s", code, out)
+	}
+	if n := len(hook.got()); n != 2 {
+		t.Errorf("test-rule --alert sent %d alerts, want 2", n)
+	}
+
+	bad := writeRule(t, rules, "bad.yaml", "name: x\ntype: frequency\ntimeframe: {minutes: 1}\nalert: debug\n")
+	out, code = runCLI(t, nil, "test-rule", "--file", filepath.Join(s.opts.OutDir, "sluice-syslog-*.ndjson"), bad)
+	if code != 2 || !strings.Contains(out, "bad.yaml") || !strings.Contains(out, "num_events") {
+		t.Errorf("test-rule with a rule missing num_events: exit %d:\n%s\nwant exit 2 naming bad.yaml and num_events", code, out)
+	}
+	out, code = runCLI(t, nil, "test-rule", rule, rule)
+	if code != 2 || !strings.Contains(out, "usage:") {
+		t.Errorf("test-rule with two arguments: exit %d:\n%s", code, out)
+	}
+}
+
+// TestTestRuleElasticsearch: test-rule --es reads the documents a run
+// indexed in the real cluster of the config.
+func TestTestRuleElasticsearch(t *testing.T) {
+	url := estest.URL(t)
+	prefix := estest.IndexName(t, "sluicerule")
+	esCleanup(t, url, prefix)
+	ps := newPorts(t)
+	s := startSluice(t, sluiceOpts{Ports: ps, Env: esEnv(url, prefix)})
+	sendSyslog(t, ps.SyslogUDP, "ASM",
+		f5Line("198.51.100.7", 4, "blocked"),
+		f5Line("198.51.100.7", 5, "blocked"),
+		f5Line("198.51.100.8", 3, "blocked"))
+	waitUDPDrained(t, ps.SyslogUDP, 5*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	s.stop()
+	estest.Refresh(t, url, prefix+"-*")
+	rules := t.TempDir()
+	rule := writeRule(t, rules, "asm.yaml", "index: "+prefix+"-syslog-*\n"+strings.ReplaceAll(testRuleASM, "HOOK", "http://127.0.0.1:9/"))
+	cfg := writeCheckConfig(t, "output:\n  elasticsearch:\n    addresses: ["+url+"]\n")
+	out, code := runCLI(t, nil, "test-rule", "-c", cfg, "--es", "--days", "1", rule)
+	if code != 0 {
+		t.Fatalf("test-rule --es exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{"3 documents read", "3 matches, 2 alerts, 1 silenced by realert"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("test-rule --es output lacks %q:\n%s", want, out)
+		}
 	}
 }
