@@ -441,6 +441,11 @@ func (r *Renderer) summary(a *Alert, esc func(string) string) string {
 // Lookup finds a field of a match by dotted path through nested maps; a
 // literal dotted key ("source.ip" as one key) is found too, at any level.
 func Lookup(m map[string]any, path string) (any, bool) {
+	budget := 1000 // documents with keys "a", "a.a", "a.a.a" at every level would branch exponentially
+	return lookup(m, path, &budget)
+}
+
+func lookup(m map[string]any, path string, budget *int) (any, bool) {
 	if v, ok := m[path]; ok {
 		return v, true
 	}
@@ -448,11 +453,14 @@ func Lookup(m map[string]any, path string) (any, bool) {
 		if path[i] != '.' {
 			continue
 		}
+		if *budget--; *budget < 0 {
+			return nil, false
+		}
 		sub, ok := toMap(m[path[:i]])
 		if !ok {
 			continue
 		}
-		if v, ok := Lookup(sub, path[i+1:]); ok {
+		if v, ok := lookup(sub, path[i+1:], budget); ok {
 			return v, true
 		}
 	}

@@ -263,3 +263,25 @@ func TestTemplate(t *testing.T) {
 		}
 	}
 }
+
+func TestLookupBranchingIsBounded(t *testing.T) {
+	// Every level holds "a" and "a.a": without a bound a miss would try
+	// 2^40 ways to split the path.
+	m := map[string]any{}
+	cur := m
+	for range 40 {
+		next := map[string]any{}
+		cur["a"] = next
+		cur["a.a"] = next
+		cur = next
+	}
+	path := strings.Repeat("a.", 40) + "missing"
+	done := make(chan bool)
+	go func() {
+		_, ok := Lookup(m, path)
+		done <- ok
+	}()
+	if <-done {
+		t.Error("Lookup() found a missing field")
+	}
+}

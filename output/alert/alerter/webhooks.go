@@ -135,7 +135,7 @@ func truncateUTF8(s string, n int) string {
 
 var teamsKeys = []string{
 	"ms_teams_webhook_url", "ms_teams_alert_summary", "ms_teams_theme_color",
-	"ms_teams_alert_fixed_width", "ms_teams_alert_title", "ms_teams_ca_certs", "ms_teams_ignore_ssl_errors",
+	"ms_teams_alert_fixed_width", "ms_teams_alert_title", "ms_teams_timeout", "ms_teams_ca_certs", "ms_teams_ignore_ssl_errors",
 }
 
 type teamsAlerter struct {
