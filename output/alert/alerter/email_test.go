@@ -214,3 +214,22 @@ func TestEmailDefaults(t *testing.T) {
 		t.Errorf("default port = %d, want 25", p)
 	}
 }
+
+func TestEmailHeaderInjection(t *testing.T) {
+	a := newOne(t, Options{"alert": "email", "email": "ops@example.test", "alert_subject": "x {0}", "alert_subject_args": []any{"evil"}}, Env{}).(*emailAlerter)
+	msg, err := a.message(&Alert{Rule: "r", Matches: []Match{{"evil": "a\r\nBcc: victim@example.test\r\nX-Evil: 1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := msg.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := mail.ReadMessage(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parsed.Header.Get("X-Evil") != "" || parsed.Header.Get("Bcc") != "" {
+		t.Errorf("a document value injected headers: %v", parsed.Header)
+	}
+}
