@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -276,6 +277,7 @@ func TestPostTLSWithTestCA(t *testing.T) {
 	srv := &recorder{}
 	srv.Server = httptest.NewUnstartedServer(srv)
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{pair}}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the untrusted client's handshake failure is expected
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	dir := t.TempDir()
