@@ -108,7 +108,9 @@ func supported() string {
 }
 
 // Keys returns every rule-file key this package reads (rendering keys and
-// every alerter's keys), sorted.
+// every alerter's keys), sorted. Keys the rule loader owns are read too
+// (name, aggregation, query_key, compare_key, timestamp_field) but not
+// listed.
 func Keys() []string {
 	ks := append([]string{"alert"}, renderKeys...)
 	for _, b := range builders {

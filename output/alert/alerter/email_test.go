@@ -85,12 +85,40 @@ func TestEmailThroughPostfixWithSTARTTLS(t *testing.T) {
 		t.Errorf("body %q lacks the Japanese alert_text", body)
 	}
 	// postfix notes the TLS session in its Received header.
-	if recv := strings.Join(h["Received"], "\n"); !strings.Contains(recv, "using TLS") {
-		t.Errorf("Received %q: the message did not travel over STARTTLS", recv)
+	if recv := strings.Join(h["Received"], "\n"); !strings.Contains(recv, "using TLS") || strings.Contains(recv, "Client CN") {
+		t.Errorf("Received %q: want STARTTLS and no client certificate", recv)
 	}
 	// Cc and Bcc recipients get it too.
 	pf.waitMail(t, "cc", 1)
 	pf.waitMail(t, "bcc", 1)
+
+	// Implicit TLS (smtp_ssl) on postfix's smtps port, and a client
+	// certificate (smtp_cert_file/smtp_key_file) that postfix verifies
+	// against the test CA.
+	certPEM, keyPEM, _ := ca.issue(t, 20)
+	writeFile(t, dir, "client.pem", certPEM)
+	writeFile(t, dir, "client.key", keyPEM)
+	for _, o := range []Options{
+		{"alert": "email", "email": "ops@example.test", "smtp_host": "127.0.0.1", "smtp_ca_file": "ca.pem",
+			"smtp_ssl": true, "smtp_port": pf.smtpsPort, "alert_subject": "smtps"},
+		{"alert": "email", "email": "ops@example.test", "smtp_host": "127.0.0.1", "smtp_ca_file": "ca.pem",
+			"smtp_port": pf.port, "alert_subject": "client cert", "smtp_cert_file": "client.pem", "smtp_key_file": "client.key"},
+	} {
+		if err := newOne(t, o, Env{BaseDir: dir}).Send(context.Background(), al); err != nil {
+			t.Fatalf("Send() %v error: %v%s", o["alert_subject"], err, pf.log())
+		}
+	}
+	received := map[string]string{}
+	for _, raw := range pf.waitMail(t, "ops", 3) {
+		msg, _ := readMessage(t, raw)
+		received[msg.Header.Get("Subject")] = strings.Join(msg.Header["Received"], "\n")
+	}
+	if r := received["smtps"]; !strings.Contains(r, "using TLS") {
+		t.Errorf("smtps message Received %q, want TLS", r)
+	}
+	if r := received["client cert"]; !strings.Contains(r, `Client CN "localhost"`) || !strings.Contains(r, "verified OK") {
+		t.Errorf("client cert message Received %q, want the verified client certificate", r)
+	}
 }
 
 func TestEmailThroughPostfixErrors(t *testing.T) {
@@ -184,5 +212,24 @@ func TestEmailDefaults(t *testing.T) {
 	}
 	if p := newOne(t, Options{"alert": "email", "email": "a@example.test"}, Env{}).(*emailAlerter).port; p != 25 {
 		t.Errorf("default port = %d, want 25", p)
+	}
+}
+
+func TestEmailHeaderInjection(t *testing.T) {
+	a := newOne(t, Options{"alert": "email", "email": "ops@example.test", "alert_subject": "x {0}", "alert_subject_args": []any{"evil"}}, Env{}).(*emailAlerter)
+	msg, err := a.message(&Alert{Rule: "r", Matches: []Match{{"evil": "a\r\nBcc: victim@example.test\r\nX-Evil: 1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := msg.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := mail.ReadMessage(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parsed.Header.Get("X-Evil") != "" || parsed.Header.Get("Bcc") != "" {
+		t.Errorf("a document value injected headers: %v", parsed.Header)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -276,6 +277,7 @@ func TestPostTLSWithTestCA(t *testing.T) {
 	srv := &recorder{}
 	srv.Server = httptest.NewUnstartedServer(srv)
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{pair}}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the untrusted client's handshake failure is expected
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	dir := t.TempDir()
@@ -378,5 +380,47 @@ func TestPermanentErrorAs(t *testing.T) {
 	var pe *PermanentError
 	if !errors.As(err, &pe) || pe.Error() != "y" {
 		t.Errorf("errors.As(%v) did not find the PermanentError", err)
+	}
+}
+
+// A retry posts only to the destinations that did not accept the alert yet.
+func TestRetryPostsOnlyToFailedDestinations(t *testing.T) {
+	flaky := newRecorder(t, 500, 200)
+	steady := newRecorder(t)
+	a := newOne(t, Options{"alert": "slack", "slack_webhook_url": []any{steady.URL, flaky.URL},
+		"slack_channel_override": []any{"#a", "#b"}}, Env{})
+	al := testAlert(t)
+	if err := a.Send(context.Background(), al); err == nil || IsPermanent(err) {
+		t.Fatalf("first Send() = %v, want a retryable error", err)
+	}
+	if err := a.Send(context.Background(), al); err != nil {
+		t.Fatalf("second Send() error: %v", err)
+	}
+	if n := len(steady.requests()); n != 2 {
+		t.Errorf("the steady webhook got %d posts, want 2 (one per channel, not repeated)", n)
+	}
+	// flaky: #a fails then succeeds, #b succeeds at once
+	if n := len(flaky.requests()); n != 3 {
+		t.Errorf("the flaky webhook got %d posts, want 3", n)
+	}
+	// A new alert goes everywhere again.
+	if err := a.Send(context.Background(), testAlert(t)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(steady.requests()); n != 4 {
+		t.Errorf("the steady webhook got %d posts after a new alert, want 4", n)
+	}
+	if n := len(a.(*slackAlerter).done); n != 0 {
+		t.Errorf("%d alerts remembered after full delivery, want 0", n)
+	}
+}
+
+func TestProgressIsBounded(t *testing.T) {
+	var p progress
+	for range progressMax + 100 {
+		p.mark(&Alert{}, 0)
+	}
+	if len(p.done) != progressMax || len(p.order) != progressMax {
+		t.Errorf("progress holds %d/%d alerts, want %d", len(p.done), len(p.order), progressMax)
 	}
 }

@@ -21,7 +21,8 @@ import (
 // never touches the system's /etc/postfix or a system service.
 type postfix struct {
 	dir, conf, mail string
-	port            int
+	port            int // smtpd with STARTTLS
+	smtpsPort       int // smtpd with implicit TLS (smtps)
 }
 
 // needPostfix skips (or, under CI=true, fails) when Postfix cannot run here.
@@ -76,7 +77,7 @@ func startPostfix(t *testing.T, ca *testCA, po postfixOptions) *postfix {
 	gid, _ := strconv.Atoi(pu.Gid)
 
 	dir := t.TempDir()
-	p := &postfix{dir: dir, conf: filepath.Join(dir, "conf"), mail: filepath.Join(dir, "mail"), port: freePort(t)}
+	p := &postfix{dir: dir, conf: filepath.Join(dir, "conf"), mail: filepath.Join(dir, "mail"), port: freePort(t), smtpsPort: freePort(t)}
 	for _, d := range []string{p.conf, filepath.Join(dir, "queue"), filepath.Join(dir, "data"), p.mail} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
@@ -100,6 +101,7 @@ func startPostfix(t *testing.T, ca *testCA, po postfixOptions) *postfix {
 	certPEM, keyPEM, _ := ca.issue(t, 10)
 	cert := writeFile(t, p.conf, "server.pem", certPEM)
 	key := writeFile(t, p.conf, "server.key", keyPEM)
+	caFile := writeFile(t, p.conf, "ca.pem", ca.certPEM)
 	writeFile(t, p.conf, "vmailbox", []byte("ops@example.test ops/\ncc@example.test cc/\nbcc@example.test bcc/\n"))
 
 	mainCF := fmt.Sprintf(`compatibility_level = 3.6
@@ -134,7 +136,9 @@ smtpd_tls_cert_file = %[6]s
 smtpd_tls_key_file = %[7]s
 smtpd_tls_security_level = may
 smtpd_tls_received_header = yes
-`, dir, p.mail, p.conf, uid, gid, cert, key)
+smtpd_tls_ask_ccert = yes
+smtpd_tls_CAfile = %[8]s
+`, dir, p.mail, p.conf, uid, gid, cert, key, caFile)
 	if po.sasl != nil {
 		saslDir := filepath.Join(p.conf, "sasl")
 		if err := os.MkdirAll(saslDir, 0o755); err != nil {
@@ -163,6 +167,7 @@ smtpd_client_restrictions = permit_sasl_authenticated, reject
 	}
 	writeFile(t, p.conf, "main.cf", []byte(mainCF))
 	writeFile(t, p.conf, "master.cf", []byte(fmt.Sprintf(`%d      inet  n       -       n       -       -       smtpd
+%d      inet  n       -       n       -       -       smtpd -o smtpd_tls_wrappermode=yes
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
 rewrite   unix  -       -       n       -       -       trivial-rewrite
@@ -182,8 +187,8 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-`, p.port)))
-	for _, f := range []string{"main.cf", "master.cf", "vmailbox", "server.pem"} {
+`, p.port, p.smtpsPort)))
+	for _, f := range []string{"main.cf", "master.cf", "vmailbox", "server.pem", "ca.pem"} {
 		if err := os.Chmod(filepath.Join(p.conf, f), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -132,12 +132,21 @@ func contains(list []string, s string) bool {
 // default subject of their own, such as email, use theirs otherwise).
 func (r *Renderer) HasSubject() bool { return r.hasSubject }
 
-// args looks up format arguments in the first match, then among the rule's
-// own keys (as ElastAlert does), then falls back to alert_missing_value.
-func (r *Renderer) args(m Match, names []string, esc func(string) string) []string {
+// args looks up format arguments in the match, then among the alert's
+// counts (num_hits, num_matches) and the rule's own keys (as ElastAlert
+// does), then falls back to alert_missing_value.
+func (r *Renderer) args(a *Alert, m Match, names []string, esc func(string) string) []string {
 	out := make([]string, len(names))
 	for i, n := range names {
 		v, ok := Lookup(m, n)
+		if !ok || v == nil {
+			switch {
+			case n == "num_hits" && a.NumHits > 0:
+				v, ok = a.NumHits, true
+			case n == "num_matches":
+				v, ok = len(a.Matches), true
+			}
+		}
 		if !ok || v == nil {
 			if rv, rok := r.opts[n]; rok && truthy(rv) {
 				v, ok = rv, true
@@ -188,7 +197,7 @@ func (r *Renderer) Subject(a *Alert) string {
 	}
 	s := r.subject
 	if r.subjectArgs != nil {
-		s = pyFormat(s, r.args(first(a), r.subjectArgs, noEscape), nil)
+		s = pyFormat(s, r.args(a, first(a), r.subjectArgs, noEscape), nil)
 	}
 	if rs := []rune(s); len(rs) > r.subjectMax {
 		s = string(rs[:r.subjectMax])
@@ -238,11 +247,11 @@ func (r *Renderer) matchText(sb *strings.Builder, a *Alert, m Match, esc func(st
 	case r.textTmpl != nil:
 		sb.WriteString(r.textTmpl.render(a.Rule, m, esc))
 	case r.textArgs != nil:
-		sb.WriteString(pyFormat(r.text, r.args(m, r.textArgs, esc), nil))
+		sb.WriteString(pyFormat(r.text, r.args(a, m, r.textArgs, esc), nil))
 	case r.textKw != nil:
 		kw := make(map[string]string, len(r.textKw))
 		for field, name := range r.textKw {
-			kw[name] = r.args(m, []string{field}, esc)[0]
+			kw[name] = r.args(a, m, []string{field}, esc)[0]
 		}
 		sb.WriteString(pyFormat(r.text, nil, kw))
 	default:
@@ -256,6 +265,17 @@ func (r *Renderer) matchText(sb *strings.Builder, a *Alert, m Match, esc func(st
 		for _, field := range r.topCountKeys {
 			sb.WriteString(esc(field) + ":\n")
 			counts := a.TopCounts[field]
+			if counts == nil {
+				// ElastAlert's form: the counts in the match itself
+				if tm, ok := toMap(m["top_events_"+field]); ok {
+					counts = map[string]int{}
+					for k, v := range tm {
+						if f, ok := number(v); ok {
+							counts[k] = int(f)
+						}
+					}
+				}
+			}
 			if len(counts) == 0 {
 				sb.WriteString("No events found.\n")
 			} else {
@@ -441,6 +461,11 @@ func (r *Renderer) summary(a *Alert, esc func(string) string) string {
 // Lookup finds a field of a match by dotted path through nested maps; a
 // literal dotted key ("source.ip" as one key) is found too, at any level.
 func Lookup(m map[string]any, path string) (any, bool) {
+	budget := 1000 // documents with keys "a", "a.a", "a.a.a" at every level would branch exponentially
+	return lookup(m, path, &budget)
+}
+
+func lookup(m map[string]any, path string, budget *int) (any, bool) {
 	if v, ok := m[path]; ok {
 		return v, true
 	}
@@ -448,11 +473,14 @@ func Lookup(m map[string]any, path string) (any, bool) {
 		if path[i] != '.' {
 			continue
 		}
+		if *budget--; *budget < 0 {
+			return nil, false
+		}
 		sub, ok := toMap(m[path[:i]])
 		if !ok {
 			continue
 		}
-		if v, ok := Lookup(sub, path[i+1:]); ok {
+		if v, ok := lookup(sub, path[i+1:], budget); ok {
 			return v, true
 		}
 	}

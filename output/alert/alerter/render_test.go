@@ -263,3 +263,56 @@ func TestTemplate(t *testing.T) {
 		}
 	}
 }
+
+func TestLookupBranchingIsBounded(t *testing.T) {
+	// Every level holds "a" and "a.a": without a bound a miss would try
+	// 2^40 ways to split the path.
+	m := map[string]any{}
+	cur := m
+	for range 40 {
+		next := map[string]any{}
+		cur["a"] = next
+		cur["a.a"] = next
+		cur = next
+	}
+	path := strings.Repeat("a.", 40) + "missing"
+	done := make(chan bool)
+	go func() {
+		_, ok := Lookup(m, path)
+		done <- ok
+	}()
+	if <-done {
+		t.Error("Lookup() found a missing field")
+	}
+}
+
+func TestRenderAlertCountsAndTopEventsInMatch(t *testing.T) {
+	r, err := NewRenderer(Options{"alert_subject": "{0} hits, {1} matches", "alert_subject_args": []any{"num_hits", "num_matches"},
+		"alert_text": "T", "top_count_keys": []any{"source.ip"}, "include": []any{"x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := Match{"top_events_source.ip": map[string]any{"10.0.0.1": json.Number("2"), "10.0.0.3": 9.0}}
+	a := &Alert{Rule: "r", NumHits: 12, Matches: []Match{m, {}}}
+	if got, want := r.Subject(a), "12 hits, 2 matches"; got != want {
+		t.Errorf("Subject() = %q, want %q", got, want)
+	}
+	if got, want := r.Body(&Alert{Rule: "r", Matches: []Match{m}}), "T\n\nsource.ip:\n10.0.0.3: 9\n10.0.0.1: 2\n\n"; got != want {
+		t.Errorf("Body() = %q, want %q", got, want)
+	}
+}
+
+func BenchmarkRenderBody(b *testing.B) {
+	r, err := NewRenderer(Options{"alert_subject": "Attack from {0}", "alert_subject_args": []any{"source.ip"},
+		"alert_text": "rated {0}", "alert_text_args": []any{"f5.asm.violation_rating"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := &Alert{Rule: "F5 ASM", Matches: []Match{decode(b, asmDoc)}}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = r.Subject(a)
+		_ = r.Body(a)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "alerts/s")
+}

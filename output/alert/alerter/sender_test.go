@@ -2,8 +2,10 @@ package alerter
 
 import (
 	"context"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -276,4 +278,38 @@ func TestSenderCloseReturnsUnfinished(t *testing.T) {
 	if got := testutil.ToFloat64(s.m.sent.WithLabelValues("F5 ASM", "post")); got != 1 {
 		t.Errorf("sent_total = %v, want 1 (mixed's healthy post)", got)
 	}
+}
+
+// countAlerter counts sends (in-process: the benchmark measures the
+// Sender's own cost per job, not a destination's).
+type countAlerter struct{ n atomic.Int64 }
+
+func (c *countAlerter) Kind() string                       { return "debug" }
+func (c *countAlerter) Send(context.Context, *Alert) error { c.n.Add(1); return nil }
+
+func BenchmarkSender(b *testing.B) {
+	s := NewSender(SenderConfig{QueueSize: 1 << 16}, prometheus.NewRegistry(), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { s.Run(ctx) })
+	defer func() {
+		s.Close(context.Background())
+		cancel()
+		wg.Wait()
+	}()
+	c := &countAlerter{}
+	al := &Alert{Rule: "bench", Matches: []Match{{"a": "b"}}}
+	var done atomic.Int64
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		for !s.Enqueue(&Job{Alert: al, Alerters: []Alerter{c}, Done: func([]Result) { done.Add(1) }}) {
+			runtime.Gosched() // the queue is full: let the workers drain it
+		}
+		n++
+	}
+	for done.Load() < int64(n) {
+		runtime.Gosched()
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "jobs/s")
 }

@@ -16,6 +16,7 @@ var slackKeys = []string{
 }
 
 type slackAlerter struct {
+	progress
 	r                                                              *Renderer
 	client                                                         *http.Client
 	urls                                                           []string
@@ -87,8 +88,8 @@ func (s *slackAlerter) Send(ctx context.Context, a *Alert) error {
 		channels = []string{""}
 	}
 	var errs []error
-	for _, u := range s.urls {
-		for _, ch := range channels {
+	for i, u := range s.urls {
+		for k, ch := range channels {
 			if ch != "" {
 				payload["channel"] = ch
 			}
@@ -96,10 +97,10 @@ func (s *slackAlerter) Send(ctx context.Context, a *Alert) error {
 			if err != nil {
 				return permanent(fmt.Errorf("slack payload: %w", err))
 			}
-			errs = append(errs, postJSON(ctx, s.client, u, b, nil))
+			errs = append(errs, s.post(a, i*len(channels)+k, func() error { return postJSON(ctx, s.client, u, b, nil) }))
 		}
 	}
-	return joinSendErrors(errs)
+	return s.finish(a, errs)
 }
 
 // joinSendErrors joins the errors of several posts; the result is
@@ -135,10 +136,11 @@ func truncateUTF8(s string, n int) string {
 
 var teamsKeys = []string{
 	"ms_teams_webhook_url", "ms_teams_alert_summary", "ms_teams_theme_color",
-	"ms_teams_alert_fixed_width", "ms_teams_alert_title", "ms_teams_ca_certs", "ms_teams_ignore_ssl_errors",
+	"ms_teams_alert_fixed_width", "ms_teams_alert_title", "ms_teams_timeout", "ms_teams_ca_certs", "ms_teams_ignore_ssl_errors",
 }
 
 type teamsAlerter struct {
+	progress
 	r                     *Renderer
 	client                *http.Client
 	urls                  []string
@@ -191,10 +193,10 @@ func (t *teamsAlerter) Send(ctx context.Context, a *Alert) error {
 		return permanent(fmt.Errorf("ms_teams payload: %w", err))
 	}
 	var errs []error
-	for _, u := range t.urls {
-		errs = append(errs, postJSON(ctx, t.client, u, b, nil))
+	for i, u := range t.urls {
+		errs = append(errs, t.post(a, i, func() error { return postJSON(ctx, t.client, u, b, nil) }))
 	}
-	return joinSendErrors(errs)
+	return t.finish(a, errs)
 }
 
 var postKeys = []string{
@@ -206,6 +208,7 @@ var postKeys = []string{
 // the whole match (http_post_all_values), the static payload, then the
 // payload keys looked up in the match.
 type postAlerter struct {
+	progress
 	client    *http.Client
 	urls      []string
 	payload   map[string]string
@@ -236,7 +239,7 @@ func (p *postAlerter) Send(ctx context.Context, a *Alert) error {
 		headers[k] = v
 	}
 	var errs []error
-	for _, m := range a.Matches {
+	for mi, m := range a.Matches {
 		payload := map[string]any{}
 		if p.allValues {
 			for k, v := range m {
@@ -254,11 +257,11 @@ func (p *postAlerter) Send(ctx context.Context, a *Alert) error {
 		if err != nil {
 			return permanent(fmt.Errorf("post payload: %w", err))
 		}
-		for _, u := range p.urls {
-			errs = append(errs, postJSON(ctx, p.client, u, b, headers))
+		for i, u := range p.urls {
+			errs = append(errs, p.post(a, mi*len(p.urls)+i, func() error { return postJSON(ctx, p.client, u, b, headers) }))
 		}
 	}
-	return joinSendErrors(errs)
+	return p.finish(a, errs)
 }
 
 var post2Keys = []string{
@@ -269,6 +272,7 @@ var post2Keys = []string{
 // post2Alerter is ElastAlert2's post2: payload and headers whose keys and
 // string values are templates ({{ field.path }}, {{ rule_name }}).
 type post2Alerter struct {
+	progress
 	client    *http.Client
 	urls      []string
 	payload   any // the payload tree with *template in place of strings
@@ -370,7 +374,7 @@ func (p *post2Alerter) Kind() string { return "post2" }
 
 func (p *post2Alerter) Send(ctx context.Context, a *Alert) error {
 	var errs []error
-	for _, m := range a.Matches {
+	for mi, m := range a.Matches {
 		payload := map[string]any{}
 		if p.allValues {
 			for k, v := range m {
@@ -394,11 +398,11 @@ func (p *post2Alerter) Send(ctx context.Context, a *Alert) error {
 		if err != nil {
 			return permanent(fmt.Errorf("post2 payload: %w", err))
 		}
-		for _, u := range p.urls {
-			errs = append(errs, postJSON(ctx, p.client, u, b, headers))
+		for i, u := range p.urls {
+			errs = append(errs, p.post(a, mi*len(p.urls)+i, func() error { return postJSON(ctx, p.client, u, b, headers) }))
 		}
 	}
-	return joinSendErrors(errs)
+	return p.finish(a, errs)
 }
 
 var alertmanagerKeys = []string{
