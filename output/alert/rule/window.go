@@ -15,6 +15,14 @@ import (
 // cardinality, metric_aggregation, percentage_match). Every name here
 // starts with "stat" so that it cannot collide with the helpers of the
 // other rule types of this package.
+//
+// Clock: these types place documents by Event.Time and slide or close
+// windows by the time given to Tick, so both must be on one clock: the
+// wall clock on the live stream, and the documents' time when past
+// documents are replayed (sluice test-rule). A Tick time far ahead of the
+// documents makes them late: spike ignores documents older than both
+// windows, metric_aggregation and percentage_match documents of a bucket
+// already closed. A Tick time behind the latest one is ignored.
 
 // statDefaultMaxKeys is the query_key bound when Spec.MaxKeys is 0.
 const statDefaultMaxKeys = 10000
