@@ -460,3 +460,51 @@ func TestEngineConcurrent(t *testing.T) {
 		t.Errorf("emitted %d matches, the kept rules counted %d", got, matches)
 	}
 }
+
+// rlSeeder is a test type that takes history (Seeder) and counts it.
+type rlSeeder struct {
+	rlStub
+	seeded, added int
+}
+
+func (s *rlSeeder) Seed(*Event)        { s.seeded++ }
+func (s *rlSeeder) Add(*Event) []Match { s.added++; return nil }
+func (s *rlSeeder) Evictions() uint64  { return uint64(s.seeded) }
+
+func TestEngineSeed(t *testing.T) {
+	Constructors["rltest_seeder"] = func(*Spec) (Type, error) { return &rlSeeder{}, nil }
+	t.Cleanup(func() { delete(Constructors, "rltest_seeder") })
+	clock := &rlClock{t: rlT0}
+	seeding := &Rule{Spec: Spec{Name: "terms", Type: "rltest_seeder", QueryKey: []string{"k"}}, TimestampField: "@timestamp", Index: []string{"a-*"}}
+	other := rlMustLoad(t, "name: any\ntype: any\nalert: debug\n")
+	e, sink := rlEngine(t, clock, seeding, other)
+	if got := e.SeedRules(); len(got) != 1 || got[0] != seeding {
+		t.Fatalf("SeedRules() = %v, want the seeding rule", got)
+	}
+	e.Seed(rlLogDoc(rlT0, map[string]any{"k": "v"}), "a-1")
+	e.Seed(rlLogDoc(rlT0, map[string]any{"k": "v"}), "b-1") // other index
+	e.Seed(rlLogDoc(rlT0, nil), "a-1")                      // no query_key
+	e.Seed(rlDocOf(map[string]any{"k": "v"}), "a-1")        // no time
+	e.Process(rlLogDoc(rlT0, map[string]any{"k": "v"}), "a-1")
+	rlEqual(t, "Seed emits nothing; Process does", sink.take(), []string{"any/"})
+	var typ *rlSeeder
+	for _, rs := range e.snap.Load().rules {
+		if s, ok := rs.core.typ.(*rlSeeder); ok {
+			typ = s
+		}
+	}
+	if typ.seeded != 1 || typ.added != 1 {
+		t.Errorf("seeded %d, added %d; want 1 and 1", typ.seeded, typ.added)
+	}
+}
+
+func TestEngineEventClock(t *testing.T) {
+	clock := &rlClock{t: rlT0.Add(24 * time.Hour)} // the wall clock is a day later and stands still
+	r := rlMustLoad(t, "name: r\ntype: any\nalert: debug\nrealert: {minutes: 1}\n")
+	sink := &rlSink{}
+	e := NewEngine([]*Rule{r}, EngineConfig{Now: clock.Now, Emit: sink.Emit, EventClock: true})
+	for _, d := range []time.Duration{0, 30 * time.Second, 61 * time.Second} {
+		e.Process(rlLogDoc(rlT0.Add(d), nil), "x")
+	}
+	rlEqual(t, "realert on document times", sink.take(), []string{"r/", "r/[silenced]", "r/"})
+}

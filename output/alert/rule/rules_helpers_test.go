@@ -6,7 +6,6 @@ package rule
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -216,8 +215,6 @@ func rlMustLoad(t testing.TB, yamlText string) *Rule {
 	}
 	return r
 }
-
-var errRLNoMatch = errors.New("no match")
 
 // rlT0 is the tests' reference time.
 var rlT0 = time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
