@@ -365,7 +365,9 @@ func docTime(vals []query.Value) (time.Time, bool) {
 
 // queryKeyOf joins the values of the query_key fields with ", " (the
 // values of one multi-valued field with ","); ok is false when a field is
-// missing, and ElastAlert skips such documents.
+// missing: such a document is skipped for the rule and counted (ElastAlert
+// would key it under None, which alerts about documents nobody can tell
+// apart).
 func queryKeyOf(doc query.Doc, fields []string, buf *[]query.Value) (string, bool) {
 	if len(fields) == 1 {
 		*buf = doc.Values(fields[0], (*buf)[:0])
