@@ -20,8 +20,9 @@
 // field_aliases); field names in query_key, compare_key and the other
 // field keys go through the same aliases. ElastAlert 2's import: merges a
 // base file under the rule. Loading is bounded: a rule file of at most
-// 1 MiB (aliases may not expand it past 1,000,000 values), a !file list of
-// at most 10 MiB and 1,000,000 entries.
+// 1 MiB (aliases may not expand it past 1,000,000 values), the !file lists
+// of a blacklist or whitelist at most 10 MiB and 1,000,000 entries
+// together, and at most 50 problems reported per file.
 //
 // # Evaluation
 //

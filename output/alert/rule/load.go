@@ -115,6 +115,9 @@ func Load(path string, o LoadOptions) (*Rule, error) {
 	l := &ruleLoader{file: path, dir: filepath.Dir(path), o: o, raw: raw}
 	r := l.build()
 	if len(l.errs) > 0 {
+		if l.suppressed > 0 {
+			l.errs = append(l.errs, fmt.Errorf("%s: %d more problems not shown", path, l.suppressed))
+		}
 		return nil, errors.Join(l.errs...)
 	}
 	r.Hash = hash
@@ -309,17 +312,26 @@ func readRuleTree(path string) (map[string]any, string, []string, error) {
 
 // ruleLoader checks one decoded rule file, collecting every problem.
 type ruleLoader struct {
-	file  string
-	dir   string
-	o     LoadOptions
-	raw   map[string]any
-	errs  []error
-	notes []string
+	file       string
+	dir        string
+	o          LoadOptions
+	raw        map[string]any
+	errs       []error
+	suppressed int // problems past maxLoadErrors
+	notes      []string
 	// aliases are the effective field aliases.
 	aliases map[string]string
 }
 
+// maxLoadErrors bounds the problems reported for one file; a file full of
+// junk gets the first ones and a count, not a message as large as itself.
+const maxLoadErrors = 50
+
 func (l *ruleLoader) fail(key string, format string, args ...any) {
+	if len(l.errs) >= maxLoadErrors {
+		l.suppressed++
+		return
+	}
 	msg := fmt.Sprintf(format, args...)
 	if key != "" {
 		l.errs = append(l.errs, fmt.Errorf("%s: %s: %s", l.file, key, msg))

@@ -179,6 +179,10 @@ func (l *ruleLoader) checkKeys() {
 			l.note(k, why)
 			continue
 		}
+		if len(l.errs) >= maxLoadErrors {
+			l.suppressed++ // and no edit distances for a file full of junk keys
+			continue
+		}
 		if known == nil {
 			for k := range ruleKeys {
 				known = append(known, k)
@@ -383,6 +387,7 @@ func (l *ruleLoader) entries(key string) []string {
 		items = []any{x}
 	}
 	out := []string{}
+	var listBytes int64
 	for i, e := range items {
 		s, ok := scalarText(e)
 		if !ok {
@@ -401,7 +406,10 @@ func (l *ruleLoader) entries(key string) []string {
 			if !filepath.IsAbs(p) {
 				p = filepath.Join(l.dir, p)
 			}
-			data, err := readBounded(p, MaxListFileBytes, "a !file list")
+			// The bound is on all the list files of the key together: a list
+			// naming one big file a thousand times is no cheaper to read.
+			data, err := readBounded(p, MaxListFileBytes-listBytes, "the !file lists of "+key+" (together)")
+			listBytes += int64(len(data))
 			if err != nil {
 				l.fail(fmt.Sprintf("%s[%d]", key, i), "cannot read the list file %s: %v; create it or fix the path (relative paths start at the rule file's folder)", p, err)
 				continue

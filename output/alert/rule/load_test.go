@@ -1,6 +1,8 @@
 package rule
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -418,8 +420,16 @@ func TestLoadLimits(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "many.txt"), make([]byte, MaxListFileBytes+1), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(filepath.Join(dir, "list.yaml"), rlOpts()); err == nil || !strings.Contains(err.Error(), "larger than 10485760 bytes") {
+	if _, err := Load(filepath.Join(dir, "list.yaml"), rlOpts()); err == nil || !strings.Contains(err.Error(), "larger than 10485760 bytes, the limit of the !file lists of blacklist (together)") {
 		t.Errorf("Load(list over 10 MiB) error = %v", err)
+	}
+	// The bound holds for the lists together: 6 MiB named twice.
+	if err := os.WriteFile(filepath.Join(dir, "many.txt"), bytes.Repeat([]byte("1234567\n"), 6<<20/8), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rlWrite(t, dir, map[string]string{"list.yaml": rlBase + "type: blacklist\ncompare_key: a\nblacklist: [\"!file many.txt\", \"!file many.txt\"]\n"})
+	if _, err := Load(filepath.Join(dir, "list.yaml"), rlOpts()); err == nil || !strings.Contains(err.Error(), "blacklist[1]: cannot read the list file") {
+		t.Errorf("Load(two lists over 10 MiB together) error = %v", err)
 	}
 }
 
@@ -455,5 +465,24 @@ func TestLoadDirs(t *testing.T) {
 	}
 	if _, errs := LoadDirs([]string{filepath.Join(a, "nothere")}, rlOpts()); len(errs) != 1 {
 		t.Errorf("LoadDirs(missing folder) errors = %v, want one", errs)
+	}
+}
+
+// TestLoadManyProblems: a file full of junk gets a bounded report, fast.
+func TestLoadManyProblems(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(rlBase + "type: any\n")
+	for i := range 20000 {
+		fmt.Fprintf(&b, "junk_key_number_%d_with_a_longer_name: 1\n", i)
+	}
+	_, err := rlLoadString(t, b.String())
+	if err == nil {
+		t.Fatal("Load() = nil error")
+	}
+	if n := strings.Count(err.Error(), "unknown key"); n != maxLoadErrors {
+		t.Errorf("%d unknown-key errors reported, want %d", n, maxLoadErrors)
+	}
+	if !strings.Contains(err.Error(), "19950 more problems not shown") {
+		t.Errorf("Load() error ends %q", err.Error()[max(0, len(err.Error())-200):])
 	}
 }
