@@ -202,7 +202,10 @@ func (s *snapshot) forIndex(index string) []*ruleState {
 // SetRules replaces the rule set (a reload): a rule with the same name and
 // Hash keeps its windows, silences and pending aggregations; a changed
 // rule starts fresh; a removed one goes. Pending aggregations of changed
-// and removed rules are emitted now rather than lost.
+// and removed rules are emitted now rather than lost. A Process call that
+// runs during the swap may still reach a changed or removed rule's old
+// state; its alerts are emitted, but a match it adds to an aggregation of
+// that old state is lost.
 func (e *Engine) SetRules(rules []*Rule) {
 	e.setMu.Lock()
 	defer e.setMu.Unlock()

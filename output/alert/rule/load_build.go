@@ -504,9 +504,6 @@ func (l *ruleLoader) notUsed(typ string) {
 		if !ok || types == nil || slices.Contains(types, typ) {
 			continue
 		}
-		if k == "query_key" || k == "fields" && typ == "new_term" {
-			continue
-		}
 		l.note(k, fmt.Sprintf("type %s does not use it (it is read by %s)", typ, strings.Join(types, ", ")))
 	}
 }
