@@ -102,6 +102,9 @@ type ruleCore struct {
 	typ      Type
 	silences map[string]silence
 	aggs     map[string]*pendingAgg
+	// retired is set when a reload dropped this state: nothing may wait in
+	// it any more.
+	retired bool
 
 	docs, noKey, noTime, matches, fired, silenced atomic.Uint64
 	evalNs                                        atomic.Int64
@@ -202,10 +205,9 @@ func (s *snapshot) forIndex(index string) []*ruleState {
 // SetRules replaces the rule set (a reload): a rule with the same name and
 // Hash keeps its windows, silences and pending aggregations; a changed
 // rule starts fresh; a removed one goes. Pending aggregations of changed
-// and removed rules are emitted now rather than lost. A Process call that
-// runs during the swap may still reach a changed or removed rule's old
-// state; its alerts are emitted, but a match it adds to an aggregation of
-// that old state is lost.
+// and removed rules are emitted now rather than lost (and a match that a
+// Process call running during the swap still gives the old state is
+// emitted at once).
 func (e *Engine) SetRules(rules []*Rule) {
 	e.setMu.Lock()
 	defer e.setMu.Unlock()
@@ -218,6 +220,7 @@ func (e *Engine) SetRules(rules []*Rule) {
 		}
 		c := ors.core
 		c.mu.Lock()
+		c.retired = true
 		out := c.flushAggs(ors.rule, nil, time.Time{}, true)
 		c.mu.Unlock()
 		e.emit(out)
@@ -441,6 +444,9 @@ func (c *ruleCore) handle(r *Rule, ms []Match, wall time.Time, eventClock bool, 
 		}
 		if r.Aggregation > 0 || r.schedule != nil {
 			out = c.aggregate(r, m, now, out)
+			if c.retired {
+				out = c.flushAggs(r, out, now, true)
+			}
 			continue
 		}
 		c.fired.Add(1)

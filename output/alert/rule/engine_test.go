@@ -508,3 +508,20 @@ func TestEngineEventClock(t *testing.T) {
 	}
 	rlEqual(t, "realert on document times", sink.take(), []string{"r/", "r/[silenced]", "r/"})
 }
+
+// TestEngineRetiredCore: a match that reaches a rule's state after a
+// reload dropped it is emitted at once, not left in an aggregation.
+func TestEngineRetiredCore(t *testing.T) {
+	clock := &rlClock{t: rlT0}
+	r := rlMustLoad(t, "name: agg\ntype: any\nalert: debug\naggregation: {hours: 1}\nrealert: {minutes: 0}\n")
+	e, sink := rlEngine(t, clock, r)
+	old := e.snap.Load()
+	e.SetRules(nil)
+	// A Process call that read the old snapshot before the swap.
+	rs := old.rules[0]
+	rs.core.mu.Lock()
+	out := rs.core.handle(rs.rule, []Match{{Time: rlT0}}, rlT0, false, nil)
+	rs.core.mu.Unlock()
+	e.emit(out)
+	rlEqual(t, "late match on a retired rule", sink.take(), []string{"agg/[aggregated x1]"})
+}
