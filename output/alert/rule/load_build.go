@@ -118,6 +118,9 @@ func (l *ruleLoader) build() *Rule {
 	r.Include = l.fieldList("include")
 	r.TopCountKeys = l.fieldList("top_count_keys")
 	r.AlertTimeLimit = DefaultAlertTimeLimit
+	if l.o.AlertTimeLimit > 0 {
+		r.AlertTimeLimit = l.o.AlertTimeLimit
+	}
 	if d, ok := l.duration("alert_time_limit"); ok {
 		r.AlertTimeLimit = d
 	}

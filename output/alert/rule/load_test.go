@@ -486,3 +486,44 @@ func TestLoadManyProblems(t *testing.T) {
 		t.Errorf("Load() error ends %q", err.Error()[max(0, len(err.Error())-200):])
 	}
 }
+
+func TestLoadDefaults(t *testing.T) {
+	rlEnsureTypes()
+	dir := t.TempDir()
+	rlWrite(t, dir, map[string]string{
+		"a.yaml": "name: a\ntype: any\n",
+		"b.yaml": "name: b\ntype: any\nalert: [email]\nrealert: {minutes: 3}\nalert_time_limit: {minutes: 10}\n",
+	})
+	o := rlOpts()
+	o.Defaults = map[string]any{"alert": []any{"debug"}, "realert": map[string]any{"minutes": 7}, "email": "noc@example.com"}
+	o.AlertTimeLimit = 2 * time.Hour
+	a, err := Load(filepath.Join(dir, "a.yaml"), o)
+	if err != nil {
+		t.Fatalf("Load(a): %v", err)
+	}
+	if a.Realert != 7*time.Minute || a.AlertTimeLimit != 2*time.Hour || a.Options["email"] != "noc@example.com" {
+		t.Errorf("a: Realert %v AlertTimeLimit %v email %v; want the defaults", a.Realert, a.AlertTimeLimit, a.Options["email"])
+	}
+	b, err := Load(filepath.Join(dir, "b.yaml"), o)
+	if err != nil {
+		t.Fatalf("Load(b): %v", err)
+	}
+	if b.Realert != 3*time.Minute || b.AlertTimeLimit != 10*time.Minute || !cmp.Equal(b.Options["alert"], []any{"email"}) {
+		t.Errorf("b: Realert %v AlertTimeLimit %v alert %v; want the file's own", b.Realert, b.AlertTimeLimit, b.Options["alert"])
+	}
+	// Other defaults give another hash: the rule starts fresh.
+	o2 := o
+	o2.Defaults = map[string]any{"alert": []any{"debug"}, "realert": map[string]any{"minutes": 8}}
+	a2, err := Load(filepath.Join(dir, "a.yaml"), o2)
+	if err != nil || a2.Hash == a.Hash {
+		t.Errorf("Load(a) with other defaults: err %v, same hash %v", err, a2 != nil && a2.Hash == a.Hash)
+	}
+	// A bad default is named as one.
+	o.Defaults = map[string]any{"alert": "debug", "realret": 5, "num_events": -1}
+	_, err = Load(filepath.Join(dir, "a.yaml"), o)
+	for _, want := range []string{"a.yaml: alerting.defaults.realret: unknown key; did you mean realert?", "a.yaml: alerting.defaults.num_events: -1 is negative"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Load(a) with bad defaults: error %v lacks %q", err, want)
+		}
+	}
+}
