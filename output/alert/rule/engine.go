@@ -26,6 +26,11 @@ type EngineConfig struct {
 	// aggregation windows run on it, as ElastAlert's do, and a document
 	// without a usable time gets it.
 	Now func() time.Time
+	// EventClock runs realert silences and aggregation windows on the
+	// matches' own times instead of Now: for replaying past documents
+	// (sluice test-rule), where the caller also passes document times to
+	// Tick.
+	EventClock bool
 	// Emit receives every match that survives to an alert or a silence. It
 	// is called from the goroutines that call Process, Tick and SetRules,
 	// concurrently, never with a rule's lock held; it must not block for
@@ -97,6 +102,9 @@ type ruleCore struct {
 	typ      Type
 	silences map[string]silence
 	aggs     map[string]*pendingAgg
+	// retired is set when a reload dropped this state: nothing may wait in
+	// it any more.
+	retired bool
 
 	docs, noKey, noTime, matches, fired, silenced atomic.Uint64
 	evalNs                                        atomic.Int64
@@ -188,7 +196,7 @@ func (s *snapshot) forIndex(index string) []*ruleState {
 			out = append(out, rs)
 		}
 	}
-	if s.idxN.Add(1) <= maxIndexCache {
+	if s.idxN.Load() < maxIndexCache && s.idxN.Add(1) <= maxIndexCache {
 		s.idx.Store(index, out)
 	}
 	return out
@@ -197,7 +205,9 @@ func (s *snapshot) forIndex(index string) []*ruleState {
 // SetRules replaces the rule set (a reload): a rule with the same name and
 // Hash keeps its windows, silences and pending aggregations; a changed
 // rule starts fresh; a removed one goes. Pending aggregations of changed
-// and removed rules are emitted now rather than lost.
+// and removed rules are emitted now rather than lost (and a match that a
+// Process call running during the swap still gives the old state is
+// emitted at once).
 func (e *Engine) SetRules(rules []*Rule) {
 	e.setMu.Lock()
 	defer e.setMu.Unlock()
@@ -210,6 +220,7 @@ func (e *Engine) SetRules(rules []*Rule) {
 		}
 		c := ors.core
 		c.mu.Lock()
+		c.retired = true
 		out := c.flushAggs(ors.rule, nil, time.Time{}, true)
 		c.mu.Unlock()
 		e.emit(out)
@@ -264,7 +275,7 @@ func (e *Engine) Process(doc query.Doc, index string) {
 		start := time.Now()
 		c.mu.Lock()
 		if ms := c.typ.Add(&ev); len(ms) > 0 {
-			out = c.handle(r, ms, e.cfg.Now(), out)
+			out = c.handle(r, ms, e.cfg.Now(), e.cfg.EventClock, out)
 		}
 		c.mu.Unlock()
 		c.evalNs.Add(int64(time.Since(start)))
@@ -276,6 +287,66 @@ func (e *Engine) Process(doc query.Doc, index string) {
 	clear(vals[:cap(vals)])
 	*bp = vals[:0]
 	e.vals.Put(bp)
+}
+
+// Seeder is implemented by rule types that learn from history without
+// matching (new_term's terms seen within terms_window_size).
+type Seeder interface {
+	Seed(ev *Event)
+}
+
+// SeedRules returns the running rules whose type takes history (Seeder),
+// so the caller knows which to feed past documents to, and how far back
+// (their Spec).
+func (e *Engine) SeedRules() []*Rule {
+	var out []*Rule
+	for _, rs := range e.snap.Load().rules {
+		rs.core.mu.Lock()
+		_, ok := rs.core.typ.(Seeder)
+		rs.core.mu.Unlock()
+		if ok {
+			out = append(out, rs.rule)
+		}
+	}
+	return out
+}
+
+// Seed gives a past document to the rules that take history (Seeder)
+// whose index and filter match it; nothing matches or is emitted. Other
+// rules do not see it.
+func (e *Engine) Seed(doc query.Doc, index string) {
+	s := e.snap.Load()
+	var vals []query.Value
+	for _, rs := range s.forIndex(index) {
+		r := rs.rule
+		c := rs.core
+		c.mu.Lock()
+		sd, ok := c.typ.(Seeder)
+		c.mu.Unlock()
+		if !ok || (r.Filter != nil && !r.Filter.Match(doc)) {
+			continue
+		}
+		ev := Event{Doc: doc}
+		vals = doc.Values(r.TimestampField, vals[:0])
+		t, ok := docTime(vals)
+		if !ok {
+			continue // history without a time cannot be placed in a window
+		}
+		ev.Time = t
+		if len(r.Spec.QueryKey) > 0 {
+			key, ok := queryKeyOf(doc, r.Spec.QueryKey, &vals)
+			if !ok {
+				continue
+			}
+			ev.Key = key
+		}
+		c.mu.Lock()
+		// The type may have been replaced by LoadState meanwhile.
+		if sd, ok = c.typ.(Seeder); ok {
+			sd.Seed(&ev)
+		}
+		c.mu.Unlock()
+	}
 }
 
 // docTime reads a document time: a time value, or text in RFC 3339 (with
@@ -300,7 +371,9 @@ func docTime(vals []query.Value) (time.Time, bool) {
 
 // queryKeyOf joins the values of the query_key fields with ", " (the
 // values of one multi-valued field with ","); ok is false when a field is
-// missing, and ElastAlert skips such documents.
+// missing: such a document is skipped for the rule and counted (ElastAlert
+// would key it under None, which alerts about documents nobody can tell
+// apart).
 func queryKeyOf(doc query.Doc, fields []string, buf *[]query.Value) (string, bool) {
 	if len(fields) == 1 {
 		*buf = doc.Values(fields[0], (*buf)[:0])
@@ -332,7 +405,7 @@ func (e *Engine) Tick(now time.Time) {
 		start := time.Now()
 		c.mu.Lock()
 		if ms := c.typ.Tick(now); len(ms) > 0 {
-			out = c.handle(rs.rule, ms, now, out)
+			out = c.handle(rs.rule, ms, now, e.cfg.EventClock, out)
 		}
 		out = c.flushAggs(rs.rule, out, now, false)
 		c.expireSilences(rs.rule, now)
@@ -349,9 +422,13 @@ func (e *Engine) Tick(now time.Time) {
 // ElastAlert's run_rule does: a match for a silenced key is only recorded;
 // otherwise the silence is (re)set and the match is alerted or aggregated.
 // The caller holds c.mu.
-func (c *ruleCore) handle(r *Rule, ms []Match, now time.Time, out []*Fired) []*Fired {
+func (c *ruleCore) handle(r *Rule, ms []Match, wall time.Time, eventClock bool, out []*Fired) []*Fired {
 	for _, m := range ms {
 		c.matches.Add(1)
+		now := wall
+		if eventClock && !m.Time.IsZero() {
+			now = m.Time
+		}
 		nh := numHits(m)
 		if sil, ok := c.silences[m.Key]; ok && now.Before(sil.until) {
 			c.silenced.Add(1)
@@ -367,6 +444,9 @@ func (c *ruleCore) handle(r *Rule, ms []Match, now time.Time, out []*Fired) []*F
 		}
 		if r.Aggregation > 0 || r.schedule != nil {
 			out = c.aggregate(r, m, now, out)
+			if c.retired {
+				out = c.flushAggs(r, out, now, true)
+			}
 			continue
 		}
 		c.fired.Add(1)

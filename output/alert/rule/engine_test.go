@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -389,13 +388,16 @@ func TestEngineConcurrent(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	var emitted atomic.Uint64
+	var emu sync.Mutex
+	emitted := map[string]uint64{}
 	e := NewEngine(all, EngineConfig{Now: clock.Now, Emit: func(f *Fired) {
-		emitted.Add(uint64(len(f.Matches)))
+		n := uint64(len(f.Matches))
 		if f.Aggregated {
-			emitted.Add(^uint64(len(f.Matches)) + 1) // aggregated matches were counted below
-			emitted.Add(uint64(f.NumHits))
+			n = uint64(f.NumHits)
 		}
+		emu.Lock()
+		emitted[f.Rule.Spec.Name] += n
+		emu.Unlock()
 	}})
 	const workers, perWorker = 4, 2000
 	var wg sync.WaitGroup
@@ -447,16 +449,79 @@ func TestEngineConcurrent(t *testing.T) {
 	bg.Wait()
 	e.SetRules(all[1:])
 	e.Tick(rlT0.Add(time.Hour)) // flush aggregations
-	var matches uint64
-	for _, s := range e.Stats() {
-		if s.Name == "any" && s.Docs != workers*perWorker {
-			t.Errorf("any: Docs = %d, want %d", s.Docs, workers*perWorker)
+	for _, st := range e.Stats() {
+		if st.Name == "any" && st.Docs != workers*perWorker {
+			t.Errorf("any: Docs = %d, want %d", st.Docs, workers*perWorker)
 		}
-		if s.Name != "alt" {
-			matches += s.Matches
+		// Every match of a rule that kept its state was emitted once:
+		// alerted, silenced or in an aggregation.
+		if got := emitted[st.Name]; got != st.Matches || st.Matches == 0 {
+			t.Errorf("%s: emitted %d matches, counted %d", st.Name, got, st.Matches)
 		}
 	}
-	if got := emitted.Load(); got < matches {
-		t.Errorf("emitted %d matches, the kept rules counted %d", got, matches)
+}
+
+// rlSeeder is a test type that takes history (Seeder) and counts it.
+type rlSeeder struct {
+	rlStub
+	seeded, added int
+}
+
+func (s *rlSeeder) Seed(*Event)        { s.seeded++ }
+func (s *rlSeeder) Add(*Event) []Match { s.added++; return nil }
+func (s *rlSeeder) Evictions() uint64  { return uint64(s.seeded) }
+
+func TestEngineSeed(t *testing.T) {
+	Constructors["rltest_seeder"] = func(*Spec) (Type, error) { return &rlSeeder{}, nil }
+	t.Cleanup(func() { delete(Constructors, "rltest_seeder") })
+	clock := &rlClock{t: rlT0}
+	seeding := &Rule{Spec: Spec{Name: "terms", Type: "rltest_seeder", QueryKey: []string{"k"}}, TimestampField: "@timestamp", Index: []string{"a-*"}}
+	other := rlMustLoad(t, "name: any\ntype: any\nalert: debug\n")
+	e, sink := rlEngine(t, clock, seeding, other)
+	if got := e.SeedRules(); len(got) != 1 || got[0] != seeding {
+		t.Fatalf("SeedRules() = %v, want the seeding rule", got)
 	}
+	e.Seed(rlLogDoc(rlT0, map[string]any{"k": "v"}), "a-1")
+	e.Seed(rlLogDoc(rlT0, map[string]any{"k": "v"}), "b-1") // other index
+	e.Seed(rlLogDoc(rlT0, nil), "a-1")                      // no query_key
+	e.Seed(rlDocOf(map[string]any{"k": "v"}), "a-1")        // no time
+	e.Process(rlLogDoc(rlT0, map[string]any{"k": "v"}), "a-1")
+	rlEqual(t, "Seed emits nothing; Process does", sink.take(), []string{"any/"})
+	var typ *rlSeeder
+	for _, rs := range e.snap.Load().rules {
+		if s, ok := rs.core.typ.(*rlSeeder); ok {
+			typ = s
+		}
+	}
+	if typ.seeded != 1 || typ.added != 1 {
+		t.Errorf("seeded %d, added %d; want 1 and 1", typ.seeded, typ.added)
+	}
+}
+
+func TestEngineEventClock(t *testing.T) {
+	clock := &rlClock{t: rlT0.Add(24 * time.Hour)} // the wall clock is a day later and stands still
+	r := rlMustLoad(t, "name: r\ntype: any\nalert: debug\nrealert: {minutes: 1}\n")
+	sink := &rlSink{}
+	e := NewEngine([]*Rule{r}, EngineConfig{Now: clock.Now, Emit: sink.Emit, EventClock: true})
+	for _, d := range []time.Duration{0, 30 * time.Second, 61 * time.Second} {
+		e.Process(rlLogDoc(rlT0.Add(d), nil), "x")
+	}
+	rlEqual(t, "realert on document times", sink.take(), []string{"r/", "r/[silenced]", "r/"})
+}
+
+// TestEngineRetiredCore: a match that reaches a rule's state after a
+// reload dropped it is emitted at once, not left in an aggregation.
+func TestEngineRetiredCore(t *testing.T) {
+	clock := &rlClock{t: rlT0}
+	r := rlMustLoad(t, "name: agg\ntype: any\nalert: debug\naggregation: {hours: 1}\nrealert: {minutes: 0}\n")
+	e, sink := rlEngine(t, clock, r)
+	old := e.snap.Load()
+	e.SetRules(nil)
+	// A Process call that read the old snapshot before the swap.
+	rs := old.rules[0]
+	rs.core.mu.Lock()
+	out := rs.core.handle(rs.rule, []Match{{Time: rlT0}}, rlT0, false, nil)
+	rs.core.mu.Unlock()
+	e.emit(out)
+	rlEqual(t, "late match on a retired rule", sink.take(), []string{"agg/[aggregated x1]"})
 }

@@ -62,6 +62,21 @@ type LoadOptions struct {
 	Aliases map[string]string
 	// MaxKeys is the default Spec.MaxKeys (DefaultMaxKeys when 0).
 	MaxKeys int
+	// Defaults are rule keys applied to every rule that does not set them
+	// itself (alerting.defaults, like ElastAlert's global config): the rule
+	// file and its imports win. They are checked like the file's keys; a
+	// problem with one names it as coming from alerting.defaults.
+	Defaults map[string]any
+	// AlertTimeLimit is the alert_time_limit of rules that do not set one
+	// (DefaultAlertTimeLimit when 0).
+	AlertTimeLimit time.Duration
+}
+
+// fingerprint renders the options that shape a rule's Spec, so that a rule
+// loaded with other defaults, aliases or bounds gets another Hash (and
+// fresh state) although its file did not change.
+func (o *LoadOptions) fingerprint() string {
+	return fmt.Sprint(o.Defaults, "\x00", o.Aliases, "\x00", o.MaxKeys, "\x00", o.AlertTimeLimit)
 }
 
 // Rule is one loaded rule file.
@@ -113,9 +128,25 @@ func Load(path string, o LoadOptions) (*Rule, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	l := &ruleLoader{file: path, dir: filepath.Dir(path), o: o, raw: raw}
+	for k, v := range o.Defaults {
+		if _, set := raw[k]; !set {
+			raw[k] = v
+			if l.fromDefaults == nil {
+				l.fromDefaults = map[string]bool{}
+			}
+			l.fromDefaults[k] = true
+		}
+	}
 	r := l.build()
 	if len(l.errs) > 0 {
+		if l.suppressed > 0 {
+			l.errs = append(l.errs, fmt.Errorf("%s: %d more problems not shown", path, l.suppressed))
+		}
 		return nil, errors.Join(l.errs...)
+	}
+	if len(o.Defaults) > 0 || len(o.Aliases) > 0 || o.MaxKeys != 0 || o.AlertTimeLimit != 0 {
+		sum := sha256.Sum256([]byte(hash + "\x00" + o.fingerprint()))
+		hash = hex.EncodeToString(sum[:])
 	}
 	r.Hash = hash
 	r.Imports = imports
@@ -309,18 +340,35 @@ func readRuleTree(path string) (map[string]any, string, []string, error) {
 
 // ruleLoader checks one decoded rule file, collecting every problem.
 type ruleLoader struct {
-	file  string
-	dir   string
-	o     LoadOptions
-	raw   map[string]any
-	errs  []error
-	notes []string
+	file         string
+	dir          string
+	o            LoadOptions
+	raw          map[string]any
+	errs         []error
+	suppressed   int             // problems past maxLoadErrors
+	fromDefaults map[string]bool // keys that LoadOptions.Defaults set
+	notes        []string
 	// aliases are the effective field aliases.
 	aliases map[string]string
 }
 
+// maxLoadErrors bounds the problems reported for one file; a file full of
+// junk gets the first ones and a count, not a message as large as itself.
+const maxLoadErrors = 50
+
 func (l *ruleLoader) fail(key string, format string, args ...any) {
+	if len(l.errs) >= maxLoadErrors {
+		l.suppressed++
+		return
+	}
 	msg := fmt.Sprintf(format, args...)
+	base := key
+	if i := strings.IndexAny(base, ".["); i > 0 {
+		base = base[:i]
+	}
+	if l.fromDefaults[base] {
+		key = "alerting.defaults." + key
+	}
 	if key != "" {
 		l.errs = append(l.errs, fmt.Errorf("%s: %s: %s", l.file, key, msg))
 		return

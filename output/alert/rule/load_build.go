@@ -118,6 +118,9 @@ func (l *ruleLoader) build() *Rule {
 	r.Include = l.fieldList("include")
 	r.TopCountKeys = l.fieldList("top_count_keys")
 	r.AlertTimeLimit = DefaultAlertTimeLimit
+	if l.o.AlertTimeLimit > 0 {
+		r.AlertTimeLimit = l.o.AlertTimeLimit
+	}
 	if d, ok := l.duration("alert_time_limit"); ok {
 		r.AlertTimeLimit = d
 	}
@@ -177,6 +180,10 @@ func (l *ruleLoader) checkKeys() {
 		}
 		if why, ok := ignoredKeys[k]; ok {
 			l.note(k, why)
+			continue
+		}
+		if len(l.errs) >= maxLoadErrors {
+			l.suppressed++ // and no edit distances for a file full of junk keys
 			continue
 		}
 		if known == nil {
@@ -383,6 +390,7 @@ func (l *ruleLoader) entries(key string) []string {
 		items = []any{x}
 	}
 	out := []string{}
+	var listBytes int64
 	for i, e := range items {
 		s, ok := scalarText(e)
 		if !ok {
@@ -401,7 +409,10 @@ func (l *ruleLoader) entries(key string) []string {
 			if !filepath.IsAbs(p) {
 				p = filepath.Join(l.dir, p)
 			}
-			data, err := readBounded(p, MaxListFileBytes, "a !file list")
+			// The bound is on all the list files of the key together: a list
+			// naming one big file a thousand times is no cheaper to read.
+			data, err := readBounded(p, MaxListFileBytes-listBytes, "the !file lists of "+key+" (together)")
+			listBytes += int64(len(data))
 			if err != nil {
 				l.fail(fmt.Sprintf("%s[%d]", key, i), "cannot read the list file %s: %v; create it or fix the path (relative paths start at the rule file's folder)", p, err)
 				continue
@@ -494,9 +505,6 @@ func (l *ruleLoader) notUsed(typ string) {
 	for k := range l.raw {
 		types, ok := ruleKeys[k]
 		if !ok || types == nil || slices.Contains(types, typ) {
-			continue
-		}
-		if k == "query_key" || k == "fields" && typ == "new_term" {
 			continue
 		}
 		l.note(k, fmt.Sprintf("type %s does not use it (it is read by %s)", typ, strings.Join(types, ", ")))

@@ -1,6 +1,8 @@
 package rule
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -418,8 +420,16 @@ func TestLoadLimits(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "many.txt"), make([]byte, MaxListFileBytes+1), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(filepath.Join(dir, "list.yaml"), rlOpts()); err == nil || !strings.Contains(err.Error(), "larger than 10485760 bytes") {
+	if _, err := Load(filepath.Join(dir, "list.yaml"), rlOpts()); err == nil || !strings.Contains(err.Error(), "larger than 10485760 bytes, the limit of the !file lists of blacklist (together)") {
 		t.Errorf("Load(list over 10 MiB) error = %v", err)
+	}
+	// The bound holds for the lists together: 6 MiB named twice.
+	if err := os.WriteFile(filepath.Join(dir, "many.txt"), bytes.Repeat([]byte("1234567\n"), 6<<20/8), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rlWrite(t, dir, map[string]string{"list.yaml": rlBase + "type: blacklist\ncompare_key: a\nblacklist: [\"!file many.txt\", \"!file many.txt\"]\n"})
+	if _, err := Load(filepath.Join(dir, "list.yaml"), rlOpts()); err == nil || !strings.Contains(err.Error(), "blacklist[1]: cannot read the list file") {
+		t.Errorf("Load(two lists over 10 MiB together) error = %v", err)
 	}
 }
 
@@ -455,5 +465,65 @@ func TestLoadDirs(t *testing.T) {
 	}
 	if _, errs := LoadDirs([]string{filepath.Join(a, "nothere")}, rlOpts()); len(errs) != 1 {
 		t.Errorf("LoadDirs(missing folder) errors = %v, want one", errs)
+	}
+}
+
+// TestLoadManyProblems: a file full of junk gets a bounded report, fast.
+func TestLoadManyProblems(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(rlBase + "type: any\n")
+	for i := range 20000 {
+		fmt.Fprintf(&b, "junk_key_number_%d_with_a_longer_name: 1\n", i)
+	}
+	_, err := rlLoadString(t, b.String())
+	if err == nil {
+		t.Fatal("Load() = nil error")
+	}
+	if n := strings.Count(err.Error(), "unknown key"); n != maxLoadErrors {
+		t.Errorf("%d unknown-key errors reported, want %d", n, maxLoadErrors)
+	}
+	if !strings.Contains(err.Error(), "19950 more problems not shown") {
+		t.Errorf("Load() error ends %q", err.Error()[max(0, len(err.Error())-200):])
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	rlEnsureTypes()
+	dir := t.TempDir()
+	rlWrite(t, dir, map[string]string{
+		"a.yaml": "name: a\ntype: any\n",
+		"b.yaml": "name: b\ntype: any\nalert: [email]\nrealert: {minutes: 3}\nalert_time_limit: {minutes: 10}\n",
+	})
+	o := rlOpts()
+	o.Defaults = map[string]any{"alert": []any{"debug"}, "realert": map[string]any{"minutes": 7}, "email": "noc@example.com"}
+	o.AlertTimeLimit = 2 * time.Hour
+	a, err := Load(filepath.Join(dir, "a.yaml"), o)
+	if err != nil {
+		t.Fatalf("Load(a): %v", err)
+	}
+	if a.Realert != 7*time.Minute || a.AlertTimeLimit != 2*time.Hour || a.Options["email"] != "noc@example.com" {
+		t.Errorf("a: Realert %v AlertTimeLimit %v email %v; want the defaults", a.Realert, a.AlertTimeLimit, a.Options["email"])
+	}
+	b, err := Load(filepath.Join(dir, "b.yaml"), o)
+	if err != nil {
+		t.Fatalf("Load(b): %v", err)
+	}
+	if b.Realert != 3*time.Minute || b.AlertTimeLimit != 10*time.Minute || !cmp.Equal(b.Options["alert"], []any{"email"}) {
+		t.Errorf("b: Realert %v AlertTimeLimit %v alert %v; want the file's own", b.Realert, b.AlertTimeLimit, b.Options["alert"])
+	}
+	// Other defaults give another hash: the rule starts fresh.
+	o2 := o
+	o2.Defaults = map[string]any{"alert": []any{"debug"}, "realert": map[string]any{"minutes": 8}}
+	a2, err := Load(filepath.Join(dir, "a.yaml"), o2)
+	if err != nil || a2.Hash == a.Hash {
+		t.Errorf("Load(a) with other defaults: err %v, same hash %v", err, a2 != nil && a2.Hash == a.Hash)
+	}
+	// A bad default is named as one.
+	o.Defaults = map[string]any{"alert": "debug", "realret": 5, "num_events": -1}
+	_, err = Load(filepath.Join(dir, "a.yaml"), o)
+	for _, want := range []string{"a.yaml: alerting.defaults.realret: unknown key; did you mean realert?", "a.yaml: alerting.defaults.num_events: -1 is negative"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Load(a) with bad defaults: error %v lacks %q", err, want)
+		}
 	}
 }

@@ -1,9 +1,3 @@
-// Package rule loads ElastAlert-style rule files and evaluates them on the
-// stream of documents: each rule has a filter, a type (any, blacklist,
-// frequency, spike, flatline, new_term, ...) that keeps its own windows per
-// query_key value, and the realert/aggregation logic that turns matches into
-// alerts. It knows nothing of how alerts are sent (package alerter) or
-// where documents come from (the alert stage, sluice test-rule).
 package rule
 
 import (

@@ -336,3 +336,29 @@ func TestSimpleTypeStates(t *testing.T) {
 		return false
 	})
 }
+
+func TestFlatlineEvictionAndOrder(t *testing.T) {
+	m := time.Minute
+	typ := rlNewType(t, Spec{Type: "flatline", Threshold: 2, Timeframe: m, QueryKey: []string{"host"}, MaxKeys: 2})
+	typ.Tick(rlT0)
+	// c evicts a, the least recently seen.
+	for _, k := range []string{"a", "b", "c"} {
+		typ.Add(rlEvent(rlEv{at: 0, key: k}))
+	}
+	if typ.Evictions() != 1 {
+		t.Errorf("Evictions() = %d, want 1", typ.Evictions())
+	}
+	// b gets two documents, one of them late: both within the window at
+	// +90s only if their own times are; the one at -40s is not.
+	typ.Add(rlEvent(rlEv{at: 80 * time.Second, key: "b"}))
+	typ.Add(rlEvent(rlEv{at: -40 * time.Second, key: "b"}))
+	typ.Add(rlEvent(rlEv{at: 70 * time.Second, key: "c"}))
+	typ.Add(rlEvent(rlEv{at: 75 * time.Second, key: "c"}))
+	var got []string
+	for _, x := range typ.Tick(rlT0.Add(90 * time.Second)) {
+		got = append(got, fmt.Sprintf("%s=%v", x.Key, x.Extra["count"]))
+	}
+	if diff := cmp.Diff(got, []string{"b=1"}); diff != "" {
+		t.Errorf("Tick(+90s) (-got +want):\n%s\n(a was evicted; c has two documents in the last minute; b's late one is older than the window)", diff)
+	}
+}
