@@ -275,6 +275,11 @@ func (e *Engine) Process(doc query.Doc, index string) {
 		start := time.Now()
 		c.mu.Lock()
 		if ms := c.typ.Add(&ev); len(ms) > 0 {
+			for i := range ms {
+				if ms[i].Doc != nil {
+					ms[i].Index = index
+				}
+			}
 			out = c.handle(r, ms, e.cfg.Now(), e.cfg.EventClock, out)
 		}
 		c.mu.Unlock()

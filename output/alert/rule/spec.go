@@ -23,6 +23,9 @@ type Match struct {
 	// Doc is the matching document as JSON (nil for a match that has no
 	// document, such as flatline's).
 	Doc []byte
+	// Index is where Doc is stored: the index (or daily file) name the
+	// engine's Process was given with it; "" without a document.
+	Index string
 	// Extra holds the values a rule type adds to the match as ElastAlert
 	// does (num_hits, num_matches, spike_count, reference_count,
 	// new_field, cardinality, metric_<key>_<type>, percentage, ...).
