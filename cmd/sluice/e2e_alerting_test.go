@@ -535,7 +535,14 @@ func TestTestRuleElasticsearch(t *testing.T) {
 	waitUDPDrained(t, ps.SyslogUDP, 5*time.Second)
 	time.Sleep(300 * time.Millisecond)
 	s.stop()
-	estest.Refresh(t, url, prefix+"-*")
+	s.checkLog()
+	n := 0
+	for _, ds := range esDocs(t, url, prefix+"-syslog-*") {
+		n += len(ds)
+	}
+	if n != 3 {
+		t.Fatalf("%d documents indexed, want 3", n)
+	}
 	rules := t.TempDir()
 	rule := writeRule(t, rules, "asm.yaml", "index: "+prefix+"-syslog-*\n"+strings.ReplaceAll(testRuleASM, "HOOK", "http://127.0.0.1:9/"))
 	cfg := writeCheckConfig(t, "output:\n  elasticsearch:\n    addresses: ["+url+"]\n")

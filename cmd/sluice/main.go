@@ -294,6 +294,10 @@ func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
 	if outLoc, err := time.LoadLocation(cfg.Output.Timezone); err == nil { // else config.Validate names output.timezone
 		cc.alert.Location = outLoc
 	}
+	es := cc.es
+	cc.alert.History = func(ctx context.Context, from, to time.Time, each func(alert.Doc) error) error {
+		return readHistory(ctx, cfg, es, from, to, each)
+	}
 	return cc, errors.Join(errs...)
 }
 
@@ -490,6 +494,7 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 		if err := alerts.LoadState(); err != nil {
 			return err
 		}
+		alerts.Seed(ctx)
 		stages = append(stages, alerts.Stage())
 		sources = append(sources, alerts.Source())
 	}

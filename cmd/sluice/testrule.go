@@ -409,3 +409,54 @@ func esDocs(ctx context.Context, cfg elasticsearch.Config, indices string, from,
 	}
 	return next, closeFn, nil
 }
+
+// readHistory reads the stored documents of [from, to] for the alert
+// rules' history: the daily files of output.file.dir when the file output
+// is on, else the cluster's indices.
+func readHistory(ctx context.Context, cfg *config.Config, es elasticsearch.Config, from, to time.Time, each func(alert.Doc) error) error {
+	var next func() (alert.Doc, error)
+	var closeSrc func()
+	var err error
+	alertsPrefix, _, _ := strings.Cut(cfg.Alerting.Index, "%{")
+	switch {
+	case cfg.Output.File.Enabled:
+		var paths []string
+		paths, err = dailyFiles(cfg.Output.File.Dir, from, to, time.Now())
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // nothing written yet
+		}
+		if err != nil {
+			return err
+		}
+		paths = slices.DeleteFunc(paths, func(p string) bool { return alertsPrefix != "" && strings.HasPrefix(filepath.Base(p), alertsPrefix) })
+		next, closeSrc, err = fileDocs(paths)
+	case len(es.Addresses) > 0:
+		var idx []string
+		for _, p := range []string{cfg.Output.Index.Flows, cfg.Output.Index.Syslog} {
+			pre, _, _ := strings.Cut(p, "%{")
+			idx = append(idx, pre+"*")
+		}
+		if alertsPrefix != "" {
+			idx = append(idx, "-"+alertsPrefix+"*")
+		}
+		next, closeSrc, err = esDocs(ctx, es, strings.Join(idx, ","), from, to)
+	default:
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer closeSrc()
+	for {
+		d, err := next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := each(d); err != nil {
+			return err
+		}
+	}
+}

@@ -7,6 +7,7 @@
 package alert
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -31,6 +32,14 @@ type Config struct {
 	Location                *time.Location
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// History reads the stored documents of [from, to] (the daily files,
+	// or Elasticsearch), calling each for every one until it returns an
+	// error; new_term rules learn their terms from it at the first start.
+	// Nil: no history.
+	History func(ctx context.Context, from, to time.Time, each func(Doc) error) error
+	// SeedTimeout bounds how long the first start reads history (30s
+	// when 0).
+	SeedTimeout time.Duration
 }
 
 // Default returns the defaults of the alerting.* keys.

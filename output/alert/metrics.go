@@ -12,6 +12,7 @@ type metrics struct {
 	reloads     prometheus.Counter
 	ruleErrors  prometheus.Gauge
 	stateErrors prometheus.Counter
+	seeded      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, s *Service) *metrics {
@@ -43,8 +44,11 @@ func newMetrics(reg prometheus.Registerer, s *Service) *metrics {
 		stateErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sluice_alert_state_errors_total", Help: "Alert state files that could not be written, or were damaged at start and moved aside.",
 		}),
+		seeded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sluice_alert_history_documents_total", Help: "Stored documents new_term rules learned their terms from at start.",
+		}),
 	}
-	reg.MustRegister(m.evaluated, m.evalSeconds, m.tickSeconds, m.matches, m.silenced, m.docsDropped, m.reloads, m.ruleErrors, m.stateErrors)
+	reg.MustRegister(m.seeded, m.evaluated, m.evalSeconds, m.tickSeconds, m.matches, m.silenced, m.docsDropped, m.reloads, m.ruleErrors, m.stateErrors)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "sluice_alert_rules", Help: "Alert rules in force.",
 	}, func() float64 { return float64(len(s.rules.Load().byName)) }))

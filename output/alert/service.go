@@ -57,10 +57,13 @@ type Service struct {
 	docs   *docQueue
 	src    *source
 
-	reloadMu sync.Mutex // one reload at a time
+	reloadMu sync.Mutex   // one reload at a time
 	ruleErrs atomic.Int64 // rule files that did not load at the last reload
 	// restored are alerts from the state file still to be sent.
 	restored []savedAlert
+	// engineRestored: the state file gave the rules their windows (and
+	// new_term its terms), so no history needs to be read.
+	engineRestored bool
 }
 
 // LoadRules loads every rule of dirs with the alerters they name and
@@ -82,36 +85,23 @@ func LoadRules(cfg Config, logger *slog.Logger) ([]*loaded, []error) {
 	return out, errs
 }
 
-// checkDefaults reports alerting.defaults keys no alerter reads.
-func checkDefaults(cfg Config) []error {
-	known := map[string]bool{}
-	for _, k := range alerter.Keys() {
-		known[k] = true
-	}
-	var errs []error
-	for _, k := range slices.Sorted(maps.Keys(cfg.Defaults)) {
-		if !known[k] {
-			errs = append(errs, fmt.Errorf("alerting.defaults.%s: not an alerter or alert text key; defaults take e.g. smtp_host, from_addr, slack_webhook_url", k))
-		}
-	}
-	return errs
-}
-
 func loadOptions(cfg Config) rule.LoadOptions {
 	return rule.LoadOptions{
 		CompileFilters: func(filters []any, aliases map[string]string) (query.Matcher, error) {
 			return query.CompileFilters(filters, query.Options{Aliases: aliases})
 		},
-		ExtraKeys: alerter.Keys(),
-		Aliases:   FieldAliases,
-		MaxKeys:   cfg.MaxKeys,
+		ExtraKeys:      alerter.Keys(),
+		Aliases:        FieldAliases,
+		MaxKeys:        cfg.MaxKeys,
+		Defaults:       cfg.Defaults,
+		AlertTimeLimit: cfg.AlertTimeLimit,
 	}
 }
 
-// build makes the alerters and renderer of r.
+// build makes the alerters and renderer of r (whose Options hold
+// alerting.defaults under the file's own keys).
 func build(cfg Config, r *rule.Rule, logger *slog.Logger) (*loaded, error) {
 	opts := alerter.Options{}
-	maps.Copy(opts, cfg.Defaults)
 	maps.Copy(opts, r.Options)
 	env := alerter.Env{Logger: logger.With("rule", r.Spec.Name), BaseDir: filepath.Dir(r.File), Now: cfg.Now}
 	as, err := alerter.New(opts, env)
@@ -122,11 +112,7 @@ func build(cfg Config, r *rule.Rule, logger *slog.Logger) (*loaded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", r.File, err)
 	}
-	limit := r.AlertTimeLimit
-	if _, set := r.Options["alert_time_limit"]; !set || limit <= 0 {
-		limit = cfg.AlertTimeLimit
-	}
-	return &loaded{rule: r, opts: opts, alerters: as, render: rd, limit: limit}, nil
+	return &loaded{rule: r, opts: opts, alerters: as, render: rd, limit: r.AlertTimeLimit}, nil
 }
 
 // New loads the rules and the state file. A rule that does not load is an
@@ -140,9 +126,6 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Service, 
 		return nil, err
 	}
 	logger = logger.With("component", "alert")
-	if errs := checkDefaults(cfg); len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
 	ls, errs := LoadRules(cfg, logger)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -543,10 +526,66 @@ func (s *Service) restore(data []byte) error {
 		if err := s.engine.LoadState(st.Engine); err != nil {
 			return fmt.Errorf("rule windows: %w", err)
 		}
+		s.engineRestored = true
 	}
 	for _, d := range st.Docs {
 		s.docs.add(d)
 	}
 	s.restored = st.Unsent
 	return nil
+}
+
+// Seed feeds the rules that learn from history (new_term) the stored
+// documents of their terms_window_size, when the state file did not give
+// them their terms (the first start, or a damaged file). `sluice run` calls
+// it before the pipeline starts, with the listeners bound (the kernel
+// buffers what arrives meanwhile); it reads for at most SeedTimeout.
+func (s *Service) Seed(ctx context.Context) {
+	rules := s.engine.SeedRules()
+	if len(rules) == 0 || s.cfg.History == nil || s.engineRestored {
+		return
+	}
+	var window time.Duration
+	for _, r := range rules {
+		window = max(window, r.Spec.TermsWindowSize)
+	}
+	if window <= 0 {
+		window = rule.DefaultTermsWindow
+	}
+	timeout := s.cfg.SeedTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	now := s.now()
+	t0 := time.Now()
+	n, bad := 0, 0
+	err := s.cfg.History(ctx, now.Add(-window), now, func(d Doc) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		jd, err := query.NewJSONDoc(d.JSON)
+		if err != nil {
+			bad++
+			return nil
+		}
+		s.engine.Seed(jd, d.Index)
+		n++
+		return nil
+	})
+	s.m.seeded.Add(float64(n))
+	names := make([]string, len(rules))
+	for i, r := range rules {
+		names[i] = r.Spec.Name
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		s.logger.Warn("alert rules learned from part of the stored history only (the time for it ran out); terms not read yet may alert once as new",
+			"rules", names, "documents", n, "seconds", time.Since(t0).Seconds())
+	case err != nil:
+		s.logger.Warn("alert rules could not learn from the stored history; terms seen before may alert once as new", "rules", names, "documents", n, "err", err)
+	default:
+		s.logger.Info("alert rules learned from the stored history", "rules", names, "documents", n, "not_json", bad, "days", window.Hours()/24, "seconds", time.Since(t0).Seconds())
+	}
 }

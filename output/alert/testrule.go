@@ -53,9 +53,6 @@ type TestReport struct {
 // documents' times, like elastalert-test-rule. It prints each match and
 // each alert as it would be sent; with o.Send it sends them too.
 func TestRule(ctx context.Context, cfg Config, path string, next func() (Doc, error), o TestOptions, logger *slog.Logger) (*TestReport, error) {
-	if errs := checkDefaults(cfg); len(errs) > 0 {
-		return nil, errs[0]
-	}
 	r, err := rule.Load(path, loadOptions(cfg))
 	if err != nil {
 		return nil, err
@@ -131,7 +128,7 @@ func TestRule(ctx context.Context, cfg Config, path string, next func() (Doc, er
 			fmt.Fprintf(out, "alert %q: queue full, not sent\n", subject)
 		}
 	}
-	eng := rule.NewEngine([]*rule.Rule{r}, rule.EngineConfig{Now: func() time.Time { return clock }, Emit: emit})
+	eng := rule.NewEngine([]*rule.Rule{r}, rule.EngineConfig{Now: func() time.Time { return clock }, EventClock: true, Emit: emit})
 	var lastTick time.Time
 	tickTo := func(t time.Time) {
 		// Whole seconds, as the running engine ticks; a gap of days is
