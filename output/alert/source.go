@@ -62,6 +62,12 @@ func (q *docQueue) take(max int) []doc {
 	return out
 }
 
+func (q *docQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.docs)
+}
+
 // pending returns a copy of what is still queued (for the state file).
 func (q *docQueue) pending() []doc {
 	q.mu.Lock()
