@@ -199,7 +199,7 @@ func (l *ruleLoader) checkKeys() {
 		if s := suggestKey(k, known); s != "" {
 			l.fail(k, "unknown key; did you mean %s?", s)
 		} else {
-			l.fail(k, "unknown key: sluice does not support it and would ignore it; remove it (README-rules.md lists the supported keys)")
+			l.fail(k, "unknown key: sluice does not support it and would ignore it; remove it (output/alert/README.md lists the supported keys)")
 		}
 	}
 }
