@@ -649,9 +649,12 @@ func (d *EventDoc) syslog(path string, dst []Value) ([]Value, bool) {
 	if !validPath(path) || strings.Count(path, ".") >= 16 {
 		return dst, true
 	}
-	for _, k := range ownSyslogKeys {
-		if len(k) > len(path) && k[len(path)] == '.' && k[:len(path)] == path {
-			return dst, false // an own value may lie below: leave it to the document
+	switch root, _ := cut(path); root {
+	case "destination", "event", "host", "log", "network", "observer", "process", "sluice", "source":
+		for _, k := range ownSyslogKeys {
+			if len(k) > len(path) && k[len(path)] == '.' && k[:len(path)] == path {
+				return dst, false // an own value may lie below: leave it to the document
+			}
 		}
 	}
 	if d.parsedBelow(path) {

@@ -51,3 +51,15 @@ func TestEventDocMatchesDocument(t *testing.T) {
 		t.Errorf("%d of %d lookups took the slow path: %v", slow, paths, slowPaths)
 	}
 }
+
+// TestOwnSyslogRoots: the roots syslog() checks for own values below a
+// parsed path cover every own key.
+func TestOwnSyslogRoots(t *testing.T) {
+	roots := map[string]bool{"destination": true, "event": true, "host": true, "log": true, "network": true,
+		"observer": true, "process": true, "sluice": true, "source": true, "message": true}
+	for _, k := range ownSyslogKeys {
+		if r, _ := cut(k); !roots[r] {
+			t.Errorf("own key %q has root %q, not checked", k, r)
+		}
+	}
+}
