@@ -1,7 +1,9 @@
 package query
 
 import (
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestEventDocMatchesDocument is the property the fast path rests on:
@@ -62,4 +64,64 @@ func TestOwnSyslogRoots(t *testing.T) {
 			t.Errorf("own key %q has root %q, not checked", k, r)
 		}
 	}
+}
+
+// TestEventDocMatchesLikeDocument: every query built from the values of
+// a golden event's document matches the EventDoc exactly when it
+// matches the JSONDoc of the encoded event (values of other kinds, IPs
+// and times, must behave as their text in the document does).
+func TestEventDocMatchesLikeDocument(t *testing.T) {
+	evs := allTestEvents(t)
+	opts := Options{Now: func() time.Time { return fixedNow }}
+	var d EventDoc
+	queries, matched := 0, 0
+	for i, ne := range evs {
+		if strings.HasPrefix(ne.name, "mix_sample") && i%8 != 0 {
+			continue // the mix repeats a few line types: a sample of them is enough here
+		}
+		doc := ne.e.AppendJSON(nil)
+		jd, err := NewJSONDoc(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range jd.Paths() {
+			var b strings.Builder
+			writeField(&b, p)
+			f := b.String()
+			v := jd.Values(p, nil)[0]
+			text := v.String()
+			var q strings.Builder
+			writeQuoted(&q, text)
+			qv := q.String()
+			pre := ""
+			if len(text) > 2 {
+				var w strings.Builder
+				(&wildcardPred{pattern: escapeWildcard(text[:2]) + "*"}).write(&w)
+				pre = w.String()
+			}
+			for _, qs := range []string{
+				f + ":" + qv, "NOT " + f + ":" + qv, f + ":[" + qv + " TO *]", f + ":{* TO " + qv + "}",
+				f + ":[a TO z]", f + ":[0 TO 5]", f + ":[10.0.0.0 TO 255.0.0.0]", f + ":[now-1y TO now]",
+				f + ":/.*[0-9].*/", f + ":*", f + ":" + pre, f + ":10.0.0.0/8", f + ":true",
+			} {
+				if strings.HasSuffix(qs, ":") {
+					continue
+				}
+				m, err := ParseQueryString(qs, opts)
+				if err != nil {
+					t.Fatalf("ParseQueryString(%q) = %v", qs, err)
+				}
+				d.Reset(ne.e)
+				got, want := m.Match(&d), m.Match(jd)
+				queries++
+				if want {
+					matched++
+				}
+				if got != want {
+					t.Errorf("%s: %q matches the EventDoc: %v, the document: %v (%s)", ne.name, qs, got, want, doc)
+				}
+			}
+		}
+	}
+	t.Logf("%d queries, %d matched", queries, matched)
 }
