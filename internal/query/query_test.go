@@ -236,6 +236,15 @@ func TestQueryStringOptions(t *testing.T) {
 		{"violation_rating:5", Options{Aliases: map[string]string{"violation_rating": "f5.asm.violation_rating"}}, true},
 		{"_exists_:violation_rating", Options{Aliases: map[string]string{"violation_rating": "f5.asm.violation_rating"}}, true},
 		{"@timestamp:[now-1h TO now]", Options{Now: func() time.Time { return fixedNow.AddDate(0, 0, 1) }}, false},
+		// Juxtaposed clauses are joined by the default operator, which
+		// binds like an explicit one: (x AND blocked) OR 443.
+		{"event.action:x event.action:blocked OR destination.port:443", Options{DefaultOperator: "AND"}, true},
+		{"event.action:x event.action:blocked OR destination.port:80", Options{DefaultOperator: "AND"}, false},
+		{"event.action:blocked -destination.port:443", Options{DefaultOperator: "AND"}, false},
+		{"event.action:blocked +destination.port:443 x:y", Options{}, true}, // should clauses do not count next to a must
+		{"event.action:blocked +destination.port:443 x:y", Options{DefaultOperator: "AND"}, false},
+		{"NOT event.action:x event.action:blocked", Options{}, true},
+		{"NOT event.action:blocked event.action:blocked", Options{}, false},
 	} {
 		m, err := ParseQueryString(tc.q, tc.opts)
 		if err != nil {
