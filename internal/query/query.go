@@ -49,7 +49,9 @@
 //     a rounded end is rounded up for lte and gt and down for gte and lt,
 //     and a plain date as an lte/gt end means the end of that day. A
 //     number as an end of a date range is epoch milliseconds. "now" is
-//     read once per Match from Options.Now.
+//     read once per Match from Options.Now. A term that is a date matches
+//     the same instant, and a plain date the whole day
+//     (@timestamp:2026-11-22).
 //   - Booleans: true and false.
 //   - A term without a field searches every field (or Options.DefaultFields):
 //     it matches when some value equals it (numbers numerically, addresses

@@ -180,6 +180,7 @@ var queryStringCases = []matchCase{
 	{`@timestamp:["2026-11-22T08:01:03Z" TO "2026-11-22T08:01:03Z"]`, "f5", true},
 	{"@timestamp:[2026-11-22T08:01:03.001Z TO *]", "f5", false},
 	{`@timestamp:"2026-11-22T08:01:03Z"`, "f5", true},
+	{"@timestamp:2026-11-22", "f5", true}, {"@timestamp:2026-11-21", "f5", false}, {"event.created:2026-11-22", "f5", true},
 	{"@timestamp:[2026-11-22T08:30:00.500Z TO 2026-11-22T08:30:00.500Z]", "doc", true},
 	{"@timestamp:[2026-11-22T09:30:00+01:00 TO 2026-11-22T09:30:01+01:00]", "doc", true},
 	{"event.created:[now-2h TO now-1h]", "f5", false}, {"event.created:[now-1h TO now]", "f5", true},
