@@ -1,6 +1,7 @@
 package query
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -325,5 +326,35 @@ func TestQueryStringErrors(t *testing.T) {
 	// A long NOT chain is not recursion.
 	if _, err := ParseQueryString(strings.Repeat("NOT ", 10000)+"a", Options{}); err != nil {
 		t.Errorf("NOT chain: %v", err)
+	}
+}
+
+// TestMatchConcurrent shares one Matcher between goroutines, each with
+// its own EventDoc, as rule workers do (run with -race).
+func TestMatchConcurrent(t *testing.T) {
+	docs := testDocs(t)
+	m, err := ParseQueryString("event.action:blocked AND @timestamp:[now-1h TO now] AND message:sqlmap", Options{Now: func() time.Time { return fixedNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := docs["f5"][0].(*EventDoc).Event()
+	errs := make(chan error, 4)
+	for g := 0; g < 4; g++ {
+		go func() {
+			var d EventDoc
+			for i := 0; i < 200; i++ {
+				d.Reset(e)
+				if !m.Match(&d) || !m.Match(docs["f5"][1]) {
+					errs <- fmt.Errorf("no match in round %d", i)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
