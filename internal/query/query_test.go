@@ -234,6 +234,7 @@ func TestQueryStringOptions(t *testing.T) {
 		{"event.action:blocked destination.port:443", Options{DefaultOperator: "and"}, true},
 		{"blocked", Options{DefaultFields: []string{"event.action"}}, true},
 		{"blocked", Options{DefaultFields: []string{"event.type"}}, false},
+		{"blocked", Options{DefaultFields: []string{"event.type", "*"}}, true},
 		{"blocked", Options{DefaultFields: []string{"action"}, Aliases: map[string]string{"action": "event.action"}}, true},
 		{"violation_rating:5", Options{Aliases: map[string]string{"violation_rating": "f5.asm.violation_rating"}}, true},
 		{"_exists_:violation_rating", Options{Aliases: map[string]string{"violation_rating": "f5.asm.violation_rating"}}, true},
