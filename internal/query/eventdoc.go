@@ -115,9 +115,10 @@ func (d *EventDoc) Values(path string, dst []Value) []Value {
 		out, handled = d.flow(path, dst)
 	case event.KindSyslog:
 		out, handled = d.syslog(path, dst)
-	default:
+	case event.KindUnknown:
 		out, handled = d.other(path, dst)
 	}
+	// Kinds the fast path does not know are answered from their document.
 	if handled {
 		return out
 	}

@@ -1,9 +1,12 @@
 package query
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicelab/sluice/internal/event"
 )
 
 // TestEventDocMatchesDocument is the property the fast path rests on:
@@ -124,4 +127,24 @@ func TestEventDocMatchesLikeDocument(t *testing.T) {
 		}
 	}
 	t.Logf("%d queries, %d matched", queries, matched)
+}
+
+// TestEventDocOtherKind: an event of a kind the fast path does not know
+// is answered from its document.
+func TestEventDocOtherKind(t *testing.T) {
+	e := &event.Event{Kind: event.Kind(200), Timestamp: received, Created: received, Observer: netip.MustParseAddr("192.0.2.9")}
+	jd, err := NewJSONDoc(e.AppendJSON(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := NewEventDoc(e)
+	for _, p := range append(jd.Paths(), "nope") {
+		if got, want := valueKeys(d.Values(p, nil)), valueKeys(jd.Values(p, nil)); got != want {
+			t.Errorf("Values(%q) = %s, want %s", p, got, want)
+		}
+	}
+	d.Reset(nil)
+	if v := d.Values("@timestamp", nil); len(v) != 0 {
+		t.Errorf("Values() after Reset(nil) = %v", v)
+	}
 }

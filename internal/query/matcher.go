@@ -15,8 +15,8 @@ type Options struct {
 	// DefaultOperator joins clauses that have no operator between them:
 	// "OR" (the default) or "AND".
 	DefaultOperator string
-	// DefaultFields are searched by terms without a field; none means
-	// every field.
+	// DefaultFields are searched by terms without a field; none (or
+	// "*" among them) means every field.
 	DefaultFields []string
 	// Aliases renames field paths at compile time (old name -> path).
 	Aliases map[string]string
