@@ -83,19 +83,10 @@ var ErrNotObject = errors.New("document is not a JSON object")
 // KindString, KindNumber and KindBool values, null gives nothing. doc is
 // kept (AppendJSON returns it): the caller must not change it.
 func NewJSONDoc(doc []byte) (*JSONDoc, error) {
-	var v any
-	if err := json.Unmarshal(doc, &v); err != nil {
-		return nil, fmt.Errorf("document: %w", err)
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, ErrNotObject
-	}
-	d := &JSONDoc{raw: doc, fields: make(map[string][]Value, 32)}
-	if err := d.flattenObject("", m, 0); err != nil {
+	d := &JSONDoc{raw: doc}
+	if err := d.flattenJSON(); err != nil {
 		return nil, err
 	}
-	d.sortPaths()
 	return d, nil
 }
 
@@ -112,48 +103,6 @@ func join(prefix, k string) string {
 		return k
 	}
 	return prefix + "." + k
-}
-
-func (d *JSONDoc) flattenObject(prefix string, m map[string]any, depth int) error {
-	if depth > maxJSONDepth {
-		return fmt.Errorf("document: nested deeper than %d", maxJSONDepth)
-	}
-	// Sorted keys: {"a.b":1,"a":{"b":2}} gives the same order every time.
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if err := d.flattenValue(join(prefix, k), m[k], depth+1); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (d *JSONDoc) flattenValue(path string, v any, depth int) error {
-	if depth > maxJSONDepth {
-		return fmt.Errorf("document: nested deeper than %d", maxJSONDepth)
-	}
-	switch x := v.(type) {
-	case nil:
-	case string:
-		d.fields[path] = append(d.fields[path], Value{Kind: KindString, Str: x})
-	case float64:
-		d.fields[path] = append(d.fields[path], Value{Kind: KindNumber, Num: x})
-	case bool:
-		d.fields[path] = append(d.fields[path], Value{Kind: KindBool, Bool: x})
-	case map[string]any:
-		return d.flattenObject(path, x, depth)
-	case []any:
-		for _, e := range x {
-			if err := d.flattenValue(path, e, depth+1); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // Values implements Doc.

@@ -115,9 +115,10 @@ func (d *EventDoc) Values(path string, dst []Value) []Value {
 		out, handled = d.flow(path, dst)
 	case event.KindSyslog:
 		out, handled = d.syslog(path, dst)
-	default:
+	case event.KindUnknown:
 		out, handled = d.other(path, dst)
 	}
+	// Kinds the fast path does not know are answered from their document.
 	if handled {
 		return out
 	}
@@ -649,9 +650,12 @@ func (d *EventDoc) syslog(path string, dst []Value) ([]Value, bool) {
 	if !validPath(path) || strings.Count(path, ".") >= 16 {
 		return dst, true
 	}
-	for _, k := range ownSyslogKeys {
-		if len(k) > len(path) && k[len(path)] == '.' && k[:len(path)] == path {
-			return dst, false // an own value may lie below: leave it to the document
+	switch root, _ := cut(path); root {
+	case "destination", "event", "host", "log", "network", "observer", "process", "sluice", "source":
+		for _, k := range ownSyslogKeys {
+			if len(k) > len(path) && k[len(path)] == '.' && k[:len(path)] == path {
+				return dst, false // an own value may lie below: leave it to the document
+			}
 		}
 	}
 	if d.parsedBelow(path) {

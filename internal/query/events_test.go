@@ -252,9 +252,22 @@ func syntheticEvents() []namedEvent {
 	s4.Syslog.ProcID = "99999999999" // over 32 bits: procid
 	s4.Syslog.Priority = 200
 
+	// Around the encoder's limit of 96 values: the parsed fields past it
+	// are left out, and the fast path must know exactly where.
+	var edge []namedEvent
+	for k := 40; k <= 80; k++ {
+		e := sl()
+		e.Dst = event.Endpoint{IP: netip.MustParseAddr("10.0.0.1"), Port: 22, Geo: geo}
+		for i := 0; i < k; i++ {
+			e.Fields = append(e.Fields, event.Field{Key: "edge.k" + itoa(i), Type: event.FieldUint, U: uint64(i)})
+		}
+		edge = append(edge, namedEvent{"syslog-edge-" + itoa(k), e})
+	}
+
 	u := &event.Event{Timestamp: ts, Created: received, Observer: netip.MustParseAddr("192.0.2.9"), Tags: event.TagTruncated}
-	return []namedEvent{{"flow-geo", f1}, {"flow-v6-sflow", f2}, {"flow-nan-geo", f3}, {"flow-icmp", f4},
+	out := []namedEvent{{"flow-geo", f1}, {"flow-v6-sflow", f2}, {"flow-nan-geo", f3}, {"flow-icmp", f4},
 		{"syslog-clash", s1}, {"syslog-bare", s2}, {"syslog-many", s3}, {"syslog-bigpid", s4}, {"unknown", u}}
+	return append(out, edge...)
 }
 
 func allTestEvents(t testing.TB) []namedEvent {

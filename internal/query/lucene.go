@@ -420,6 +420,9 @@ func (p *parser) paths(field string) []string {
 		}
 		out := make([]string, len(p.opts.DefaultFields))
 		for i, f := range p.opts.DefaultFields {
+			if f == "*" {
+				return nil
+			}
 			out[i] = p.opts.field(f)
 		}
 		return out

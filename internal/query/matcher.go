@@ -15,8 +15,8 @@ type Options struct {
 	// DefaultOperator joins clauses that have no operator between them:
 	// "OR" (the default) or "AND".
 	DefaultOperator string
-	// DefaultFields are searched by terms without a field; none means
-	// every field.
+	// DefaultFields are searched by terms without a field; none (or
+	// "*" among them) means every field.
 	DefaultFields []string
 	// Aliases renames field paths at compile time (old name -> path).
 	Aliases map[string]string
@@ -402,7 +402,7 @@ type termPred struct {
 	hasIP   bool
 	prefix  netip.Prefix
 	hasPfx  bool
-	t       time.Time
+	t, tEnd time.Time // equal unless the term is a plain date (a whole day)
 	hasTime bool
 	words   []string
 	// anyWord: on text fields any of the words matches (a match query
@@ -422,8 +422,12 @@ func newTermPred(raw string) *termPred {
 			p.prefix, p.hasPfx = pfx, true
 		}
 	}
-	if t, _, ok := parseTimeText(raw); ok {
-		p.t, p.hasTime = t, true
+	if t, dateOnly, ok := parseTimeText(raw); ok {
+		p.t, p.tEnd, p.hasTime = t, t, true
+		if dateOnly {
+			// As Elasticsearch's term on a date field: the whole day.
+			p.tEnd = t.AddDate(0, 0, 1).Add(-time.Millisecond)
+		}
 	}
 	p.words = words(raw)
 	return p
@@ -487,7 +491,7 @@ func (p *termPred) test(v *Value, text bool, c *matchCtx) bool {
 		}
 		if p.hasTime {
 			if t, _, ok := parseTimeText(s); ok {
-				return t.Equal(p.t)
+				return p.timeMatch(t)
 			}
 		}
 		return false
@@ -496,11 +500,15 @@ func (p *termPred) test(v *Value, text bool, c *matchCtx) bool {
 	case KindIP:
 		return (p.hasIP || p.hasPfx) && p.ipMatch(v.IP.WithZone("").Unmap())
 	case KindTime:
-		return p.hasTime && v.Time.Equal(p.t)
+		return p.hasTime && p.timeMatch(v.Time)
 	case KindBool:
 		return p.raw == "true" && v.Bool || p.raw == "false" && !v.Bool
 	}
 	return false
+}
+
+func (p *termPred) timeMatch(t time.Time) bool {
+	return !t.Before(p.t) && !t.After(p.tEnd)
 }
 
 func (p *termPred) ipMatch(a netip.Addr) bool {

@@ -1,6 +1,7 @@
 package query
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -180,6 +181,7 @@ var queryStringCases = []matchCase{
 	{`@timestamp:["2026-11-22T08:01:03Z" TO "2026-11-22T08:01:03Z"]`, "f5", true},
 	{"@timestamp:[2026-11-22T08:01:03.001Z TO *]", "f5", false},
 	{`@timestamp:"2026-11-22T08:01:03Z"`, "f5", true},
+	{"@timestamp:2026-11-22", "f5", true}, {"@timestamp:2026-11-21", "f5", false}, {"event.created:2026-11-22", "f5", true},
 	{"@timestamp:[2026-11-22T08:30:00.500Z TO 2026-11-22T08:30:00.500Z]", "doc", true},
 	{"@timestamp:[2026-11-22T09:30:00+01:00 TO 2026-11-22T09:30:01+01:00]", "doc", true},
 	{"event.created:[now-2h TO now-1h]", "f5", false}, {"event.created:[now-1h TO now]", "f5", true},
@@ -232,10 +234,20 @@ func TestQueryStringOptions(t *testing.T) {
 		{"event.action:blocked destination.port:443", Options{DefaultOperator: "and"}, true},
 		{"blocked", Options{DefaultFields: []string{"event.action"}}, true},
 		{"blocked", Options{DefaultFields: []string{"event.type"}}, false},
+		{"blocked", Options{DefaultFields: []string{"event.type", "*"}}, true},
 		{"blocked", Options{DefaultFields: []string{"action"}, Aliases: map[string]string{"action": "event.action"}}, true},
 		{"violation_rating:5", Options{Aliases: map[string]string{"violation_rating": "f5.asm.violation_rating"}}, true},
 		{"_exists_:violation_rating", Options{Aliases: map[string]string{"violation_rating": "f5.asm.violation_rating"}}, true},
 		{"@timestamp:[now-1h TO now]", Options{Now: func() time.Time { return fixedNow.AddDate(0, 0, 1) }}, false},
+		// Juxtaposed clauses are joined by the default operator, which
+		// binds like an explicit one: (x AND blocked) OR 443.
+		{"event.action:x event.action:blocked OR destination.port:443", Options{DefaultOperator: "AND"}, true},
+		{"event.action:x event.action:blocked OR destination.port:80", Options{DefaultOperator: "AND"}, false},
+		{"event.action:blocked -destination.port:443", Options{DefaultOperator: "AND"}, false},
+		{"event.action:blocked +destination.port:443 x:y", Options{}, true}, // should clauses do not count next to a must
+		{"event.action:blocked +destination.port:443 x:y", Options{DefaultOperator: "AND"}, false},
+		{"NOT event.action:x event.action:blocked", Options{}, true},
+		{"NOT event.action:blocked event.action:blocked", Options{}, false},
 	} {
 		m, err := ParseQueryString(tc.q, tc.opts)
 		if err != nil {
@@ -315,5 +327,35 @@ func TestQueryStringErrors(t *testing.T) {
 	// A long NOT chain is not recursion.
 	if _, err := ParseQueryString(strings.Repeat("NOT ", 10000)+"a", Options{}); err != nil {
 		t.Errorf("NOT chain: %v", err)
+	}
+}
+
+// TestMatchConcurrent shares one Matcher between goroutines, each with
+// its own EventDoc, as rule workers do (run with -race).
+func TestMatchConcurrent(t *testing.T) {
+	docs := testDocs(t)
+	m, err := ParseQueryString("event.action:blocked AND @timestamp:[now-1h TO now] AND message:sqlmap", Options{Now: func() time.Time { return fixedNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := docs["f5"][0].(*EventDoc).Event()
+	errs := make(chan error, 4)
+	for g := 0; g < 4; g++ {
+		go func() {
+			var d EventDoc
+			for i := 0; i < 200; i++ {
+				d.Reset(e)
+				if !m.Match(&d) || !m.Match(docs["f5"][1]) {
+					errs <- fmt.Errorf("no match in round %d", i)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }

@@ -203,9 +203,16 @@ func (p *rangePred) test(v *Value, text bool, c *matchCtx) bool {
 	case KindNumber:
 		return p.numeric && p.cmpNum(v.Num)
 	case KindIP:
-		return p.ipOK && p.cmpIP(v.IP.WithZone("").Unmap())
+		if p.ipOK {
+			return p.cmpIP(v.IP.WithZone("").Unmap())
+		}
+		// As the address's text in a stored document would compare.
+		return p.cmpString(c.valueText(v))
 	case KindTime:
-		return p.dates && p.cmpTime(v.Time, c)
+		if p.dates {
+			return p.cmpTime(v.Time, c)
+		}
+		return p.cmpString(c.valueText(v))
 	case KindString:
 		s := v.Str
 		if p.numeric {

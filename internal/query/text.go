@@ -39,6 +39,13 @@ func joins(prev, mid, next rune) bool {
 // underscores, joined across single periods and the like (see joins).
 func nextWord(s string, i int) (int, int) {
 	for i < len(s) {
+		if c := s[i]; c < utf8.RuneSelf {
+			if asciiWord[c] {
+				break
+			}
+			i++
+			continue
+		}
 		r, n := utf8.DecodeRuneInString(s[i:])
 		if isWordRune(r) {
 			break
@@ -51,11 +58,20 @@ func nextWord(s string, i int) (int, int) {
 	start := i
 	prev := rune(0)
 	for i < len(s) {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if isWordRune(r) {
-			prev = r
-			i += n
+		c := s[i]
+		if c < utf8.RuneSelf && asciiWord[c] {
+			prev = rune(c)
+			i++
 			continue
+		}
+		r, n := rune(c), 1
+		if c >= utf8.RuneSelf {
+			r, n = utf8.DecodeRuneInString(s[i:])
+			if isWordRune(r) {
+				prev = r
+				i += n
+				continue
+			}
 		}
 		if i+n < len(s) {
 			next, _ := utf8.DecodeRuneInString(s[i+n:])
@@ -68,6 +84,14 @@ func nextWord(s string, i int) (int, int) {
 	}
 	return start, i
 }
+
+// asciiWord marks the ASCII word characters.
+var asciiWord = func() (t [utf8.RuneSelf]bool) {
+	for c := 0; c < utf8.RuneSelf; c++ {
+		t[c] = c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+	}
+	return t
+}()
 
 // words splits s into lowercased words.
 func words(s string) []string {
