@@ -3,11 +3,13 @@ package alert
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +20,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/sluicelab/sluice/collector"
+	"github.com/sluicelab/sluice/collector/syslog"
 	"github.com/sluicelab/sluice/internal/event"
 )
 
@@ -276,4 +280,70 @@ func FuzzRestore(f *testing.F) {
 		b.Release()
 		s.engine.Tick(time.Now())
 	})
+}
+
+// TestKeysOutliveTheirBatch: query_key values come from live events whose
+// text lives in their batch, which is reused for the next datagrams; the
+// rules must keep copies. A frequency window of host "alpha" must still
+// be found after batches of other hosts reused the memory.
+func TestKeysOutliveTheirBatch(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, string(b))
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	s, _ := newTestService(t, "name: r\ntype: frequency\nnum_events: 2\ntimeframe: {minutes: 5}\nquery_key: host.hostname\nalert: post\nhttp_post_url: "+srv.URL+"\n", "")
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan struct{})
+	go func() {
+		defer close(runDone)
+		_ = s.Run(ctx, nil)
+	}()
+	dec := syslog.NewDecoder(syslog.DecoderConfig{Location: time.UTC})
+	feed := func(line string) {
+		b := event.NewBatch()
+		if err := dec.Decode(&collector.Packet{Data: []byte(line), Src: netip.MustParseAddrPort("192.0.2.1:514"), Received: time.Now()}, b); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Stage().Process(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+		b.Release()
+	}
+	bsd := func(host string) string {
+		return fmt.Sprintf("<13>%s %s app: hello", time.Now().UTC().Format(time.Stamp), host)
+	}
+	feed(bsd("alpha"))
+	for range 20 {
+		feed(bsd("bravo")) // other hosts overwrite the batch memory
+		feed(bsd("charl"))
+	}
+	// The second alpha event, in RFC 5424 form: its host name lies
+	// elsewhere in the batch, so a key that still pointed into the batch
+	// would read other bytes by now.
+	feed(fmt.Sprintf("<13>1 %s alpha app - - - hello", time.Now().UTC().Format(time.RFC3339Nano)))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := 0
+		for _, g := range got {
+			if strings.Contains(g, `"alpha"`) {
+				n++
+			}
+		}
+		mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no alert for alpha's second event; alerts: %v", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-runDone
 }

@@ -27,13 +27,17 @@ func valueText(v query.Value) string {
 }
 
 // fieldText renders all values of a field, joined with "," when the field
-// holds several; ok is false when the field is absent.
+// holds several; ok is false when the field is absent. The text is the
+// caller's to keep.
 func fieldText(vals []query.Value) (string, bool) {
 	switch len(vals) {
 	case 0:
 		return "", false
 	case 1:
-		return valueText(vals[0]), true
+		// A copy: the text of a live event's field points into its batch,
+		// which is reused once the stage returns, and these strings are
+		// kept (query_key windows, change's values, silences).
+		return strings.Clone(valueText(vals[0])), true
 	}
 	var b strings.Builder
 	for i, v := range vals {
