@@ -31,6 +31,22 @@ type EventDoc struct {
 	jd      *JSONDoc
 	parsed  bool
 	own     int // own values of a syslog event; -1: not counted yet
+
+	// memo keeps the values of the paths asked for this event: the rules
+	// of a rule set read the same few fields (event.action, source.ip,
+	// ...) one after the other, and the lookup by path costs more than
+	// copying its values.
+	memo  [memoSize]memoEntry
+	nmemo int
+	mvals []Value
+}
+
+// memoSize is how many paths an EventDoc remembers per event.
+const memoSize = 32
+
+type memoEntry struct {
+	path       string
+	start, end int
 }
 
 var _ Walker = (*EventDoc)(nil)
@@ -45,6 +61,11 @@ func NewEventDoc(e *event.Event) *EventDoc {
 // Reset points d at e and forgets what it cached of the previous event.
 func (d *EventDoc) Reset(e *event.Event) {
 	d.e = e
+	if d.nmemo > 0 {
+		clear(d.mvals) // they point into the previous event's batch
+		d.mvals = d.mvals[:0]
+		d.nmemo = 0
+	}
 	d.scratch = d.scratch[:0]
 	d.jd = nil
 	d.parsed = false
@@ -91,6 +112,24 @@ func (d *EventDoc) slow(path string, dst []Value) []Value {
 
 // Values implements Doc.
 func (d *EventDoc) Values(path string, dst []Value) []Value {
+	for i := range d.nmemo {
+		if m := &d.memo[i]; m.path == path {
+			return append(dst, d.mvals[m.start:m.end]...)
+		}
+	}
+	start := len(dst)
+	dst = d.values(path, dst)
+	if d.nmemo < memoSize && len(dst)-start <= 16 {
+		s := len(d.mvals)
+		d.mvals = append(d.mvals, dst[start:]...)
+		d.memo[d.nmemo] = memoEntry{path: path, start: s, end: len(d.mvals)}
+		d.nmemo++
+	}
+	return dst
+}
+
+// values is Values without the memo.
+func (d *EventDoc) values(path string, dst []Value) []Value {
 	e := d.e
 	if e == nil {
 		return dst
