@@ -36,7 +36,7 @@ type flatline struct {
 
 type flatKey struct {
 	first int64   // when the key was first seen
-	times []int64 // sorted, the newest threshold at most
+	times []int64 // the newest threshold at most, as a min-heap (see frequency)
 }
 
 // flatAll is the key of a rule without query_key, as ElastAlert names it.
@@ -66,16 +66,16 @@ func (f *flatline) Add(ev *Event) []Match {
 	if created {
 		k.first = t
 	}
-	ts := k.times
-	if len(ts) >= f.threshold && t <= ts[0] {
-		return nil // the window already holds threshold newer documents
+	switch {
+	case len(k.times) < f.threshold:
+		k.times = heapPush(k.times, t)
+	case t > k.times[0]:
+		// Full: the newest threshold documents are kept, the oldest goes.
+		k.times[0] = t
+		heapDown(k.times, 0)
+	default:
+		// The window already holds threshold newer documents.
 	}
-	i, _ := slices.BinarySearch(ts, t)
-	ts = slices.Insert(ts, i, t)
-	if len(ts) > f.threshold {
-		ts = append(ts[:0], ts[len(ts)-f.threshold:]...)
-	}
-	k.times = ts
 	return nil
 }
 
@@ -95,12 +95,8 @@ func (f *flatline) Tick(now time.Time) []Match {
 	}
 	var out []Match
 	f.keys.each(func(key string, k *flatKey) bool {
-		drop := 0
-		for drop < len(k.times) && n-k.times[drop] >= tf {
-			drop++
-		}
-		if drop > 0 {
-			k.times = append(k.times[:0], k.times[drop:]...)
+		for len(k.times) > 0 && n-k.times[0] >= tf {
+			k.times = heapPop(k.times)
 		}
 		if n-k.first < tf || len(k.times) >= f.threshold {
 			return false
@@ -128,7 +124,9 @@ type flatState struct {
 func (f *flatline) MarshalState() ([]byte, error) {
 	st := flatState{Start: f.start, Keys: make([]timesKey, 0, f.keys.len())}
 	f.keys.each(func(key string, k *flatKey) bool {
-		st.Keys = append(st.Keys, timesKey{Key: key, First: k.first, Times: k.times})
+		ts := slices.Clone(k.times)
+		slices.Sort(ts)
+		st.Keys = append(st.Keys, timesKey{Key: key, First: k.first, Times: ts})
 		return false
 	})
 	return json.Marshal(st)
@@ -147,7 +145,7 @@ func (f *flatline) UnmarshalState(data []byte) error {
 			ts = ts[len(ts)-f.threshold:]
 		}
 		k, _ := keys.touch(f.key(sk.Key))
-		k.first, k.times = sk.First, ts
+		k.first, k.times = sk.First, ts // sorted: a valid min-heap
 	}
 	keys.evictions = 0
 	f.start = st.Start

@@ -15,7 +15,10 @@ func init() { Constructors["frequency"] = newFrequency }
 // then that key's window starts over, as ElastAlert clears it.
 //
 // Only the times matter, so a key keeps at most num_events-1 timestamps
-// (num_events is at most MaxWindowEvents, 100,000). Out-of-order documents
+// (num_events is at most MaxWindowEvents, 100,000), in a min-heap: adding
+// one and expiring the oldest cost O(log n) whatever the order documents
+// come in (flows arrive out of order by up to the exporter's active
+// timeout; a sorted slice cost O(n) per document). Out-of-order documents
 // are placed by their time: one older than timeframe before the key's
 // newest document is not counted, as ElastAlert's EventWindow drops it at
 // once. The match carries the document that completed the count (ElastAlert
@@ -24,7 +27,60 @@ func init() { Constructors["frequency"] = newFrequency }
 type frequency struct {
 	numEvents int
 	timeframe time.Duration
-	keys      *keyLRU[[]int64] // sorted unix-nano times
+	keys      *keyLRU[freqWindow]
+}
+
+// freqWindow is one key's window: unix-nano times as a min-heap, and the
+// newest time seen.
+type freqWindow struct {
+	heap   []int64
+	newest int64
+}
+
+// heapPush adds t to the min-heap h.
+func heapPush(h []int64, t int64) []int64 {
+	h = append(h, t)
+	heapUp(h, len(h)-1)
+	return h
+}
+
+// heapPop removes the least time of the min-heap h.
+func heapPop(h []int64) []int64 {
+	n := len(h) - 1
+	h[0] = h[n]
+	h = h[:n]
+	heapDown(h, 0)
+	return h
+}
+
+func heapUp(h []int64, i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if h[p] <= h[i] {
+			break
+		}
+		h[p], h[i] = h[i], h[p]
+		i = p
+	}
+}
+
+func heapDown(h []int64, i int) {
+	n := len(h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && h[r] < h[l] {
+			m = r
+		}
+		if h[i] <= h[m] {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
 }
 
 func newFrequency(s *Spec) (Type, error) {
@@ -34,40 +90,34 @@ func newFrequency(s *Spec) (Type, error) {
 	if s.Timeframe <= 0 {
 		return nil, errors.New("timeframe must be positive")
 	}
-	return &frequency{numEvents: s.NumEvents, timeframe: s.Timeframe, keys: newKeyLRU[[]int64](s.MaxKeys)}, nil
+	return &frequency{numEvents: s.NumEvents, timeframe: s.Timeframe, keys: newKeyLRU[freqWindow](s.MaxKeys)}, nil
 }
 
 func (f *frequency) Add(ev *Event) []Match {
 	t := ev.Time.UnixNano()
-	w, _ := f.keys.touch(ev.Key)
-	ts := *w
-	newest := t
-	if n := len(ts); n > 0 && ts[n-1] > newest {
-		newest = ts[n-1]
+	w, created := f.keys.touch(ev.Key)
+	if created || len(w.heap) == 0 {
+		w.newest = t
 	}
 	tf := f.timeframe.Nanoseconds()
-	if newest-t >= tf {
+	if w.newest-t >= tf {
 		return nil // older than the window: ElastAlert drops it at once
 	}
-	i, _ := slices.BinarySearch(ts, t)
-	ts = slices.Insert(ts, i, t)
-	drop := 0
-	for drop < len(ts) && newest-ts[drop] >= tf {
-		drop++
+	w.newest = max(w.newest, t)
+	w.heap = heapPush(w.heap, t)
+	for len(w.heap) > 0 && w.newest-w.heap[0] >= tf {
+		w.heap = heapPop(w.heap)
 	}
-	if drop > 0 {
-		ts = append(ts[:0], ts[drop:]...)
-	}
-	if len(ts) >= f.numEvents {
+	if n := len(w.heap); n >= f.numEvents {
+		newest := w.newest
 		f.keys.remove(ev.Key)
 		return []Match{{
 			Time:  time.Unix(0, newest).UTC(),
 			Key:   ev.Key,
 			Doc:   ev.Doc.AppendJSON(nil),
-			Extra: map[string]any{"num_hits": len(ts)},
+			Extra: map[string]any{"num_hits": n},
 		}}
 	}
-	*w = ts
 	return nil
 }
 
@@ -88,8 +138,10 @@ type timesKey struct {
 
 func (f *frequency) MarshalState() ([]byte, error) {
 	st := timesState{Keys: make([]timesKey, 0, f.keys.len())}
-	f.keys.each(func(k string, v *[]int64) bool {
-		st.Keys = append(st.Keys, timesKey{Key: k, Times: *v})
+	f.keys.each(func(k string, v *freqWindow) bool {
+		ts := slices.Clone(v.heap)
+		slices.Sort(ts)
+		st.Keys = append(st.Keys, timesKey{Key: k, Times: ts})
 		return false
 	})
 	return json.Marshal(st)
@@ -100,7 +152,7 @@ func (f *frequency) UnmarshalState(data []byte) error {
 	if err := json.Unmarshal(data, &st); err != nil {
 		return fmt.Errorf("frequency state: %w", err)
 	}
-	keys := newKeyLRU[[]int64](f.keys.max)
+	keys := newKeyLRU[freqWindow](f.keys.max)
 	for _, k := range st.Keys {
 		ts := slices.Clone(k.Times)
 		slices.Sort(ts)
@@ -118,7 +170,10 @@ func (f *frequency) UnmarshalState(data []byte) error {
 			ts = ts[len(ts)-(f.numEvents-1):]
 		}
 		w, _ := keys.touch(k.Key)
-		*w = ts
+		w.heap = ts // sorted: a valid min-heap
+		if len(ts) > 0 {
+			w.newest = ts[len(ts)-1]
+		}
 	}
 	keys.evictions = 0
 	f.keys = keys

@@ -116,9 +116,9 @@ func FuzzLoadState(f *testing.F) {
 				if typ.keys.len() > typ.keys.max {
 					t.Fatalf("frequency keys %d > %d", typ.keys.len(), typ.keys.max)
 				}
-				typ.keys.each(func(_ string, v *[]int64) bool {
-					if len(*v) >= typ.numEvents {
-						t.Fatalf("frequency window of %d", len(*v))
+				typ.keys.each(func(_ string, v *freqWindow) bool {
+					if len(v.heap) >= typ.numEvents {
+						t.Fatalf("frequency window of %d", len(v.heap))
 					}
 					return false
 				})

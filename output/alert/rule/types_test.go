@@ -3,6 +3,7 @@ package rule
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 	"time"
@@ -329,9 +330,9 @@ func TestSimpleTypeStates(t *testing.T) {
 	if f.keys.len() != 10 {
 		t.Errorf("keys after load = %d, want 10", f.keys.len())
 	}
-	f.keys.each(func(k string, v *[]int64) bool {
-		if len(*v) != 2 || (*v)[0] != 4 {
-			t.Errorf("key %s window %v, want the newest 2 (num_events-1), sorted", k, *v)
+	f.keys.each(func(k string, v *freqWindow) bool {
+		if len(v.heap) != 2 || v.heap[0] != 4 || v.newest != 5 {
+			t.Errorf("key %s window %v (newest %d), want the newest 2 (num_events-1), oldest first", k, v.heap, v.newest)
 		}
 		return false
 	})
@@ -361,4 +362,68 @@ func TestFlatlineEvictionAndOrder(t *testing.T) {
 	if diff := cmp.Diff(got, []string{"b=1"}); diff != "" {
 		t.Errorf("Tick(+90s) (-got +want):\n%s\n(a was evicted; c has two documents in the last minute; b's late one is older than the window)", diff)
 	}
+}
+
+// TestFrequencyOutOfOrderAgainstModel: documents in random order (flows
+// arrive out of order by up to the exporter's timeouts) fire exactly where
+// a plain model of ElastAlert's window does: the documents within
+// timeframe of the newest, the older ones dropped at once, the window
+// cleared after a match.
+func TestFrequencyOutOfOrderAgainstModel(t *testing.T) {
+	const n, tf = 50, 10 * time.Second
+	r := rand.New(rand.NewPCG(7, 9))
+	typ := rlNewType(t, Spec{Type: "frequency", NumEvents: n, Timeframe: tf, MaxKeys: 10})
+	var model []time.Duration // the times in the window
+	var newest time.Duration
+	fired, modelFired := 0, 0
+	base := time.Duration(0)
+	for i := range 20000 {
+		base += time.Duration(r.IntN(50)) * time.Millisecond
+		at := base - time.Duration(r.IntN(12000))*time.Millisecond // up to 12s late
+		if len(typ.Add(rlEvent(rlEv{at: at, key: "k"}))) > 0 {
+			fired++
+		}
+		// The model.
+		if len(model) == 0 {
+			newest = at
+		}
+		if newest-at >= tf {
+			continue
+		}
+		newest = max(newest, at)
+		model = append(model, at)
+		kept := model[:0]
+		for _, m := range model {
+			if newest-m < tf {
+				kept = append(kept, m)
+			}
+		}
+		model = kept
+		if len(model) >= n {
+			modelFired++
+			model = nil
+		}
+		if fired != modelFired {
+			t.Fatalf("document %d (at %v): %d matches, the model %d", i, at, fired, modelFired)
+		}
+	}
+	if fired == 0 {
+		t.Fatal("no match at all: the test does not exercise the window")
+	}
+}
+
+// BenchmarkFrequencyOutOfOrder: a window of up to 100,000 documents fed in
+// random order costs O(log n) per document.
+func BenchmarkFrequencyOutOfOrder(b *testing.B) {
+	typ := rlNewType(b, Spec{Type: "frequency", NumEvents: MaxWindowEvents, Timeframe: time.Hour, MaxKeys: 10})
+	r := rand.New(rand.NewPCG(1, 2))
+	evs := make([]*Event, 4096)
+	for i := range evs {
+		evs[i] = rlEvent(rlEv{at: time.Duration(r.IntN(3600)) * time.Second, key: "k"})
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		typ.Add(evs[i%len(evs)])
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/event")
 }
