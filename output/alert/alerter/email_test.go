@@ -3,44 +3,28 @@ package alerter
 import (
 	"bytes"
 	"context"
-	"io"
 	"mime"
-	"mime/quotedprintable"
 	"net/mail"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/sluicelab/sluice/output/alert/alerter/mailtest"
 )
 
-// readMessage parses a delivered message and decodes its body.
-func readMessage(t *testing.T, raw []byte) (*mail.Message, string) {
-	t.Helper()
-	msg, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatalf("delivered message does not parse: %v\n%s", err, raw)
-	}
-	var body io.Reader = msg.Body
-	if strings.EqualFold(msg.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
-		body = quotedprintable.NewReader(msg.Body)
-	}
-	b, err := io.ReadAll(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return msg, strings.ReplaceAll(string(b), "\r\n", "\n")
-}
-
 func TestEmailThroughPostfixWithSTARTTLS(t *testing.T) {
-	ca := newTestCA(t)
-	pf := startPostfix(t, ca, postfixOptions{})
+	ca := mailtest.NewCA(t)
+	pf := mailtest.StartPostfix(t, ca, mailtest.Options{})
 	dir := t.TempDir()
-	writeFile(t, dir, "ca.pem", ca.certPEM)
+	ca.WriteCert(t, dir, "ca.pem")
 	opts := Options{
 		"alert": "email", "email": []any{"ops"}, "email_add_domain": "example.test",
 		"cc": "cc@example.test", "bcc": []any{"bcc@example.test"},
 		"from_addr": "sluice@example.test", "email_reply_to": "noc@example.test",
-		"smtp_host": "127.0.0.1", "smtp_port": pf.port, "smtp_ca_file": "ca.pem",
+		"smtp_host": "127.0.0.1", "smtp_port": pf.Port, "smtp_ca_file": "ca.pem",
 		"alert_subject":      "攻撃を検知しました: {0} (評価 {1})",
 		"alert_subject_args": []any{"source.ip", "f5.asm.violation_rating"},
 		"alert_text":         "F5 ASM がブロックしました。\n送信元: {0}",
@@ -49,10 +33,10 @@ func TestEmailThroughPostfixWithSTARTTLS(t *testing.T) {
 	a := newOne(t, opts, Env{BaseDir: dir})
 	al := testAlert(t)
 	if err := a.Send(context.Background(), al); err != nil {
-		t.Fatalf("Send() error: %v%s", err, pf.log())
+		t.Fatalf("Send() error: %v%s", err, pf.Log())
 	}
-	raw := pf.waitMail(t, "ops", 1)[0]
-	msg, body := readMessage(t, raw)
+	raw := pf.WaitMail(t, "ops", 1)[0]
+	msg, body := mailtest.ReadMessage(t, raw)
 	h := msg.Header
 	for name, want := range map[string]string{
 		"From": "<sluice@example.test>", "To": "<ops@example.test>", "Cc": "<cc@example.test>",
@@ -89,28 +73,28 @@ func TestEmailThroughPostfixWithSTARTTLS(t *testing.T) {
 		t.Errorf("Received %q: want STARTTLS and no client certificate", recv)
 	}
 	// Cc and Bcc recipients get it too.
-	pf.waitMail(t, "cc", 1)
-	pf.waitMail(t, "bcc", 1)
+	pf.WaitMail(t, "cc", 1)
+	pf.WaitMail(t, "bcc", 1)
 
 	// Implicit TLS (smtp_ssl) on postfix's smtps port, and a client
 	// certificate (smtp_cert_file/smtp_key_file) that postfix verifies
 	// against the test CA.
-	certPEM, keyPEM, _ := ca.issue(t, 20)
+	certPEM, keyPEM, _ := ca.Issue(t, 20)
 	writeFile(t, dir, "client.pem", certPEM)
 	writeFile(t, dir, "client.key", keyPEM)
 	for _, o := range []Options{
 		{"alert": "email", "email": "ops@example.test", "smtp_host": "127.0.0.1", "smtp_ca_file": "ca.pem",
-			"smtp_ssl": true, "smtp_port": pf.smtpsPort, "alert_subject": "smtps"},
+			"smtp_ssl": true, "smtp_port": pf.SMTPSPort, "alert_subject": "smtps"},
 		{"alert": "email", "email": "ops@example.test", "smtp_host": "127.0.0.1", "smtp_ca_file": "ca.pem",
-			"smtp_port": pf.port, "alert_subject": "client cert", "smtp_cert_file": "client.pem", "smtp_key_file": "client.key"},
+			"smtp_port": pf.Port, "alert_subject": "client cert", "smtp_cert_file": "client.pem", "smtp_key_file": "client.key"},
 	} {
 		if err := newOne(t, o, Env{BaseDir: dir}).Send(context.Background(), al); err != nil {
-			t.Fatalf("Send() %v error: %v%s", o["alert_subject"], err, pf.log())
+			t.Fatalf("Send() %v error: %v%s", o["alert_subject"], err, pf.Log())
 		}
 	}
 	received := map[string]string{}
-	for _, raw := range pf.waitMail(t, "ops", 3) {
-		msg, _ := readMessage(t, raw)
+	for _, raw := range pf.WaitMail(t, "ops", 3) {
+		msg, _ := mailtest.ReadMessage(t, raw)
 		received[msg.Header.Get("Subject")] = strings.Join(msg.Header["Received"], "\n")
 	}
 	if r := received["smtps"]; !strings.Contains(r, "using TLS") {
@@ -122,11 +106,11 @@ func TestEmailThroughPostfixWithSTARTTLS(t *testing.T) {
 }
 
 func TestEmailThroughPostfixErrors(t *testing.T) {
-	ca := newTestCA(t)
-	pf := startPostfix(t, ca, postfixOptions{})
+	ca := mailtest.NewCA(t)
+	pf := mailtest.StartPostfix(t, ca, mailtest.Options{})
 	dir := t.TempDir()
-	writeFile(t, dir, "ca.pem", ca.certPEM)
-	base := Options{"alert": "email", "email": "ops@example.test", "smtp_host": "127.0.0.1", "smtp_port": pf.port}
+	ca.WriteCert(t, dir, "ca.pem")
+	base := Options{"alert": "email", "email": "ops@example.test", "smtp_host": "127.0.0.1", "smtp_port": pf.Port}
 
 	// Without smtp_ca_file the server's certificate is not trusted: no
 	// fallback to clear text.
@@ -145,33 +129,33 @@ func TestEmailThroughPostfixErrors(t *testing.T) {
 		t.Errorf("Send() to an unknown recipient = %v, want a permanent error", err)
 	}
 	// A port where nothing listens is worth retrying.
-	o["email"], o["smtp_port"] = "ops@example.test", freePort(t)
+	o["email"], o["smtp_port"] = "ops@example.test", mailtest.FreePort(t)
 	if err := newOne(t, o, Env{BaseDir: dir}).Send(context.Background(), testAlert(t)); err == nil || IsPermanent(err) {
 		t.Errorf("Send() to a closed port = %v, want a retryable error", err)
 	}
-	if n := pf.mailCount("ops"); n != 0 {
+	if n := pf.MailCount("ops"); n != 0 {
 		t.Errorf("ops got %d messages, want none", n)
 	}
 }
 
 func TestEmailThroughPostfixWithAuthAndHTML(t *testing.T) {
-	ca := newTestCA(t)
-	pf := startPostfix(t, ca, postfixOptions{sasl: map[string]string{"alice": "s3cret pass"}})
+	ca := mailtest.NewCA(t)
+	pf := mailtest.StartPostfix(t, ca, mailtest.Options{SASL: map[string]string{"alice": "s3cret pass"}})
 	dir := t.TempDir()
-	writeFile(t, dir, "ca.pem", ca.certPEM)
+	ca.WriteCert(t, dir, "ca.pem")
 	writeFile(t, dir, "auth.yaml", []byte("user: alice@example.test\npassword: s3cret pass\n"))
 	writeFile(t, dir, "wrong.yaml", []byte("user: alice@example.test\npassword: nope\n"))
 	opts := Options{
-		"alert": "email", "email": "ops@example.test", "smtp_host": "127.0.0.1", "smtp_port": pf.port,
+		"alert": "email", "email": "ops@example.test", "smtp_host": "127.0.0.1", "smtp_port": pf.Port,
 		"smtp_ca_file": "ca.pem", "smtp_auth_file": "auth.yaml", "email_format": "html",
 		"alert_text": "<h1>{0}</h1>", "alert_text_args": []any{"f5.asm.attack_type"},
 	}
 	al := testAlert(t)
 	al.Matches[0]["message"] = "<script>alert(1)</script>"
 	if err := newOne(t, opts, Env{BaseDir: dir}).Send(context.Background(), al); err != nil {
-		t.Fatalf("Send() with smtp_auth_file error: %v%s", err, pf.log())
+		t.Fatalf("Send() with smtp_auth_file error: %v%s", err, pf.Log())
 	}
-	msg, body := readMessage(t, pf.waitMail(t, "ops", 1)[0])
+	msg, body := mailtest.ReadMessage(t, pf.WaitMail(t, "ops", 1)[0])
 	if mt, _, _ := mime.ParseMediaType(msg.Header.Get("Content-Type")); mt != "text/html" {
 		t.Errorf("Content-Type = %q, want text/html", msg.Header.Get("Content-Type"))
 	}
@@ -197,7 +181,7 @@ func TestEmailThroughPostfixWithAuthAndHTML(t *testing.T) {
 	} else {
 		t.Logf("wrong password: %v", err)
 	}
-	if n := pf.mailCount("ops"); n != 1 {
+	if n := pf.MailCount("ops"); n != 1 {
 		t.Errorf("ops holds %d messages, want only the authenticated one", n)
 	}
 }
@@ -231,5 +215,13 @@ func TestEmailHeaderInjection(t *testing.T) {
 	}
 	if parsed.Header.Get("X-Evil") != "" || parsed.Header.Get("Bcc") != "" {
 		t.Errorf("a document value injected headers: %v", parsed.Header)
+	}
+}
+
+// writeFile writes a file a rule names (relative to Env.BaseDir).
+func writeFile(t *testing.T, dir, name string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/sluicelab/sluice/output/alert/alerter/mailtest"
 )
 
 // request is what a recorder received.
@@ -272,8 +274,8 @@ func TestHTTPStatusClasses(t *testing.T) {
 }
 
 func TestPostTLSWithTestCA(t *testing.T) {
-	ca := newTestCA(t)
-	_, _, pair := ca.issue(t, 2)
+	ca := mailtest.NewCA(t)
+	_, _, pair := ca.Issue(t, 2)
 	srv := &recorder{}
 	srv.Server = httptest.NewUnstartedServer(srv)
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{pair}}
@@ -281,7 +283,7 @@ func TestPostTLSWithTestCA(t *testing.T) {
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	dir := t.TempDir()
-	writeFile(t, dir, "ca.pem", ca.certPEM)
+	ca.WriteCert(t, dir, "ca.pem")
 
 	// Relative to the rule's folder.
 	a := newOne(t, Options{"alert": "post", "http_post_url": srv.URL, "http_post_ca_certs": "ca.pem"}, Env{BaseDir: dir})

@@ -144,9 +144,43 @@ func (l *ruleLoader) build() *Rule {
 			l.fail("type", "%s: %v", s.Type, err)
 		}
 	}
+	l.aliasOptions()
 	sort.Strings(l.notes)
 	r.Notes = l.notes
 	return r
+}
+
+// aliasOptions rewrites, in the rule's Options, the field names that the
+// alerters' renderer reads from there (alert_subject_args,
+// alert_text_args, the keys of alert_text_kw, include, top_count_keys,
+// summary_table_fields) through the aliases, so that an old rule's
+// `alert_subject_args: [ip_client]` renders the field its filter and
+// query_key find. New values are made (a value may be alerting.defaults',
+// shared by every rule); values of another type are left for the
+// renderer to report.
+func (l *ruleLoader) aliasOptions() {
+	for _, key := range []string{"alert_subject_args", "alert_text_args", "include", "top_count_keys", "summary_table_fields"} {
+		switch v := l.raw[key].(type) {
+		case string:
+			l.raw[key] = l.field(v)
+		case []any:
+			out := make([]any, len(v))
+			for i, e := range v {
+				if f, ok := e.(string); ok {
+					e = l.field(f)
+				}
+				out[i] = e
+			}
+			l.raw[key] = out
+		}
+	}
+	if kw, ok := l.raw["alert_text_kw"].(map[string]any); ok {
+		out := make(map[string]any, len(kw))
+		for f, name := range kw {
+			out[l.field(f)] = name
+		}
+		l.raw["alert_text_kw"] = out
+	}
 }
 
 // alertPresent reports whether the alert key names something.

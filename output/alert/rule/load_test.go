@@ -527,3 +527,46 @@ func TestLoadDefaults(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadAliasesInAlertOptions: the field names the alerters' renderer
+// reads from Options go through the aliases as filters and query_key do,
+// also when they come from alerting.defaults (whose values stay as they
+// were: every rule shares them).
+func TestLoadAliasesInAlertOptions(t *testing.T) {
+	rlEnsureTypes()
+	dir := t.TempDir()
+	rlWrite(t, dir, map[string]string{
+		"a.yaml": `name: a
+type: any
+alert: debug
+field_aliases: {ip_client: f5.asm.ip_client}
+alert_subject: "{0} from {1} ({2})"
+alert_subject_args: [violation_rating, ip_client, source.ip]
+alert_text_args: violation_rating
+alert_text_kw: {violation_rating: rating, host.name: host}
+include: [ip_client, "@timestamp"]
+`,
+	})
+	o := rlOpts()
+	o.ExtraKeys = append(o.ExtraKeys, "alert_text_kw") // an alerter key the helpers' list lacks
+	shared := []any{"violation_rating"}
+	o.Defaults = map[string]any{"top_count_keys": shared}
+	r, err := Load(filepath.Join(dir, "a.yaml"), o)
+	if err != nil {
+		t.Fatalf("Load(a): %v", err)
+	}
+	for key, want := range map[string]any{
+		"alert_subject_args": []any{"f5.asm.violation_rating", "f5.asm.ip_client", "source.ip"},
+		"alert_text_args":    "f5.asm.violation_rating",
+		"alert_text_kw":      map[string]any{"f5.asm.violation_rating": "rating", "host.name": "host"},
+		"include":            []any{"f5.asm.ip_client", "@timestamp"},
+		"top_count_keys":     []any{"f5.asm.violation_rating"},
+	} {
+		if diff := cmp.Diff(want, r.Options[key]); diff != "" {
+			t.Errorf("Options[%s] (-want +got):\n%s", key, diff)
+		}
+	}
+	if !cmp.Equal(shared, []any{"violation_rating"}) {
+		t.Errorf("the alerting.defaults value was changed: %v", shared)
+	}
+}

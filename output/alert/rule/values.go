@@ -10,6 +10,8 @@ import (
 
 // valueText renders one field value as text, the way it reads in the
 // stored JSON document (numbers without a trailing .0, times in RFC 3339).
+// A string value is the document's own: valid only while the document is
+// (query.EventDoc reuses its bytes); use fieldText for text that is kept.
 func valueText(v query.Value) string {
 	switch v.Kind {
 	case query.KindString:
@@ -28,16 +30,17 @@ func valueText(v query.Value) string {
 
 // fieldText renders all values of a field, joined with "," when the field
 // holds several; ok is false when the field is absent. The text is the
-// caller's to keep.
+// caller's to keep (a query_key value lives on in silences, windows and
+// alerts), never the document's borrowed bytes.
 func fieldText(vals []query.Value) (string, bool) {
 	switch len(vals) {
 	case 0:
 		return "", false
 	case 1:
-		// A copy: the text of a live event's field points into its batch,
-		// which is reused once the stage returns, and these strings are
-		// kept (query_key windows, change's values, silences).
-		return strings.Clone(valueText(vals[0])), true
+		if vals[0].Kind == query.KindString {
+			return strings.Clone(vals[0].Str), true
+		}
+		return valueText(vals[0]), true
 	}
 	var b strings.Builder
 	for i, v := range vals {

@@ -1,4 +1,4 @@
-package alerter
+package mailtest
 
 import (
 	"crypto/ecdsa"
@@ -16,14 +16,16 @@ import (
 	"time"
 )
 
-// testCA is a certificate authority made for one test.
-type testCA struct {
+// CA is a certificate authority made for one test. It signs server and
+// client certificates for localhost and 127.0.0.1 ([CA.Issue]).
+type CA struct {
 	cert    *x509.Certificate
 	key     *ecdsa.PrivateKey
-	certPEM []byte
+	CertPEM []byte // the CA certificate, PEM: what a client trusts
 }
 
-func newTestCA(t testing.TB) *testCA {
+// NewCA makes a CA valid from an hour ago for a day.
+func NewCA(t testing.TB) *CA {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -46,12 +48,13 @@ func newTestCA(t testing.TB) *testCA {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testCA{cert: cert, key: key, certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+	return &CA{cert: cert, key: key, CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
 }
 
-// issue makes a server certificate for localhost and 127.0.0.1, returning
-// it as PEM (certificate, key) and as a tls.Certificate.
-func (ca *testCA) issue(t testing.TB, serial int64) (certPEM, keyPEM []byte, pair tls.Certificate) {
+// Issue makes a certificate for localhost and 127.0.0.1 (usable by a
+// server and a client) with the given serial number, returning it as PEM
+// (certificate, key) and as a tls.Certificate.
+func (ca *CA) Issue(t testing.TB, serial int64) (certPEM, keyPEM []byte, pair tls.Certificate) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -84,10 +87,12 @@ func (ca *testCA) issue(t testing.TB, serial int64) (certPEM, keyPEM []byte, pai
 	return certPEM, keyPEM, pair
 }
 
-func writeFile(t testing.TB, dir, name string, data []byte) string {
+// WriteCert writes the CA certificate as name in dir (a file a client
+// names as its CA file) and returns its path.
+func (ca *CA) WriteCert(t testing.TB, dir, name string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, data, 0o600); err != nil {
+	if err := os.WriteFile(p, ca.CertPEM, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return p

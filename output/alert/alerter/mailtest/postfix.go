@@ -1,4 +1,4 @@
-package alerter
+package mailtest
 
 import (
 	"fmt"
@@ -14,34 +14,40 @@ import (
 	"time"
 )
 
-// postfix is a private Postfix instance for one test: its own
+// Postfix is a private Postfix instance for one test: its own
 // config_directory, queue and data directories under a temp dir, smtpd on a
 // free port of 127.0.0.1 with STARTTLS (a certificate of the test's CA), and
 // virtual(8) delivery of example.test to Maildirs the test reads back. It
 // never touches the system's /etc/postfix or a system service.
-type postfix struct {
+//
+// The mailboxes are ops@, cc@ and bcc@example.test (boxes "ops", "cc" and
+// "bcc"); mail to other addresses of example.test bounces.
+type Postfix struct {
+	Port      int // smtpd with STARTTLS offered (required for SASL AUTH)
+	SMTPSPort int // smtpd with implicit TLS (smtps)
+
 	dir, conf, mail string
-	port            int // smtpd with STARTTLS
-	smtpsPort       int // smtpd with implicit TLS (smtps)
 }
 
 // needPostfix skips (or, under CI=true, fails) when Postfix cannot run here.
-func needPostfix(t *testing.T) string {
+func needPostfix(t testing.TB) string {
 	t.Helper()
 	bin, err := exec.LookPath("postfix")
 	if err != nil {
 		bin = "/usr/sbin/postfix"
 		if _, err = os.Stat(bin); err != nil {
-			unavailable(t, "postfix is not installed (scripts/test installs it: apt-get install postfix)")
+			Unavailable(t, "postfix is not installed (scripts/test installs it: apt-get install postfix)")
 		}
 	}
 	if os.Geteuid() != 0 {
-		unavailable(t, "a private postfix instance needs root (postfix checks its directories' owners)")
+		Unavailable(t, "a private postfix instance needs root (postfix checks its directories' owners)")
 	}
 	return bin
 }
 
-func unavailable(t *testing.T, why string) {
+// Unavailable skips the test with the reason, or fails it under CI=true
+// (where the SMTP tests must run).
+func Unavailable(t testing.TB, why string) {
 	t.Helper()
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("%s; the SMTP tests must run in CI", why)
@@ -49,7 +55,9 @@ func unavailable(t *testing.T, why string) {
 	t.Skipf("skipping: %s", why)
 }
 
-func freePort(t *testing.T) int {
+// FreePort is a TCP port of 127.0.0.1 free at the time of the call: a port
+// where nothing listens.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -59,25 +67,29 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// postfixOptions selects the instance's extras.
-type postfixOptions struct {
-	// sasl enables SMTP AUTH (Cyrus SASL with a sasldb of these users),
-	// only over TLS; unauthenticated clients are rejected.
-	sasl map[string]string
+// Options selects the instance's extras.
+type Options struct {
+	// SASL enables SMTP AUTH (Cyrus SASL with a sasldb of these users and
+	// passwords, in the realm example.test), only over TLS;
+	// unauthenticated clients are rejected.
+	SASL map[string]string
 }
 
-func startPostfix(t *testing.T, ca *testCA, po postfixOptions) *postfix {
+// StartPostfix starts a private instance with a server certificate of ca
+// and waits until it listens; it is stopped when the test ends. It skips
+// the test (fails it under CI=true) when Postfix cannot run here.
+func StartPostfix(t testing.TB, ca *CA, po Options) *Postfix {
 	t.Helper()
 	bin := needPostfix(t)
 	pu, err := user.Lookup("postfix")
 	if err != nil {
-		unavailable(t, "the postfix user does not exist ("+err.Error()+")")
+		Unavailable(t, "the postfix user does not exist ("+err.Error()+")")
 	}
 	uid, _ := strconv.Atoi(pu.Uid)
 	gid, _ := strconv.Atoi(pu.Gid)
 
 	dir := t.TempDir()
-	p := &postfix{dir: dir, conf: filepath.Join(dir, "conf"), mail: filepath.Join(dir, "mail"), port: freePort(t), smtpsPort: freePort(t)}
+	p := &Postfix{dir: dir, conf: filepath.Join(dir, "conf"), mail: filepath.Join(dir, "mail"), Port: FreePort(t), SMTPSPort: FreePort(t)}
 	for _, d := range []string{p.conf, filepath.Join(dir, "queue"), filepath.Join(dir, "data"), p.mail} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
@@ -98,11 +110,23 @@ func startPostfix(t *testing.T, ca *testCA, po postfixOptions) *postfix {
 			t.Fatal(err)
 		}
 	}
-	certPEM, keyPEM, _ := ca.issue(t, 10)
-	cert := writeFile(t, p.conf, "server.pem", certPEM)
-	key := writeFile(t, p.conf, "server.key", keyPEM)
-	caFile := writeFile(t, p.conf, "ca.pem", ca.certPEM)
-	writeFile(t, p.conf, "vmailbox", []byte("ops@example.test ops/\ncc@example.test cc/\nbcc@example.test bcc/\n"))
+	// Files the daemons read as the postfix user are 0644; the key and
+	// the SASL config stay 0600.
+	put := func(dir, name string, data []byte, perm os.FileMode) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, data, perm); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(path, perm); err != nil { // past the umask
+			t.Fatal(err)
+		}
+		return path
+	}
+	certPEM, keyPEM, _ := ca.Issue(t, 10)
+	cert := put(p.conf, "server.pem", certPEM, 0o644)
+	key := put(p.conf, "server.key", keyPEM, 0o600)
+	caFile := ca.WriteCert(t, p.conf, "ca.pem")
+	put(p.conf, "vmailbox", []byte("ops@example.test ops/\ncc@example.test cc/\nbcc@example.test bcc/\n"), 0o644)
 
 	mainCF := fmt.Sprintf(`compatibility_level = 3.6
 queue_directory = %[1]s/queue
@@ -139,18 +163,18 @@ smtpd_tls_received_header = yes
 smtpd_tls_ask_ccert = yes
 smtpd_tls_CAfile = %[8]s
 `, dir, p.mail, p.conf, uid, gid, cert, key, caFile)
-	if po.sasl != nil {
+	if po.SASL != nil {
 		saslDir := filepath.Join(p.conf, "sasl")
 		if err := os.MkdirAll(saslDir, 0o755); err != nil {
 			t.Fatal(err)
 		}
 		db := filepath.Join(saslDir, "sasldb2")
-		writeFile(t, saslDir, "smtpd.conf", []byte("pwcheck_method: auxprop\nauxprop_plugin: sasldb\nsasldb_path: "+db+"\nmech_list: PLAIN LOGIN\n"))
-		for u, pw := range po.sasl {
+		put(saslDir, "smtpd.conf", []byte("pwcheck_method: auxprop\nauxprop_plugin: sasldb\nsasldb_path: "+db+"\nmech_list: PLAIN LOGIN\n"), 0o600)
+		for u, pw := range po.SASL {
 			cmd := exec.Command("saslpasswd2", "-f", db, "-c", "-p", "-u", "example.test", u)
 			cmd.Stdin = strings.NewReader(pw)
 			if out, err := cmd.CombinedOutput(); err != nil {
-				unavailable(t, fmt.Sprintf("saslpasswd2 (Debian sasl2-bin) could not make the SASL user database: %v: %s", err, out))
+				Unavailable(t, fmt.Sprintf("saslpasswd2 (Debian sasl2-bin) could not make the SASL user database: %v: %s", err, out))
 			}
 		}
 		if err := os.Chown(db, uid, gid); err != nil {
@@ -165,8 +189,8 @@ smtpd_tls_auth_only = yes
 smtpd_client_restrictions = permit_sasl_authenticated, reject
 `, saslDir)
 	}
-	writeFile(t, p.conf, "main.cf", []byte(mainCF))
-	writeFile(t, p.conf, "master.cf", []byte(fmt.Sprintf(`%d      inet  n       -       n       -       -       smtpd
+	put(p.conf, "main.cf", []byte(mainCF), 0o644)
+	put(p.conf, "master.cf", []byte(fmt.Sprintf(`%d      inet  n       -       n       -       -       smtpd
 %d      inet  n       -       n       -       -       smtpd -o smtpd_tls_wrappermode=yes
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -187,17 +211,11 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-`, p.port, p.smtpsPort)))
-	for _, f := range []string{"main.cf", "master.cf", "vmailbox", "server.pem", "ca.pem"} {
-		if err := os.Chmod(filepath.Join(p.conf, f), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-
+`, p.Port, p.SMTPSPort)), 0o644)
 	run := func(args ...string) error {
 		out, err := exec.Command(bin, append([]string{"-c", p.conf}, args...)...).CombinedOutput()
 		if err != nil {
-			return fmt.Errorf("postfix %s: %v: %s%s", strings.Join(args, " "), err, out, p.log())
+			return fmt.Errorf("postfix %s: %v: %s%s", strings.Join(args, " "), err, out, p.Log())
 		}
 		return nil
 	}
@@ -208,30 +226,32 @@ tlsmgr    unix  -       -       n       1000?   1       tlsmgr
 	t.Cleanup(func() { p.stop(t, run) })
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", p.addr(), time.Second)
+		c, err := net.DialTimeout("tcp", p.Addr(), time.Second)
 		if err == nil {
 			c.Close()
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("postfix did not listen on %s: %v%s", p.addr(), err, p.log())
+			t.Fatalf("postfix did not listen on %s: %v%s", p.Addr(), err, p.Log())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	return p
 }
 
-func (p *postfix) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(p.port)) }
+// Addr is the STARTTLS listener's host:port.
+func (p *Postfix) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(p.Port)) }
 
-// log is the instance's mail log, for failure messages.
-func (p *postfix) log() string {
+// Log is the instance's mail log, preceded by a newline and a title: for
+// failure messages.
+func (p *Postfix) Log() string {
 	b, _ := os.ReadFile(filepath.Join(p.dir, "maillog"))
 	return "\nmaillog:\n" + string(b)
 }
 
 // stop stops the instance and waits until its master process is gone
 // (killing it, by its pid, if it does not go).
-func (p *postfix) stop(t *testing.T, run func(...string) error) {
+func (p *Postfix) stop(t testing.TB, run func(...string) error) {
 	pidRaw, _ := os.ReadFile(filepath.Join(p.dir, "queue", "pid", "master.pid"))
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(pidRaw)))
 	if err := run("stop"); err != nil {
@@ -251,8 +271,9 @@ func (p *postfix) stop(t *testing.T, run func(...string) error) {
 	}
 }
 
-// waitMail waits for the messages of a mailbox to arrive and returns them.
-func (p *postfix) waitMail(t *testing.T, box string, n int) [][]byte {
+// WaitMail waits (up to a minute) until a mailbox holds at least n messages
+// and returns all it holds, raw, in the order of their file names.
+func (p *Postfix) WaitMail(t testing.TB, box string, n int) [][]byte {
 	t.Helper()
 	newDir := filepath.Join(p.mail, box, "new")
 	deadline := time.Now().Add(60 * time.Second)
@@ -270,14 +291,14 @@ func (p *postfix) waitMail(t *testing.T, box string, n int) [][]byte {
 			return out
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d messages arrived in %s%s", len(entries), n, box, p.log())
+			t.Fatalf("%d of %d messages arrived in %s%s", len(entries), n, box, p.Log())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
-// mailCount is how many messages a mailbox holds now.
-func (p *postfix) mailCount(box string) int {
+// MailCount is how many messages a mailbox holds now.
+func (p *Postfix) MailCount(box string) int {
 	entries, _ := os.ReadDir(filepath.Join(p.mail, box, "new"))
 	return len(entries)
 }
