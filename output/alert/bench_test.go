@@ -3,6 +3,7 @@ package alert
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -18,6 +19,8 @@ import (
 	"github.com/sluicelab/sluice/collector/syslog"
 	"github.com/sluicelab/sluice/enrich/parsers"
 	"github.com/sluicelab/sluice/internal/event"
+	"github.com/sluicelab/sluice/internal/query"
+	"github.com/sluicelab/sluice/output/alert/rule"
 )
 
 // benchService loads the 50-rule benchmark mix of bench/alert-rules.
@@ -38,7 +41,9 @@ func benchService(b *testing.B) *Service {
 // benchSyslog is a batch of the shared benchmark's mix of vendor lines
 // (collector/syslog/testdata/mix_sample.log: Meraki, F5 ASM, netfilter,
 // other), decoded and parsed as sluice does.
-func benchSyslog(b *testing.B) *event.Batch {
+func benchSyslog(b *testing.B) *event.Batch { return benchSyslogT(b) }
+
+func benchSyslogT(b testing.TB) *event.Batch {
 	b.Helper()
 	f, err := os.Open(filepath.Join("..", "..", "collector", "syslog", "testdata", "mix_sample.log"))
 	if err != nil {
@@ -67,7 +72,9 @@ func benchSyslog(b *testing.B) *event.Batch {
 }
 
 // benchFlows is a batch of the flows of the softflowd captures.
-func benchFlows(b *testing.B) *event.Batch {
+func benchFlows(b *testing.B) *event.Batch { return benchFlowsT(b) }
+
+func benchFlowsT(b testing.TB) *event.Batch {
 	b.Helper()
 	bins, _ := filepath.Glob(filepath.Join("..", "..", "collector", "netflow", "testdata", "*.bin"))
 	bt := event.NewBatch()
@@ -151,5 +158,60 @@ func BenchmarkKeysMemory(b *testing.B) {
 		bt.Release()
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/keys, "bytes/key")
 		runtime.KeepAlive(s)
+	}
+}
+
+// TestGuardDispatchAgreesWithFilters: the engine finds guarded rules by
+// the values of their guarded field; every rule must still see exactly
+// the documents its filter matches. Rules with terms in every form
+// (strings, numbers written otherwise, addresses, lists, AND with other
+// clauses, query strings) over the benchmark's syslog and flow events.
+func TestGuardDispatchAgreesWithFilters(t *testing.T) {
+	var evs []*event.Event
+	for _, bt := range []*event.Batch{benchSyslogT(t), benchFlowsT(t)} {
+		for i := range bt.All() {
+			evs = append(evs, &bt.Events[i])
+		}
+	}
+	filters := []string{
+		`event.action:network_flow`, `destination.port:53`, `destination.port:"053"`, `destination.port:(53 OR 443 OR 22)`,
+		`network.transport:udp AND destination.port:53`, `source.ip:192.168.10.5`, `source.ip:"::ffff:192.168.10.5"`,
+		`event.dataset:"f5.asm"`, `f5.asm.violation_rating:0`, `f5.asm.violation_rating:"4.0"`, `host.hostname:MX68`,
+		`log.syslog.severity.code:6`, `event.type:denied`, `event.action:deny AND NOT source.ip:10.0.0.0/8`,
+		`destination.port:[1 TO 1024]`, `process.name:kernel`, `network.iana_number:17`, `event.outcome:failure`,
+	}
+	var rules []*rule.Rule
+	for i, f := range filters {
+		m, err := query.ParseQueryString(f, query.Options{})
+		if err != nil {
+			t.Fatalf("%q: %v", f, err)
+		}
+		r := &rule.Rule{File: fmt.Sprint(i), Spec: rule.Spec{Name: fmt.Sprint("r", i), Type: "any", MaxKeys: 10}, Filter: m, TimestampField: "@timestamp"}
+		rules = append(rules, r)
+	}
+	eng := rule.NewEngine(rules, rule.EngineConfig{Now: time.Now})
+	want := map[string]uint64{}
+	d := query.NewEventDoc(nil)
+	for _, e := range evs {
+		d.Reset(e)
+		for _, r := range rules {
+			if r.Filter.Match(d) {
+				want[r.Spec.Name]++
+			}
+		}
+		d.Reset(e)
+		eng.Process(d, "sluice-x-2026.12.07")
+	}
+	matched := 0
+	for _, st := range eng.Stats() {
+		if st.Docs != want[st.Name] {
+			t.Errorf("rule %s: engine saw %d documents, its filter matches %d", st.Name, st.Docs, want[st.Name])
+		}
+		if st.Docs > 0 {
+			matched++
+		}
+	}
+	if matched < len(filters)/2 {
+		t.Errorf("only %d of %d rules matched anything: the test exercises too little", matched, len(filters))
 	}
 }

@@ -3,6 +3,7 @@ package rule
 import (
 	"fmt"
 	"math"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -74,10 +75,10 @@ type RuleStats struct {
 // Stats and the state calls are safe for concurrent use; each rule has its
 // own lock, so a slow rule does not hold up another.
 type Engine struct {
-	cfg   EngineConfig
-	setMu sync.Mutex // serializes SetRules and LoadState
-	snap  atomic.Pointer[snapshot]
-	vals  sync.Pool
+	cfg     EngineConfig
+	setMu   sync.Mutex // serializes SetRules and LoadState
+	snap    atomic.Pointer[snapshot]
+	scratch sync.Pool
 }
 
 // snapshot is one loaded rule set; Process works on the snapshot it read.
@@ -128,7 +129,7 @@ func NewEngine(rules []*Rule, cfg EngineConfig) *Engine {
 		cfg.Now = time.Now
 	}
 	e := &Engine{cfg: cfg}
-	e.vals.New = func() any { s := make([]query.Value, 0, 8); return &s }
+	e.scratch.New = func() any { return &processScratch{vals: make([]query.Value, 0, 8)} }
 	e.snap.Store(buildSnapshot(rules, nil))
 	return e
 }
@@ -185,10 +186,83 @@ func newType(r *Rule) (Type, error) {
 	return t, nil
 }
 
+// indexRules are the running rules of one index name, arranged for
+// Process: those with a guard (a term every match must satisfy, see
+// query.GuardOf) are found by the values of the guarded field, the others
+// are evaluated on every document.
+type indexRules struct {
+	all    []*ruleState // load order
+	always []*ruleState // no guard
+	groups []guardGroup
+}
+
+// guardGroup holds the guarded rules of one field path, by key: one map
+// per kind of key, since a map of strings (or numbers, or addresses) hashes
+// faster than one of the struct.
+type guardGroup struct {
+	path   string
+	byText map[string][]*ruleState
+	byNum  map[float64][]*ruleState
+	byIP   map[netip.Addr][]*ruleState
+}
+
+func (g *guardGroup) add(k query.GuardKey, rs *ruleState) {
+	add := func(l []*ruleState) []*ruleState {
+		if slices.Contains(l, rs) {
+			return l
+		}
+		return append(l, rs)
+	}
+	if s, ok := k.Text(); ok {
+		g.byText[s] = add(g.byText[s])
+	} else if n, ok := k.Num(); ok {
+		g.byNum[n] = add(g.byNum[n])
+	} else if a, ok := k.Addr(); ok {
+		g.byIP[a] = add(g.byIP[a])
+	}
+}
+
+func (g *guardGroup) rules(k query.GuardKey) []*ruleState {
+	if s, ok := k.Text(); ok {
+		return g.byText[s]
+	}
+	if n, ok := k.Num(); ok {
+		return g.byNum[n]
+	}
+	if a, ok := k.Addr(); ok {
+		return g.byIP[a]
+	}
+	return nil
+}
+
+func newIndexRules(rules []*ruleState) *indexRules {
+	ir := &indexRules{all: rules}
+	for _, rs := range rules {
+		g, ok := query.Guard{}, false
+		if rs.rule.Filter != nil {
+			g, ok = query.GuardOf(rs.rule.Filter)
+		}
+		if !ok {
+			ir.always = append(ir.always, rs)
+			continue
+		}
+		i := slices.IndexFunc(ir.groups, func(gg guardGroup) bool { return gg.path == g.Path })
+		if i < 0 {
+			ir.groups = append(ir.groups, guardGroup{path: g.Path, byText: map[string][]*ruleState{},
+				byNum: map[float64][]*ruleState{}, byIP: map[netip.Addr][]*ruleState{}})
+			i = len(ir.groups) - 1
+		}
+		for _, k := range g.Keys {
+			ir.groups[i].add(k, rs)
+		}
+	}
+	return ir
+}
+
 // forIndex returns the running rules whose index patterns match index.
-func (s *snapshot) forIndex(index string) []*ruleState {
+func (s *snapshot) forIndex(index string) *indexRules {
 	if v, ok := s.idx.Load(index); ok {
-		return v.([]*ruleState)
+		return v.(*indexRules)
 	}
 	var out []*ruleState
 	for _, rs := range s.rules {
@@ -196,10 +270,11 @@ func (s *snapshot) forIndex(index string) []*ruleState {
 			out = append(out, rs)
 		}
 	}
+	ir := newIndexRules(out)
 	if s.idxN.Load() < maxIndexCache && s.idxN.Add(1) <= maxIndexCache {
-		s.idx.Store(index, out)
+		s.idx.Store(index, ir)
 	}
-	return out
+	return ir
 }
 
 // SetRules replaces the rule set (a reload): a rule with the same name and
@@ -242,56 +317,103 @@ func (e *Engine) emit(out []*Fired) {
 // kept: a match copies it.
 func (e *Engine) Process(doc query.Doc, index string) {
 	s := e.snap.Load()
-	rules := s.forIndex(index)
-	if len(rules) == 0 {
+	ir := s.forIndex(index)
+	if len(ir.all) == 0 {
 		return
 	}
-	bp := e.vals.Get().(*[]query.Value)
-	vals := *bp
-	var out []*Fired
-	for _, rs := range rules {
-		r := rs.rule
-		if r.Filter != nil && !r.Filter.Match(doc) {
-			continue
+	sc := e.scratch.Get().(*processScratch)
+	for _, rs := range ir.always {
+		e.evaluate(rs, doc, index, sc)
+	}
+	for gi := range ir.groups {
+		g := &ir.groups[gi]
+		sc.vals = doc.Values(g.path, sc.vals[:0])
+		sc.keys = sc.keys[:0]
+		for i := range sc.vals {
+			sc.keys = query.ValueKeys(&sc.vals[i], sc.keys)
 		}
-		c := rs.core
-		c.docs.Add(1)
-		ev := Event{Doc: doc}
-		vals = doc.Values(r.TimestampField, vals[:0])
-		t, ok := docTime(vals)
-		if !ok {
-			t = e.cfg.Now()
-			c.noTime.Add(1)
-		}
-		ev.Time = t
-		if len(r.Spec.QueryKey) > 0 {
-			key, ok := queryKeyOf(doc, r.Spec.QueryKey, &vals)
-			if !ok {
-				c.noKey.Add(1)
-				continue
-			}
-			ev.Key = key
-		}
-		start := time.Now()
-		c.mu.Lock()
-		if ms := c.typ.Add(&ev); len(ms) > 0 {
-			for i := range ms {
-				if ms[i].Doc != nil {
-					ms[i].Index = index
+		sc.done = sc.done[:0]
+		for _, k := range sc.keys {
+			for _, rs := range g.rules(k) {
+				if slices.Contains(sc.done, rs) {
+					continue // another key of the same value
 				}
+				sc.done = append(sc.done, rs)
+				e.evaluate(rs, doc, index, sc)
 			}
-			out = c.handle(r, ms, e.cfg.Now(), e.cfg.EventClock, out)
-		}
-		c.mu.Unlock()
-		c.evalNs.Add(int64(time.Since(start)))
-		if len(out) > 0 {
-			e.emit(out)
-			out = out[:0]
 		}
 	}
-	clear(vals[:cap(vals)])
-	*bp = vals[:0]
-	e.vals.Put(bp)
+	clear(sc.vals[:cap(sc.vals)])
+	sc.vals = sc.vals[:0]
+	clear(sc.keys[:cap(sc.keys)])
+	sc.keys = sc.keys[:0]
+	clear(sc.done[:cap(sc.done)])
+	sc.done = sc.done[:0]
+	e.scratch.Put(sc)
+}
+
+// processScratch is the working memory of one Process call.
+type processScratch struct {
+	vals []query.Value
+	keys []query.GuardKey
+	done []*ruleState
+	out  []*Fired
+	n    uint32 // calls, to sample the evaluation time
+}
+
+// evaluate runs one rule on doc: its filter, then its type.
+func (e *Engine) evaluate(rs *ruleState, doc query.Doc, index string, sc *processScratch) {
+	r := rs.rule
+	if r.Filter != nil && !r.Filter.Match(doc) {
+		return
+	}
+	c := rs.core
+	c.docs.Add(1)
+	ev := Event{Doc: doc}
+	vals := doc.Values(r.TimestampField, sc.vals[:0])
+	t, ok := docTime(vals)
+	if !ok {
+		t = e.cfg.Now()
+		c.noTime.Add(1)
+	}
+	ev.Time = t
+	if len(r.Spec.QueryKey) > 0 {
+		key, ok := queryKeyOf(doc, r.Spec.QueryKey, &vals)
+		if !ok {
+			sc.vals = vals[:0]
+			c.noKey.Add(1)
+			return
+		}
+		ev.Key = key
+	}
+	sc.vals = vals[:0]
+	// The time of one evaluation in 16, scaled: reading the clock for
+	// each document cost as much as a filter.
+	sc.n++
+	timed := sc.n%16 == 0
+	var start time.Time
+	if timed {
+		start = time.Now()
+	}
+	out := sc.out[:0]
+	c.mu.Lock()
+	if ms := c.typ.Add(&ev); len(ms) > 0 {
+		for i := range ms {
+			if ms[i].Doc != nil {
+				ms[i].Index = index
+			}
+		}
+		out = c.handle(r, ms, e.cfg.Now(), e.cfg.EventClock, out)
+	}
+	c.mu.Unlock()
+	if timed {
+		c.evalNs.Add(16 * int64(time.Since(start)))
+	}
+	if len(out) > 0 {
+		e.emit(out)
+		clear(out)
+	}
+	sc.out = out[:0]
 }
 
 // Seeder is implemented by rule types that learn from history without
@@ -322,7 +444,7 @@ func (e *Engine) SeedRules() []*Rule {
 func (e *Engine) Seed(doc query.Doc, index string) {
 	s := e.snap.Load()
 	var vals []query.Value
-	for _, rs := range s.forIndex(index) {
+	for _, rs := range s.forIndex(index).all {
 		r := rs.rule
 		c := rs.core
 		c.mu.Lock()
