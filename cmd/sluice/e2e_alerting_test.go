@@ -1,6 +1,8 @@
 package main_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -499,6 +501,27 @@ func TestTestRule(t *testing.T) {
 		t.Errorf("test-rule without --alert sent %d alerts", n)
 	}
 
+	// The same from gzipped files (what retention's gzip action leaves).
+	gzDir := t.TempDir()
+	files, _ := filepath.Glob(filepath.Join(s.opts.OutDir, "sluice-syslog-*.ndjson"))
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		zw.Write(raw)
+		zw.Close()
+		if err := os.WriteFile(filepath.Join(gzDir, filepath.Base(f)+".gz"), buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, code = runCLI(t, nil, "test-rule", "--file", filepath.Join(gzDir, "*.ndjson.gz"), rule)
+	if code != 0 || !strings.Contains(out, "5 documents read") || !strings.Contains(out, "3 matches, 2 alerts, 1 silenced by realert") {
+		t.Errorf("test-rule over .gz files: exit %d:\n%s", code, out)
+	}
+
 	// From the config's output.file.dir, the last day; and sent.
 	cfg := writeCheckConfig(t, "output:\n  file:\n    dir: "+s.opts.OutDir+"\n")
 	out, code = runCLI(t, nil, "test-rule", "-c", cfg, "--alert", rule)
@@ -554,5 +577,47 @@ func TestTestRuleElasticsearch(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("test-rule --es output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestAlertDocumentsInElasticsearch: the alert documents go through the
+// Elasticsearch output too, into the daily alerts index.
+func TestAlertDocumentsInElasticsearch(t *testing.T) {
+	url := estest.URL(t)
+	prefix := estest.IndexName(t, "sluicealert")
+	esCleanup(t, url, prefix)
+	hook := newHookRecorder(t)
+	rules := t.TempDir()
+	writeRule(t, rules, "a.yaml", "name: To ES\ntype: any\nfilter:\n- term: {process.name: app-es}\nalert: post\nhttp_post_url: "+hook.srv.URL+"\n")
+	ps := newPorts(t)
+	env := append(esEnv(url, prefix), "SLUICE_ALERTING_RULES_DIR="+rules, "SLUICE_ALERTING_INDEX="+prefix+"-alerts-%{+yyyy.MM.dd}")
+	s := startSluice(t, sluiceOpts{Ports: ps, Env: env})
+	sendSyslog(t, ps.SyslogUDP, "app-es", "an event that alerts")
+	hook.waitHooks(t, 1, 15*time.Second)
+	time.Sleep(1500 * time.Millisecond) // the alert document's flush
+	s.stop()
+	s.checkLog()
+	byIndex := esDocs(t, url, prefix+"-alerts-*")
+	n := 0
+	for idx, ds := range byIndex {
+		if !strings.HasPrefix(idx, prefix+"-alerts-") {
+			t.Errorf("alert document in index %s", idx)
+		}
+		for _, d := range ds {
+			n++
+			if d.str("rule.name") != "To ES" || d.str("sluice.alert.alert_sent") != "true" {
+				t.Errorf("alert document in Elasticsearch: %s", d.Raw)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d alert documents in Elasticsearch, want 1", n)
+	}
+	syslog := 0
+	for _, ds := range esDocs(t, url, prefix+"-syslog-*") {
+		syslog += len(ds)
+	}
+	if syslog != 1 {
+		t.Errorf("%d syslog documents in Elasticsearch, want 1", syslog)
 	}
 }
