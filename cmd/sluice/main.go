@@ -32,6 +32,7 @@ import (
 	"github.com/sluicelab/sluice/internal/config"
 	"github.com/sluicelab/sluice/internal/obs"
 	"github.com/sluicelab/sluice/internal/pipeline"
+	"github.com/sluicelab/sluice/output/alert"
 	"github.com/sluicelab/sluice/output/elasticsearch"
 	"github.com/sluicelab/sluice/output/file"
 	"github.com/sluicelab/sluice/output/retention"
@@ -148,7 +149,7 @@ func execute(args []string, stdoutW, stderrW io.Writer) int {
 	root.Version = versionString()
 	root.SetVersionTemplate(versionText())
 	root.AddCommand(run, check, ver, setupCommand(stderrW), geoipCommand(stderrW), retentionCommand(stderrW))
-	root.AddCommand(statusCommand())
+	root.AddCommand(statusCommand(), testRuleCommand(stdoutW, stderrW))
 	root.SetArgs(args)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(stderrW, "sluice:", err)
@@ -174,6 +175,7 @@ type componentConfigs struct {
 	pipe      pipeline.Config
 	retention retention.Config
 	timecheck timecheck.Config
+	alert     alert.Config
 }
 
 // buildComponentConfigs maps cfg onto the components' configs. It goes on
@@ -282,6 +284,20 @@ func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
 	cc.timecheck.Syslog = timecheck.Bounds{MaxPast: cfg.Syslog.MaxPast, MaxFuture: cfg.Syslog.MaxFuture}
 
 	cc.pipe = pipeline.Config{QueueSize: cfg.Pipeline.QueueSize, Workers: cfg.Pipeline.Workers, FlushInterval: cfg.Pipeline.FlushInterval}
+
+	a := cfg.Alerting
+	cc.alert = alert.Default()
+	cc.alert.RulesDirs, cc.alert.Index, cc.alert.AlertTimeLimit = a.RulesDir, a.Index, a.AlertTimeLimit
+	cc.alert.QueueSize, cc.alert.Workers, cc.alert.MaxKeys, cc.alert.Defaults = a.QueueSize, a.Workers, a.MaxKeys, a.Defaults
+	cc.alert.StatePath = filepath.Join(cfg.DataDir, "alert-state.json")
+	cc.alert.FlowsIndex, cc.alert.SyslogIndex = cfg.Output.Index.Flows, cfg.Output.Index.Syslog
+	if outLoc, err := time.LoadLocation(cfg.Output.Timezone); err == nil { // else config.Validate names output.timezone
+		cc.alert.Location = outLoc
+	}
+	es := cc.es
+	cc.alert.History = func(ctx context.Context, from, to time.Time, each func(alert.Doc) error) error {
+		return readHistory(ctx, cfg, es, from, to, each)
+	}
 	return cc, errors.Join(errs...)
 }
 
@@ -470,34 +486,80 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 	if err != nil {
 		return fmt.Errorf("time check: %w", err)
 	}
-	stages = append(stages, tc, pipeline.Encode{})
+	stages = append(stages, tc)
+	// Alert rules see every field the stages above add; the alert
+	// documents come in through a source of their own.
+	alerts := p.alerts
+	if alerts != nil {
+		if err := alerts.LoadState(); err != nil {
+			return err
+		}
+		alerts.Seed(ctx)
+		stages = append(stages, alerts.Stage())
+		sources = append(sources, alerts.Source())
+	}
+	stages = append(stages, pipeline.Encode{})
 	runner := pipeline.New(cc.pipe, sources, stages, outputs, logger, reg)
 
-	// SIGHUP reloads the GeoIP databases; without them it is only logged
-	// (it must not end the process, its default action).
+	// SIGHUP reloads the GeoIP databases and the alert rules; without
+	// either it is only logged (it must not end the process, its default
+	// action).
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	geoHup := make(chan os.Signal, 1)
+	alertHup := make(chan struct{}, 1)
 	geoCtx, stopGeo := context.WithCancel(context.WithoutCancel(ctx))
-	geoDone := make(chan struct{})
+	geoDone := make(chan struct{}, 2)
 	go func() {
-		defer close(geoDone)
-		if geoDB != nil {
-			_ = geoDB.Run(geoCtx, hup)
-			return
-		}
+		defer func() { geoDone <- struct{}{} }()
 		for {
 			select {
 			case <-geoCtx.Done():
 				return
-			case <-hup:
-				logger.Info("SIGHUP: nothing to reload (no geoip databases configured)")
+			case sig := <-hup:
+				if geoDB == nil && alerts == nil {
+					logger.Info("SIGHUP: nothing to reload (no geoip databases or alert rules configured)")
+				}
+				select {
+				case geoHup <- sig:
+				default:
+				}
+				select {
+				case alertHup <- struct{}{}:
+				default:
+				}
 			}
 		}
+	}()
+	go func() {
+		defer func() { geoDone <- struct{}{} }()
+		if geoDB != nil {
+			_ = geoDB.Run(geoCtx, geoHup)
+			return
+		}
+		<-geoCtx.Done()
 	}()
 	defer func() {
 		stopGeo()
 		<-geoDone
+		<-geoDone
+	}()
+
+	// Alerting: the engine's clock, the alerter workers and rule reloads
+	// run until the pipeline has drained (the alert stage may still match
+	// during the drain); then unsent alerts and windows go to the state.
+	alertCtx, stopAlerts := context.WithCancel(context.WithoutCancel(ctx))
+	alertDone := make(chan struct{})
+	go func() {
+		defer close(alertDone)
+		if alerts != nil {
+			_ = alerts.Run(alertCtx, alertHup)
+		}
+	}()
+	defer func() {
+		stopAlerts()
+		<-alertDone
 	}()
 
 	var httpSrv *obs.Server
@@ -519,7 +581,13 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 		if err != nil {
 			return err
 		}
-		httpSrv.SetStatus(runner.Status)
+		httpSrv.SetStatus(func() string {
+			st := runner.Status()
+			if alerts != nil {
+				st += "alerting: " + alerts.Status() + "\n"
+			}
+			return st
+		})
 		logger.Info("serving /metrics, /healthz, /readyz", "listen", httpSrv.Addr())
 	}
 	httpCtx, stopHTTP := context.WithCancel(context.WithoutCancel(ctx))

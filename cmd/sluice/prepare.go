@@ -13,6 +13,7 @@ import (
 	"github.com/sluicelab/sluice/enrich/parsers"
 	"github.com/sluicelab/sluice/geoip"
 	"github.com/sluicelab/sluice/internal/config"
+	"github.com/sluicelab/sluice/output/alert"
 	"github.com/sluicelab/sluice/output/elasticsearch"
 	"github.com/sluicelab/sluice/output/retention"
 )
@@ -26,6 +27,7 @@ type prepared struct {
 	parsers   *parsers.Stage
 	geoDB     *geoip.DB         // nil without databases
 	retention *retention.Runner // nil without retention.schedule
+	alerts    *alert.Service    // nil without alerting.rules_dir
 	// warnings are problems that do not stop sluice: a GeoIP database
 	// not there yet (it is loaded when it appears).
 	warnings []error
@@ -96,6 +98,12 @@ func checkConfigLogged(path string, flags *pflag.FlagSet, reg prometheus.Registe
 			errs = append(errs, fmt.Errorf("retention: %w", err))
 		} else if cc.retention.Schedule != "" {
 			p.retention = r
+		}
+	}
+	if len(cc.alert.RulesDirs) > 0 && cc.alert.Validate() == nil {
+		// The rules (each file, key by key) and their alerters.
+		if p.alerts, err = alert.New(cc.alert, logger, reg); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if err := errors.Join(dedupe(errs)...); err != nil {

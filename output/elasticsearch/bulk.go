@@ -273,3 +273,18 @@ func itemOf(m map[string]itemResponse) itemResponse {
 func statusLabel(status int) string {
 	return strconv.Itoa(status)
 }
+
+// DocumentID returns the _id this output gives the document doc (an
+// event's JSON, without newline) of time ts (event.created when ts is
+// zero), when doc is the first document with these bytes in its bulk,
+// which is every document but exact duplicates. Alert documents use it to
+// point at the documents that matched.
+func DocumentID(ts, created time.Time, doc []byte) string {
+	ms := ts.UnixMilli()
+	if ts.IsZero() {
+		ms = created.UnixMilli()
+	}
+	var id [idLen]byte
+	docID(&id, ms, doc, 0)
+	return string(id[:])
+}

@@ -134,9 +134,11 @@ func TestStallIsReported(t *testing.T) {
 	write(t, o, flowBatch(0, 100, day))
 	o.commit(context.Background(), true) // seal now, as Flush does after the flush interval
 	deadline := time.Now().Add(30 * time.Second)
-	for o.Ready() == nil {
+	// The stall may be reported before the first answer came back (on a
+	// loaded machine): wait for the report that has the reason.
+	for err := o.Ready(); err == nil || !strings.Contains(err.Error(), "503"); err = o.Ready() {
 		if time.Now().After(deadline) {
-			t.Fatalf("Ready() still nil %s after the stall timeout; Status %q", 30*time.Second, o.Status())
+			t.Fatalf("Ready() = %v %s after the stall timeout, want a stall with the reason; Status %q", err, 30*time.Second, o.Status())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

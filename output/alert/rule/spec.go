@@ -1,9 +1,3 @@
-// Package rule loads ElastAlert-style rule files and evaluates them on the
-// stream of documents: each rule has a filter, a type (any, blacklist,
-// frequency, spike, flatline, new_term, ...) that keeps its own windows per
-// query_key value, and the realert/aggregation logic that turns matches into
-// alerts. It knows nothing of how alerts are sent (package alerter) or
-// where documents come from (the alert stage, sluice test-rule).
 package rule
 
 import (
@@ -29,6 +23,9 @@ type Match struct {
 	// Doc is the matching document as JSON (nil for a match that has no
 	// document, such as flatline's).
 	Doc []byte
+	// Index is where Doc is stored: the index (or daily file) name the
+	// engine's Process was given with it; "" without a document.
+	Index string
 	// Extra holds the values a rule type adds to the match as ElastAlert
 	// does (num_hits, num_matches, spike_count, reference_count,
 	// new_field, cardinality, metric_<key>_<type>, percentage, ...).

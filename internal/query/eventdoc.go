@@ -1,0 +1,934 @@
+package query
+
+import (
+	"math"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/sluicelab/sluice/internal/event"
+)
+
+// EventDoc is a Doc over a live *event.Event. It answers the paths rules
+// and the console read most (event.*, source.*, destination.*, network.*,
+// observer.ip, host.hostname, log.syslog.*, message, process.*, tags,
+// netflow.<key> and every parsed field by its key) from the typed event,
+// without allocating, with the values the JSON encoder would write. Any
+// other path is answered from the event encoded once with AppendJSON and
+// parsed (kept until the next Reset), so the stored document is always
+// the truth.
+//
+// An EventDoc is reused: Reset points it at the next event. It is not safe
+// for concurrent use, and the values it returns (their strings) are valid
+// until the next Reset.
+type EventDoc struct {
+	e       *event.Event
+	scratch []byte // text built for values (MACs, hex, community ID)
+	buf     []byte // the encoded event, for the slow path
+	jd      *JSONDoc
+	parsed  bool
+	own     int // own values of a syslog event; -1: not counted yet
+
+	// memo keeps the values of the paths asked for this event: the rules
+	// of a rule set read the same few fields (event.action, source.ip,
+	// ...) one after the other, and the lookup by path costs more than
+	// copying its values.
+	memo  [memoSize]memoEntry
+	nmemo int
+	mvals []Value
+}
+
+// memoSize is how many paths an EventDoc remembers per event.
+const memoSize = 32
+
+type memoEntry struct {
+	path       string
+	start, end int
+}
+
+var _ Walker = (*EventDoc)(nil)
+
+// NewEventDoc returns an EventDoc over e.
+func NewEventDoc(e *event.Event) *EventDoc {
+	d := &EventDoc{}
+	d.Reset(e)
+	return d
+}
+
+// Reset points d at e and forgets what it cached of the previous event.
+func (d *EventDoc) Reset(e *event.Event) {
+	d.e = e
+	if d.nmemo > 0 {
+		clear(d.mvals) // they point into the previous event's batch
+		d.mvals = d.mvals[:0]
+		d.nmemo = 0
+	}
+	d.scratch = d.scratch[:0]
+	d.jd = nil
+	d.parsed = false
+	d.own = -1
+}
+
+// Event returns the event d reads.
+func (d *EventDoc) Event() *event.Event { return d.e }
+
+// AppendJSON implements Doc.
+func (d *EventDoc) AppendJSON(dst []byte) []byte {
+	if d.e == nil {
+		return append(dst, "{}"...)
+	}
+	return d.e.AppendJSON(dst)
+}
+
+// Each implements Walker (through the encoded event).
+func (d *EventDoc) Each(fn func(path string, vals []Value) bool) {
+	if jd := d.doc(); jd != nil {
+		jd.Each(fn)
+	}
+}
+
+// doc returns the encoded and parsed event.
+func (d *EventDoc) doc() *JSONDoc {
+	if !d.parsed {
+		d.parsed = true
+		if d.e == nil {
+			return nil
+		}
+		d.buf = d.e.AppendJSON(d.buf[:0])
+		d.jd, _ = NewJSONDoc(d.buf)
+	}
+	return d.jd
+}
+
+func (d *EventDoc) slow(path string, dst []Value) []Value {
+	if jd := d.doc(); jd != nil {
+		return jd.Values(path, dst)
+	}
+	return dst
+}
+
+// Values implements Doc.
+func (d *EventDoc) Values(path string, dst []Value) []Value {
+	for i := range d.nmemo {
+		if m := &d.memo[i]; m.path == path {
+			return append(dst, d.mvals[m.start:m.end]...)
+		}
+	}
+	start := len(dst)
+	dst = d.values(path, dst)
+	if d.nmemo < memoSize && len(dst)-start <= 16 {
+		s := len(d.mvals)
+		d.mvals = append(d.mvals, dst[start:]...)
+		d.memo[d.nmemo] = memoEntry{path: path, start: s, end: len(d.mvals)}
+		d.nmemo++
+	}
+	return dst
+}
+
+// values is Values without the memo.
+func (d *EventDoc) values(path string, dst []Value) []Value {
+	e := d.e
+	if e == nil {
+		return dst
+	}
+	switch path {
+	case "@timestamp":
+		if !e.Timestamp.IsZero() {
+			dst = append(dst, timeValue(e.Timestamp))
+		}
+		return dst
+	case "tags":
+		return d.tags(dst)
+	case "ecs.version":
+		return append(dst, strValue(event.ECSVersion))
+	}
+	var (
+		out     []Value
+		handled bool
+	)
+	switch e.Kind {
+	case event.KindFlow:
+		out, handled = d.flow(path, dst)
+	case event.KindSyslog:
+		out, handled = d.syslog(path, dst)
+	case event.KindUnknown:
+		out, handled = d.other(path, dst)
+	}
+	// Kinds the fast path does not know are answered from their document.
+	if handled {
+		return out
+	}
+	return d.slow(path, dst)
+}
+
+// tagNames are event's tag names by bit (event keeps them unexported;
+// an unknown bit sends the lookup to the slow path).
+var tagNames = [...]string{
+	"_grokparsefailure",
+	"_geoip_lookup_failure",
+	"_truncated",
+	"_syslogheaderfailure",
+	"_sampling_rate_unknown",
+	"_time_from_receive",
+	"_time_out_of_range",
+}
+
+func (d *EventDoc) tags(dst []Value) []Value {
+	t := d.e.Tags
+	if t>>len(tagNames) != 0 {
+		return d.slow("tags", dst)
+	}
+	for i, n := range tagNames {
+		if t&(1<<i) != 0 {
+			dst = append(dst, strValue(n))
+		}
+	}
+	return dst
+}
+
+func strValue(s string) Value { return Value{Kind: KindString, Str: s} }
+
+func numValue(f float64) Value { return Value{Kind: KindNumber, Num: f} }
+
+// timeValue is t as the encoder writes it: UTC, whole milliseconds, the
+// year clamped to 0000..9999.
+func timeValue(t time.Time) Value {
+	sec := t.Unix()
+	ms := int64(t.Nanosecond() / 1e6)
+	const minSec, maxSec = -62167219200, 253402300799 // 0000-01-01, 9999-12-31T23:59:59
+	switch {
+	case sec < minSec:
+		sec, ms = minSec, 0
+	case sec > maxSec:
+		sec, ms = maxSec, 999
+	}
+	return Value{Kind: KindTime, Time: time.Unix(sec, ms*1e6).UTC()}
+}
+
+func ipValue(a netip.Addr) Value { return Value{Kind: KindIP, IP: a.WithZone("")} }
+
+// str returns s as the decoded JSON string the encoder's output gives:
+// invalid UTF-8 bytes become U+FFFD, one per byte.
+func (d *EventDoc) str(s string) Value {
+	if utf8.ValidString(s) {
+		return strValue(s)
+	}
+	start := len(d.scratch)
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError {
+			d.scratch = utf8.AppendRune(d.scratch, utf8.RuneError)
+		} else {
+			d.scratch = append(d.scratch, s[i:i+n]...)
+		}
+		i += n
+	}
+	return d.scratchValue(start)
+}
+
+// scratchValue returns d.scratch[start:] as a string value (valid until
+// the next Reset: the scratch is only appended to until then, and a
+// grown scratch leaves the old array to the strings that point to it).
+func (d *EventDoc) scratchValue(start int) Value {
+	if len(d.scratch) == start {
+		return strValue("")
+	}
+	b := d.scratch[start:]
+	return strValue(unsafe.String(&b[0], len(b)))
+}
+
+const hexLower, hexUpper = "0123456789abcdef", "0123456789ABCDEF"
+
+// field appends the value the encoder writes for a writable field.
+func (d *EventDoc) field(f *event.Field, dst []Value) []Value {
+	switch f.Type {
+	case event.FieldUint:
+		return append(dst, numValue(float64(f.U)))
+	case event.FieldInt:
+		return append(dst, numValue(float64(int64(f.U))))
+	case event.FieldString:
+		return append(dst, d.str(f.S))
+	case event.FieldIP:
+		if f.IP.IsValid() {
+			dst = append(dst, ipValue(f.IP))
+		}
+		return dst
+	case event.FieldMAC:
+		start := len(d.scratch)
+		for i, b := range f.B {
+			if i > 0 {
+				d.scratch = append(d.scratch, ':')
+			}
+			d.scratch = append(d.scratch, hexLower[b>>4], hexLower[b&0xf])
+		}
+		return append(dst, d.scratchValue(start))
+	case event.FieldHex:
+		start := len(d.scratch)
+		for _, b := range f.B {
+			d.scratch = append(d.scratch, hexLower[b>>4], hexLower[b&0xf])
+		}
+		return append(dst, d.scratchValue(start))
+	case event.FieldTime:
+		return append(dst, timeValue(time.Unix(0, int64(f.U))))
+	case event.FieldTimeMillis:
+		return append(dst, timeValue(time.UnixMilli(int64(f.U))))
+	case event.FieldBool:
+		return append(dst, Value{Kind: KindBool, Bool: f.U != 0})
+	case event.FieldFloat:
+		return appendFloatValue(dst, math.Float64frombits(f.U))
+	}
+	return dst
+}
+
+// appendFloatValue leaves out NaN and infinities (written as null).
+func appendFloatValue(dst []Value, v float64) []Value {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return dst
+	}
+	return append(dst, numValue(v))
+}
+
+// writable mirrors the encoder's test of a field it writes.
+func writable(f *event.Field) bool {
+	switch f.Type {
+	case event.FieldIP:
+		return f.IP.IsValid()
+	case event.FieldUint, event.FieldInt, event.FieldString, event.FieldMAC, event.FieldHex,
+		event.FieldTime, event.FieldBool, event.FieldFloat, event.FieldTimeMillis:
+		return true
+	}
+	return false
+}
+
+// other answers events of unknown kind: @timestamp, event.created and
+// observer.ip only.
+func (d *EventDoc) other(path string, dst []Value) ([]Value, bool) {
+	e := d.e
+	switch path {
+	case "event.created":
+		if !e.Created.IsZero() {
+			dst = append(dst, timeValue(e.Created))
+		}
+	case "observer.ip":
+		if e.Observer.IsValid() {
+			dst = append(dst, ipValue(e.Observer))
+		}
+	}
+	return dst, true
+}
+
+// cut splits path at its first dot.
+func cut(path string) (root, rest string) {
+	if i := strings.IndexByte(path, '.'); i >= 0 {
+		return path[:i], path[i+1:]
+	}
+	return path, ""
+}
+
+// flow answers KindFlow events (appendFlow's document).
+func (d *EventDoc) flow(path string, dst []Value) ([]Value, bool) {
+	e := d.e
+	f := &e.Flow
+	root, rest := cut(path)
+	switch root {
+	case "event":
+		switch rest {
+		case "kind":
+			dst = append(dst, strValue("event"))
+		case "category":
+			dst = append(dst, strValue("network"))
+		case "type":
+			dst = append(dst, strValue("connection"))
+		case "action":
+			dst = append(dst, strValue("network_flow"))
+		case "module":
+			dst = append(dst, strValue("sluice"))
+		case "dataset":
+			dst = append(dst, strValue("sluice.flow"))
+		case "created":
+			if !e.Created.IsZero() {
+				dst = append(dst, timeValue(e.Created))
+			}
+		case "start":
+			if !f.Start.IsZero() {
+				dst = append(dst, timeValue(f.Start))
+			}
+		case "end":
+			if !f.End.IsZero() {
+				dst = append(dst, timeValue(f.End))
+			}
+		case "duration":
+			if !f.Start.IsZero() && !f.End.IsZero() && !f.End.Before(f.Start) {
+				dst = append(dst, numValue(float64(int64(f.End.Sub(f.Start)))))
+			}
+		}
+		return dst, true
+	case "source":
+		return d.endpoint(&e.Src, rest, dst, flowPorts(f), true), true
+	case "destination":
+		return d.endpoint(&e.Dst, rest, dst, flowPorts(f), true), true
+	case "network":
+		switch rest {
+		case "transport":
+			if f.HasProtocol {
+				if n := transportName(f.Protocol); n != "" {
+					dst = append(dst, strValue(n))
+				}
+			}
+		case "iana_number":
+			if f.HasProtocol {
+				dst = append(dst, strValue(ianaNumbers[f.Protocol]))
+			}
+		case "bytes":
+			if f.Bytes != 0 {
+				dst = append(dst, numValue(float64(f.Bytes)))
+			}
+		case "packets":
+			if f.Packets != 0 {
+				dst = append(dst, numValue(float64(f.Packets)))
+			}
+		case "direction":
+			if s := e.Direction.String(); s != "" {
+				dst = append(dst, strValue(s))
+			}
+		case "type":
+			if a := e.Src.IP; a.IsValid() || e.Dst.IP.IsValid() {
+				if !a.IsValid() {
+					a = e.Dst.IP
+				}
+				if a.Is4() || a.Is4In6() {
+					dst = append(dst, strValue("ipv4"))
+				} else {
+					dst = append(dst, strValue("ipv6"))
+				}
+			}
+		case "community_id":
+			if f.HasProtocol && e.Src.IP.IsValid() && e.Dst.IP.IsValid() {
+				start := len(d.scratch)
+				d.scratch = event.AppendCommunityID(d.scratch, 0, e.Src.IP, e.Dst.IP, e.Src.Port, e.Dst.Port, f.Protocol)
+				if len(d.scratch) > start {
+					dst = append(dst, d.scratchValue(start))
+				}
+			}
+		}
+		return dst, true
+	case "observer":
+		if rest == "ip" && e.Observer.IsValid() {
+			dst = append(dst, ipValue(e.Observer))
+		}
+		return dst, true
+	case "sluice":
+		if rest == "original_timestamp" && !e.OriginalTimestamp.IsZero() {
+			dst = append(dst, timeValue(e.OriginalTimestamp))
+		}
+		return dst, true
+	case "netflow":
+		return d.netflow(rest, dst)
+	case "flow":
+		return dst, rest != "id" // flow.id: the encoder's hash, not exported
+	}
+	return dst, true // no other root is written for flows
+}
+
+// netflow answers netflow.<key>: sluice's own type, sampling_rate and
+// exporter.*, and the decoded fields by key.
+func (d *EventDoc) netflow(key string, dst []Value) ([]Value, bool) {
+	e := d.e
+	f := &e.Flow
+	if !utf8.ValidString(key) || strings.ContainsRune(key, utf8.RuneError) {
+		return dst, false // keys are compared as encoded: leave it to the document
+	}
+	switch key {
+	case "type":
+		if f.SFlow {
+			dst = append(dst, strValue("sflow_flow"))
+		} else {
+			dst = append(dst, strValue("netflow_flow"))
+		}
+	case "sampling_rate":
+		if f.SamplingRate > 1 {
+			dst = append(dst, numValue(float64(f.SamplingRate)))
+		}
+	case "exporter.address":
+		if e.Observer.IsValid() {
+			dst = append(dst, ipValue(e.Observer))
+		}
+	case "exporter.source_id":
+		dst = append(dst, numValue(float64(f.SourceID)))
+	case "exporter.version":
+		if f.Version != 0 {
+			dst = append(dst, numValue(float64(f.Version)))
+		}
+	case "exporter.uptime_millis":
+		if f.HasUptime {
+			dst = append(dst, numValue(float64(f.UptimeMillis)))
+		}
+	}
+	reserved := key == "type" || key == "sampling_rate" || key == "exporter"
+	for i := range e.NetFlow {
+		fl := &e.NetFlow[i]
+		if fl.Key != key || !writable(fl) {
+			continue
+		}
+		if e.KeysChecked {
+			dst = d.field(fl, dst) // unique keys promised: written as they are
+			continue
+		}
+		if !reserved {
+			dst = d.field(fl, dst)
+		}
+		break // later duplicates are skipped by the encoder
+	}
+	return dst, true
+}
+
+func flowPorts(f *event.Flow) portPolicy {
+	if f.HasProtocol {
+		switch f.Protocol {
+		case 6, 17, 132:
+			return portsAlways
+		case 1, 58:
+			return portsNever
+		}
+	}
+	return portsIfNonzero
+}
+
+type portPolicy uint8
+
+const (
+	portsIfNonzero portPolicy = iota
+	portsAlways
+	portsNever
+)
+
+// endpoint answers source.<rest> / destination.<rest>. mac: whether the
+// document has the MAC (flows do, syslog documents do not).
+func (d *EventDoc) endpoint(p *event.Endpoint, rest string, dst []Value, ports portPolicy, mac bool) []Value {
+	switch rest {
+	case "ip":
+		if p.IP.IsValid() {
+			dst = append(dst, ipValue(p.IP))
+		}
+		return dst
+	case "port":
+		if (p.Port != 0 && ports != portsNever) || ports == portsAlways {
+			dst = append(dst, numValue(float64(p.Port)))
+		}
+		return dst
+	case "bytes":
+		if p.Bytes != 0 {
+			dst = append(dst, numValue(float64(p.Bytes)))
+		}
+		return dst
+	case "packets":
+		if p.Packets != 0 {
+			dst = append(dst, numValue(float64(p.Packets)))
+		}
+		return dst
+	case "mac":
+		if mac && p.HasMAC {
+			start := len(d.scratch)
+			for i, b := range p.MAC {
+				if i > 0 {
+					d.scratch = append(d.scratch, '-')
+				}
+				d.scratch = append(d.scratch, hexUpper[b>>4], hexUpper[b&0xf])
+			}
+			dst = append(dst, d.scratchValue(start))
+		}
+		return dst
+	case "locality":
+		if s := p.Locality.String(); s != "" {
+			dst = append(dst, strValue(s))
+		}
+		return dst
+	}
+	g := p.Geo
+	if g == nil {
+		return dst
+	}
+	s := ""
+	switch rest {
+	case "geo.city_name":
+		s = g.CityName
+	case "geo.continent_code":
+		s = g.ContinentCode
+	case "geo.country_iso_code":
+		s = g.CountryISO
+	case "geo.country_name":
+		s = g.CountryName
+	case "geo.region_iso_code":
+		s = g.RegionISO
+	case "geo.region_name":
+		s = g.RegionName
+	case "geo.location.lat":
+		if g.HasLocation {
+			dst = appendFloatValue(dst, g.Lat)
+		}
+		return dst
+	case "geo.location.lon":
+		if g.HasLocation {
+			dst = appendFloatValue(dst, g.Lon)
+		}
+		return dst
+	case "as.number":
+		if g.ASN != 0 {
+			dst = append(dst, numValue(float64(g.ASN)))
+		}
+		return dst
+	case "as.organization.name":
+		s = g.ASOrg
+	}
+	if s != "" {
+		dst = append(dst, d.str(s))
+	}
+	return dst
+}
+
+// maxSyslogValues is how many values the encoder writes at most in a
+// syslog document, sluice's own first: parsed fields past it are left out.
+const maxSyslogValues = 96
+
+// ownCount returns how many own values the encoder writes for the
+// syslog event (as ownSyslogFields counts them), cached until Reset.
+func (d *EventDoc) ownCount() int {
+	if d.own >= 0 {
+		return d.own
+	}
+	e := d.e
+	sl := &e.Syslog
+	n := endpointCount(&e.Src) + endpointCount(&e.Dst) + 3 // dataset, kind, module
+	add := func(ok bool) {
+		if ok {
+			n++
+		}
+	}
+	add(!e.Created.IsZero())
+	add(sl.Original != "")
+	add(sl.Hostname != "")
+	if sl.HasPriority && sl.Priority <= 191 {
+		n += 5
+	}
+	add(sl.MsgID != "")
+	_, pidOK := procPID(sl.ProcID)
+	add(sl.ProcID != "" && !pidOK)
+	add(pidOK)
+	add(sl.Message != "")
+	add(e.Direction.String() != "")
+	if e.Flow.HasProtocol {
+		n++
+		add(transportName(e.Flow.Protocol) != "")
+	}
+	add(e.Observer.IsValid())
+	add(sl.AppName != "")
+	add(!e.OriginalTimestamp.IsZero())
+	d.own = n
+	return n
+}
+
+func endpointCount(p *event.Endpoint) int {
+	n := 0
+	add := func(ok bool) {
+		if ok {
+			n++
+		}
+	}
+	add(p.Bytes != 0)
+	add(p.IP.IsValid())
+	add(p.Locality.String() != "")
+	add(p.Packets != 0)
+	add(p.Port != 0)
+	if g := p.Geo; g != nil {
+		add(g.ASN != 0)
+		add(g.ASOrg != "")
+		add(g.CityName != "")
+		add(g.ContinentCode != "")
+		add(g.CountryISO != "")
+		add(g.CountryName != "")
+		add(g.RegionISO != "")
+		add(g.RegionName != "")
+		if g.HasLocation {
+			n += 2
+		}
+	}
+	return n
+}
+
+// syslog answers KindSyslog events: sluice's own values, then the parsed
+// fields, merged as appendSyslog merges them (own wins over a parsed
+// field of the same path; a value with another value below its path is
+// left out).
+func (d *EventDoc) syslog(path string, dst []Value) ([]Value, bool) {
+	e := d.e
+	if len(e.Fields) > maxSyslogValues-d.ownCount() {
+		return dst, false
+	}
+	n := len(dst)
+	dst = d.syslogOwn(path, dst)
+	if len(dst) > n {
+		if d.parsedBelow(path) {
+			return dst[:n], true
+		}
+		return dst, true
+	}
+	// A parsed field.
+	var fl *event.Field
+	for i := range e.Fields {
+		if f := &e.Fields[i]; f.Key == path && writable(f) {
+			fl = f
+			break
+		}
+	}
+	if fl == nil {
+		return dst, true
+	}
+	if !validPath(path) || strings.Count(path, ".") >= 16 {
+		return dst, true
+	}
+	switch root, _ := cut(path); root {
+	case "destination", "event", "host", "log", "network", "observer", "process", "sluice", "source":
+		for _, k := range ownSyslogKeys {
+			if len(k) > len(path) && k[len(path)] == '.' && k[:len(path)] == path {
+				return dst, false // an own value may lie below: leave it to the document
+			}
+		}
+	}
+	if d.parsedBelow(path) {
+		return dst, true
+	}
+	return d.field(fl, dst), true
+}
+
+// parsedBelow reports whether a written parsed field lies below path.
+func (d *EventDoc) parsedBelow(path string) bool {
+	for i := range d.e.Fields {
+		f := &d.e.Fields[i]
+		k := f.Key
+		if len(k) > len(path) && k[len(path)] == '.' && k[:len(path)] == path && writable(f) && validPath(k) {
+			return true
+		}
+	}
+	return false
+}
+
+// validPath mirrors the encoder's test of a parsed field's key.
+func validPath(p string) bool {
+	if p == "" || p[0] == '.' || p[len(p)-1] == '.' || strings.Contains(p, "..") || !utf8.ValidString(p) {
+		return false
+	}
+	switch p {
+	case "@timestamp", "tags", "ecs", "ecs.version":
+		return false
+	}
+	return !strings.HasPrefix(p, "ecs.") && !strings.HasPrefix(p, "tags.") && !strings.HasPrefix(p, "@timestamp.")
+}
+
+func endpointKeys(p string) []string {
+	return []string{p + ".as.number", p + ".as.organization.name", p + ".bytes", p + ".geo.city_name",
+		p + ".geo.continent_code", p + ".geo.country_iso_code", p + ".geo.country_name",
+		p + ".geo.location.lat", p + ".geo.location.lon", p + ".geo.region_iso_code",
+		p + ".geo.region_name", p + ".ip", p + ".locality", p + ".packets", p + ".port"}
+}
+
+// ownSyslogKeys are every path sluice itself may write in a syslog
+// document (besides @timestamp, tags and ecs.version).
+var ownSyslogKeys = append(append([]string{
+	"event.created", "event.dataset", "event.kind", "event.module", "event.original",
+	"host.hostname", "log.syslog.facility.code", "log.syslog.facility.name", "log.syslog.msgid",
+	"log.syslog.priority", "log.syslog.procid", "log.syslog.severity.code", "log.syslog.severity.name",
+	"message", "network.direction", "network.iana_number", "network.transport", "observer.ip",
+	"process.name", "process.pid", "sluice.original_timestamp",
+}, endpointKeys("source")...), endpointKeys("destination")...)
+
+// syslogOwn appends sluice's own value at path, if the event has one.
+func (d *EventDoc) syslogOwn(path string, dst []Value) []Value {
+	e := d.e
+	sl := &e.Syslog
+	root, rest := cut(path)
+	switch root {
+	case "source":
+		return d.endpoint(&e.Src, rest, dst, portsIfNonzero, false)
+	case "destination":
+		return d.endpoint(&e.Dst, rest, dst, portsIfNonzero, false)
+	}
+	hasPri := sl.HasPriority && sl.Priority <= 191
+	switch path {
+	case "event.created":
+		if !e.Created.IsZero() {
+			dst = append(dst, timeValue(e.Created))
+		}
+	case "event.dataset":
+		if sl.Dataset == "" {
+			dst = append(dst, strValue("sluice.syslog"))
+		} else {
+			dst = append(dst, d.str(sl.Dataset))
+		}
+	case "event.kind":
+		dst = append(dst, strValue("event"))
+	case "event.module":
+		dst = append(dst, strValue("sluice"))
+	case "event.original":
+		if sl.Original != "" {
+			dst = append(dst, d.str(sl.Original))
+		}
+	case "host.hostname":
+		if sl.Hostname != "" {
+			dst = append(dst, d.str(sl.Hostname))
+		}
+	case "log.syslog.facility.code":
+		if hasPri {
+			dst = append(dst, numValue(float64(sl.Priority/8)))
+		}
+	case "log.syslog.facility.name":
+		if hasPri {
+			dst = append(dst, strValue(facilityNames[sl.Priority/8]))
+		}
+	case "log.syslog.msgid":
+		if sl.MsgID != "" {
+			dst = append(dst, d.str(sl.MsgID))
+		}
+	case "log.syslog.priority":
+		if hasPri {
+			dst = append(dst, numValue(float64(sl.Priority)))
+		}
+	case "log.syslog.procid":
+		if _, ok := procPID(sl.ProcID); sl.ProcID != "" && !ok {
+			dst = append(dst, d.str(sl.ProcID))
+		}
+	case "log.syslog.severity.code":
+		if hasPri {
+			dst = append(dst, numValue(float64(sl.Priority%8)))
+		}
+	case "log.syslog.severity.name":
+		if hasPri {
+			dst = append(dst, strValue(severityNames[sl.Priority%8]))
+		}
+	case "message":
+		if sl.Message != "" {
+			dst = append(dst, d.str(sl.Message))
+		}
+	case "network.direction":
+		if s := e.Direction.String(); s != "" {
+			dst = append(dst, strValue(s))
+		}
+	case "network.iana_number":
+		if e.Flow.HasProtocol {
+			dst = append(dst, strValue(ianaNumbers[e.Flow.Protocol]))
+		}
+	case "network.transport":
+		if e.Flow.HasProtocol {
+			if n := transportName(e.Flow.Protocol); n != "" {
+				dst = append(dst, strValue(n))
+			}
+		}
+	case "observer.ip":
+		if e.Observer.IsValid() {
+			dst = append(dst, ipValue(e.Observer))
+		}
+	case "process.name":
+		if sl.AppName != "" {
+			dst = append(dst, d.str(sl.AppName))
+		}
+	case "process.pid":
+		if pid, ok := procPID(sl.ProcID); ok {
+			dst = append(dst, numValue(float64(pid)))
+		}
+	case "sluice.original_timestamp":
+		if !e.OriginalTimestamp.IsZero() {
+			dst = append(dst, timeValue(time.UnixMilli(e.OriginalTimestamp.UnixMilli())))
+		}
+	}
+	return dst
+}
+
+// procPID parses a numeric process ID as the encoder does (32 bits).
+func procPID(s string) (uint64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	v, err := strconv.ParseUint(s, 10, 32)
+	return v, err == nil
+}
+
+var facilityNames = [24]string{"kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news",
+	"uucp", "cron", "authpriv", "ftp", "ntp", "security", "console", "solaris-cron",
+	"local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"}
+
+var severityNames = [8]string{"emergency", "alert", "critical", "error", "warning", "notice", "informational", "debug"}
+
+var ianaNumbers = func() (t [256]string) {
+	for i := range t {
+		t[i] = strconv.Itoa(i)
+	}
+	return t
+}()
+
+// transportName mirrors the encoder's network.transport names.
+func transportName(p uint8) string {
+	switch p {
+	case 0:
+		return "hopopt"
+	case 1:
+		return "icmp"
+	case 2:
+		return "igmp"
+	case 4:
+		return "ipv4"
+	case 6:
+		return "tcp"
+	case 8:
+		return "egp"
+	case 17:
+		return "udp"
+	case 33:
+		return "dccp"
+	case 41:
+		return "ipv6"
+	case 43:
+		return "ipv6-route"
+	case 44:
+		return "ipv6-frag"
+	case 46:
+		return "rsvp"
+	case 47:
+		return "gre"
+	case 50:
+		return "esp"
+	case 51:
+		return "ah"
+	case 58:
+		return "ipv6-icmp"
+	case 59:
+		return "ipv6-nonxt"
+	case 60:
+		return "ipv6-opts"
+	case 88:
+		return "eigrp"
+	case 89:
+		return "ospf"
+	case 94:
+		return "ipip"
+	case 103:
+		return "pim"
+	case 112:
+		return "vrrp"
+	case 115:
+		return "l2tp"
+	case 132:
+		return "sctp"
+	case 136:
+		return "udplite"
+	case 137:
+		return "mpls-in-ip"
+	}
+	return ""
+}

@@ -1,0 +1,150 @@
+package query
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicelab/sluice/internal/event"
+)
+
+// TestEventDocMatchesDocument is the property the fast path rests on:
+// for every event of the project's golden data (and the synthetic
+// corners), every leaf path of the encoded document has the same values
+// through EventDoc as through JSONDoc of that document, and paths that
+// do not exist give nothing on both.
+func TestEventDocMatchesDocument(t *testing.T) {
+	evs := allTestEvents(t)
+	if len(evs) < 100 {
+		t.Fatalf("only %d test events", len(evs))
+	}
+	missing := []string{"nope", "event.nope", "source.nope", "source.geo.nope", "netflow.nope", "netflow.exporter.nope",
+		"log.syslog.nope", "f5.asm.nope", "message.x", "source", "event", "tags.x", "@timestamp.x", "ecs", "flow.nope"}
+	var d EventDoc
+	paths, slow := 0, 0
+	slowPaths := map[string]int{}
+	for _, ne := range evs {
+		doc := ne.e.AppendJSON(nil)
+		jd, err := NewJSONDoc(doc)
+		if err != nil {
+			t.Fatalf("%s: NewJSONDoc(%s) = %v", ne.name, doc, err)
+		}
+		check := func(p string) {
+			d.Reset(ne.e)
+			got := valueKeys(d.Values(p, nil))
+			if d.parsed && !strings.HasPrefix(ne.name, "syslog-edge") && ne.name != "syslog-many" {
+				slow++
+				slowPaths[p]++
+			}
+			want := valueKeys(jd.Values(p, nil))
+			if got != want {
+				t.Errorf("%s: Values(%q) = %s, want %s (document %s)", ne.name, p, got, want, doc)
+			}
+		}
+		for _, p := range jd.Paths() {
+			paths++
+			check(p)
+		}
+		for _, p := range missing {
+			check(p)
+		}
+	}
+	t.Logf("%d events, %d leaf paths; %d lookups took the slow path: %v", len(evs), paths, slow, slowPaths)
+	// The slow path is for the rare paths (flow.id) and odd events only.
+	if slow*20 > paths {
+		t.Errorf("%d of %d lookups took the slow path: %v", slow, paths, slowPaths)
+	}
+}
+
+// TestOwnSyslogRoots: the roots syslog() checks for own values below a
+// parsed path cover every own key.
+func TestOwnSyslogRoots(t *testing.T) {
+	roots := map[string]bool{"destination": true, "event": true, "host": true, "log": true, "network": true,
+		"observer": true, "process": true, "sluice": true, "source": true, "message": true}
+	for _, k := range ownSyslogKeys {
+		if r, _ := cut(k); !roots[r] {
+			t.Errorf("own key %q has root %q, not checked", k, r)
+		}
+	}
+}
+
+// TestEventDocMatchesLikeDocument: every query built from the values of
+// a golden event's document matches the EventDoc exactly when it
+// matches the JSONDoc of the encoded event (values of other kinds, IPs
+// and times, must behave as their text in the document does).
+func TestEventDocMatchesLikeDocument(t *testing.T) {
+	evs := allTestEvents(t)
+	opts := Options{Now: func() time.Time { return fixedNow }}
+	var d EventDoc
+	queries, matched := 0, 0
+	for i, ne := range evs {
+		if strings.HasPrefix(ne.name, "mix_sample") && i%8 != 0 {
+			continue // the mix repeats a few line types: a sample of them is enough here
+		}
+		doc := ne.e.AppendJSON(nil)
+		jd, err := NewJSONDoc(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range jd.Paths() {
+			var b strings.Builder
+			writeField(&b, p)
+			f := b.String()
+			v := jd.Values(p, nil)[0]
+			text := v.String()
+			var q strings.Builder
+			writeQuoted(&q, text)
+			qv := q.String()
+			pre := ""
+			if len(text) > 2 {
+				var w strings.Builder
+				(&wildcardPred{pattern: escapeWildcard(text[:2]) + "*"}).write(&w)
+				pre = w.String()
+			}
+			for _, qs := range []string{
+				f + ":" + qv, "NOT " + f + ":" + qv, f + ":[" + qv + " TO *]", f + ":{* TO " + qv + "}",
+				f + ":[a TO z]", f + ":[0 TO 5]", f + ":[10.0.0.0 TO 255.0.0.0]", f + ":[now-1y TO now]",
+				f + ":/.*[0-9].*/", f + ":*", f + ":" + pre, f + ":10.0.0.0/8", f + ":true",
+			} {
+				if strings.HasSuffix(qs, ":") {
+					continue
+				}
+				m, err := ParseQueryString(qs, opts)
+				if err != nil {
+					t.Fatalf("ParseQueryString(%q) = %v", qs, err)
+				}
+				d.Reset(ne.e)
+				got, want := m.Match(&d), m.Match(jd)
+				queries++
+				if want {
+					matched++
+				}
+				if got != want {
+					t.Errorf("%s: %q matches the EventDoc: %v, the document: %v (%s)", ne.name, qs, got, want, doc)
+				}
+			}
+		}
+	}
+	t.Logf("%d queries, %d matched", queries, matched)
+}
+
+// TestEventDocOtherKind: an event of a kind the fast path does not know
+// is answered from its document.
+func TestEventDocOtherKind(t *testing.T) {
+	e := &event.Event{Kind: event.Kind(200), Timestamp: received, Created: received, Observer: netip.MustParseAddr("192.0.2.9")}
+	jd, err := NewJSONDoc(e.AppendJSON(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := NewEventDoc(e)
+	for _, p := range append(jd.Paths(), "nope") {
+		if got, want := valueKeys(d.Values(p, nil)), valueKeys(jd.Values(p, nil)); got != want {
+			t.Errorf("Values(%q) = %s, want %s", p, got, want)
+		}
+	}
+	d.Reset(nil)
+	if v := d.Values("@timestamp", nil); len(v) != 0 {
+		t.Errorf("Values() after Reset(nil) = %v", v)
+	}
+}

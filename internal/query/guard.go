@@ -1,0 +1,127 @@
+package query
+
+import (
+	"net/netip"
+	"strconv"
+)
+
+// A Guard is a necessary condition read off a filter's structure: the
+// filter can only match a document whose field Path has a value with one
+// of the Keys (ValueKeys). A rule engine with many rules looks up each
+// guarded path once per document and evaluates only the rules whose key it
+// finds, instead of every filter.
+type Guard struct {
+	Path string
+	Keys []GuardKey
+}
+
+// GuardKey is one value a term compares equal to, in one of the forms
+// terms compare in: text, number or address.
+type GuardKey struct {
+	kind uint8
+	s    string
+	n    float64
+	ip   netip.Addr
+}
+
+const (
+	guardText uint8 = iota + 1
+	guardNum
+	guardIP
+)
+
+// GuardOf returns a guard of m when m is one of this package's matchers
+// and every match must satisfy a term (or terms) on one keyword field: the
+// filter itself, or one clause of its AND. Terms on text fields, CIDRs and
+// dates give no guard (their matches are not found by equality).
+func GuardOf(m Matcher) (Guard, bool) {
+	c, ok := m.(*compiled)
+	if !ok {
+		return Guard{}, false
+	}
+	cands := []node{c.root}
+	if and, ok := c.root.(andNode); ok {
+		cands = and
+	}
+	for _, n := range cands {
+		if g, ok := guardOfNode(n); ok {
+			return g, true
+		}
+	}
+	return Guard{}, false
+}
+
+func guardOfNode(n node) (Guard, bool) {
+	switch n := n.(type) {
+	case *leaf:
+		return guardOfLeaf(n)
+	case orNode:
+		var g Guard
+		for i, x := range n {
+			l, ok := x.(*leaf)
+			if !ok {
+				return Guard{}, false
+			}
+			lg, ok := guardOfLeaf(l)
+			if !ok || (i > 0 && lg.Path != g.Path) {
+				return Guard{}, false
+			}
+			g.Path = lg.Path
+			g.Keys = append(g.Keys, lg.Keys...)
+		}
+		return g, len(n) > 0
+	}
+	return Guard{}, false
+}
+
+func guardOfLeaf(l *leaf) (Guard, bool) {
+	if len(l.paths) != 1 || l.text[0] {
+		return Guard{}, false
+	}
+	p, ok := l.p.(*termPred)
+	if !ok || p.hasPfx || p.hasTime {
+		return Guard{}, false
+	}
+	// termPred.test on a keyword field matches a text value equal to raw,
+	// a number equal to num (also as text), an address equal to ip (also
+	// as text) and a bool by "true"/"false": raw's keys cover them all.
+	keys := []GuardKey{{kind: guardText, s: p.raw}}
+	if p.hasNum {
+		keys = append(keys, GuardKey{kind: guardNum, n: p.num})
+	}
+	if p.hasIP {
+		keys = append(keys, GuardKey{kind: guardIP, ip: p.ip})
+	}
+	return Guard{Path: l.paths[0], Keys: keys}, true
+}
+
+// ValueKeys appends the guard keys of v: a term matches v only if one of
+// its keys is among them.
+func ValueKeys(v *Value, dst []GuardKey) []GuardKey {
+	switch v.Kind {
+	case KindString:
+		dst = append(dst, GuardKey{kind: guardText, s: v.Str})
+		if f, ok := parseNumberText(v.Str); ok {
+			dst = append(dst, GuardKey{kind: guardNum, n: f})
+		}
+		if a, ok := parseIPText(v.Str); ok {
+			dst = append(dst, GuardKey{kind: guardIP, ip: a})
+		}
+	case KindNumber:
+		dst = append(dst, GuardKey{kind: guardNum, n: v.Num})
+	case KindIP:
+		dst = append(dst, GuardKey{kind: guardIP, ip: v.IP.WithZone("").Unmap()})
+	case KindBool:
+		dst = append(dst, GuardKey{kind: guardText, s: strconv.FormatBool(v.Bool)})
+	}
+	return dst
+}
+
+// Text returns the key's text, when it is a text key.
+func (k GuardKey) Text() (string, bool) { return k.s, k.kind == guardText }
+
+// Num returns the key's number, when it is a number key.
+func (k GuardKey) Num() (float64, bool) { return k.n, k.kind == guardNum }
+
+// Addr returns the key's address, when it is an address key.
+func (k GuardKey) Addr() (netip.Addr, bool) { return k.ip, k.kind == guardIP }

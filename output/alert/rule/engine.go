@@ -1,0 +1,762 @@
+package rule
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicelab/sluice/internal/query"
+)
+
+// maxAggMatches bounds the matches one pending aggregation keeps; further
+// matches are still counted in Fired.NumHits.
+const maxAggMatches = 1000
+
+// maxIndexCache bounds the index names whose matching rules the engine
+// remembers (daily index names change once a day).
+const maxIndexCache = 4096
+
+// EngineConfig is what the engine needs from its caller.
+type EngineConfig struct {
+	// Now is the wall clock (time.Now when nil): realert silences and
+	// aggregation windows run on it, as ElastAlert's do, and a document
+	// without a usable time gets it.
+	Now func() time.Time
+	// EventClock runs realert silences and aggregation windows on the
+	// matches' own times instead of Now: for replaying past documents
+	// (sluice test-rule), where the caller also passes document times to
+	// Tick.
+	EventClock bool
+	// Emit receives every match that survives to an alert or a silence. It
+	// is called from the goroutines that call Process, Tick and SetRules,
+	// concurrently, never with a rule's lock held; it must not block for
+	// long (hand the alert to a bounded queue).
+	Emit func(*Fired)
+}
+
+// Fired is what the engine emits: one alert (or one silenced match).
+type Fired struct {
+	Rule    *Rule
+	Matches []Match // one, or several when aggregated
+	// Key is the query_key value of the match; for an aggregated alert, the
+	// aggregation_key value ("" when the rule has none).
+	Key string
+	// Silenced means realert suppressed it: the caller records it but does
+	// not send it.
+	Silenced   bool
+	Aggregated bool
+	// NumHits is the num_hits the rule type reported (0: unknown); for an
+	// aggregated alert, the number of matches aggregated (Matches keeps the
+	// first 1000).
+	NumHits int
+}
+
+// RuleStats are one rule's counters since it was loaded unchanged.
+type RuleStats struct {
+	Name      string
+	Docs      uint64 // documents that passed the rule's index and filter
+	NoKey     uint64 // of those, skipped for a missing query_key field
+	NoTime    uint64 // of those, without a usable time (the wall clock was used)
+	Matches   uint64 // matches of the rule type
+	Fired     uint64 // alerts emitted (an aggregated alert counts once)
+	Silenced  uint64 // matches silenced by realert
+	Evictions uint64 // query_key windows dropped to stay within max_keys
+	EvalTime  time.Duration
+	// Err is why the rule does not run ("" when it does).
+	Err string
+}
+
+// Engine evaluates a set of rules on documents. Process, Tick, SetRules,
+// Stats and the state calls are safe for concurrent use; each rule has its
+// own lock, so a slow rule does not hold up another.
+type Engine struct {
+	cfg     EngineConfig
+	setMu   sync.Mutex // serializes SetRules and LoadState
+	snap    atomic.Pointer[snapshot]
+	scratch sync.Pool
+}
+
+// snapshot is one loaded rule set; Process works on the snapshot it read.
+type snapshot struct {
+	rules  []*ruleState // the ones that run, in load order
+	all    []*ruleState // with disabled and failed ones, for Stats
+	byName map[string]*ruleState
+	idx    sync.Map // index name -> []*ruleState
+	idxN   atomic.Int32
+}
+
+type ruleState struct {
+	rule *Rule
+	core *ruleCore // nil when the rule does not run
+	err  string
+}
+
+// ruleCore is a rule's evaluation state; a reload that keeps the rule
+// unchanged keeps its core.
+type ruleCore struct {
+	mu       sync.Mutex
+	typ      Type
+	silences map[string]silence
+	aggs     map[string]*pendingAgg
+	// retired is set when a reload dropped this state: nothing may wait in
+	// it any more.
+	retired bool
+
+	docs, noKey, noTime, matches, fired, silenced atomic.Uint64
+	evalNs                                        atomic.Int64
+}
+
+type silence struct {
+	until time.Time
+	exp   int
+}
+
+type pendingAgg struct {
+	key       string
+	alertTime time.Time
+	matches   []Match
+	hits      int
+}
+
+// NewEngine builds an engine for rules (see SetRules).
+func NewEngine(rules []*Rule, cfg EngineConfig) *Engine {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	e := &Engine{cfg: cfg}
+	e.scratch.New = func() any { return &processScratch{vals: make([]query.Value, 0, 8)} }
+	e.snap.Store(buildSnapshot(rules, nil))
+	return e
+}
+
+// buildSnapshot builds the rule set, reusing the cores of old rules with
+// the same name and hash.
+func buildSnapshot(rules []*Rule, old *snapshot) *snapshot {
+	s := &snapshot{byName: make(map[string]*ruleState, len(rules))}
+	for _, r := range rules {
+		if r == nil {
+			continue
+		}
+		rs := &ruleState{rule: r}
+		switch {
+		case s.byName[r.Spec.Name] != nil:
+			rs.err = fmt.Sprintf("another rule is named %q; this one does not run", r.Spec.Name)
+			s.all = append(s.all, rs)
+			continue
+		case r.Disabled:
+			rs.err = "disabled (is_enabled: false)"
+		default:
+			if old != nil {
+				if o := old.byName[r.Spec.Name]; o != nil && o.core != nil && o.rule.Hash == r.Hash && r.Hash != "" {
+					rs.core = o.core
+				}
+			}
+			if rs.core == nil {
+				typ, err := newType(r)
+				if err != nil {
+					rs.err = err.Error()
+				} else {
+					rs.core = &ruleCore{typ: typ, silences: map[string]silence{}, aggs: map[string]*pendingAgg{}}
+				}
+			}
+		}
+		s.byName[r.Spec.Name] = rs
+		s.all = append(s.all, rs)
+		if rs.core != nil {
+			s.rules = append(s.rules, rs)
+		}
+	}
+	return s
+}
+
+func newType(r *Rule) (Type, error) {
+	c := Constructors[r.Spec.Type]
+	if c == nil {
+		return nil, fmt.Errorf("rule type %q is not built into this sluice", r.Spec.Type)
+	}
+	t, err := c(&r.Spec)
+	if err != nil {
+		return nil, fmt.Errorf("rule type %s: %w", r.Spec.Type, err)
+	}
+	return t, nil
+}
+
+// indexRules are the running rules of one index name, arranged for
+// Process: those with a guard (a term every match must satisfy, see
+// query.GuardOf) are found by the values of the guarded field, the others
+// are evaluated on every document.
+type indexRules struct {
+	all    []*ruleState // load order
+	always []*ruleState // no guard
+	groups []guardGroup
+}
+
+// guardGroup holds the guarded rules of one field path, by key: one map
+// per kind of key, since a map of strings (or numbers, or addresses) hashes
+// faster than one of the struct.
+type guardGroup struct {
+	path   string
+	byText map[string][]*ruleState
+	byNum  map[float64][]*ruleState
+	byIP   map[netip.Addr][]*ruleState
+}
+
+func (g *guardGroup) add(k query.GuardKey, rs *ruleState) {
+	add := func(l []*ruleState) []*ruleState {
+		if slices.Contains(l, rs) {
+			return l
+		}
+		return append(l, rs)
+	}
+	if s, ok := k.Text(); ok {
+		g.byText[s] = add(g.byText[s])
+	} else if n, ok := k.Num(); ok {
+		g.byNum[n] = add(g.byNum[n])
+	} else if a, ok := k.Addr(); ok {
+		g.byIP[a] = add(g.byIP[a])
+	}
+}
+
+func (g *guardGroup) rules(k query.GuardKey) []*ruleState {
+	if s, ok := k.Text(); ok {
+		return g.byText[s]
+	}
+	if n, ok := k.Num(); ok {
+		return g.byNum[n]
+	}
+	if a, ok := k.Addr(); ok {
+		return g.byIP[a]
+	}
+	return nil
+}
+
+func newIndexRules(rules []*ruleState) *indexRules {
+	ir := &indexRules{all: rules}
+	for _, rs := range rules {
+		g, ok := query.Guard{}, false
+		if rs.rule.Filter != nil {
+			g, ok = query.GuardOf(rs.rule.Filter)
+		}
+		if !ok {
+			ir.always = append(ir.always, rs)
+			continue
+		}
+		i := slices.IndexFunc(ir.groups, func(gg guardGroup) bool { return gg.path == g.Path })
+		if i < 0 {
+			ir.groups = append(ir.groups, guardGroup{path: g.Path, byText: map[string][]*ruleState{},
+				byNum: map[float64][]*ruleState{}, byIP: map[netip.Addr][]*ruleState{}})
+			i = len(ir.groups) - 1
+		}
+		for _, k := range g.Keys {
+			ir.groups[i].add(k, rs)
+		}
+	}
+	return ir
+}
+
+// forIndex returns the running rules whose index patterns match index.
+func (s *snapshot) forIndex(index string) *indexRules {
+	if v, ok := s.idx.Load(index); ok {
+		return v.(*indexRules)
+	}
+	var out []*ruleState
+	for _, rs := range s.rules {
+		if indexMatch(rs.rule.Index, index) {
+			out = append(out, rs)
+		}
+	}
+	ir := newIndexRules(out)
+	if s.idxN.Load() < maxIndexCache && s.idxN.Add(1) <= maxIndexCache {
+		s.idx.Store(index, ir)
+	}
+	return ir
+}
+
+// SetRules replaces the rule set (a reload): a rule with the same name and
+// Hash keeps its windows, silences and pending aggregations; a changed
+// rule starts fresh; a removed one goes. Pending aggregations of changed
+// and removed rules are emitted now rather than lost (and a match that a
+// Process call running during the swap still gives the old state is
+// emitted at once).
+func (e *Engine) SetRules(rules []*Rule) {
+	e.setMu.Lock()
+	defer e.setMu.Unlock()
+	old := e.snap.Load()
+	ns := buildSnapshot(rules, old)
+	e.snap.Store(ns)
+	for _, ors := range old.rules {
+		if nrs := ns.byName[ors.rule.Spec.Name]; nrs != nil && nrs.core == ors.core {
+			continue
+		}
+		c := ors.core
+		c.mu.Lock()
+		c.retired = true
+		out := c.flushAggs(ors.rule, nil, time.Time{}, true)
+		c.mu.Unlock()
+		e.emit(out)
+	}
+}
+
+func (e *Engine) emit(out []*Fired) {
+	if e.cfg.Emit == nil {
+		return
+	}
+	for _, f := range out {
+		e.cfg.Emit(f)
+	}
+}
+
+// Process evaluates one document against every rule whose index patterns
+// match index (the document's index or daily file name, such as
+// "sluice-syslog-2026.12.07") and whose filter matches. The document is not
+// kept: a match copies it.
+func (e *Engine) Process(doc query.Doc, index string) {
+	s := e.snap.Load()
+	ir := s.forIndex(index)
+	if len(ir.all) == 0 {
+		return
+	}
+	sc := e.scratch.Get().(*processScratch)
+	for _, rs := range ir.always {
+		e.evaluate(rs, doc, index, sc)
+	}
+	for gi := range ir.groups {
+		g := &ir.groups[gi]
+		sc.vals = doc.Values(g.path, sc.vals[:0])
+		sc.keys = sc.keys[:0]
+		for i := range sc.vals {
+			sc.keys = query.ValueKeys(&sc.vals[i], sc.keys)
+		}
+		sc.done = sc.done[:0]
+		for _, k := range sc.keys {
+			for _, rs := range g.rules(k) {
+				if slices.Contains(sc.done, rs) {
+					continue // another key of the same value
+				}
+				sc.done = append(sc.done, rs)
+				e.evaluate(rs, doc, index, sc)
+			}
+		}
+	}
+	clear(sc.vals[:cap(sc.vals)])
+	sc.vals = sc.vals[:0]
+	clear(sc.keys[:cap(sc.keys)])
+	sc.keys = sc.keys[:0]
+	clear(sc.done[:cap(sc.done)])
+	sc.done = sc.done[:0]
+	e.scratch.Put(sc)
+}
+
+// processScratch is the working memory of one Process call.
+type processScratch struct {
+	vals []query.Value
+	keys []query.GuardKey
+	done []*ruleState
+	out  []*Fired
+	n    uint32 // calls, to sample the evaluation time
+}
+
+// evaluate runs one rule on doc: its filter, then its type.
+func (e *Engine) evaluate(rs *ruleState, doc query.Doc, index string, sc *processScratch) {
+	r := rs.rule
+	if r.Filter != nil && !r.Filter.Match(doc) {
+		return
+	}
+	c := rs.core
+	c.docs.Add(1)
+	ev := Event{Doc: doc}
+	vals := doc.Values(r.TimestampField, sc.vals[:0])
+	t, ok := docTime(vals)
+	if !ok {
+		t = e.cfg.Now()
+		c.noTime.Add(1)
+	}
+	ev.Time = t
+	if len(r.Spec.QueryKey) > 0 {
+		key, ok := queryKeyOf(doc, r.Spec.QueryKey, &vals)
+		if !ok {
+			sc.vals = vals[:0]
+			c.noKey.Add(1)
+			return
+		}
+		ev.Key = key
+	}
+	sc.vals = vals[:0]
+	// The time of one evaluation in 16, scaled: reading the clock for
+	// each document cost as much as a filter.
+	sc.n++
+	timed := sc.n%16 == 0
+	var start time.Time
+	if timed {
+		start = time.Now()
+	}
+	out := sc.out[:0]
+	c.mu.Lock()
+	if ms := c.typ.Add(&ev); len(ms) > 0 {
+		for i := range ms {
+			if ms[i].Doc != nil {
+				ms[i].Index = index
+			}
+		}
+		out = c.handle(r, ms, e.cfg.Now(), e.cfg.EventClock, out)
+	}
+	c.mu.Unlock()
+	if timed {
+		c.evalNs.Add(16 * int64(time.Since(start)))
+	}
+	if len(out) > 0 {
+		e.emit(out)
+		clear(out)
+	}
+	sc.out = out[:0]
+}
+
+// Seeder is implemented by rule types that learn from history without
+// matching (new_term's terms seen within terms_window_size).
+type Seeder interface {
+	Seed(ev *Event)
+}
+
+// SeedRules returns the running rules whose type takes history (Seeder),
+// so the caller knows which to feed past documents to, and how far back
+// (their Spec).
+func (e *Engine) SeedRules() []*Rule {
+	var out []*Rule
+	for _, rs := range e.snap.Load().rules {
+		rs.core.mu.Lock()
+		_, ok := rs.core.typ.(Seeder)
+		rs.core.mu.Unlock()
+		if ok {
+			out = append(out, rs.rule)
+		}
+	}
+	return out
+}
+
+// Seed gives a past document to the rules that take history (Seeder)
+// whose index and filter match it; nothing matches or is emitted. Other
+// rules do not see it.
+func (e *Engine) Seed(doc query.Doc, index string) {
+	s := e.snap.Load()
+	var vals []query.Value
+	for _, rs := range s.forIndex(index).all {
+		r := rs.rule
+		c := rs.core
+		c.mu.Lock()
+		sd, ok := c.typ.(Seeder)
+		c.mu.Unlock()
+		if !ok || (r.Filter != nil && !r.Filter.Match(doc)) {
+			continue
+		}
+		ev := Event{Doc: doc}
+		vals = doc.Values(r.TimestampField, vals[:0])
+		t, ok := docTime(vals)
+		if !ok {
+			continue // history without a time cannot be placed in a window
+		}
+		ev.Time = t
+		if len(r.Spec.QueryKey) > 0 {
+			key, ok := queryKeyOf(doc, r.Spec.QueryKey, &vals)
+			if !ok {
+				continue
+			}
+			ev.Key = key
+		}
+		c.mu.Lock()
+		// The type may have been replaced by LoadState meanwhile.
+		if sd, ok = c.typ.(Seeder); ok {
+			sd.Seed(&ev)
+		}
+		c.mu.Unlock()
+	}
+}
+
+// docTime reads a document time: a time value, or text in RFC 3339 (with
+// or without a zone; none means UTC).
+func docTime(vals []query.Value) (time.Time, bool) {
+	if len(vals) == 0 {
+		return time.Time{}, false
+	}
+	switch v := vals[0]; v.Kind {
+	case query.KindTime:
+		return v.Time, !v.Time.IsZero()
+	case query.KindString:
+		if t, err := time.Parse(time.RFC3339Nano, v.Str); err == nil {
+			return t, true
+		}
+		if t, err := time.Parse("2006-01-02T15:04:05.999999999", v.Str); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// queryKeyOf joins the values of the query_key fields with ", " (the
+// values of one multi-valued field with ","); ok is false when a field is
+// missing: such a document is skipped for the rule and counted (ElastAlert
+// would key it under None, which alerts about documents nobody can tell
+// apart).
+func queryKeyOf(doc query.Doc, fields []string, buf *[]query.Value) (string, bool) {
+	if len(fields) == 1 {
+		*buf = doc.Values(fields[0], (*buf)[:0])
+		return fieldText(*buf)
+	}
+	var b strings.Builder
+	for i, f := range fields {
+		*buf = doc.Values(f, (*buf)[:0])
+		s, ok := fieldText(*buf)
+		if !ok {
+			return "", false
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(s)
+	}
+	return b.String(), true
+}
+
+// Tick runs the time-driven part of every rule with the wall clock: the
+// types' Tick (flatline and the bucketed types), aggregation windows that
+// ended, and the expiry of realert silences. Call it about once a second.
+func (e *Engine) Tick(now time.Time) {
+	s := e.snap.Load()
+	var out []*Fired
+	for _, rs := range s.rules {
+		c := rs.core
+		start := time.Now()
+		c.mu.Lock()
+		if ms := c.typ.Tick(now); len(ms) > 0 {
+			out = c.handle(rs.rule, ms, now, e.cfg.EventClock, out)
+		}
+		out = c.flushAggs(rs.rule, out, now, false)
+		c.expireSilences(rs.rule, now)
+		c.mu.Unlock()
+		c.evalNs.Add(int64(time.Since(start)))
+		if len(out) > 0 {
+			e.emit(out)
+			out = out[:0]
+		}
+	}
+}
+
+// handle applies realert and aggregation to a type's matches, as
+// ElastAlert's run_rule does: a match for a silenced key is only recorded;
+// otherwise the silence is (re)set and the match is alerted or aggregated.
+// The caller holds c.mu.
+func (c *ruleCore) handle(r *Rule, ms []Match, wall time.Time, eventClock bool, out []*Fired) []*Fired {
+	for _, m := range ms {
+		c.matches.Add(1)
+		now := wall
+		if eventClock && !m.Time.IsZero() {
+			now = m.Time
+		}
+		nh := numHits(m)
+		if sil, ok := c.silences[m.Key]; ok && now.Before(sil.until) {
+			c.silenced.Add(1)
+			out = append(out, &Fired{Rule: r, Matches: []Match{m}, Key: m.Key, Silenced: true, NumHits: nh})
+			continue
+		}
+		if r.Realert > 0 {
+			var prev *silence
+			if sil, ok := c.silences[m.Key]; ok {
+				prev = &sil
+			}
+			c.setSilence(r, m.Key, nextSilence(r, prev, now))
+		}
+		if r.Aggregation > 0 || r.schedule != nil {
+			out = c.aggregate(r, m, now, out)
+			if c.retired {
+				out = c.flushAggs(r, out, now, true)
+			}
+			continue
+		}
+		c.fired.Add(1)
+		out = append(out, &Fired{Rule: r, Matches: []Match{m}, Key: m.Key, NumHits: nh})
+	}
+	return out
+}
+
+func numHits(m Match) int {
+	switch v := m.Extra["num_hits"].(type) {
+	case int:
+		return v
+	case float64:
+		if v >= 0 && v < math.MaxInt32 {
+			return int(v)
+		}
+	}
+	return 0
+}
+
+// nextSilence is ElastAlert's next_alert_time: the silence after an alert
+// at now, growing (exponential_realert) when alerts keep coming right after
+// silences end and shrinking again after quiet periods.
+func nextSilence(r *Rule, prev *silence, now time.Time) silence {
+	if prev == nil || r.ExponentialRealert <= 0 {
+		return silence{until: now.Add(r.Realert)}
+	}
+	base := r.Realert.Seconds()
+	diff := now.Sub(prev.until).Seconds()
+	exp := min(max(prev.exp, 0), 62)
+	if diff < base*math.Ldexp(1, exp) {
+		exp++
+	} else {
+		for diff > base*math.Ldexp(1, exp) && exp > 0 {
+			diff -= base * math.Ldexp(1, exp)
+			exp--
+		}
+	}
+	wait := base * math.Ldexp(1, exp)
+	if wait >= r.ExponentialRealert.Seconds() {
+		// ElastAlert keeps exp-1 here; below 0 it would only shorten the
+		// next growth step, so it stays at 0.
+		return silence{until: now.Add(r.ExponentialRealert), exp: max(exp-1, 0)}
+	}
+	return silence{until: now.Add(time.Duration(wait * float64(time.Second))), exp: exp}
+}
+
+// setSilence records a silence, keeping at most max_keys of them (the one
+// that ends first goes).
+func (c *ruleCore) setSilence(r *Rule, key string, s silence) {
+	if _, ok := c.silences[key]; !ok && len(c.silences) >= maxKeysOf(r) {
+		var victim string
+		var first time.Time
+		found := false
+		for k, v := range c.silences {
+			if !found || v.until.Before(first) {
+				victim, first, found = k, v.until, true
+			}
+		}
+		delete(c.silences, victim)
+	}
+	c.silences[key] = s
+}
+
+func maxKeysOf(r *Rule) int {
+	if r.Spec.MaxKeys > 0 {
+		return r.Spec.MaxKeys
+	}
+	return DefaultMaxKeys
+}
+
+// expireSilences forgets silences that can no longer matter: ended ones,
+// and with exponential_realert ended ones whose back-off has decayed to the
+// first step (ElastAlert's next_alert_time gives the same silence then).
+func (c *ruleCore) expireSilences(r *Rule, now time.Time) {
+	for k, s := range c.silences {
+		end := s.until
+		if r.ExponentialRealert > 0 {
+			end = end.Add(time.Duration(r.Realert.Seconds() * math.Ldexp(1, min(s.exp, 62)+1) * float64(time.Second)))
+		}
+		if !now.Before(end) {
+			delete(c.silences, k)
+		}
+	}
+}
+
+// aggregate adds a match to its pending aggregation (per aggregation_key
+// value), opening one that ends aggregation after now or at the schedule's
+// next time. The caller holds c.mu.
+func (c *ruleCore) aggregate(r *Rule, m Match, now time.Time, out []*Fired) []*Fired {
+	ak := aggregationKeyOf(r, m)
+	p := c.aggs[ak]
+	if p == nil {
+		if len(c.aggs) >= maxKeysOf(r) {
+			// Too many open aggregations: send the one due first now.
+			var first *pendingAgg
+			for _, q := range c.aggs {
+				if first == nil || q.alertTime.Before(first.alertTime) {
+					first = q
+				}
+			}
+			delete(c.aggs, first.key)
+			out = append(out, c.fire(r, first))
+		}
+		at := now.Add(r.Aggregation)
+		if r.schedule != nil {
+			at = r.schedule.Next(now)
+		}
+		p = &pendingAgg{key: ak, alertTime: at}
+		c.aggs[ak] = p
+	}
+	p.hits++
+	if len(p.matches) < maxAggMatches {
+		p.matches = append(p.matches, m)
+	}
+	return out
+}
+
+func (c *ruleCore) fire(r *Rule, p *pendingAgg) *Fired {
+	c.fired.Add(1)
+	return &Fired{Rule: r, Matches: p.matches, Key: p.key, Aggregated: true, NumHits: p.hits}
+}
+
+// flushAggs emits the aggregations due at now (all of them with all).
+func (c *ruleCore) flushAggs(r *Rule, out []*Fired, now time.Time, all bool) []*Fired {
+	if len(c.aggs) == 0 {
+		return out
+	}
+	var due []*pendingAgg
+	for k, p := range c.aggs {
+		if all || !now.Before(p.alertTime) {
+			due = append(due, p)
+			delete(c.aggs, k)
+		}
+	}
+	slices.SortFunc(due, func(a, b *pendingAgg) int {
+		if c := a.alertTime.Compare(b.alertTime); c != 0 {
+			return c
+		}
+		return strings.Compare(a.key, b.key)
+	})
+	for _, p := range due {
+		out = append(out, c.fire(r, p))
+	}
+	return out
+}
+
+// aggregationKeyOf is the match's aggregation_key value: the query_key
+// value when both name the same fields, else the fields' values read from
+// the match's document ("" for a missing one).
+func aggregationKeyOf(r *Rule, m Match) string {
+	if len(r.AggregationKey) == 0 {
+		return ""
+	}
+	if slices.Equal(r.AggregationKey, r.Spec.QueryKey) {
+		return m.Key
+	}
+	parts := make([]string, len(r.AggregationKey))
+	for i, f := range r.AggregationKey {
+		parts[i] = jsonFieldText(m.Doc, f)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Stats returns each loaded rule's counters, in load order.
+func (e *Engine) Stats() []RuleStats {
+	s := e.snap.Load()
+	out := make([]RuleStats, 0, len(s.all))
+	for _, rs := range s.all {
+		st := RuleStats{Name: rs.rule.Spec.Name, Err: rs.err}
+		if c := rs.core; c != nil {
+			st.Docs = c.docs.Load()
+			st.NoKey = c.noKey.Load()
+			st.NoTime = c.noTime.Load()
+			st.Matches = c.matches.Load()
+			st.Fired = c.fired.Load()
+			st.Silenced = c.silenced.Load()
+			st.EvalTime = time.Duration(c.evalNs.Load())
+			c.mu.Lock()
+			st.Evictions = c.typ.Evictions()
+			c.mu.Unlock()
+		}
+		out = append(out, st)
+	}
+	return out
+}

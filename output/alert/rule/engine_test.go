@@ -1,0 +1,527 @@
+package rule
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// rlClock is a settable clock.
+type rlClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *rlClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *rlClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
+// rlSink records what the engine emits.
+type rlSink struct {
+	mu    sync.Mutex
+	fired []*Fired
+}
+
+func (s *rlSink) Emit(f *Fired) { s.mu.Lock(); s.fired = append(s.fired, f); s.mu.Unlock() }
+
+// take returns what was emitted since the last take, as "rule/key[flags]xN"
+// strings.
+func (s *rlSink) take() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, f := range s.fired {
+		d := f.Rule.Spec.Name + "/" + f.Key
+		if f.Silenced {
+			d += "[silenced]"
+		}
+		if f.Aggregated {
+			d += fmt.Sprintf("[aggregated x%d]", len(f.Matches))
+		}
+		out = append(out, d)
+	}
+	s.fired = nil
+	return out
+}
+
+func rlEngine(t testing.TB, clock *rlClock, rules ...*Rule) (*Engine, *rlSink) {
+	t.Helper()
+	sink := &rlSink{}
+	return NewEngine(rules, EngineConfig{Now: clock.Now, Emit: sink.Emit}), sink
+}
+
+// rlLogDoc is a syslog-like document at t.
+func rlLogDoc(t time.Time, fields map[string]any) *rlDoc {
+	m := map[string]any{"@timestamp": t.Format(time.RFC3339Nano)}
+	for k, v := range fields {
+		m[k] = v
+	}
+	return rlDocOf(m)
+}
+
+func rlEqual(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if !slices.Equal(got, want) {
+		t.Errorf("%s: emitted %q, want %q", what, got, want)
+	}
+}
+
+func TestEngineIndexFilterKey(t *testing.T) {
+	clock := &rlClock{t: rlT0}
+	r := rlMustLoad(t, "name: denies\ntype: any\nalert: debug\nrealert: {minutes: 0}\nindex: sluice-syslog-*,-sluice-syslog-old*\nquery_key: source.ip\nfilter:\n- term: {event.action: deny}\n")
+	e, sink := rlEngine(t, clock, r)
+	deny := map[string]any{"event.action": "deny", "source.ip": "10.0.0.1"}
+	e.Process(rlLogDoc(rlT0, deny), "sluice-flows-2026.12.07")
+	e.Process(rlLogDoc(rlT0, deny), "sluice-syslog-old-2026.12.07")
+	e.Process(rlLogDoc(rlT0, map[string]any{"event.action": "allow", "source.ip": "10.0.0.1"}), "sluice-syslog-2026.12.07")
+	rlEqual(t, "other index, excluded index, filter miss", sink.take(), nil)
+	e.Process(rlLogDoc(rlT0, map[string]any{"event.action": "deny"}), "sluice-syslog-2026.12.07")
+	rlEqual(t, "missing query_key", sink.take(), nil)
+	e.Process(rlLogDoc(rlT0, deny), "sluice-syslog-2026.12.07")
+	e.Process(rlDocOf(deny), "sluice-syslog-2026.12.07") // no @timestamp: the clock's time
+	rlEqual(t, "match", sink.take(), []string{"denies/10.0.0.1", "denies/10.0.0.1"})
+	st := e.Stats()
+	want := RuleStats{Name: "denies", Docs: 3, NoKey: 1, NoTime: 1, Matches: 2, Fired: 2}
+	got := st[0]
+	got.EvalTime = 0
+	if got != want {
+		t.Errorf("Stats() = %+v, want %+v", got, want)
+	}
+}
+
+func TestEngineRealert(t *testing.T) {
+	clock := &rlClock{t: rlT0}
+	r := rlMustLoad(t, "name: r\ntype: any\nalert: debug\nquery_key: user\n")
+	e, sink := rlEngine(t, clock, r)
+	at := func(d time.Duration, user string) {
+		clock.Set(rlT0.Add(d))
+		e.Process(rlLogDoc(rlT0.Add(d), map[string]any{"user": user}), "x")
+	}
+	at(0, "bob")
+	at(30*time.Second, "bob")
+	at(31*time.Second, "alice")
+	at(59*time.Second, "bob")
+	at(60*time.Second, "bob")
+	rlEqual(t, "default realert of 1 minute per key", sink.take(), []string{"r/bob", "r/bob[silenced]", "r/alice", "r/bob[silenced]", "r/bob"})
+	if st := e.Stats()[0]; st.Fired != 3 || st.Silenced != 2 || st.Matches != 5 {
+		t.Errorf("Stats() = %+v", st)
+	}
+}
+
+func TestEngineExponentialRealert(t *testing.T) {
+	for _, tick := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tick=%v", tick), func(t *testing.T) {
+			clock := &rlClock{t: rlT0}
+			r := rlMustLoad(t, "name: r\ntype: any\nalert: debug\nrealert: {minutes: 1}\nexponential_realert: {hours: 1}\n")
+			e, sink := rlEngine(t, clock, r)
+			// ElastAlert's next_alert_time: an alert right when a silence ends
+			// doubles the next one (1, 2, 4, 8, 16, 32 minutes, then the 1 h
+			// cap); a long quiet period brings it back to 1 minute.
+			steps := []struct {
+				at       time.Duration
+				silenced bool
+			}{
+				{0, false},           // silence 1m
+				{time.Minute, false}, // 2m, until 3m
+				{2 * time.Minute, true},
+				{3 * time.Minute, false}, // 4m, until 7m
+				{7*time.Minute - time.Second, true},
+				{7 * time.Minute, false},  // 8m, until 15m
+				{15 * time.Minute, false}, // 16m, until 31m
+				{31 * time.Minute, false}, // 32m, until 63m
+				{63 * time.Minute, false}, // 64m >= 1h: 1h, until 123m
+				{122 * time.Minute, true},
+				{123 * time.Minute, false},              // exp stays below the cap: 1h again, until 183m
+				{183*time.Minute + 10*time.Hour, false}, // long quiet: back to 1m
+				{183*time.Minute + 10*time.Hour + 30*time.Second, true},
+				{183*time.Minute + 10*time.Hour + 61*time.Second, false},
+			}
+			var want []string
+			for _, s := range steps {
+				if tick {
+					e.Tick(rlT0.Add(s.at))
+				}
+				clock.Set(rlT0.Add(s.at))
+				e.Process(rlLogDoc(rlT0.Add(s.at), nil), "x")
+				if s.silenced {
+					want = append(want, "r/[silenced]")
+				} else {
+					want = append(want, "r/")
+				}
+			}
+			rlEqual(t, "exponential realert", sink.take(), want)
+		})
+	}
+}
+
+func TestNextSilence(t *testing.T) {
+	r := &Rule{Realert: time.Minute, ExponentialRealert: time.Hour}
+	// After a 1-minute silence with exponent 3 (8 minutes) that ended 20
+	// minutes ago: 20m > 8m -> 12m left, exp 2; 12m > 4m -> 8m, exp 1;
+	// 8m > 2m -> 6m, exp 0; so a 1-minute silence with exp 0.
+	got := nextSilence(r, &silence{until: rlT0, exp: 3}, rlT0.Add(20*time.Minute))
+	if want := (silence{until: rlT0.Add(21 * time.Minute), exp: 0}); got != want {
+		t.Errorf("nextSilence() = %+v, want %+v", got, want)
+	}
+	// Without exponential_realert the silence is always realert.
+	r.ExponentialRealert = 0
+	if got := nextSilence(r, &silence{until: rlT0, exp: 5}, rlT0); got != (silence{until: rlT0.Add(time.Minute)}) {
+		t.Errorf("nextSilence() = %+v", got)
+	}
+}
+
+func TestEngineAggregation(t *testing.T) {
+	clock := &rlClock{t: rlT0}
+	r := rlMustLoad(t, "name: agg\ntype: any\nalert: debug\nrealert: {minutes: 0}\naggregation: {minutes: 10}\naggregation_key: host.hostname\nfield_aliases: {hostname: host.hostname}\n")
+	e, sink := rlEngine(t, clock, r)
+	for i, h := range []string{"a", "b", "a", "a", "b"} {
+		clock.Set(rlT0.Add(time.Duration(i) * time.Minute))
+		e.Process(rlLogDoc(clock.Now(), map[string]any{"host": map[string]any{"hostname": h}}), "x")
+	}
+	rlEqual(t, "before the window ends", sink.take(), nil)
+	e.Tick(rlT0.Add(9*time.Minute + 59*time.Second))
+	rlEqual(t, "Tick at 9m59s", sink.take(), nil)
+	e.Tick(rlT0.Add(10 * time.Minute))
+	rlEqual(t, "Tick at 10m (a's window)", sink.take(), []string{"agg/a[aggregated x3]"})
+	e.Tick(rlT0.Add(11 * time.Minute))
+	rlEqual(t, "Tick at 11m (b's window)", sink.take(), []string{"agg/b[aggregated x2]"})
+	if st := e.Stats()[0]; st.Fired != 2 || st.Matches != 5 {
+		t.Errorf("Stats() = %+v; an aggregated alert counts once", st)
+	}
+
+	// With realert, silenced matches are not aggregated (ElastAlert drops
+	// them before aggregating); a cron schedule sends at its next time.
+	r = rlMustLoad(t, "name: sched\ntype: any\nalert: debug\nrealert: {minutes: 2}\naggregation: {schedule: '*/5 * * * *'}\n")
+	clock.Set(rlT0.Add(time.Minute)) // 10:01
+	e, sink = rlEngine(t, clock, r)
+	for _, d := range []time.Duration{time.Minute, 2 * time.Minute, 3 * time.Minute} {
+		clock.Set(rlT0.Add(d))
+		e.Process(rlLogDoc(clock.Now(), nil), "x")
+	}
+	rlEqual(t, "silenced ones are emitted at once", sink.take(), []string{"sched/[silenced]"})
+	e.Tick(rlT0.Add(4 * time.Minute))
+	rlEqual(t, "Tick 10:04", sink.take(), nil)
+	e.Tick(rlT0.Add(5 * time.Minute))
+	got := sink.take()
+	rlEqual(t, "Tick 10:05", got, []string{"sched/[aggregated x2]"})
+}
+
+func TestEngineFlatline(t *testing.T) {
+	clock := &rlClock{t: rlT0}
+	r := rlMustLoad(t, "name: quiet\ntype: flatline\nalert: debug\nthreshold: 1\ntimeframe: {minutes: 1}\nrealert: {minutes: 5}\nquery_key: host.hostname\n")
+	e, sink := rlEngine(t, clock, r)
+	e.Tick(rlT0)
+	e.Process(rlLogDoc(rlT0, map[string]any{"host.hostname": "fw1"}), "x")
+	e.Process(rlLogDoc(rlT0, map[string]any{"host.hostname": "fw2"}), "x")
+	for s := 1; s <= 90; s++ {
+		now := rlT0.Add(time.Duration(s) * time.Second)
+		clock.Set(now)
+		if s%10 == 0 {
+			e.Process(rlLogDoc(now, map[string]any{"host.hostname": "fw2"}), "x")
+		}
+		e.Tick(now)
+	}
+	got := sink.take()
+	// fw1 goes quiet at 60s: one alert, then silenced each second.
+	if len(got) != 31 || got[0] != "quiet/fw1" || got[1] != "quiet/fw1[silenced]" || slices.Contains(got, "quiet/fw2") {
+		t.Errorf("emitted %d: %q...", len(got), got[:min(3, len(got))])
+	}
+}
+
+func TestEngineStateRoundTrip(t *testing.T) {
+	clock := &rlClock{t: rlT0}
+	dir := t.TempDir()
+	rlWrite(t, dir, map[string]string{
+		"freq.yaml": "name: freq\ntype: frequency\nalert: debug\nnum_events: 3\ntimeframe: {minutes: 5}\nrealert: {minutes: 10}\nquery_key: source.ip\n",
+		"agg.yaml":  "name: agg\ntype: any\nalert: debug\nrealert: {minutes: 0}\naggregation: {minutes: 10}\n",
+	})
+	load := func() []*Rule {
+		rules, errs := LoadDirs([]string{dir}, rlOpts())
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		return rules
+	}
+	src := func(ip string) *rlDoc { return rlLogDoc(clock.Now(), map[string]any{"source.ip": ip}) }
+
+	e1, sink1 := rlEngine(t, clock, load()...)
+	e1.Process(src("A"), "x")
+	e1.Process(src("A"), "x")
+	for range 3 {
+		e1.Process(src("B"), "x")
+	}
+	rlEqual(t, "before the restart", sink1.take(), []string{"freq/B"})
+	data, err := e1.MarshalState()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	clock.Set(rlT0.Add(time.Minute))
+	e2, sink2 := rlEngine(t, clock, load()...)
+	if err := e2.LoadState(data); err != nil {
+		t.Fatalf("LoadState: %v", err)
+	}
+	e2.Process(rlLogDoc(clock.Now(), map[string]any{"source.ip": "A", "event.action": "x"}), "x")
+	for range 3 {
+		e2.Process(src("B"), "x")
+	}
+	// A's window was two thirds full: the third document completes it. B is
+	// still silenced. agg's 4 new matches join the 5 pending from before.
+	rlEqual(t, "after the restart", sink2.take(), []string{"freq/A", "freq/B[silenced]"})
+	e2.Tick(rlT0.Add(10 * time.Minute))
+	got := sink2.take()
+	rlEqual(t, "the pending aggregation survived", got, []string{"agg/[aggregated x9]"})
+
+	// A changed rule does not take the old state.
+	rlWrite(t, dir, map[string]string{"freq.yaml": "name: freq\ntype: frequency\nalert: debug\nnum_events: 3\ntimeframe: {minutes: 6}\nrealert: {minutes: 10}\nquery_key: source.ip\n"})
+	e3, sink3 := rlEngine(t, clock, load()...)
+	if err := e3.LoadState(data); err != nil {
+		t.Fatal(err)
+	}
+	e3.Process(src("A"), "x")
+	for range 3 {
+		e3.Process(src("B"), "x")
+	}
+	rlEqual(t, "changed rule starts fresh", sink3.take(), []string{"freq/B"})
+}
+
+func TestEngineDamagedState(t *testing.T) {
+	clock := &rlClock{t: rlT0}
+	r := rlMustLoad(t, "name: freq\ntype: frequency\nalert: debug\nnum_events: 2\ntimeframe: {minutes: 5}\n")
+	e, sink := rlEngine(t, clock, r)
+	e.Process(rlLogDoc(rlT0, nil), "x")
+	good, err := e.MarshalState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st engineState
+	if err := json.Unmarshal(good, &st); err != nil {
+		t.Fatal(err)
+	}
+	mutate := func(f func(s *engineState)) string {
+		c := st
+		c.Rules = slices.Clone(st.Rules)
+		f(&c)
+		b, _ := json.Marshal(c)
+		return string(b)
+	}
+	bad := map[string]string{
+		"empty":      "",
+		"truncated":  string(good[:len(good)/2]),
+		"not json":   "\x00\x01garbage",
+		"trailing":   string(good) + "{}",
+		"version":    `{"version":7,"rules":[]}`,
+		"type state": mutate(func(s *engineState) { s.Rules[0].State = []byte("{not json") }),
+		"base64":     strings.Replace(string(good), `"state":"`, `"state":"!!`, 1),
+		"twice":      mutate(func(s *engineState) { s.Rules = append(s.Rules, s.Rules[0]) }),
+		"bad time":   `{"version":1,"rules":[{"name":"freq","hash":"x","silences":[{"key":"","until":"yesterday"}]}]}`,
+		"extra": mutate(func(s *engineState) {
+			s.Rules[0].Aggregations = []aggSaved{{Key: "k", Matches: []matchSaved{{Extra: json.RawMessage(`[1]`)}}}}
+		}),
+	}
+	for name, data := range bad {
+		if err := e.LoadState([]byte(data)); err == nil {
+			t.Errorf("LoadState(%s) = nil error", name)
+		}
+	}
+	// Nothing changed: the half-full window completes.
+	e.Process(rlLogDoc(rlT0, nil), "x")
+	rlEqual(t, "after failed loads", sink.take(), []string{"freq/"})
+}
+
+func TestEngineSetRules(t *testing.T) {
+	clock := &rlClock{t: rlT0}
+	dir := t.TempDir()
+	write := func(name, body string) *Rule {
+		rlWrite(t, dir, map[string]string{name + ".yaml": body})
+		r, err := Load(dir+"/"+name+".yaml", rlOpts())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	keep := write("keep", "name: keep\ntype: frequency\nalert: debug\nnum_events: 2\ntimeframe: {minutes: 5}\n")
+	change := write("change", "name: change\ntype: frequency\nalert: debug\nnum_events: 2\ntimeframe: {minutes: 5}\n")
+	gone := write("gone", "name: gone\ntype: any\nalert: debug\naggregation: {hours: 1}\n")
+	e, sink := rlEngine(t, clock, keep, change, gone)
+	e.Process(rlLogDoc(rlT0, nil), "x")
+	rlEqual(t, "first document", sink.take(), nil)
+
+	keep2 := write("keep", "name: keep\ntype: frequency\nalert: debug\nnum_events: 2\ntimeframe: {minutes: 5}\n")
+	change2 := write("change", "name: change\ntype: frequency\nalert: debug\nnum_events: 2\ntimeframe: {minutes: 6}\n")
+	e.SetRules([]*Rule{keep2, change2})
+	rlEqual(t, "SetRules flushes the removed rule's aggregation", sink.take(), []string{"gone/[aggregated x1]"})
+	e.Process(rlLogDoc(rlT0, nil), "x")
+	rlEqual(t, "after SetRules", sink.take(), []string{"keep/"})
+	names := []string{}
+	for _, s := range e.Stats() {
+		names = append(names, fmt.Sprintf("%s:%d", s.Name, s.Docs))
+	}
+	rlEqual(t, "Stats() names:docs", names, []string{"keep:2", "change:1"})
+
+	// Disabled and duplicate rules are listed with why they do not run.
+	dis := write("dis", "name: dis\ntype: any\nalert: debug\nis_enabled: false\n")
+	e.SetRules([]*Rule{keep2, dis, keep2})
+	var errs []string
+	for _, s := range e.Stats() {
+		errs = append(errs, s.Name+": "+s.Err)
+	}
+	rlEqual(t, "Stats() errors", errs, []string{"keep: ", "dis: disabled (is_enabled: false)", `keep: another rule is named "keep"; this one does not run`})
+}
+
+// TestEngineConcurrent runs Process from several goroutines while Tick and
+// SetRules run (meant for -race); every match is emitted exactly once and
+// an unchanged rule counts every document.
+func TestEngineConcurrent(t *testing.T) {
+	clock := &rlClock{t: rlT0}
+	dir := t.TempDir()
+	rlWrite(t, dir, map[string]string{
+		"any.yaml":  "name: any\ntype: any\nalert: debug\nquery_key: k\nrealert: {seconds: 1}\n",
+		"freq.yaml": "name: freq\ntype: frequency\nalert: debug\nnum_events: 3\ntimeframe: {minutes: 1}\nquery_key: k\naggregation: {seconds: 1}\n",
+		"flat.yaml": "name: flat\ntype: flatline\nalert: debug\nthreshold: 1000\ntimeframe: {seconds: 1}\n",
+		"alt.yaml":  "name: alt\ntype: change\nalert: debug\ncompare_key: v\nignore_null: true\nquery_key: k\n",
+	})
+	all, errs := LoadDirs([]string{dir}, rlOpts())
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	var emu sync.Mutex
+	emitted := map[string]uint64{}
+	e := NewEngine(all, EngineConfig{Now: clock.Now, Emit: func(f *Fired) {
+		n := uint64(len(f.Matches))
+		if f.Aggregated {
+			n = uint64(f.NumHits)
+		}
+		emu.Lock()
+		emitted[f.Rule.Spec.Name] += n
+		emu.Unlock()
+	}})
+	const workers, perWorker = 4, 2000
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	var bg sync.WaitGroup
+	bg.Add(2)
+	go func() {
+		defer bg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			e.Tick(rlT0.Add(time.Duration(i) * 100 * time.Millisecond))
+		}
+	}()
+	go func() {
+		defer bg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if i%2 == 0 {
+				e.SetRules(all[1:]) // drops alt (sorted first), keeps the others' state
+			} else {
+				e.SetRules(all)
+			}
+			e.Stats()
+			if _, err := e.MarshalState(); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWorker {
+				at := rlT0.Add(time.Duration(i) * time.Millisecond)
+				e.Process(rlLogDoc(at, map[string]any{"k": fmt.Sprint(w, "-", i%50), "v": fmt.Sprint(i % 3)}), "x")
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	bg.Wait()
+	e.SetRules(all[1:])
+	e.Tick(rlT0.Add(time.Hour)) // flush aggregations
+	for _, st := range e.Stats() {
+		if st.Name == "any" && st.Docs != workers*perWorker {
+			t.Errorf("any: Docs = %d, want %d", st.Docs, workers*perWorker)
+		}
+		// Every match of a rule that kept its state was emitted once:
+		// alerted, silenced or in an aggregation.
+		if got := emitted[st.Name]; got != st.Matches || st.Matches == 0 {
+			t.Errorf("%s: emitted %d matches, counted %d", st.Name, got, st.Matches)
+		}
+	}
+}
+
+// rlSeeder is a test type that takes history (Seeder) and counts it.
+type rlSeeder struct {
+	rlStub
+	seeded, added int
+}
+
+func (s *rlSeeder) Seed(*Event)        { s.seeded++ }
+func (s *rlSeeder) Add(*Event) []Match { s.added++; return nil }
+func (s *rlSeeder) Evictions() uint64  { return uint64(s.seeded) }
+
+func TestEngineSeed(t *testing.T) {
+	Constructors["rltest_seeder"] = func(*Spec) (Type, error) { return &rlSeeder{}, nil }
+	t.Cleanup(func() { delete(Constructors, "rltest_seeder") })
+	clock := &rlClock{t: rlT0}
+	seeding := &Rule{Spec: Spec{Name: "terms", Type: "rltest_seeder", QueryKey: []string{"k"}}, TimestampField: "@timestamp", Index: []string{"a-*"}}
+	other := rlMustLoad(t, "name: any\ntype: any\nalert: debug\n")
+	e, sink := rlEngine(t, clock, seeding, other)
+	if got := e.SeedRules(); len(got) != 1 || got[0] != seeding {
+		t.Fatalf("SeedRules() = %v, want the seeding rule", got)
+	}
+	e.Seed(rlLogDoc(rlT0, map[string]any{"k": "v"}), "a-1")
+	e.Seed(rlLogDoc(rlT0, map[string]any{"k": "v"}), "b-1") // other index
+	e.Seed(rlLogDoc(rlT0, nil), "a-1")                      // no query_key
+	e.Seed(rlDocOf(map[string]any{"k": "v"}), "a-1")        // no time
+	e.Process(rlLogDoc(rlT0, map[string]any{"k": "v"}), "a-1")
+	rlEqual(t, "Seed emits nothing; Process does", sink.take(), []string{"any/"})
+	var typ *rlSeeder
+	for _, rs := range e.snap.Load().rules {
+		if s, ok := rs.core.typ.(*rlSeeder); ok {
+			typ = s
+		}
+	}
+	if typ.seeded != 1 || typ.added != 1 {
+		t.Errorf("seeded %d, added %d; want 1 and 1", typ.seeded, typ.added)
+	}
+}
+
+func TestEngineEventClock(t *testing.T) {
+	clock := &rlClock{t: rlT0.Add(24 * time.Hour)} // the wall clock is a day later and stands still
+	r := rlMustLoad(t, "name: r\ntype: any\nalert: debug\nrealert: {minutes: 1}\n")
+	sink := &rlSink{}
+	e := NewEngine([]*Rule{r}, EngineConfig{Now: clock.Now, Emit: sink.Emit, EventClock: true})
+	for _, d := range []time.Duration{0, 30 * time.Second, 61 * time.Second} {
+		e.Process(rlLogDoc(rlT0.Add(d), nil), "x")
+	}
+	rlEqual(t, "realert on document times", sink.take(), []string{"r/", "r/[silenced]", "r/"})
+}
+
+// TestEngineRetiredCore: a match that reaches a rule's state after a
+// reload dropped it is emitted at once, not left in an aggregation.
+func TestEngineRetiredCore(t *testing.T) {
+	clock := &rlClock{t: rlT0}
+	r := rlMustLoad(t, "name: agg\ntype: any\nalert: debug\naggregation: {hours: 1}\nrealert: {minutes: 0}\n")
+	e, sink := rlEngine(t, clock, r)
+	old := e.snap.Load()
+	e.SetRules(nil)
+	// A Process call that read the old snapshot before the swap.
+	rs := old.rules[0]
+	rs.core.mu.Lock()
+	out := rs.core.handle(rs.rule, []Match{{Time: rlT0}}, rlT0, false, nil)
+	rs.core.mu.Unlock()
+	e.emit(out)
+	rlEqual(t, "late match on a retired rule", sink.take(), []string{"agg/[aggregated x1]"})
+}
