@@ -39,6 +39,9 @@ type EventDoc struct {
 	memo  [memoSize]memoEntry
 	nmemo int
 	mvals []Value
+
+	// mctx is the working space Match uses for this document.
+	mctx matchCtx
 }
 
 // memoSize is how many paths an EventDoc remembers per event.

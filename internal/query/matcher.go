@@ -45,6 +45,7 @@ type matchCtx struct {
 	now    time.Time
 	hasNow bool
 	clock  func() time.Time
+	busy   bool // in use by a Match (an EventDoc's own)
 }
 
 func (c *matchCtx) nowTime() time.Time {
@@ -104,6 +105,15 @@ func newCompiled(root node, opts Options) *compiled {
 
 // Match implements Matcher.
 func (m *compiled) Match(d Doc) bool {
+	// An EventDoc lends its own working space (a rule engine matches one
+	// document against many filters; the pool cost as much as a term).
+	if ed, ok := d.(*EventDoc); ok && !ed.mctx.busy {
+		c := &ed.mctx
+		c.busy, c.hasNow, c.clock = true, false, m.clock
+		ok := m.root.match(d, c)
+		c.busy, c.clock = false, nil
+		return ok
+	}
 	c := ctxPool.Get().(*matchCtx)
 	c.hasNow = false
 	c.clock = m.clock

@@ -317,11 +317,18 @@ func (e *Engine) emit(out []*Fired) {
 // kept: a match copies it.
 func (e *Engine) Process(doc query.Doc, index string) {
 	s := e.snap.Load()
-	ir := s.forIndex(index)
+	sc := e.scratch.Get().(*processScratch)
+	// Consecutive documents mostly share an index name (the same string,
+	// from the namer's cache): skip the lookup then.
+	ir := sc.ir
+	if sc.snap != s || sc.index != index || ir == nil {
+		ir = s.forIndex(index)
+		sc.snap, sc.index, sc.ir = s, index, ir
+	}
 	if len(ir.all) == 0 {
+		e.scratch.Put(sc)
 		return
 	}
-	sc := e.scratch.Get().(*processScratch)
 	for _, rs := range ir.always {
 		e.evaluate(rs, doc, index, sc)
 	}
@@ -359,6 +366,10 @@ type processScratch struct {
 	done []*ruleState
 	out  []*Fired
 	n    uint32 // calls, to sample the evaluation time
+	// The rules of the last index name seen, in the last snapshot.
+	snap  *snapshot
+	index string
+	ir    *indexRules
 }
 
 // evaluate runs one rule on doc: its filter, then its type.
