@@ -125,3 +125,60 @@ func (k GuardKey) Num() (float64, bool) { return k.n, k.kind == guardNum }
 
 // Addr returns the key's address, when it is an address key.
 func (k GuardKey) Addr() (netip.Addr, bool) { return k.ip, k.kind == guardIP }
+
+// A RangeGuard is a numeric range one clause of a filter's AND puts on a
+// keyword field: the filter can only match a document with a value of
+// Path that Admits. It is cheaper to check than the filter (one memoized
+// lookup and a comparison), so an engine checks it first.
+type RangeGuard struct {
+	Path string
+	p    *rangePred
+}
+
+// RangeGuards returns the range guards of m: the numeric ranges on
+// keyword fields among the clauses of its AND (or m itself).
+func RangeGuards(m Matcher) []RangeGuard {
+	c, ok := m.(*compiled)
+	if !ok {
+		return nil
+	}
+	cands := []node{c.root}
+	if and, ok := c.root.(andNode); ok {
+		cands = and
+	}
+	var out []RangeGuard
+	for _, n := range cands {
+		l, ok := n.(*leaf)
+		if !ok || len(l.paths) != 1 || l.text[0] {
+			continue
+		}
+		p, ok := l.p.(*rangePred)
+		if !ok || !p.numeric || (p.lo.open && p.hi.open) {
+			continue
+		}
+		out = append(out, RangeGuard{Path: l.paths[0], p: p})
+	}
+	return out
+}
+
+// Admits reports whether one of vals could satisfy the range: a number
+// (or numeric text) within it, or a value the range compares otherwise
+// (text that is no number, an address, a time).
+func (g RangeGuard) Admits(vals []Value) bool {
+	for i := range vals {
+		switch v := &vals[i]; v.Kind {
+		case KindNumber:
+			if g.p.cmpNum(v.Num) {
+				return true
+			}
+		case KindString:
+			f, ok := parseNumberText(v.Str)
+			if !ok || g.p.cmpNum(f) {
+				return true
+			}
+		case KindIP, KindTime:
+			return true
+		}
+	}
+	return false
+}

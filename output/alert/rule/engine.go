@@ -94,6 +94,9 @@ type ruleState struct {
 	rule *Rule
 	core *ruleCore // nil when the rule does not run
 	err  string
+	// ranges are numeric ranges the filter requires (query.RangeGuards),
+	// checked before the filter.
+	ranges []query.RangeGuard
 }
 
 // ruleCore is a rule's evaluation state; a reload that keeps the rule
@@ -143,6 +146,9 @@ func buildSnapshot(rules []*Rule, old *snapshot) *snapshot {
 			continue
 		}
 		rs := &ruleState{rule: r}
+		if r.Filter != nil {
+			rs.ranges = query.RangeGuards(r.Filter)
+		}
 		switch {
 		case s.byName[r.Spec.Name] != nil:
 			rs.err = fmt.Sprintf("another rule is named %q; this one does not run", r.Spec.Name)
@@ -375,6 +381,12 @@ type processScratch struct {
 // evaluate runs one rule on doc: its filter, then its type.
 func (e *Engine) evaluate(rs *ruleState, doc query.Doc, index string, sc *processScratch) {
 	r := rs.rule
+	for _, g := range rs.ranges {
+		sc.vals = doc.Values(g.Path, sc.vals[:0])
+		if !g.Admits(sc.vals) {
+			return
+		}
+	}
 	if r.Filter != nil && !r.Filter.Match(doc) {
 		return
 	}
