@@ -182,3 +182,39 @@ func (g RangeGuard) Admits(vals []Value) bool {
 	}
 	return false
 }
+
+// TermGuards returns every term guard of m: one per term (or terms) clause
+// of its AND on a keyword field (GuardOf returns the first). A filter can
+// only match a document that satisfies all of them.
+func TermGuards(m Matcher) []Guard {
+	c, ok := m.(*compiled)
+	if !ok {
+		return nil
+	}
+	cands := []node{c.root}
+	if and, ok := c.root.(andNode); ok {
+		cands = and
+	}
+	var out []Guard
+	for _, n := range cands {
+		if g, ok := guardOfNode(n); ok {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// Admits reports whether one of vals has a key of g.
+func (g Guard) Admits(vals []Value, scratch []GuardKey) (bool, []GuardKey) {
+	for i := range vals {
+		scratch = ValueKeys(&vals[i], scratch[:0])
+		for _, k := range scratch {
+			for _, gk := range g.Keys {
+				if k == gk {
+					return true, scratch
+				}
+			}
+		}
+	}
+	return false, scratch
+}

@@ -94,9 +94,12 @@ type ruleState struct {
 	rule *Rule
 	core *ruleCore // nil when the rule does not run
 	err  string
-	// ranges are numeric ranges the filter requires (query.RangeGuards),
-	// checked before the filter.
+	// ranges are numeric ranges the filter requires (query.RangeGuards)
+	// and terms the terms it requires besides the one it is found by
+	// (query.TermGuards), checked before the filter: they cost a lookup
+	// and a comparison, the filter much more.
 	ranges []query.RangeGuard
+	terms  []query.Guard
 }
 
 // ruleCore is a rule's evaluation state; a reload that keeps the rule
@@ -148,6 +151,9 @@ func buildSnapshot(rules []*Rule, old *snapshot) *snapshot {
 		rs := &ruleState{rule: r}
 		if r.Filter != nil {
 			rs.ranges = query.RangeGuards(r.Filter)
+			if ts := query.TermGuards(r.Filter); len(ts) > 1 {
+				rs.terms = ts[1:] // the first finds the rule (newIndexRules)
+			}
 		}
 		switch {
 		case s.byName[r.Spec.Name] != nil:
@@ -367,11 +373,12 @@ func (e *Engine) Process(doc query.Doc, index string) {
 
 // processScratch is the working memory of one Process call.
 type processScratch struct {
-	vals []query.Value
-	keys []query.GuardKey
-	done []*ruleState
-	out  []*Fired
-	n    uint32 // calls, to sample the evaluation time
+	vals  []query.Value
+	keys  []query.GuardKey
+	gkeys []query.GuardKey // evaluate's
+	done  []*ruleState
+	out   []*Fired
+	n     uint32 // calls, to sample the evaluation time
 	// The rules of the last index name seen, in the last snapshot.
 	snap  *snapshot
 	index string
@@ -384,6 +391,13 @@ func (e *Engine) evaluate(rs *ruleState, doc query.Doc, index string, sc *proces
 	for _, g := range rs.ranges {
 		sc.vals = doc.Values(g.Path, sc.vals[:0])
 		if !g.Admits(sc.vals) {
+			return
+		}
+	}
+	for _, g := range rs.terms {
+		sc.vals = doc.Values(g.Path, sc.vals[:0])
+		var ok bool
+		if ok, sc.gkeys = g.Admits(sc.vals, sc.gkeys); !ok {
 			return
 		}
 	}
