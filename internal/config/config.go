@@ -21,6 +21,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+
+	"github.com/sluicelab/sluice/internal/closest"
 )
 
 // Config is the whole configuration. Keys are the mapstructure tags.
@@ -581,37 +583,10 @@ func unknownKeys(v *viper.Viper) []error {
 // suggest names the known key closest to k by edit distance, when it is
 // close enough to be a typo.
 func suggest(k string, known []string) string {
-	best, bestD := "", -1
-	for _, c := range known {
-		if d := editDistance(k, c); bestD < 0 || d < bestD {
-			best, bestD = c, d
-		}
-	}
-	if bestD >= 0 && bestD <= max(2, len(k)/4) {
+	if best := closest.Name(k, known); best != "" {
 		return "did you mean " + best + "?"
 	}
 	return "remove it; configs/sluice.yaml lists every key"
-}
-
-// editDistance is the Levenshtein distance between a and b (bytes).
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // decodeErrors turns mapstructure's error (one line per value of the wrong

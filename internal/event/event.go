@@ -61,6 +61,18 @@ var tagNames = [...]string{
 	"_time_out_of_range",
 }
 
+// TagName returns the name the encoder writes for tag bit i (1<<i), or ""
+// for a bit with no name.
+func TagName(i int) string {
+	if i < 0 || i >= len(tagNames) {
+		return ""
+	}
+	return tagNames[i]
+}
+
+// NumTags is the number of named tag bits.
+const NumTags = len(tagNames)
+
 // Has reports whether all bits of t2 are set.
 func (t Tags) Has(t2 Tags) bool { return t&t2 == t2 }
 

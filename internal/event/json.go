@@ -745,8 +745,11 @@ func specialMask(x uint64) uint64 {
 	return (ctl | q | bs | x) & high
 }
 
-// transportName returns the lowercase IANA keyword ECS uses for
-// network.transport, or "" for protocols without a well-known name.
+// TransportName returns the lowercase IANA keyword ECS uses for
+// network.transport, or "" for protocols without a well-known name (what
+// the encoder writes; queries on live events read it here too).
+func TransportName(p uint8) string { return transportName(p) }
+
 func transportName(p uint8) string {
 	switch p {
 	case 0:

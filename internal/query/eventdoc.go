@@ -167,26 +167,14 @@ func (d *EventDoc) values(path string, dst []Value) []Value {
 	return d.slow(path, dst)
 }
 
-// tagNames are event's tag names by bit (event keeps them unexported;
-// an unknown bit sends the lookup to the slow path).
-var tagNames = [...]string{
-	"_grokparsefailure",
-	"_geoip_lookup_failure",
-	"_truncated",
-	"_syslogheaderfailure",
-	"_sampling_rate_unknown",
-	"_time_from_receive",
-	"_time_out_of_range",
-}
-
 func (d *EventDoc) tags(dst []Value) []Value {
 	t := d.e.Tags
-	if t>>len(tagNames) != 0 {
+	if t>>event.NumTags != 0 {
 		return d.slow("tags", dst)
 	}
-	for i, n := range tagNames {
+	for i := range event.NumTags {
 		if t&(1<<i) != 0 {
-			dst = append(dst, strValue(n))
+			dst = append(dst, strValue(event.TagName(i)))
 		}
 	}
 	return dst
@@ -377,7 +365,7 @@ func (d *EventDoc) flow(path string, dst []Value) ([]Value, bool) {
 		switch rest {
 		case "transport":
 			if f.HasProtocol {
-				if n := transportName(f.Protocol); n != "" {
+				if n := event.TransportName(f.Protocol); n != "" {
 					dst = append(dst, strValue(n))
 				}
 			}
@@ -624,7 +612,7 @@ func (d *EventDoc) ownCount() int {
 	add(e.Direction.String() != "")
 	if e.Flow.HasProtocol {
 		n++
-		add(transportName(e.Flow.Protocol) != "")
+		add(event.TransportName(e.Flow.Protocol) != "")
 	}
 	add(e.Observer.IsValid())
 	add(sl.AppName != "")
@@ -824,7 +812,7 @@ func (d *EventDoc) syslogOwn(path string, dst []Value) []Value {
 		}
 	case "network.transport":
 		if e.Flow.HasProtocol {
-			if n := transportName(e.Flow.Protocol); n != "" {
+			if n := event.TransportName(e.Flow.Protocol); n != "" {
 				dst = append(dst, strValue(n))
 			}
 		}
@@ -874,64 +862,3 @@ var ianaNumbers = func() (t [256]string) {
 	}
 	return t
 }()
-
-// transportName mirrors the encoder's network.transport names.
-func transportName(p uint8) string {
-	switch p {
-	case 0:
-		return "hopopt"
-	case 1:
-		return "icmp"
-	case 2:
-		return "igmp"
-	case 4:
-		return "ipv4"
-	case 6:
-		return "tcp"
-	case 8:
-		return "egp"
-	case 17:
-		return "udp"
-	case 33:
-		return "dccp"
-	case 41:
-		return "ipv6"
-	case 43:
-		return "ipv6-route"
-	case 44:
-		return "ipv6-frag"
-	case 46:
-		return "rsvp"
-	case 47:
-		return "gre"
-	case 50:
-		return "esp"
-	case 51:
-		return "ah"
-	case 58:
-		return "ipv6-icmp"
-	case 59:
-		return "ipv6-nonxt"
-	case 60:
-		return "ipv6-opts"
-	case 88:
-		return "eigrp"
-	case 89:
-		return "ospf"
-	case 94:
-		return "ipip"
-	case 103:
-		return "pim"
-	case 112:
-		return "vrrp"
-	case 115:
-		return "l2tp"
-	case 132:
-		return "sctp"
-	case 136:
-		return "udplite"
-	case 137:
-		return "mpls-in-ip"
-	}
-	return ""
-}

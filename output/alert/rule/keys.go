@@ -1,6 +1,10 @@
 package rule
 
-import "sort"
+import (
+	"sort"
+
+	"github.com/sluicelab/sluice/internal/closest"
+)
 
 // ruleKeys are the rule-file keys this package reads, with the rule types
 // that use each type-specific one (nil: every type).
@@ -107,39 +111,4 @@ func supportedTypes() []string {
 
 // suggestKey names the known key closest to k when it is close enough to
 // be a typo, else "".
-func suggestKey(k string, known []string) string {
-	best, bestD := "", -1
-	for _, c := range known {
-		if d := keyDistance(k, c); bestD < 0 || d < bestD || (d == bestD && c < best) {
-			best, bestD = c, d
-		}
-	}
-	if bestD >= 0 && bestD <= max(2, len(k)/4) {
-		return best
-	}
-	return ""
-}
-
-// keyDistance is the Levenshtein distance between a and b (bytes).
-func keyDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 1 << 20 // no suggestion for long junk, and no quadratic cost
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
+func suggestKey(k string, known []string) string { return closest.Name(k, known) }
