@@ -666,12 +666,20 @@ func (d *EventDoc) syslog(path string, dst []Value) ([]Value, bool) {
 		}
 		return dst, true
 	}
-	// A parsed field.
+	// A parsed field: one pass finds it and whether a written parsed
+	// field lies below it (then it is an object in the document).
 	var fl *event.Field
+	below := false
 	for i := range e.Fields {
-		if f := &e.Fields[i]; f.Key == path && writable(f) {
-			fl = f
-			break
+		f := &e.Fields[i]
+		k := f.Key
+		switch {
+		case len(k) == len(path):
+			if fl == nil && k == path && writable(f) {
+				fl = f
+			}
+		case !below && len(k) > len(path) && k[len(path)] == '.' && k[:len(path)] == path && writable(f) && validPath(k):
+			below = true
 		}
 	}
 	if fl == nil {
@@ -688,7 +696,7 @@ func (d *EventDoc) syslog(path string, dst []Value) ([]Value, bool) {
 			}
 		}
 	}
-	if d.parsedBelow(path) {
+	if below {
 		return dst, true
 	}
 	return d.field(fl, dst), true
