@@ -347,3 +347,28 @@ func TestKeysOutliveTheirBatch(t *testing.T) {
 	cancel()
 	<-runDone
 }
+
+// TestSourceDrainsAtStop: documents queued when the pipeline stops its
+// sources are handed over, not left for the next start.
+func TestSourceDrainsAtStop(t *testing.T) {
+	q := newDocQueue(func(int) {})
+	src := &source{q: q}
+	for i := range 300 {
+		q.add(doc{Time: time.Now(), JSON: []byte(fmt.Sprintf(`{"n":%d}`, i))})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // stopped before it read anything
+	out := make(chan *event.Batch, 4)
+	if err := src.Run(ctx, out); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for len(out) > 0 {
+		b := <-out
+		n += b.Len()
+		b.Release()
+	}
+	if n != 300 || q.len() != 0 {
+		t.Errorf("%d documents handed over at stop, %d left queued; want 300 and 0", n, q.len())
+	}
+}

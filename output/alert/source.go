@@ -87,13 +87,17 @@ var _ pipeline.Source = (*source)(nil)
 
 func (s *source) Name() string { return "alerts" }
 
-// Run hands queued documents to the pipeline until ctx is done. What is
-// queued then stays queued: the service saves it with its state and writes
-// it after the next start.
+// Run hands queued documents to the pipeline until ctx is done, and then
+// what is queued at that moment (the pipeline drains its sources' last
+// batches; a document that cannot be handed over within drainWait stays
+// queued). What is queued later (alerts of the stage's last batches, or
+// sent while sluice stops) stays queued: the service saves it with its
+// state and writes it after the next start.
 func (s *source) Run(ctx context.Context, out chan<- *event.Batch) error {
 	for {
 		select {
 		case <-ctx.Done():
+			s.drain(out)
 			return nil
 		case <-s.q.notify:
 		}
@@ -102,25 +106,57 @@ func (s *source) Run(ctx context.Context, out chan<- *event.Batch) error {
 			if len(docs) == 0 {
 				break
 			}
-			b := event.NewBatch()
-			for _, d := range docs {
-				e := b.Add()
-				e.Kind = event.KindAlert
-				e.Timestamp = d.Time
-				e.Created = d.Time
-				e.Index = s.index
-				e.Raw = b.Bytes(d.JSON)
-			}
+			b := s.batch(docs)
 			select {
 			case out <- b:
 			case <-ctx.Done():
-				// Put them back for the state file.
+				// Back in the queue, and the last hand-over.
 				for _, d := range docs {
 					s.q.add(d)
 				}
 				b.Release()
+				s.drain(out)
 				return nil
 			}
 		}
 	}
+}
+
+// drainWait bounds how long the source waits to hand over its last
+// documents at shutdown.
+const drainWait = 2 * time.Second
+
+func (s *source) drain(out chan<- *event.Batch) {
+	timer := time.NewTimer(drainWait)
+	defer timer.Stop()
+	for {
+		docs := s.q.take(256)
+		if len(docs) == 0 {
+			return
+		}
+		b := s.batch(docs)
+		select {
+		case out <- b:
+		case <-timer.C:
+			for _, d := range docs {
+				s.q.add(d)
+			}
+			b.Release()
+			return
+		}
+	}
+}
+
+// batch makes the alert events of docs.
+func (s *source) batch(docs []doc) *event.Batch {
+	b := event.NewBatch()
+	for _, d := range docs {
+		e := b.Add()
+		e.Kind = event.KindAlert
+		e.Timestamp = d.Time
+		e.Created = d.Time
+		e.Index = s.index
+		e.Raw = b.Bytes(d.JSON)
+	}
+	return b
 }
