@@ -35,20 +35,25 @@ const (
 // filter itself, or one clause of its AND. Terms on text fields, CIDRs and
 // dates give no guard (their matches are not found by equality).
 func GuardOf(m Matcher) (Guard, bool) {
-	c, ok := m.(*compiled)
-	if !ok {
-		return Guard{}, false
-	}
-	cands := []node{c.root}
-	if and, ok := c.root.(andNode); ok {
-		cands = and
-	}
-	for _, n := range cands {
+	for _, n := range clauses(m) {
 		if g, ok := guardOfNode(n); ok {
 			return g, true
 		}
 	}
 	return Guard{}, false
+}
+
+// clauses returns the clauses every match of m must satisfy: the children
+// of its AND, or its root (none for a matcher of another package).
+func clauses(m Matcher) []node {
+	c, ok := m.(*compiled)
+	if !ok {
+		return nil
+	}
+	if and, ok := c.root.(andNode); ok {
+		return and
+	}
+	return []node{c.root}
 }
 
 func guardOfNode(n node) (Guard, bool) {
@@ -138,16 +143,8 @@ type RangeGuard struct {
 // RangeGuards returns the range guards of m: the numeric ranges on
 // keyword fields among the clauses of its AND (or m itself).
 func RangeGuards(m Matcher) []RangeGuard {
-	c, ok := m.(*compiled)
-	if !ok {
-		return nil
-	}
-	cands := []node{c.root}
-	if and, ok := c.root.(andNode); ok {
-		cands = and
-	}
 	var out []RangeGuard
-	for _, n := range cands {
+	for _, n := range clauses(m) {
 		l, ok := n.(*leaf)
 		if !ok || len(l.paths) != 1 || l.text[0] {
 			continue
@@ -187,16 +184,8 @@ func (g RangeGuard) Admits(vals []Value) bool {
 // of its AND on a keyword field (GuardOf returns the first). A filter can
 // only match a document that satisfies all of them.
 func TermGuards(m Matcher) []Guard {
-	c, ok := m.(*compiled)
-	if !ok {
-		return nil
-	}
-	cands := []node{c.root}
-	if and, ok := c.root.(andNode); ok {
-		cands = and
-	}
 	var out []Guard
-	for _, n := range cands {
+	for _, n := range clauses(m) {
 		if g, ok := guardOfNode(n); ok {
 			out = append(out, g)
 		}

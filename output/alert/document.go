@@ -153,7 +153,7 @@ func summary(m alerter.Match, include []string) string {
 	}
 	var sb strings.Builder
 	for _, f := range fields {
-		v, ok := lookup(m, f)
+		v, ok := alerter.Lookup(m, f)
 		if !ok {
 			continue
 		}

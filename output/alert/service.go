@@ -338,7 +338,12 @@ func (s *Service) emit(f *rule.Fired) {
 		s.writeDoc(l, f, a, "", "", nil, "silenced by realert")
 		return
 	}
-	subject, body := l.render.Subject(a), l.render.Body(a)
+	s.enqueue(l, f, a, l.render.Subject(a), l.render.Body(a))
+}
+
+// enqueue hands an alert to the sender; its document is written when the
+// alerters are done, or now when the queue is full.
+func (s *Service) enqueue(l *loaded, f *rule.Fired, a *alerter.Alert, subject, body string) {
 	job := &alerter.Job{Alert: a, Alerters: l.alerters, Subject: subject, Body: body, TimeLimit: l.limit}
 	job.Done = func(results []alerter.Result) { s.writeDoc(l, f, a, subject, body, results, "") }
 	if !s.sender.Enqueue(job) {
@@ -354,12 +359,7 @@ func (s *Service) resend(sa savedAlert) {
 		return
 	}
 	f := &rule.Fired{Rule: l.rule, Key: sa.Alert.QueryKey, Aggregated: sa.Aggregated, NumHits: sa.Alert.NumHits}
-	a := sa.Alert
-	job := &alerter.Job{Alert: a, Alerters: l.alerters, Subject: sa.Subject, Body: sa.Body, TimeLimit: l.limit}
-	job.Done = func(results []alerter.Result) { s.writeDoc(l, f, a, sa.Subject, sa.Body, results, "") }
-	if !s.sender.Enqueue(job) {
-		s.writeDoc(l, f, a, sa.Subject, sa.Body, nil, "alert queue full (alerting.queue_size); not sent")
-	}
+	s.enqueue(l, f, sa.Alert, sa.Subject, sa.Body)
 }
 
 // toAlert converts a fired rule to the alerter's form: each match's
@@ -393,32 +393,13 @@ func topCounts(keys []string, ms []alerter.Match) map[string]map[string]int {
 	for _, k := range keys {
 		c := map[string]int{}
 		for _, m := range ms {
-			if v, ok := lookup(m, k); ok {
+			if v, ok := alerter.Lookup(m, k); ok {
 				c[fmt.Sprint(v)]++
 			}
 		}
 		out[k] = c
 	}
 	return out
-}
-
-// lookup finds a dotted path in a decoded document: nested objects, or a
-// key that itself holds dots.
-func lookup(m map[string]any, path string) (any, bool) {
-	if v, ok := m[path]; ok {
-		return v, true
-	}
-	for i := 0; i < len(path); i++ {
-		if path[i] != '.' {
-			continue
-		}
-		if sub, ok := m[path[:i]].(map[string]any); ok {
-			if v, ok := lookup(sub, path[i+1:]); ok {
-				return v, true
-			}
-		}
-	}
-	return nil, false
 }
 
 // savedAlert is an alert not sent yet when sluice stopped.
