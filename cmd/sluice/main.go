@@ -487,8 +487,11 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 		return fmt.Errorf("time check: %w", err)
 	}
 	stages = append(stages, tc)
-	// Alert rules see every field the stages above add; the alert
-	// documents come in through a source of their own.
+	stages = append(stages, pipeline.Encode{})
+	// Alert rules see every field the stages above add, after encoding:
+	// they read the layout the encoder worked out for each syslog event
+	// (query.EventDoc). The alert documents come in through a source of
+	// their own.
 	alerts := p.alerts
 	if alerts != nil {
 		if err := alerts.LoadState(); err != nil {
@@ -498,7 +501,6 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 		stages = append(stages, alerts.Stage())
 		sources = append(sources, alerts.Source())
 	}
-	stages = append(stages, pipeline.Encode{})
 	runner := pipeline.New(cc.pipe, sources, stages, outputs, logger, reg)
 
 	// SIGHUP reloads the GeoIP databases and the alert rules; without

@@ -194,6 +194,10 @@ type Event struct {
 	// Index still pick the index. It must be one valid JSON object with no
 	// newline.
 	Raw []byte
+
+	// layout is the cached layout a syslog event was last encoded with
+	// (nil: none), for SyslogSource.
+	layout *syslogPlan
 }
 
 // reset clears e for reuse while keeping slice capacity. The old fields

@@ -42,6 +42,12 @@ type syslogPlan struct {
 	src  []uint16 // per written value: below n an own value, else n + index into Fields
 	off  []uint32 // text[off[i]:off[i+1]] precedes value i; text[off[len(src)]:] follows the last
 	text string
+	// at maps the path of each written value to its source (as src):
+	// what a reader of the event asks (SyslogSource) without laying the
+	// tree out again.
+	at map[string]uint16
+	// reader: see ReaderTable.
+	reader atomic.Value
 }
 
 // treeRecord is what appendTreeSlow wrote, for building a plan: per value
@@ -121,16 +127,17 @@ func lookupPlan(h uint64, own *[maxOwnFields]Field, n int, fields []Field) *sysl
 // maybeStorePlan stores the layout just written (tree: the bytes
 // appendTreeSlow appended) when the same sequence was laid out slowly
 // before in its slot; otherwise it only remembers the sequence's hash.
-func maybeStorePlan(h uint64, keys []string, n int, tree []byte, rec *treeRecord) {
+func maybeStorePlan(h uint64, keys []string, n int, tree []byte, rec *treeRecord) *syslogPlan {
 	slot := h % planSlots
 	if planSeen[slot].Load() != h {
 		planSeen[slot].Store(h)
-		return
+		return nil
 	}
 	p := &syslogPlan{hash: h, n: n,
 		keys: make([]string, len(keys)),
 		src:  make([]uint16, rec.count),
 		off:  make([]uint32, rec.count+1),
+		at:   make(map[string]uint16, rec.count),
 	}
 	// sluice's own keys are string constants (ownSyslogFields): kept as
 	// they are, so that comparing them in lookupPlan finds the same
@@ -166,6 +173,9 @@ func maybeStorePlan(h uint64, keys []string, n int, tree []byte, rec *treeRecord
 	p.off[rec.count] = uint32(len(text))
 	text = append(text, tree[prev:rec.total]...)
 	p.text = string(text)
+	for _, src := range p.src {
+		p.at[p.keys[src]] = src // own keys, then the parsed ones: src indexes both
+	}
 	set := &planCache[slot]
 	switch {
 	case set[0].Load() == nil:
@@ -175,6 +185,7 @@ func maybeStorePlan(h uint64, keys []string, n int, tree []byte, rec *treeRecord
 	default:
 		set[h>>63].Store(p)
 	}
+	return p
 }
 
 // appendTree replays the plan with the event's values.
@@ -288,4 +299,53 @@ func appendTreeSlow(dst []byte, own *[maxOwnFields]Field, n int, fields []Field,
 	}
 	rec.total = int32(len(dst) - base)
 	return dst
+}
+
+// SyslogLayout is the cached layout of a syslog event's key sequence
+// (see above), as readers of encoded events see it.
+type SyslogLayout = syslogPlan
+
+// SyslogLayout returns the layout the event was last encoded with (nil:
+// none, or not a syslog event). Its answers are those of that encoding:
+// valid as long as the event has not changed since.
+func (e *Event) SyslogLayout() *SyslogLayout {
+	if e.Kind != KindSyslog {
+		return nil
+	}
+	return e.layout
+}
+
+// Source tells where the value at path in a document of this layout
+// comes from, without laying the document out: own (sluice's own value at
+// that path, e.g. host.hostname), or field >= 0 (the event's
+// Fields[field]). ok is false when the document holds no value at path
+// (not written, or an object).
+func (p *syslogPlan) Source(path string) (field int, own, ok bool) {
+	src, ok := p.at[path]
+	switch {
+	case !ok:
+		return -1, false, false
+	case int(src) < p.n:
+		return -1, true, true
+	}
+	return int(src) - p.n, false, true
+}
+
+// ReaderTable is a slot for what a reader derives from the layout (the
+// query package keeps a table of sources per registered path there), so
+// it is worked out once per layout.
+func (p *syslogPlan) ReaderTable() *atomic.Value { return &p.reader }
+
+// SyslogSource is SyslogLayout().Source(path), with known false when the
+// event has no layout (then only the document can tell).
+func (e *Event) SyslogSource(path string) (field int, own, known bool) {
+	p := e.SyslogLayout()
+	if p == nil {
+		return -1, false, false
+	}
+	field, own, ok := p.Source(path)
+	if !ok {
+		return -1, false, true
+	}
+	return field, own, true
 }

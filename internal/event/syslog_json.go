@@ -41,6 +41,7 @@ func (e *Event) appendSyslog(dst []byte, dc *dateCache, own *[maxOwnFields]Field
 		h = hashKeys(own, n, fields)
 		p = lookupPlan(h, own, n, fields)
 	}
+	e.layout = p
 	if p != nil {
 		dst = p.appendTree(dst, own, n, fields, dc)
 	} else {
@@ -58,7 +59,7 @@ func (e *Event) appendSyslog(dst []byte, dc *dateCache, own *[maxOwnFields]Field
 		base := len(dst)
 		dst = appendTreeSlow(dst, own, n, fields, &seq, np, dc, &rec)
 		if usePlans {
-			maybeStorePlan(h, seq[:np], n, dst[base:], &rec)
+			e.layout = maybeStorePlan(h, seq[:np], n, dst[base:], &rec)
 		}
 	}
 	dst = e.Tags.appendJSON(dst)

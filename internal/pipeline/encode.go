@@ -8,8 +8,9 @@ import (
 
 // Encode renders each batch's ECS JSON in the stage workers (see
 // event.Batch.EncodeJSON), so that encoding, the most expensive step, runs on
-// every core instead of in the single output goroutine. It must be the last
-// stage: a stage after it would change events whose JSON is already made.
+// every core instead of in the single output goroutine. A stage after it
+// may only read the events (the alert rules): a change would not reach
+// the JSON already made.
 type Encode struct{}
 
 var _ Stage = Encode{}

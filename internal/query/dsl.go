@@ -228,7 +228,7 @@ func (c *dslCompiler) clause(v any, at string, depth int) (node, error) {
 		if !ok || f == "" {
 			return nil, errAt(at2, "want {field: name}")
 		}
-		return existsNode{path: c.opts.field(f)}, nil
+		return newExists(c.opts.field(f)), nil
 	case "prefix":
 		return c.fieldQuery(body, at2, "value", []string{"boost", "case_insensitive", "rewrite"}, func(f string, val any, _ map[string]any) (node, error) {
 			s, ok := val.(string)

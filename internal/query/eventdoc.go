@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -32,17 +33,35 @@ type EventDoc struct {
 	parsed  bool
 	own     int // own values of a syslog event; -1: not counted yet
 
-	// memo keeps the values of the paths asked for this event: the rules
-	// of a rule set read the same few fields (event.action, source.ip,
-	// ...) one after the other, and the lookup by path costs more than
-	// copying its values.
+	// memo keeps the values of the paths asked for this event: the
+	// rules of a rule set read the same few fields (event.action,
+	// source.ip, ...) one after the other, and the lookup by path costs
+	// more than copying its values.
 	memo  [memoSize]memoEntry
 	nmemo int
 	mvals []Value
+	// slots memoize the values of registered paths (Path) by id, for the
+	// event numbered gen.
+	slots []slotMemo
+	gen   uint32
+
+	// shadow: 0 not known yet for this event, 1 no parsed field lies
+	// below one of sluice's own syslog paths, 2 one may.
+	shadow uint8
 
 	// mctx is the working space Match uses for this document.
 	mctx matchCtx
 }
+
+// pathInfos is what EventDocs learned about each path they were asked
+// for (a rule set asks for the same few paths of every event), at most
+// maxPaths of them; further paths are worked out at each lookup.
+var (
+	pathMu    sync.RWMutex
+	pathInfos = map[string]*pathInfo{}
+)
+
+const maxPaths = 4096
 
 // memoSize is how many paths an EventDoc remembers per event.
 const memoSize = 32
@@ -50,6 +69,46 @@ const memoSize = 32
 type memoEntry struct {
 	path       string
 	start, end int
+}
+
+// pathInfo is what depends on a path alone.
+type pathInfo struct {
+	root, rest string
+	own        bool // one of sluice's own syslog paths
+	ownBelow   bool // one of sluice's own syslog paths lies below it
+	encodable  bool // a parsed field's key the encoder writes (validPath, < 16 dots)
+}
+
+func newPathInfo(path string) *pathInfo {
+	pi := &pathInfo{}
+	pi.root, pi.rest = cut(path)
+	_, pi.own = ownSyslogSet[path]
+	pi.encodable = validPath(path) && strings.Count(path, ".") < 16
+	for _, k := range ownSyslogKeys {
+		if len(k) > len(path) && k[len(path)] == '.' && k[:len(path)] == path {
+			pi.ownBelow = true
+			break
+		}
+	}
+	return pi
+}
+
+// info returns what is known of path, learning it the first time.
+func info(path string) *pathInfo {
+	pathMu.RLock()
+	pi := pathInfos[path]
+	pathMu.RUnlock()
+	if pi != nil {
+		return pi
+	}
+	key := strings.Clone(path) // the caller's string may not live on
+	pi = newPathInfo(key)
+	pathMu.Lock()
+	if len(pathInfos) < maxPaths {
+		pathInfos[key] = pi
+	}
+	pathMu.Unlock()
+	return pi
 }
 
 var _ Walker = (*EventDoc)(nil)
@@ -64,11 +123,17 @@ func NewEventDoc(e *event.Event) *EventDoc {
 // Reset points d at e and forgets what it cached of the previous event.
 func (d *EventDoc) Reset(e *event.Event) {
 	d.e = e
-	if d.nmemo > 0 {
+	if len(d.mvals) > 0 {
 		clear(d.mvals) // they point into the previous event's batch
 		d.mvals = d.mvals[:0]
-		d.nmemo = 0
 	}
+	d.nmemo = 0
+	d.gen++
+	if d.gen == 0 { // wrapped: no slot may look current
+		clear(d.slots)
+		d.gen = 1
+	}
+	d.shadow = 0
 	d.scratch = d.scratch[:0]
 	d.jd = nil
 	d.parsed = false
@@ -154,7 +219,8 @@ func (d *EventDoc) values(path string, dst []Value) []Value {
 	)
 	switch e.Kind {
 	case event.KindFlow:
-		out, handled = d.flow(path, dst)
+		root, rest := cut(path)
+		out, handled = d.flow(path, root, rest, dst)
 	case event.KindSyslog:
 		out, handled = d.syslog(path, dst)
 	case event.KindUnknown:
@@ -320,10 +386,9 @@ func cut(path string) (root, rest string) {
 }
 
 // flow answers KindFlow events (appendFlow's document).
-func (d *EventDoc) flow(path string, dst []Value) ([]Value, bool) {
+func (d *EventDoc) flow(path, root, rest string, dst []Value) ([]Value, bool) {
 	e := d.e
 	f := &e.Flow
-	root, rest := cut(path)
 	switch root {
 	case "event":
 		switch rest {
@@ -655,16 +720,32 @@ func endpointCount(p *event.Endpoint) int {
 // left out).
 func (d *EventDoc) syslog(path string, dst []Value) ([]Value, bool) {
 	e := d.e
+	// The layout the encoder worked out for this event's keys says where
+	// the value comes from, when the event was encoded (the alert stage
+	// runs after the encoder).
+	if i, own, known := e.SyslogSource(path); known {
+		switch {
+		case own:
+			root, rest := cut(path)
+			return d.syslogOwn(path, root, rest, dst), true
+		case i >= 0:
+			return d.field(&e.Fields[i], dst), true
+		}
+		return dst, true
+	}
 	if len(e.Fields) > maxSyslogValues-d.ownCount() {
 		return dst, false
 	}
+	pi := info(path)
 	n := len(dst)
-	dst = d.syslogOwn(path, dst)
-	if len(dst) > n {
-		if d.parsedBelow(path) {
-			return dst[:n], true
+	if pi.own {
+		dst = d.syslogOwn(path, pi.root, pi.rest, dst)
+		if len(dst) > n {
+			if d.shadowed() && d.parsedBelow(path) {
+				return dst[:n], true
+			}
+			return dst, true
 		}
-		return dst, true
 	}
 	// A parsed field: one pass finds it and whether a written parsed
 	// field lies below it (then it is an object in the document).
@@ -682,25 +763,65 @@ func (d *EventDoc) syslog(path string, dst []Value) ([]Value, bool) {
 			below = true
 		}
 	}
-	if fl == nil {
+	if fl == nil || !pi.encodable {
 		return dst, true
 	}
-	if !validPath(path) || strings.Count(path, ".") >= 16 {
-		return dst, true
-	}
-	switch root, _ := cut(path); root {
-	case "destination", "event", "host", "log", "network", "observer", "process", "sluice", "source":
-		for _, k := range ownSyslogKeys {
-			if len(k) > len(path) && k[len(path)] == '.' && k[:len(path)] == path {
-				return dst, false // an own value may lie below: leave it to the document
-			}
-		}
+	if pi.ownBelow {
+		return dst, false // an own value may lie below: leave it to the document
 	}
 	if below {
 		return dst, true
 	}
 	return d.field(fl, dst), true
 }
+
+// shadowed reports whether a written parsed field of the event may lie
+// below one of sluice's own syslog paths (then parsedBelow must look),
+// found once per event.
+func (d *EventDoc) shadowed() bool {
+	if d.shadow == 0 {
+		d.shadow = 1
+		for i := range d.e.Fields {
+			if mayShadow(d.e.Fields[i].Key) {
+				d.shadow = 2
+				break
+			}
+		}
+	}
+	return d.shadow == 2
+}
+
+// mayShadow reports whether key lies below one of sluice's own syslog
+// paths. Most parsed keys are rejected by their first byte: every own
+// path starts with one of ownFirst.
+func mayShadow(key string) bool {
+	if key == "" || !ownFirst[key[0]] {
+		return false
+	}
+	// Own paths hold a dot, except "message".
+	if len(key) > len("message") && key[len("message")] == '.' && key[:len("message")] == "message" {
+		return true
+	}
+	dots := 0
+	for j := 1; j < len(key); j++ {
+		if key[j] == '.' {
+			dots++
+			if dots >= 2 {
+				if _, ok := ownSyslogSet[key[:j]]; ok {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+var ownFirst = func() (t [256]bool) {
+	for _, k := range ownSyslogKeys {
+		t[k[0]] = true
+	}
+	return t
+}()
 
 // parsedBelow reports whether a written parsed field lies below path.
 func (d *EventDoc) parsedBelow(path string) bool {
@@ -743,11 +864,18 @@ var ownSyslogKeys = append(append([]string{
 	"process.name", "process.pid", "sluice.original_timestamp",
 }, endpointKeys("source")...), endpointKeys("destination")...)
 
+var ownSyslogSet = func() map[string]struct{} {
+	m := make(map[string]struct{}, len(ownSyslogKeys))
+	for _, k := range ownSyslogKeys {
+		m[k] = struct{}{}
+	}
+	return m
+}()
+
 // syslogOwn appends sluice's own value at path, if the event has one.
-func (d *EventDoc) syslogOwn(path string, dst []Value) []Value {
+func (d *EventDoc) syslogOwn(path, root, rest string, dst []Value) []Value {
 	e := d.e
 	sl := &e.Syslog
-	root, rest := cut(path)
 	switch root {
 	case "source":
 		return d.endpoint(&e.Src, rest, dst, portsIfNonzero, false)

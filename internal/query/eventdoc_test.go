@@ -22,24 +22,48 @@ func TestEventDocMatchesDocument(t *testing.T) {
 	missing := []string{"nope", "event.nope", "source.nope", "source.geo.nope", "netflow.nope", "netflow.exporter.nope",
 		"log.syslog.nope", "f5.asm.nope", "message.x", "source", "event", "tags.x", "@timestamp.x", "ecs", "flow.nope"}
 	var d EventDoc
-	paths, slow := 0, 0
+	paths, slow, laidOut := 0, 0, 0
 	slowPaths := map[string]int{}
 	for _, ne := range evs {
+		// plain has never been encoded; ne.e is, three times, so that a
+		// syslog event gets the layout its key sequence is kept with
+		// (from the second sighting) and EventDoc reads through it.
+		plain := *ne.e
 		doc := ne.e.AppendJSON(nil)
+		ne.e.AppendJSON(nil)
+		if string(ne.e.AppendJSON(nil)) != string(doc) {
+			t.Fatalf("%s: the encodings differ", ne.name)
+		}
+		if ne.e.SyslogLayout() != nil {
+			laidOut++
+		}
 		jd, err := NewJSONDoc(doc)
 		if err != nil {
 			t.Fatalf("%s: NewJSONDoc(%s) = %v", ne.name, doc, err)
 		}
 		check := func(p string) {
-			d.Reset(ne.e)
+			want := valueKeys(jd.Values(p, nil))
+			d.Reset(&plain)
 			got := valueKeys(d.Values(p, nil))
 			if d.parsed && !strings.HasPrefix(ne.name, "syslog-edge") && ne.name != "syslog-many" {
 				slow++
 				slowPaths[p]++
 			}
-			want := valueKeys(jd.Values(p, nil))
 			if got != want {
 				t.Errorf("%s: Values(%q) = %s, want %s (document %s)", ne.name, p, got, want, doc)
+			}
+			// Through the layout, by name and by registered path (twice:
+			// the second answer comes from the memo).
+			d.Reset(ne.e)
+			if got := valueKeys(d.Values(p, nil)); got != want {
+				t.Errorf("%s (encoded): Values(%q) = %s, want %s (document %s)", ne.name, p, got, want, doc)
+			}
+			d.Reset(ne.e)
+			rp := NewPath(p)
+			for range 2 {
+				if got := valueKeys(rp.Values(&d, nil)); got != want {
+					t.Errorf("%s (encoded): Path(%q).Values = %s, want %s (document %s)", ne.name, p, got, want, doc)
+				}
 			}
 		}
 		for _, p := range jd.Paths() {
@@ -50,7 +74,10 @@ func TestEventDocMatchesDocument(t *testing.T) {
 			check(p)
 		}
 	}
-	t.Logf("%d events, %d leaf paths; %d lookups took the slow path: %v", len(evs), paths, slow, slowPaths)
+	t.Logf("%d events (%d with a layout), %d leaf paths; %d lookups took the slow path: %v", len(evs), laidOut, paths, slow, slowPaths)
+	if laidOut < 50 {
+		t.Errorf("only %d events were read through a layout", laidOut)
+	}
 	// The slow path is for the rare paths (flow.id) and odd events only.
 	if slow*20 > paths {
 		t.Errorf("%d of %d lookups took the slow path: %v", slow, paths, slowPaths)

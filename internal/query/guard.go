@@ -13,7 +13,11 @@ import (
 type Guard struct {
 	Path string
 	Keys []GuardKey
+	p    Path
 }
+
+// Values appends the values of the guarded field in d.
+func (g Guard) Values(d Doc, dst []Value) []Value { return g.p.Values(d, dst) }
 
 // GuardKey is one value a term compares equal to, in one of the forms
 // terms compare in: text, number or address.
@@ -71,7 +75,7 @@ func guardOfNode(n node) (Guard, bool) {
 			if !ok || (i > 0 && lg.Path != g.Path) {
 				return Guard{}, false
 			}
-			g.Path = lg.Path
+			g.Path, g.p = lg.Path, lg.p
 			g.Keys = append(g.Keys, lg.Keys...)
 		}
 		return g, len(n) > 0
@@ -97,7 +101,7 @@ func guardOfLeaf(l *leaf) (Guard, bool) {
 	if p.hasIP {
 		keys = append(keys, GuardKey{kind: guardIP, ip: p.ip})
 	}
-	return Guard{Path: l.paths[0], Keys: keys}, true
+	return Guard{Path: l.paths[0], Keys: keys, p: l.ps[0]}, true
 }
 
 // ValueKeys appends the guard keys of v: a term matches v only if one of
@@ -138,7 +142,11 @@ func (k GuardKey) Addr() (netip.Addr, bool) { return k.ip, k.kind == guardIP }
 type RangeGuard struct {
 	Path string
 	p    *rangePred
+	f    Path
 }
+
+// Values appends the values of the guarded field in d.
+func (g RangeGuard) Values(d Doc, dst []Value) []Value { return g.f.Values(d, dst) }
 
 // RangeGuards returns the range guards of m: the numeric ranges on
 // keyword fields among the clauses of its AND (or m itself).
@@ -153,7 +161,7 @@ func RangeGuards(m Matcher) []RangeGuard {
 		if !ok || !p.numeric || (p.lo.open && p.hi.open) {
 			continue
 		}
-		out = append(out, RangeGuard{Path: l.paths[0], p: p})
+		out = append(out, RangeGuard{Path: l.paths[0], p: p, f: l.ps[0]})
 	}
 	return out
 }

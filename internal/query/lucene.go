@@ -356,7 +356,7 @@ func (p *parser) clause(field string, depth int) (node, error) {
 					return nil, p.errf(vs, "_exists_: needs a field name")
 				}
 				p.pos = end2
-				n = existsNode{path: p.opts.field(f)}
+				n = newExists(p.opts.field(f))
 			} else {
 				n, err = p.value(name, p.pos, depth)
 			}
@@ -480,7 +480,7 @@ func (p *parser) value(field string, start, depth int) (node, error) {
 			}
 			var ns []node
 			for _, f := range paths {
-				ns = append(ns, existsNode{path: f})
+				ns = append(ns, newExists(f))
 			}
 			return joinOr(ns), nil
 		}

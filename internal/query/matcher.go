@@ -276,6 +276,7 @@ type pred interface {
 // field of the document).
 type leaf struct {
 	paths []string
+	ps    []Path // paths, registered
 	text  []bool
 	p     pred
 }
@@ -284,6 +285,7 @@ func newLeaf(paths []string, p pred) *leaf {
 	l := &leaf{paths: paths, p: p}
 	for _, f := range paths {
 		l.text = append(l.text, IsTextField(f))
+		l.ps = append(l.ps, NewPath(f))
 	}
 	return l
 }
@@ -303,8 +305,8 @@ func (l *leaf) match(d Doc, c *matchCtx) bool {
 		})
 		return found
 	}
-	for i, f := range l.paths {
-		vals := d.Values(f, c.vals[:0])
+	for i, f := range l.ps {
+		vals := f.Values(d, c.vals[:0])
 		c.vals = vals[:0]
 		for j := range vals {
 			if l.p.test(&vals[j], l.text[i], c) {
@@ -363,10 +365,15 @@ func (l *leaf) writePred(b *strings.Builder, i int) {
 }
 
 // existsNode matches when a field has a value.
-type existsNode struct{ path string }
+type existsNode struct {
+	path string
+	p    Path
+}
+
+func newExists(path string) existsNode { return existsNode{path: path, p: NewPath(path)} }
 
 func (n existsNode) match(d Doc, c *matchCtx) bool {
-	vals := d.Values(n.path, c.vals[:0])
+	vals := n.p.Values(d, c.vals[:0])
 	c.vals = vals[:0]
 	return len(vals) > 0
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sluicelab/sluice/internal/query"
@@ -50,7 +51,10 @@ func (c *change) Add(ev *Event) []Match {
 	vals := make([]*string, len(c.compare))
 	for i, f := range c.compare {
 		c.buf = ev.Doc.Values(f, c.buf[:0])
-		s, ok := fieldText(c.buf)
+		s, borrowed, ok := fieldText(c.buf)
+		if borrowed {
+			s = strings.Clone(s)
+		}
 		if ok {
 			vals[i] = &s
 		}

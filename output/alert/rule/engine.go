@@ -100,6 +100,13 @@ type ruleState struct {
 	// and a comparison, the filter much more.
 	ranges []query.RangeGuard
 	terms  []query.Guard
+	// guard is the term the rule is found by (hasGuard false: the rule is
+	// evaluated on every document of its indices).
+	guard    query.Guard
+	hasGuard bool
+	// ts and key are the rule's timestamp_field and query_key, registered.
+	ts  query.Path
+	key []query.Path
 }
 
 // ruleCore is a rule's evaluation state; a reload that keeps the rule
@@ -144,15 +151,32 @@ func NewEngine(rules []*Rule, cfg EngineConfig) *Engine {
 // the same name and hash.
 func buildSnapshot(rules []*Rule, old *snapshot) *snapshot {
 	s := &snapshot{byName: make(map[string]*ruleState, len(rules))}
+	spread := guardSpread(rules)
 	for _, r := range rules {
 		if r == nil {
 			continue
 		}
-		rs := &ruleState{rule: r}
+		rs := &ruleState{rule: r, ts: query.NewPath(r.TimestampField)}
+		for _, k := range r.Spec.QueryKey {
+			rs.key = append(rs.key, query.NewPath(k))
+		}
 		if r.Filter != nil {
 			rs.ranges = query.RangeGuards(r.Filter)
-			if ts := query.TermGuards(r.Filter); len(ts) > 1 {
-				rs.terms = ts[1:] // the first finds the rule (newIndexRules)
+			rs.terms = query.TermGuards(r.Filter)
+			// The rule is found by the term whose field the rules tell
+			// apart best (ten rules on event.action:deny, each on its own
+			// destination.port, are found by the port: a deny on another
+			// port then runs none of them); the others are checked
+			// before the filter.
+			best := -1
+			for i, g := range rs.terms {
+				if best < 0 || spread[g.Path] > spread[rs.terms[best].Path] {
+					best = i
+				}
+			}
+			if best >= 0 {
+				rs.guard, rs.hasGuard = rs.terms[best], true
+				rs.terms = slices.Delete(slices.Clone(rs.terms), best, best+1)
 			}
 		}
 		switch {
@@ -186,6 +210,35 @@ func buildSnapshot(rules []*Rule, old *snapshot) *snapshot {
 	return s
 }
 
+// guardSpread counts, per field path, the distinct values the rules'
+// term guards name on it: how well a lookup of that field tells the rules
+// apart.
+func guardSpread(rules []*Rule) map[string]int {
+	seen := map[string]map[string]bool{}
+	for _, r := range rules {
+		if r == nil || r.Filter == nil {
+			continue
+		}
+		for _, g := range query.TermGuards(r.Filter) {
+			m := seen[g.Path]
+			if m == nil {
+				m = map[string]bool{}
+				seen[g.Path] = m
+			}
+			for _, k := range g.Keys {
+				if t, ok := k.Text(); ok {
+					m[t] = true
+				}
+			}
+		}
+	}
+	out := make(map[string]int, len(seen))
+	for p, m := range seen {
+		out[p] = len(m)
+	}
+	return out
+}
+
 func newType(r *Rule) (Type, error) {
 	c := Constructors[r.Spec.Type]
 	if c == nil {
@@ -213,6 +266,7 @@ type indexRules struct {
 // faster than one of the struct.
 type guardGroup struct {
 	path   string
+	guard  query.Guard // one guard on path, for its Values
 	byText map[string][]*ruleState
 	byNum  map[float64][]*ruleState
 	byIP   map[netip.Addr][]*ruleState
@@ -250,17 +304,14 @@ func (g *guardGroup) rules(k query.GuardKey) []*ruleState {
 func newIndexRules(rules []*ruleState) *indexRules {
 	ir := &indexRules{all: rules}
 	for _, rs := range rules {
-		g, ok := query.Guard{}, false
-		if rs.rule.Filter != nil {
-			g, ok = query.GuardOf(rs.rule.Filter)
-		}
-		if !ok {
+		g := rs.guard
+		if !rs.hasGuard {
 			ir.always = append(ir.always, rs)
 			continue
 		}
 		i := slices.IndexFunc(ir.groups, func(gg guardGroup) bool { return gg.path == g.Path })
 		if i < 0 {
-			ir.groups = append(ir.groups, guardGroup{path: g.Path, byText: map[string][]*ruleState{},
+			ir.groups = append(ir.groups, guardGroup{path: g.Path, guard: g, byText: map[string][]*ruleState{},
 				byNum: map[float64][]*ruleState{}, byIP: map[netip.Addr][]*ruleState{}})
 			i = len(ir.groups) - 1
 		}
@@ -346,7 +397,7 @@ func (e *Engine) Process(doc query.Doc, index string) {
 	}
 	for gi := range ir.groups {
 		g := &ir.groups[gi]
-		sc.vals = doc.Values(g.path, sc.vals[:0])
+		sc.vals = g.guard.Values(doc, sc.vals[:0])
 		sc.keys = sc.keys[:0]
 		for i := range sc.vals {
 			sc.keys = query.ValueKeys(&sc.vals[i], sc.keys)
@@ -373,6 +424,8 @@ func (e *Engine) Process(doc query.Doc, index string) {
 
 // processScratch is the working memory of one Process call.
 type processScratch struct {
+	ev    Event
+	owned [64]string // query_key values recently copied, by keySlot
 	vals  []query.Value
 	keys  []query.GuardKey
 	gkeys []query.GuardKey // evaluate's
@@ -385,17 +438,41 @@ type processScratch struct {
 	ir    *indexRules
 }
 
+// intern returns a copy of s that outlives the event (its text may point
+// into the event's batch), from the last copies made when one is equal:
+// consecutive events mostly share their query_key value (a host, an
+// address), and a copy per event was half of the stage's allocations.
+func (sc *processScratch) intern(s string) string {
+	i := keySlot(s)
+	if o := sc.owned[i]; o == s {
+		return o
+	}
+	o := strings.Clone(s)
+	sc.owned[i] = o
+	return o
+}
+
+// keySlot is a slot of processScratch.owned for s: its length and a few
+// of its bytes (a collision only costs a copy).
+func keySlot(s string) int {
+	n := len(s)
+	if n == 0 {
+		return 0
+	}
+	return (n*31 + int(s[0])*7 + int(s[n-1])*3 + int(s[n/2])) & 63
+}
+
 // evaluate runs one rule on doc: its filter, then its type.
 func (e *Engine) evaluate(rs *ruleState, doc query.Doc, index string, sc *processScratch) {
 	r := rs.rule
 	for _, g := range rs.ranges {
-		sc.vals = doc.Values(g.Path, sc.vals[:0])
+		sc.vals = g.Values(doc, sc.vals[:0])
 		if !g.Admits(sc.vals) {
 			return
 		}
 	}
 	for _, g := range rs.terms {
-		sc.vals = doc.Values(g.Path, sc.vals[:0])
+		sc.vals = g.Values(doc, sc.vals[:0])
 		var ok bool
 		if ok, sc.gkeys = g.Admits(sc.vals, sc.gkeys); !ok {
 			return
@@ -406,8 +483,11 @@ func (e *Engine) evaluate(rs *ruleState, doc query.Doc, index string, sc *proces
 	}
 	c := rs.core
 	c.docs.Add(1)
-	ev := Event{Doc: doc}
-	vals := doc.Values(r.TimestampField, sc.vals[:0])
+	// The types do not keep ev (only what they copy from it): it lives
+	// in the scratch, not on the heap.
+	sc.ev = Event{Doc: doc}
+	ev := &sc.ev
+	vals := rs.ts.Values(doc, sc.vals[:0])
 	t, ok := docTime(vals)
 	if !ok {
 		t = e.cfg.Now()
@@ -415,7 +495,7 @@ func (e *Engine) evaluate(rs *ruleState, doc query.Doc, index string, sc *proces
 	}
 	ev.Time = t
 	if len(r.Spec.QueryKey) > 0 {
-		key, ok := queryKeyOf(doc, r.Spec.QueryKey, &vals)
+		key, ok := queryKeyOf(doc, rs.key, &vals, sc.intern)
 		if !ok {
 			sc.vals = vals[:0]
 			c.noKey.Add(1)
@@ -433,8 +513,9 @@ func (e *Engine) evaluate(rs *ruleState, doc query.Doc, index string, sc *proces
 		start = time.Now()
 	}
 	out := sc.out[:0]
+	defer func() { sc.ev = Event{} }()
 	c.mu.Lock()
-	if ms := c.typ.Add(&ev); len(ms) > 0 {
+	if ms := c.typ.Add(ev); len(ms) > 0 {
 		for i := range ms {
 			if ms[i].Doc != nil {
 				ms[i].Index = index
@@ -491,14 +572,14 @@ func (e *Engine) Seed(doc query.Doc, index string) {
 			continue
 		}
 		ev := Event{Doc: doc}
-		vals = doc.Values(r.TimestampField, vals[:0])
+		vals = rs.ts.Values(doc, vals[:0])
 		t, ok := docTime(vals)
 		if !ok {
 			continue // history without a time cannot be placed in a window
 		}
 		ev.Time = t
 		if len(r.Spec.QueryKey) > 0 {
-			key, ok := queryKeyOf(doc, r.Spec.QueryKey, &vals)
+			key, ok := queryKeyOf(doc, rs.key, &vals, strings.Clone)
 			if !ok {
 				continue
 			}
@@ -538,15 +619,19 @@ func docTime(vals []query.Value) (time.Time, bool) {
 // missing: such a document is skipped for the rule and counted (ElastAlert
 // would key it under None, which alerts about documents nobody can tell
 // apart).
-func queryKeyOf(doc query.Doc, fields []string, buf *[]query.Value) (string, bool) {
+func queryKeyOf(doc query.Doc, fields []query.Path, buf *[]query.Value, own func(string) string) (string, bool) {
 	if len(fields) == 1 {
-		*buf = doc.Values(fields[0], (*buf)[:0])
-		return fieldText(*buf)
+		*buf = fields[0].Values(doc, (*buf)[:0])
+		s, borrowed, ok := fieldText(*buf)
+		if borrowed {
+			s = own(s)
+		}
+		return s, ok
 	}
 	var b strings.Builder
 	for i, f := range fields {
-		*buf = doc.Values(f, (*buf)[:0])
-		s, ok := fieldText(*buf)
+		*buf = f.Values(doc, (*buf)[:0])
+		s, _, ok := fieldText(*buf)
 		if !ok {
 			return "", false
 		}

@@ -3,11 +3,14 @@ package rule
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sluicelab/sluice/internal/query"
 )
 
 // rlClock is a settable clock.
@@ -524,4 +527,53 @@ func TestEngineRetiredCore(t *testing.T) {
 	rs.core.mu.Unlock()
 	e.emit(out)
 	rlEqual(t, "late match on a retired rule", sink.take(), []string{"agg/[aggregated x1]"})
+}
+
+// TestEngineGuardChoice: a rule is found by the term whose field the
+// rules tell apart best (destination.port here, not the event.action all
+// of them share), and every other term still holds: the rules fire
+// exactly as their filters say, and a deny on another port runs none.
+func TestEngineGuardChoice(t *testing.T) {
+	clock := &rlClock{t: rlT0}
+	// The real filters (the guards are read off their structure).
+	opts := rlOpts()
+	opts.CompileFilters = func(filters []any, aliases map[string]string) (query.Matcher, error) {
+		return query.CompileFilters(filters, query.Options{Aliases: aliases})
+	}
+	load := func(t *testing.T, text string) *Rule {
+		dir := t.TempDir()
+		rlWrite(t, dir, map[string]string{"rule.yaml": text})
+		r, err := Load(filepath.Join(dir, "rule.yaml"), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	var rules []*Rule
+	for _, port := range []int{22, 23, 3389} {
+		rules = append(rules, load(t, fmt.Sprintf("name: port %d\ntype: any\nalert: debug\nrealert: {minutes: 0}\nfilter:\n- term: {event.action: deny}\n- term: {destination.port: %d}\n", port, port)))
+	}
+	rules = append(rules, load(t, "name: any deny\ntype: any\nalert: debug\nrealert: {minutes: 0}\nfilter:\n- term: {event.action: deny}\n"))
+	e, sink := rlEngine(t, clock, rules...)
+	for _, rs := range e.snap.Load().rules {
+		want := "destination.port"
+		if rs.rule.Spec.Name == "any deny" {
+			want = "event.action"
+		}
+		if !rs.hasGuard || rs.guard.Path != want {
+			t.Errorf("rule %q is found by %q (%v), want %s", rs.rule.Spec.Name, rs.guard.Path, rs.hasGuard, want)
+		}
+	}
+	doc := func(action string, port int) *rlDoc {
+		return rlLogDoc(rlT0, map[string]any{"event.action": action, "destination.port": port})
+	}
+	e.Process(doc("deny", 23), "sluice-syslog-2026.12.07")
+	rlEqual(t, "deny on 23", sink.take(), []string{"port 23/", "any deny/"})
+	e.Process(doc("allow", 23), "sluice-syslog-2026.12.07")
+	rlEqual(t, "allow on 23", sink.take(), nil)
+	e.Process(doc("deny", 443), "sluice-syslog-2026.12.07")
+	rlEqual(t, "deny on 443", sink.take(), []string{"any deny/"})
+	if n := e.Stats()[0].Docs + e.Stats()[1].Docs + e.Stats()[2].Docs; n != 1 {
+		t.Errorf("the port rules evaluated %d documents, want 1 (the deny on 23)", n)
+	}
 }

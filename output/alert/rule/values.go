@@ -29,18 +29,19 @@ func valueText(v query.Value) string {
 }
 
 // fieldText renders all values of a field, joined with "," when the field
-// holds several; ok is false when the field is absent. The text is the
-// caller's to keep (a query_key value lives on in silences, windows and
-// alerts), never the document's borrowed bytes.
-func fieldText(vals []query.Value) (string, bool) {
+// holds several; ok is false when the field is absent. borrowed: the text
+// is the document's own string (valid only while the document is); copy
+// it to keep it (a query_key value lives on in silences, windows and
+// alerts). Otherwise it is the caller's.
+func fieldText(vals []query.Value) (s string, borrowed, ok bool) {
 	switch len(vals) {
 	case 0:
-		return "", false
+		return "", false, false
 	case 1:
 		if vals[0].Kind == query.KindString {
-			return strings.Clone(vals[0].Str), true
+			return vals[0].Str, true, true
 		}
-		return valueText(vals[0]), true
+		return valueText(vals[0]), false, true
 	}
 	var b strings.Builder
 	for i, v := range vals {
@@ -49,7 +50,7 @@ func fieldText(vals []query.Value) (string, bool) {
 		}
 		b.WriteString(valueText(v))
 	}
-	return b.String(), true
+	return b.String(), false, true
 }
 
 // wildcardMatch reports whether name matches pattern, where * matches any

@@ -1,0 +1,146 @@
+package query
+
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/sluicelab/sluice/internal/event"
+)
+
+// A Path is a field path registered once (NewPath), for what reads the
+// same path of every event, such as a rule's filter and query_key: an
+// EventDoc answers it without hashing or comparing the path (a table per
+// event layout, a memo slot per path), which a lookup by name cannot.
+// The zero Path is no path; a Path past the registry's bound works by its
+// name only.
+type Path struct {
+	Name string
+	id   int32 // 1.. in the registry; 0: not registered
+}
+
+// maxRegistered bounds the registry (rule sets and console queries come
+// and go; their paths stay registered for the process's life).
+const maxRegistered = 4096
+
+var registry struct {
+	mu    sync.Mutex
+	ids   map[string]int32
+	names atomic.Pointer[[]string] // index id; names[0] is ""
+}
+
+// NewPath returns the registered Path of name.
+func NewPath(name string) Path {
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	if id, ok := registry.ids[name]; ok {
+		return Path{Name: name, id: id}
+	}
+	old := registeredNames()
+	if len(old) >= maxRegistered {
+		return Path{Name: name}
+	}
+	if registry.ids == nil {
+		registry.ids = map[string]int32{}
+		old = []string{""}
+	}
+	name = strings.Clone(name)
+	id := int32(len(old))
+	names := append(old[:len(old):len(old)], name)
+	registry.ids[name] = id
+	registry.names.Store(&names)
+	return Path{Name: name, id: id}
+}
+
+func registeredNames() []string {
+	if p := registry.names.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Values appends the values of p in d (Doc.Values by name for documents
+// other than EventDoc).
+func (p Path) Values(d Doc, dst []Value) []Value {
+	if ed, ok := d.(*EventDoc); ok && p.id > 0 {
+		return ed.pathValues(p, dst)
+	}
+	return d.Values(p.Name, dst)
+}
+
+// layoutTable is, per registered path id, where the value of that path
+// comes from in the documents of one syslog layout: layoutAbsent,
+// layoutOwn or the index of the parsed field.
+type layoutTable []int32
+
+const (
+	layoutAbsent int32 = -1
+	layoutOwn    int32 = -2
+)
+
+// layoutSource returns where path p's value comes from in the event's
+// layout, building the layout's table when it does not cover p yet.
+func layoutSource(l *event.SyslogLayout, p Path) int32 {
+	slot := l.ReaderTable()
+	if t := slot.Load(); t != nil {
+		if tt := *t.(*layoutTable); int(p.id) < len(tt) {
+			return tt[p.id]
+		}
+	}
+	names := registeredNames()
+	tt := make(layoutTable, len(names))
+	for i, name := range names {
+		field, own, ok := l.Source(name)
+		switch {
+		case !ok || i == 0:
+			tt[i] = layoutAbsent
+		case own:
+			tt[i] = layoutOwn
+		default:
+			tt[i] = int32(field)
+		}
+	}
+	slot.Store(&tt)
+	if int(p.id) < len(tt) {
+		return tt[p.id]
+	}
+	return layoutAbsent // registered after names was read: never, under one registry
+}
+
+// pathValues is Values for a registered path: memoized per event by its
+// id, and for encoded syslog events read through the layout's table.
+func (d *EventDoc) pathValues(p Path, dst []Value) []Value {
+	if int(p.id) >= len(d.slots) {
+		d.slots = append(d.slots, make([]slotMemo, int(p.id)+1-len(d.slots))...)
+	}
+	m := &d.slots[p.id]
+	if m.gen == d.gen {
+		return append(dst, d.mvals[m.start:m.end]...)
+	}
+	start := len(dst)
+	e := d.e
+	switch {
+	case e == nil:
+	case e.Kind == event.KindSyslog && e.SyslogLayout() != nil && p.Name != "@timestamp" && p.Name != "tags" && p.Name != "ecs.version":
+		switch src := layoutSource(e.SyslogLayout(), p); {
+		case src == layoutOwn:
+			root, rest := cut(p.Name)
+			dst = d.syslogOwn(p.Name, root, rest, dst)
+		case src >= 0 && int(src) < len(e.Fields):
+			dst = d.field(&e.Fields[src], dst)
+		}
+	default:
+		dst = d.values(p.Name, dst)
+	}
+	if len(dst)-start <= 16 {
+		s := len(d.mvals)
+		d.mvals = append(d.mvals, dst[start:]...)
+		*m = slotMemo{gen: d.gen, start: int32(s), end: int32(len(d.mvals))}
+	}
+	return dst
+}
+
+type slotMemo struct {
+	gen        uint32
+	start, end int32
+}
