@@ -44,6 +44,8 @@ type EventDoc struct {
 	// event numbered gen.
 	slots []slotMemo
 	gen   uint32
+	// table is the event's layout's table (layoutSource), once read.
+	table layoutTable
 
 	// shadow: 0 not known yet for this event, 1 no parsed field lies
 	// below one of sluice's own syslog paths, 2 one may.
@@ -128,6 +130,7 @@ func (d *EventDoc) Reset(e *event.Event) {
 		d.mvals = d.mvals[:0]
 	}
 	d.nmemo = 0
+	d.table = nil
 	d.gen++
 	if d.gen == 0 { // wrapped: no slot may look current
 		clear(d.slots)

@@ -80,10 +80,14 @@ const (
 
 // layoutSource returns where path p's value comes from in the event's
 // layout, building the layout's table when it does not cover p yet.
-func layoutSource(l *event.SyslogLayout, p Path) int32 {
+func (d *EventDoc) layoutSource(l *event.SyslogLayout, p Path) int32 {
+	if tt := d.table; int(p.id) < len(tt) {
+		return tt[p.id]
+	}
 	slot := l.ReaderTable()
 	if t := slot.Load(); t != nil {
 		if tt := *t.(*layoutTable); int(p.id) < len(tt) {
+			d.table = tt
 			return tt[p.id]
 		}
 	}
@@ -101,6 +105,7 @@ func layoutSource(l *event.SyslogLayout, p Path) int32 {
 		}
 	}
 	slot.Store(&tt)
+	d.table = tt
 	if int(p.id) < len(tt) {
 		return tt[p.id]
 	}
@@ -122,7 +127,7 @@ func (d *EventDoc) pathValues(p Path, dst []Value) []Value {
 	switch {
 	case e == nil:
 	case e.Kind == event.KindSyslog && e.SyslogLayout() != nil && p.Name != "@timestamp" && p.Name != "tags" && p.Name != "ecs.version":
-		switch src := layoutSource(e.SyslogLayout(), p); {
+		switch src := d.layoutSource(e.SyslogLayout(), p); {
 		case src == layoutOwn:
 			root, rest := cut(p.Name)
 			dst = d.syslogOwn(p.Name, root, rest, dst)

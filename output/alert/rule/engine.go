@@ -270,6 +270,28 @@ type guardGroup struct {
 	byText map[string][]*ruleState
 	byNum  map[float64][]*ruleState
 	byIP   map[netip.Addr][]*ruleState
+	// A first test that most values fail without hashing them: the
+	// lengths of the text keys (those of 64 bytes and more share bit 63),
+	// the range of the numbers, the last bytes of the addresses.
+	textLens       uint64
+	numLo, numHi   float64
+	ipLast         [4]uint64
+	hasNum, hasIPs bool
+}
+
+// mayHold reports whether key k can be one of g's keys.
+func (g *guardGroup) mayHold(k query.GuardKey) bool {
+	if s, ok := k.Text(); ok {
+		return g.textLens&(1<<min(len(s), 63)) != 0
+	}
+	if n, ok := k.Num(); ok {
+		return g.hasNum && n >= g.numLo && n <= g.numHi
+	}
+	if a, ok := k.Addr(); ok {
+		b := a.As16()[15]
+		return g.hasIPs && g.ipLast[b>>6]&(1<<(b&63)) != 0
+	}
+	return false
 }
 
 func (g *guardGroup) add(k query.GuardKey, rs *ruleState) {
@@ -281,14 +303,28 @@ func (g *guardGroup) add(k query.GuardKey, rs *ruleState) {
 	}
 	if s, ok := k.Text(); ok {
 		g.byText[s] = add(g.byText[s])
+		g.textLens |= 1 << min(len(s), 63)
 	} else if n, ok := k.Num(); ok {
 		g.byNum[n] = add(g.byNum[n])
+		if !g.hasNum || n < g.numLo {
+			g.numLo = n
+		}
+		if !g.hasNum || n > g.numHi {
+			g.numHi = n
+		}
+		g.hasNum = true
 	} else if a, ok := k.Addr(); ok {
 		g.byIP[a] = add(g.byIP[a])
+		b := a.As16()[15]
+		g.ipLast[b>>6] |= 1 << (b & 63)
+		g.hasIPs = true
 	}
 }
 
 func (g *guardGroup) rules(k query.GuardKey) []*ruleState {
+	if !g.mayHold(k) {
+		return nil
+	}
 	if s, ok := k.Text(); ok {
 		return g.byText[s]
 	}

@@ -3,6 +3,7 @@ package rule
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -575,5 +576,48 @@ func TestEngineGuardChoice(t *testing.T) {
 	rlEqual(t, "deny on 443", sink.take(), []string{"any deny/"})
 	if n := e.Stats()[0].Docs + e.Stats()[1].Docs + e.Stats()[2].Docs; n != 1 {
 		t.Errorf("the port rules evaluated %d documents, want 1 (the deny on 23)", n)
+	}
+}
+
+// TestGuardGroupMayHold: the first test of a guard group never turns
+// away one of its own keys (text of any length, numbers, addresses of
+// both families), and turns away most others.
+func TestGuardGroupMayHold(t *testing.T) {
+	g := &guardGroup{byText: map[string][]*ruleState{}, byNum: map[float64][]*ruleState{}, byIP: map[netip.Addr][]*ruleState{}}
+	rs := &ruleState{}
+	var keys []query.GuardKey
+	for _, raw := range []string{"deny", "192.0.2.7", "2001:db8::1", "443", "-1.5", strings.Repeat("x", 70), "", "router-1"} {
+		m, err := query.CompileFilters([]any{map[string]any{"term": map[string]any{"f": raw}}}, query.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gd, ok := query.GuardOf(m)
+		if !ok {
+			t.Fatalf("no guard for %q", raw)
+		}
+		for _, k := range gd.Keys {
+			g.add(k, rs)
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range keys {
+		if !g.mayHold(k) || len(g.rules(k)) != 1 {
+			t.Errorf("key %+v of the group is turned away", k)
+		}
+	}
+	misses := 0
+	for _, v := range []query.Value{{Kind: query.KindString, Str: "allow"}, {Kind: query.KindNumber, Num: 8080},
+		{Kind: query.KindIP, IP: netip.MustParseAddr("198.51.100.9")}, {Kind: query.KindString, Str: "rout-1"}} {
+		for _, k := range query.ValueKeys(&v, nil) {
+			if len(g.rules(k)) != 0 {
+				t.Errorf("value %v finds rules", v)
+			}
+			if !g.mayHold(k) {
+				misses++
+			}
+		}
+	}
+	if misses < 3 {
+		t.Errorf("only %d other keys turned away by the first test", misses)
 	}
 }
