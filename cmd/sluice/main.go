@@ -358,6 +358,11 @@ func esConfig(cfg *config.Config) elasticsearch.Config {
 	c.FlowsIndex, c.SyslogIndex, c.Timezone = cfg.Output.Index.Flows, cfg.Output.Index.Syslog, cfg.Output.Timezone
 	c.InstallTemplates = e.Template.Install
 	c.Template.Shards, c.Template.Replicas, c.Template.RefreshInterval = e.Template.Shards, e.Template.Replicas, e.Template.RefreshInterval
+	if len(cfg.Alerting.RulesDir) > 0 {
+		// The alert documents get a template of their own (their
+		// sluice.alert.* fields; no replica on a single node).
+		c.Template.AlertsIndex = cfg.Alerting.Index
+	}
 	return c
 }
 

@@ -66,6 +66,9 @@ type TemplateConfig struct {
 	// Their templates have a higher priority, so they may lie inside the
 	// default ones (sluice-syslog-meraki-*), but not overlap each other.
 	SyslogIndices []string
+	// AlertsIndex is the pattern of the alert documents' index (the
+	// alerting.index key) when alert rules run; "" for none.
+	AlertsIndex string
 }
 
 // DefaultTemplateConfig returns the defaults: one shard, no replica (sluice
@@ -116,6 +119,19 @@ func (c TemplateConfig) Validate() error {
 	}
 	if wild[0] != "" && wild[1] != "" && (globsOverlap(wild[0], wild[1]) || templateName(wild[0]) == templateName(wild[1])) {
 		errs = append(errs, fmt.Errorf("output.index.syslog: its index template pattern %s overlaps %s of output.index.flows, so one template would set the mappings of both; give each its own name such as sluice-flows-%%{+yyyy.MM.dd} and sluice-syslog-%%{+yyyy.MM.dd}", wild[1], wild[0]))
+	}
+	if c.AlertsIndex != "" {
+		w, err := IndexWildcard(c.AlertsIndex)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("alerting.index: %w", err))
+		default:
+			for i, k := range [2]string{"output.index.flows", "output.index.syslog"} {
+				if wild[i] != "" && (globsOverlap(w, wild[i]) || templateName(w) == templateName(wild[i])) {
+					errs = append(errs, fmt.Errorf("alerting.index: its index template pattern %s overlaps %s of %s, so one template would set the mappings of both; give the alerts an index of their own such as sluice-alerts-%%{+yyyy.MM.dd}", w, wild[i], k))
+				}
+			}
+		}
 	}
 	var extra []string
 	for _, p := range c.SyslogIndices {
@@ -236,9 +252,13 @@ func buildTemplates(cfg TemplateConfig, shared string) ([]Template, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	ecsName, netflowName := shared+"-ecs", shared+"-netflow"
+	ecsName, netflowName, alertName := shared+"-ecs", shared+"-netflow", shared+"-alert"
 	var comps, indices []Template
-	for _, f := range []struct{ name, file string }{{ecsName, "sluice-ecs.json"}, {netflowName, "sluice-netflow.json"}} {
+	files := []struct{ name, file string }{{ecsName, "sluice-ecs.json"}, {netflowName, "sluice-netflow.json"}}
+	if cfg.AlertsIndex != "" {
+		files = append(files, struct{ name, file string }{alertName, "sluice-alert.json"})
+	}
+	for _, f := range files {
 		raw, err := configs.Templates.ReadFile("templates/" + f.file)
 		if err != nil {
 			return nil, fmt.Errorf("component template %s: %w", f.name, err)
@@ -260,6 +280,13 @@ func buildTemplates(cfg TemplateConfig, shared string) ([]Template, error) {
 	}{
 		{"flows", "output.index.flows", cfg.FlowsIndex, []string{ecsName, netflowName}, templatePriority},
 		{"syslog", "output.index.syslog", cfg.SyslogIndex, []string{ecsName}, templatePriority},
+	}
+	if cfg.AlertsIndex != "" {
+		kinds = append(kinds, struct {
+			kind, key, pattern string
+			composed           []string
+			priority           int
+		}{"alert", "alerting.index", cfg.AlertsIndex, []string{ecsName, alertName}, templatePriority})
 	}
 	for _, p := range slices.Compact(slices.Sorted(slices.Values(cfg.SyslogIndices))) {
 		if p == cfg.SyslogIndex {

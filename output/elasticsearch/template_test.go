@@ -208,6 +208,8 @@ func TestTemplateConfigValidate(t *testing.T) {
 		}, []string{"index sluice-meraki-%{+yyyy} of a syslog parser or route", "overlaps sluice-meraki-*"}},
 		{"parser index named like a default", func(c *TemplateConfig) { c.SyslogIndices = []string{"sluice-flows-%{+yyyy}"} }, []string{"named sluice-flows like that of output.index"}},
 		{"parser index without a name", func(c *TemplateConfig) { c.SyslogIndices = []string{"%{+yyyy}"} }, []string{"no fixed name"}},
+		{"alerts inside syslog", func(c *TemplateConfig) { c.AlertsIndex = "sluice-syslog-alerts-%{+yyyy.MM.dd}" }, []string{"alerting.index:", "overlaps sluice-syslog-*"}},
+		{"alerts without a name", func(c *TemplateConfig) { c.AlertsIndex = "%{+yyyy}" }, []string{"alerting.index:", "no fixed name"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1083,5 +1085,68 @@ func TestParserIndexTemplateOnNode(t *testing.T) {
 	}
 	if len(names) != 3 {
 		t.Errorf("index templates %v: want flows, syslog and the parser's (the default pattern listed again is not repeated)", names)
+	}
+}
+
+// TestAlertIndexTemplateOnNode: with alert rules running, the alert
+// documents' index gets its own template: typed sluice.alert.* fields,
+// match_body (a copy of whatever a rule matched) kept in _source only,
+// and no replica, so the index is green on a single node.
+func TestAlertIndexTemplateOnNode(t *testing.T) {
+	c := tplClient(t)
+	ctx := context.Background()
+	var alertPattern string
+	_, cfg, build := tplSetup(t, c, func(cfg *TemplateConfig) {
+		alertPattern = strings.TrimSuffix(cfg.SyslogIndex, "-syslog-%{+yyyy.MM.dd}") + "-alerts-%{+yyyy.MM.dd}"
+		cfg.AlertsIndex = alertPattern
+	})
+	tpls := build(cfg)
+	if _, _, err := InstallTemplates(ctx, c, tpls, nil); err != nil {
+		t.Fatalf("InstallTemplates() = %v", err)
+	}
+	n, err := event.NewIndexNamer(alertPattern, time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	index := n.Name(tplTime)
+	t.Cleanup(func() {
+		res, err := c.Indices.Delete([]string{index}, c.Indices.Delete.WithIgnoreUnavailable(true))
+		tplClose(t, "delete "+index, res, err)
+	})
+	// The shape output/alert writes (document.go); match_body holds a
+	// field whose type clashes with the ECS mapping (source.ip that is
+	// no address): refused if it were mapped.
+	doc := `{"@timestamp":"2026-11-24T10:00:00Z","event":{"kind":"alert","module":"sluice","dataset":"sluice.alert","created":"2026-11-24T10:00:00Z","outcome":"success"},` +
+		`"rule":{"name":"Syslog volume","category":"frequency","ruleset":"/etc/sluice/rules/volume.yaml"},"message":"Syslog volume",` +
+		`"sluice":{"alert":{"alert_sent":true,"silenced":false,"aggregated":false,"num_hits":100000,"num_matches":1,"query_key":"host.hostname","query_key_value":"mx84",` +
+		`"subject":"Syslog volume","alerters":[{"type":"email","sent":true,"attempts":2,"error":"421 try later"}],` +
+		`"matches":[{"_id":"AaJRVAC4gl6MTe5EFAEW","_index":"sluice-syslog-2026.11.24","@timestamp":"2026-11-24T09:59:59.5Z","summary":"host.hostname=mx84"}],` +
+		`"match_body":{"source":{"ip":"not an address"},"anything":{"deep":[1,"two"]}}}}}`
+	res, err := c.Index(index, strings.NewReader(doc), c.Index.WithContext(ctx), c.Index.WithRefresh("true"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.IsError() {
+		t.Fatalf("index into %s: %s", index, res)
+	}
+	res.Body.Close()
+	server := tplServerTypes(t, c, index)
+	for path, want := range map[string]string{
+		"sluice.alert.alert_sent": "boolean", "sluice.alert.num_hits": "long", "sluice.alert.query_key_value": "keyword",
+		"sluice.alert.alerters.attempts": "integer", "sluice.alert.matches.@timestamp": "date", "sluice.alert.matches._id": "keyword",
+		"rule.name": "keyword", "event.kind": "keyword", "message": "text", "@timestamp": "date",
+	} {
+		if got := server[path]["type"]; got != want {
+			t.Errorf("%s: %s is %v, want %s", index, path, got, want)
+		}
+	}
+	for path := range server {
+		if strings.HasPrefix(path, "sluice.alert.match_body.") {
+			t.Errorf("%s: %s is mapped; match_body must stay in _source only", index, path)
+		}
+	}
+	h := tplGet(t, c, "/_cluster/health/"+index+"?wait_for_status=green&timeout=10s")
+	if h["status"] != "green" {
+		t.Errorf("%s: health %v, want green (no replica on a single node)", index, h["status"])
 	}
 }
