@@ -380,14 +380,16 @@ func toAlert(f *rule.Fired, now time.Time) *alerter.Alert {
 		a.Matches = append(a.Matches, mm)
 	}
 	if keys := f.Rule.TopCountKeys; len(keys) > 0 {
-		a.TopCounts = topCounts(keys, a.Matches)
+		a.TopCounts = f.TopCounts
+		if a.TopCounts == nil { // an alert restored from a state file of an older sluice
+			a.TopCounts = topCounts(keys, a.Matches)
+		}
 	}
 	return a
 }
 
-// topCounts counts the values of keys over the matches of one alert.
-// ElastAlert asks Elasticsearch for the counts over the whole timeframe;
-// sluice counts what the alert carries (README "Alerting").
+// topCounts counts the values of keys over the matches of one alert: for
+// an alert whose counts the engine did not give (rule.Fired.TopCounts).
 func topCounts(keys []string, ms []alerter.Match) map[string]map[string]int {
 	out := map[string]map[string]int{}
 	for _, k := range keys {

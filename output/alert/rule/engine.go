@@ -54,6 +54,11 @@ type Fired struct {
 	// aggregated alert, the number of matches aggregated (Matches keeps the
 	// first 1000).
 	NumHits int
+	// TopCounts are the rule's top_count_keys: per field, how often each
+	// value occurred in the documents that passed the rule's filter for
+	// the same query_key value within the timeframe before the (first)
+	// match. Nil when the rule has none.
+	TopCounts map[string]map[string]int
 }
 
 // RuleStats are one rule's counters since it was loaded unchanged.
@@ -104,9 +109,11 @@ type ruleState struct {
 	// evaluated on every document of its indices).
 	guard    query.Guard
 	hasGuard bool
-	// ts and key are the rule's timestamp_field and query_key, registered.
+	// ts and key are the rule's timestamp_field and query_key, registered;
+	// top its top_count_keys.
 	ts  query.Path
 	key []query.Path
+	top []query.Path
 }
 
 // ruleCore is a rule's evaluation state; a reload that keeps the rule
@@ -119,6 +126,9 @@ type ruleCore struct {
 	// retired is set when a reload dropped this state: nothing may wait in
 	// it any more.
 	retired bool
+	// recent holds the top_count_keys values of the last documents (nil
+	// when the rule has none).
+	recent *recentValues
 
 	docs, noKey, noTime, matches, fired, silenced atomic.Uint64
 	evalNs                                        atomic.Int64
@@ -160,6 +170,9 @@ func buildSnapshot(rules []*Rule, old *snapshot) *snapshot {
 		for _, k := range r.Spec.QueryKey {
 			rs.key = append(rs.key, query.NewPath(k))
 		}
+		for _, k := range r.TopCountKeys {
+			rs.top = append(rs.top, query.NewPath(k))
+		}
 		if r.Filter != nil {
 			rs.ranges = query.RangeGuards(r.Filter)
 			rs.terms = query.TermGuards(r.Filter)
@@ -198,6 +211,9 @@ func buildSnapshot(rules []*Rule, old *snapshot) *snapshot {
 					rs.err = err.Error()
 				} else {
 					rs.core = &ruleCore{typ: typ, silences: map[string]silence{}, aggs: map[string]*pendingAgg{}}
+					if len(r.TopCountKeys) > 0 {
+						rs.core.recent = newRecentValues(len(r.TopCountKeys))
+					}
 				}
 			}
 		}
@@ -460,7 +476,9 @@ func (e *Engine) Process(doc query.Doc, index string) {
 
 // processScratch is the working memory of one Process call.
 type processScratch struct {
-	ev    Event
+	ev      Event
+	topVals []string // top_count_keys values of the document (borrowed)
+	topOK   []bool
 	owned [64]string // query_key values recently copied, by keySlot
 	vals  []query.Value
 	keys  []query.GuardKey
@@ -550,7 +568,19 @@ func (e *Engine) evaluate(rs *ruleState, doc query.Doc, index string, sc *proces
 	}
 	out := sc.out[:0]
 	defer func() { sc.ev = Event{} }()
+	if len(rs.top) > 0 {
+		sc.topVals, sc.topOK = sc.topVals[:0], sc.topOK[:0]
+		for _, p := range rs.top {
+			sc.vals = p.Values(doc, sc.vals[:0])
+			v, _, ok := fieldText(sc.vals)
+			sc.topVals, sc.topOK = append(sc.topVals, v), append(sc.topOK, ok)
+		}
+		sc.vals = sc.vals[:0]
+	}
 	c.mu.Lock()
+	if c.recent != nil && len(rs.top) == len(r.TopCountKeys) {
+		c.recent.add(t, ev.Key, sc.topVals, sc.topOK)
+	}
 	if ms := c.typ.Add(ev); len(ms) > 0 {
 		for i := range ms {
 			if ms[i].Doc != nil {
@@ -735,9 +765,25 @@ func (c *ruleCore) handle(r *Rule, ms []Match, wall time.Time, eventClock bool, 
 			continue
 		}
 		c.fired.Add(1)
-		out = append(out, &Fired{Rule: r, Matches: []Match{m}, Key: m.Key, NumHits: nh})
+		out = append(out, &Fired{Rule: r, Matches: []Match{m}, Key: m.Key, NumHits: nh, TopCounts: c.topCounts(r, m.Key, m.Time, now)})
 	}
 	return out
+}
+
+// topCounts returns the top_count_keys counts for an alert of key at t
+// (now when the match has no time), or nil when the rule has none.
+func (c *ruleCore) topCounts(r *Rule, key string, t, now time.Time) map[string]map[string]int {
+	if c.recent == nil {
+		return nil
+	}
+	if t.IsZero() {
+		t = now
+	}
+	window := r.Spec.Timeframe
+	if window <= 0 {
+		window = defaultTopWindow
+	}
+	return c.recent.counts(r.TopCountKeys, key, t, window)
 }
 
 func numHits(m Match) int {
@@ -852,7 +898,12 @@ func (c *ruleCore) aggregate(r *Rule, m Match, now time.Time, out []*Fired) []*F
 
 func (c *ruleCore) fire(r *Rule, p *pendingAgg) *Fired {
 	c.fired.Add(1)
-	return &Fired{Rule: r, Matches: p.matches, Key: p.key, Aggregated: true, NumHits: p.hits}
+	f := &Fired{Rule: r, Matches: p.matches, Key: p.key, Aggregated: true, NumHits: p.hits}
+	if len(p.matches) > 0 {
+		// The counts before the first match of the aggregation.
+		f.TopCounts = c.topCounts(r, p.matches[0].Key, p.matches[0].Time, p.alertTime)
+	}
+	return f
 }
 
 // flushAggs emits the aggregations due at now (all of them with all).

@@ -621,3 +621,56 @@ func TestGuardGroupMayHold(t *testing.T) {
 		t.Errorf("only %d other keys turned away by the first test", misses)
 	}
 }
+
+// TestEngineTopCounts: an alert of a rule with top_count_keys carries the
+// counts of each field's values among the documents of the same
+// query_key value that passed the filter within the timeframe before the
+// match, as ElastAlert asks Elasticsearch for them.
+func TestEngineTopCounts(t *testing.T) {
+	clock := &rlClock{t: rlT0}
+	r := rlMustLoad(t, "name: scan\ntype: frequency\nnum_events: 4\ntimeframe: {minutes: 10}\nalert: debug\nquery_key: source.ip\n"+
+		"top_count_keys: [destination.port, network.transport]\nfilter:\n- term: {event.action: deny}\n")
+	e, sink := rlEngine(t, clock, r)
+	deny := func(at time.Duration, src string, port int) *rlDoc {
+		return rlLogDoc(rlT0.Add(at), map[string]any{"event.action": "deny", "source.ip": src, "destination.port": port, "network.transport": "tcp"})
+	}
+	const idx = "sluice-syslog-2026.12.07"
+	e.Process(deny(-20*time.Minute, "10.0.0.1", 21), idx) // before the timeframe
+	e.Process(deny(0, "10.0.0.1", 22), idx)
+	e.Process(deny(time.Minute, "10.0.0.2", 80), idx) // another key
+	e.Process(rlLogDoc(rlT0.Add(time.Minute), map[string]any{"event.action": "allow", "source.ip": "10.0.0.1", "destination.port": 443}), idx)
+	e.Process(deny(2*time.Minute, "10.0.0.1", 22), idx)
+	e.Process(deny(3*time.Minute, "10.0.0.1", 23), idx)
+	if got := sink.take(); len(got) != 0 {
+		t.Fatalf("fired early: %v", got)
+	}
+	e.Process(deny(4*time.Minute, "10.0.0.1", 22), idx)
+	sink.mu.Lock()
+	fired := sink.fired
+	sink.fired = nil
+	sink.mu.Unlock()
+	if len(fired) != 1 {
+		t.Fatalf("fired %d alerts, want 1", len(fired))
+	}
+	want := map[string]map[string]int{"destination.port": {"22": 3, "23": 1}, "network.transport": {"tcp": 4}}
+	if got := fired[0].TopCounts; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("TopCounts = %v, want %v", got, want)
+	}
+}
+
+// TestRecentValuesBound: the counts look at the last maxRecent documents
+// only, and the ring reuses its slots.
+func TestRecentValuesBound(t *testing.T) {
+	r := newRecentValues(1)
+	for i := range maxRecent + 500 {
+		v := "old"
+		if i >= 500 {
+			v = "new"
+		}
+		r.add(rlT0.Add(time.Duration(i)*time.Millisecond), "", []string{v}, []bool{true})
+	}
+	got := r.counts([]string{"f"}, "", rlT0.Add(time.Hour), 2*time.Hour)
+	if got["f"]["new"] != maxRecent || got["f"]["old"] != 0 || len(r.ring) != maxRecent {
+		t.Errorf("counts %v (ring %d), want %d new and no old", got, len(r.ring), maxRecent)
+	}
+}
