@@ -479,13 +479,13 @@ type processScratch struct {
 	ev      Event
 	topVals []string // top_count_keys values of the document (borrowed)
 	topOK   []bool
-	owned [64]string // query_key values recently copied, by keySlot
-	vals  []query.Value
-	keys  []query.GuardKey
-	gkeys []query.GuardKey // evaluate's
-	done  []*ruleState
-	out   []*Fired
-	n     uint32 // calls, to sample the evaluation time
+	owned   [64]string // query_key values recently copied, by keySlot
+	vals    []query.Value
+	keys    []query.GuardKey
+	gkeys   []query.GuardKey // evaluate's
+	done    []*ruleState
+	out     []*Fired
+	n       uint32 // calls, to sample the evaluation time
 	// The rules of the last index name seen, in the last snapshot.
 	snap  *snapshot
 	index string
