@@ -31,6 +31,7 @@ func (st *stage) Process(_ context.Context, b *event.Batch) error {
 	}
 	t0 := time.Now()
 	d := docPool.Get().(*query.EventDoc)
+	p := s.engine.Processor()
 	n := 0
 	for i := range evs {
 		e := &evs[i]
@@ -38,9 +39,10 @@ func (st *stage) Process(_ context.Context, b *event.Batch) error {
 			continue // alerts on alerts would feed themselves
 		}
 		d.Reset(e)
-		s.engine.Process(d, s.names.Name(e, e.Timestamp))
+		p.Process(d, s.names.Name(e, e.Timestamp))
 		n++
 	}
+	p.Release()
 	d.Reset(nil)
 	docPool.Put(d)
 	s.m.evaluated.Add(float64(n))
