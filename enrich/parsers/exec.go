@@ -172,14 +172,18 @@ func (p *parser) index() {
 
 // rule is one entry of a parser's rules.
 type rule struct {
-	name     string
-	when     cond
-	dataset  string
-	indexRef event.IndexRef    // the rule's own index (0: the parser's)
-	byApp    map[string]string // dataset per app name when it uses {appname}
-	steps    []step
-	ctr      int            // counter index (static dataset)
-	ctrApp   map[string]int // counter index per app name
+	name string
+	// unconverted prefixes the path of a value that did not convert to
+	// its field's type ("<parser>.unconverted."): it is kept there as
+	// text and the event tagged, not dropped.
+	unconverted string
+	when        cond
+	dataset     string
+	indexRef    event.IndexRef    // the rule's own index (0: the parser's)
+	byApp       map[string]string // dataset per app name when it uses {appname}
+	steps       []step
+	ctr         int            // counter index (static dataset)
+	ctrApp      map[string]int // counter index per app name
 
 	// Every path the rule's steps name is a symbol, resolved when the
 	// rule is compiled, so that steps find fields by index.
@@ -444,29 +448,30 @@ func (st *state) commitValue(sym int32, key, val string, typ vtype, num uint64, 
 	} else {
 		k, auto = kindOf(key), autoType(key)
 	}
+	ok := true
 	switch k {
 	case kField:
 		if typ == tAuto {
 			typ = auto
 		}
-		st.commitField(e, key, val, typ, num, hasNum)
+		ok = st.commitField(e, key, val, typ, num, hasNum)
 	case kTemp:
 	case kSrcIP:
-		endpointIP(&e.Src, val)
+		ok = endpointIP(&e.Src, val)
 	case kDstIP:
-		endpointIP(&e.Dst, val)
+		ok = endpointIP(&e.Dst, val)
 	case kSrcPort:
-		endpointPort(&e.Src, val, num, hasNum)
+		ok = endpointPort(&e.Src, val, num, hasNum)
 	case kDstPort:
-		endpointPort(&e.Dst, val, num, hasNum)
+		ok = endpointPort(&e.Dst, val, num, hasNum)
 	case kSrcBytes:
-		counter(&e.Src.Bytes, val, num, hasNum)
+		ok = counter(&e.Src.Bytes, val, num, hasNum)
 	case kSrcPackets:
-		counter(&e.Src.Packets, val, num, hasNum)
+		ok = counter(&e.Src.Packets, val, num, hasNum)
 	case kDstBytes:
-		counter(&e.Dst.Bytes, val, num, hasNum)
+		ok = counter(&e.Dst.Bytes, val, num, hasNum)
 	case kDstPackets:
-		counter(&e.Dst.Packets, val, num, hasNum)
+		ok = counter(&e.Dst.Packets, val, num, hasNum)
 	case kTransport:
 		if p, ok := protoNumber(val); ok {
 			if !e.Flow.HasProtocol {
@@ -476,10 +481,26 @@ func (st *state) commitValue(sym int32, key, val string, typ vtype, num uint64, 
 			e.Fields = append(e.Fields, event.Field{Key: key, Type: event.FieldString, S: st.lower(val)})
 		}
 	case kIana:
-		if n, ok := parseUint(val, 255); ok && !e.Flow.HasProtocol {
+		var n uint64
+		if n, ok = parseUint(val, 255); ok && !e.Flow.HasProtocol {
 			e.Flow.Protocol, e.Flow.HasProtocol = uint8(n), true
 		}
 	}
+	if !ok && k != kField { // commitField keeps its own
+		st.unconvertible(e, key, val)
+	}
+}
+
+// unconvertible keeps a value that is not of its field's type (a port
+// "notaport") as text under the parser's name, and tags the event.
+func (st *state) unconvertible(e *event.Event, key, val string) {
+	if val == "" || st.r == nil || st.r.unconverted == "" {
+		return
+	}
+	st.buf = append(append(st.buf[:0], st.r.unconverted...), key...)
+	b := st.b.Bytes(st.buf)
+	e.Fields = append(e.Fields, event.Field{Key: unsafe.String(&b[0], len(b)), Type: event.FieldString, S: val})
+	e.Tags |= event.TagConversionFailure
 }
 
 // snapshot is what a rule may have changed in the event before it failed.
@@ -488,11 +509,12 @@ type snapshot struct {
 	src, dst event.Endpoint
 	proto    uint8
 	hasProto bool
+	tags     event.Tags
 }
 
 func (st *state) snapshot() snapshot {
 	e := st.e
-	return snapshot{fields: len(e.Fields), src: e.Src, dst: e.Dst, proto: e.Flow.Protocol, hasProto: e.Flow.HasProtocol}
+	return snapshot{fields: len(e.Fields), src: e.Src, dst: e.Dst, proto: e.Flow.Protocol, hasProto: e.Flow.HasProtocol, tags: e.Tags}
 }
 
 // rollback undoes what a failed rule committed directly.
@@ -501,14 +523,26 @@ func (st *state) rollback(s snapshot) {
 	clear(e.Fields[s.fields:])
 	e.Fields = e.Fields[:s.fields]
 	e.Src, e.Dst, e.Flow.Protocol, e.Flow.HasProtocol = s.src, s.dst, s.proto, s.hasProto
+	e.Tags = s.tags
 }
 
-func (st *state) commitField(e *event.Event, key, val string, typ vtype, num uint64, hasNum bool) {
+// commitField appends the field; false when val does not convert to typ:
+// then the value is kept as text under the parser's name (unconvertible).
+func (st *state) commitField(e *event.Event, key, val string, typ vtype, num uint64, hasNum bool) bool {
+	if st.commitTyped(e, key, val, typ, num, hasNum) {
+		return true
+	}
+	st.unconvertible(e, key, val)
+	return false
+}
+
+// commitTyped is commitField without keeping what does not convert.
+func (st *state) commitTyped(e *event.Event, key, val string, typ vtype, num uint64, hasNum bool) bool {
 	if typ == tString {
 		if val != "" {
 			e.Fields = append(e.Fields, event.Field{Key: key, Type: event.FieldString, S: val})
 		}
-		return
+		return true
 	}
 	out := event.Field{Key: key}
 	switch typ {
@@ -518,7 +552,7 @@ func (st *state) commitField(e *event.Event, key, val string, typ vtype, num uin
 		} else if n, ok := parseInt(val); ok {
 			out.Type, out.U = event.FieldInt, uint64(n)
 		} else {
-			return
+			return false
 		}
 	case tFloat:
 		if hasNum {
@@ -526,7 +560,7 @@ func (st *state) commitField(e *event.Event, key, val string, typ vtype, num uin
 		} else if x, ok := parseFloat(val); ok {
 			out.Type, out.U = event.FieldFloat, floatBits(x)
 		} else {
-			return
+			return false
 		}
 	case tBool:
 		switch {
@@ -537,18 +571,18 @@ func (st *state) commitField(e *event.Event, key, val string, typ vtype, num uin
 		case val == "0" || strings.EqualFold(val, "false") || strings.EqualFold(val, "no"):
 			out.Type = event.FieldBool
 		default:
-			return
+			return false
 		}
 	case tIP:
 		ip, _, ok := parseAddr(val)
 		if !ok {
-			return
+			return false
 		}
 		out.Type, out.IP = event.FieldIP, ip
 	case tPort:
 		n, ok := parseUint(val, 65535)
 		if !ok {
-			return
+			return false
 		}
 		out.Type, out.U = event.FieldUint, n
 	case tMAC:
@@ -561,11 +595,12 @@ func (st *state) commitField(e *event.Event, key, val string, typ vtype, num uin
 		out.Type, out.U = event.FieldTime, num
 	default:
 		if val == "" {
-			return
+			return true
 		}
 		out.Type, out.S = event.FieldString, val
 	}
 	e.Fields = append(e.Fields, out)
+	return true
 }
 
 func autoType(key string) vtype {
@@ -580,44 +615,56 @@ func autoType(key string) vtype {
 	return tString
 }
 
-func endpointIP(ep *event.Endpoint, v string) {
+// endpointIP sets the endpoint's address (and port, from "ip:port") if
+// it has none yet; false when v is no address.
+func endpointIP(ep *event.Endpoint, v string) bool {
 	if ep.IP.IsValid() {
-		return
+		return true
 	}
 	ip, port, ok := parseAddr(v)
 	if !ok {
-		return
+		return false
 	}
 	ep.IP = ip
 	if port != 0 && ep.Port == 0 {
 		ep.Port = port
 	}
+	return true
 }
 
-func endpointPort(ep *event.Endpoint, val string, num uint64, hasNum bool) {
+// endpointPort sets the endpoint's port if it has none yet; false when
+// the value is no port.
+func endpointPort(ep *event.Endpoint, val string, num uint64, hasNum bool) bool {
 	if ep.Port != 0 {
-		return
+		return true
 	}
 	if hasNum {
 		if num > 0 && num <= 65535 {
 			ep.Port = uint16(num)
+			return true
 		}
-		return
+		return num == 0
 	}
-	if n, ok := parseUint(val, 65535); ok {
+	n, ok := parseUint(val, 65535)
+	if ok {
 		ep.Port = uint16(n)
 	}
+	return ok
 }
 
-func counter(dst *uint64, val string, num uint64, hasNum bool) {
+// counter sets a byte or packet counter if it is still 0; false when the
+// value is no count.
+func counter(dst *uint64, val string, num uint64, hasNum bool) bool {
 	if *dst != 0 {
-		return
+		return true
 	}
 	if hasNum {
 		*dst = num
-		return
+		return true
 	}
-	if n, ok := parseUint(val, 1<<63); ok {
+	n, ok := parseUint(val, 1<<63)
+	if ok {
 		*dst = n
 	}
+	return ok
 }

@@ -282,6 +282,7 @@ func (c *compiler) compileFile(f ruleFile) (*parser, error) {
 		if err != nil {
 			return nil, err
 		}
+		r.unconverted = p.name + ".unconverted."
 		p.rules = append(p.rules, r)
 	}
 	p.index()

@@ -49,6 +49,7 @@ const (
 	TagSamplingUnknown                  // _sampling_rate_unknown: the exporter said it samples but no rate is known yet
 	TagTimeFromReceive                  // _time_from_receive: the record had no usable time, receive time used
 	TagTimeOutOfRange                   // _time_out_of_range: the event's own time was implausible, receive time used (see OriginalTimestamp)
+	TagConversionFailure                // _field_conversion_failure: a parsed value was not of its field's type (kept as text under <parser>.unconverted.*)
 )
 
 var tagNames = [...]string{
@@ -59,6 +60,7 @@ var tagNames = [...]string{
 	"_sampling_rate_unknown",
 	"_time_from_receive",
 	"_time_out_of_range",
+	"_field_conversion_failure",
 }
 
 // TagName returns the name the encoder writes for tag bit i (1<<i), or ""
