@@ -42,14 +42,14 @@ type Tags uint32
 
 // Tag bits. Stages mark events instead of dropping them.
 const (
-	TagGrokFailure     Tags = 1 << iota // _grokparsefailure
-	TagGeoMiss                          // _geoip_lookup_failure
-	TagTruncated                        // _truncated
-	TagHeaderFailure                    // _syslogheaderfailure
-	TagSamplingUnknown                  // _sampling_rate_unknown: the exporter said it samples but no rate is known yet
-	TagTimeFromReceive                  // _time_from_receive: the record had no usable time, receive time used
-	TagTimeOutOfRange                   // _time_out_of_range: the event's own time was implausible, receive time used (see OriginalTimestamp)
-	TagConversionFailure                // _field_conversion_failure: a parsed value was not of its field's type (kept as text under <parser>.unconverted.*)
+	TagGrokFailure       Tags = 1 << iota // _grokparsefailure
+	TagGeoMiss                            // _geoip_lookup_failure
+	TagTruncated                          // _truncated
+	TagHeaderFailure                      // _syslogheaderfailure
+	TagSamplingUnknown                    // _sampling_rate_unknown: the exporter said it samples but no rate is known yet
+	TagTimeFromReceive                    // _time_from_receive: the record had no usable time, receive time used
+	TagTimeOutOfRange                     // _time_out_of_range: the event's own time was implausible, receive time used (see OriginalTimestamp)
+	TagConversionFailure                  // _field_conversion_failure: a parsed value was not of its field's type (kept as text under <parser>.unconverted.*)
 )
 
 var tagNames = [...]string{
