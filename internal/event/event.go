@@ -124,7 +124,7 @@ const (
 	FieldInt                         // int64(U), JSON number
 	FieldString                      // S, JSON string
 	FieldIP                          // IP, JSON string
-	FieldMAC                         // B (6 bytes), "aa:bb:cc:dd:ee:ff"
+	FieldMAC                         // B (6 bytes), "AA-BB-CC-DD-EE-FF" (ECS)
 	FieldHex                         // B, lowercase hex string
 	FieldTime                        // U = Unix nanoseconds, RFC 3339 string
 	FieldBool                        // U != 0

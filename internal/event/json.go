@@ -484,12 +484,13 @@ func appendFieldValue(dst []byte, f *Field, dc *dateCache) []byte {
 	case FieldIP:
 		dst = appendIP(dst, f.IP)
 	case FieldMAC:
+		// ECS's form, as the flows' MACs: upper case, dash-separated.
 		dst = append(dst, '"')
 		for i, b := range f.B {
 			if i > 0 {
-				dst = append(dst, ':')
+				dst = append(dst, '-')
 			}
-			dst = append(dst, hexLower[b>>4], hexLower[b&0xf])
+			dst = append(dst, hexUpper[b>>4], hexUpper[b&0xf])
 		}
 		dst = append(dst, '"')
 	case FieldHex:

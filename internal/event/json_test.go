@@ -145,7 +145,7 @@ func jsonCases() []jsonCase {
 				"netflow.in_bytes":               1234.0,
 				"netflow.ipv4_next_hop":          "10.1.2.254",
 				"netflow.first_switched":         "2026-11-24T03:21:39.123Z",
-				"netflow.in_src_mac":             "00:1b:21:aa:bb:cc",
+				"netflow.in_src_mac":             "00-1B-21-AA-BB-CC",
 				"netflow.application_id":         "0d0001bb",
 				"netflow.biflow_direction":       -2.0,
 				"netflow.is_multicast":           true,

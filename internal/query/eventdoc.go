@@ -320,9 +320,9 @@ func (d *EventDoc) field(f *event.Field, dst []Value) []Value {
 		start := len(d.scratch)
 		for i, b := range f.B {
 			if i > 0 {
-				d.scratch = append(d.scratch, ':')
+				d.scratch = append(d.scratch, '-')
 			}
-			d.scratch = append(d.scratch, hexLower[b>>4], hexLower[b&0xf])
+			d.scratch = append(d.scratch, hexUpper[b>>4], hexUpper[b&0xf])
 		}
 		return append(dst, d.scratchValue(start))
 	case event.FieldHex:
