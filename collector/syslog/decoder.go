@@ -120,8 +120,91 @@ func (d *Decoder) Decode(p *collector.Packet, b *event.Batch) error {
 	s.ProcID = sub(h.ProcID)
 	s.MsgID = sub(h.MsgID)
 	s.Message = sub(h.Message)
+	if len(h.StructuredData) > 0 {
+		structuredData(b, e, h.StructuredData, sub)
+	}
 	if d.cfg.KeepOriginal {
 		s.Original = unsafe.String(&arena[0], len(arena))
 	}
 	return nil
+}
+
+// maxSDParams bounds the structured-data parameters kept per message.
+const maxSDParams = 64
+
+// sdPrefix is where RFC 5424 structured data goes (ECS
+// log.syslog.structured_data, a flattened field): one field per
+// parameter, log.syslog.structured_data.<SD-ID>.<PARAM-NAME>.
+const sdPrefix = "log.syslog.structured_data."
+
+// structuredData adds the parameters of sd ("[id p=\"v\" ...][id2 ...]",
+// as sent) to e as string fields. Values have their escapes (\" \\ \])
+// undone. A malformed element ends the parsing: what was read before it is
+// kept (the message itself is unchanged either way).
+func structuredData(b *event.Batch, e *event.Event, sd []byte, sub func([]byte) string) {
+	var key, val []byte
+	n := 0
+	for i := 0; i < len(sd) && sd[i] == '[' && n < maxSDParams; {
+		i++
+		j := i
+		for j < len(sd) && sd[j] != ' ' && sd[j] != ']' && sd[j] != '=' && sd[j] != '"' {
+			j++
+		}
+		if j == i || j == len(sd) {
+			return
+		}
+		id := sd[i:j]
+		i = j
+		for i < len(sd) && sd[i] == ' ' && n < maxSDParams {
+			i++
+			j = i
+			for j < len(sd) && sd[j] != '=' && sd[j] != ' ' && sd[j] != ']' && sd[j] != '"' {
+				j++
+			}
+			if j == i || j+1 >= len(sd) || sd[j] != '=' || sd[j+1] != '"' {
+				return
+			}
+			name := sd[i:j]
+			i = j + 2
+			start, escaped := i, false
+			for i < len(sd) && sd[i] != '"' {
+				if sd[i] == '\\' && i+1 < len(sd) {
+					escaped = true
+					i++
+				}
+				i++
+			}
+			if i >= len(sd) {
+				return
+			}
+			raw := sd[start:i]
+			i++ // the closing quote
+			var v string
+			if escaped {
+				val = val[:0]
+				for k := 0; k < len(raw); k++ {
+					if c := raw[k]; c == '\\' && k+1 < len(raw) && (raw[k+1] == '"' || raw[k+1] == '\\' || raw[k+1] == ']') {
+						k++
+						val = append(val, raw[k])
+						continue
+					}
+					val = append(val, raw[k])
+				}
+				if len(val) > 0 {
+					c := b.Bytes(val)
+					v = unsafe.String(&c[0], len(c))
+				}
+			} else {
+				v = sub(raw)
+			}
+			key = append(append(append(append(key[:0], sdPrefix...), id...), '.'), name...)
+			k := b.Bytes(key)
+			e.Fields = append(e.Fields, event.Field{Key: unsafe.String(&k[0], len(k)), Type: event.FieldString, S: v})
+			n++
+		}
+		if i >= len(sd) || sd[i] != ']' {
+			return
+		}
+		i++
+	}
 }

@@ -32,6 +32,22 @@ func TestDecoderEvents(t *testing.T) {
 				"process.pid": 44454.0, "log.syslog.facility.name": "auth", "message": "Failed password for test from 176.130.170.130 port 55767 ssh2"},
 		},
 		{
+			// RFC 5424's example: the structured data goes to
+			// log.syslog.structured_data (ECS), one field per parameter.
+			line: `<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"][examplePriority@32473 class="high"] An application event log entry`,
+			want: map[string]any{"log.syslog.structured_data.exampleSDID@32473.iut": "3",
+				"log.syslog.structured_data.exampleSDID@32473.eventSource": "Application",
+				"log.syslog.structured_data.exampleSDID@32473.eventID":     "1011",
+				"log.syslog.structured_data.examplePriority@32473.class":   "high",
+				"log.syslog.msgid": "ID47", "message": "An application event log entry"},
+		},
+		{
+			// Escapes undone; an SD-ID with dots nests (Junos).
+			line: `<14>1 2026-11-22T08:00:01Z srx1 RT_FLOW - RT_FLOW_SESSION_CREATE [junos@2636.1.1.1.2.129 source-address="10.0.0.1" q="a\"b\\c\]d"] session created`,
+			want: map[string]any{"log.syslog.structured_data.junos@2636.1.1.1.2.129.source-address": "10.0.0.1",
+				"log.syslog.structured_data.junos@2636.1.1.1.2.129.q": `a"b\c]d`, "message": "session created"},
+		},
+		{
 			line: "\x00\xff garbage without a header",
 			want: map[string]any{"@timestamp": "2026-11-22T08:00:13Z", "message": "\x00\ufffd garbage without a header"},
 			tags: []string{"_syslogheaderfailure", "_time_from_receive"},
