@@ -422,6 +422,9 @@ type tplResolved struct {
 	typ      string
 	explicit bool
 	dynamic  string // name of the dynamic template that applied
+	// flattened is the path of the flattened field path lies in (its
+	// leaves are keywords whatever they hold).
+	flattened string
 }
 
 // resolve returns the type path gets for a JSON value of kind (string, long,
@@ -430,6 +433,11 @@ type tplResolved struct {
 func (m tplMappings) resolve(path, kind string) tplResolved {
 	if f, ok := m.leaves[path]; ok {
 		return tplResolved{typ: f["type"].(string), explicit: true}
+	}
+	for i := strings.LastIndexByte(path, '.'); i > 0; i = strings.LastIndexByte(path[:i], '.') {
+		if f, ok := m.leaves[path[:i]]; ok && f["type"] == "flattened" {
+			return tplResolved{typ: "keyword", explicit: true, flattened: path[:i]}
+		}
 	}
 	last := path[strings.LastIndexByte(path, '.')+1:]
 	for _, d := range m.dynamic {
@@ -655,6 +663,8 @@ func tplKitchenSinkSyslog(t *testing.T) *event.Event {
 	e.OriginalTimestamp = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
 	e.Flow.Protocol, e.Flow.HasProtocol = 6, true
 	e.AddParsed(event.Field{Key: "event.action", Type: event.FieldString, S: "allow"})
+	// RFC 5424 structured data, as the syslog decoder adds it.
+	e.AddParsed(event.Field{Key: "log.syslog.structured_data.exampleSDID@32473.iut", Type: event.FieldString, S: "3"})
 	tplRequireSet(t, reflect.ValueOf(e.Syslog), "Event.Syslog", nil)
 	return e
 }
@@ -744,6 +754,10 @@ func TestTemplateMappingCoverage(t *testing.T) {
 					t.Errorf("%s doc: %s should be mapped by a netflow dynamic template, got %+v", d.name, path, r)
 				case !unknown && !r.explicit:
 					t.Errorf("%s doc: %s (%s %q) has no explicit mapping in %s (resolves to %+v)", d.name, path, l.kind, l.s, d.index, r)
+				}
+				if r.flattened != "" {
+					used[r.flattened] = true
+					continue
 				}
 				if want := tplWantType(path, l); r.typ != want {
 					t.Errorf("%s doc: %s = %s %q is mapped as %s, want %s", d.name, path, l.kind, l.s, r.typ, want)
@@ -1016,7 +1030,11 @@ func TestTemplateMappingsOnNode(t *testing.T) {
 				continue
 			}
 			for path, leaves := range tplFlatten(t, d.json) {
-				want := offline.resolve(path, leaves[0].kind).typ
+				r := offline.resolve(path, leaves[0].kind)
+				want := r.typ
+				if r.flattened != "" { // its leaves have no mapping of their own
+					path, want = r.flattened, "flattened"
+				}
 				if s := server[path]; s == nil || s["type"] != want {
 					t.Errorf("%s: %s document: %s is %v on the node, want type %s", index, d.name, path, s, want)
 				}
