@@ -29,7 +29,7 @@ import (
 // must not undo: InstallTemplates leaves templates with a higher version
 // alone, so an older sluice started against the same cluster does not
 // downgrade the mappings of a newer one.
-const TemplateVersion = 1
+const TemplateVersion = 2 // 2: log.syslog.structured_data (flattened), the sluice-alert component
 
 // Template kinds.
 const (
