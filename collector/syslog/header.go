@@ -22,7 +22,7 @@ const (
 	FormatUnknown  Format = iota
 	FormatRFC5424         // <PRI>1 TIMESTAMP HOST APP PROCID MSGID SD [MSG]
 	FormatRFC3164         // [<PRI>]TIMESTAMP [HOST] [TAG[PID]:] MSG, TIMESTAMP as "Mmm dd hh:mm:ss" or ISO 8601
-	FormatMeraki          // <PRI>1 EPOCH.FRACTION HOST TYPE MSG (Cisco Meraki; RFC 5424 with an epoch timestamp)
+	FormatMeraki          // <PRI>1 EPOCH.FRACTION HOST TYPE MSG (Cisco Meraki; RFC 5424 with an epoch timestamp; also without the 1)
 	FormatCiscoIOS        // <PRI>COUNTER: [SEQ:] [HOST:] [*]Mmm dd hh:mm:ss.mmm: %FAC-SEV-MNEMONIC: MSG (via go-syslog)
 )
 
@@ -220,7 +220,29 @@ func (p *Parser) parseFast(line []byte, h *Header) bool {
 			return p.parse5424(line, j+1, h)
 		}
 	}
+	// Meraki without the version digit: "<134> 1795363216.210 HOST TYPE MSG".
+	if i > 0 && i < len(line) && line[i] == ' ' && epochToken(line, i+1) {
+		return p.parse5424(line, i+1, h)
+	}
 	return p.parse3164(line, i, h)
+}
+
+// epochToken reports whether line[i:] starts with an epoch time such as
+// Meraki writes (ten or more digits, then a fraction) and a space.
+func epochToken(line []byte, i int) bool {
+	j := i
+	for j < len(line) && isDigit(line[j]) {
+		j++
+	}
+	if j-i < 10 || j >= len(line) || line[j] != '.' {
+		return false
+	}
+	j++
+	k := j
+	for j < len(line) && isDigit(line[j]) {
+		j++
+	}
+	return j > k && j < len(line) && line[j] == ' '
 }
 
 // token returns the end of the run of PRINTUSASCII bytes at b[i:], which

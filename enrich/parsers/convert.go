@@ -14,6 +14,35 @@ func floatBits(f float64) uint64 { return math.Float64bits(f) }
 // "2001:db8::1", "192.0.2.1:443", "[2001:db8::1]:443", with surrounding
 // spaces or quotes and trailing words ("10.0.0.5 [More Information]").
 // port is 0 when none was given. IPv4-mapped IPv6 addresses are unmapped.
+// addrOf parses an address value as typ says: tIPPort splits a port off
+// after the last colon (Meraki's "2001:db8::1:443"), the others read
+// parseAddr's forms.
+func addrOf(s string, typ vtype) (netip.Addr, uint16, bool) {
+	if typ == tIPPort {
+		return parseAddrPort(s)
+	}
+	return parseAddr(s)
+}
+
+// parseAddrPort reads "address:port" where an IPv6 address has no
+// brackets: the last colon separates the port when what precedes it is an
+// address; otherwise the value is read as parseAddr does (an address
+// without a port, or a bracketed one).
+func parseAddrPort(s string) (netip.Addr, uint16, bool) {
+	t := strings.Trim(s, " \t'\"")
+	if i := strings.IndexAny(t, " \t,"); i >= 0 {
+		t = t[:i]
+	}
+	if i := strings.LastIndexByte(t, ':'); i > 0 && i < len(t)-1 && t[0] != '[' {
+		if n, ok := parseUint(t[i+1:], 65535); ok {
+			if ip, err := netip.ParseAddr(t[:i]); err == nil {
+				return ip.Unmap(), uint16(n), true
+			}
+		}
+	}
+	return parseAddr(s)
+}
+
 func parseAddr(s string) (ip netip.Addr, port uint16, ok bool) {
 	if !plainAddr(s) {
 		s = strings.Trim(s, " \t'\"")

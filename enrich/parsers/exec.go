@@ -24,6 +24,7 @@ const (
 	tTime                // num holds Unix nanoseconds
 	tLower               // convert only: lower-case the value, keep the type
 	tPort                // what tAuto means for *.port
+	tIPPort              // address and port without brackets ("2001:db8::1:443"): the last colon separates the port
 )
 
 // value is a typed constant of a rule file (set, map).
@@ -457,9 +458,9 @@ func (st *state) commitValue(sym int32, key, val string, typ vtype, num uint64, 
 		ok = st.commitField(e, key, val, typ, num, hasNum)
 	case kTemp:
 	case kSrcIP:
-		ok = endpointIP(&e.Src, val)
+		ok = endpointIP(&e.Src, val, typ)
 	case kDstIP:
-		ok = endpointIP(&e.Dst, val)
+		ok = endpointIP(&e.Dst, val, typ)
 	case kSrcPort:
 		ok = endpointPort(&e.Src, val, num, hasNum)
 	case kDstPort:
@@ -573,8 +574,8 @@ func (st *state) commitTyped(e *event.Event, key, val string, typ vtype, num uin
 		default:
 			return false
 		}
-	case tIP:
-		ip, _, ok := parseAddr(val)
+	case tIP, tIPPort:
+		ip, _, ok := addrOf(val, typ)
 		if !ok {
 			return false
 		}
@@ -617,11 +618,11 @@ func autoType(key string) vtype {
 
 // endpointIP sets the endpoint's address (and port, from "ip:port") if
 // it has none yet; false when v is no address.
-func endpointIP(ep *event.Endpoint, v string) bool {
+func endpointIP(ep *event.Endpoint, v string, typ vtype) bool {
 	if ep.IP.IsValid() {
 		return true
 	}
-	ip, port, ok := parseAddr(v)
+	ip, port, ok := addrOf(v, typ)
 	if !ok {
 		return false
 	}

@@ -661,7 +661,7 @@ func (c *compiler) kvStep(n *yaml.Node, what string) (step, error) {
 				p, t, _ := strings.Cut(kv.val.Value, ":")
 				typ, ok := convertTypes[t]
 				if !ok {
-					return nil, c.errorf(kv.val, "%s: unknown type %q; use string, int, float, bool, ip, mac or lower", w, t)
+					return nil, c.errorf(kv.val, "%s: unknown type %q; use string, int, float, bool, ip, ipport, mac or lower", w, t)
 				}
 				if err := checkPath(p); err != nil {
 					return nil, c.errorf(kv.val, "%s: %v", w, err)
@@ -722,7 +722,7 @@ func (c *compiler) renameStep(n *yaml.Node, what string) (step, error) {
 	return s, nil
 }
 
-var convertTypes = map[string]vtype{"string": tString, "int": tInt, "float": tFloat, "ip": tIP, "mac": tMAC, "lower": tLower, "bool": tBool}
+var convertTypes = map[string]vtype{"string": tString, "int": tInt, "float": tFloat, "ip": tIP, "ipport": tIPPort, "mac": tMAC, "lower": tLower, "bool": tBool}
 
 func (c *compiler) convertStep(n *yaml.Node, what string) (step, error) {
 	pairs, err := c.mapping(n, what)
@@ -740,7 +740,7 @@ func (c *compiler) convertStep(n *yaml.Node, what string) (step, error) {
 		}
 		t, ok := convertTypes[name]
 		if !ok {
-			return nil, c.errorf(kv.val, "%s.%s: unknown type %q; use string, int, float, bool, ip, mac or lower", what, kv.key, name)
+			return nil, c.errorf(kv.val, "%s.%s: unknown type %q; use string, int, float, bool, ip, ipport, mac or lower", what, kv.key, name)
 		}
 		s.paths = append(s.paths, kv.key)
 		s.types = append(s.types, t)
