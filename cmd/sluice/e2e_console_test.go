@@ -378,4 +378,12 @@ func TestConsoleAuthEndToEnd(t *testing.T) {
 			t.Errorf("GET %s: no X-Frame-Options", tc.path)
 		}
 	}
+	// sluice status: credentials in the URL; without them it says how.
+	if out, code := runCLITimeout(t, 20*time.Second, "status", "--once", "--url", fmt.Sprintf("http://admin:console%%20pw@127.0.0.1:%d", ps.HTTP)); code != 0 {
+		t.Errorf("sluice status with credentials = %d:\n%s", code, out)
+	}
+	out, code := runCLITimeout(t, 20*time.Second, "status", "--once", "--url", base)
+	if code == 0 || !strings.Contains(out, "asks for credentials (http.auth)") {
+		t.Errorf("sluice status without credentials = %d:\n%s", code, out)
+	}
 }
