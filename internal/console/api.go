@@ -157,7 +157,7 @@ func (a *API) call(w http.ResponseWriter, r *http.Request, endpoint string, f fu
 	case r.Context().Err() != nil:
 		// The client went away: nobody reads the answer.
 		writeError(w, http.StatusServiceUnavailable, "request cancelled")
-	case errors.Is(err, ErrTimeout) || errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, ErrTimeout) || errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil:
 		writeError(w, http.StatusGatewayTimeout, fmt.Sprintf("%s: the %s store did not answer within console.query_timeout (%s): the time range or filter is too expensive; narrow the range or the filter (%v)", endpoint, a.b.Name(), a.cfg.QueryTimeout, err))
 	default:
 		if ok, suppressed := a.limit.Allow(endpoint); ok {

@@ -41,8 +41,9 @@ type Tap struct {
 var _ pipeline.Stage = (*Tap)(nil)
 
 // Subscriber is one live-tail client: the documents of its kind that match
-// its filter arrive on C (one JSON object each, without newline, owned by
-// the receiver).
+// its filter arrive on C (one JSON object each, without newline). A
+// document going to several subscribers is one slice shared by them: read
+// it, do not modify it.
 type Subscriber struct {
 	C       <-chan []byte
 	c       chan []byte
