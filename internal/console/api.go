@@ -313,6 +313,9 @@ func (a *API) meta(w http.ResponseWriter, r *http.Request) {
 	if a.b != nil {
 		out.Backend = a.b.Name()
 	}
+	if a.tap == nil {
+		out.Limits["max_tail_clients"] = 0 // the tail is off
+	}
 	for _, kind := range []string{KindFlows, KindSyslog} {
 		km := kindMeta{Metrics: metrics[kind], Dimensions: []dimensionMeta{}}
 		for _, d := range Dimensions {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -494,3 +495,36 @@ func TestHealthJSON(t *testing.T) {
 		t.Errorf("health summary %v", h.Summary)
 	}
 }
+
+// TestBackendErrorLoggedOnce: a failing store is logged once per minute
+// per endpoint, not once per request.
+func TestBackendErrorLoggedOnce(t *testing.T) {
+	var buf strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.Write(p)
+	}), nil))
+	mux := http.NewServeMux()
+	mux.Handle(Prefix, NewAPI(APIConfig{}, &testBackend{err: errors.New("disk on fire")}, nil, nil, logger))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	for range 5 {
+		if status, body, _ := get(t, srv, "/api/v1/events?kind=syslog"); status != http.StatusBadGateway {
+			t.Fatalf("events = %d %s, want 502", status, body)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := strings.Count(buf.String(), "console backend failed"); n != 1 {
+		t.Errorf("%d log lines for 5 failures, want 1:\n%s", n, buf.String())
+	}
+	if !strings.Contains(buf.String(), "disk on fire") || !strings.Contains(buf.String(), "endpoint=events") {
+		t.Errorf("log line lacks the error or endpoint:\n%s", buf.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
