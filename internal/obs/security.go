@@ -57,6 +57,10 @@ type guard struct {
 	// costs one hash, not one bcrypt (tens of milliseconds), each time.
 	mu sync.Mutex
 	ok []byte
+
+	// bcrypts bounds the bcrypt comparisons running at once, so that a
+	// client guessing passwords can take at most that many cores.
+	bcrypts chan struct{}
 }
 
 // newGuard reads the token file and checks the hash. It returns nil when
@@ -65,7 +69,7 @@ func newGuard(s Security) (*guard, error) {
 	if !s.AuthEnabled() {
 		return nil, nil
 	}
-	g := &guard{}
+	g := &guard{bcrypts: make(chan struct{}, 2)}
 	var errs []error
 	if s.BasicUser != "" || s.BasicPasswordHash != "" {
 		if s.BasicUser == "" || s.BasicPasswordHash == "" {
@@ -120,7 +124,13 @@ func (g *guard) allowed(r *http.Request) bool {
 	if cached {
 		return true
 	}
+	select {
+	case g.bcrypts <- struct{}{}:
+	case <-r.Context().Done():
+		return false
+	}
 	passOK := bcrypt.CompareHashAndPassword(g.hash, []byte(pass)) == nil
+	<-g.bcrypts
 	if userOK && passOK {
 		g.mu.Lock()
 		g.ok = sum[:]
