@@ -354,14 +354,19 @@ func BenchmarkTap(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N*bt.Len())/b.Elapsed().Seconds(), "events/s")
 	})
-	b.Run("one_filtered_subscriber", func(b *testing.B) {
-		tap, _ := NewTap(nil)
-		s, _ := tap.Subscribe(KindSyslog, mustMatcher(b, "message:nomatch"), 10)
-		defer tap.Unsubscribe(s)
-		b.ReportAllocs()
-		for b.Loop() {
-			_ = tap.Process(ctx, bt)
-		}
-		b.ReportMetric(float64(b.N*bt.Len())/b.Elapsed().Seconds(), "events/s")
-	})
+	for name, filter := range map[string]string{
+		"one_subscriber_text_filter":    "message:nomatch",
+		"one_subscriber_keyword_filter": "host.hostname:web-2",
+	} {
+		b.Run(name, func(b *testing.B) {
+			tap, _ := NewTap(nil)
+			s, _ := tap.Subscribe(KindSyslog, mustMatcher(b, filter), 10)
+			defer tap.Unsubscribe(s)
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = tap.Process(ctx, bt)
+			}
+			b.ReportMetric(float64(b.N*bt.Len())/b.Elapsed().Seconds(), "events/s")
+		})
+	}
 }
