@@ -2,9 +2,17 @@ package main_test
 
 import (
 	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -279,15 +287,13 @@ func TestConsoleOpenHTTPRefused(t *testing.T) {
 	}
 }
 
-// TestConsoleAuthEndToEnd: with basic auth configured through SLUICE_*
-// variables, the running binary asks for it on the API and /metrics but
-// not on /healthz.
-func TestConsoleAuthEndToEnd(t *testing.T) {
-	hash, err := bcrypt.GenerateFromPassword([]byte("console pw"), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps := newPorts(t)
+// startSecured runs `sluice run` with env added (credentials, TLS) and
+// waits until /healthz, which needs none, answers 200 through client at
+// scheme://127.0.0.1:port. It stops sluice (SIGTERM, clean exit) at the
+// end of the test.
+func startSecured(t *testing.T, client *http.Client, scheme string, env ...string) (base string, ps ports) {
+	t.Helper()
+	ps = newPorts(t)
 	dir := t.TempDir()
 	cmd := exec.Command(sluiceBin, "run")
 	cmd.Dir = dir
@@ -298,23 +304,23 @@ func TestConsoleAuthEndToEnd(t *testing.T) {
 		fmt.Sprintf("SLUICE_SYSLOG_UDP_LISTEN=127.0.0.1:%d", ps.SyslogUDP),
 		fmt.Sprintf("SLUICE_SYSLOG_TCP_LISTEN=127.0.0.1:%d", ps.SyslogTCP),
 		fmt.Sprintf("SLUICE_HTTP_LISTEN=127.0.0.1:%d", ps.HTTP),
-		"SLUICE_HTTP_AUTH_BASIC_USER=admin",
-		"SLUICE_HTTP_AUTH_BASIC_PASSWORD_HASH="+string(hash),
 		"SLUICE_OUTPUT_FILE_DIR="+filepath.Join(dir, "out"),
 		"SLUICE_DATA_DIR="+filepath.Join(dir, "data"),
 	)
+	cmd.Env = append(cmd.Env, env...)
 	logf, err := os.Create(filepath.Join(dir, "sluice.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer logf.Close()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
+		logf.Close()
 		t.Fatal(err)
 	}
+	logf.Close()
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	defer func() {
+	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case err := <-exited:
@@ -330,15 +336,15 @@ func TestConsoleAuthEndToEnd(t *testing.T) {
 			b, _ := os.ReadFile(logf.Name())
 			t.Logf("sluice log:\n%s", b)
 		}
-	}()
-	base := fmt.Sprintf("http://127.0.0.1:%d", ps.HTTP)
+	})
+	base = fmt.Sprintf("%s://127.0.0.1:%d", scheme, ps.HTTP)
 	deadline := time.Now().Add(readyTimeout)
 	for {
-		resp, err := httpClient.Get(base + "/healthz") // open for probes
+		resp, err := client.Get(base + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				break
+				return base, ps
 			}
 		}
 		if time.Now().After(deadline) {
@@ -351,33 +357,55 @@ func TestConsoleAuthEndToEnd(t *testing.T) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	for _, tc := range []struct {
-		path, user, pass string
-		want             int
-	}{
-		{"/api/v1/meta", "", "", 401},
-		{"/metrics", "", "", 401},
-		{"/readyz", "", "", 401},
-		{"/api/v1/meta", "admin", "wrong", 401},
-		{"/api/v1/meta", "admin", "console pw", 200},
-		{"/metrics", "admin", "console pw", 200},
-	} {
+}
+
+type authCase struct {
+	path string
+	set  func(*http.Request)
+	want int
+}
+
+func checkAuth(t *testing.T, client *http.Client, base string, cases []authCase) {
+	t.Helper()
+	for i, tc := range cases {
 		req, _ := http.NewRequest(http.MethodGet, base+tc.path, nil)
-		if tc.user != "" {
-			req.SetBasicAuth(tc.user, tc.pass)
+		if tc.set != nil {
+			tc.set(req)
 		}
-		resp, err := httpClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
 		if resp.StatusCode != tc.want {
-			t.Errorf("GET %s as %q = %d, want %d", tc.path, tc.user, resp.StatusCode, tc.want)
+			t.Errorf("case %d: GET %s = %d, want %d", i, tc.path, resp.StatusCode, tc.want)
 		}
 		if resp.Header.Get("X-Frame-Options") != "DENY" {
-			t.Errorf("GET %s: no X-Frame-Options", tc.path)
+			t.Errorf("case %d: GET %s: no X-Frame-Options", i, tc.path)
 		}
 	}
+}
+
+// TestConsoleAuthEndToEnd: with basic auth configured through SLUICE_*
+// variables, the running binary asks for it on the API, /metrics and
+// /readyz but not on /healthz.
+func TestConsoleAuthEndToEnd(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("console pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, ps := startSecured(t, httpClient, "http", "SLUICE_HTTP_AUTH_BASIC_USER=admin", "SLUICE_HTTP_AUTH_BASIC_PASSWORD_HASH="+string(hash))
+	as := func(user, pass string) func(*http.Request) {
+		return func(r *http.Request) { r.SetBasicAuth(user, pass) }
+	}
+	checkAuth(t, httpClient, base, []authCase{
+		{"/api/v1/meta", nil, 401},
+		{"/metrics", nil, 401},
+		{"/readyz", nil, 401},
+		{"/api/v1/meta", as("admin", "wrong"), 401},
+		{"/api/v1/meta", as("admin", "console pw"), 200},
+		{"/metrics", as("admin", "console pw"), 200},
+	})
 	// sluice status: credentials in the URL; without them it says how.
 	if out, code := runCLITimeout(t, 20*time.Second, "status", "--once", "--url", fmt.Sprintf("http://admin:console%%20pw@127.0.0.1:%d", ps.HTTP)); code != 0 {
 		t.Errorf("sluice status with credentials = %d:\n%s", code, out)
@@ -386,4 +414,78 @@ func TestConsoleAuthEndToEnd(t *testing.T) {
 	if code == 0 || !strings.Contains(out, "asks for credentials (http.auth)") {
 		t.Errorf("sluice status without credentials = %d:\n%s", code, out)
 	}
+}
+
+// TestConsoleTLSBearerEndToEnd: HTTPS with a certificate made here and a
+// bearer token file, both from SLUICE_* variables.
+func TestConsoleTLSBearerEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := writeTestCert(t, dir)
+	const token = "0123456789abcdef0123456789abcdef"
+	tokFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	base, ps := startSecured(t, client, "https", "SLUICE_HTTP_TLS_CERT_FILE="+certFile, "SLUICE_HTTP_TLS_KEY_FILE="+keyFile,
+		"SLUICE_HTTP_AUTH_BEARER_TOKEN_FILE="+tokFile)
+	bearer := func(tok string) func(*http.Request) {
+		return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }
+	}
+	checkAuth(t, client, base, []authCase{
+		{"/api/v1/meta", nil, 401},
+		{"/api/v1/meta", bearer("nope-nope-nope-nope"), 401},
+		{"/api/v1/meta", bearer(token), 200},
+		{"/api/v1/health", bearer(token), 200},
+		{"/metrics", bearer(token), 200},
+	})
+	// Plain HTTP on the HTTPS port gets nothing of the API.
+	resp, err := httpClient.Get(fmt.Sprintf("http://127.0.0.1:%d/api/v1/meta", ps.HTTP))
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("plain HTTP to the HTTPS listener = %d, want 400", resp.StatusCode)
+		}
+	}
+}
+
+// writeTestCert writes a self-signed certificate for 127.0.0.1 and its key
+// and returns their paths and a pool that trusts it.
+func writeTestCert(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "sluice e2e"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
 }
