@@ -33,10 +33,13 @@ WORKDIR /var/lib/sluice
 # /metrics listens on all interfaces because 127.0.0.1 inside the container
 # is the container's own loopback: Prometheus in the same compose network (or
 # a published port) could not reach it there. Publish 9155 on the host's
-# 127.0.0.1 only (as docker-compose.yml does) to keep it private.
+# 127.0.0.1 only (as docker-compose.yml does) to keep it private. That is
+# why the image allows it without http.auth; publish 9155 anywhere else
+# only with SLUICE_HTTP_AUTH_* set (README: Console and HTTP security).
 ENV SLUICE_DATA_DIR=/var/lib/sluice \
     SLUICE_OUTPUT_FILE_DIR=/var/lib/sluice \
-    SLUICE_HTTP_LISTEN=0.0.0.0:9155
+    SLUICE_HTTP_LISTEN=0.0.0.0:9155 \
+    SLUICE_HTTP_ALLOW_UNAUTHENTICATED=true
 VOLUME /var/lib/sluice
 # NetFlow v5/v9/IPFIX, IPFIX, sFlow, syslog (UDP and TCP), /metrics.
 EXPOSE 2055/udp 4739/udp 6343/udp 5514/udp 5514/tcp 9155

@@ -30,6 +30,7 @@ import (
 	"github.com/sluicelab/sluice/enrich/timecheck"
 	"github.com/sluicelab/sluice/geoip"
 	"github.com/sluicelab/sluice/internal/config"
+	"github.com/sluicelab/sluice/internal/console"
 	"github.com/sluicelab/sluice/internal/obs"
 	"github.com/sluicelab/sluice/internal/pipeline"
 	"github.com/sluicelab/sluice/output/alert"
@@ -493,6 +494,15 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 	}
 	stages = append(stages, tc)
 	stages = append(stages, pipeline.Encode{})
+	// The console's live tail reads the encoded documents; with no tail
+	// client it costs one atomic load per batch.
+	var tap *console.Tap
+	if cfg.HTTP.Listen != "" && cfg.Console.MaxTailClients > 0 {
+		if tap, err = console.NewTap(reg); err != nil {
+			return fmt.Errorf("console: %w", err)
+		}
+		stages = append(stages, tap)
+	}
 	// Alert rules see every field the stages above add, after encoding:
 	// they read the layout the encoder worked out for each syslog event
 	// (query.EventDoc). The alert documents come in through a source of
@@ -588,6 +598,21 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 		if err != nil {
 			return err
 		}
+		sec := cfg.HTTP
+		if err := httpSrv.Secure(obs.Security{BasicUser: sec.Auth.BasicUser, BasicPasswordHash: sec.Auth.BasicPasswordHash,
+			BearerTokenFile: sec.Auth.BearerTokenFile, CertFile: sec.TLS.CertFile, KeyFile: sec.TLS.KeyFile}); err != nil {
+			return err
+		}
+		backend, err := consoleBackend(cfg, logger, reg)
+		if err != nil {
+			return fmt.Errorf("console: %w", err)
+		}
+		api := console.NewAPI(console.APIConfig{QueryTimeout: cfg.Console.QueryTimeout, MaxTailClients: cfg.Console.MaxTailClients,
+			Version: versionString()}, backend, tap, reg, logger.With("component", "console"))
+		httpSrv.Handle(console.Prefix, api)
+		if tap != nil {
+			httpSrv.OnShutdown(tap.Close)
+		}
 		httpSrv.SetStatus(func() string {
 			st := runner.Status()
 			if alerts != nil {
@@ -595,12 +620,34 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 			}
 			return st
 		})
-		logger.Info("serving /metrics, /healthz, /readyz", "listen", httpSrv.Addr())
+		logger.Info("serving /metrics, /healthz, /readyz, /api/v1", "listen", httpSrv.Addr(), "tls", httpSrv.TLS(), "auth", sec.Auth.BasicUser != "" || sec.Auth.BearerTokenFile != "")
 	}
 	httpCtx, stopHTTP := context.WithCancel(context.WithoutCancel(ctx))
 	httpDone := make(chan error, 1)
 	if httpSrv != nil {
-		go func() { httpDone <- httpSrv.Run(httpCtx) }()
+		// SIGHUP also reads the HTTPS certificate again.
+		tlsHup := make(chan os.Signal, 1)
+		if httpSrv.TLS() {
+			signal.Notify(tlsHup, syscall.SIGHUP)
+		}
+		go func() {
+			defer signal.Stop(tlsHup)
+			errc := make(chan error, 1)
+			go func() { errc <- httpSrv.Run(httpCtx) }()
+			for {
+				select {
+				case <-tlsHup:
+					if err := httpSrv.ReloadTLS(); err != nil {
+						logger.Error("SIGHUP: keeping the previous HTTPS certificate", "err", err)
+					} else {
+						logger.Info("SIGHUP: HTTPS certificate reloaded")
+					}
+				case err := <-errc:
+					httpDone <- err
+					return
+				}
+			}
+		}()
 	} else {
 		httpDone <- nil
 	}

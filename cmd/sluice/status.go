@@ -111,6 +111,9 @@ func getMetrics(ctx context.Context, base, key string) (scrape, error) {
 		return scrape{}, fmt.Errorf("cannot reach sluice at %s (from %s): %w; is the service running, and is this its http.listen? (--url or -c CONFIG name another)", base, key, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized {
+		return scrape{}, fmt.Errorf("%s/metrics answered %s: the HTTP listener asks for credentials (http.auth); give them in the URL, e.g. --url http://USER:PASSWORD@127.0.0.1:9155", base, resp.Status)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return scrape{}, fmt.Errorf("%s/metrics answered %s; is %s sluice's http.listen?", base, resp.Status, base)
 	}

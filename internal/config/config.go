@@ -6,6 +6,7 @@ package config
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/sluicelab/sluice/internal/closest"
 )
@@ -40,6 +42,7 @@ type Config struct {
 	Retention RetentionConfig `mapstructure:"retention"`
 	Alerting  AlertingConfig  `mapstructure:"alerting"`
 	HTTP      HTTPConfig      `mapstructure:"http"`
+	Console   ConsoleConfig   `mapstructure:"console"`
 	Log       LogConfig       `mapstructure:"log"`
 	Shutdown  ShutdownConfig  `mapstructure:"shutdown"`
 }
@@ -277,6 +280,30 @@ type AlertingConfig struct {
 type HTTPConfig struct {
 	Listen string `mapstructure:"listen"`
 	Pprof  bool   `mapstructure:"pprof"`
+	// Auth is required on every path but /healthz when set; binding
+	// Listen beyond loopback without it needs AllowUnauthenticated.
+	Auth                 HTTPAuthConfig `mapstructure:"auth"`
+	TLS                  HTTPTLSConfig  `mapstructure:"tls"`
+	AllowUnauthenticated bool           `mapstructure:"allow_unauthenticated"`
+}
+
+// HTTPAuthConfig holds the HTTP listener's credentials.
+type HTTPAuthConfig struct {
+	BasicUser         string `mapstructure:"basic_user"`
+	BasicPasswordHash string `mapstructure:"basic_password_hash"` // bcrypt
+	BearerTokenFile   string `mapstructure:"bearer_token_file"`
+}
+
+// HTTPTLSConfig makes the HTTP listener serve HTTPS.
+type HTTPTLSConfig struct {
+	CertFile string `mapstructure:"cert_file"`
+	KeyFile  string `mapstructure:"key_file"`
+}
+
+// ConsoleConfig configures the console's API (/api/v1).
+type ConsoleConfig struct {
+	QueryTimeout   time.Duration `mapstructure:"query_timeout"`    // per API request to the store
+	MaxTailClients int           `mapstructure:"max_tail_clients"` // live tails at once
 }
 
 // LogConfig configures logging.
@@ -401,6 +428,14 @@ var defaults = []struct {
 	{"alerting.defaults", map[string]any{}},
 	{"http.listen", "127.0.0.1:9155"},
 	{"http.pprof", false},
+	{"http.auth.basic_user", ""},
+	{"http.auth.basic_password_hash", ""},
+	{"http.auth.bearer_token_file", ""},
+	{"http.tls.cert_file", ""},
+	{"http.tls.key_file", ""},
+	{"http.allow_unauthenticated", false},
+	{"console.query_timeout", 10 * time.Second},
+	{"console.max_tail_clients", 8},
 	{"log.level", "info"},
 	{"log.format", "text"},
 	{"log.summary_interval", 5 * time.Minute},
@@ -760,8 +795,14 @@ func (c *Config) Validate() error {
 	if c.Syslog.MaxMessageBytes < 480 || c.Syslog.MaxMessageBytes > 1<<20 {
 		errs = append(errs, fmt.Errorf("syslog.max_message_bytes: %d is out of range; use 480..1048576 (RFC 5424 asks for at least 480; default 65536)", c.Syslog.MaxMessageBytes))
 	}
-	if c.HTTP.Listen != "" {
-		checkAddr("http.listen", c.HTTP.Listen)
+	if c.HTTP.Listen != "" && checkAddr("http.listen", c.HTTP.Listen) {
+		errs = append(errs, c.validateHTTPSecurity()...)
+	}
+	if t := c.Console.QueryTimeout; t < 100*time.Millisecond || t > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("console.query_timeout: %s is out of range; use 100ms..10m (default 10s)", t))
+	}
+	if n := c.Console.MaxTailClients; n < 0 || n > 1000 {
+		errs = append(errs, fmt.Errorf("console.max_tail_clients: %d is out of range; use 0..1000 (0 turns the live tail off; default 8)", n))
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir: empty; set a directory for sluice's state (templates), e.g. ./data"))
@@ -833,4 +874,64 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validateHTTPSecurity checks http.auth.* and http.tls.* (reading the
+// files they name, as sluice run will) and refuses an HTTP listener
+// reachable from other hosts without credentials.
+func (c *Config) validateHTTPSecurity() []error {
+	var errs []error
+	h := c.HTTP
+	a := h.Auth
+	if (a.BasicUser == "") != (a.BasicPasswordHash == "") {
+		errs = append(errs, errors.New("http.auth.basic_user and http.auth.basic_password_hash: set both or neither; make the hash with `htpasswd -nbBC 10 '' PASSWORD | tr -d ':\\n'`"))
+	} else if a.BasicPasswordHash != "" {
+		if _, err := bcrypt.Cost([]byte(a.BasicPasswordHash)); err != nil {
+			errs = append(errs, fmt.Errorf("http.auth.basic_password_hash: not a bcrypt hash (%v); make one with `htpasswd -nbBC 10 '' PASSWORD | tr -d ':\\n'`", err))
+		}
+	}
+	if f := a.BearerTokenFile; f != "" {
+		if raw, err := os.ReadFile(f); err != nil {
+			errs = append(errs, fmt.Errorf("http.auth.bearer_token_file: %w; create it with e.g. `openssl rand -hex 32 > %s`", err, f))
+		} else if n := len(strings.TrimSpace(string(raw))); n < 16 {
+			errs = append(errs, fmt.Errorf("http.auth.bearer_token_file: %s holds %d characters; a token needs at least 16, e.g. `openssl rand -hex 32 > %s`", f, n, f))
+		}
+	}
+	switch t := h.TLS; {
+	case (t.CertFile == "") != (t.KeyFile == ""):
+		errs = append(errs, fmt.Errorf("http.tls.cert_file %q and http.tls.key_file %q: set both (HTTPS) or neither (HTTP)", t.CertFile, t.KeyFile))
+	case t.CertFile != "":
+		if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
+			errs = append(errs, fmt.Errorf("http.tls.cert_file, http.tls.key_file: %v; give a PEM certificate and its private key", err))
+		}
+	}
+	auth := a.BasicUser != "" || a.BearerTokenFile != ""
+	if !auth && !h.AllowUnauthenticated && !loopbackListen(h.Listen) {
+		errs = append(errs, fmt.Errorf("http.listen: %q is reachable from other hosts and the HTTP listener has no authentication; "+
+			"set http.auth.basic_user and http.auth.basic_password_hash, or http.auth.bearer_token_file, "+
+			"or bind it to 127.0.0.1, or accept the risk with http.allow_unauthenticated: true", h.Listen))
+	}
+	return errs
+}
+
+// loopbackListen reports whether host:port binds only loopback addresses.
+func loopbackListen(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil || host == "" {
+		return false // every interface
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip.Unmap().IsLoopback()
+	}
+	addrs, err := net.LookupHost(host)
+	if err != nil || len(addrs) == 0 {
+		return false
+	}
+	for _, s := range addrs {
+		ip, err := netip.ParseAddr(s)
+		if err != nil || !ip.Unmap().IsLoopback() {
+			return false
+		}
+	}
+	return true
 }

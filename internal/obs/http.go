@@ -14,12 +14,54 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Server serves /metrics, /healthz and /readyz.
+// Server serves /metrics, /healthz and /readyz, and what Handle adds
+// (the console's API). Every response carries the security headers
+// (ContentSecurityPolicy, nosniff, no-referrer, DENY framing); Secure adds
+// authentication and TLS.
 type Server struct {
 	ln     net.Listener
 	srv    *http.Server
+	mux    *http.ServeMux
 	logger *slog.Logger
 	status func() string
+	tls    *tlsFiles
+}
+
+// Handle serves pattern (an http.ServeMux pattern) with h. Call it before
+// Run.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// OnShutdown registers f to be called when Run stops serving (long-lived
+// responses such as the live tail end themselves then).
+func (s *Server) OnShutdown(f func()) { s.srv.RegisterOnShutdown(f) }
+
+// Secure applies sec: it reads the bearer token file, checks the password
+// hash and loads the certificate now, so that a problem fails at start.
+// Call it before Run.
+func (s *Server) Secure(sec Security) error {
+	g, err := newGuard(sec)
+	t, terr := loadTLS(sec.CertFile, sec.KeyFile)
+	if err = errors.Join(err, terr); err != nil {
+		return err
+	}
+	s.tls = t
+	s.srv.Handler = secure(s.mux, g)
+	if t != nil {
+		s.srv.TLSConfig = t.config()
+	}
+	return nil
+}
+
+// TLS reports whether the server serves HTTPS.
+func (s *Server) TLS() bool { return s.tls != nil }
+
+// ReloadTLS reads the certificate and key files again (on SIGHUP); on an
+// error the previous certificate stays in use.
+func (s *Server) ReloadTLS() error {
+	if s.tls == nil {
+		return nil
+	}
+	return s.tls.reload()
 }
 
 // SetStatus adds f's text (one line per component, e.g. an output that is
@@ -58,7 +100,8 @@ func NewServer(addr string, gatherer prometheus.Gatherer, ready func() error, pp
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	s.ln = ln
-	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	s.mux = mux
+	s.srv = &http.Server{Handler: secure(mux, nil), ReadHeaderTimeout: 5 * time.Second}
 	s.logger = logger
 	return s, nil
 }
@@ -69,12 +112,20 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 // Run serves until ctx is done.
 func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
-	go func() { errc <- s.srv.Serve(s.ln) }()
+	go func() {
+		if s.tls != nil {
+			errc <- s.srv.ServeTLS(s.ln, "", "")
+			return
+		}
+		errc <- s.srv.Serve(s.ln)
+	}()
 	select {
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
-		_ = s.srv.Shutdown(sctx)
+		if err := s.srv.Shutdown(sctx); err != nil {
+			_ = s.srv.Close() // streams that did not end in time
+		}
 		<-errc
 		return nil
 	case err := <-errc:
