@@ -211,6 +211,9 @@ func (s *Store) loadFile(bf *blockFile) {
 	var bad error
 	hdr := make([]byte, headerLen)
 	var buf []byte
+	if size == 0 {
+		bad = errors.New("empty file")
+	}
 	for off < size {
 		if _, err := f.ReadAt(hdr, off); err != nil {
 			bad = fmt.Errorf("at %d: %w: short header", off, errCorrupt)
@@ -255,9 +258,6 @@ func (s *Store) loadFile(bf *blockFile) {
 	}
 	bf.size = off
 	if off == 0 {
-		if bad == nil {
-			_ = os.Remove(path) // empty file
-		}
 		return
 	}
 	s.files[bf.name] = bf
