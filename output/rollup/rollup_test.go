@@ -178,7 +178,7 @@ type golden struct {
 	s             *Store
 }
 
-func setupGolden(t *testing.T, dir string) *golden {
+func setupGolden(t testing.TB, dir string) *golden {
 	fb := flowBatch(t)
 	spread(fb, 0, 7)
 	sb := syslogBatch(t)
