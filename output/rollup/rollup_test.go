@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluicelab/sluice/collector"
@@ -78,9 +79,32 @@ func flowBatch(t testing.TB) *event.Batch {
 	if bt.Len() == 0 {
 		t.Fatal("no flows")
 	}
+	// What the geo stage adds: GeoIP answers for some addresses, the
+	// localities and the direction.
+	for i := range bt.All() {
+		e := &bt.Events[i]
+		switch i % 3 {
+		case 0:
+			e.Src.Geo = geoDE
+		case 1:
+			e.Dst.Geo = geoUS
+		}
+		if i%4 != 3 {
+			e.Src.Locality, e.Dst.Locality = event.LocalityInternal, event.LocalityExternal
+			if i%2 == 0 {
+				e.Src.Locality, e.Dst.Locality = e.Dst.Locality, e.Src.Locality
+			}
+			e.Direction = event.DirectionOf(e.Src.Locality, e.Dst.Locality)
+		}
+	}
 	bt.EncodeJSON()
 	return bt
 }
+
+var (
+	geoDE = &event.Geo{CountryISO: "DE", CountryName: "Germany", ASN: 3320, ASOrg: "Deutsche Telekom AG"}
+	geoUS = &event.Geo{CountryISO: "US", CountryName: "United States", ASN: 15169, ASOrg: "Google LLC"}
+)
 
 // spread sets the events' times over minutes of the base hour (round
 // robin over n minutes, from minute first) and re-encodes them.
@@ -274,6 +298,38 @@ func TestGoldenTop(t *testing.T) {
 				checkTop(t, g.s, c.ds, c.kind, metric, dim, "", base, base.Add(time.Hour))
 				checkTop(t, g.s, c.ds, c.kind, metric, dim, "", base.Add(2*time.Minute), base.Add(9*time.Minute))
 			}
+		}
+	}
+}
+
+// TestTopLabels: addresses carry their country and AS, AS numbers their
+// organisation.
+func TestTopLabels(t *testing.T) {
+	g := setupGolden(t, t.TempDir())
+	q := console.Query{Kind: console.KindFlows, From: base, To: base.Add(time.Hour)}
+	for _, c := range []struct {
+		dim  string
+		want map[string]string
+	}{
+		{"source.ip", map[string]string{"country": "DE", "as": "3320"}},
+		{"destination.ip", map[string]string{"country": "US", "as": "15169"}},
+		{"source.as.number", map[string]string{"org": "Deutsche Telekom AG"}},
+	} {
+		top, err := g.s.Top(context.Background(), console.TopRequest{Query: q, Metric: console.MetricFlows, Dim: c.dim, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, r := range top.Rows {
+			if r.Labels != nil {
+				n++
+				if diff := cmp.Diff(c.want, r.Labels); diff != "" {
+					t.Errorf("Top(%s) row %s labels (-want +got):\n%s", c.dim, r.Key, diff)
+				}
+			}
+		}
+		if n == 0 {
+			t.Errorf("Top(%s): no row has labels", c.dim)
 		}
 	}
 }

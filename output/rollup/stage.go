@@ -4,7 +4,6 @@ import (
 	"context"
 	"sort"
 	"sync"
-	"unsafe"
 
 	"github.com/sluicelab/sluice/internal/console"
 	"github.com/sluicelab/sluice/internal/event"
@@ -18,6 +17,7 @@ type dimPlan struct {
 	path   query.Path
 	k      int
 	labels [numLabels]query.Path // zero Path: no such label
+	fast   uint8                 // flows: read from the event (ffOther: through the EventDoc)
 }
 
 // kindPlan is what is kept of one kind.
@@ -55,6 +55,9 @@ func newPlans(cfg Config) [2]*kindPlan {
 				continue
 			}
 			dp := dimPlan{field: d.Field, path: query.NewPath(d.Field), k: cfg.TopK}
+			if kn == console.KindFlows {
+				dp.fast = flowFast[d.Field]
+			}
 			if d.HighCardinality {
 				dp.k = cfg.TopKHigh
 			}
@@ -77,8 +80,9 @@ func newPlans(cfg Config) [2]*kindPlan {
 
 // accSeg accumulates one segment of an open minute.
 type accSeg struct {
-	m  [numMetrics]uint64
-	tk []*topK
+	key segKey // cloned: the cache of the last segment compares with it
+	m   [numMetrics]uint64
+	tk  []*topK
 }
 
 // acc is an open minute of one kind in one shard.
@@ -86,6 +90,9 @@ type acc struct {
 	start int64 // Unix seconds
 	segs  map[segKey]*accSeg
 	other *accSeg
+	// the segment of the last event (most events of a batch share it)
+	last    *accSeg
+	lastKey segKey
 }
 
 // shard is one set of open minutes. Workers take any free shard
@@ -187,15 +194,24 @@ func firstStr(vals []query.Value) string {
 // Reset: what a top-K keeps it clones.
 func (s *Store) fold(sh *shard, p *kindPlan, a *acc, e *event.Event) {
 	d := &sh.doc
-	d.Reset(e)
+	docSet := false
 	var key segKey
-	sh.vals = pathAction.Values(d, sh.vals[:0])
-	key.action = firstStr(sh.vals)
-	sh.vals = pathDirection.Values(d, sh.vals[:0])
-	key.direction = firstStr(sh.vals)
-	sh.vals = pathDataset.Values(d, sh.vals[:0])
-	key.dataset = firstStr(sh.vals)
-	seg := a.segs[key]
+	if p.kind == kindFlows {
+		key = segKey{action: "network_flow", direction: e.Direction.String(), dataset: "sluice.flow"}
+	} else {
+		d.Reset(e)
+		docSet = true
+		sh.vals = pathAction.Values(d, sh.vals[:0])
+		key.action = firstStr(sh.vals)
+		sh.vals = pathDirection.Values(d, sh.vals[:0])
+		key.direction = firstStr(sh.vals)
+		sh.vals = pathDataset.Values(d, sh.vals[:0])
+		key.dataset = firstStr(sh.vals)
+	}
+	seg := a.last
+	if seg == nil || key != a.lastKey {
+		seg = a.segs[key]
+	}
 	if seg == nil {
 		if len(a.segs) >= s.cfg.MaxSegments {
 			if a.other == nil {
@@ -205,8 +221,12 @@ func (s *Store) fold(sh *shard, p *kindPlan, a *acc, e *event.Event) {
 		} else {
 			seg = s.newAccSeg(p)
 			key.action, key.direction, key.dataset = cloneStr(key.action), cloneStr(key.direction), cloneStr(key.dataset)
+			seg.key = key
 			a.segs[key] = seg
 		}
+	}
+	if seg != a.other {
+		a.last, a.lastKey = seg, seg.key
 	}
 	var m [numMetrics]uint64
 	if p.kind == kindFlows {
@@ -218,18 +238,36 @@ func (s *Store) fold(sh *shard, p *kindPlan, a *acc, e *event.Event) {
 	}
 	for di := range p.dims {
 		dp := &p.dims[di]
+		if dp.fast != ffOther {
+			ent, fresh := flowAdd(dp.fast, e, seg.tk[di], &m)
+			if ent == nil {
+				continue
+			}
+			if dp.labels != ([numLabels]query.Path{}) && (fresh || ent.labels == [numLabels]string{}) {
+				ls := flowLabels(dp.fast, e)
+				ent.setLabels(&ls)
+			}
+			continue
+		}
+		if !docSet {
+			d.Reset(e)
+			docSet = true
+		}
 		sh.vals = dp.path.Values(d, sh.vals[:0])
 		for _, v := range sh.vals {
 			var k string
-			if v.Kind == query.KindString {
+			switch v.Kind {
+			case query.KindString:
 				k = v.Str
-			} else {
+			case query.KindNumber:
+				sh.buf = appendNumberText(sh.buf[:0], v.Num)
+				k = bstr(sh.buf)
+			default:
 				sh.buf = v.AppendText(sh.buf[:0])
-				if len(sh.buf) == 0 {
-					continue
-				}
-				// Only looked up and cloned by add, never kept.
-				k = unsafe.String(&sh.buf[0], len(sh.buf))
+				k = bstr(sh.buf)
+			}
+			if k == "" && v.Kind != query.KindString {
+				continue
 			}
 			ent, fresh := seg.tk[di].add(k, uint8(v.Kind), &m)
 			if dp.labels != ([numLabels]query.Path{}) && (fresh || ent.labels == [numLabels]string{}) {

@@ -1,8 +1,12 @@
 package rollup
 
 import (
+	"net/netip"
 	"sort"
+	"strconv"
 	"strings"
+
+	"github.com/sluicelab/sluice/internal/query"
 )
 
 // Metric slots of an entry and of a segment's totals.
@@ -29,6 +33,9 @@ var labelNames = [numLabels]string{"country", "as", "org"}
 type entry struct {
 	key    string
 	vk     uint8 // query.ValueKind of the value
+	ix     uint8 // the index it is in: ixStr, ixNum, ixAddr
+	nkey   uint64
+	akey   netip.Addr
 	m      [numMetrics]uint64
 	err    uint64
 	labels [numLabels]string
@@ -43,6 +50,10 @@ type topK struct {
 	main int // metric slot ranked by
 	ents []entry
 	idx  map[string]int32
+	// Numbers and addresses of flows are found by value, not text (no
+	// formatting or string hashing per event).
+	nidx map[uint64]int32
+	aidx map[netip.Addr]int32
 	heap []int32 // min-heap of entry indices by main metric
 	pos  []int32 // pos[i]: index of entry i in heap
 	// overflow is set once a value was replaced: the counts are then
@@ -58,33 +69,85 @@ func newTopK(k, main int) *topK {
 // and returns its entry (valid until the next add) and whether it is new.
 func (t *topK) add(key string, vk uint8, m *[numMetrics]uint64) (*entry, bool) {
 	if i, ok := t.idx[key]; ok {
-		e := &t.ents[i]
-		for j := range m {
-			e.m[j] += m[j]
-		}
-		t.down(int(t.pos[i]))
-		return e, false
+		return t.hit(i, m), false
 	}
+	i, e := t.insert(vk, m)
+	e.key, e.ix = strings.Clone(key), ixStr
+	t.idx[e.key] = i
+	return e, true
+}
+
+// addNum is add for a number value v (text: its decimal form).
+func (t *topK) addNum(v uint64, m *[numMetrics]uint64) (*entry, bool) {
+	if i, ok := t.nidx[v]; ok {
+		return t.hit(i, m), false
+	}
+	if t.nidx == nil {
+		t.nidx = make(map[uint64]int32, t.k)
+	}
+	i, e := t.insert(uint8(query.KindNumber), m)
+	e.key, e.ix, e.nkey = strconv.FormatUint(v, 10), ixNum, v
+	t.nidx[v] = i
+	return e, true
+}
+
+// addAddr is add for an address (without zone).
+func (t *topK) addAddr(a netip.Addr, m *[numMetrics]uint64) (*entry, bool) {
+	if i, ok := t.aidx[a]; ok {
+		return t.hit(i, m), false
+	}
+	if t.aidx == nil {
+		t.aidx = make(map[netip.Addr]int32, t.k)
+	}
+	i, e := t.insert(uint8(query.KindIP), m)
+	e.key, e.ix, e.akey = a.String(), ixAddr, a
+	t.aidx[a] = i
+	return e, true
+}
+
+const (
+	ixStr uint8 = iota
+	ixNum
+	ixAddr
+)
+
+func (t *topK) hit(i int32, m *[numMetrics]uint64) *entry {
+	e := &t.ents[i]
+	for j := range m {
+		e.m[j] += m[j]
+	}
+	t.down(int(t.pos[i]))
+	return e
+}
+
+// insert makes room for a new value (replacing the smallest when full)
+// and returns its entry with metrics set; the caller sets key and index.
+func (t *topK) insert(vk uint8, m *[numMetrics]uint64) (int32, *entry) {
 	if len(t.ents) < t.k {
 		i := int32(len(t.ents))
-		t.ents = append(t.ents, entry{key: strings.Clone(key), vk: vk, m: *m})
-		t.idx[t.ents[i].key] = i
+		t.ents = append(t.ents, entry{vk: vk, m: *m})
 		t.pos = append(t.pos, int32(len(t.heap)))
 		t.heap = append(t.heap, i)
 		t.up(len(t.heap) - 1)
-		return &t.ents[i], true
+		return i, &t.ents[i]
 	}
 	// Full: the smallest value makes room.
 	t.overflow = true
 	i := t.heap[0]
 	e := &t.ents[i]
-	delete(t.idx, e.key)
+	switch e.ix {
+	case ixNum:
+		delete(t.nidx, e.nkey)
+	case ixAddr:
+		delete(t.aidx, e.akey)
+	default:
+		delete(t.idx, e.key)
+	}
 	min := e.m[t.main]
-	*e = entry{key: strings.Clone(key), vk: vk, m: *m, err: min}
+	*e = entry{vk: vk, m: *m, err: min}
 	e.m[t.main] += min
-	t.idx[e.key] = i
 	t.down(0)
-	return e, true
+	return i, e
 }
 
 func (e *entry) setLabels(l *[numLabels]string) {
