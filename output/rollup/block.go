@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"time"
+	"unsafe"
 )
 
 // Resolutions of blocks.
@@ -219,7 +220,15 @@ func (d *decoder) bytes() []byte {
 	return s
 }
 
-func (d *decoder) str() string { return string(d.bytes()) }
+// str returns a string over the payload's bytes (no copy: a decoded
+// block keeps the buffer it was decoded from, which is never reused).
+func (d *decoder) str() string {
+	b := d.bytes()
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
 
 // count reads a count of items that take at least min bytes each.
 func (d *decoder) count(min int) int {
@@ -320,7 +329,8 @@ func decodeSummary(field string, body []byte) (summary, error) {
 }
 
 // decodeFrame decodes one framed block at the start of p and returns it
-// with its framed length.
+// with its framed length. The block's strings point into p, which must
+// not change afterwards.
 func decodeFrame(p []byte, want func(string) bool) (*block, int, error) {
 	n, sum, err := readHeader(p)
 	if err != nil {

@@ -245,7 +245,8 @@ func minTime(a, b time.Time) time.Time {
 }
 
 // scan reads the blocks of refs (only dimension dim) and calls fn for
-// every segment the filter selects. It returns whether a selected top-K
+// every segment the filter selects. The strings of an entry are only
+// valid during the call (blocks read from files share one buffer). It returns whether a selected top-K
 // had overflowed (or a folded segment could not be judged).
 func (s *Store) scan(ctx context.Context, refs []refCopy, dim string, f filter, fn func(start time.Time, m *[numMetrics]uint64, e *entry)) (approx bool, err error) {
 	want := func(field string) bool { return field == dim }
@@ -256,6 +257,7 @@ func (s *Store) scan(ctx context.Context, refs []refCopy, dim string, f filter, 
 		}
 	}()
 	doc := &segDoc{field: dim}
+	var buf []byte
 	for i, c := range refs {
 		if i%64 == 0 && ctx.Err() != nil {
 			return approx, fmt.Errorf("%w: %w", console.ErrTimeout, ctx.Err())
@@ -270,7 +272,7 @@ func (s *Store) scan(ctx context.Context, refs []refCopy, dim string, f filter, 
 				}
 				files[c.path] = fh
 			}
-			b, err = readAt(fh, c, want)
+			b, err = readAt(fh, c, want, &buf)
 			if err != nil {
 				continue
 			}
@@ -385,10 +387,13 @@ func (s *Store) Series(ctx context.Context, r console.SeriesRequest) (console.Se
 	// bucket-aligned start (the first bucket is whole).
 	refs := s.collect(ki, start, r.To, hourly, false)
 	out := console.Series{Start: start, Step: step, Total: make([]float64, n)}
-	var perKey map[string][]float64
-	var sums map[string]float64
+	type keySeries struct {
+		sum float64
+		vs  []float64
+	}
+	var perKey map[string]*keySeries
 	if r.By != "" {
-		perKey, sums = map[string][]float64{}, map[string]float64{}
+		perKey = map[string]*keySeries{}
 	}
 	bucket := func(t time.Time) int {
 		j := int(t.Sub(start) / step)
@@ -408,13 +413,13 @@ func (s *Store) Series(ctx context.Context, r console.SeriesRequest) (console.Se
 			return
 		}
 		v := float64(e.m[slot])
-		vs := perKey[e.key]
-		if vs == nil {
-			vs = make([]float64, n)
-			perKey[e.key] = vs
+		ks := perKey[e.key]
+		if ks == nil {
+			ks = &keySeries{vs: make([]float64, n)}
+			perKey[strings.Clone(e.key)] = ks
 		}
-		vs[j] += v
-		sums[e.key] += v
+		ks.vs[j] += v
+		ks.sum += v
 	})
 	if err != nil {
 		return console.Series{}, err
@@ -423,11 +428,15 @@ func (s *Store) Series(ctx context.Context, r console.SeriesRequest) (console.Se
 	if r.By == "" {
 		return out, nil
 	}
+	sums := make(map[string]float64, len(perKey))
+	for k, ks := range perKey {
+		sums[k] = ks.sum
+	}
 	keys := topKeys(sums, limit)
 	out.Keys = keys
 	out.Other = append([]float64(nil), out.Total...)
 	for _, k := range keys {
-		vs := perKey[k]
+		vs := perKey[k].vs
 		out.Values = append(out.Values, vs)
 		for j := range vs {
 			out.Other[j] -= vs[j]
@@ -496,17 +505,27 @@ func (s *Store) Top(ctx context.Context, r console.TopRequest) (console.Top, err
 	from, to := r.From.Truncate(time.Minute), r.To
 	refs := s.collect(ki, from, to, true, true)
 	var total float64
-	sums := map[string]float64{}
+	sums := map[string]*float64{}
 	labels := map[string]*[numLabels]string{}
 	approx, err := s.scan(ctx, refs, r.Dim, f, func(_ time.Time, m *[numMetrics]uint64, e *entry) {
 		if m != nil {
 			total += float64(m[slot])
 			return
 		}
-		sums[e.key] += float64(e.m[slot])
+		// Never assign with e.key: a map assignment stores the key it is
+		// given, and e.key points into a reused buffer.
+		p := sums[e.key]
+		if p == nil {
+			p = new(float64)
+			sums[strings.Clone(e.key)] = p
+		}
+		*p += float64(e.m[slot])
 		if e.labels != ([numLabels]string{}) && labels[e.key] == nil {
-			l := e.labels
-			labels[e.key] = &l
+			var l [numLabels]string
+			for i, s := range e.labels {
+				l[i] = strings.Clone(s)
+			}
+			labels[strings.Clone(e.key)] = &l
 		}
 	})
 	if err != nil {
@@ -514,8 +533,12 @@ func (s *Store) Top(ctx context.Context, r console.TopRequest) (console.Top, err
 	}
 	out := console.Top{Rows: []console.TopRow{}, Total: total, Approx: approx}
 	var rows float64
-	for _, k := range topKeys(sums, limit) {
-		row := console.TopRow{Key: k, Value: sums[k]}
+	vals := make(map[string]float64, len(sums))
+	for k, p := range sums {
+		vals[k] = *p
+	}
+	for _, k := range topKeys(vals, limit) {
+		row := console.TopRow{Key: k, Value: vals[k]}
 		if l := labels[k]; l != nil {
 			row.Labels = map[string]string{}
 			for i, v := range l {
@@ -525,7 +548,7 @@ func (s *Store) Top(ctx context.Context, r console.TopRequest) (console.Top, err
 			}
 		}
 		out.Rows = append(out.Rows, row)
-		rows += sums[k]
+		rows += vals[k]
 	}
 	out.Other = total - rows
 	if out.Other < 0 {

@@ -2,6 +2,7 @@ package rollup
 
 import (
 	"context"
+	"math"
 	"sort"
 	"sync"
 
@@ -255,21 +256,22 @@ func (s *Store) fold(sh *shard, p *kindPlan, a *acc, e *event.Event) {
 		}
 		sh.vals = dp.path.Values(d, sh.vals[:0])
 		for _, v := range sh.vals {
-			var k string
-			switch v.Kind {
-			case query.KindString:
-				k = v.Str
-			case query.KindNumber:
-				sh.buf = appendNumberText(sh.buf[:0], v.Num)
-				k = bstr(sh.buf)
+			var ent *entry
+			var fresh bool
+			switch {
+			case v.Kind == query.KindString:
+				ent, fresh = seg.tk[di].add(v.Str, uint8(v.Kind), &m)
+			case v.Kind == query.KindIP && v.IP.IsValid():
+				ent, fresh = seg.tk[di].addAddr(v.IP.WithZone(""), &m)
+			case v.Kind == query.KindNumber && v.Num >= 0 && v.Num < 1<<53 && v.Num == math.Trunc(v.Num):
+				ent, fresh = seg.tk[di].addNum(uint64(v.Num), &m)
 			default:
 				sh.buf = v.AppendText(sh.buf[:0])
-				k = bstr(sh.buf)
+				if len(sh.buf) == 0 {
+					continue
+				}
+				ent, fresh = seg.tk[di].add(bstr(sh.buf), uint8(v.Kind), &m)
 			}
-			if k == "" && v.Kind != query.KindString {
-				continue
-			}
-			ent, fresh := seg.tk[di].add(k, uint8(v.Kind), &m)
 			if dp.labels != ([numLabels]query.Path{}) && (fresh || ent.labels == [numLabels]string{}) {
 				var ls [numLabels]string
 				var tmp []query.Value

@@ -228,10 +228,8 @@ func (s *Store) loadFile(bf *blockFile) {
 			bad = fmt.Errorf("at %d: %w: torn block (%d bytes claimed, %d left)", off, errCorrupt, n, size-off-headerLen)
 			break
 		}
-		if cap(buf) < headerLen+n {
-			buf = make([]byte, headerLen+n)
-		}
-		buf = buf[:headerLen+n]
+		// A new buffer per block: a decoded block's strings point into it.
+		buf = make([]byte, headerLen+n)
 		if _, err := f.ReadAt(buf, off); err != nil {
 			bad = fmt.Errorf("at %d: %w", off, err)
 			break
@@ -592,18 +590,29 @@ func (s *Store) readRef(c refCopy, want func(string) bool) (*block, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return readAt(f, c, want)
+	return readAt(f, c, want, nil)
 }
 
-func readAt(f *os.File, c refCopy, want func(string) bool) (*block, error) {
+// readAt reads and decodes the block of c, into buf when it is large
+// enough (the block's strings then point into buf: a caller that reuses
+// it must copy what it keeps).
+func readAt(f *os.File, c refCopy, want func(string) bool, buf *[]byte) (*block, error) {
 	if c.n < headerLen || c.n > headerLen+maxPayload {
 		return nil, fmt.Errorf("%w: bad reference", errCorrupt)
 	}
-	buf := make([]byte, c.n)
-	if _, err := f.ReadAt(buf, c.off); err != nil {
+	var p []byte
+	if buf != nil && cap(*buf) >= c.n {
+		p = (*buf)[:c.n]
+	} else {
+		p = make([]byte, c.n)
+		if buf != nil {
+			*buf = p
+		}
+	}
+	if _, err := f.ReadAt(p, c.off); err != nil {
 		return nil, err
 	}
-	b, _, err := decodeFrame(buf, want)
+	b, _, err := decodeFrame(p, want)
 	return b, err
 }
 
