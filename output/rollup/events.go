@@ -18,12 +18,11 @@ import (
 	"github.com/sluicelab/sluice/internal/query"
 )
 
-const (
-	readChunk = 64 << 10
-	// maxLine bounds a line the Events view reads (a longer one is
-	// skipped, counted as scanned).
-	maxLine = 4 << 20
-)
+const readChunk = 64 << 10
+
+// maxLine bounds a line the Events view reads (a longer one is skipped,
+// counted as scanned); a variable for tests.
+var maxLine = 4 << 20
 
 // Events implements console.Backend: it reads the daily NDJSON files of
 // the file output backwards, newest day first, and returns the lines
@@ -202,6 +201,7 @@ func withIndex(line []byte, index string) json.RawMessage {
 // [winStart, winStart+len(win)), which end with a newline (or are empty).
 type revLines struct {
 	f        *os.File
+	chunk    int64 // read size (readChunk when 0)
 	winStart int64
 	win      []byte
 	skipping bool // inside a line longer than maxLine
@@ -209,6 +209,9 @@ type revLines struct {
 
 func (r *revLines) fill() error {
 	n := int64(readChunk)
+	if r.chunk > 0 {
+		n = r.chunk
+	}
 	if r.winStart < n {
 		n = r.winStart
 	}

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -208,5 +210,38 @@ func TestEventsPartialLastLine(t *testing.T) {
 	}
 	if ts, _ := docTime(t, ev.Docs[0]); ts != stamps[len(stamps)-1] {
 		t.Fatalf("newest document %s, want %s", ts, stamps[len(stamps)-1])
+	}
+}
+
+// TestReverseLinesLongLine: a line longer than maxLine is returned as nil
+// (skipped) and the lines around it are intact.
+func TestReverseLinesLongLine(t *testing.T) {
+	old := maxLine
+	maxLine = 16
+	t.Cleanup(func() { maxLine = old })
+	long := strings.Repeat("L", 100)
+	data := "first\n" + long + "\nlast\n"
+	path := filepath.Join(t.TempDir(), "f.ndjson")
+	os.WriteFile(path, []byte(data), 0o600)
+	fh, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	rr := &revLines{f: fh, winStart: int64(len(data)), chunk: 7}
+	var got []string
+	for {
+		line, start, ok, err := rr.prev()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		got = append(got, fmt.Sprintf("%q@%d", line, start))
+	}
+	want := []string{`"last"@107`, `""@6`, `"first"@0`}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("lines %v, want %v", got, want)
 	}
 }

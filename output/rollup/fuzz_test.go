@@ -49,3 +49,58 @@ func FuzzDecodeBlock(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReverseLines: the Events view reads NDJSON files backwards in
+// chunks. Property: the lines it returns, newest first, are the file's
+// complete lines in reverse, with their offsets; a last line without
+// newline is left out.
+func FuzzReverseLines(f *testing.F) {
+	f.Add([]byte("{\"a\":1}\n{\"b\":2}\n"), uint16(3))
+	f.Add([]byte("one\n\ntwo\nthree"), uint16(1))
+	f.Add([]byte("\n\n\n"), uint16(2))
+	f.Add(bytes.Repeat([]byte("x"), 200), uint16(7))
+	f.Fuzz(func(t *testing.T, data []byte, chunk uint16) {
+		path := filepath.Join(t.TempDir(), "f.ndjson")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fh, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fh.Close()
+		rr := &revLines{f: fh, winStart: int64(len(data)), chunk: int64(chunk%512) + 1}
+		if err := rr.trimPartial(); err != nil {
+			t.Fatal(err)
+		}
+		// Forward: complete lines and where they start.
+		type line struct {
+			s     string
+			start int64
+		}
+		var want []line
+		for off := 0; ; {
+			i := bytes.IndexByte(data[off:], '\n')
+			if i < 0 {
+				break
+			}
+			want = append(want, line{string(data[off : off+i]), int64(off)})
+			off += i + 1
+		}
+		for i := len(want) - 1; i >= 0; i-- {
+			got, start, ok, err := rr.prev()
+			if err != nil || !ok {
+				t.Fatalf("line %d: ok %v err %v", i, ok, err)
+			}
+			if len(want[i].s) > maxLine {
+				continue
+			}
+			if string(got) != want[i].s || start != want[i].start {
+				t.Fatalf("line %d = %q at %d, want %q at %d", i, got, start, want[i].s, want[i].start)
+			}
+		}
+		if _, _, ok, _ := rr.prev(); ok {
+			t.Fatal("a line beyond the file's")
+		}
+	})
+}
