@@ -58,6 +58,27 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// BenchmarkEncodeReference is the encoder's cost per event on the same
+// batches, in the same run: a yardstick for BenchmarkStage on a shared
+// machine (the encoder is one part of sluice's path).
+func BenchmarkEncodeReference(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		batch func(testing.TB) *event.Batch
+	}{{"flows", flowBatch}, {"syslog", syslogBatch}} {
+		b.Run(c.name, func(b *testing.B) {
+			bt := c.batch(b)
+			b.ResetTimer()
+			cpu0 := cpuTime()
+			for range b.N {
+				bt.EncodeJSON()
+			}
+			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N*bt.Len()), "cpu-ns/event")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
 // BenchmarkMemoryDistinctSources is the heap the rollups hold after one
 // hour with 1,000,000 distinct source addresses (and as many destination
 // addresses and ports), minutes closed as they end: top-K, not all keys.
