@@ -19,6 +19,8 @@ type dimPlan struct {
 	k      int
 	labels [numLabels]query.Path // zero Path: no such label
 	fast   uint8                 // flows: read from the event (ffOther: through the EventDoc)
+	// hasLabels: labels is not all zero
+	hasLabels bool
 }
 
 // kindPlan is what is kept of one kind.
@@ -71,6 +73,7 @@ func newPlans(cfg Config) [2]*kindPlan {
 				side := d.Field[:len(d.Field)-len(".as.number")]
 				dp.labels[lOrg] = query.NewPath(side + ".as.organization.name")
 			}
+			dp.hasLabels = dp.labels != [numLabels]query.Path{}
 			p.byField[d.Field] = len(p.dims)
 			p.dims = append(p.dims, dp)
 		}
@@ -244,7 +247,7 @@ func (s *Store) fold(sh *shard, p *kindPlan, a *acc, e *event.Event) {
 			if ent == nil {
 				continue
 			}
-			if dp.labels != ([numLabels]query.Path{}) && (fresh || ent.labels == [numLabels]string{}) {
+			if dp.hasLabels && (fresh || ent.labels == [numLabels]string{}) {
 				ls := flowLabels(dp.fast, e)
 				ent.setLabels(&ls)
 			}
@@ -272,7 +275,7 @@ func (s *Store) fold(sh *shard, p *kindPlan, a *acc, e *event.Event) {
 				}
 				ent, fresh = seg.tk[di].add(bstr(sh.buf), uint8(v.Kind), &m)
 			}
-			if dp.labels != ([numLabels]query.Path{}) && (fresh || ent.labels == [numLabels]string{}) {
+			if dp.hasLabels && (fresh || ent.labels == [numLabels]string{}) {
 				var ls [numLabels]string
 				var tmp []query.Value
 				for l, lp := range dp.labels {
