@@ -37,6 +37,7 @@ import (
 	"github.com/sluicelab/sluice/output/elasticsearch"
 	"github.com/sluicelab/sluice/output/file"
 	"github.com/sluicelab/sluice/output/retention"
+	"github.com/sluicelab/sluice/output/rollup"
 	"github.com/sluicelab/sluice/output/stdout"
 )
 
@@ -177,6 +178,7 @@ type componentConfigs struct {
 	retention retention.Config
 	timecheck timecheck.Config
 	alert     alert.Config
+	rollup    rollup.Config
 }
 
 // buildComponentConfigs maps cfg onto the components' configs. It goes on
@@ -295,6 +297,15 @@ func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
 	if outLoc, err := time.LoadLocation(cfg.Output.Timezone); err == nil { // else config.Validate names output.timezone
 		cc.alert.Location = outLoc
 	}
+	co := cfg.Console
+	cc.rollup = rollup.Default()
+	cc.rollup.Dir = filepath.Join(cfg.DataDir, "console")
+	cc.rollup.MaxSegments, cc.rollup.TopK, cc.rollup.TopKHigh = co.MaxSegments, co.TopK, 5*co.TopK
+	cc.rollup.MinuteRetention, cc.rollup.Retention, cc.rollup.MaxBytes = co.MinuteRetention, co.Retention, co.MaxBytes
+	cc.rollup.EventsScanLimit = co.EventsScanLimit
+	cc.rollup.EventsDir = cfg.Output.File.Dir
+	cc.rollup.FlowsIndex, cc.rollup.SyslogIndex = cfg.Output.Index.Flows, cfg.Output.Index.Syslog
+	cc.rollup.Location = cc.alert.Location
 	es := cc.es
 	cc.alert.History = func(ctx context.Context, from, to time.Time, each func(alert.Doc) error) error {
 		return readHistory(ctx, cfg, es, from, to, each)
@@ -516,6 +527,33 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 		stages = append(stages, alerts.Stage())
 		sources = append(sources, alerts.Source())
 	}
+	// Console rollups: after encoding (they read the encoded layout too);
+	// closed minutes are written by their own goroutine, and what is
+	// still open when the pipeline has drained is written on the way out.
+	var rollups *rollup.Store
+	if cfg.RollupsOn() {
+		rollups, err = rollup.New(cc.rollup, logger, reg)
+		if err != nil {
+			return fmt.Errorf("console rollups: %w", err)
+		}
+		stages = append(stages, rollups.Stage())
+		logger.Info("keeping console rollups", "dir", cc.rollup.Dir)
+	}
+	rollCtx, stopRollups := context.WithCancel(context.WithoutCancel(ctx))
+	rollDone := make(chan struct{})
+	go func() {
+		defer close(rollDone)
+		if rollups != nil {
+			_ = rollups.Run(rollCtx)
+		}
+	}()
+	defer func() {
+		stopRollups()
+		<-rollDone
+		if rollups != nil {
+			_ = rollups.Close(context.WithoutCancel(ctx))
+		}
+	}()
 	runner := pipeline.New(cc.pipe, sources, stages, outputs, logger, reg)
 
 	// SIGHUP reloads the GeoIP databases and the alert rules; without
@@ -606,6 +644,9 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 		backend, err := consoleBackend(cfg, logger, reg)
 		if err != nil {
 			return fmt.Errorf("console: %w", err)
+		}
+		if backend == nil && rollups != nil {
+			backend = rollups
 		}
 		api := console.NewAPI(console.APIConfig{QueryTimeout: cfg.Console.QueryTimeout, MaxTailClients: cfg.Console.MaxTailClients,
 			Version: versionString()}, backend, tap, reg, logger.With("component", "console"))

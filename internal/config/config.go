@@ -41,8 +41,8 @@ type Config struct {
 	Output    OutputConfig    `mapstructure:"output"`
 	Retention RetentionConfig `mapstructure:"retention"`
 	Alerting  AlertingConfig  `mapstructure:"alerting"`
-	HTTP      HTTPConfig      `mapstructure:"http"`
 	Console   ConsoleConfig   `mapstructure:"console"`
+	HTTP      HTTPConfig      `mapstructure:"http"`
 	Log       LogConfig       `mapstructure:"log"`
 	Shutdown  ShutdownConfig  `mapstructure:"shutdown"`
 }
@@ -276,6 +276,17 @@ type AlertingConfig struct {
 	Defaults map[string]any `mapstructure:"defaults"`
 }
 
+// RollupsOn reports whether the rollups are kept.
+func (c *Config) RollupsOn() bool {
+	switch c.Console.Rollups {
+	case "on":
+		return true
+	case "off":
+		return false
+	}
+	return len(c.Output.Elasticsearch.Addresses) == 0
+}
+
 // HTTPConfig configures the metrics/health endpoint.
 type HTTPConfig struct {
 	Listen string `mapstructure:"listen"`
@@ -304,6 +315,15 @@ type HTTPTLSConfig struct {
 type ConsoleConfig struct {
 	QueryTimeout   time.Duration `mapstructure:"query_timeout"`    // per API request to the store
 	MaxTailClients int           `mapstructure:"max_tail_clients"` // live tails at once
+	// The per-minute rollups in data_dir/console (output/rollup).
+	// Rollups: auto (kept when no output.elasticsearch.addresses), on, off.
+	Rollups         string        `mapstructure:"rollups"`
+	MaxSegments     int           `mapstructure:"max_segments"`
+	TopK            int           `mapstructure:"top_k"`
+	MinuteRetention time.Duration `mapstructure:"minute_retention"`
+	Retention       time.Duration `mapstructure:"retention"`
+	MaxBytes        int64         `mapstructure:"max_bytes"`
+	EventsScanLimit int           `mapstructure:"events_scan_limit"`
 }
 
 // LogConfig configures logging.
@@ -426,6 +446,13 @@ var defaults = []struct {
 	{"alerting.workers", 2},
 	{"alerting.max_keys", 10000},
 	{"alerting.defaults", map[string]any{}},
+	{"console.rollups", "auto"},
+	{"console.max_segments", 32},
+	{"console.top_k", 20},
+	{"console.minute_retention", 24 * time.Hour},
+	{"console.retention", 7 * 24 * time.Hour},
+	{"console.max_bytes", 512 << 20},
+	{"console.events_scan_limit", 200000},
 	{"http.listen", "127.0.0.1:9155"},
 	{"http.pprof", false},
 	{"http.auth.basic_user", ""},
@@ -831,6 +858,28 @@ func (c *Config) Validate() error {
 		}
 		if a.MaxKeys < 1 || a.MaxKeys > 10_000_000 {
 			errs = append(errs, fmt.Errorf("alerting.max_keys: %d is out of range; use 1..10000000 query_key values per rule", a.MaxKeys))
+		}
+	}
+	if co := c.Console; co.Rollups != "auto" && co.Rollups != "on" && co.Rollups != "off" {
+		errs = append(errs, fmt.Errorf("console.rollups: %q is not a choice; use auto (kept without Elasticsearch), on or off", co.Rollups))
+	} else if c.RollupsOn() {
+		if co.MaxSegments < 1 || co.MaxSegments > 1024 {
+			errs = append(errs, fmt.Errorf("console.max_segments: %d is out of range; use 1..1024 or remove the key to use 32", co.MaxSegments))
+		}
+		if co.TopK < 1 || co.TopK > 10000 {
+			errs = append(errs, fmt.Errorf("console.top_k: %d is out of range; use 1..10000 or remove the key to use 20", co.TopK))
+		}
+		if co.MinuteRetention < time.Hour {
+			errs = append(errs, fmt.Errorf("console.minute_retention: %s is below 1h; raise it or remove the key to use 24h", co.MinuteRetention))
+		}
+		if co.Retention < co.MinuteRetention {
+			errs = append(errs, fmt.Errorf("console.retention: %s is below console.minute_retention (%s); raise it or remove the key to use 168h", co.Retention, co.MinuteRetention))
+		}
+		if co.MaxBytes < 1<<20 {
+			errs = append(errs, fmt.Errorf("console.max_bytes: %d is below 1048576 (1MiB); raise it or remove the key to use 536870912 (512MiB)", co.MaxBytes))
+		}
+		if co.EventsScanLimit < 1 {
+			errs = append(errs, fmt.Errorf("console.events_scan_limit: %d is below 1; raise it or remove the key to use 200000", co.EventsScanLimit))
 		}
 	}
 	if tz := c.Retention.Timezone; tz != "" {

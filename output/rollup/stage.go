@@ -1,0 +1,415 @@
+package rollup
+
+import (
+	"context"
+	"math"
+	"sort"
+	"sync"
+
+	"github.com/sluicelab/sluice/internal/console"
+	"github.com/sluicelab/sluice/internal/event"
+	"github.com/sluicelab/sluice/internal/pipeline"
+	"github.com/sluicelab/sluice/internal/query"
+)
+
+// dimPlan is how one console dimension is read from an event.
+type dimPlan struct {
+	field  string
+	path   query.Path
+	k      int
+	labels [numLabels]query.Path // zero Path: no such label
+	fast   uint8                 // flows: read from the event (ffOther: through the EventDoc)
+	// hasLabels: labels is not all zero
+	hasLabels bool
+}
+
+// kindPlan is what is kept of one kind.
+type kindPlan struct {
+	kind uint8
+	name string
+	main int // metric slot the top-K ranks by
+	dims []dimPlan
+	// byField is the index in dims of a field.
+	byField map[string]int
+}
+
+var (
+	pathAction    = query.NewPath("event.action")
+	pathDirection = query.NewPath("network.direction")
+	pathDataset   = query.NewPath("event.dataset")
+)
+
+// segFields are the fields a segment is keyed by (and filters may name).
+var segFields = []string{"event.action", "network.direction", "event.dataset"}
+
+func newPlans(cfg Config) [2]*kindPlan {
+	var plans [2]*kindPlan
+	for i, kn := range []string{console.KindFlows, console.KindSyslog} {
+		p := &kindPlan{kind: uint8(i + 1), name: kn, main: mBytes, byField: map[string]int{}}
+		if kn == console.KindSyslog {
+			p.main = mCount
+		}
+		for _, d := range console.Dimensions {
+			has := false
+			for _, k := range d.Kinds {
+				has = has || k == kn
+			}
+			if !has {
+				continue
+			}
+			dp := dimPlan{field: d.Field, path: query.NewPath(d.Field), k: cfg.TopK}
+			if kn == console.KindFlows {
+				dp.fast = flowFast[d.Field]
+			}
+			if d.HighCardinality {
+				dp.k = cfg.TopKHigh
+			}
+			switch d.Field {
+			case "source.ip", "destination.ip":
+				side := d.Field[:len(d.Field)-len(".ip")]
+				dp.labels[lCountry] = query.NewPath(side + ".geo.country_iso_code")
+				dp.labels[lAS] = query.NewPath(side + ".as.number")
+			case "source.as.number", "destination.as.number":
+				side := d.Field[:len(d.Field)-len(".as.number")]
+				dp.labels[lOrg] = query.NewPath(side + ".as.organization.name")
+			}
+			dp.hasLabels = dp.labels != [numLabels]query.Path{}
+			p.byField[d.Field] = len(p.dims)
+			p.dims = append(p.dims, dp)
+		}
+		plans[i] = p
+	}
+	return plans
+}
+
+// accSeg accumulates one segment of an open minute.
+type accSeg struct {
+	key segKey // cloned: the cache of the last segment compares with it
+	m   [numMetrics]uint64
+	tk  []*topK
+}
+
+// acc is an open minute of one kind in one shard.
+type acc struct {
+	start int64 // Unix seconds
+	segs  map[segKey]*accSeg
+	other *accSeg
+	// the segment of the last event (most events of a batch share it)
+	last    *accSeg
+	lastKey segKey
+}
+
+// shard is one set of open minutes. Workers take any free shard
+// (TryLock), so they rarely wait for each other; the closer merges the
+// shards' minutes.
+type shard struct {
+	mu   sync.Mutex
+	open [2]map[int64]*acc
+	// scratch for values (guarded by mu)
+	vals []query.Value
+	buf  []byte
+	doc  query.EventDoc
+}
+
+// maxOpenMinutes bounds the open minutes per shard and kind (late events
+// of many different minutes).
+const maxOpenMinutes = 64
+
+// Stage is the pipeline stage folding events into the open minutes. It
+// reads the events only.
+type Stage Store
+
+var _ pipeline.Stage = (*Stage)(nil)
+
+// Name implements pipeline.Stage.
+func (st *Stage) Name() string { return "rollup" }
+
+// Process implements pipeline.Stage. It does no I/O.
+func (st *Stage) Process(_ context.Context, b *event.Batch) error {
+	s := (*Store)(st)
+	evs := b.All()
+	if len(evs) == 0 {
+		return nil
+	}
+	sh := s.lockShard()
+	defer sh.mu.Unlock()
+	now := s.now().Unix()
+	oldest := now - int64(s.cfg.MinuteRetention.Seconds())
+	var folded, late uint64
+	for i := range evs {
+		e := &evs[i]
+		var ki int
+		switch e.Kind {
+		case event.KindFlow:
+			ki = 0
+		case event.KindSyslog:
+			ki = 1
+		default:
+			continue
+		}
+		ts := e.Timestamp.Unix()
+		min := ts - ts%60
+		if ts < 0 || min < oldest || min > now+60 {
+			late++
+			continue
+		}
+		a := sh.open[ki][min]
+		if a == nil {
+			if len(sh.open[ki]) >= maxOpenMinutes {
+				late++
+				continue
+			}
+			a = &acc{start: min, segs: map[segKey]*accSeg{}}
+			sh.open[ki][min] = a
+		}
+		s.fold(sh, s.plans[ki], a, e)
+		folded++
+	}
+	sh.doc.Reset(nil)
+	s.m.events.Add(float64(folded))
+	if late > 0 {
+		s.m.outOfRange.Add(float64(late))
+	}
+	return nil
+}
+
+func (s *Store) lockShard() *shard {
+	n := len(s.shards)
+	start := int(s.next.Add(1)) % n
+	for i := range n {
+		sh := s.shards[(start+i)%n]
+		if sh.mu.TryLock() {
+			return sh
+		}
+	}
+	sh := s.shards[start]
+	sh.mu.Lock()
+	return sh
+}
+
+func firstStr(vals []query.Value) string {
+	if len(vals) == 0 || vals[0].Kind != query.KindString {
+		return ""
+	}
+	return vals[0].Str
+}
+
+// fold adds e to a. Strings from the doc are only valid until the next
+// Reset: what a top-K keeps it clones.
+func (s *Store) fold(sh *shard, p *kindPlan, a *acc, e *event.Event) {
+	d := &sh.doc
+	docSet := false
+	var key segKey
+	if p.kind == kindFlows {
+		key = segKey{action: "network_flow", direction: e.Direction.String(), dataset: "sluice.flow"}
+	} else {
+		d.Reset(e)
+		docSet = true
+		sh.vals = pathAction.Values(d, sh.vals[:0])
+		key.action = firstStr(sh.vals)
+		sh.vals = pathDirection.Values(d, sh.vals[:0])
+		key.direction = firstStr(sh.vals)
+		sh.vals = pathDataset.Values(d, sh.vals[:0])
+		key.dataset = firstStr(sh.vals)
+	}
+	seg := a.last
+	if seg == nil || key != a.lastKey {
+		seg = a.segs[key]
+	}
+	if seg == nil {
+		if len(a.segs) >= s.cfg.MaxSegments {
+			if a.other == nil {
+				a.other = s.newAccSeg(p)
+			}
+			seg = a.other
+		} else {
+			seg = s.newAccSeg(p)
+			key.action, key.direction, key.dataset = cloneStr(key.action), cloneStr(key.direction), cloneStr(key.dataset)
+			seg.key = key
+			a.segs[key] = seg
+		}
+	}
+	if seg != a.other {
+		a.last, a.lastKey = seg, seg.key
+	}
+	var m [numMetrics]uint64
+	if p.kind == kindFlows {
+		m[mBytes], m[mPackets] = e.Flow.Bytes, e.Flow.Packets
+	}
+	m[mCount] = 1
+	for i := range seg.m {
+		seg.m[i] += m[i]
+	}
+	for di := range p.dims {
+		dp := &p.dims[di]
+		if dp.fast != ffOther {
+			ent, fresh := flowAdd(dp.fast, e, seg.tk[di], &m)
+			if ent == nil {
+				continue
+			}
+			if dp.hasLabels && (fresh || ent.labels == [numLabels]string{}) {
+				ls := flowLabels(dp.fast, e)
+				ent.setLabels(&ls)
+			}
+			continue
+		}
+		if !docSet {
+			d.Reset(e)
+			docSet = true
+		}
+		sh.vals = dp.path.Values(d, sh.vals[:0])
+		for _, v := range sh.vals {
+			var ent *entry
+			var fresh bool
+			switch {
+			case v.Kind == query.KindString:
+				ent, fresh = seg.tk[di].add(v.Str, uint8(v.Kind), &m)
+			case v.Kind == query.KindIP && v.IP.IsValid():
+				ent, fresh = seg.tk[di].addAddr(v.IP.WithZone(""), &m)
+			case v.Kind == query.KindNumber && v.Num >= 0 && v.Num < 1<<53 && v.Num == math.Trunc(v.Num):
+				ent, fresh = seg.tk[di].addNum(uint64(v.Num), &m)
+			default:
+				sh.buf = v.AppendText(sh.buf[:0])
+				if len(sh.buf) == 0 {
+					continue
+				}
+				ent, fresh = seg.tk[di].add(bstr(sh.buf), uint8(v.Kind), &m)
+			}
+			if dp.hasLabels && (fresh || ent.labels == [numLabels]string{}) {
+				var ls [numLabels]string
+				var tmp []query.Value
+				for l, lp := range dp.labels {
+					if lp.Name == "" {
+						continue
+					}
+					tmp = lp.Values(d, tmp[:0])
+					if len(tmp) > 0 {
+						ls[l] = tmp[0].String()
+					}
+				}
+				ent.setLabels(&ls)
+			}
+		}
+	}
+}
+
+func cloneStr(s string) string {
+	if s == "" {
+		return ""
+	}
+	return string([]byte(s))
+}
+
+func (s *Store) newAccSeg(p *kindPlan) *accSeg {
+	seg := &accSeg{tk: make([]*topK, len(p.dims))}
+	for i := range p.dims {
+		seg.tk[i] = newTopK(p.dims[i].k, p.main)
+	}
+	return seg
+}
+
+// mergeAccs turns the open minutes of one kind and minute from all shards
+// into a block.
+func (s *Store) mergeAccs(p *kindPlan, res uint8, start int64, accs []*acc) *block {
+	type group struct {
+		key   segKey
+		other bool
+		m     [numMetrics]uint64
+		dims  [][]*summary
+	}
+	groups := map[segKey]*group{}
+	var other *group
+	add := func(g *group, as *accSeg) {
+		for i := range as.m {
+			g.m[i] += as.m[i]
+		}
+		for di, tk := range as.tk {
+			if len(tk.ents) == 0 {
+				continue
+			}
+			sm := tk.summary(p.dims[di].field)
+			g.dims[di] = append(g.dims[di], &sm)
+		}
+	}
+	for _, a := range accs {
+		for k, as := range a.segs {
+			g := groups[k]
+			if g == nil {
+				g = &group{key: k, dims: make([][]*summary, len(p.dims))}
+				groups[k] = g
+			}
+			add(g, as)
+		}
+		if a.other != nil {
+			if other == nil {
+				other = &group{other: true, dims: make([][]*summary, len(p.dims))}
+			}
+			add(other, a.other)
+		}
+	}
+	segs := make([]segment, 0, len(groups)+1)
+	for _, g := range groups {
+		segs = append(segs, s.finishGroup(p, g.key, false, g.m, g.dims))
+	}
+	if other != nil {
+		segs = append(segs, s.finishGroup(p, segKey{}, true, other.m, other.dims))
+	}
+	return &block{kind: p.kind, res: res, start: unixTime(start), segs: s.capSegments(p, segs)}
+}
+
+func (s *Store) finishGroup(p *kindPlan, key segKey, other bool, m [numMetrics]uint64, dims [][]*summary) segment {
+	seg := segment{key: key, other: other, m: m}
+	for di, ss := range dims {
+		if len(ss) == 0 {
+			continue
+		}
+		seg.dims = append(seg.dims, mergeSummaries(p.dims[di].field, p.dims[di].k, p.main, ss))
+	}
+	return seg
+}
+
+// capSegments keeps the MaxSegments largest segments and folds the rest
+// (and any other segment) into one other segment.
+func (s *Store) capSegments(p *kindPlan, segs []segment) []segment {
+	sort.Slice(segs, func(a, b int) bool {
+		if segs[a].other != segs[b].other {
+			return !segs[a].other
+		}
+		if segs[a].m[p.main] != segs[b].m[p.main] {
+			return segs[a].m[p.main] > segs[b].m[p.main]
+		}
+		ka, kb := segs[a].key, segs[b].key
+		if ka.action != kb.action {
+			return ka.action < kb.action
+		}
+		if ka.direction != kb.direction {
+			return ka.direction < kb.direction
+		}
+		return ka.dataset < kb.dataset
+	})
+	named := 0
+	for named < len(segs) && !segs[named].other {
+		named++
+	}
+	if named <= s.cfg.MaxSegments && named >= len(segs)-1 {
+		return segs
+	}
+	keep := segs[:s.cfg.MaxSegments:s.cfg.MaxSegments]
+	if named < s.cfg.MaxSegments {
+		keep = segs[:named:named]
+	}
+	rest := segs[len(keep):]
+	var m [numMetrics]uint64
+	dims := make([][]*summary, len(p.dims))
+	for i := range rest {
+		for j := range m {
+			m[j] += rest[i].m[j]
+		}
+		for k := range rest[i].dims {
+			if di, ok := p.byField[rest[i].dims[k].field]; ok {
+				dims[di] = append(dims[di], &rest[i].dims[k])
+			}
+		}
+	}
+	return append(keep, s.finishGroup(p, segKey{}, true, m, dims))
+}

@@ -1,0 +1,284 @@
+package rollup
+
+import (
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/sluicelab/sluice/internal/query"
+)
+
+// Metric slots of an entry and of a segment's totals.
+const (
+	mBytes = iota
+	mPackets
+	mCount // flows for flows, events for syslog
+	numMetrics
+)
+
+// Labels kept with an entry (when the document had them).
+const (
+	lCountry = iota
+	lAS
+	lOrg
+	numLabels
+)
+
+var labelNames = [numLabels]string{"country", "as", "org"}
+
+// entry is one value of a dimension with its metrics. err is the most its
+// main metric may be too high (Space-Saving: the count of the value it
+// replaced); the other metrics only count what was seen after it entered.
+type entry struct {
+	key    string
+	vk     uint8 // query.ValueKind of the value
+	ix     uint8 // the index it is in: ixStr, ixNum, ixAddr
+	nkey   uint64
+	akey   netip.Addr
+	m      [numMetrics]uint64
+	err    uint64
+	labels [numLabels]string
+}
+
+// topK keeps the K values of one dimension with the largest main metric
+// with the Space-Saving algorithm (weighted: a new value replaces the
+// smallest when full and inherits its count as error), so memory is
+// bounded whatever the number of distinct values.
+type topK struct {
+	k    int
+	main int // metric slot ranked by
+	ents []entry
+	idx  map[string]int32
+	// Numbers and addresses of flows are found by value, not text (no
+	// formatting or string hashing per event).
+	nidx map[uint64]int32
+	aidx map[netip.Addr]int32
+	heap []int32 // min-heap of entry indices by main metric
+	pos  []int32 // pos[i]: index of entry i in heap
+	// overflow is set once a value was replaced: the counts are then
+	// upper bounds (by err) and absent values may have been seen.
+	overflow bool
+}
+
+func newTopK(k, main int) *topK {
+	return &topK{k: k, main: main, idx: make(map[string]int32, k)}
+}
+
+// add counts value key (text form; cloned when it is kept) with metrics m
+// and returns its entry (valid until the next add) and whether it is new.
+func (t *topK) add(key string, vk uint8, m *[numMetrics]uint64) (*entry, bool) {
+	if i, ok := t.idx[key]; ok {
+		return t.hit(i, m), false
+	}
+	i, e := t.insert(vk, m)
+	e.key, e.ix = strings.Clone(key), ixStr
+	t.idx[e.key] = i
+	return e, true
+}
+
+// addNum is add for a number value v (text: its decimal form).
+func (t *topK) addNum(v uint64, m *[numMetrics]uint64) (*entry, bool) {
+	if i, ok := t.nidx[v]; ok {
+		return t.hit(i, m), false
+	}
+	if t.nidx == nil {
+		t.nidx = make(map[uint64]int32, t.k)
+	}
+	i, e := t.insert(uint8(query.KindNumber), m)
+	e.key, e.ix, e.nkey = strconv.FormatUint(v, 10), ixNum, v
+	t.nidx[v] = i
+	return e, true
+}
+
+// addAddr is add for an address (without zone).
+func (t *topK) addAddr(a netip.Addr, m *[numMetrics]uint64) (*entry, bool) {
+	if i, ok := t.aidx[a]; ok {
+		return t.hit(i, m), false
+	}
+	if t.aidx == nil {
+		t.aidx = make(map[netip.Addr]int32, t.k)
+	}
+	i, e := t.insert(uint8(query.KindIP), m)
+	e.key, e.ix, e.akey = a.String(), ixAddr, a
+	t.aidx[a] = i
+	return e, true
+}
+
+const (
+	ixStr uint8 = iota
+	ixNum
+	ixAddr
+)
+
+func (t *topK) hit(i int32, m *[numMetrics]uint64) *entry {
+	e := &t.ents[i]
+	for j := range m {
+		e.m[j] += m[j]
+	}
+	t.down(int(t.pos[i]))
+	return e
+}
+
+// insert makes room for a new value (replacing the smallest when full)
+// and returns its entry with metrics set; the caller sets key and index.
+func (t *topK) insert(vk uint8, m *[numMetrics]uint64) (int32, *entry) {
+	if len(t.ents) < t.k {
+		i := int32(len(t.ents))
+		t.ents = append(t.ents, entry{vk: vk, m: *m})
+		t.pos = append(t.pos, int32(len(t.heap)))
+		t.heap = append(t.heap, i)
+		t.up(len(t.heap) - 1)
+		return i, &t.ents[i]
+	}
+	// Full: the smallest value makes room.
+	t.overflow = true
+	i := t.heap[0]
+	e := &t.ents[i]
+	switch e.ix {
+	case ixNum:
+		delete(t.nidx, e.nkey)
+	case ixAddr:
+		delete(t.aidx, e.akey)
+	default:
+		delete(t.idx, e.key)
+	}
+	min := e.m[t.main]
+	*e = entry{vk: vk, m: *m, err: min}
+	e.m[t.main] += min
+	t.down(0)
+	return i, e
+}
+
+func (e *entry) setLabels(l *[numLabels]string) {
+	for j, s := range l {
+		if s != "" {
+			e.labels[j] = strings.Clone(s)
+		}
+	}
+}
+
+func (t *topK) less(a, b int) bool {
+	return t.ents[t.heap[a]].m[t.main] < t.ents[t.heap[b]].m[t.main]
+}
+
+func (t *topK) swap(a, b int) {
+	t.heap[a], t.heap[b] = t.heap[b], t.heap[a]
+	t.pos[t.heap[a]] = int32(a)
+	t.pos[t.heap[b]] = int32(b)
+}
+
+func (t *topK) up(j int) {
+	for j > 0 {
+		p := (j - 1) / 2
+		if !t.less(j, p) {
+			return
+		}
+		t.swap(j, p)
+		j = p
+	}
+}
+
+func (t *topK) down(j int) {
+	n := len(t.heap)
+	for {
+		l := 2*j + 1
+		if l >= n {
+			return
+		}
+		c := l
+		if r := l + 1; r < n && t.less(r, l) {
+			c = r
+		}
+		if !t.less(c, j) {
+			return
+		}
+		t.swap(j, c)
+		j = c
+	}
+}
+
+// minMain is the smallest main count kept (the most an absent value may
+// have had when the summary overflowed).
+func (t *topK) minMain() uint64 {
+	if len(t.heap) == 0 {
+		return 0
+	}
+	return t.ents[t.heap[0]].m[t.main]
+}
+
+// summary is a top-K as stored in a block: entries largest first.
+type summary struct {
+	field    string
+	overflow bool
+	min      uint64 // the smallest main count kept when it overflowed
+	ents     []entry
+}
+
+func (t *topK) summary(field string) summary {
+	s := summary{field: field, overflow: t.overflow, ents: append([]entry(nil), t.ents...)}
+	if t.overflow {
+		s.min = t.minMain()
+	}
+	main := t.main
+	sort.Slice(s.ents, func(a, b int) bool {
+		if s.ents[a].m[main] != s.ents[b].m[main] {
+			return s.ents[a].m[main] > s.ents[b].m[main]
+		}
+		return s.ents[a].key < s.ents[b].key
+	})
+	return s
+}
+
+// mergeSummaries merges summaries of one dimension (of blocks of one
+// segment) into one of at most k entries: counts add up; a value absent
+// from an overflowed summary may have had up to its min there, which goes
+// into the error.
+func mergeSummaries(field string, k, main int, ss []*summary) summary {
+	out := summary{field: field}
+	idx := map[string]int{}
+	var mins uint64
+	for _, s := range ss {
+		if s.overflow {
+			out.overflow = true
+			mins += s.min
+		}
+		for _, e := range s.ents {
+			i, ok := idx[e.key]
+			if !ok {
+				i = len(out.ents)
+				idx[e.key] = i
+				out.ents = append(out.ents, entry{key: e.key, vk: e.vk, labels: e.labels})
+			}
+			o := &out.ents[i]
+			for j := range e.m {
+				o.m[j] += e.m[j]
+			}
+			o.err += e.err
+		}
+	}
+	if out.overflow {
+		// Per value: the mins of the overflowed summaries it is absent
+		// from (bounded above by all of them).
+		for i := range out.ents {
+			out.ents[i].err += mins
+		}
+	}
+	sort.Slice(out.ents, func(a, b int) bool {
+		if out.ents[a].m[main] != out.ents[b].m[main] {
+			return out.ents[a].m[main] > out.ents[b].m[main]
+		}
+		return out.ents[a].key < out.ents[b].key
+	})
+	if len(out.ents) > k {
+		out.min = out.ents[k-1].m[main]
+		if mins > out.min {
+			out.min = mins
+		}
+		out.ents = out.ents[:k]
+		out.overflow = true
+	} else if out.overflow {
+		out.min = mins
+	}
+	return out
+}
