@@ -111,7 +111,7 @@ func (k *consoleKind) indices(from, to time.Time) string {
 		var names []string
 		seen := map[string]bool{}
 		n := 0
-		for t := from.Truncate(time.Hour); t.Before(to) && len(names) <= consoleMaxNames; t = t.Add(time.Hour) {
+		add := func(t time.Time) {
 			for _, nm := range k.namers {
 				if s := nm.Name(t); !seen[s] {
 					seen[s] = true
@@ -120,6 +120,13 @@ func (k *consoleKind) indices(from, to time.Time) string {
 				}
 			}
 		}
+		// Every day or hour of the index time zone that overlaps the
+		// range holds one of these instants (whatever its offset): one
+		// per hour from the start, and the last instant of the range.
+		for t := from; t.Before(to) && len(names) <= consoleMaxNames; t = t.Add(time.Hour) {
+			add(t)
+		}
+		add(to.Add(-time.Nanosecond))
 		if len(names) > 0 && len(names) <= consoleMaxNames && n <= consoleMaxNamesLen {
 			return strings.Join(names, ",")
 		}

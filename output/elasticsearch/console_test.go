@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"slices"
 	"strings"
@@ -715,6 +717,29 @@ func TestConsoleIndices(t *testing.T) {
 	}
 }
 
+func TestConsoleIndicesTimezone(t *testing.T) {
+	cfg := Default()
+	cfg.Timezone = "Asia/Kolkata" // +05:30: days start at 18:30 UTC
+	cfg.FlowsIndex = "sluice-flows-%{+yyyy.MM.dd.HH}"
+	c, err := NewConsole(cfg, nil, DefaultConsoleConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := time.Date(2026, 11, 24, 18, 20, 0, 0, time.UTC) // 23:50 local
+	for _, tc := range []struct {
+		to   time.Time
+		want string
+	}{
+		{from.Add(5 * time.Minute), "sluice-flows-2026.11.24.23"},
+		{from.Add(20 * time.Minute), "sluice-flows-2026.11.24.23,sluice-flows-2026.11.25.00"},
+		{from.Add(time.Hour + 20*time.Minute), "sluice-flows-2026.11.24.23,sluice-flows-2026.11.25.00,sluice-flows-2026.11.25.01"},
+	} {
+		if got := c.kinds[console.KindFlows].indices(from, tc.to); got != tc.want {
+			t.Errorf("indices(%s, %s) = %s, want %s", from, tc.to, got, tc.want)
+		}
+	}
+}
+
 func TestPickStep(t *testing.T) {
 	base := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
 	for _, d := range []time.Duration{15 * time.Minute, time.Hour, 6 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour, 365 * 24 * time.Hour} {
@@ -736,5 +761,47 @@ func TestCursorRoundTrip(t *testing.T) {
 		if _, err := DecodeCursor(s); err == nil {
 			t.Errorf("DecodeCursor(%q) accepted", s)
 		}
+	}
+}
+
+// TestConsoleClusterFaults checks answers a real node gives only under
+// load or with broken indices: timed_out (a shard-level timeout a test
+// cannot make the node hit reliably on small data; its clock for timeouts
+// ticks every 200ms), failed shards in a 200 answer, a 504 and a 503. An
+// in-process fake stands in for the cluster here, and only here.
+func TestConsoleClusterFaults(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		status  int
+		body    string
+		timeout bool
+		want    string
+	}{
+		{"timed out", 200, `{"timed_out":true,"_shards":{"total":1,"successful":1,"failed":0},"hits":{"hits":[]},"aggregations":{}}`, true, "narrow the time range or the filter"},
+		{"gateway timeout", 504, `{"error":{"type":"timeout","reason":"slow"}}`, true, "narrow the time range or the filter"},
+		{"shard failed", 200, `{"timed_out":false,"_shards":{"total":2,"successful":1,"failed":1,"failures":[{"index":"sluice-flows-2026.11.24","reason":{"type":"illegal_argument_exception","reason":"broken"}}]},"hits":{"hits":[]},"aggregations":{}}`, false, "1 shards failed: sluice-flows-2026.11.24: illegal_argument_exception: broken"},
+		{"unavailable", 503, `{"error":{"type":"no_shard_available_action_exception","reason":"No shard available"}}`, false, "503 Service Unavailable: no_shard_available_action_exception: No shard available"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("X-Elastic-Product", "Elasticsearch")
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(tc.status)
+				_, _ = w.Write([]byte(tc.body))
+			}))
+			defer srv.Close()
+			cfg := Default()
+			cfg.Addresses = []string{srv.URL}
+			c, err := NewConsole(cfg, nil, DefaultConsoleConfig())
+			if err != nil {
+				t.Fatal(err)
+			}
+			from := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+			_, err = c.Top(context.Background(), console.TopRequest{Query: console.Query{Kind: console.KindFlows, From: from, To: from.Add(time.Hour)},
+				Metric: console.MetricBytes, Dim: "source.ip"})
+			if err == nil || errors.Is(err, console.ErrTimeout) != tc.timeout || errors.Is(err, console.ErrBadRequest) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Top: %v; want an error with %q, ErrTimeout %v", err, tc.want, tc.timeout)
+			}
+		})
 	}
 }
