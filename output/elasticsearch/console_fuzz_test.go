@@ -34,9 +34,9 @@ func FuzzDecodeCursor(f *testing.F) {
 // series by bucket key. Property: no panic, and every slice keeps one
 // value per bucket whatever the keys and values.
 func FuzzFillSeries(f *testing.F) {
-	f.Add([]byte(`{"h":{"buckets":[{"key":1795485600000,"doc_count":3,"m":{"value":12.5},"k":{"buckets":[{"key":"10.0.0.1","doc_count":2,"m":{"value":10}}]}}]}}`), true)
+	f.Add([]byte(`{"h":{"buckets":[{"key":1795485600000,"doc_count":3,"m":{"value":12.5}}]},"k":{"buckets":[{"key":"10.0.0.1","doc_count":2,"h":{"buckets":[{"key":1795485600000,"doc_count":2,"m":{"value":10}}]}}]}}`), true)
 	f.Add([]byte(`{"h":{"buckets":[{"key":1795485660000,"doc_count":1},{"key":-5,"doc_count":1},{"key":9223372036854775807,"doc_count":1}]}}`), false)
-	f.Add([]byte(`{"h":{"buckets":[{"key":1795485600000,"doc_count":1,"k":{"buckets":[{"key":443,"doc_count":1},{"key":"other","doc_count":7}]}}]}}`), false)
+	f.Add([]byte(`{"h":{"buckets":[{"key":1795485600000,"doc_count":1}]},"k":{"buckets":[{"key":443,"doc_count":1,"h":{"buckets":[{"key":1795485840000,"doc_count":1}]}},{"key":"other","doc_count":7}]}}`), false)
 	f.Add([]byte(`{}`), true)
 	f.Fuzz(func(t *testing.T, aggs []byte, sum bool) {
 		start := time.UnixMilli(1795485600000).UTC()
