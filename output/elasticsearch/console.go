@@ -848,3 +848,9 @@ func (c *Console) transportError(ctx context.Context, timeout time.Duration, err
 	}
 	return fmt.Errorf("elasticsearch console: %w", err)
 }
+
+// Console returns the console backend on the output's cluster, client and
+// indices (the parser and route indices included).
+func (o *Output) Console(cc ConsoleConfig) (*Console, error) {
+	return NewConsole(o.cfg, o.client, cc)
+}

@@ -214,7 +214,7 @@ func loadConsoleData(t testing.TB, flowBatches, syslogBatches int) *consoleData 
 	if n, want := estest.Count(t, url, prefix+"-*"), len(d.docs[console.KindFlows])+len(d.docs[console.KindSyslog]); n != want {
 		t.Fatalf("the indices hold %d documents, want %d", n, want)
 	}
-	c, err := NewConsole(cfg, nil, DefaultConsoleConfig())
+	c, err := o.Console(DefaultConsoleConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -428,7 +428,14 @@ func TestConsole(t *testing.T) {
 			}
 			from, to := d.from.Add(7*time.Hour+13*time.Minute), d.to.Add(-5*time.Hour)
 			docs := d.match(t, fc.kind, from, to, fc.filter)
-			for _, by := range []string{"", "destination.port", "source.ip", "observer.ip", "event.action", "host.hostname", "tags"} {
+			bys := []string{"", "destination.port", "source.ip", "observer.ip", "event.action", "host.hostname", "tags"}
+			if fc.filter == "" {
+				bys = bys[:1]
+				for _, d := range console.Dimensions {
+					bys = append(bys, d.Field)
+				}
+			}
+			for _, by := range bys {
 				if dim, ok := console.DimensionOf(by); by != "" && (!ok || !slices.Contains(dim.Kinds, fc.kind)) {
 					continue
 				}
