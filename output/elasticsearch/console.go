@@ -29,17 +29,23 @@ type ConsoleConfig struct {
 	// Elasticsearch is asked to stop at 90% of what is left of the
 	// deadline, so it answers with timed_out before the client gives up.
 	Timeout time.Duration
+	// DefaultOperator joins filter clauses written side by side ("a b"):
+	// "AND" (the default) or "OR". The filter is parsed with it and sent
+	// in a form with explicit operators, so Elasticsearch and
+	// internal/query read it alike.
+	DefaultOperator string
 }
 
 // DefaultConsoleConfig returns the defaults: 30s per request (the console
 // API passes its own, shorter deadline in the context).
 func DefaultConsoleConfig() ConsoleConfig {
-	return ConsoleConfig{Timeout: 30 * time.Second}
+	return ConsoleConfig{Timeout: 30 * time.Second, DefaultOperator: "AND"}
 }
 
 // Bounds of the console's requests: they must stay cheap on a small node.
 const (
-	consoleMaxBuckets   = 1000     // date_histogram buckets of a series
+	consoleMaxBuckets   = 10000    // buckets of a series (as the rollups)
+	consoleMaxAllBucket = 60000    // buckets of all its series: under search.max_buckets (65536)
 	consoleMaxNames     = 48       // daily index names listed before falling back to wildcards
 	consoleMaxNamesLen  = 2000     // bytes of the index list in the URL
 	consoleMaxShardSize = 500      // terms shard_size
@@ -54,7 +60,7 @@ type Console struct {
 	client  *elasticsearch.Client
 	kinds   map[string]*consoleKind
 	timeout time.Duration
-	now     func() time.Time
+	opts    query.Options
 }
 
 // consoleKind holds the index patterns of one document kind.
@@ -69,11 +75,20 @@ func NewConsole(cfg Config, client *elasticsearch.Client, cc ConsoleConfig) (*Co
 	if cc.Timeout <= 0 {
 		cc.Timeout = DefaultConsoleConfig().Timeout
 	}
+	switch op := strings.ToUpper(cc.DefaultOperator); op {
+	case "":
+		cc.DefaultOperator = DefaultConsoleConfig().DefaultOperator
+	case "AND", "OR":
+		cc.DefaultOperator = op
+	default:
+		return nil, fmt.Errorf("console default operator %q: use AND or OR", cc.DefaultOperator)
+	}
 	loc, err := time.LoadLocation(cfg.Timezone)
 	if err != nil || cfg.Timezone == "" {
 		return nil, fmt.Errorf("output.timezone: %q is not a time zone; use an IANA name such as UTC", cfg.Timezone)
 	}
-	c := &Console{client: client, kinds: map[string]*consoleKind{}, timeout: cc.Timeout, now: time.Now}
+	c := &Console{client: client, kinds: map[string]*consoleKind{}, timeout: cc.Timeout,
+		opts: query.Options{DefaultOperator: cc.DefaultOperator}}
 	syslog := append([]string{cfg.SyslogIndex}, cfg.Template.SyslogIndices...)
 	for kind, patterns := range map[string][]string{console.KindFlows: {cfg.FlowsIndex}, console.KindSyslog: syslog} {
 		k := &consoleKind{}
@@ -161,7 +176,7 @@ func (c *Console) prepare(q console.Query) (prepared, error) {
 		return prepared{}, badRequest("from %s is not before to %s; give a range that ends after it starts",
 			q.From.UTC().Format(time.RFC3339), q.To.UTC().Format(time.RFC3339))
 	}
-	m, err := query.ParseQueryString(q.Filter, query.Options{DefaultOperator: "AND"})
+	m, err := query.ParseQueryString(q.Filter, c.opts)
 	if err != nil {
 		return prepared{}, badRequest("filter: %v", err)
 	}
@@ -174,7 +189,7 @@ func (c *Console) prepare(q console.Query) (prepared, error) {
 	}
 	if strings.TrimSpace(q.Filter) != "" && s != "*:*" {
 		clauses = append(clauses, map[string]any{"query_string": map[string]any{
-			"query": s, "analyze_wildcard": true, "default_operator": "AND", "lenient": true}})
+			"query": s, "analyze_wildcard": true, "default_operator": c.opts.DefaultOperator, "lenient": true}})
 	}
 	return prepared{
 		index:  k.indices(q.From, q.To),
@@ -239,15 +254,19 @@ func PickStep(from, to time.Time) time.Duration {
 	return max(days, 1) * 24 * time.Hour
 }
 
-// alignStart returns the start of the bucket holding t: buckets are
-// aligned on the Unix epoch, as Elasticsearch's fixed_interval ones are.
+// alignStart returns the start of the bucket holding t: t truncated to
+// a multiple of step since the zero time, as the rollups do (the same as
+// since the Unix epoch for steps that divide a day; Elasticsearch is given
+// the offset for the others).
 func alignStart(t time.Time, step time.Duration) time.Time {
-	n := t.UnixNano()
-	m := n % int64(step)
-	if m < 0 {
-		m += int64(step)
-	}
-	return time.Unix(0, n-m).UTC()
+	return t.Truncate(step).UTC()
+}
+
+// epochOffset returns how far start lies after a multiple of step since
+// the Unix epoch, in milliseconds: date_histogram's offset.
+func epochOffset(start time.Time, step time.Duration) int64 {
+	ms, stepMs := start.UnixMilli(), step.Milliseconds()
+	return ((ms % stepMs) + stepMs) % stepMs
 }
 
 // Series implements console.Backend: when By is set, a terms aggregation
@@ -285,6 +304,9 @@ func (c *Console) Series(ctx context.Context, r console.SeriesRequest) (console.
 	if n > consoleMaxBuckets {
 		return console.Series{}, badRequest("step %s gives %d buckets for the range, more than %d; raise the step or narrow the range", step, n, consoleMaxBuckets)
 	}
+	if r.By != "" && n*(limit+1) > consoleMaxAllBucket {
+		return console.Series{}, badRequest("step %s gives %d buckets for each of %d series, more than %d in all; raise the step, lower the limit or narrow the range", step, n, limit+1, consoleMaxAllBucket)
+	}
 	out := console.Series{Start: start, Step: step, Total: make([]float64, n)}
 	var keys []json.RawMessage
 	if r.By != "" {
@@ -314,7 +336,7 @@ func (c *Console) Series(ctx context.Context, r console.SeriesRequest) (console.
 	hist := func() map[string]any {
 		h := map[string]any{"date_histogram": map[string]any{
 			"field": "@timestamp", "fixed_interval": strconv.FormatInt(step.Milliseconds(), 10) + "ms",
-			"min_doc_count": 0,
+			"min_doc_count": 0, "offset": strconv.FormatInt(epochOffset(start, step), 10) + "ms",
 			"extended_bounds": map[string]any{
 				"min": start.UnixMilli(), "max": start.Add(time.Duration(n-1) * step).UnixMilli()},
 		}}

@@ -226,7 +226,7 @@ func loadConsoleData(t testing.TB, flowBatches, syslogBatches int) *consoleData 
 // as internal/query (and so the rollups) decides.
 func (d *consoleData) match(t *testing.T, kind string, from, to time.Time, filter string) []storedDoc {
 	t.Helper()
-	m, err := query.ParseQueryString(filter, query.Options{DefaultOperator: "AND"})
+	m, err := query.ParseQueryString(filter, query.Options{DefaultOperator: DefaultConsoleConfig().DefaultOperator})
 	if err != nil {
 		t.Fatalf("ParseQueryString(%q): %v", filter, err)
 	}
@@ -315,6 +315,8 @@ var consoleFilters = []consoleFilterCase{
 	{console.KindFlows, `source.geo.country_iso_code:S* network.transport:tcp`},
 	{console.KindFlows, `destination.port:443 network.transport:tcp OR network.transport:icmp`},
 	{console.KindFlows, `_exists_:network.direction`},
+	{console.KindFlows, `udp`},
+	{console.KindFlows, `443 AND NOT 10.0.0.1`},
 	{console.KindSyslog, ""},
 	{console.KindSyslog, "host.hostname:web-*"},
 	{console.KindSyslog, "event.action:deny AND NOT destination.port:22"},
@@ -439,7 +441,8 @@ func TestConsole(t *testing.T) {
 				if dim, ok := console.DimensionOf(by); by != "" && (!ok || !slices.Contains(dim.Kinds, fc.kind)) {
 					continue
 				}
-				for _, step := range []time.Duration{0, 3 * time.Hour} {
+				// 0: picked; 7m does not divide a day (the offset).
+				for _, step := range []time.Duration{0, 3 * time.Hour, 7 * time.Minute} {
 					name := fmt.Sprintf("Series(%s, %q, by %q, step %s)", fc.kind, fc.filter, by, step)
 					got, err := d.c.Series(ctx, console.SeriesRequest{Query: console.Query{Kind: fc.kind, From: from, To: to, Filter: fc.filter},
 						Metric: metric, By: by, Limit: 3, Step: step})
@@ -678,6 +681,12 @@ func TestConsoleErrors(t *testing.T) {
 			_, err := c.Series(ctx, console.SeriesRequest{Query: q, Metric: "bytes", Step: time.Minute})
 			return err
 		}, "buckets"},
+		{"buckets of all series", func() error {
+			q := q
+			q.To = q.From.Add(7 * 24 * time.Hour)
+			_, err := c.Series(ctx, console.SeriesRequest{Query: q, Metric: "bytes", Step: 5 * time.Minute, By: "source.ip", Limit: 50})
+			return err
+		}, "in all"},
 		{"cursor", func() error {
 			_, err := c.Events(ctx, console.EventsRequest{Query: q, Before: "bm90IGEgY3Vyc29y"})
 			return err
