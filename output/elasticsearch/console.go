@@ -238,6 +238,17 @@ func dimensionOf(kind, field, param string) error {
 	return badRequest("%s %q is not a dimension of %s; use one of %s", param, field, kind, strings.Join(valid, ", "))
 }
 
+// limitOf returns limit, or def for 0; out of 1..max it is a bad request.
+func limitOf(limit, def, max int) (int, error) {
+	if limit == 0 {
+		return def, nil
+	}
+	if limit < 0 || limit > max {
+		return 0, badRequest("limit %d is out of range; use 1..%d", limit, max)
+	}
+	return limit, nil
+}
+
 // PickStep returns the step the console uses for [from, to) when the
 // request gives none: the smallest of 1, 2, 5, 10, 15, 30 minutes, 1, 2,
 // 3, 6, 12 hours and 1 day that gives at most 300 buckets (about 60-300
@@ -287,11 +298,10 @@ func (c *Console) Series(ctx context.Context, r console.SeriesRequest) (console.
 			return console.Series{}, err
 		}
 	}
-	limit := r.Limit
-	if limit <= 0 {
-		limit = 10
+	limit, err := limitOf(r.Limit, 10, 50)
+	if err != nil {
+		return console.Series{}, err
 	}
-	limit = min(limit, 50)
 	step := r.Step
 	if step == 0 {
 		step = PickStep(r.From, r.To)
@@ -458,11 +468,10 @@ func (c *Console) Top(ctx context.Context, r console.TopRequest) (console.Top, e
 	if err := dimensionOf(r.Kind, r.Dim, "dim"); err != nil {
 		return console.Top{}, err
 	}
-	limit := r.Limit
-	if limit <= 0 {
-		limit = 10
+	limit, err := limitOf(r.Limit, 10, 100)
+	if err != nil {
+		return console.Top{}, err
 	}
-	limit = min(limit, 100)
 	agg := termsAgg(r.Dim, field, limit)
 	labels := labelsOf(r.Dim)
 	if len(labels) > 0 {
@@ -554,11 +563,10 @@ func (c *Console) Events(ctx context.Context, r console.EventsRequest) (console.
 	if err != nil {
 		return console.Events{}, err
 	}
-	limit := r.Limit
-	if limit <= 0 {
-		limit = 50
+	limit, err := limitOf(r.Limit, 50, 500)
+	if err != nil {
+		return console.Events{}, err
 	}
-	limit = min(limit, 500)
 	body := map[string]any{
 		"size": limit + 1, "track_total_hits": false, "query": p.filter,
 		"sort": []any{

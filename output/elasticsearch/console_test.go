@@ -687,6 +687,10 @@ func TestConsoleErrors(t *testing.T) {
 			_, err := c.Series(ctx, console.SeriesRequest{Query: q, Metric: "bytes", Step: 5 * time.Minute, By: "source.ip", Limit: 50})
 			return err
 		}, "in all"},
+		{"limit", func() error {
+			_, err := c.Top(ctx, console.TopRequest{Query: q, Metric: "bytes", Dim: "source.ip", Limit: 101})
+			return err
+		}, "limit 101 is out of range; use 1..100"},
 		{"cursor", func() error {
 			_, err := c.Events(ctx, console.EventsRequest{Query: q, Before: "bm90IGEgY3Vyc29y"})
 			return err
