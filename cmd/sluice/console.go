@@ -1,17 +1,22 @@
 package main
 
 import (
-	"log/slog"
-
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/sluicelab/sluice/internal/config"
 	"github.com/sluicelab/sluice/internal/console"
+	"github.com/sluicelab/sluice/output/elasticsearch"
+	"github.com/sluicelab/sluice/output/rollup"
 )
 
-// consoleBackend returns the store the console's API reads (per-minute
-// rollups or Elasticsearch), or nil: then /api/v1/series, top and events
-// answer 503 while meta, health and the live tail work.
-func consoleBackend(_ *config.Config, _ *slog.Logger, _ prometheus.Registerer) (console.Backend, error) {
+// consoleBackend returns the store the console's API reads: Elasticsearch
+// when it is an output (any range the cluster holds, any filter), else the
+// per-minute rollups, else nil (then /api/v1/series, top and events answer
+// 503 while meta, health and the live tail work).
+func consoleBackend(cfg *config.Config, es *elasticsearch.Output, rollups *rollup.Store) (console.Backend, error) {
+	if es != nil {
+		return es.Console(elasticsearch.ConsoleConfig{Timeout: cfg.Console.QueryTimeout, DefaultOperator: console.FilterOptions.DefaultOperator})
+	}
+	if rollups != nil {
+		return rollups, nil
+	}
 	return nil, nil
 }

@@ -471,12 +471,14 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 	// The parsers (built by checkConfig): their own indices need
 	// Elasticsearch templates.
 	vs := p.parsers
+	var esOut *elasticsearch.Output
 	if len(cfg.Output.Elasticsearch.Addresses) > 0 {
 		cc.es.Template.SyslogIndices = vs.Indices()
 		eo, err := elasticsearch.New(cc.es, logger, reg)
 		if err != nil {
 			return err
 		}
+		esOut = eo
 		outputs = append(outputs, eo)
 		logger.Info("writing to elasticsearch", "addresses", redactURLs(cc.es.Addresses), "spool", cc.es.SpoolDir)
 	}
@@ -641,12 +643,9 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 			BearerTokenFile: sec.Auth.BearerTokenFile, CertFile: sec.TLS.CertFile, KeyFile: sec.TLS.KeyFile}); err != nil {
 			return err
 		}
-		backend, err := consoleBackend(cfg, logger, reg)
+		backend, err := consoleBackend(cfg, esOut, rollups)
 		if err != nil {
 			return fmt.Errorf("console: %w", err)
-		}
-		if backend == nil && rollups != nil {
-			backend = rollups
 		}
 		api := console.NewAPI(console.APIConfig{QueryTimeout: cfg.Console.QueryTimeout, MaxTailClients: cfg.Console.MaxTailClients,
 			Version: versionString()}, backend, tap, reg, logger.With("component", "console"))

@@ -11,7 +11,20 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/sluicelab/sluice/internal/query"
 )
+
+// FilterOptions is how every backend and the live tail read a filter:
+// clauses written side by side ("event.action:deny destination.port:22")
+// must all hold, as a filter narrows (Elasticsearch's query_string would
+// join them with OR).
+var FilterOptions = query.Options{DefaultOperator: "AND"}
+
+// ParseFilter compiles a console filter (query-string syntax).
+func ParseFilter(text string) (query.Matcher, error) {
+	return query.ParseQueryString(text, FilterOptions)
+}
 
 // Document kinds a request reads.
 const (

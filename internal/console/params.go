@@ -187,7 +187,7 @@ func (p *params) filter() string {
 		p.fail(badParam("filter: %d bytes is longer than %d; shorten it", len(f), MaxFilterBytes))
 		return ""
 	}
-	if _, err := query.ParseQueryString(f, query.Options{}); err != nil {
+	if _, err := ParseFilter(f); err != nil {
 		p.fail(badParam("filter: %v", err))
 		return ""
 	}
@@ -358,7 +358,7 @@ func ParseTail(v url.Values) (TailRequest, error) {
 		return r, err
 	}
 	if r.Filter != "" {
-		m, err := query.ParseQueryString(r.Filter, query.Options{})
+		m, err := ParseFilter(r.Filter)
 		if err != nil { // parsed once already
 			return r, badParam("filter: %v", err)
 		}

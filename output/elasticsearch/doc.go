@@ -13,6 +13,13 @@
 // bad documents are alone. Segments read back from disk are salvaged
 // document by document (salvage.go). Index templates are installed before
 // the first document is sent.
+//
+// Console (console.go) answers the web console from the same indices:
+// date_histogram and terms aggregations for series and top lists, a sorted
+// search paged with search_after for the events, each bounded in buckets,
+// terms sizes and time (an Elasticsearch-side timeout inside the caller's
+// deadline), with filters parsed by internal/query and sent in its
+// canonical query-string form.
 package elasticsearch
 
 import (

@@ -48,7 +48,7 @@ func (s *Store) Events(ctx context.Context, r console.EventsRequest) (console.Ev
 	var m query.Matcher
 	if strings.TrimSpace(r.Filter) != "" {
 		var err error
-		if m, err = query.ParseQueryString(r.Filter, query.Options{}); err != nil {
+		if m, err = console.ParseFilter(r.Filter); err != nil {
 			return out, fmt.Errorf("%w: filter: %v", console.ErrBadRequest, err)
 		}
 	}

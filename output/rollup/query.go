@@ -84,7 +84,7 @@ func parseFilter(text, dim string) (filter, error) {
 	if strings.TrimSpace(text) == "" {
 		return filter{}, nil
 	}
-	m, err := query.ParseQueryString(text, query.Options{})
+	m, err := console.ParseFilter(text)
 	if err != nil {
 		return filter{}, fmt.Errorf("%w: filter: %v", console.ErrBadRequest, err)
 	}
