@@ -345,3 +345,40 @@ func parseUnix(v string, div int64) (time.Time, bool) {
 	ns += (int64(n) % div) * (1e9 / div)
 	return time.Unix(sec, ns), true
 }
+
+// parseDuration reads a duration as firewalls write it, in seconds ("30",
+// "1.5") or as h:mm:ss ("0:01:02", Cisco ASA; hours may pass 24), and
+// returns nanoseconds (ECS event.duration).
+func parseDuration(s string) (int64, bool) {
+	if strings.IndexByte(s, ':') < 0 {
+		f, ok := parseFloat(s)
+		if !ok || f < 0 || f > math.MaxInt64/1e9 {
+			return 0, false
+		}
+		return int64(f * 1e9), true
+	}
+	h, rest, _ := strings.Cut(s, ":")
+	m, sec, ok := strings.Cut(rest, ":")
+	if !ok || len(m) != 2 || len(sec) != 2 {
+		return 0, false
+	}
+	hn, ok1 := parseUint(h, 1<<20)
+	mn, ok2 := parseUint(m, 59)
+	sn, ok3 := parseUint(sec, 59)
+	if !ok1 || !ok2 || !ok3 {
+		return 0, false
+	}
+	return int64((hn*3600 + mn*60 + sn) * 1e9), true
+}
+
+// nanoseconds returns a duration (parseDuration) as decimal nanoseconds,
+// for an int field; a value that is no duration is returned as it is
+// (and does not convert to int either).
+func (st *state) nanoseconds(v string) string {
+	n, ok := parseDuration(v)
+	if !ok {
+		return v
+	}
+	st.buf = strconv.AppendInt(st.buf[:0], n, 10)
+	return st.keep(st.buf)
+}

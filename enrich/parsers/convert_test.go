@@ -32,3 +32,29 @@ func TestParseDateTime(t *testing.T) {
 		}
 	}
 }
+
+func TestParseDuration(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"30", 30e9, true},
+		{"1.5", 1.5e9, true},
+		{"0", 0, true},
+		{"0:01:02", 62e9, true},
+		{"25:00:00", 90000e9, true},
+		{"1:2:3", 0, false},
+		{"0:60:00", 0, false},
+		{"-1", 0, false},
+		{"", 0, false},
+		{"x", 0, false},
+		{"1e300", 0, false},
+		{"::", 0, false},
+	} {
+		got, ok := parseDuration(tc.in)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("parseDuration(%q) = %d, %v; want %d, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}

@@ -79,7 +79,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Stage, er
 	for _, p := range parsers {
 		for i := range p.detect {
 			d := detector{c: &p.detect[i], p: p}
-			if len(d.c.apps) > 0 {
+			if d.c.onApp() {
 				s.byApp = append(s.byApp, d)
 			} else {
 				s.byMessage = append(s.byMessage, d)

@@ -306,7 +306,17 @@ func (c *compiler) cond(n *yaml.Node, what string) (cond, error) {
 		}
 		switch kv.key {
 		case "appname":
-			cd.apps = list
+			// "%ASA-*": app names starting with %ASA- (detect only: the
+			// rules of a parser are indexed by exact app names).
+			for _, a := range list {
+				if p, ok := strings.CutSuffix(a, "*"); ok && what == "detect" && p != "" {
+					cd.appPrefixes = append(cd.appPrefixes, p)
+				} else if strings.Contains(a, "*") {
+					return cd, c.errorf(kv.val, "%s.appname: %q; a * may only end an app name of a detect condition", what, a)
+				} else {
+					cd.apps = append(cd.apps, a)
+				}
+			}
 		case "prefix":
 			cd.prefixes = list
 		case "contains":
@@ -424,6 +434,9 @@ func (c *compiler) index(n *yaml.Node, what string) (event.IndexRef, error) {
 func (c *compiler) source(kv pair, what string) (string, error) {
 	if kv.val.Kind == yaml.ScalarNode && kv.val.Value == "message" {
 		return "", nil
+	}
+	if kv.val.Kind == yaml.ScalarNode && kv.val.Value == "process.name" {
+		return appNameSource, nil
 	}
 	return c.path(kv.val, what+".source")
 }
@@ -660,7 +673,7 @@ func (c *compiler) kvStep(n *yaml.Node, what string) (step, error) {
 				p, t, _ := strings.Cut(kv.val.Value, ":")
 				typ, ok := convertTypes[t]
 				if !ok {
-					return nil, c.errorf(kv.val, "%s: unknown type %q; use string, int, float, bool, ip, mac or lower", w, t)
+					return nil, c.errorf(kv.val, "%s: unknown type %q; use string, int, float, bool, ip, mac, lower or duration", w, t)
 				}
 				if err := checkPath(p); err != nil {
 					return nil, c.errorf(kv.val, "%s: %v", w, err)
@@ -721,7 +734,7 @@ func (c *compiler) renameStep(n *yaml.Node, what string) (step, error) {
 	return s, nil
 }
 
-var convertTypes = map[string]vtype{"string": tString, "int": tInt, "float": tFloat, "ip": tIP, "mac": tMAC, "lower": tLower, "bool": tBool}
+var convertTypes = map[string]vtype{"string": tString, "int": tInt, "float": tFloat, "ip": tIP, "mac": tMAC, "lower": tLower, "bool": tBool, "duration": tDur}
 
 func (c *compiler) convertStep(n *yaml.Node, what string) (step, error) {
 	pairs, err := c.mapping(n, what)
@@ -739,7 +752,7 @@ func (c *compiler) convertStep(n *yaml.Node, what string) (step, error) {
 		}
 		t, ok := convertTypes[name]
 		if !ok {
-			return nil, c.errorf(kv.val, "%s.%s: unknown type %q; use string, int, float, bool, ip, mac or lower", what, kv.key, name)
+			return nil, c.errorf(kv.val, "%s.%s: unknown type %q; use string, int, float, bool, ip, mac, lower or duration", what, kv.key, name)
 		}
 		s.paths = append(s.paths, kv.key)
 		s.types = append(s.types, t)
