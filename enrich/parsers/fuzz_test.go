@@ -21,7 +21,13 @@ func FuzzProcess(f *testing.F) {
 	all := netip.MustParsePrefix("::/0")
 	all4 := netip.MustParsePrefix("0.0.0.0/0")
 	stages := []*Stage{newStage(f, Default())}
-	for _, p := range []string{"meraki", "f5_asm", "netfilter"} {
+	// Cisco ASA/FTD: the id in the app name or the message, broken headers
+	// and texts cut short.
+	f.Add("<166>Nov 22 2026 08:00:01: %ASA-6-302013: Built outbound TCP connection 1 for outside:[::1]/1 (::/0) to :/ ( /)")
+	f.Add("<166>%ASA--: ")
+	f.Add(": %FTD-1-430002: EventPriority: , : x, SrcIP: 1.2.3.4:5, ConnectionDuration: 99:99:99, FirstPacketSecond: 2026-13-01T00:00:00Z")
+	f.Add("<166>Nov 22 2026 08:00:01 %ASA-4-106023: Deny tcp src a:1.2.3.4/99999(x dst b:::1/0 by access-group \"")
+	for _, p := range []string{"meraki", "f5_asm", "netfilter", "cisco_asa"} {
 		stages = append(stages, newStage(f, Config{Routes: []Route{{Parser: p, Senders: []netip.Prefix{all, all4}}}}))
 	}
 	f.Fuzz(func(t *testing.T, line string) {
