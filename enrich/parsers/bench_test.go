@@ -49,6 +49,8 @@ func benchGroups(b *testing.B) map[string][]string {
 			k = "netfilter"
 		case strings.HasPrefix(base, "cisco_"):
 			k = "cisco_asa"
+		case strings.HasPrefix(base, "fortinet_"):
+			k = "fortinet"
 		default:
 			k = "other"
 		}
@@ -73,7 +75,7 @@ func benchParse(b *testing.B, encode bool) {
 	d := syslog.NewDecoder(syslog.DecoderConfig{Location: time.UTC})
 	ctx := context.Background()
 	src := netip.MustParseAddrPort("192.0.2.1:514")
-	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "netfilter", "other", "cisco_asa"} {
+	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "netfilter", "other", "cisco_asa", "fortinet"} {
 		pkts := packets(groups[k], src)
 		b.Run(k, func(b *testing.B) {
 			batch := event.NewBatch()
@@ -104,7 +106,7 @@ func BenchmarkHeader(b *testing.B) {
 	groups := benchGroups(b)
 	d := syslog.NewDecoder(syslog.DecoderConfig{Location: time.UTC, KeepOriginal: true})
 	src := netip.MustParseAddrPort("192.0.2.1:514")
-	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "netfilter", "cisco_asa"} {
+	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "netfilter", "cisco_asa", "fortinet"} {
 		pkts := packets(groups[k], src)
 		b.Run(k, func(b *testing.B) {
 			batch := event.NewBatch()

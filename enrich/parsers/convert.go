@@ -257,6 +257,8 @@ func parseTime(layout, v string, loc *time.Location) (time.Time, bool) {
 		return parseUnix(v, 1)
 	case "UNIX_MS":
 		return parseUnix(v, 1000)
+	case "UNIX_AUTO":
+		return parseUnixAuto(v)
 	case "2006-01-02 15:04:05":
 		if t, ok := parseDateTime(v, ' ', loc); ok {
 			return t, true
@@ -323,6 +325,28 @@ func daysIn(m time.Month, year int) int {
 }
 
 // parseUnix reads digits[.digits] as a count of 1/div seconds.
+// parseUnixAuto reads an integer epoch whose unit its length gives, as
+// FortiOS's eventtime (seconds, milliseconds, microseconds or nanoseconds
+// by version): up to 10 digits seconds, 13 milliseconds, 16 microseconds,
+// 19 nanoseconds.
+func parseUnixAuto(v string) (time.Time, bool) {
+	n, ok := parseUint(v, 1<<63-1)
+	if !ok {
+		return time.Time{}, false
+	}
+	switch {
+	case len(v) <= 10:
+		return time.Unix(int64(n), 0), true
+	case len(v) <= 13:
+		return time.UnixMilli(int64(n)), true
+	case len(v) <= 16:
+		return time.UnixMicro(int64(n)), true
+	case len(v) <= 19:
+		return time.Unix(0, int64(n)), true
+	}
+	return time.Time{}, false
+}
+
 func parseUnix(v string, div int64) (time.Time, bool) {
 	ip, frac, _ := strings.Cut(v, ".")
 	n, ok := parseUint(ip, 1<<40)

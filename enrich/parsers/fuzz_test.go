@@ -27,7 +27,12 @@ func FuzzProcess(f *testing.F) {
 	f.Add("<166>%ASA--: ")
 	f.Add(": %FTD-1-430002: EventPriority: , : x, SrcIP: 1.2.3.4:5, ConnectionDuration: 99:99:99, FirstPacketSecond: 2026-13-01T00:00:00Z")
 	f.Add("<166>Nov 22 2026 08:00:01 %ASA-4-106023: Deny tcp src a:1.2.3.4/99999(x dst b:::1/0 by access-group \"")
-	for _, p := range []string{"meraki", "f5_asm", "netfilter", "cisco_asa"} {
+	// FortiGate: header-less, CSV, CEF, epochs of every length, quotes.
+	f.Add(`<189>date=2026-02-30,time=25:00:00,devid="x,eventtime=99999999999999999999 duration=1:2 srcip=::ffff:1.2.3.4`)
+	f.Add(`<><189>date= devid= tz=""" eventtime=1795334416123 action="" status=failed`)
+	f.Add("<189>Nov 22 08:00:27 F CEF:0|Fortinet|Fortigate|||||FTNTFGT=1 =x FTNTFGTeventtime=1 act=DENY")
+	f.Add("<189>CEF:0|Fortinet|FortiGate|v7|1|x|notanumber|")
+	for _, p := range []string{"meraki", "f5_asm", "netfilter", "cisco_asa", "fortinet"} {
 		stages = append(stages, newStage(f, Config{Routes: []Route{{Parser: p, Senders: []netip.Prefix{all, all4}}}}))
 	}
 	f.Fuzz(func(t *testing.T, line string) {

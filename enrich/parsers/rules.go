@@ -230,6 +230,7 @@ func (c *compiler) compileFile(f ruleFile) (*parser, error) {
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
 		return nil, fmt.Errorf("%s: empty file; a parser file holds one parser (name, detect, rules)", f.path)
 	}
+	resolveAliases(&doc, 0)
 	top, err := c.mapping(doc.Content[0], "parser", "name", "description", "index", "detect", "rules")
 	if err != nil {
 		return nil, err
@@ -286,6 +287,23 @@ func (c *compiler) compileFile(f ruleFile) (*parser, error) {
 	}
 	p.index()
 	return p, nil
+}
+
+// resolveAliases replaces YAML aliases (*name) by the nodes their anchors
+// (&name) mark, so that rules can share a table; errors inside name the
+// anchor's line. Aliases nested deeper than 64 (a loop) are left alone and
+// fail as an unexpected node.
+func resolveAliases(n *yaml.Node, depth int) {
+	if depth > 64 {
+		return
+	}
+	for i, c := range n.Content {
+		if c.Kind == yaml.AliasNode && c.Alias != nil {
+			n.Content[i] = c.Alias
+			c = c.Alias
+		}
+		resolveAliases(c, depth+1)
+	}
 }
 
 func (c *compiler) cond(n *yaml.Node, what string) (cond, error) {
