@@ -32,7 +32,10 @@ func FuzzProcess(f *testing.F) {
 	f.Add(`<><189>date= devid= tz=""" eventtime=1795334416123 action="" status=failed`)
 	f.Add("<189>Nov 22 08:00:27 F CEF:0|Fortinet|Fortigate|||||FTNTFGT=1 =x FTNTFGTeventtime=1 act=DENY")
 	f.Add("<189>CEF:0|Fortinet|FortiGate|v7|1|x|notanumber|")
-	for _, p := range []string{"meraki", "f5_asm", "netfilter", "cisco_asa", "fortinet"} {
+	// Juniper: RT_FLOW texts cut short, NetScreen keys with spaces.
+	f.Add("<14>Nov 22 08:00:40 srx RT_FLOW: RT_FLOW_SESSION_CLOSE: session closed : 1.2.3.4/1->5.6.7.8/99999 0x0 x 1.2.3.4/1->5.6.7.8/2 a b c d e f g 6 p z z 1 1(1) 1( 99:99")
+	f.Add("<134>NetScreen device_id=x  [Root]system-notification-00257(traffic): src zone= dst zone= src-xlated ip= port= reason=")
+	for _, p := range []string{"meraki", "f5_asm", "netfilter", "cisco_asa", "fortinet", "juniper"} {
 		stages = append(stages, newStage(f, Config{Routes: []Route{{Parser: p, Senders: []netip.Prefix{all, all4}}}}))
 	}
 	f.Fuzz(func(t *testing.T, line string) {
