@@ -469,6 +469,10 @@ func (p *Parser) parse3164(line []byte, i int, h *Header) bool {
 		// "<189>123: *Mar  1 ..." (and "123:45: ...") is Cisco IOS: a
 		// counter, digits then ':', as pickMachine sees it; go-syslog.
 		if _, _, _, _, ok := parseTag(line, i); !ok || e == i || line[e-1] != ':' || (d > i && d < e && line[d] == ':') {
+			if keyValueStart(line[i:e]) {
+				badHeaderKV(line, h)
+				return true
+			}
 			return false
 		}
 		h.Problems |= NoTimestamp | NoHostname
@@ -511,6 +515,38 @@ func (p *Parser) parse3164(line []byte, i int, h *Header) bool {
 	}
 	p.tagAndMsg(line, i, h)
 	return true
+}
+
+// keyValueStart reports whether word, the first word after a PRI, is a
+// key=value pair starting with a lower-case letter: FortiOS's header-less
+// "<189>date=2026-11-22 time=...". No timestamp can start so (go-syslog
+// stops at its first byte), so badHeaderKV gives what parseLib would,
+// without running go-syslog on a long line.
+func keyValueStart(word []byte) bool {
+	if len(word) < 2 || word[0] < 'a' || word[0] > 'z' {
+		return false
+	}
+	for _, c := range word[1:] {
+		switch {
+		case c == '=':
+			return true
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// badHeaderKV sets h as parseLib does for a line whose header fails
+// after the PRI: BadHeader, the whole line as the message, the PRI kept.
+func badHeaderKV(line []byte, h *Header) {
+	pri := h.Priority
+	reset(h)
+	h.setPriority(pri)
+	h.Format = FormatUnknown
+	h.Problems = BadHeader | NoTimestamp | NoHostname
+	h.Message = line
 }
 
 // parseTag reads TAG, optionally [PID], then ':' at b[i:]. TAG is 1-48

@@ -47,6 +47,12 @@ func benchGroups(b *testing.B) map[string][]string {
 			k = "f5_asm"
 		case strings.HasPrefix(base, "netfilter_"):
 			k = "netfilter"
+		case strings.HasPrefix(base, "cisco_"):
+			k = "cisco_asa"
+		case strings.HasPrefix(base, "fortinet_"):
+			k = "fortinet"
+		case strings.HasPrefix(base, "juniper_"):
+			k = "juniper"
 		default:
 			k = "other"
 		}
@@ -71,7 +77,7 @@ func benchParse(b *testing.B, encode bool) {
 	d := syslog.NewDecoder(syslog.DecoderConfig{Location: time.UTC})
 	ctx := context.Background()
 	src := netip.MustParseAddrPort("192.0.2.1:514")
-	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "netfilter", "other"} {
+	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "netfilter", "other", "cisco_asa", "fortinet", "juniper"} {
 		pkts := packets(groups[k], src)
 		b.Run(k, func(b *testing.B) {
 			batch := event.NewBatch()
@@ -102,7 +108,7 @@ func BenchmarkHeader(b *testing.B) {
 	groups := benchGroups(b)
 	d := syslog.NewDecoder(syslog.DecoderConfig{Location: time.UTC, KeepOriginal: true})
 	src := netip.MustParseAddrPort("192.0.2.1:514")
-	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "netfilter"} {
+	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "netfilter", "cisco_asa", "fortinet", "juniper"} {
 		pkts := packets(groups[k], src)
 		b.Run(k, func(b *testing.B) {
 			batch := event.NewBatch()

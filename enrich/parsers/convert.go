@@ -286,6 +286,8 @@ func parseTime(layout, v string, loc *time.Location) (time.Time, bool) {
 		return parseUnix(v, 1)
 	case "UNIX_MS":
 		return parseUnix(v, 1000)
+	case "UNIX_AUTO":
+		return parseUnixAuto(v)
 	case "2006-01-02 15:04:05":
 		if t, ok := parseDateTime(v, ' ', loc); ok {
 			return t, true
@@ -352,6 +354,28 @@ func daysIn(m time.Month, year int) int {
 }
 
 // parseUnix reads digits[.digits] as a count of 1/div seconds.
+// parseUnixAuto reads an integer epoch whose unit its length gives, as
+// FortiOS's eventtime (seconds, milliseconds, microseconds or nanoseconds
+// by version): up to 10 digits seconds, 13 milliseconds, 16 microseconds,
+// 19 nanoseconds.
+func parseUnixAuto(v string) (time.Time, bool) {
+	n, ok := parseUint(v, 1<<63-1)
+	if !ok {
+		return time.Time{}, false
+	}
+	switch {
+	case len(v) <= 10:
+		return time.Unix(int64(n), 0), true
+	case len(v) <= 13:
+		return time.UnixMilli(int64(n)), true
+	case len(v) <= 16:
+		return time.UnixMicro(int64(n)), true
+	case len(v) <= 19:
+		return time.Unix(0, int64(n)), true
+	}
+	return time.Time{}, false
+}
+
 func parseUnix(v string, div int64) (time.Time, bool) {
 	ip, frac, _ := strings.Cut(v, ".")
 	n, ok := parseUint(ip, 1<<40)
@@ -373,4 +397,41 @@ func parseUnix(v string, div int64) (time.Time, bool) {
 	sec := int64(n) / div
 	ns += (int64(n) % div) * (1e9 / div)
 	return time.Unix(sec, ns), true
+}
+
+// parseDuration reads a duration as firewalls write it, in seconds ("30",
+// "1.5") or as h:mm:ss ("0:01:02", Cisco ASA; hours may pass 24), and
+// returns nanoseconds (ECS event.duration).
+func parseDuration(s string) (int64, bool) {
+	if strings.IndexByte(s, ':') < 0 {
+		f, ok := parseFloat(s)
+		if !ok || f < 0 || f > math.MaxInt64/1e9 {
+			return 0, false
+		}
+		return int64(f * 1e9), true
+	}
+	h, rest, _ := strings.Cut(s, ":")
+	m, sec, ok := strings.Cut(rest, ":")
+	if !ok || len(m) != 2 || len(sec) != 2 {
+		return 0, false
+	}
+	hn, ok1 := parseUint(h, 1<<20)
+	mn, ok2 := parseUint(m, 59)
+	sn, ok3 := parseUint(sec, 59)
+	if !ok1 || !ok2 || !ok3 {
+		return 0, false
+	}
+	return int64((hn*3600 + mn*60 + sn) * 1e9), true
+}
+
+// nanoseconds returns a duration (parseDuration) as decimal nanoseconds,
+// for an int field; a value that is no duration is returned as it is
+// (and does not convert to int either).
+func (st *state) nanoseconds(v string) string {
+	n, ok := parseDuration(v)
+	if !ok {
+		return v
+	}
+	st.buf = strconv.AppendInt(st.buf[:0], n, 10)
+	return st.keep(st.buf)
 }

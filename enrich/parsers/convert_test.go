@@ -32,3 +32,52 @@ func TestParseDateTime(t *testing.T) {
 		}
 	}
 }
+
+func TestParseDuration(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"30", 30e9, true},
+		{"1.5", 1.5e9, true},
+		{"0", 0, true},
+		{"0:01:02", 62e9, true},
+		{"25:00:00", 90000e9, true},
+		{"1:2:3", 0, false},
+		{"0:60:00", 0, false},
+		{"-1", 0, false},
+		{"", 0, false},
+		{"x", 0, false},
+		{"1e300", 0, false},
+		{"::", 0, false},
+	} {
+		got, ok := parseDuration(tc.in)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("parseDuration(%q) = %d, %v; want %d, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestParseUnixAuto(t *testing.T) {
+	want := time.Date(2026, 11, 22, 8, 0, 16, 0, time.UTC)
+	for _, tc := range []struct {
+		in   string
+		want time.Time
+		ok   bool
+	}{
+		{"1795334416", want, true},
+		{"1795334416123", want.Add(123 * time.Millisecond), true},
+		{"1795334416123456", want.Add(123456 * time.Microsecond), true},
+		{"1795334416123456789", want.Add(123456789), true},
+		{"17953344161234567890", time.Time{}, false},
+		{"", time.Time{}, false},
+		{"-1", time.Time{}, false},
+		{"1.5", time.Time{}, false},
+	} {
+		got, ok := parseTime("UNIX_AUTO", tc.in, time.UTC)
+		if !got.Equal(tc.want) || ok != tc.ok {
+			t.Errorf("parseTime(UNIX_AUTO, %q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}

@@ -25,6 +25,7 @@ const (
 	tLower               // convert only: lower-case the value, keep the type
 	tPort                // what tAuto means for *.port
 	tIPPort              // address and port without brackets ("2001:db8::1:443"): the last colon separates the port
+	tDur                 // convert and kv only: seconds ("30", "1.5") or h:mm:ss to integer nanoseconds
 )
 
 // value is a typed constant of a rule file (set, map).
@@ -50,6 +51,16 @@ type sfield struct {
 // symMessage is the symbol of the syslog message ("" or "message" in a
 // rule file).
 const symMessage = -2
+
+// symAppName is the symbol of the syslog APP-NAME, which a step reads
+// with source: process.name (Cisco ASA's "%ASA-6-302013" lands there when
+// no colon follows the timestamp). Like the message it cannot be written.
+const symAppName = -3
+
+// appNameSource is the path the compiler gives a source of process.name:
+// no rule file can write it (checkPath refuses the NUL byte), so a step
+// that writes process.name still writes an ordinary field.
+const appNameSource = "\x00process.name"
 
 // commit kinds: where a field goes.
 type kind uint8
@@ -103,12 +114,19 @@ type cond struct {
 	apps     []string // the APP-NAME is one of these
 	prefixes []string // the message starts with one of these
 	contains []string // the message contains all of these
+	// or the APP-NAME starts with one of these (detect's "%ASA-*")
+	appPrefixes []string
 }
 
-func (c *cond) empty() bool { return len(c.apps) == 0 && len(c.prefixes) == 0 && len(c.contains) == 0 }
+func (c *cond) empty() bool {
+	return len(c.apps) == 0 && len(c.appPrefixes) == 0 && len(c.prefixes) == 0 && len(c.contains) == 0
+}
+
+// onApp reports whether c names app names.
+func (c *cond) onApp() bool { return len(c.apps) > 0 || len(c.appPrefixes) > 0 }
 
 func (c *cond) match(app, msg string) bool {
-	if len(c.apps) > 0 && !contains(c.apps, app) {
+	if c.onApp() && !contains(c.apps, app) && !hasPrefix(c.appPrefixes, app) {
 		return false
 	}
 	return c.matchMessage(msg)
@@ -133,6 +151,15 @@ func (c *cond) matchMessage(msg string) bool {
 		}
 	}
 	return true
+}
+
+func hasPrefix(prefixes []string, s string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // parser is one compiled parser file.
@@ -215,6 +242,9 @@ func (r *rule) sym(path string) int32 {
 func (r *rule) out(path string) int32 {
 	if path == "" || path == "message" {
 		return symMessage
+	}
+	if path == appNameSource {
+		return symAppName
 	}
 	if i, ok := r.syms[path]; ok {
 		return i
@@ -347,8 +377,11 @@ func (st *state) keep(p []byte) string {
 
 // get returns the value of the first live field of sym.
 func (st *state) get(sym int32) (string, bool) {
-	if sym == symMessage {
+	switch sym {
+	case symMessage:
 		return st.msg, true
+	case symAppName:
+		return st.e.Syslog.AppName, st.e.Syslog.AppName != ""
 	}
 	if i := st.idx[sym]; i != 0 {
 		return st.fields[i-1].val, true
@@ -368,8 +401,12 @@ func (st *state) add(sym int32, key, val string, typ vtype) {
 	}
 }
 
-// put sets sym to f, replacing its live fields.
+// put sets sym to f, replacing its live fields. The message and the app
+// name are the decoder's: writes to them are ignored.
 func (st *state) put(sym int32, f sfield) {
+	if sym < 0 {
+		return
+	}
 	f.sym, f.key = sym, st.r.symNames[sym]
 	if i := st.idx[sym]; i != 0 {
 		st.fields[i-1] = f
@@ -388,6 +425,9 @@ func (st *state) putConst(sym int32, v value) {
 
 // kill removes the live fields of sym.
 func (st *state) kill(sym int32) {
+	if sym < 0 {
+		return
+	}
 	i := st.idx[sym]
 	if i == 0 {
 		return
@@ -409,6 +449,9 @@ func (st *state) killFrom(sym int32, from int) {
 
 // each calls fn for every live field of sym.
 func (st *state) each(sym int32, fn func(f *sfield)) {
+	if sym < 0 {
+		return
+	}
 	i := st.idx[sym]
 	if i == 0 {
 		return

@@ -21,7 +21,21 @@ func FuzzProcess(f *testing.F) {
 	all := netip.MustParsePrefix("::/0")
 	all4 := netip.MustParsePrefix("0.0.0.0/0")
 	stages := []*Stage{newStage(f, Default())}
-	for _, p := range []string{"meraki", "f5_asm", "netfilter"} {
+	// Cisco ASA/FTD: the id in the app name or the message, broken headers
+	// and texts cut short.
+	f.Add("<166>Nov 22 2026 08:00:01: %ASA-6-302013: Built outbound TCP connection 1 for outside:[::1]/1 (::/0) to :/ ( /)")
+	f.Add("<166>%ASA--: ")
+	f.Add(": %FTD-1-430002: EventPriority: , : x, SrcIP: 1.2.3.4:5, ConnectionDuration: 99:99:99, FirstPacketSecond: 2026-13-01T00:00:00Z")
+	f.Add("<166>Nov 22 2026 08:00:01 %ASA-4-106023: Deny tcp src a:1.2.3.4/99999(x dst b:::1/0 by access-group \"")
+	// FortiGate: header-less, CSV, CEF, epochs of every length, quotes.
+	f.Add(`<189>date=2026-02-30,time=25:00:00,devid="x,eventtime=99999999999999999999 duration=1:2 srcip=::ffff:1.2.3.4`)
+	f.Add(`<><189>date= devid= tz=""" eventtime=1795334416123 action="" status=failed`)
+	f.Add("<189>Nov 22 08:00:27 F CEF:0|Fortinet|Fortigate|||||FTNTFGT=1 =x FTNTFGTeventtime=1 act=DENY")
+	f.Add("<189>CEF:0|Fortinet|FortiGate|v7|1|x|notanumber|")
+	// Juniper: RT_FLOW texts cut short, NetScreen keys with spaces.
+	f.Add("<14>Nov 22 08:00:40 srx RT_FLOW: RT_FLOW_SESSION_CLOSE: session closed : 1.2.3.4/1->5.6.7.8/99999 0x0 x 1.2.3.4/1->5.6.7.8/2 a b c d e f g 6 p z z 1 1(1) 1( 99:99")
+	f.Add("<134>NetScreen device_id=x  [Root]system-notification-00257(traffic): src zone= dst zone= src-xlated ip= port= reason=")
+	for _, p := range []string{"meraki", "f5_asm", "netfilter", "cisco_asa", "fortinet", "juniper"} {
 		stages = append(stages, newStage(f, Config{Routes: []Route{{Parser: p, Senders: []netip.Prefix{all, all4}}}}))
 	}
 	f.Fuzz(func(t *testing.T, line string) {

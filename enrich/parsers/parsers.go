@@ -44,6 +44,23 @@ var _ pipeline.Stage = (*Stage)(nil)
 type detector struct {
 	c *cond
 	p *parser
+	// first holds the bytes the app name (byApp) or the message (byMessage,
+	// when the condition names prefixes) can start with, so that most
+	// conditions are ruled out without a call; nil: no such filter.
+	first *[256]bool
+}
+
+// firstBytes returns the table of the first bytes of words.
+func firstBytes(words ...[]string) *[256]bool {
+	t := new([256]bool)
+	for _, ws := range words {
+		for _, w := range ws {
+			if w != "" {
+				t[w[0]] = true
+			}
+		}
+	}
+	return t
 }
 
 type route struct {
@@ -79,9 +96,13 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Stage, er
 	for _, p := range parsers {
 		for i := range p.detect {
 			d := detector{c: &p.detect[i], p: p}
-			if len(d.c.apps) > 0 {
+			if d.c.onApp() {
+				d.first = firstBytes(d.c.apps, d.c.appPrefixes)
 				s.byApp = append(s.byApp, d)
 			} else {
+				if len(d.c.prefixes) > 0 {
+					d.first = firstBytes(d.c.prefixes)
+				}
 				s.byMessage = append(s.byMessage, d)
 			}
 		}
@@ -198,12 +219,18 @@ func (s *Stage) pick(e *event.Event) (*parser, event.IndexRef) {
 	// Conditions on the app name are cheap and specific: all of them
 	// first, then the conditions on the message alone.
 	msg := e.Syslog.Message
-	for _, d := range s.byApp {
-		if d.c.match(app, msg) {
-			return d.p, 0
+	if app != "" {
+		for i := range s.byApp {
+			if d := &s.byApp[i]; d.first[app[0]] && d.c.match(app, msg) {
+				return d.p, 0
+			}
 		}
 	}
-	for _, d := range s.byMessage {
+	for i := range s.byMessage {
+		d := &s.byMessage[i]
+		if d.first != nil && (msg == "" || !d.first[msg[0]]) {
+			continue
+		}
 		if d.c.matchMessage(msg) {
 			return d.p, 0
 		}

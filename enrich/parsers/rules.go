@@ -230,6 +230,7 @@ func (c *compiler) compileFile(f ruleFile) (*parser, error) {
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
 		return nil, fmt.Errorf("%s: empty file; a parser file holds one parser (name, detect, rules)", f.path)
 	}
+	resolveAliases(&doc, 0)
 	top, err := c.mapping(doc.Content[0], "parser", "name", "description", "index", "detect", "rules")
 	if err != nil {
 		return nil, err
@@ -289,6 +290,23 @@ func (c *compiler) compileFile(f ruleFile) (*parser, error) {
 	return p, nil
 }
 
+// resolveAliases replaces YAML aliases (*name) by the nodes their anchors
+// (&name) mark, so that rules can share a table; errors inside name the
+// anchor's line. Aliases nested deeper than 64 (a loop) are left alone and
+// fail as an unexpected node.
+func resolveAliases(n *yaml.Node, depth int) {
+	if depth > 64 {
+		return
+	}
+	for i, c := range n.Content {
+		if c.Kind == yaml.AliasNode && c.Alias != nil {
+			n.Content[i] = c.Alias
+			c = c.Alias
+		}
+		resolveAliases(c, depth+1)
+	}
+}
+
 func (c *compiler) cond(n *yaml.Node, what string) (cond, error) {
 	var cd cond
 	pairs, err := c.mapping(n, what, "appname", "prefix", "contains")
@@ -307,7 +325,17 @@ func (c *compiler) cond(n *yaml.Node, what string) (cond, error) {
 		}
 		switch kv.key {
 		case "appname":
-			cd.apps = list
+			// "%ASA-*": app names starting with %ASA- (detect only: the
+			// rules of a parser are indexed by exact app names).
+			for _, a := range list {
+				if p, ok := strings.CutSuffix(a, "*"); ok && what == "detect" && p != "" {
+					cd.appPrefixes = append(cd.appPrefixes, p)
+				} else if strings.Contains(a, "*") {
+					return cd, c.errorf(kv.val, "%s.appname: %q; a * may only end an app name of a detect condition", what, a)
+				} else {
+					cd.apps = append(cd.apps, a)
+				}
+			}
 		case "prefix":
 			cd.prefixes = list
 		case "contains":
@@ -425,6 +453,9 @@ func (c *compiler) index(n *yaml.Node, what string) (event.IndexRef, error) {
 func (c *compiler) source(kv pair, what string) (string, error) {
 	if kv.val.Kind == yaml.ScalarNode && kv.val.Value == "message" {
 		return "", nil
+	}
+	if kv.val.Kind == yaml.ScalarNode && kv.val.Value == "process.name" {
+		return appNameSource, nil
 	}
 	return c.path(kv.val, what+".source")
 }
@@ -661,7 +692,7 @@ func (c *compiler) kvStep(n *yaml.Node, what string) (step, error) {
 				p, t, _ := strings.Cut(kv.val.Value, ":")
 				typ, ok := convertTypes[t]
 				if !ok {
-					return nil, c.errorf(kv.val, "%s: unknown type %q; use string, int, float, bool, ip, ipport, mac or lower", w, t)
+					return nil, c.errorf(kv.val, "%s: unknown type %q; use string, int, float, bool, ip, ipport, mac, lower or duration", w, t)
 				}
 				if err := checkPath(p); err != nil {
 					return nil, c.errorf(kv.val, "%s: %v", w, err)
@@ -722,7 +753,7 @@ func (c *compiler) renameStep(n *yaml.Node, what string) (step, error) {
 	return s, nil
 }
 
-var convertTypes = map[string]vtype{"string": tString, "int": tInt, "float": tFloat, "ip": tIP, "ipport": tIPPort, "mac": tMAC, "lower": tLower, "bool": tBool}
+var convertTypes = map[string]vtype{"string": tString, "int": tInt, "float": tFloat, "ip": tIP, "ipport": tIPPort, "mac": tMAC, "lower": tLower, "bool": tBool, "duration": tDur}
 
 func (c *compiler) convertStep(n *yaml.Node, what string) (step, error) {
 	pairs, err := c.mapping(n, what)
@@ -740,7 +771,7 @@ func (c *compiler) convertStep(n *yaml.Node, what string) (step, error) {
 		}
 		t, ok := convertTypes[name]
 		if !ok {
-			return nil, c.errorf(kv.val, "%s.%s: unknown type %q; use string, int, float, bool, ip, ipport, mac or lower", what, kv.key, name)
+			return nil, c.errorf(kv.val, "%s.%s: unknown type %q; use string, int, float, bool, ip, ipport, mac, lower or duration", what, kv.key, name)
 		}
 		s.paths = append(s.paths, kv.key)
 		s.types = append(s.types, t)

@@ -74,7 +74,7 @@ func TestBadRuleFiles(t *testing.T) {
 		}
 	})
 	t.Run("route to unknown parser", func(t *testing.T) {
-		_, err := New(Config{Routes: []Route{{Parser: "cisco_asa", Programs: []string{"x"}}}}, nil, nil)
+		_, err := New(Config{Routes: []Route{{Parser: "no_such_parser", Programs: []string{"x"}}}}, nil, nil)
 		if err == nil || !strings.Contains(err.Error(), "syslog.parsers.routes[0].parser") || !strings.Contains(err.Error(), "meraki") {
 			t.Errorf("New() = %v, want an error naming the key and the known parsers", err)
 		}

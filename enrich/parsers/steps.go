@@ -376,6 +376,8 @@ func (st *state) kvPair(s *kvStep, k, v []byte, fl kv.Flags) {
 			pv, t := val, f.typ
 			if t == tLower {
 				pv, t = st.lower(val), tAuto
+			} else if t == tDur {
+				pv, t = st.nanoseconds(val), tInt
 			}
 			if r.directField[f.pathSym] {
 				// What emit and commitValue do for a plain field, without
@@ -590,7 +592,7 @@ func (s *renameStep) resolve(r *rule) {
 func (s *renameStep) run(st *state) bool {
 	for i, from := range s.fromSym {
 		to := s.toSym[i]
-		if st.idx[from] == 0 || from == to {
+		if from < 0 || to < 0 || st.idx[from] == 0 || from == to {
 			continue
 		}
 		st.kill(to)
@@ -622,6 +624,10 @@ func (s *convertStep) run(st *state) bool {
 		st.each(sym, func(f *sfield) {
 			if t == tLower {
 				f.val = st.lower(f.val)
+				return
+			}
+			if t == tDur {
+				f.val, f.typ, f.hasNum = st.nanoseconds(f.val), tInt, false
 				return
 			}
 			f.typ, f.hasNum = t, false
