@@ -14,6 +14,7 @@ type csvStep struct {
 	minColumns int     // fewer columns fail the rule
 	ifPaths    []string
 	ifVals     [][]string // the step runs when every ifPaths[i] has one of ifVals[i]
+	ignore     []string   // values left out like empty ones ("0.0.0.0" for no NAT)
 
 	src, restSym int32
 	colSyms      []int32 // -1 for a skipped column
@@ -63,7 +64,7 @@ func (s *csvStep) run(st *state) bool {
 		val, next, escaped := s.field(src, pos)
 		pos = next
 		sym := s.colSyms[col]
-		if sym < 0 || val == "" {
+		if sym < 0 || val == "" || len(s.ignore) > 0 && contains(s.ignore, val) {
 			continue
 		}
 		if escaped {

@@ -56,7 +56,7 @@ func TestCSVStep(t *testing.T) {
 dataset: t.csv
 csv:
   - {columns: [a, "", b, c:int], rest: _rest, min_columns: 2}
-  - {source: _rest, if: {b: ["4"]}, separator: ";", quote: "'", columns: [d, e]}
+  - {source: _rest, if: {b: ["4"]}, separator: ";", quote: "'", columns: [d, e], ignore_values: ["-"]}
 `)
 	paths := []string{"a", "b", "c", "d", "e", "_rest"}
 	for _, tc := range []struct {
@@ -66,6 +66,7 @@ csv:
 	}{
 		{"plain", "x,skip,4,7", true, map[string]string{"a": "x", "b": "4", "c": "7"}},
 		{"rest and second step", "x,,4,7,p;'q;''r'", true, map[string]string{"a": "x", "b": "4", "c": "7", "_rest": "p;'q;''r'", "d": "p", "e": "q;'r"}},
+		{"ignored value", "x,,4,7,-;q", true, map[string]string{"a": "x", "b": "4", "c": "7", "_rest": "-;q", "e": "q"}},
 		{"if does not hold: second step skipped", "x,,6,7,p;q", true, map[string]string{"a": "x", "b": "6", "c": "7", "_rest": "p;q"}},
 		{"quoted with separator and doubled quotes", `"x,y","""",4,"7"`, true, map[string]string{"a": "x,y", "b": "4", "c": "7"}},
 		{"empty fields are left out", ",,,", true, map[string]string{}},

@@ -503,7 +503,7 @@ func (c *compiler) csvSteps(n *yaml.Node, what string) (step, error) {
 	var steps multiStep
 	for i, cn := range n.Content {
 		w := fmt.Sprintf("%s[%d]", what, i)
-		pairs, err := c.mapping(cn, w, "source", "separator", "quote", "columns", "rest", "min_columns", "if")
+		pairs, err := c.mapping(cn, w, "source", "separator", "quote", "columns", "rest", "min_columns", "if", "ignore_values")
 		if err != nil {
 			return nil, err
 		}
@@ -554,6 +554,8 @@ func (c *compiler) csvSteps(n *yaml.Node, what string) (step, error) {
 				}
 			case "rest":
 				s.rest, err = c.path(kv.val, w+".rest")
+			case "ignore_values":
+				s.ignore, err = c.strs(kv.val, w+".ignore_values")
 			case "min_columns":
 				if kv.val.Kind != yaml.ScalarNode || kv.val.ShortTag() != "!!int" {
 					err = c.errorf(kv.val, "%s.min_columns: want a whole number", w)
