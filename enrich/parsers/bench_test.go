@@ -47,6 +47,16 @@ func benchGroups(b *testing.B) map[string][]string {
 			k = "f5_asm"
 		case strings.HasPrefix(base, "netfilter_"):
 			k = "netfilter"
+		case strings.HasSuffix(base, "_unparsed.json"):
+			continue
+		case strings.HasPrefix(base, "pfsense_"):
+			k = "pfsense"
+		case strings.HasPrefix(base, "panw_"):
+			k = "panw"
+		case strings.HasPrefix(base, "mikrotik_"):
+			k = "mikrotik"
+		case strings.HasPrefix(base, "ubiquiti_"):
+			k = "ubiquiti"
 		default:
 			k = "other"
 		}
@@ -71,7 +81,10 @@ func benchParse(b *testing.B, encode bool) {
 	d := syslog.NewDecoder(syslog.DecoderConfig{Location: time.UTC})
 	ctx := context.Background()
 	src := netip.MustParseAddrPort("192.0.2.1:514")
-	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "netfilter", "other"} {
+	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "netfilter", "other", "pfsense", "panw", "mikrotik", "ubiquiti"} {
+		if len(groups[k]) == 0 {
+			continue
+		}
 		pkts := packets(groups[k], src)
 		b.Run(k, func(b *testing.B) {
 			batch := event.NewBatch()

@@ -21,7 +21,18 @@ func FuzzProcess(f *testing.F) {
 	all := netip.MustParsePrefix("::/0")
 	all4 := netip.MustParsePrefix("0.0.0.0/0")
 	stages := []*Stage{newStage(f, Default())}
-	for _, p := range []string{"meraki", "f5_asm", "netfilter"} {
+	// Lines of the pfsense, panw, mikrotik and ubiquiti kinds: filterlog
+	// layouts cut short, PAN-OS types with missing or extra columns,
+	// RouterOS without a header.
+	for _, l := range []string{
+		"<134>Nov 22 08:00:00 filterlog[1]: 5,,,1,igb1,match,block,in,4,0x0,,244,1,0,none,6,tcp,40,203.0.113.9,192.0.2.1",
+		"<134>Nov 22 08:00:00 filterlog[1]: 5,,,1,igb1,match,block,in,6,0x00,0x00000,57,tcp,6,40,::1,::2,1,99999,x",
+		"<134>Nov 22 08:00:00 filterlog[1]: 5,,,1,igb1,match,pass,in,4,0x0,,64,1,0,none,1,icmp,84,1.2.3.4,5.6.7.8,tstampreply,1",
+		`<134>Nov 22 08:00:00 filterlog[1]: "5,,,1,"igb1",match,pass,in,4`,
+	} {
+		f.Add(l)
+	}
+	for _, p := range []string{"meraki", "f5_asm", "netfilter", "pfsense"} {
 		stages = append(stages, newStage(f, Config{Routes: []Route{{Parser: p, Senders: []netip.Prefix{all, all4}}}}))
 	}
 	f.Fuzz(func(t *testing.T, line string) {
