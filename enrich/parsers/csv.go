@@ -32,7 +32,8 @@ func (s *csvStep) resolve(r *rule) {
 			s.colSyms = append(s.colSyms, -1)
 			continue
 		}
-		s.colSyms = append(s.colSyms, r.sym(c))
+		// out, not sym: a column no other step reads is committed at once.
+		s.colSyms = append(s.colSyms, r.out(c))
 	}
 	s.ifSyms = s.ifSyms[:0]
 	for _, p := range s.ifPaths {
@@ -69,6 +70,22 @@ func (s *csvStep) run(st *state) bool {
 		}
 		if escaped {
 			val = st.unquote(val, s.quote)
+		}
+		if r := st.r; r.directField[sym] {
+			// What commitValue does for a plain field, without its dispatch.
+			t := s.types[col]
+			if t == tAuto {
+				t = r.symAuto[sym]
+			}
+			if t == tString {
+				st.appendString(r.symNames[sym], val)
+			} else {
+				st.commitField(st.e, r.symNames[sym], val, t, 0, false)
+			}
+			continue
+		} else if r.direct[sym] {
+			st.commitValue(sym, r.symNames[sym], val, s.types[col], 0, false)
+			continue
 		}
 		st.put(sym, sfield{val: val, typ: s.types[col]})
 	}
@@ -109,11 +126,13 @@ func (s *csvStep) field(src string, pos int) (val string, next int, escaped bool
 		}
 		escaped = false
 	}
-	k := strings.IndexByte(src[pos:], s.sep)
-	if k < 0 {
-		return src[pos:], len(src) + 1, false
+	// Fields are short: a loop beats IndexByte's call and setup.
+	for k := pos; k < len(src); k++ {
+		if src[k] == s.sep {
+			return src[pos:k], k + 1, false
+		}
 	}
-	return src[pos : pos+k], pos + k + 1, false
+	return src[pos:], len(src) + 1, false
 }
 
 // unquote returns v with each doubled quote q made single, in the batch

@@ -43,6 +43,16 @@ func runRule(r *rule, msg string, paths ...string) (bool, map[string]string) {
 	st.begin(r)
 	ok := multiStep(r.steps).run(st)
 	got := map[string]string{}
+	// Columns no other step reads are already in the event; the rest
+	// are in the scratch list.
+	for _, f := range st.e.Fields {
+		switch f.Type {
+		case event.FieldString:
+			got[f.Key] = strings.Clone(f.S)
+		default:
+			got[f.Key] = fmt.Sprint(f.U)
+		}
+	}
 	for _, p := range paths {
 		if v, found := st.get(r.syms[p]); found {
 			got[p] = strings.Clone(v)
