@@ -29,10 +29,13 @@ func FuzzProcess(f *testing.F) {
 		"<134>Nov 22 08:00:00 filterlog[1]: 5,,,1,igb1,match,block,in,6,0x00,0x00000,57,tcp,6,40,::1,::2,1,99999,x",
 		"<134>Nov 22 08:00:00 filterlog[1]: 5,,,1,igb1,match,pass,in,4,0x0,,64,1,0,none,1,icmp,84,1.2.3.4,5.6.7.8,tstampreply,1",
 		`<134>Nov 22 08:00:00 filterlog[1]: "5,,,1,"igb1",match,pass,in,4`,
+		"<14>Nov 22 08:00:00 PA 1,2026/11/22 08:00:00,0128,TRAFFIC,end,2561,2026/13/45 99:00:00,10.0.0.1,::1,0.0.0.0,x,r,,,ssl,vsys1,a,b,c,d,e,,1,1,70000,-1,0,0,0x0,tcp,allow,x,y",
+		`<14>Nov 22 08:00:00 PA 1,2026/11/22 08:00:00,0128,THREAT,url,0,2026/11/22 08:00:00,1.1.1.1,2.2.2.2,,,r,,,web,v,a,b,c,d,e,,1,1,1,1,0,0,0,tcp,alert,"a""b,c`,
+		"<14>Nov 22 08:00:00 PA 1,2026/11/22 08:00:00,0128,SYSTEM,general,0,2026/11/22 08:00:00,,general,,0,0,general,high",
 	} {
 		f.Add(l)
 	}
-	for _, p := range []string{"meraki", "f5_asm", "netfilter", "pfsense"} {
+	for _, p := range []string{"meraki", "f5_asm", "netfilter", "pfsense", "panw"} {
 		stages = append(stages, newStage(f, Config{Routes: []Route{{Parser: p, Senders: []netip.Prefix{all, all4}}}}))
 	}
 	f.Fuzz(func(t *testing.T, line string) {
