@@ -32,10 +32,14 @@ func FuzzProcess(f *testing.F) {
 		"<14>Nov 22 08:00:00 PA 1,2026/11/22 08:00:00,0128,TRAFFIC,end,2561,2026/13/45 99:00:00,10.0.0.1,::1,0.0.0.0,x,r,,,ssl,vsys1,a,b,c,d,e,,1,1,70000,-1,0,0,0x0,tcp,allow,x,y",
 		`<14>Nov 22 08:00:00 PA 1,2026/11/22 08:00:00,0128,THREAT,url,0,2026/11/22 08:00:00,1.1.1.1,2.2.2.2,,,r,,,web,v,a,b,c,d,e,,1,1,1,1,0,0,0,tcp,alert,"a""b,c`,
 		"<14>Nov 22 08:00:00 PA 1,2026/11/22 08:00:00,0128,SYSTEM,general,0,2026/11/22 08:00:00,,general,,0,0,general,high",
+		"<30>firewall,info x input: in:e out:(unknown 0), src-mac zz, proto TCP (, 1.2.3.4:99999->[::1]:1, NAT (a->b:c)->d, len x",
+		"<30>firewall,info input: in:e out:e, connection-state:, proto ICMP (type 999, code -1), a->(b->c:), len 1",
+		"<4>Nov 22 08:00:00 u kernel: [A-B-C-D]IN= OUT= SRC=x DST= DESCR=\"unterminated",
+		"<4>Nov 22 08:00:00 u kernel: [] DESCR= IN=",
 	} {
 		f.Add(l)
 	}
-	for _, p := range []string{"meraki", "f5_asm", "netfilter", "pfsense", "panw"} {
+	for _, p := range []string{"meraki", "f5_asm", "netfilter", "pfsense", "panw", "mikrotik", "ubiquiti"} {
 		stages = append(stages, newStage(f, Config{Routes: []Route{{Parser: p, Senders: []netip.Prefix{all, all4}}}}))
 	}
 	f.Fuzz(func(t *testing.T, line string) {
