@@ -115,7 +115,10 @@ func BenchmarkHeader(b *testing.B) {
 	groups := benchGroups(b)
 	d := syslog.NewDecoder(syslog.DecoderConfig{Location: time.UTC, KeepOriginal: true})
 	src := netip.MustParseAddrPort("192.0.2.1:514")
-	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "netfilter"} {
+	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "netfilter", "pfsense", "panw", "mikrotik", "ubiquiti"} {
+		if len(groups[k]) == 0 {
+			continue
+		}
 		pkts := packets(groups[k], src)
 		b.Run(k, func(b *testing.B) {
 			batch := event.NewBatch()
