@@ -98,6 +98,11 @@ csv:
 			}
 		})
 	}
+	// A duration in seconds becomes nanoseconds; a bad one is left out.
+	r = compileRule(t, `{dataset: t.csv, csv: {columns: [a:seconds_to_ns, b:seconds_to_ns, c:seconds_to_ns]}}`)
+	if _, got := runRule(r, "16,0.25,x"); got["a"] != "16000000000" || got["b"] != "250000000" || got["c"] != "" {
+		t.Errorf("run with seconds_to_ns = %q, want a=16000000000, b=250000000 and no c", got)
+	}
 	// Without quoting, quotes are plain bytes.
 	r = compileRule(t, `{dataset: t.csv, csv: {quote: "", separator: "|", columns: [a, b]}}`)
 	if _, got := runRule(r, `"a|b"|c`, "a", "b"); got["a"] != `"a` || got["b"] != `b"` {

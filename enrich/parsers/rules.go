@@ -540,7 +540,7 @@ func (c *compiler) csvSteps(n *yaml.Node, what string) (step, error) {
 					typ := tAuto
 					if p, t, ok := strings.Cut(col, ":"); ok {
 						if typ, ok = convertTypes[t]; !ok {
-							return nil, c.errorf(kv.val.Content[j], "%s.columns[%d]: unknown type %q; use string, int, float, bool, ip, mac or lower", w, j, t)
+							return nil, c.errorf(kv.val.Content[j], "%s.columns[%d]: unknown type %q; use string, int, float, bool, ip, mac, lower or seconds_to_ns", w, j, t)
 						}
 						col = p
 					}
@@ -769,7 +769,7 @@ func (c *compiler) kvStep(n *yaml.Node, what string) (step, error) {
 				p, t, _ := strings.Cut(kv.val.Value, ":")
 				typ, ok := convertTypes[t]
 				if !ok {
-					return nil, c.errorf(kv.val, "%s: unknown type %q; use string, int, float, bool, ip, mac or lower", w, t)
+					return nil, c.errorf(kv.val, "%s: unknown type %q; use string, int, float, bool, ip, mac, lower or seconds_to_ns", w, t)
 				}
 				if err := checkPath(p); err != nil {
 					return nil, c.errorf(kv.val, "%s: %v", w, err)
@@ -830,7 +830,7 @@ func (c *compiler) renameStep(n *yaml.Node, what string) (step, error) {
 	return s, nil
 }
 
-var convertTypes = map[string]vtype{"string": tString, "int": tInt, "float": tFloat, "ip": tIP, "mac": tMAC, "lower": tLower, "bool": tBool}
+var convertTypes = map[string]vtype{"string": tString, "int": tInt, "float": tFloat, "ip": tIP, "mac": tMAC, "lower": tLower, "bool": tBool, "seconds_to_ns": tSecondsNS}
 
 func (c *compiler) convertStep(n *yaml.Node, what string) (step, error) {
 	pairs, err := c.mapping(n, what)
@@ -848,7 +848,7 @@ func (c *compiler) convertStep(n *yaml.Node, what string) (step, error) {
 		}
 		t, ok := convertTypes[name]
 		if !ok {
-			return nil, c.errorf(kv.val, "%s.%s: unknown type %q; use string, int, float, bool, ip, mac or lower", what, kv.key, name)
+			return nil, c.errorf(kv.val, "%s.%s: unknown type %q; use string, int, float, bool, ip, mac, lower or seconds_to_ns", what, kv.key, name)
 		}
 		s.paths = append(s.paths, kv.key)
 		s.types = append(s.types, t)
