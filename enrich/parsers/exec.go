@@ -14,17 +14,17 @@ import (
 type vtype uint8
 
 const (
-	tAuto      vtype = iota // by the path: *.ip address, *.port port, *.mac MAC, else string
-	tString                 // string as extracted
-	tInt                    // integer (left out when the value is not one)
-	tFloat                  // number (left out when the value is not one)
-	tBool                   // true/false, 1/0 (left out otherwise)
-	tIP                     // address (left out when the value is not one)
-	tMAC                    // MAC address (kept as a string when the value is not one)
-	tTime                   // num holds Unix nanoseconds
-	tLower                  // convert only: lower-case the value, keep the type
-	tPort                   // what tAuto means for *.port
-	tSecondsNS              // seconds (fractions allowed) written as integer nanoseconds (event.duration)
+	tAuto   vtype = iota // by the path: *.ip address, *.port port, *.mac MAC, else string
+	tString              // string as extracted
+	tInt                 // integer (left out when the value is not one)
+	tFloat               // number (left out when the value is not one)
+	tBool                // true/false, 1/0 (left out otherwise)
+	tIP                  // address (left out when the value is not one)
+	tMAC                 // MAC address (kept as a string when the value is not one)
+	tTime                // num holds Unix nanoseconds
+	tLower               // convert only: lower-case the value, keep the type
+	tPort                // what tAuto means for *.port
+	tSecNS               // seconds (fractions allowed) written as integer nanoseconds (event.duration)
 )
 
 // value is a typed constant of a rule file (set, map).
@@ -558,7 +558,7 @@ func (st *state) commitField(e *event.Event, key, val string, typ vtype, num uin
 		} else {
 			out.Type, out.S = event.FieldString, val
 		}
-	case tSecondsNS:
+	case tSecNS:
 		x, ok := parseFloat(val)
 		if !ok || x < 0 || x > 9e9 { // beyond int64 nanoseconds
 			return

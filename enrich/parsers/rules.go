@@ -830,7 +830,7 @@ func (c *compiler) renameStep(n *yaml.Node, what string) (step, error) {
 	return s, nil
 }
 
-var convertTypes = map[string]vtype{"string": tString, "int": tInt, "float": tFloat, "ip": tIP, "mac": tMAC, "lower": tLower, "bool": tBool, "seconds_to_ns": tSecondsNS}
+var convertTypes = map[string]vtype{"string": tString, "int": tInt, "float": tFloat, "ip": tIP, "mac": tMAC, "lower": tLower, "bool": tBool, "seconds_to_ns": tSecNS}
 
 func (c *compiler) convertStep(n *yaml.Node, what string) (step, error) {
 	pairs, err := c.mapping(n, what)
