@@ -47,6 +47,16 @@ func benchGroups(b *testing.B) map[string][]string {
 			k = "f5_asm"
 		case strings.HasPrefix(base, "netfilter_"):
 			k = "netfilter"
+		case strings.HasSuffix(base, "_unparsed.json"):
+			continue
+		case strings.HasPrefix(base, "pfsense_"):
+			k = "pfsense"
+		case strings.HasPrefix(base, "panw_"):
+			k = "panw"
+		case strings.HasPrefix(base, "mikrotik_"):
+			k = "mikrotik"
+		case strings.HasPrefix(base, "ubiquiti_"):
+			k = "ubiquiti"
 		case strings.HasPrefix(base, "cisco_"):
 			k = "cisco_asa"
 		case strings.HasPrefix(base, "fortinet_"):
@@ -77,7 +87,10 @@ func benchParse(b *testing.B, encode bool) {
 	d := syslog.NewDecoder(syslog.DecoderConfig{Location: time.UTC})
 	ctx := context.Background()
 	src := netip.MustParseAddrPort("192.0.2.1:514")
-	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "netfilter", "other", "cisco_asa", "fortinet", "juniper"} {
+	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "netfilter", "other", "cisco_asa", "fortinet", "juniper", "pfsense", "panw", "mikrotik", "ubiquiti"} {
+		if len(groups[k]) == 0 {
+			continue
+		}
 		pkts := packets(groups[k], src)
 		b.Run(k, func(b *testing.B) {
 			batch := event.NewBatch()
@@ -108,7 +121,10 @@ func BenchmarkHeader(b *testing.B) {
 	groups := benchGroups(b)
 	d := syslog.NewDecoder(syslog.DecoderConfig{Location: time.UTC, KeepOriginal: true})
 	src := netip.MustParseAddrPort("192.0.2.1:514")
-	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "netfilter", "cisco_asa", "fortinet", "juniper"} {
+	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "netfilter", "cisco_asa", "fortinet", "juniper", "pfsense", "panw", "mikrotik", "ubiquiti"} {
+		if len(groups[k]) == 0 {
+			continue
+		}
 		pkts := packets(groups[k], src)
 		b.Run(k, func(b *testing.B) {
 			batch := event.NewBatch()

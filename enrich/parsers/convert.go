@@ -296,6 +296,15 @@ func parseTime(layout, v string, loc *time.Location) (time.Time, bool) {
 		if t, ok := parseDateTime(v, 'T', loc); ok {
 			return t, true
 		}
+	case "2006/01/02 15:04:05": // PAN-OS
+		if len(v) == 19 && v[4] == '/' && v[7] == '/' {
+			var b [19]byte
+			copy(b[:], v)
+			b[4], b[7] = '-', '-'
+			if t, ok := parseDateTime(string(b[:]), ' ', loc); ok {
+				return t, true
+			}
+		}
 	}
 	t, err := time.ParseInLocation(layout, v, loc)
 	if err != nil {

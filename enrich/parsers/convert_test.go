@@ -1,6 +1,7 @@
 package parsers
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -20,7 +21,12 @@ func TestParseDateTime(t *testing.T) {
 		}
 	}
 	inputs = append(inputs, "", "2026-11-22 08:01:03.123", "2026-11-22 08:01", "2026-11-22  8:01:03", "+026-11-22 08:01:03", "2026-11-22 08:01:03Z")
-	for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02T15:04:05"} {
+	for _, v := range inputs[:len(inputs):len(inputs)] {
+		if len(v) > 7 {
+			inputs = append(inputs, v[:4]+strings.ReplaceAll(v[4:8], "-", "/")+v[8:]) // PAN-OS dates
+		}
+	}
+	for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006/01/02 15:04:05"} {
 		for _, loc := range locs {
 			for _, v := range inputs {
 				got, gotOK := parseTime(layout, v, loc)

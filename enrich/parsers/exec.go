@@ -635,6 +635,12 @@ func (st *state) commitTyped(e *event.Event, key, val string, typ vtype, num uin
 		} else {
 			out.Type, out.S = event.FieldString, val
 		}
+	case tDur: // a csv column's type (kv and convert convert it themselves)
+		n, ok := parseDuration(val)
+		if !ok {
+			return false
+		}
+		out.Type, out.U = event.FieldInt, uint64(n)
 	case tTime:
 		out.Type, out.U = event.FieldTime, num
 	default:

@@ -35,7 +35,25 @@ func FuzzProcess(f *testing.F) {
 	// Juniper: RT_FLOW texts cut short, NetScreen keys with spaces.
 	f.Add("<14>Nov 22 08:00:40 srx RT_FLOW: RT_FLOW_SESSION_CLOSE: session closed : 1.2.3.4/1->5.6.7.8/99999 0x0 x 1.2.3.4/1->5.6.7.8/2 a b c d e f g 6 p z z 1 1(1) 1( 99:99")
 	f.Add("<134>NetScreen device_id=x  [Root]system-notification-00257(traffic): src zone= dst zone= src-xlated ip= port= reason=")
-	for _, p := range []string{"meraki", "f5_asm", "netfilter", "cisco_asa", "fortinet", "juniper"} {
+	// Lines of the pfsense, panw, mikrotik and ubiquiti kinds: filterlog
+	// layouts cut short, PAN-OS types with missing or extra columns,
+	// RouterOS without a header.
+	for _, l := range []string{
+		"<134>Nov 22 08:00:00 filterlog[1]: 5,,,1,igb1,match,block,in,4,0x0,,244,1,0,none,6,tcp,40,203.0.113.9,192.0.2.1",
+		"<134>Nov 22 08:00:00 filterlog[1]: 5,,,1,igb1,match,block,in,6,0x00,0x00000,57,tcp,6,40,::1,::2,1,99999,x",
+		"<134>Nov 22 08:00:00 filterlog[1]: 5,,,1,igb1,match,pass,in,4,0x0,,64,1,0,none,1,icmp,84,1.2.3.4,5.6.7.8,tstampreply,1",
+		`<134>Nov 22 08:00:00 filterlog[1]: "5,,,1,"igb1",match,pass,in,4`,
+		"<14>Nov 22 08:00:00 PA 1,2026/11/22 08:00:00,0128,TRAFFIC,end,2561,2026/13/45 99:00:00,10.0.0.1,::1,0.0.0.0,x,r,,,ssl,vsys1,a,b,c,d,e,,1,1,70000,-1,0,0,0x0,tcp,allow,x,y",
+		`<14>Nov 22 08:00:00 PA 1,2026/11/22 08:00:00,0128,THREAT,url,0,2026/11/22 08:00:00,1.1.1.1,2.2.2.2,,,r,,,web,v,a,b,c,d,e,,1,1,1,1,0,0,0,tcp,alert,"a""b,c`,
+		"<14>Nov 22 08:00:00 PA 1,2026/11/22 08:00:00,0128,SYSTEM,general,0,2026/11/22 08:00:00,,general,,0,0,general,high",
+		"<30>firewall,info x input: in:e out:(unknown 0), src-mac zz, proto TCP (, 1.2.3.4:99999->[::1]:1, NAT (a->b:c)->d, len x",
+		"<30>firewall,info input: in:e out:e, connection-state:, proto ICMP (type 999, code -1), a->(b->c:), len 1",
+		"<4>Nov 22 08:00:00 u kernel: [A-B-C-D]IN= OUT= SRC=x DST= DESCR=\"unterminated",
+		"<4>Nov 22 08:00:00 u kernel: [] DESCR= IN=",
+	} {
+		f.Add(l)
+	}
+	for _, p := range []string{"meraki", "f5_asm", "netfilter", "cisco_asa", "fortinet", "juniper", "pfsense", "panw", "mikrotik", "ubiquiti"} {
 		stages = append(stages, newStage(f, Config{Routes: []Route{{Parser: p, Senders: []netip.Prefix{all, all4}}}}))
 	}
 	f.Fuzz(func(t *testing.T, line string) {

@@ -457,3 +457,43 @@ func sampleLines(t testing.TB) []string {
 	}
 	return out
 }
+
+// TestGoldenDetection runs every golden input through the default stage
+// (auto-detection, no routes) and checks that the parser that claimed it
+// is the one of the file's vendor: the file name's first word is the
+// dataset's first word (f5_asm_blocked: f5.asm; netfilter_icmpv6:
+// netfilter.log), and other_* files are claimed by no parser.
+func TestGoldenDetection(t *testing.T) {
+	s := newStage(t, Default())
+	files, err := filepath.Glob("testdata/golden/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden files: %v", err)
+	}
+	for _, file := range files {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g golden
+		if err := json.Unmarshal(raw, &g); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		vendor, _, _ := strings.Cut(filepath.Base(file), "_")
+		b := decode(t, g.Sender, g.Input)
+		if err := s.Process(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+		ds := b.All()[0].Syslog.Dataset
+		b.Release()
+		got, _, _ := strings.Cut(ds, ".")
+		if vendor == "other" {
+			if ds != "" {
+				t.Errorf("%s: claimed as %q, want no parser", file, ds)
+			}
+			continue
+		}
+		if got != vendor {
+			t.Errorf("%s: dataset %q, want one of vendor %s (the file name's first word)", file, ds, vendor)
+		}
+	}
+}

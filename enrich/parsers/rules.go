@@ -345,7 +345,7 @@ func (c *compiler) cond(n *yaml.Node, what string) (cond, error) {
 	return cd, nil
 }
 
-var ruleKeys = []string{"name", "when", "dataset", "index", "cut", "grok", "kv", "set", "rename", "convert", "map", "date", "remove"}
+var ruleKeys = []string{"name", "when", "dataset", "index", "cut", "csv", "grok", "kv", "set", "rename", "convert", "map", "date", "remove"}
 
 func (c *compiler) rule(n *yaml.Node, what string) (*rule, error) {
 	pairs, err := c.mapping(n, what, ruleKeys...)
@@ -388,6 +388,8 @@ func (c *compiler) rule(n *yaml.Node, what string) (*rule, error) {
 			continue
 		case "cut":
 			st, err = c.cutSteps(kv.val, w)
+		case "csv":
+			st, err = c.csvSteps(kv.val, w)
 		case "grok":
 			st, err = c.grokStep(kv.val, w)
 		case "kv":
@@ -517,6 +519,113 @@ func (c *compiler) cutSteps(n *yaml.Node, what string) (step, error) {
 		}
 		if s.head == "" && s.tail == "" {
 			return nil, c.errorf(cn, "%s: needs head or tail (or both)", w)
+		}
+		steps = append(steps, s)
+	}
+	if len(steps) == 1 {
+		return steps[0], nil
+	}
+	return steps, nil
+}
+
+func (c *compiler) csvSteps(n *yaml.Node, what string) (step, error) {
+	if n.Kind != yaml.SequenceNode {
+		n = &yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{n}, Line: n.Line}
+	}
+	var steps multiStep
+	for i, cn := range n.Content {
+		w := fmt.Sprintf("%s[%d]", what, i)
+		pairs, err := c.mapping(cn, w, "source", "separator", "quote", "columns", "rest", "min_columns", "if", "ignore_values")
+		if err != nil {
+			return nil, err
+		}
+		s := &csvStep{sep: ',', quote: '"'}
+		for _, kv := range pairs {
+			switch kv.key {
+			case "source":
+				s.source, err = c.source(kv, w)
+			case "separator", "quote":
+				var v string
+				if v, err = c.str(kv.val, w+"."+kv.key); err != nil {
+					break
+				}
+				switch {
+				case kv.key == "quote" && v == "":
+					s.quote = 0
+				case len(v) != 1:
+					err = c.errorf(kv.val, "%s.%s: %q; use one character", w, kv.key, v)
+				case kv.key == "quote":
+					s.quote = v[0]
+				default:
+					s.sep = v[0]
+				}
+			case "columns":
+				var cols []string
+				if kv.val.Kind != yaml.SequenceNode {
+					err = c.errorf(kv.val, "%s.columns: want a list of paths (\"\" skips a column)", w)
+					break
+				}
+				if cols, err = c.strs(kv.val, w+".columns"); err != nil {
+					break
+				}
+				for j, col := range cols {
+					typ := tAuto
+					if p, t, ok := strings.Cut(col, ":"); ok {
+						if typ, ok = convertTypes[t]; !ok {
+							return nil, c.errorf(kv.val.Content[j], "%s.columns[%d]: unknown type %q; use string, int, float, bool, ip, ipport, mac, lower or duration", w, j, t)
+						}
+						col = p
+					}
+					if col != "" {
+						if perr := checkPath(col); perr != nil {
+							return nil, c.errorf(kv.val.Content[j], "%s.columns[%d]: %v", w, j, perr)
+						}
+					}
+					s.columns = append(s.columns, col)
+					s.types = append(s.types, typ)
+				}
+			case "rest":
+				s.rest, err = c.path(kv.val, w+".rest")
+			case "ignore_values":
+				s.ignore, err = c.strs(kv.val, w+".ignore_values")
+			case "min_columns":
+				if kv.val.Kind != yaml.ScalarNode || kv.val.ShortTag() != "!!int" {
+					err = c.errorf(kv.val, "%s.min_columns: want a whole number", w)
+					break
+				}
+				s.minColumns, err = strconv.Atoi(kv.val.Value)
+				if err != nil || s.minColumns < 0 {
+					err = c.errorf(kv.val, "%s.min_columns: %q; want a whole number from 0", w, kv.val.Value)
+				}
+			case "if":
+				var ip []pair
+				if ip, err = c.mapping(kv.val, w+".if"); err != nil {
+					break
+				}
+				for _, x := range ip {
+					if perr := checkPath(x.key); perr != nil {
+						return nil, c.errorf(x.kNode, "%s.if: %v", w, perr)
+					}
+					vals, verr := c.strs(x.val, w+".if."+x.key)
+					if verr != nil {
+						return nil, verr
+					}
+					s.ifPaths = append(s.ifPaths, x.key)
+					s.ifVals = append(s.ifVals, vals)
+				}
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		if s.quote == s.sep {
+			return nil, c.errorf(cn, "%s: quote and separator are both %q", w, s.sep)
+		}
+		if len(s.columns) == 0 && s.rest == "" {
+			return nil, c.errorf(cn, "%s: needs columns (or rest)", w)
+		}
+		if s.minColumns > len(s.columns) {
+			return nil, c.errorf(cn, "%s: min_columns %d is more than the %d columns listed", w, s.minColumns, len(s.columns))
 		}
 		steps = append(steps, s)
 	}
