@@ -684,6 +684,9 @@ func tplFutureDoc(t *testing.T) []byte {
 	}
 	src, dst := endpoint("198.51.100.7"), endpoint("203.0.113.5")
 	src["locality"], dst["locality"] = "external", "internal"
+	// NAT addresses, as the firewall parsers write them.
+	src["nat"] = map[string]any{"ip": "192.0.2.77", "port": 40000}
+	dst["nat"] = map[string]any{"ip": "10.0.0.5", "port": 8443}
 	doc := map[string]any{
 		"@timestamp": "2026-11-24T03:22:09.123Z",
 		"message":    "Failed password for alice from 198.51.100.7 port 4242 ssh2",
