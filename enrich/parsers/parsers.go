@@ -1,5 +1,7 @@
-// Package vendor parses the messages of syslog events from known devices
-// (Cisco Meraki, F5 BIG-IP ASM, Linux netfilter/UFW/firewalld) into ECS
+// Package parsers parses the messages of syslog events from known devices
+// (Cisco Meraki, F5 BIG-IP ASM, Linux netfilter/UFW/firewalld, Cisco
+// ASA/FTD, FortiGate, Juniper, pfSense/OPNsense, PAN-OS, MikroTik,
+// Ubiquiti) into ECS
 // fields, following parser files: YAML rules shipped in configs/parsers
 // (embedded) plus those of syslog.parsers.rule_dirs, with grok patterns
 // from configs/patterns plus syslog.parsers.pattern_dirs. The rule
@@ -162,7 +164,7 @@ func (s *Stage) Indices() []string {
 }
 
 // Name implements pipeline.Stage.
-func (s *Stage) Name() string { return "vendor" }
+func (s *Stage) Name() string { return "parsers" }
 
 // Process parses the syslog events of b in place. It never fails: an event
 // a parser cannot parse is tagged, not dropped.
