@@ -523,8 +523,9 @@ func (d *Decoder) templateSet(ex *exporter, h *header, setID uint16, body []byte
 		}
 		n++
 		if err != nil {
-			d.m.tmplRefused.Inc()
-			el.add(&collector.DecodeError{Reason: "bad_template", Err: fmt.Errorf("set %d: %w", setID, err)})
+			err = fmt.Errorf("set %d: %w", setID, err)
+			d.refuseTemplate(ex, err)
+			el.add(&collector.DecodeError{Reason: "bad_template", Err: err})
 			if rest == nil || errors.Is(err, errShortTemplate) {
 				return n, changed
 			}
@@ -539,13 +540,25 @@ func (d *Decoder) templateSet(ex *exporter, h *header, setID uint16, body []byte
 		options := setID == 1 || setID == 3
 		t, err := compile(h.version, rec.id, options, rec.scope, rec.fields)
 		if err != nil {
-			d.m.tmplRefused.Inc()
+			d.refuseTemplate(ex, err)
 			el.add(&collector.DecodeError{Reason: "bad_template", Err: err})
 			continue
 		}
 		if d.addTemplate(ex, t, h.recvNs) {
 			changed = true
 		}
+	}
+}
+
+// refuseTemplate counts a template that cannot be decoded and logs it (at
+// most once per limiter interval, with the number not logged): its data sets
+// wait for a template that never comes and expire, counted in
+// sluice_netflow_pending_dropped_total, so the line says why.
+func (d *Decoder) refuseTemplate(ex *exporter, err error) {
+	d.m.tmplRefused.Inc()
+	if ok, sup := d.limiter.Allow("template_refused"); ok {
+		d.log.Warn("template refused: its records cannot be decoded", "exporter", ex.key.addr,
+			"version", versionName(ex.key.version), "observation_domain", ex.key.domain, "err", err, "suppressed", sup)
 	}
 }
 

@@ -10,7 +10,9 @@ import (
 // penReverse is the private enterprise number of RFC 5103 reverse IEs.
 const penReverse = 29305
 
-// varLen is the field length that marks an IPFIX variable-length field (RFC 7011 §7).
+// varLen is the field length that marks a variable-length field: IPFIX
+// (RFC 7011 §7), and NetFlow v9 from exporters that borrowed the encoding
+// (H3C/Huawei NetStream), which RFC 3954 does not describe.
 const varLen = 0xffff
 
 // fieldSpec is one field specifier of a template as the exporter sent it.
@@ -102,8 +104,8 @@ type template struct {
 	options bool
 	scope   int // number of scope fields (the first ones); options templates only
 	fields  []fieldSpec
-	ops     []fieldOp
-	fixed   bool // no variable-length field: ops[i].off is valid
+	ops     []fieldOp // one per field that carries data (zero-length fields have none)
+	fixed   bool      // no variable-length field: ops[i].off is valid
 	// keysOK: every op key is unique and not one the encoder writes itself,
 	// so events from this template can set event.Event.KeysChecked.
 	keysOK bool
@@ -116,11 +118,11 @@ type template struct {
 }
 
 var (
-	errZeroLength = errors.New("zero-length field")
-	errTooLong    = errors.New("record longer than 65535 bytes")
-	errNoFields   = errors.New("no fields")
-	errBadID      = errors.New("template ID below 256")
-	errBadScope   = errors.New("bad scope field count")
+	errNoData   = errors.New("every field has length 0: records would carry no data")
+	errTooLong  = errors.New("record longer than 65535 bytes")
+	errNoFields = errors.New("no fields")
+	errBadID    = errors.New("template ID below 256")
+	errBadScope = errors.New("bad scope field count")
 )
 
 // compile builds the field ops of a template; scopeV9 tells that the first
@@ -141,15 +143,19 @@ func compile(version uint16, id uint16, options bool, scope int, fields []fieldS
 	if options && (scope < minScope || scope > len(fields)) || !options && scope != 0 {
 		return nil, fmt.Errorf("template %d: %w (%d of %d)", id, errBadScope, scope, len(fields))
 	}
-	t := &template{id: id, options: options, scope: scope, fields: fields, ops: make([]fieldOp, len(fields)), fixed: true}
+	t := &template{id: id, options: options, scope: scope, fields: fields, ops: make([]fieldOp, 0, len(fields)), fixed: true}
 	off := 0
 	for i, f := range fields {
 		if f.Len == 0 {
-			return nil, fmt.Errorf("template %d field %d (ie %d): %w", id, i, f.ID, errZeroLength)
+			// A field of length 0 occupies no bytes of the record (some
+			// exporters announce fields they do not fill): nothing to
+			// write, and the other fields stay decodable.
+			continue
 		}
-		op := &t.ops[i]
+		t.ops = append(t.ops, fieldOp{})
+		op := &t.ops[len(t.ops)-1]
 		op.length = f.Len
-		if f.Len == varLen && version == 10 {
+		if f.Len == varLen {
 			t.fixed = false
 			off++ // the one-byte length prefix is the least a variable field takes
 		} else {
@@ -175,6 +181,9 @@ func compile(version uint16, id uint16, options bool, scope int, fields []fieldS
 			continue
 		}
 		op.kind, op.h = kindAndHandler(f.ID, ieTable[f.ID].typ, f.Len, version)
+	}
+	if len(t.ops) == 0 {
+		return nil, fmt.Errorf("template %d: %w", id, errNoData)
 	}
 	if off > 65535 {
 		return nil, fmt.Errorf("template %d: %w", id, errTooLong)

@@ -1,0 +1,149 @@
+package netflow
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sluicelab/sluice/internal/event"
+)
+
+// Tests of the flow decoder gaps of issue 15, each from packets built here.
+
+// H3C/Huawei NetStream send NetFlow v9 templates with fields of length
+// 65535 and encode them as IPFIX variable-length fields (RFC 7011 §7: one
+// length byte, or 255 and two length bytes); RFC 3954 does not mention them.
+// Before, such a template compiled to a record of more than 64 KiB, so its
+// records never fitted a datagram and were dropped without a word.
+func TestV9VariableLengthFields(t *testing.T) {
+	d, reg := newTestDecoder(t, Default())
+	h := v9Header{uptimeMs: testUptimeMs, secs: testSecs, sourceID: 3}
+	long := strings.Repeat("x", 300)
+	pkt := v9Packet(h,
+		set(0, tmpl(1000, fs(8, 4), fs(96, varLen), fs(12, 4), fs(82, varLen), fs(1, 4), fs(2, 4))),
+		set(1000,
+			cat(ip("10.0.0.1"), u8(5), []byte("https"), ip("10.0.0.2"), u8(0), u32(1500), u32(3)),
+			cat(ip("10.0.0.3"), u8(255), u16(300), []byte(long), ip("10.0.0.4"), u8(4), []byte("eth0"), u32(64), u32(1)),
+		),
+	)
+	evs := decodeOK(t, d, exporterA, pkt)
+	if len(evs) != 2 {
+		t.Fatalf("Decode() = %d events, want 2", len(evs))
+	}
+	for i, w := range []struct {
+		src, dst, app, ifname string
+		bytes                 uint64
+	}{
+		{"10.0.0.1", "10.0.0.2", "https", "", 1500},
+		{"10.0.0.3", "10.0.0.4", long, "eth0", 64},
+	} {
+		e := &evs[i]
+		if e.Src.IP.String() != w.src || e.Dst.IP.String() != w.dst || e.Flow.Bytes != w.bytes {
+			t.Errorf("event %d: src %v dst %v bytes %d, want %s %s %d", i, e.Src.IP, e.Dst.IP, e.Flow.Bytes, w.src, w.dst, w.bytes)
+		}
+		if f := field(t, e, "application_name"); f.S != w.app {
+			t.Errorf("event %d: application_name = %q, want %q", i, f.S, w.app)
+		}
+		if f := field(t, e, "interface_name"); f.S != w.ifname {
+			t.Errorf("event %d: interface_name = %q, want %q", i, f.S, w.ifname)
+		}
+	}
+	if got := counter(t, reg, "sluice_netflow_records_total", "version", "9"); got != 2 {
+		t.Errorf("sluice_netflow_records_total{version=9} = %v, want 2", got)
+	}
+	// A record whose length byte runs past the set is not invented.
+	pkt = v9Packet(h, set(1000, cat(ip("10.0.0.1"), u8(200), []byte("short"))))
+	if evs := decodeOK(t, d, exporterA, pkt); len(evs) != 0 {
+		t.Errorf("truncated variable-length record: %d events, want 0", len(evs))
+	}
+}
+
+// Fields of length 0 occupy no bytes: the record around them is decoded
+// and they are not written, in v9 data and options templates and in IPFIX.
+func TestZeroLengthFields(t *testing.T) {
+	rec := cat(ip("10.0.0.1"), ip("10.0.0.2"), u32(700), u32(7))
+	fields := []fieldSpec{fs(8, 4), fs(10, 0), fs(12, 4), fs(1, 4), fs(95, 0), fs(2, 4), fs(14, 0)}
+	for _, tc := range []struct {
+		name string
+		pkt  []byte
+	}{
+		{"v9", v9Packet(v9Header{uptimeMs: testUptimeMs, secs: testSecs}, set(0, tmpl(400, fields...)), set(400, rec, rec))},
+		{"ipfix", ipfixPacket(ipfixHeader{secs: testSecs}, set(2, tmpl(400, fields...)), set(400, rec, rec))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, reg := newTestDecoder(t, Default())
+			evs := decodeOK(t, d, exporterA, tc.pkt)
+			if len(evs) != 2 {
+				t.Fatalf("Decode() = %d events, want 2", len(evs))
+			}
+			for i := range evs {
+				e := &evs[i]
+				if e.Src.IP.String() != "10.0.0.1" || e.Dst.IP.String() != "10.0.0.2" || e.Flow.Bytes != 700 || e.Flow.Packets != 7 {
+					t.Errorf("event %d: %v -> %v bytes %d packets %d", i, e.Src.IP, e.Dst.IP, e.Flow.Bytes, e.Flow.Packets)
+				}
+				for _, k := range []string{"ingress_interface", "application_id", "egress_interface"} {
+					if _, ok := e.FieldByKey(k); ok {
+						t.Errorf("event %d: zero-length field %s written", i, k)
+					}
+				}
+				if len(e.NetFlow) != 4 {
+					t.Errorf("event %d: %d netflow fields, want 4", i, len(e.NetFlow))
+				}
+			}
+			if got := counter(t, reg, "sluice_netflow_template_changes_total", "action", "refused"); got != 0 {
+				t.Errorf("refused templates = %v, want 0", got)
+			}
+		})
+	}
+	t.Run("v9 options", func(t *testing.T) {
+		d, _ := newTestDecoder(t, Default())
+		h := v9Header{uptimeMs: testUptimeMs, secs: testSecs}
+		decodeOK(t, d, exporterA, v9Packet(h,
+			set(1, v9OptTmpl(401, []fieldSpec{fs(1, 4), fs(2, 0)}, []fieldSpec{fs(48, 1), fs(84, 0), fs(34, 4)})),
+			set(401, cat(u32(0), u8(5), u32(50))),
+			set(0, tmpl(402, fs(8, 4), fs(1, 4), fs(48, 1)))))
+		evs := decodeOK(t, d, exporterA, v9Packet(h, set(402, cat(ip("10.0.0.9"), u32(10), u8(5)))))
+		if len(evs) != 1 || evs[0].Flow.SamplingRate != 50 || evs[0].Flow.Bytes != 500 {
+			t.Fatalf("flow after options with zero-length fields: %+v", evs)
+		}
+	})
+}
+
+// A template whose records would carry nothing cannot be decoded: it is
+// refused, counted and logged, never dropped silently.
+func TestUndecodableTemplateCountedAndLogged(t *testing.T) {
+	var logs bytes.Buffer
+	reg := prometheus.NewRegistry()
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	d, err := newDecoder(Default(), logger, reg, func() time.Time { return testReceived })
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := v9Header{uptimeMs: testUptimeMs, secs: testSecs}
+	evs, err := decodeAt(d, exporterA, v9Packet(h, set(0, tmpl(500, fs(8, 0), fs(12, 0))), set(0, tmpl(501, fs(8, 4)))), testReceived)
+	wantReasons(t, err, "bad_template")
+	if len(evs) != 0 {
+		t.Errorf("Decode() = %d events, want 0", len(evs))
+	}
+	if got := counter(t, reg, "sluice_netflow_template_changes_total", "action", "refused"); got != 1 {
+		t.Errorf("sluice_netflow_template_changes_total{action=refused} = %v, want 1", got)
+	}
+	if got := counter(t, reg, "sluice_netflow_template_changes_total", "action", "add"); got != 1 {
+		t.Errorf("sluice_netflow_template_changes_total{action=add} = %v, want 1 (the good template after it)", got)
+	}
+	line := logs.String()
+	if !strings.Contains(line, "template refused") || !strings.Contains(line, "template 500") || !strings.Contains(line, "exporter=192.0.2.1") {
+		t.Errorf("log = %q, want a template refused line naming template 500 and its exporter", line)
+	}
+	// The good template of the same set works.
+	evs = decodeOK(t, d, exporterA, v9Packet(h, set(501, ip("10.1.1.1"))))
+	if len(evs) != 1 || evs[0].Src.IP.String() != "10.1.1.1" {
+		t.Errorf("data of template 501: %+v", evs)
+	}
+}
+
+var _ = event.KindFlow
