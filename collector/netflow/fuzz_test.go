@@ -121,6 +121,8 @@ func FuzzDecodeIPFIX(f *testing.F) {
 		ipfixPacket(hx, set(3, ipfixOptTmpl(301, 1, fs(302, 8), fs(305, 4), fs(306, 4), fs(160, 8))),
 			set(301, cat(u64(1), u32(1), u32(99), u64(1)))),
 		ipfixPacket(hx, set(2, tmpl(256)), set(2, tmpl(2)), set(3, tmpl(3))),
+		ipfixPacket(hx, set(2, tmpl(304, fs(8, 4), fs(27, 16), fs(12, 4), fs(28, 16), fs(15, 4), fs(62, 16), fs(130, 4), fs(131, 16))),
+			set(304, cat(u32(0), ip("2001:db8::1"), ip("10.0.0.2"), make([]byte, 16), u32(0), make([]byte, 16), ip("192.0.2.1"), ip("2001:db8::9")))),
 		ipfixPacket(hx, set(2, tmpl(303, fs(8, 4), fs(1, 0), fs(12, 4))), set(303, cat(ip("10.0.0.1"), ip("10.0.0.2")))),
 		ipfixPacket(hx, set(2, tmpl(302, fs(154, 8), fs(157, 8), fs(158, 4), fs(161, 4), fs(311, 8), fs(276, 1))),
 			set(302, make([]byte, 33))),

@@ -147,3 +147,84 @@ func TestUndecodableTemplateCountedAndLogged(t *testing.T) {
 }
 
 var _ = event.KindFlow
+
+// Some exporters fill every record of a dual-stack template with both
+// families, the one the flow is not all zeros. The real address wins in
+// source/destination whatever the field order, and the all-zero twin of a
+// real address (next hop, exporter, post-NAT, ...) is not written.
+func TestDualFamilyRecords(t *testing.T) {
+	fields := []fieldSpec{fs(8, 4), fs(27, 16), fs(12, 4), fs(28, 16), fs(15, 4), fs(62, 16),
+		fs(130, 4), fs(131, 16), fs(225, 4), fs(281, 16), fs(4, 1), fs(1, 4), fs(2, 4)}
+	// The same fields, IPv6 first.
+	swapped := []fieldSpec{fs(27, 16), fs(8, 4), fs(28, 16), fs(12, 4), fs(62, 16), fs(15, 4),
+		fs(131, 16), fs(130, 4), fs(281, 16), fs(225, 4), fs(4, 1), fs(1, 4), fs(2, 4)}
+	z4, z6 := ip("0.0.0.0"), ip("::")
+	v6rec := cat(z4, ip("2001:db8::1"), z4, ip("2001:db8::2"), z4, ip("2001:db8::fe"), z4, ip("2001:db8::a"), z4, ip("2001:db8::5"), u8(6), u32(100), u32(1))
+	v4rec := cat(ip("10.0.0.1"), z6, ip("10.0.0.2"), z6, ip("10.0.0.254"), z6, ip("192.0.2.1"), z6, ip("198.51.100.5"), z6, u8(6), u32(100), u32(1))
+	swap := func(r []byte) []byte { // the record of swapped from one of fields
+		return cat(r[4:20], r[0:4], r[24:40], r[20:24], r[44:60], r[40:44], r[64:80], r[60:64], r[84:100], r[80:84], r[100:])
+	}
+	type want struct {
+		src, dst string
+		present  []string
+		absent   []string
+	}
+	w6 := want{"2001:db8::1", "2001:db8::2",
+		[]string{"source_ipv6_address", "destination_ipv6_address", "ip_next_hop_ipv6_address", "exporter_ipv6_address", "post_nat_source_ipv6_address"},
+		[]string{"source_ipv4_address", "destination_ipv4_address", "ip_next_hop_ipv4_address", "exporter_ipv4_address", "post_nat_source_ipv4_address"}}
+	w4 := want{"10.0.0.1", "10.0.0.2", w6.absent, w6.present}
+	for _, tc := range []struct {
+		name   string
+		fields []fieldSpec
+		rec    []byte
+		w      want
+	}{
+		{"v6 flow, v4 first", fields, v6rec, w6},
+		{"v4 flow, v4 first", fields, v4rec, w4},
+		{"v6 flow, v6 first", swapped, swap(v6rec), w6},
+		{"v4 flow, v6 first", swapped, swap(v4rec), w4},
+	} {
+		for _, version := range []uint16{9, 10} {
+			t.Run(tc.name+"/"+versionName(version), func(t *testing.T) {
+				d, _ := newTestDecoder(t, Default())
+				var pkt []byte
+				if version == 9 {
+					pkt = v9Packet(v9Header{uptimeMs: testUptimeMs, secs: testSecs}, set(0, tmpl(600, tc.fields...)), set(600, tc.rec))
+				} else {
+					pkt = ipfixPacket(ipfixHeader{secs: testSecs}, set(2, tmpl(600, tc.fields...)), set(600, tc.rec))
+				}
+				evs := decodeOK(t, d, exporterA, pkt)
+				if len(evs) != 1 {
+					t.Fatalf("Decode() = %d events, want 1", len(evs))
+				}
+				e := &evs[0]
+				if e.Src.IP.String() != tc.w.src || e.Dst.IP.String() != tc.w.dst {
+					t.Errorf("source %v destination %v, want %s %s", e.Src.IP, e.Dst.IP, tc.w.src, tc.w.dst)
+				}
+				for _, k := range tc.w.present {
+					if f := field(t, e, k); f.IP.IsUnspecified() {
+						t.Errorf("netflow.%s = %v, want the real address", k, f.IP)
+					}
+				}
+				for _, k := range tc.w.absent {
+					if f, ok := e.FieldByKey(k); ok {
+						t.Errorf("all-zero netflow.%s = %v written next to its real twin", k, f.IP)
+					}
+				}
+				doc := string(e.AppendJSON(nil))
+				if strings.Contains(doc, `"0.0.0.0"`) || strings.Contains(doc, `"::"`) {
+					t.Errorf("document has an all-zero address: %s", doc)
+				}
+			})
+		}
+	}
+	// Both families zero: nothing is invented, the fields stay as sent.
+	t.Run("both zero", func(t *testing.T) {
+		d, _ := newTestDecoder(t, Default())
+		rec := cat(z4, z6, z4, z6, z4, z6, z4, z6, z4, z6, u8(6), u32(100), u32(1))
+		evs := decodeOK(t, d, exporterA, ipfixPacket(ipfixHeader{secs: testSecs}, set(2, tmpl(600, fields...)), set(600, rec)))
+		if len(evs) != 1 || len(evs[0].NetFlow) != len(fields) || !evs[0].Src.IP.IsUnspecified() {
+			t.Fatalf("both families zero: %+v", evs)
+		}
+	})
+}

@@ -644,6 +644,10 @@ func (d *Decoder) record(ex *exporter, h *header, t *template, rec []byte, b *ev
 		}
 	}
 	used := t.recLen
+	base := 0
+	if e != nil {
+		base = len(e.NetFlow)
+	}
 	if t.fixed {
 		rec = rec[:t.recLen]
 		for i := range t.ops {
@@ -678,12 +682,54 @@ func (d *Decoder) record(ex *exporter, h *header, t *template, rec []byte, b *ev
 		used = off
 	}
 	if e != nil {
+		if t.famPairs != nil {
+			dropZeroTwins(e, base, t.famPairs)
+		}
 		d.finishFlow(e, &st, h, ex, 0)
 		e.KeysChecked = t.keysOK
 	} else {
 		d.applyOptions(ex, &st)
 	}
 	return used, true
+}
+
+// dropZeroTwins removes from e's netflow fields (those of the record start
+// at base, one per op) the all-zero address of an IPv4/IPv6 pair whose
+// other family is a real address: it is a placeholder, not a value.
+func dropZeroTwins(e *event.Event, base int, pairs [][2]int) {
+	var drop [2]int // at most one per pair, usually one pair in all
+	var more []int
+	n := 0
+	for _, p := range pairs {
+		a, b := &e.NetFlow[base+p[0]], &e.NetFlow[base+p[1]]
+		if a.Type != event.FieldIP || b.Type != event.FieldIP {
+			continue
+		}
+		i := -1
+		switch {
+		case a.IP.IsUnspecified() && !b.IP.IsUnspecified():
+			i = base + p[0]
+		case b.IP.IsUnspecified() && !a.IP.IsUnspecified():
+			i = base + p[1]
+		}
+		if i < 0 {
+			continue
+		}
+		if n < len(drop) {
+			drop[n] = i
+		} else {
+			more = append(more, i)
+		}
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	idx := append(drop[:min(n, len(drop))], more...)
+	slices.Sort(idx)
+	for k := len(idx) - 1; k >= 0; k-- {
+		e.NetFlow = slices.Delete(e.NetFlow, idx[k], idx[k]+1)
+	}
 }
 
 func (d *Decoder) abandon(e *event.Event, b *event.Batch) (int, bool) {

@@ -122,11 +122,18 @@ func (d *Decoder) field(op *fieldOp, v []byte, e *event.Event, st *recState, ex 
 		} else {
 			ip = netip.AddrFrom16([16]byte(v))
 		}
+		// A record may carry both families of an address with one of them
+		// all zeros (the one the flow is not); the real address wins,
+		// whatever the field order.
 		switch op.h {
 		case hSrcIP:
-			st.srcIP = ip
+			if !ip.IsUnspecified() || !st.srcIP.IsValid() {
+				st.srcIP = ip
+			}
 		case hDstIP:
-			st.dstIP = ip
+			if !ip.IsUnspecified() || !st.dstIP.IsValid() {
+				st.dstIP = ip
+			}
 		}
 		if e != nil {
 			e.NetFlow = append(e.NetFlow, event.Field{Key: op.key, Type: event.FieldIP, IP: ip})

@@ -109,7 +109,11 @@ type template struct {
 	// keysOK: every op key is unique and not one the encoder writes itself,
 	// so events from this template can set event.Event.KeysChecked.
 	keysOK bool
-	recLen int // record length when fixed, else the minimum record length
+	// famPairs are the ops (indexes) of IPv4/IPv6 twins of one address
+	// (source, destination, next hops, exporter, ...) that the template
+	// carries both of; nil for nearly every template.
+	famPairs [][2]int
+	recLen   int // record length when fixed, else the minimum record length
 
 	// Guarded by the exporter's mu: when it was last announced or used
 	// (receive time, unix ns) and whether a data set was decoded with it.
@@ -190,12 +194,50 @@ func compile(version uint16, id uint16, options bool, scope int, fields []fieldS
 	}
 	t.recLen = off
 	t.keysOK = uniqueKeys(t.ops)
+	if !options {
+		t.famPairs = familyPairs(fields)
+	}
 	if !t.fixed {
 		for i := range t.ops {
 			t.ops[i].off = -1
 		}
 	}
 	return t, nil
+}
+
+// familyTwins maps the IPv4 address IEs to their IPv6 twins: source and
+// destination (8/27, 12/28), next hops (15/62, 18/63), exporter (130/131),
+// collector (211/212), post-NAT source and destination (225/281, 226/282),
+// prefixes (44/170, 45/169) and the MPLS top label address (47/140).
+var familyTwins = map[uint16]uint16{8: 27, 12: 28, 15: 62, 18: 63, 130: 131, 211: 212, 225: 281, 226: 282, 44: 170, 45: 169, 47: 140}
+
+// familyPairs returns the op indexes of the IPv4/IPv6 twins fields carries
+// both of, as addresses (lengths 4 and 16). Zero-length fields have no op.
+func familyPairs(fields []fieldSpec) [][2]int {
+	var pairs [][2]int
+	opIndex := func(id, l uint16) int {
+		n := 0
+		for _, f := range fields {
+			if f.Len == 0 {
+				continue
+			}
+			if f.PEN == 0 && f.ID == id && f.Len == l {
+				return n
+			}
+			n++
+		}
+		return -1
+	}
+	for _, f := range fields {
+		v6, ok := familyTwins[f.ID]
+		if f.PEN != 0 || !ok || f.Len != 4 {
+			continue
+		}
+		if i, j := opIndex(f.ID, 4), opIndex(v6, 16); i >= 0 && j >= 0 && !slices.Contains(pairs, [2]int{i, j}) {
+			pairs = append(pairs, [2]int{i, j})
+		}
+	}
+	return pairs
 }
 
 // uniqueKeys reports whether the keys of ops are distinct and none is a key
