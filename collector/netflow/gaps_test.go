@@ -3,6 +3,8 @@ package netflow
 import (
 	"bytes"
 	"log/slog"
+	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -225,6 +227,80 @@ func TestDualFamilyRecords(t *testing.T) {
 		evs := decodeOK(t, d, exporterA, ipfixPacket(ipfixHeader{secs: testSecs}, set(2, tmpl(600, fields...)), set(600, rec)))
 		if len(evs) != 1 || len(evs[0].NetFlow) != len(fields) || !evs[0].Src.IP.IsUnspecified() {
 			t.Fatalf("both families zero: %+v", evs)
+		}
+	})
+}
+
+// PSAMP selectors (RFC 5476/5477) report their sampling as the parameters
+// of their selectorAlgorithm. When a record carries parameters of several
+// algorithms, those of the algorithm it names win; without one, the NetFlow
+// v9 interval, then count-based, n-out-of-N and probability parameters.
+func TestPSAMPSampling(t *testing.T) {
+	// Options template: selectorId scope, then every parameter sluice reads.
+	opt := ipfixOptTmpl(700, 1, fs(302, 4), fs(304, 2), fs(305, 4), fs(306, 4), fs(309, 4), fs(310, 4), fs(311, 8), fs(34, 4))
+	data := tmpl(701, fs(8, 4), fs(302, 4), fs(1, 4), fs(2, 4))
+	type params struct {
+		algo             uint16
+		interval, space  uint32
+		size, population uint32
+		probability      float64
+		v9Interval       uint32
+	}
+	for _, tc := range []struct {
+		name string
+		p    params
+		rate uint64
+	}{
+		{"count-based", params{algo: 1, interval: 1, space: 49}, 50},
+		{"n-out-of-N", params{algo: 3, size: 1, population: 200}, 200},
+		{"n-out-of-N, 5 of 1000", params{algo: 3, size: 5, population: 1000}, 200},
+		{"probabilistic", params{algo: 4, probability: 0.001}, 1000},
+		{"n-out-of-N wins over count-based parameters", params{algo: 3, interval: 1, space: 9, size: 1, population: 300}, 300},
+		{"count-based wins over n-out-of-N parameters", params{algo: 1, interval: 1, space: 9, size: 1, population: 300}, 10},
+		{"count-based wins over the v9 interval", params{algo: 1, interval: 2, space: 198, v9Interval: 7}, 100},
+		{"time-based: only the v9 interval", params{algo: 2, interval: 1, space: 9, v9Interval: 7}, 7},
+		{"time-based, nothing else: unknown", params{algo: 2, interval: 1, space: 9}, 0},
+		{"no algorithm: n-out-of-N alone", params{size: 1, population: 64}, 64},
+		{"no algorithm: v9 interval first", params{size: 1, population: 64, v9Interval: 8}, 8},
+		{"named algorithm without its parameters: the others", params{algo: 3, interval: 1, space: 19}, 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, _ := newTestDecoder(t, Default())
+			hx := ipfixHeader{secs: testSecs, domain: 9}
+			p := tc.p
+			decodeOK(t, d, exporterA, ipfixPacket(hx,
+				set(3, opt),
+				set(700, cat(u32(42), u16(p.algo), u32(p.interval), u32(p.space), u32(p.size), u32(p.population),
+					u64(math.Float64bits(p.probability)), u32(p.v9Interval))),
+				set(2, data)))
+			evs := decodeOK(t, d, exporterA, ipfixPacket(hx, set(701, cat(ip("10.0.0.1"), u32(42), u32(1000), u32(10)))))
+			if len(evs) != 1 {
+				t.Fatalf("Decode() = %d events, want 1", len(evs))
+			}
+			e := &evs[0]
+			scale := max(tc.rate, 1)
+			if e.Flow.SamplingRate != tc.rate || e.Flow.Bytes != 1000*scale || e.Flow.Packets != 10*scale {
+				t.Errorf("rate %d bytes %d packets %d, want rate %d bytes %d packets %d",
+					e.Flow.SamplingRate, e.Flow.Bytes, e.Flow.Packets, tc.rate, 1000*scale, 10*scale)
+			}
+			if unknown := e.Tags.Has(event.TagSamplingUnknown); unknown != (tc.rate == 0) {
+				t.Errorf("tag _sampling_rate_unknown = %v, want %v", unknown, tc.rate == 0)
+			}
+			doc := string(e.AppendJSON(nil))
+			if wantRate := `"sampling_rate":` + strconv.FormatUint(tc.rate, 10); tc.rate > 1 && !strings.Contains(doc, wantRate) {
+				t.Errorf("document lacks %s: %s", wantRate, doc)
+			}
+		})
+	}
+	// A data record can carry its selector's parameters itself.
+	t.Run("in the data record", func(t *testing.T) {
+		d, _ := newTestDecoder(t, Default())
+		hx := ipfixHeader{secs: testSecs}
+		evs := decodeOK(t, d, exporterA, ipfixPacket(hx,
+			set(2, tmpl(702, fs(8, 4), fs(304, 1), fs(309, 2), fs(310, 2), fs(1, 4))),
+			set(702, cat(ip("10.0.0.1"), u8(3), u16(1), u16(500), u32(40)))))
+		if len(evs) != 1 || evs[0].Flow.SamplingRate != 500 || evs[0].Flow.Bytes != 20000 {
+			t.Fatalf("record with its own n-out-of-N parameters: %+v", evs)
 		}
 	})
 }

@@ -41,6 +41,8 @@ const (
 	fICMPTypeCode
 	fICMPType
 	fICMPCode
+	fAlgorithm
+	fProbability
 )
 
 // recState gathers the typed facts of one record while its fields are
@@ -65,7 +67,9 @@ type recState struct {
 	samplerID, selectorID  uint64
 	pktInterval, pktSpace  uint64
 	size, population       uint64
-	icmpTypeCode           uint16 // IE 32/139, or type (176/178) and code (177/179)
+	algorithm              uint64  // PSAMP selectorAlgorithm (RFC 5477 §8.2.1)
+	probability            float64 // PSAMP samplingProbability
+	icmpTypeCode           uint16  // IE 32/139, or type (176/178) and code (177/179)
 }
 
 // beUint reads a big-endian unsigned integer of 1 to 8 bytes (RFC 7011 §6.2
@@ -330,24 +334,102 @@ func (st *recState) set(h handler, u uint64) {
 	case hSamplingPopulation:
 		st.population = u
 		st.f |= fPopulation
+	case hSelectorAlgorithm:
+		st.algorithm = u
+		st.f |= fAlgorithm
+	case hSamplingProbability:
+		st.probability = math.Float64frombits(u)
+		st.f |= fProbability
 	}
 }
 
+// PSAMP selector algorithms (RFC 5477 §8.2.1, IANA "PSAMP Parameters")
+// whose parameters give a 1-in-N packet sampling rate.
+const (
+	algoCountBased  = 1 // systematic count-based: samplingPacketInterval, samplingPacketSpace
+	algoNOutOfN     = 3 // random n-out-of-N: samplingSize, samplingPopulation
+	algoProbability = 4 // uniform probabilistic: samplingProbability
+)
+
 // ownRate is the sampling rate a record states itself (RFC 3954 SAMPLING_INTERVAL,
-// RFC 7012 samplerRandomInterval, RFC 5477 count-based and random n-out-of-N
-// parameters), or 0.
+// RFC 7012 samplerRandomInterval, RFC 5477 count-based, random n-out-of-N and
+// uniform probabilistic parameters), or 0. When the record names its PSAMP
+// selectorAlgorithm, the parameters of that algorithm win over any others it
+// carries; a selector that is no 1-in-N packet sampling (time-based,
+// filtering) leaves only the NetFlow v9 interval fields to go by.
 func (st *recState) ownRate() uint64 {
+	if st.f&fAlgorithm != 0 && st.algorithm != 0 { // 0 is reserved: none named
+		switch st.algorithm {
+		case algoCountBased:
+			if r := st.countRate(); r > 0 {
+				return r
+			}
+		case algoNOutOfN:
+			if r := st.nOutOfNRate(); r > 0 {
+				return r
+			}
+		case algoProbability:
+			if r := st.probabilityRate(); r > 0 {
+				return r
+			}
+		default:
+			return st.intervalRate()
+		}
+	}
+	if r := st.intervalRate(); r > 0 {
+		return r
+	}
+	if r := st.countRate(); r > 0 {
+		return r
+	}
+	if r := st.nOutOfNRate(); r > 0 {
+		return r
+	}
+	return st.probabilityRate()
+}
+
+// intervalRate is the rate of NetFlow v9 SAMPLING_INTERVAL (IE 34) or
+// samplerRandomInterval (IE 50), or 0.
+func (st *recState) intervalRate() uint64 {
 	switch {
 	case st.f&fInterval != 0 && st.interval > 0:
 		return st.interval
 	case st.f&fRandInterval != 0 && st.randInterval > 0:
 		return st.randInterval
-	case st.f&fPktInterval != 0 && st.pktInterval > 0:
-		return (st.pktInterval + st.pktSpace) / st.pktInterval
-	case st.f&fSize != 0 && st.f&fPopulation != 0 && st.size > 0:
-		return st.population / st.size
 	}
 	return 0
+}
+
+// countRate is the rate of systematic count-based sampling: interval packets
+// selected, then space packets skipped.
+func (st *recState) countRate() uint64 {
+	if st.f&fPktInterval == 0 || st.pktInterval == 0 {
+		return 0
+	}
+	return (st.pktInterval + st.pktSpace) / st.pktInterval
+}
+
+// nOutOfNRate is the rate of random n-out-of-N sampling: samplingSize
+// packets out of each samplingPopulation.
+func (st *recState) nOutOfNRate() uint64 {
+	if st.f&fSize == 0 || st.f&fPopulation == 0 || st.size == 0 {
+		return 0
+	}
+	return st.population / st.size
+}
+
+// probabilityRate is 1/samplingProbability rounded, for probabilities in
+// (0, 1]; 0 otherwise.
+func (st *recState) probabilityRate() uint64 {
+	p := st.probability
+	if st.f&fProbability == 0 || !(p > 0 && p <= 1) {
+		return 0
+	}
+	r := math.Round(1 / p)
+	if r >= 1<<53 {
+		return 0
+	}
+	return uint64(r)
 }
 
 // applyOptions stores what an options record says about the exporter:

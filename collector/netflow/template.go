@@ -87,6 +87,8 @@ const (
 	hPacketSpace
 	hSamplingSize
 	hSamplingPopulation
+	hSelectorAlgorithm
+	hSamplingProbability
 )
 
 // fieldOp is one compiled template field.
@@ -285,6 +287,9 @@ func kindAndHandler(id uint16, typ ieType, l uint16, version uint16) (valueKind,
 		if l != 4 && l != 8 {
 			return vHex, hNone
 		}
+		if id == 311 {
+			return vFloat, hSamplingProbability
+		}
 		return vFloat, hNone
 	case tAddr4:
 		if l != 4 {
@@ -427,6 +432,8 @@ func uintHandler(id uint16) handler {
 		return hSamplingSize
 	case 310:
 		return hSamplingPopulation
+	case 304:
+		return hSelectorAlgorithm
 	}
 	return hNone
 }
