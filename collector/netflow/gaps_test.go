@@ -304,3 +304,63 @@ func TestPSAMPSampling(t *testing.T) {
 		}
 	})
 }
+
+// Counters the record reports are written even when 0 (network.bytes: 0,
+// source.packets: 0, ...); counters it does not report stay out.
+func TestZeroCountersWritten(t *testing.T) {
+	hv9 := v9Header{uptimeMs: testUptimeMs, secs: testSecs}
+	for _, tc := range []struct {
+		name    string
+		pkt     []byte
+		want    []string // substrings of the document
+		notWant []string
+	}{
+		{"v5 zero octets and packets",
+			v5Packet(1, testUptimeMs, testSecs, 0, 0, v5Rec{src: "10.0.0.1", dst: "10.0.0.2", nextHop: "0.0.0.0", proto: 17, sport: 53, dport: 53}),
+			[]string{`"source":{"ip":"10.0.0.1","port":53,"bytes":0,"packets":0}`, `"network":{"transport":"udp","iana_number":"17","bytes":0,"packets":0,`},
+			[]string{`"destination":{"ip":"10.0.0.2","port":53,"bytes"`}},
+		{"v9 bidirectional, reverse direction 0",
+			v9Packet(hv9, set(0, tmpl(800, fs(8, 4), fs(12, 4), fs(4, 1), fs(1, 4), fs(2, 4), fs(23, 4), fs(24, 4))),
+				set(800, cat(ip("10.0.0.1"), ip("10.0.0.2"), u8(6), u32(120), u32(2), u32(0), u32(0)))),
+			[]string{`"source":{"ip":"10.0.0.1","port":0,"bytes":120,"packets":2}`, `"destination":{"ip":"10.0.0.2","port":0,"bytes":0,"packets":0}`,
+				`"bytes":120,"packets":2,"type":"ipv4"`, `"in_bytes":120`, `"out_bytes":0`},
+			nil},
+		{"v9 all zero",
+			v9Packet(hv9, set(0, tmpl(801, fs(8, 4), fs(12, 4), fs(1, 4), fs(2, 4))), set(801, cat(ip("10.0.0.1"), ip("10.0.0.2"), u32(0), u32(0)))),
+			[]string{`"source":{"ip":"10.0.0.1","bytes":0,"packets":0}`, `"network":{"bytes":0,"packets":0,"type":"ipv4"}`},
+			[]string{`"destination":{"ip":"10.0.0.2","bytes"`}},
+		{"ipfix bytes only",
+			ipfixPacket(ipfixHeader{secs: testSecs}, set(2, tmpl(802, fs(8, 4), fs(12, 4), fs(1, 8))), set(802, cat(ip("10.0.0.1"), ip("10.0.0.2"), u64(0)))),
+			[]string{`"source":{"ip":"10.0.0.1","bytes":0}`, `"network":{"bytes":0,"type":"ipv4"}`},
+			[]string{`"packets"`}},
+		{"ipfix biflow, reverse counters 0 (RFC 5103)",
+			ipfixPacket(ipfixHeader{secs: testSecs}, set(2, tmpl(803, fs(8, 4), fs(12, 4), fs(1, 8), fs(2, 8),
+				fieldSpec{ID: 1, Len: 8, PEN: penReverse}, fieldSpec{ID: 2, Len: 8, PEN: penReverse})),
+				set(803, cat(ip("10.0.0.1"), ip("10.0.0.2"), u64(60), u64(1), u64(0), u64(0)))),
+			[]string{`"destination":{"ip":"10.0.0.2","bytes":0,"packets":0}`, `"network":{"bytes":60,"packets":1,`},
+			nil},
+		{"no counters at all",
+			ipfixPacket(ipfixHeader{secs: testSecs}, set(2, tmpl(804, fs(8, 4), fs(12, 4))), set(804, cat(ip("10.0.0.1"), ip("10.0.0.2")))),
+			nil,
+			[]string{`"bytes"`, `"packets"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, _ := newTestDecoder(t, Default())
+			evs := decodeOK(t, d, exporterA, tc.pkt)
+			if len(evs) != 1 {
+				t.Fatalf("Decode() = %d events, want 1", len(evs))
+			}
+			doc := string(evs[0].AppendJSON(nil))
+			for _, w := range tc.want {
+				if !strings.Contains(doc, w) {
+					t.Errorf("document lacks %s:\n%s", w, doc)
+				}
+			}
+			for _, w := range tc.notWant {
+				if strings.Contains(doc, w) {
+					t.Errorf("document has %s:\n%s", w, doc)
+				}
+			}
+		})
+	}
+}

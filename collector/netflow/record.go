@@ -602,6 +602,14 @@ func (d *Decoder) finishFlow(e *event.Event, st *recState, h *header, ex *export
 	e.Src.Bytes, e.Src.Packets = scale(inB), scale(inP)
 	e.Dst.Bytes, e.Dst.Packets = scale(outB), scale(outP)
 	fl.Bytes, fl.Packets = scale(inB+outB), scale(inP+outP)
+	// Counters the record reports are written even when 0 (an exporter
+	// that counted nothing said so); those it lacks stay unknown.
+	e.Src.HasBytes = st.f&(fInBytes|fInitOctets) != 0
+	e.Src.HasPackets = st.f&(fInPkts|fInitPkts) != 0
+	e.Dst.HasBytes = st.f&(fOutBytes|fRespOctets|fRevBytes) != 0
+	e.Dst.HasPackets = st.f&(fOutPkts|fRespPkts|fRevPkts) != 0
+	fl.HasBytes = e.Src.HasBytes || e.Dst.HasBytes
+	fl.HasPackets = e.Src.HasPackets || e.Dst.HasPackets
 	fl.SamplingRate = rate
 
 	start, end := st.start, st.end
