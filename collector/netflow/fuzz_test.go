@@ -105,6 +105,9 @@ func FuzzDecodeV9(f *testing.F) {
 		v9Packet(h, set(0, tmpl(259, fs(8, 4), fs(96, varLen), fs(10, 0), fs(82, varLen))),
 			set(259, cat(ip("10.0.0.1"), u8(3), []byte("abc"), u8(255), u16(2), []byte("xy")), cat(ip("10.0.0.2"), u8(0), u8(0)))),
 		v9Packet(h, set(0, tmpl(260, fs(8, 0), fs(12, 0))), set(260, u32(1))),
+		// ICMP: type/code IEs and the packed destination port, zero counters.
+		v9Packet(h, set(0, tmpl(261, fs(8, 4), fs(12, 4), fs(4, 1), fs(11, 2), fs(32, 2), fs(139, 2), fs(1, 4), fs(2, 4))),
+			set(261, cat(ip("10.0.0.1"), ip("10.0.0.2"), u8(1), u16(0x0303), u16(0), u16(0x8100), u32(0), u32(0)))),
 		v9Packet(h, set(1, v9OptTmpl(301, []fieldSpec{fs(1, 0)}, []fieldSpec{fs(48, 1), fs(84, varLen), fs(34, 4)})),
 			set(301, cat(u8(1), u8(2), []byte("s1"), u32(100)))),
 	)

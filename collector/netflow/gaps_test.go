@@ -2,6 +2,7 @@ package netflow
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"math"
 	"strconv"
@@ -147,8 +148,6 @@ func TestUndecodableTemplateCountedAndLogged(t *testing.T) {
 		t.Errorf("data of template 501: %+v", evs)
 	}
 }
-
-var _ = event.KindFlow
 
 // Some exporters fill every record of a dual-stack template with both
 // families, the one the flow is not all zeros. The real address wins in
@@ -360,6 +359,70 @@ func TestZeroCountersWritten(t *testing.T) {
 				if strings.Contains(doc, w) {
 					t.Errorf("document has %s:\n%s", w, doc)
 				}
+			}
+		})
+	}
+}
+
+// ICMP type and code become icmp.type/icmp.code: from icmpTypeCodeIPv4/IPv6
+// (IE 32/139) or icmpType/CodeIPv4/IPv6 (IE 176-179), else from the
+// destination port where exporters pack type*256+code (v5, many v9). An
+// ICMP record with neither gets no icmp fields; other protocols never do.
+func TestICMPTypeCode(t *testing.T) {
+	type want struct {
+		has       bool
+		typ, code uint8
+	}
+	hv9 := v9Header{uptimeMs: testUptimeMs, secs: testSecs}
+	hx := ipfixHeader{secs: testSecs}
+	v4 := func(rest ...[]byte) []byte { return cat(append([][]byte{ip("10.0.0.1"), ip("10.0.0.2")}, rest...)...) }
+	for _, tc := range []struct {
+		name string
+		pkt  []byte
+		w    want
+	}{
+		{"v5 echo request in the port", v5Packet(1, testUptimeMs, testSecs, 0, 0,
+			v5Rec{src: "10.0.0.1", dst: "10.0.0.2", nextHop: "0.0.0.0", proto: 1, dport: 8 << 8, pkts: 1, octets: 84}), want{true, 8, 0}},
+		{"v5 echo reply in the port", v5Packet(1, testUptimeMs, testSecs, 0, 0,
+			v5Rec{src: "10.0.0.1", dst: "10.0.0.2", nextHop: "0.0.0.0", proto: 1, pkts: 1, octets: 84}), want{true, 0, 0}},
+		{"v5 tcp", v5Packet(1, testUptimeMs, testSecs, 0, 0,
+			v5Rec{src: "10.0.0.1", dst: "10.0.0.2", nextHop: "0.0.0.0", proto: 6, dport: 0x0301, pkts: 1, octets: 84}), want{}},
+		{"v9 port unreachable in the port", v9Packet(hv9, set(0, tmpl(900, fs(8, 4), fs(12, 4), fs(4, 1), fs(7, 2), fs(11, 2))),
+			set(900, v4(u8(1), u16(0), u16(0x0303)))), want{true, 3, 3}},
+		{"v9 icmpTypeCodeIPv4", v9Packet(hv9, set(0, tmpl(901, fs(8, 4), fs(12, 4), fs(4, 1), fs(32, 2))),
+			set(901, v4(u8(1), u16(0x0b00)))), want{true, 11, 0}},
+		{"ipfix icmpTypeIPv4 and icmpCodeIPv4", ipfixPacket(hx, set(2, tmpl(902, fs(8, 4), fs(12, 4), fs(4, 1), fs(176, 1), fs(177, 1))),
+			set(902, v4(u8(1), u8(3), u8(13)))), want{true, 3, 13}},
+		{"ipfix icmpTypeCodeIPv6", ipfixPacket(hx, set(2, tmpl(903, fs(27, 16), fs(28, 16), fs(4, 1), fs(139, 2))),
+			set(903, cat(ip("2001:db8::1"), ip("2001:db8::2"), u8(58), u16(0x8100)))), want{true, 129, 0}},
+		{"ipfix icmpTypeIPv6 and icmpCodeIPv6", ipfixPacket(hx, set(2, tmpl(904, fs(27, 16), fs(28, 16), fs(4, 1), fs(178, 1), fs(179, 1))),
+			set(904, cat(ip("2001:db8::1"), ip("2001:db8::2"), u8(58), u8(1), u8(4)))), want{true, 1, 4}},
+		{"dual-stack template: the IPv6 IE of a v6 flow, IPv4 IE zero", ipfixPacket(hx,
+			set(2, tmpl(905, fs(27, 16), fs(28, 16), fs(4, 1), fs(139, 2), fs(32, 2))),
+			set(905, cat(ip("2001:db8::1"), ip("2001:db8::2"), u8(58), u16(0x8700), u16(0)))), want{true, 135, 0}},
+		{"the IE wins over the port", ipfixPacket(hx, set(2, tmpl(906, fs(8, 4), fs(12, 4), fs(4, 1), fs(11, 2), fs(32, 2))),
+			set(906, v4(u8(1), u16(0x0800), u16(0x0000)))), want{true, 8, 0}},
+		{"the IE wins over the port, both set", ipfixPacket(hx, set(2, tmpl(907, fs(8, 4), fs(12, 4), fs(4, 1), fs(11, 2), fs(32, 2))),
+			set(907, v4(u8(1), u16(0x0800), u16(0x0301)))), want{true, 3, 1}},
+		{"icmp without type, code or port", ipfixPacket(hx, set(2, tmpl(908, fs(8, 4), fs(12, 4), fs(4, 1))),
+			set(908, v4(u8(1)))), want{}},
+		{"tcp with an icmp IE", ipfixPacket(hx, set(2, tmpl(909, fs(8, 4), fs(12, 4), fs(4, 1), fs(11, 2), fs(32, 2))),
+			set(909, v4(u8(6), u16(443), u16(0)))), want{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, _ := newTestDecoder(t, Default())
+			evs := decodeOK(t, d, exporterA, tc.pkt)
+			if len(evs) != 1 {
+				t.Fatalf("Decode() = %d events, want 1", len(evs))
+			}
+			f := &evs[0].Flow
+			if got := (want{f.HasICMP, f.ICMPType, f.ICMPCode}); got != tc.w {
+				t.Errorf("icmp = %+v, want %+v", got, tc.w)
+			}
+			doc := string(evs[0].AppendJSON(nil))
+			wantDoc := fmt.Sprintf(`"icmp":{"type":%d,"code":%d}`, tc.w.typ, tc.w.code)
+			if tc.w.has != strings.Contains(doc, wantDoc) || !tc.w.has && strings.Contains(doc, `"icmp":{`) {
+				t.Errorf("document (want icmp %v, %s):\n%s", tc.w.has, wantDoc, doc)
 			}
 		})
 	}

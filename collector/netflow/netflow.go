@@ -345,7 +345,7 @@ func (d *Decoder) v5Record(r []byte, h *header, rate uint64, engineType, engineI
 	st.proto = proto
 	st.inBytes, st.inPkts = octets, pkts
 	st.startUp, st.endUp = first, last
-	st.f = fProto | fInBytes | fInPkts | fStartUp | fEndUp
+	st.f = fProto | fInBytes | fInPkts | fStartUp | fEndUp | fDstPort
 	d.finishFlow(e, &st, h, nil, rate)
 	e.KeysChecked = true // fixed v5 key set
 }

@@ -43,6 +43,7 @@ const (
 	fICMPCode
 	fAlgorithm
 	fProbability
+	fDstPort
 )
 
 // recState gathers the typed facts of one record while its fields are
@@ -258,8 +259,13 @@ func (st *recState) set(h handler, u uint64) {
 		st.srcPort = uint16(u)
 	case hDstPort:
 		st.dstPort = uint16(u)
+		st.f |= fDstPort
 	case hICMPTypeCode:
-		st.icmpTypeCode = uint16(u)
+		// IPv4 and IPv6 twins (IE 32, 139): the one of the flow's family
+		// is not all zeros.
+		if u != 0 || st.f&fICMPTypeCode == 0 {
+			st.icmpTypeCode = uint16(u)
+		}
 		st.f |= fICMPTypeCode
 	case hICMPType:
 		st.icmpTypeCode = st.icmpTypeCode&0x00ff | uint16(u)<<8
@@ -547,6 +553,18 @@ func (d *Decoder) finishFlow(e *event.Event, st *recState, h *header, ex *export
 	// the Community ID sees type and code, as it does for v5.
 	if st.f&(fICMPTypeCode|fICMPType|fICMPCode) != 0 && st.dstPort == 0 && (st.proto == 1 || st.proto == 58) {
 		e.Dst.Port = st.icmpTypeCode
+	}
+	// icmp.type/code: from the ICMP IEs, else from the destination port
+	// where the exporter packs type*256+code (v5, most v9); a zero IE next
+	// to a packed port is a placeholder. A record with neither says nothing.
+	if st.f&fProto != 0 && (st.proto == 1 || st.proto == 58) {
+		hasIE := st.f&(fICMPTypeCode|fICMPType|fICMPCode) != 0
+		switch {
+		case hasIE && (st.icmpTypeCode != 0 || st.f&fDstPort == 0 || st.dstPort == 0):
+			e.Flow.ICMPType, e.Flow.ICMPCode, e.Flow.HasICMP = uint8(st.icmpTypeCode>>8), uint8(st.icmpTypeCode), true
+		case st.f&fDstPort != 0:
+			e.Flow.ICMPType, e.Flow.ICMPCode, e.Flow.HasICMP = uint8(st.dstPort>>8), uint8(st.dstPort), true
+		}
 	}
 	if st.f&fSrcMAC != 0 {
 		e.Src.MAC, e.Src.HasMAC = st.srcMAC, true

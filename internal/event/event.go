@@ -107,6 +107,11 @@ type Flow struct {
 	// HasBytes and HasPackets say that Bytes and Packets were reported:
 	// written even when 0.
 	HasBytes, HasPackets bool
+
+	// ICMPType and ICMPCode are icmp.type and icmp.code of an ICMP or
+	// ICMPv6 flow; valid when HasICMP.
+	ICMPType, ICMPCode uint8
+	HasICMP            bool
 	// SamplingRate is the 1-in-N rate applied to Bytes/Packets (0 or 1: unsampled).
 	SamplingRate uint64
 

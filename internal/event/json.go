@@ -166,6 +166,16 @@ func (e *Event) appendFlow(dst []byte, dc *dateCache) []byte {
 	}
 	dst = closeObject(dst, mark)
 
+	// icmp: the field names of Filebeat's community_id processor and
+	// Packetbeat (no ECS field set has them).
+	if f.HasICMP {
+		dst = appendKey(dst, `"icmp":{"type":`)
+		dst = strconv.AppendUint(dst, uint64(f.ICMPType), 10)
+		dst = append(dst, `,"code":`...)
+		dst = strconv.AppendUint(dst, uint64(f.ICMPCode), 10)
+		dst = append(dst, '}')
+	}
+
 	// observer; its quoted address is copied for netflow.exporter.address.
 	obsStart, obsEnd := 0, 0
 	if e.Observer.IsValid() {

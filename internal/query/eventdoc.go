@@ -479,6 +479,16 @@ func (d *EventDoc) flow(path, root, rest string, dst []Value) ([]Value, bool) {
 			dst = append(dst, ipValue(e.Observer))
 		}
 		return dst, true
+	case "icmp":
+		if f.HasICMP {
+			switch rest {
+			case "type":
+				dst = append(dst, numValue(float64(f.ICMPType)))
+			case "code":
+				dst = append(dst, numValue(float64(f.ICMPCode)))
+			}
+		}
+		return dst, true
 	case "sluice":
 		if rest == "original_timestamp" && !e.OriginalTimestamp.IsZero() {
 			dst = append(dst, timeValue(e.OriginalTimestamp))

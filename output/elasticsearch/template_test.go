@@ -566,7 +566,8 @@ func tplKitchenSinkFlow(t *testing.T) *event.Event {
 		Direction: event.DirectionInbound,
 		Flow: event.Flow{Protocol: 6, HasProtocol: true, Bytes: 300, Packets: 5, SamplingRate: 10,
 			Start: tplTime.Add(-2 * time.Second), End: tplTime.Add(-time.Second), Version: 10, SourceID: 7,
-			UptimeMillis: 123456, HasUptime: true, SFlow: true, HasBytes: true, HasPackets: true},
+			UptimeMillis: 123456, HasUptime: true, SFlow: true, HasBytes: true, HasPackets: true,
+			ICMPType: 3, ICMPCode: 1, HasICMP: true}, // a TCP flow has none: here only to cover icmp.*
 		Tags: ^event.Tags(0),
 	}
 	e.OriginalTimestamp = tplTime.Add(-100 * 365 * 24 * time.Hour)
