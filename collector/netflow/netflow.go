@@ -644,10 +644,6 @@ func (d *Decoder) record(ex *exporter, h *header, t *template, rec []byte, b *ev
 		}
 	}
 	used := t.recLen
-	base := 0
-	if e != nil {
-		base = len(e.NetFlow)
-	}
 	if t.fixed {
 		rec = rec[:t.recLen]
 		for i := range t.ops {
@@ -683,7 +679,8 @@ func (d *Decoder) record(ex *exporter, h *header, t *template, rec []byte, b *ev
 	}
 	if e != nil {
 		if t.famPairs != nil {
-			dropZeroTwins(e, base, t.famPairs)
+			// Every op appended one field: the record's start at the end.
+			dropZeroTwins(e, len(e.NetFlow)-len(t.ops), t.famPairs)
 		}
 		d.finishFlow(e, &st, h, ex, 0)
 		e.KeysChecked = t.keysOK

@@ -132,11 +132,11 @@ func (d *Decoder) field(op *fieldOp, v []byte, e *event.Event, st *recState, ex 
 		// whatever the field order.
 		switch op.h {
 		case hSrcIP:
-			if !ip.IsUnspecified() || !st.srcIP.IsValid() {
+			if !st.srcIP.IsValid() || !ip.IsUnspecified() {
 				st.srcIP = ip
 			}
 		case hDstIP:
-			if !ip.IsUnspecified() || !st.dstIP.IsValid() {
+			if !st.dstIP.IsValid() || !ip.IsUnspecified() {
 				st.dstIP = ip
 			}
 		}
@@ -394,6 +394,9 @@ func (st *recState) ownRate() uint64 {
 	return st.probabilityRate()
 }
 
+// ownRateBits are the fields ownRate reads; most records have none.
+const ownRateBits = fInterval | fRandInterval | fPktInterval | fSize | fPopulation | fAlgorithm | fProbability
+
 // intervalRate is the rate of NetFlow v9 SAMPLING_INTERVAL (IE 34) or
 // samplerRandomInterval (IE 50), or 0.
 func (st *recState) intervalRate() uint64 {
@@ -490,8 +493,10 @@ func (ex *exporter) setSampler(k samplerKey, rate uint64, d *Decoder) {
 // the only sampler's rate when the record names none. unknown says that the
 // record names a sampler whose rate is not known.
 func (ex *exporter) recordRate(st *recState) (rate uint64, unknown bool) {
-	if r := st.ownRate(); r > 0 {
-		return r, false
+	if st.f&ownRateBits != 0 {
+		if r := st.ownRate(); r > 0 {
+			return r, false
+		}
 	}
 	named := st.f&(fSampler|fSelector) != 0
 	if named && ex.samplers != nil {
