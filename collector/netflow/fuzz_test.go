@@ -101,6 +101,15 @@ func FuzzDecodeV9(f *testing.F) {
 		v9Packet(h, set(1, v9OptTmpl(300, []fieldSpec{fs(1, 4)}, []fieldSpec{fs(48, 1), fs(34, 4)})),
 			set(300, cat(u32(0), u8(1), u32(100))), set(0, tmpl(257, fs(1, 4), fs(48, 1))), set(257, cat(u32(10), u8(1)))),
 		v9Packet(h, set(0, tmpl(258, fs(27, 16), fs(56, 6), fs(82, 8))), set(258, make([]byte, 30))),
+		// H3C/Huawei variable-length fields and zero-length fields.
+		v9Packet(h, set(0, tmpl(259, fs(8, 4), fs(96, varLen), fs(10, 0), fs(82, varLen))),
+			set(259, cat(ip("10.0.0.1"), u8(3), []byte("abc"), u8(255), u16(2), []byte("xy")), cat(ip("10.0.0.2"), u8(0), u8(0)))),
+		v9Packet(h, set(0, tmpl(260, fs(8, 0), fs(12, 0))), set(260, u32(1))),
+		// ICMP: type/code IEs and the packed destination port, zero counters.
+		v9Packet(h, set(0, tmpl(261, fs(8, 4), fs(12, 4), fs(4, 1), fs(11, 2), fs(32, 2), fs(139, 2), fs(1, 4), fs(2, 4))),
+			set(261, cat(ip("10.0.0.1"), ip("10.0.0.2"), u8(1), u16(0x0303), u16(0), u16(0x8100), u32(0), u32(0)))),
+		v9Packet(h, set(1, v9OptTmpl(301, []fieldSpec{fs(1, 0)}, []fieldSpec{fs(48, 1), fs(84, varLen), fs(34, 4)})),
+			set(301, cat(u8(1), u8(2), []byte("s1"), u32(100)))),
 	)
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzDecode(t, 9, data) })
 }
@@ -115,6 +124,13 @@ func FuzzDecodeIPFIX(f *testing.F) {
 		ipfixPacket(hx, set(3, ipfixOptTmpl(301, 1, fs(302, 8), fs(305, 4), fs(306, 4), fs(160, 8))),
 			set(301, cat(u64(1), u32(1), u32(99), u64(1)))),
 		ipfixPacket(hx, set(2, tmpl(256)), set(2, tmpl(2)), set(3, tmpl(3))),
+		ipfixPacket(hx, set(3, ipfixOptTmpl(305, 1, fs(302, 4), fs(304, 2), fs(305, 4), fs(306, 4), fs(309, 4), fs(310, 4), fs(311, 8))),
+			set(305, cat(u32(1), u16(3), u32(1), u32(9), u32(1), u32(100), u64(0x3f50624dd2f1a9fc))),
+			set(2, tmpl(306, fs(8, 4), fs(302, 4), fs(304, 1), fs(311, 4), fs(1, 4))),
+			set(306, cat(ip("10.0.0.1"), u32(1), u8(4), u32(0x3c23d70a), u32(100)))),
+		ipfixPacket(hx, set(2, tmpl(304, fs(8, 4), fs(27, 16), fs(12, 4), fs(28, 16), fs(15, 4), fs(62, 16), fs(130, 4), fs(131, 16))),
+			set(304, cat(u32(0), ip("2001:db8::1"), ip("10.0.0.2"), make([]byte, 16), u32(0), make([]byte, 16), ip("192.0.2.1"), ip("2001:db8::9")))),
+		ipfixPacket(hx, set(2, tmpl(303, fs(8, 4), fs(1, 0), fs(12, 4))), set(303, cat(ip("10.0.0.1"), ip("10.0.0.2")))),
 		ipfixPacket(hx, set(2, tmpl(302, fs(154, 8), fs(157, 8), fs(158, 4), fs(161, 4), fs(311, 8), fs(276, 1))),
 			set(302, make([]byte, 33))),
 	)

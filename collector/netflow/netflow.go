@@ -345,7 +345,7 @@ func (d *Decoder) v5Record(r []byte, h *header, rate uint64, engineType, engineI
 	st.proto = proto
 	st.inBytes, st.inPkts = octets, pkts
 	st.startUp, st.endUp = first, last
-	st.f = fProto | fInBytes | fInPkts | fStartUp | fEndUp
+	st.f = fProto | fInBytes | fInPkts | fStartUp | fEndUp | fDstPort
 	d.finishFlow(e, &st, h, nil, rate)
 	e.KeysChecked = true // fixed v5 key set
 }
@@ -523,8 +523,9 @@ func (d *Decoder) templateSet(ex *exporter, h *header, setID uint16, body []byte
 		}
 		n++
 		if err != nil {
-			d.m.tmplRefused.Inc()
-			el.add(&collector.DecodeError{Reason: "bad_template", Err: fmt.Errorf("set %d: %w", setID, err)})
+			err = fmt.Errorf("set %d: %w", setID, err)
+			d.refuseTemplate(ex, err)
+			el.add(&collector.DecodeError{Reason: "bad_template", Err: err})
 			if rest == nil || errors.Is(err, errShortTemplate) {
 				return n, changed
 			}
@@ -539,13 +540,25 @@ func (d *Decoder) templateSet(ex *exporter, h *header, setID uint16, body []byte
 		options := setID == 1 || setID == 3
 		t, err := compile(h.version, rec.id, options, rec.scope, rec.fields)
 		if err != nil {
-			d.m.tmplRefused.Inc()
+			d.refuseTemplate(ex, err)
 			el.add(&collector.DecodeError{Reason: "bad_template", Err: err})
 			continue
 		}
 		if d.addTemplate(ex, t, h.recvNs) {
 			changed = true
 		}
+	}
+}
+
+// refuseTemplate counts a template that cannot be decoded and logs it (at
+// most once per limiter interval, with the number not logged): its data sets
+// wait for a template that never comes and expire, counted in
+// sluice_netflow_pending_dropped_total, so the line says why.
+func (d *Decoder) refuseTemplate(ex *exporter, err error) {
+	d.m.tmplRefused.Inc()
+	if ok, sup := d.limiter.Allow("template_refused"); ok {
+		d.log.Warn("template refused: its records cannot be decoded", "exporter", ex.key.addr,
+			"version", versionName(ex.key.version), "observation_domain", ex.key.domain, "err", err, "suppressed", sup)
 	}
 }
 
@@ -665,12 +678,55 @@ func (d *Decoder) record(ex *exporter, h *header, t *template, rec []byte, b *ev
 		used = off
 	}
 	if e != nil {
+		if t.famPairs != nil {
+			// Every op appended one field: the record's start at the end.
+			dropZeroTwins(e, len(e.NetFlow)-len(t.ops), t.famPairs)
+		}
 		d.finishFlow(e, &st, h, ex, 0)
 		e.KeysChecked = t.keysOK
 	} else {
 		d.applyOptions(ex, &st)
 	}
 	return used, true
+}
+
+// dropZeroTwins removes from e's netflow fields (those of the record start
+// at base, one per op) the all-zero address of an IPv4/IPv6 pair whose
+// other family is a real address: it is a placeholder, not a value.
+func dropZeroTwins(e *event.Event, base int, pairs [][2]int) {
+	var drop [2]int // at most one per pair, usually one pair in all
+	var more []int
+	n := 0
+	for _, p := range pairs {
+		a, b := &e.NetFlow[base+p[0]], &e.NetFlow[base+p[1]]
+		if a.Type != event.FieldIP || b.Type != event.FieldIP {
+			continue
+		}
+		i := -1
+		switch {
+		case a.IP.IsUnspecified() && !b.IP.IsUnspecified():
+			i = base + p[0]
+		case b.IP.IsUnspecified() && !a.IP.IsUnspecified():
+			i = base + p[1]
+		}
+		if i < 0 {
+			continue
+		}
+		if n < len(drop) {
+			drop[n] = i
+		} else {
+			more = append(more, i)
+		}
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	idx := append(drop[:min(n, len(drop))], more...)
+	slices.Sort(idx)
+	for k := len(idx) - 1; k >= 0; k-- {
+		e.NetFlow = slices.Delete(e.NetFlow, idx[k], idx[k]+1)
+	}
 }
 
 func (d *Decoder) abandon(e *event.Event, b *event.Batch) (int, bool) {

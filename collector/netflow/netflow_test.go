@@ -222,9 +222,9 @@ func TestV9Basic(t *testing.T) {
 		Timestamp: end,
 		Created:   testReceived,
 		Observer:  netip.MustParseAddr("192.0.2.1"),
-		Src:       event.Endpoint{IP: netip.MustParseAddr("10.0.0.1"), Port: 1025, Bytes: 1001, Packets: 11},
+		Src:       event.Endpoint{IP: netip.MustParseAddr("10.0.0.1"), Port: 1025, Bytes: 1001, Packets: 11, HasBytes: true, HasPackets: true},
 		Dst:       event.Endpoint{IP: netip.MustParseAddr("192.168.0.1"), Port: 443},
-		Flow: event.Flow{Protocol: 6, HasProtocol: true, Bytes: 1001, Packets: 11, Start: start, End: end,
+		Flow: event.Flow{Protocol: 6, HasProtocol: true, Bytes: 1001, Packets: 11, HasBytes: true, HasPackets: true, Start: start, End: end,
 			Version: 9, SourceID: 7, UptimeMillis: uint64(testUptimeMs), HasUptime: true},
 		KeysChecked: true,
 	}

@@ -41,6 +41,9 @@ const (
 	fICMPTypeCode
 	fICMPType
 	fICMPCode
+	fAlgorithm
+	fProbability
+	fDstPort
 )
 
 // recState gathers the typed facts of one record while its fields are
@@ -65,7 +68,9 @@ type recState struct {
 	samplerID, selectorID  uint64
 	pktInterval, pktSpace  uint64
 	size, population       uint64
-	icmpTypeCode           uint16 // IE 32/139, or type (176/178) and code (177/179)
+	algorithm              uint64  // PSAMP selectorAlgorithm (RFC 5477 §8.2.1)
+	probability            float64 // PSAMP samplingProbability
+	icmpTypeCode           uint16  // IE 32/139, or type (176/178) and code (177/179)
 }
 
 // beUint reads a big-endian unsigned integer of 1 to 8 bytes (RFC 7011 §6.2
@@ -122,11 +127,18 @@ func (d *Decoder) field(op *fieldOp, v []byte, e *event.Event, st *recState, ex 
 		} else {
 			ip = netip.AddrFrom16([16]byte(v))
 		}
+		// A record may carry both families of an address with one of them
+		// all zeros (the one the flow is not); the real address wins,
+		// whatever the field order.
 		switch op.h {
 		case hSrcIP:
-			st.srcIP = ip
+			if !st.srcIP.IsValid() || !ip.IsUnspecified() {
+				st.srcIP = ip
+			}
 		case hDstIP:
-			st.dstIP = ip
+			if !st.dstIP.IsValid() || !ip.IsUnspecified() {
+				st.dstIP = ip
+			}
 		}
 		if e != nil {
 			e.NetFlow = append(e.NetFlow, event.Field{Key: op.key, Type: event.FieldIP, IP: ip})
@@ -247,8 +259,13 @@ func (st *recState) set(h handler, u uint64) {
 		st.srcPort = uint16(u)
 	case hDstPort:
 		st.dstPort = uint16(u)
+		st.f |= fDstPort
 	case hICMPTypeCode:
-		st.icmpTypeCode = uint16(u)
+		// IPv4 and IPv6 twins (IE 32, 139): the one of the flow's family
+		// is not all zeros.
+		if u != 0 || st.f&fICMPTypeCode == 0 {
+			st.icmpTypeCode = uint16(u)
+		}
 		st.f |= fICMPTypeCode
 	case hICMPType:
 		st.icmpTypeCode = st.icmpTypeCode&0x00ff | uint16(u)<<8
@@ -323,24 +340,105 @@ func (st *recState) set(h handler, u uint64) {
 	case hSamplingPopulation:
 		st.population = u
 		st.f |= fPopulation
+	case hSelectorAlgorithm:
+		st.algorithm = u
+		st.f |= fAlgorithm
+	case hSamplingProbability:
+		st.probability = math.Float64frombits(u)
+		st.f |= fProbability
 	}
 }
 
+// PSAMP selector algorithms (RFC 5477 §8.2.1, IANA "PSAMP Parameters")
+// whose parameters give a 1-in-N packet sampling rate.
+const (
+	algoCountBased  = 1 // systematic count-based: samplingPacketInterval, samplingPacketSpace
+	algoNOutOfN     = 3 // random n-out-of-N: samplingSize, samplingPopulation
+	algoProbability = 4 // uniform probabilistic: samplingProbability
+)
+
 // ownRate is the sampling rate a record states itself (RFC 3954 SAMPLING_INTERVAL,
-// RFC 7012 samplerRandomInterval, RFC 5477 count-based and random n-out-of-N
-// parameters), or 0.
+// RFC 7012 samplerRandomInterval, RFC 5477 count-based, random n-out-of-N and
+// uniform probabilistic parameters), or 0. When the record names its PSAMP
+// selectorAlgorithm, the parameters of that algorithm win over any others it
+// carries; a selector that is no 1-in-N packet sampling (time-based,
+// filtering) leaves only the NetFlow v9 interval fields to go by.
 func (st *recState) ownRate() uint64 {
+	if st.f&fAlgorithm != 0 && st.algorithm != 0 { // 0 is reserved: none named
+		switch st.algorithm {
+		case algoCountBased:
+			if r := st.countRate(); r > 0 {
+				return r
+			}
+		case algoNOutOfN:
+			if r := st.nOutOfNRate(); r > 0 {
+				return r
+			}
+		case algoProbability:
+			if r := st.probabilityRate(); r > 0 {
+				return r
+			}
+		default:
+			return st.intervalRate()
+		}
+	}
+	if r := st.intervalRate(); r > 0 {
+		return r
+	}
+	if r := st.countRate(); r > 0 {
+		return r
+	}
+	if r := st.nOutOfNRate(); r > 0 {
+		return r
+	}
+	return st.probabilityRate()
+}
+
+// ownRateBits are the fields ownRate reads; most records have none.
+const ownRateBits = fInterval | fRandInterval | fPktInterval | fSize | fPopulation | fAlgorithm | fProbability
+
+// intervalRate is the rate of NetFlow v9 SAMPLING_INTERVAL (IE 34) or
+// samplerRandomInterval (IE 50), or 0.
+func (st *recState) intervalRate() uint64 {
 	switch {
 	case st.f&fInterval != 0 && st.interval > 0:
 		return st.interval
 	case st.f&fRandInterval != 0 && st.randInterval > 0:
 		return st.randInterval
-	case st.f&fPktInterval != 0 && st.pktInterval > 0:
-		return (st.pktInterval + st.pktSpace) / st.pktInterval
-	case st.f&fSize != 0 && st.f&fPopulation != 0 && st.size > 0:
-		return st.population / st.size
 	}
 	return 0
+}
+
+// countRate is the rate of systematic count-based sampling: interval packets
+// selected, then space packets skipped.
+func (st *recState) countRate() uint64 {
+	if st.f&fPktInterval == 0 || st.pktInterval == 0 {
+		return 0
+	}
+	return (st.pktInterval + st.pktSpace) / st.pktInterval
+}
+
+// nOutOfNRate is the rate of random n-out-of-N sampling: samplingSize
+// packets out of each samplingPopulation.
+func (st *recState) nOutOfNRate() uint64 {
+	if st.f&fSize == 0 || st.f&fPopulation == 0 || st.size == 0 {
+		return 0
+	}
+	return st.population / st.size
+}
+
+// probabilityRate is 1/samplingProbability rounded, for probabilities in
+// (0, 1]; 0 otherwise.
+func (st *recState) probabilityRate() uint64 {
+	p := st.probability
+	if st.f&fProbability == 0 || !(p > 0 && p <= 1) {
+		return 0
+	}
+	r := math.Round(1 / p)
+	if r >= 1<<53 {
+		return 0
+	}
+	return uint64(r)
 }
 
 // applyOptions stores what an options record says about the exporter:
@@ -395,8 +493,10 @@ func (ex *exporter) setSampler(k samplerKey, rate uint64, d *Decoder) {
 // the only sampler's rate when the record names none. unknown says that the
 // record names a sampler whose rate is not known.
 func (ex *exporter) recordRate(st *recState) (rate uint64, unknown bool) {
-	if r := st.ownRate(); r > 0 {
-		return r, false
+	if st.f&ownRateBits != 0 {
+		if r := st.ownRate(); r > 0 {
+			return r, false
+		}
 	}
 	named := st.f&(fSampler|fSelector) != 0
 	if named && ex.samplers != nil {
@@ -459,6 +559,18 @@ func (d *Decoder) finishFlow(e *event.Event, st *recState, h *header, ex *export
 	if st.f&(fICMPTypeCode|fICMPType|fICMPCode) != 0 && st.dstPort == 0 && (st.proto == 1 || st.proto == 58) {
 		e.Dst.Port = st.icmpTypeCode
 	}
+	// icmp.type/code: from the ICMP IEs, else from the destination port
+	// where the exporter packs type*256+code (v5, most v9); a zero IE next
+	// to a packed port is a placeholder. A record with neither says nothing.
+	if st.f&fProto != 0 && (st.proto == 1 || st.proto == 58) {
+		hasIE := st.f&(fICMPTypeCode|fICMPType|fICMPCode) != 0
+		switch {
+		case hasIE && (st.icmpTypeCode != 0 || st.f&fDstPort == 0 || st.dstPort == 0):
+			e.Flow.ICMPType, e.Flow.ICMPCode, e.Flow.HasICMP = uint8(st.icmpTypeCode>>8), uint8(st.icmpTypeCode), true
+		case st.f&fDstPort != 0:
+			e.Flow.ICMPType, e.Flow.ICMPCode, e.Flow.HasICMP = uint8(st.dstPort>>8), uint8(st.dstPort), true
+		}
+	}
 	if st.f&fSrcMAC != 0 {
 		e.Src.MAC, e.Src.HasMAC = st.srcMAC, true
 	}
@@ -513,6 +625,14 @@ func (d *Decoder) finishFlow(e *event.Event, st *recState, h *header, ex *export
 	e.Src.Bytes, e.Src.Packets = scale(inB), scale(inP)
 	e.Dst.Bytes, e.Dst.Packets = scale(outB), scale(outP)
 	fl.Bytes, fl.Packets = scale(inB+outB), scale(inP+outP)
+	// Counters the record reports are written even when 0 (an exporter
+	// that counted nothing said so); those it lacks stay unknown.
+	e.Src.HasBytes = st.f&(fInBytes|fInitOctets) != 0
+	e.Src.HasPackets = st.f&(fInPkts|fInitPkts) != 0
+	e.Dst.HasBytes = st.f&(fOutBytes|fRespOctets|fRevBytes) != 0
+	e.Dst.HasPackets = st.f&(fOutPkts|fRespPkts|fRevPkts) != 0
+	fl.HasBytes = e.Src.HasBytes || e.Dst.HasBytes
+	fl.HasPackets = e.Src.HasPackets || e.Dst.HasPackets
 	fl.SamplingRate = rate
 
 	start, end := st.start, st.end

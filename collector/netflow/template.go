@@ -10,7 +10,9 @@ import (
 // penReverse is the private enterprise number of RFC 5103 reverse IEs.
 const penReverse = 29305
 
-// varLen is the field length that marks an IPFIX variable-length field (RFC 7011 §7).
+// varLen is the field length that marks a variable-length field: IPFIX
+// (RFC 7011 §7), and NetFlow v9 from exporters that borrowed the encoding
+// (H3C/Huawei NetStream), which RFC 3954 does not describe.
 const varLen = 0xffff
 
 // fieldSpec is one field specifier of a template as the exporter sent it.
@@ -85,6 +87,8 @@ const (
 	hPacketSpace
 	hSamplingSize
 	hSamplingPopulation
+	hSelectorAlgorithm
+	hSamplingProbability
 )
 
 // fieldOp is one compiled template field.
@@ -102,12 +106,16 @@ type template struct {
 	options bool
 	scope   int // number of scope fields (the first ones); options templates only
 	fields  []fieldSpec
-	ops     []fieldOp
-	fixed   bool // no variable-length field: ops[i].off is valid
+	ops     []fieldOp // one per field that carries data (zero-length fields have none)
+	fixed   bool      // no variable-length field: ops[i].off is valid
 	// keysOK: every op key is unique and not one the encoder writes itself,
 	// so events from this template can set event.Event.KeysChecked.
 	keysOK bool
-	recLen int // record length when fixed, else the minimum record length
+	// famPairs are the ops (indexes) of IPv4/IPv6 twins of one address
+	// (source, destination, next hops, exporter, ...) that the template
+	// carries both of; nil for nearly every template.
+	famPairs [][2]int
+	recLen   int // record length when fixed, else the minimum record length
 
 	// Guarded by the exporter's mu: when it was last announced or used
 	// (receive time, unix ns) and whether a data set was decoded with it.
@@ -116,11 +124,11 @@ type template struct {
 }
 
 var (
-	errZeroLength = errors.New("zero-length field")
-	errTooLong    = errors.New("record longer than 65535 bytes")
-	errNoFields   = errors.New("no fields")
-	errBadID      = errors.New("template ID below 256")
-	errBadScope   = errors.New("bad scope field count")
+	errNoData   = errors.New("every field has length 0: records would carry no data")
+	errTooLong  = errors.New("record longer than 65535 bytes")
+	errNoFields = errors.New("no fields")
+	errBadID    = errors.New("template ID below 256")
+	errBadScope = errors.New("bad scope field count")
 )
 
 // compile builds the field ops of a template; scopeV9 tells that the first
@@ -141,15 +149,19 @@ func compile(version uint16, id uint16, options bool, scope int, fields []fieldS
 	if options && (scope < minScope || scope > len(fields)) || !options && scope != 0 {
 		return nil, fmt.Errorf("template %d: %w (%d of %d)", id, errBadScope, scope, len(fields))
 	}
-	t := &template{id: id, options: options, scope: scope, fields: fields, ops: make([]fieldOp, len(fields)), fixed: true}
+	t := &template{id: id, options: options, scope: scope, fields: fields, ops: make([]fieldOp, 0, len(fields)), fixed: true}
 	off := 0
 	for i, f := range fields {
 		if f.Len == 0 {
-			return nil, fmt.Errorf("template %d field %d (ie %d): %w", id, i, f.ID, errZeroLength)
+			// A field of length 0 occupies no bytes of the record (some
+			// exporters announce fields they do not fill): nothing to
+			// write, and the other fields stay decodable.
+			continue
 		}
-		op := &t.ops[i]
+		t.ops = append(t.ops, fieldOp{})
+		op := &t.ops[len(t.ops)-1]
 		op.length = f.Len
-		if f.Len == varLen && version == 10 {
+		if f.Len == varLen {
 			t.fixed = false
 			off++ // the one-byte length prefix is the least a variable field takes
 		} else {
@@ -176,17 +188,58 @@ func compile(version uint16, id uint16, options bool, scope int, fields []fieldS
 		}
 		op.kind, op.h = kindAndHandler(f.ID, ieTable[f.ID].typ, f.Len, version)
 	}
+	if len(t.ops) == 0 {
+		return nil, fmt.Errorf("template %d: %w", id, errNoData)
+	}
 	if off > 65535 {
 		return nil, fmt.Errorf("template %d: %w", id, errTooLong)
 	}
 	t.recLen = off
 	t.keysOK = uniqueKeys(t.ops)
+	if !options {
+		t.famPairs = familyPairs(fields)
+	}
 	if !t.fixed {
 		for i := range t.ops {
 			t.ops[i].off = -1
 		}
 	}
 	return t, nil
+}
+
+// familyTwins maps the IPv4 address IEs to their IPv6 twins: source and
+// destination (8/27, 12/28), next hops (15/62, 18/63), exporter (130/131),
+// collector (211/212), post-NAT source and destination (225/281, 226/282),
+// prefixes (44/170, 45/169) and the MPLS top label address (47/140).
+var familyTwins = map[uint16]uint16{8: 27, 12: 28, 15: 62, 18: 63, 130: 131, 211: 212, 225: 281, 226: 282, 44: 170, 45: 169, 47: 140}
+
+// familyPairs returns the op indexes of the IPv4/IPv6 twins fields carries
+// both of, as addresses (lengths 4 and 16). Zero-length fields have no op.
+func familyPairs(fields []fieldSpec) [][2]int {
+	var pairs [][2]int
+	opIndex := func(id, l uint16) int {
+		n := 0
+		for _, f := range fields {
+			if f.Len == 0 {
+				continue
+			}
+			if f.PEN == 0 && f.ID == id && f.Len == l {
+				return n
+			}
+			n++
+		}
+		return -1
+	}
+	for _, f := range fields {
+		v6, ok := familyTwins[f.ID]
+		if f.PEN != 0 || !ok || f.Len != 4 {
+			continue
+		}
+		if i, j := opIndex(f.ID, 4), opIndex(v6, 16); i >= 0 && j >= 0 && !slices.Contains(pairs, [2]int{i, j}) {
+			pairs = append(pairs, [2]int{i, j})
+		}
+	}
+	return pairs
 }
 
 // uniqueKeys reports whether the keys of ops are distinct and none is a key
@@ -233,6 +286,9 @@ func kindAndHandler(id uint16, typ ieType, l uint16, version uint16) (valueKind,
 	case tFloat:
 		if l != 4 && l != 8 {
 			return vHex, hNone
+		}
+		if id == 311 {
+			return vFloat, hSamplingProbability
 		}
 		return vFloat, hNone
 	case tAddr4:
@@ -376,6 +432,8 @@ func uintHandler(id uint16) handler {
 		return hSamplingSize
 	case 310:
 		return hSamplingPopulation
+	case 304:
+		return hSelectorAlgorithm
 	}
 	return hNone
 }

@@ -451,9 +451,11 @@ func TestTemplateFloodsAndBadTemplates(t *testing.T) {
 		reasons []string
 		events  int
 	}{
-		{"zero-length field", ipfixPacket(hx, set(2, tmpl(256, fs(8, 4), fs(1, 0))), set(256, ip("10.0.0.1"))),
+		{"zero-length field is skipped", ipfixPacket(hx, set(2, tmpl(256, fs(8, 4), fs(1, 0))), set(256, ip("10.0.0.1"))),
+			nil, 1},
+		{"only zero-length fields", ipfixPacket(hx, set(2, tmpl(256, fs(8, 0), fs(1, 0))), set(256, ip("10.0.0.1"))),
 			[]string{"bad_template"}, 0},
-		{"zero-length field then good template", ipfixPacket(hx, set(2, tmpl(256, fs(1, 0)), tmpl(257, fs(8, 4))), set(257, ip("10.0.0.1"))),
+		{"only zero-length fields then good template", ipfixPacket(hx, set(2, tmpl(256, fs(1, 0)), tmpl(257, fs(8, 4))), set(257, ip("10.0.0.1"))),
 			[]string{"bad_template"}, 1},
 		{"template ID below 256", v9Packet(v9Header{secs: testSecs}, set(0, tmpl(200, fs(8, 4)))), []string{"bad_template"}, 0},
 		{"v9 template without fields", v9Packet(v9Header{secs: testSecs}, set(0, tmpl(256))), []string{"bad_template"}, 0},

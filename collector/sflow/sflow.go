@@ -437,6 +437,7 @@ func (d *Decoder) addFlow(b *event.Batch, st *decodeState, dg *datagram, fs *flo
 		// As NetFlow v5 does: type<<8|code in the destination port, so the
 		// Community ID sees them (the encoder writes no ICMP ports).
 		e.Dst.Port = uint16(pi.icmpType)<<8 | uint16(pi.icmpCode)
+		e.Flow.ICMPType, e.Flow.ICMPCode, e.Flow.HasICMP = pi.icmpType, pi.icmpCode, true
 	}
 
 	if fs.inFormat == ifFormatIndex && fs.inValue != ifIndexInternal {

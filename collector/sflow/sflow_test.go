@@ -219,6 +219,7 @@ func TestDecode(t *testing.T) {
 					u(keyInBytes, 84), u(keyInPkts, 1), u(keyProtocol, 1), u(keyClassOfService, 0), u(keyTTL, 255),
 					ip(keySrcIPv4, hostB), ip(keyDstIPv4, hostA), u(keyICMPv4, 3<<8|3), u(keySamplingInterval, 10))
 				e.Src.IP, e.Dst.IP, e.Dst.Port = hostB, hostA, 3<<8|3
+				e.Flow.ICMPType, e.Flow.ICMPCode, e.Flow.HasICMP = 3, 3, true
 				e.Flow.Protocol, e.Flow.HasProtocol = 1, true
 				return []event.Event{e}
 			}(),

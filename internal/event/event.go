@@ -82,7 +82,7 @@ func (t Tags) Has(t2 Tags) bool { return t&t2 == t2 }
 type Endpoint struct {
 	IP      netip.Addr // invalid when unknown
 	Port    uint16
-	Bytes   uint64 // source.bytes: bytes sent by this side (0 = not known)
+	Bytes   uint64 // source.bytes: bytes sent by this side (0 = not known, unless HasBytes)
 	Packets uint64
 	MAC     [6]byte
 	HasMAC  bool
@@ -90,6 +90,11 @@ type Endpoint struct {
 	// shared, never modified.
 	Geo      *Geo
 	Locality Locality // source.locality / destination.locality
+
+	// HasBytes and HasPackets say that a flow's Bytes and Packets were
+	// reported, so a count of 0 is written (a flow the exporter counted
+	// nothing of) rather than left out as unknown.
+	HasBytes, HasPackets bool
 }
 
 // Flow holds the flow-specific top-level facts of a KindFlow event.
@@ -101,6 +106,14 @@ type Flow struct {
 	// Bytes and Packets are network.bytes/packets, already scaled by SamplingRate.
 	Bytes   uint64
 	Packets uint64
+	// HasBytes and HasPackets say that Bytes and Packets were reported:
+	// written even when 0.
+	HasBytes, HasPackets bool
+
+	// ICMPType and ICMPCode are icmp.type and icmp.code of an ICMP or
+	// ICMPv6 flow; valid when HasICMP.
+	ICMPType, ICMPCode uint8
+	HasICMP            bool
 	// SamplingRate is the 1-in-N rate applied to Bytes/Packets (0 or 1: unsampled).
 	SamplingRate uint64
 

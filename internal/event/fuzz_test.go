@@ -14,6 +14,7 @@ func FuzzAppendJSON(f *testing.F) {
 	f.Add("in_bytes", "https", uint64(1234), []byte{0, 0x1b, 0x21, 0xaa, 0xbb, 0xcc}, uint16(443), uint8(6), uint32(0), int64(1795922529123456789), []byte{10, 1, 2, 3})
 	f.Add("ke\"y\\", "a\x00b\xffc\u2028", uint64(0x7ff8000000000001), []byte{}, uint16(0x0800), uint8(1), uint32(0xffffffff), int64(-1), []byte{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1})
 	f.Add("", "\xed\xa0\x80", uint64(1<<63), []byte{0xff}, uint16(0), uint8(253), uint32(3), int64(0), []byte{})
+	f.Add("in_pkts", "", uint64(0xfc), []byte{}, uint16(0x0303), uint8(1), uint32(0), int64(1795922529123456789), []byte{10, 0, 0, 1})
 	f.Fuzz(func(t *testing.T, key, s string, u uint64, b []byte, port uint16, proto uint8, tags uint32, ns int64, ip []byte) {
 		addr, _ := netip.AddrFromSlice(ip)
 		ts := time.Unix(0, ns)
@@ -29,6 +30,10 @@ func FuzzAppendJSON(f *testing.F) {
 					Start: ts, End: time.Unix(0, int64(u)), SFlow: u&1 == 1, HasUptime: u&2 == 2, UptimeMillis: u},
 				Tags: Tags(tags),
 			}
+			// Reported zero counts and ICMP type/code.
+			e.Src.HasBytes, e.Src.HasPackets, e.Dst.HasBytes = u&4 == 4, u&8 == 8, u&16 == 16
+			e.Flow.HasBytes, e.Flow.HasPackets = u&32 == 32, u&64 == 64
+			e.Flow.ICMPType, e.Flow.ICMPCode, e.Flow.HasICMP = uint8(port>>8), uint8(port), u&128 == 128
 			if tags&(1<<30) != 0 {
 				e.OriginalTimestamp = time.UnixMilli(int64(u)) // any year
 			}

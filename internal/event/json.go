@@ -20,7 +20,8 @@ const ECSVersion = "8.11.0"
 // callers reuse one buffer per batch or file.
 //
 // Unknown values are left out: invalid addresses, zero times, a missing
-// protocol, zero byte and packet counts. Strings are escaped as JSON requires
+// protocol, zero byte and packet counts that were not reported (HasBytes,
+// HasPackets). Strings are escaped as JSON requires
 // and invalid UTF-8 becomes U+FFFD. Netflow fields with a key that was already
 // written (or that sluice writes itself under netflow: type, sampling_rate,
 // exporter) are skipped, since Elasticsearch rejects documents with duplicate
@@ -129,11 +130,11 @@ func (e *Event) appendFlow(dst []byte, dc *dateCache) []byte {
 		dst = strconv.AppendUint(dst, uint64(f.Protocol), 10)
 		dst = append(dst, '"')
 	}
-	if f.Bytes != 0 {
+	if f.Bytes != 0 || f.HasBytes {
 		dst = appendKey(dst, `"bytes":`)
 		dst = strconv.AppendUint(dst, f.Bytes, 10)
 	}
-	if f.Packets != 0 {
+	if f.Packets != 0 || f.HasPackets {
 		dst = appendKey(dst, `"packets":`)
 		dst = strconv.AppendUint(dst, f.Packets, 10)
 	}
@@ -164,6 +165,16 @@ func (e *Event) appendFlow(dst []byte, dc *dateCache) []byte {
 		}
 	}
 	dst = closeObject(dst, mark)
+
+	// icmp: the field names of Filebeat's community_id processor and
+	// Packetbeat (no ECS field set has them).
+	if f.HasICMP {
+		dst = appendKey(dst, `"icmp":{"type":`)
+		dst = strconv.AppendUint(dst, uint64(f.ICMPType), 10)
+		dst = append(dst, `,"code":`...)
+		dst = strconv.AppendUint(dst, uint64(f.ICMPCode), 10)
+		dst = append(dst, '}')
+	}
 
 	// observer; its quoted address is copied for netflow.exporter.address.
 	obsStart, obsEnd := 0, 0
@@ -376,11 +387,11 @@ func (p *Endpoint) appendJSON(dst []byte, open string, ports portPolicy) []byte 
 		dst = appendKey(dst, `"port":`)
 		dst = strconv.AppendUint(dst, uint64(p.Port), 10)
 	}
-	if p.Bytes != 0 {
+	if p.Bytes != 0 || p.HasBytes {
 		dst = appendKey(dst, `"bytes":`)
 		dst = strconv.AppendUint(dst, p.Bytes, 10)
 	}
-	if p.Packets != 0 {
+	if p.Packets != 0 || p.HasPackets {
 		dst = appendKey(dst, `"packets":`)
 		dst = strconv.AppendUint(dst, p.Packets, 10)
 	}

@@ -218,6 +218,47 @@ func jsonCases() []jsonCase {
 			},
 		},
 		{
+			name: "icmp_type_code",
+			event: func() *Event {
+				return &Event{
+					Kind:      KindFlow,
+					Timestamp: t0,
+					Observer:  exp4,
+					Src:       Endpoint{IP: netip.MustParseAddr("192.168.0.89")},
+					Dst:       Endpoint{IP: netip.MustParseAddr("192.168.0.1"), Port: 3<<8 | 3},
+					Flow: Flow{Protocol: 1, HasProtocol: true, Bytes: 84, Packets: 1, Version: 5, HasUptime: true,
+						ICMPType: 3, ICMPCode: 3, HasICMP: true},
+				}
+			},
+			want: map[string]any{
+				"destination.port":  nil,
+				"network.transport": "icmp",
+				"icmp.type":         3.0,
+				"icmp.code":         3.0,
+			},
+		},
+		{
+			name: "zero_counts",
+			event: func() *Event {
+				return &Event{
+					Kind:      KindFlow,
+					Timestamp: t0,
+					Observer:  exp4,
+					Src:       Endpoint{IP: netip.MustParseAddr("192.168.0.89"), HasBytes: true, HasPackets: true},
+					Dst:       Endpoint{IP: netip.MustParseAddr("192.168.0.1"), HasBytes: true},
+					Flow:      Flow{Protocol: 17, HasProtocol: true, Version: 9, HasBytes: true, HasPackets: true},
+				}
+			},
+			want: map[string]any{
+				"source.bytes":        0.0,
+				"source.packets":      0.0,
+				"destination.bytes":   0.0,
+				"destination.packets": nil,
+				"network.bytes":       0.0,
+				"network.packets":     0.0,
+			},
+		},
+		{
 			name: "unknown_protocol",
 			event: func() *Event {
 				return &Event{

@@ -442,11 +442,11 @@ func (d *EventDoc) flow(path, root, rest string, dst []Value) ([]Value, bool) {
 				dst = append(dst, strValue(ianaNumbers[f.Protocol]))
 			}
 		case "bytes":
-			if f.Bytes != 0 {
+			if f.Bytes != 0 || f.HasBytes {
 				dst = append(dst, numValue(float64(f.Bytes)))
 			}
 		case "packets":
-			if f.Packets != 0 {
+			if f.Packets != 0 || f.HasPackets {
 				dst = append(dst, numValue(float64(f.Packets)))
 			}
 		case "direction":
@@ -477,6 +477,16 @@ func (d *EventDoc) flow(path, root, rest string, dst []Value) ([]Value, bool) {
 	case "observer":
 		if rest == "ip" && e.Observer.IsValid() {
 			dst = append(dst, ipValue(e.Observer))
+		}
+		return dst, true
+	case "icmp":
+		if f.HasICMP {
+			switch rest {
+			case "type":
+				dst = append(dst, numValue(float64(f.ICMPType)))
+			case "code":
+				dst = append(dst, numValue(float64(f.ICMPCode)))
+			}
 		}
 		return dst, true
 	case "sluice":
@@ -579,12 +589,14 @@ func (d *EventDoc) endpoint(p *event.Endpoint, rest string, dst []Value, ports p
 		}
 		return dst
 	case "bytes":
-		if p.Bytes != 0 {
+		// A flow document (mac) writes reported counts of 0 too; the
+		// syslog encoder leaves every 0 out.
+		if p.Bytes != 0 || mac && p.HasBytes {
 			dst = append(dst, numValue(float64(p.Bytes)))
 		}
 		return dst
 	case "packets":
-		if p.Packets != 0 {
+		if p.Packets != 0 || mac && p.HasPackets {
 			dst = append(dst, numValue(float64(p.Packets)))
 		}
 		return dst

@@ -209,6 +209,15 @@ func syntheticEvents() []namedEvent {
 	f4 := flow()
 	f4.Flow.Protocol = 1
 	f4.Flow.End = f4.Flow.Start.Add(-time.Second)
+	f4.Flow.ICMPType, f4.Flow.ICMPCode, f4.Flow.HasICMP = 3, 1, true
+	f4b := flow()
+	f4b.Flow.Protocol = 58
+	f4b.Flow.HasICMP = true // echo reply: type 0 code 0, written
+	// Reported counts of 0 are written (and a 0 that was not reported is not).
+	f5 := flow()
+	f5.Src.Bytes, f5.Src.Packets, f5.Src.HasBytes, f5.Src.HasPackets = 0, 0, true, true
+	f5.Dst.Bytes, f5.Dst.HasPackets = 0, true
+	f5.Flow.Bytes, f5.Flow.Packets, f5.Flow.HasBytes, f5.Flow.HasPackets = 0, 0, true, false
 
 	sl := func() *event.Event {
 		return &event.Event{
@@ -251,6 +260,9 @@ func syntheticEvents() []namedEvent {
 	s4 := sl()
 	s4.Syslog.ProcID = "99999999999" // over 32 bits: procid
 	s4.Syslog.Priority = 200
+	// A syslog event's endpoint flags are not written: parsers write counts.
+	s5 := sl()
+	s5.Src.HasBytes, s5.Src.HasPackets = true, true
 
 	// Around the encoder's limit of 96 values: the parsed fields past it
 	// are left out, and the fast path must know exactly where.
@@ -265,8 +277,8 @@ func syntheticEvents() []namedEvent {
 	}
 
 	u := &event.Event{Timestamp: ts, Created: received, Observer: netip.MustParseAddr("192.0.2.9"), Tags: event.TagTruncated}
-	out := []namedEvent{{"flow-geo", f1}, {"flow-v6-sflow", f2}, {"flow-nan-geo", f3}, {"flow-icmp", f4},
-		{"syslog-clash", s1}, {"syslog-bare", s2}, {"syslog-many", s3}, {"syslog-bigpid", s4}, {"unknown", u}}
+	out := []namedEvent{{"flow-geo", f1}, {"flow-v6-sflow", f2}, {"flow-nan-geo", f3}, {"flow-icmp", f4}, {"flow-icmp6-zero", f4b}, {"flow-zero-counts", f5},
+		{"syslog-clash", s1}, {"syslog-zero-count-flags", s5}, {"syslog-bare", s2}, {"syslog-many", s3}, {"syslog-bigpid", s4}, {"unknown", u}}
 	return append(out, edge...)
 }
 

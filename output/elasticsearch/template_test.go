@@ -568,13 +568,14 @@ func tplKitchenSinkFlow(t *testing.T) *event.Event {
 		Created:   tplTime.Add(time.Second),
 		Observer:  netip.MustParseAddr("192.0.2.1"),
 		Src: event.Endpoint{IP: netip.MustParseAddr("198.51.100.7"), Port: 51000, Bytes: 100, Packets: 2, MAC: [6]byte{0, 1, 2, 3, 4, 5}, HasMAC: true,
-			Geo: tplGeo, Locality: event.LocalityExternal},
+			Geo: tplGeo, Locality: event.LocalityExternal, HasBytes: true, HasPackets: true},
 		Dst: event.Endpoint{IP: netip.MustParseAddr("203.0.113.5"), Port: 443, Bytes: 200, Packets: 3, MAC: [6]byte{6, 7, 8, 9, 10, 11}, HasMAC: true,
-			Geo: tplGeo, Locality: event.LocalityInternal},
+			Geo: tplGeo, Locality: event.LocalityInternal, HasBytes: true, HasPackets: true},
 		Direction: event.DirectionInbound,
 		Flow: event.Flow{Protocol: 6, HasProtocol: true, Bytes: 300, Packets: 5, SamplingRate: 10,
 			Start: tplTime.Add(-2 * time.Second), End: tplTime.Add(-time.Second), Version: 10, SourceID: 7,
-			UptimeMillis: 123456, HasUptime: true, SFlow: true},
+			UptimeMillis: 123456, HasUptime: true, SFlow: true, HasBytes: true, HasPackets: true,
+			ICMPType: 3, ICMPCode: 1, HasICMP: true}, // a TCP flow has none: here only to cover icmp.*
 		Tags: ^event.Tags(0),
 	}
 	e.OriginalTimestamp = tplTime.Add(-100 * 365 * 24 * time.Hour)
