@@ -592,7 +592,6 @@ func (e *Engine) evaluate(rs *ruleState, doc query.Doc, index string, sc *proces
 		start = time.Now()
 	}
 	out := sc.out[:0]
-	defer func() { sc.ev = Event{} }()
 	if len(rs.top) > 0 {
 		sc.topVals, sc.topOK = sc.topVals[:0], sc.topOK[:0]
 		for _, p := range rs.top {
@@ -615,6 +614,10 @@ func (e *Engine) evaluate(rs *ruleState, doc query.Doc, index string, sc *proces
 		out = c.handle(r, ms, e.cfg.Now(), e.cfg.EventClock, out)
 	}
 	c.mu.Unlock()
+	// The document is not the scratch's to keep (a defer here cost as
+	// much as a term guard).
+	sc.ev = Event{}
+	clear(sc.topVals)
 	if timed {
 		c.evalNs.Add(16 * int64(time.Since(start)))
 	}
