@@ -109,10 +109,15 @@ type Parser struct {
 // h's slices alias line.
 func (p *Parser) Parse(line []byte, h *Header) {
 	line = trimEnd(line)
-	if p.parseFast(line, h) {
-		return
+	if !p.parseFast(line, h) {
+		p.parseLib(line, h)
 	}
-	p.parseLib(line, h)
+	// A written time that is Go's zero time ("0001-01-01 00:00:00Z") cannot
+	// be told from no time at all: treat it as a bad one, so the flags agree
+	// with the field (found by FuzzParse).
+	if h.Timestamp.IsZero() && h.Problems&NoTimestamp == 0 {
+		h.Problems |= NoTimestamp | BadTimestamp
+	}
 }
 
 func trimEnd(b []byte) []byte {
