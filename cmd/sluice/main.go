@@ -303,6 +303,7 @@ func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
 	cc.rollup.MaxSegments, cc.rollup.TopK, cc.rollup.TopKHigh = co.MaxSegments, co.TopK, 5*co.TopK
 	cc.rollup.MinuteRetention, cc.rollup.Retention, cc.rollup.MaxBytes = co.MinuteRetention, co.Retention, co.MaxBytes
 	cc.rollup.EventsScanLimit = co.EventsScanLimit
+	cc.rollup.ExactRate = co.ExactRate
 	cc.rollup.EventsDir = cfg.Output.File.Dir
 	cc.rollup.FlowsIndex, cc.rollup.SyslogIndex = cfg.Output.Index.Flows, cfg.Output.Index.Syslog
 	cc.rollup.Location = cc.alert.Location

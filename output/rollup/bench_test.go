@@ -19,12 +19,16 @@ import (
 
 // BenchmarkStage is the rollup stage's cost per event (what the console
 // adds to sluice's path): the softflowd flows and the vendor syslog mix,
-// encoded as in sluice run, all in one open minute.
+// encoded as in sluice run, all in one open minute. "exact" feeds every
+// event to the top-K tables (console.exact_rate 0, or a rate below it);
+// "sampled" is the default exact_rate at the benchmark's rate (far above
+// it), where about 5,000 events a second do.
 func BenchmarkStage(b *testing.B) {
 	for _, c := range []struct {
-		name  string
-		batch func(testing.TB) *event.Batch
-	}{{"flows", flowBatch}, {"syslog", syslogBatch}} {
+		name      string
+		batch     func(testing.TB) *event.Batch
+		exactRate int
+	}{{"flows/exact", flowBatch, 0}, {"syslog/exact", syslogBatch, 0}, {"flows/sampled", flowBatch, Default().ExactRate}, {"syslog/sampled", syslogBatch, Default().ExactRate}} {
 		b.Run(c.name, func(b *testing.B) {
 			bt := c.batch(b)
 			for i := range bt.All() {
@@ -33,6 +37,7 @@ func BenchmarkStage(b *testing.B) {
 			bt.EncodeJSON()
 			bt.EncodeJSON() // the syslog layout is kept from the second sighting on
 			s := newTestStore(b, b.TempDir(), base.Add(time.Minute))
+			s.cfg.ExactRate = c.exactRate
 			ctx := context.Background()
 			st := s.Stage()
 			b.ReportAllocs()

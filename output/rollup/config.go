@@ -40,6 +40,11 @@ type Config struct {
 	FlowsIndex, SyslogIndex string
 	// EventsScanLimit bounds the lines one Events request reads.
 	EventsScanLimit int
+	// ExactRate is the events per second of one kind up to which every
+	// event feeds the top-K; above it a random sample of about ExactRate
+	// events per second does, each weighted by the sampling ratio (totals
+	// stay exact). 0: every event, whatever the rate.
+	ExactRate int
 	// Location is the time zone of the NDJSON day names (output.timezone).
 	Location *time.Location
 	// Now is the clock (tests set it); nil is time.Now.
@@ -60,6 +65,7 @@ func Default() Config {
 		FlowsIndex:      "sluice-flows-%{+yyyy.MM.dd}",
 		SyslogIndex:     "sluice-syslog-%{+yyyy.MM.dd}",
 		EventsScanLimit: 200_000,
+		ExactRate:       5000,
 	}
 }
 
@@ -83,6 +89,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBytes < 1<<20 {
 		errs = append(errs, fmt.Errorf("console.max_bytes: %d is below 1MiB; raise it or remove the key to use 536870912 (512MiB)", c.MaxBytes))
+	}
+	if c.ExactRate < 0 {
+		errs = append(errs, fmt.Errorf("console.exact_rate: %d is below 0; use 0 (every event) or more, or remove the key to use 5000", c.ExactRate))
 	}
 	if c.EventsScanLimit < 1 {
 		errs = append(errs, fmt.Errorf("console.events_scan_limit: %d is below 1; raise it or remove the key to use 200000", c.EventsScanLimit))

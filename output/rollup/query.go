@@ -443,7 +443,9 @@ func (s *Store) Series(ctx context.Context, r console.SeriesRequest) (console.Se
 		}
 	}
 	for j := range out.Other {
-		if out.Other[j] < 0 && out.Other[j] > -1e-6 || math.Abs(out.Other[j]) < 1e-9 {
+		// Estimated values (top-K errors, a sampled minute) may add up
+		// to more than the exact total: nothing is left for other then.
+		if out.Other[j] < 0 || math.Abs(out.Other[j]) < 1e-9 {
 			out.Other[j] = 0
 		}
 	}

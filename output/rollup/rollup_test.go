@@ -139,6 +139,9 @@ func newTestStore(t testing.TB, dir string, now time.Time) *Store {
 	cfg.Dir = dir
 	cfg.EventsDir = filepath.Join(dir, "events")
 	cfg.Now = func() time.Time { return now }
+	// Tests compare every value with the documents: no sampling, whatever
+	// the rate a test feeds (TestSampledTopK covers it).
+	cfg.ExactRate = 0
 	s, err := New(cfg, nil, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,8 @@ import (
 	"math"
 	"sort"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/sluicelab/sluice/internal/console"
 	"github.com/sluicelab/sluice/internal/event"
@@ -109,6 +111,58 @@ type shard struct {
 	vals []query.Value
 	buf  []byte
 	doc  query.EventDoc
+	rng  uint64 // xorshift state of the top-K sample
+}
+
+// rateMeter counts one kind's events per wall-clock second, for the top-K
+// sample (Config.ExactRate). Races between workers at a second's turn
+// only blur the count a little.
+type rateMeter struct {
+	sec  atomic.Int64 // the second being counted (Unix)
+	cur  atomic.Int64 // events in sec so far
+	prev atomic.Int64 // events in the second before sec (0: not adjacent)
+}
+
+// ratio is 1 while the rate is at most limit events per second (or limit
+// is 0), else about rate/limit: one event in ratio feeds the top-K.
+func (r *rateMeter) ratio(limit int) uint64 {
+	if limit <= 0 {
+		return 1
+	}
+	n := max(r.prev.Load(), r.cur.Load())
+	if n <= int64(limit) {
+		return 1
+	}
+	return uint64((n + int64(limit) - 1) / int64(limit))
+}
+
+func (r *rateMeter) add(sec, n int64) {
+	if old := r.sec.Load(); old != sec && r.sec.CompareAndSwap(old, sec) {
+		c := r.cur.Swap(0)
+		if sec == old+1 {
+			r.prev.Store(c)
+		} else {
+			r.prev.Store(0)
+		}
+	}
+	r.cur.Add(n)
+}
+
+// take reports whether the next event feeds the top-K, with probability
+// 1/ratio.
+func (sh *shard) take(ratio uint64) bool {
+	if ratio <= 1 {
+		return true
+	}
+	x := sh.rng
+	if x == 0 {
+		x = uint64(time.Now().UnixNano()) | 1
+	}
+	x ^= x << 13
+	x ^= x >> 7
+	x ^= x << 17
+	sh.rng = x
+	return x%ratio == 0
 }
 
 // maxOpenMinutes bounds the open minutes per shard and kind (late events
@@ -136,6 +190,8 @@ func (st *Stage) Process(_ context.Context, b *event.Batch) error {
 	now := s.now().Unix()
 	oldest := now - int64(s.cfg.MinuteRetention.Seconds())
 	var folded, late uint64
+	ratio := [2]uint64{s.rate[0].ratio(s.cfg.ExactRate), s.rate[1].ratio(s.cfg.ExactRate)}
+	var seen [2]int64
 	for i := range evs {
 		e := &evs[i]
 		var ki int
@@ -147,6 +203,7 @@ func (st *Stage) Process(_ context.Context, b *event.Batch) error {
 		default:
 			continue
 		}
+		seen[ki]++
 		ts := e.Timestamp.Unix()
 		min := ts - ts%60
 		if ts < 0 || min < oldest || min > now+60 {
@@ -162,8 +219,20 @@ func (st *Stage) Process(_ context.Context, b *event.Batch) error {
 			a = &acc{start: min, segs: map[segKey]*accSeg{}}
 			sh.open[ki][min] = a
 		}
-		s.fold(sh, s.plans[ki], a, e)
+		var w uint64
+		if sh.take(ratio[ki]) {
+			w = ratio[ki]
+		}
+		s.fold(sh, s.plans[ki], a, e, w)
 		folded++
+	}
+	if seen[0]|seen[1] != 0 {
+		sec := time.Now().Unix()
+		for ki, n := range seen {
+			if n > 0 {
+				s.rate[ki].add(sec, n)
+			}
+		}
 	}
 	sh.doc.Reset(nil)
 	s.m.events.Add(float64(folded))
@@ -194,9 +263,10 @@ func firstStr(vals []query.Value) string {
 	return vals[0].Str
 }
 
-// fold adds e to a. Strings from the doc are only valid until the next
-// Reset: what a top-K keeps it clones.
-func (s *Store) fold(sh *shard, p *kindPlan, a *acc, e *event.Event) {
+// fold adds e to a: to its segment's totals, and with weight w (0: not
+// at all; see Config.ExactRate) to the top-Ks. Strings from the doc are
+// only valid until the next Reset: what a top-K keeps it clones.
+func (s *Store) fold(sh *shard, p *kindPlan, a *acc, e *event.Event, w uint64) {
 	d := &sh.doc
 	docSet := false
 	var key segKey
@@ -239,6 +309,19 @@ func (s *Store) fold(sh *shard, p *kindPlan, a *acc, e *event.Event) {
 	m[mCount] = 1
 	for i := range seg.m {
 		seg.m[i] += m[i]
+	}
+	if w == 0 {
+		return
+	}
+	if w > 1 {
+		// A sampled event stands for w events; the tables are estimates
+		// from then on (answers say approx).
+		for i := range m {
+			m[i] *= w
+		}
+		for _, tk := range seg.tk {
+			tk.overflow = true
+		}
 	}
 	for di := range p.dims {
 		dp := &p.dims[di]

@@ -63,6 +63,7 @@ type Store struct {
 
 	shards []*shard
 	next   atomic.Uint32
+	rate   [2]rateMeter // events per second per kind, for the top-K sample
 
 	tickMu sync.Mutex // one closer at a time
 
