@@ -189,6 +189,11 @@ func newDecoder(cfg Config, logger *slog.Logger, reg prometheus.Registerer, now 
 	if cfg.StatePath != "" {
 		d.load()
 	}
+	if reg != nil {
+		if err := reg.Register(exporterCollector{d}); err != nil {
+			return nil, fmt.Errorf("netflow metrics: %w", err)
+		}
+	}
 	return d, nil
 }
 

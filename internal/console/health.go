@@ -56,7 +56,7 @@ var healthSections = []healthSection{
 	{name: "exporters", names: []string{
 		"sluice_collector_exporter_packets_total", "sluice_collector_exporter_bytes_total",
 		"sluice_netflow_templates", "sluice_netflow_exporters", "sluice_netflow_template_changes_total",
-		"sluice_netflow_pending_sets",
+		"sluice_netflow_pending_sets", "sluice_netflow_exporter_templates", "sluice_netflow_exporter_last_seen_timestamp_seconds",
 	}},
 	{name: "outputs", names: []string{
 		"sluice_pipeline_events_out_total", "sluice_output_events_total", "sluice_output_bytes_total",
