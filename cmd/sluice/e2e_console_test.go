@@ -440,6 +440,24 @@ func TestConsoleTLSBearerEndToEnd(t *testing.T) {
 		{"/api/v1/health", bearer(token), 200},
 		{"/metrics", bearer(token), 200},
 	})
+	// sluice status with the service's config: it asks over HTTPS,
+	// trusts the configured certificate and sends the token.
+	cfgFile := filepath.Join(dir, "status.yaml")
+	cfg := fmt.Sprintf("http:\n  listen: 127.0.0.1:%d\n  tls:\n    cert_file: %s\n    key_file: %s\n  auth:\n    bearer_token_file: %s\n", ps.HTTP, certFile, keyFile, tokFile)
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := runCLITimeout(t, 20*time.Second, "status", "--once", "--watch", "200ms", "-c", cfgFile); code != 0 || !strings.Contains(out, "https://127.0.0.1:") {
+		t.Errorf("sluice status -c (HTTPS, bearer token file) = %d:\n%s", code, out)
+	}
+	// Without the token file it is refused and told how.
+	noTok := filepath.Join(dir, "status-notoken.yaml")
+	if err := os.WriteFile(noTok, []byte(fmt.Sprintf("http:\n  listen: 127.0.0.1:%d\n  tls:\n    cert_file: %s\n    key_file: %s\n", ps.HTTP, certFile, keyFile)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := runCLITimeout(t, 20*time.Second, "status", "--once", "-c", noTok); code == 0 || !strings.Contains(out, "bearer_token_file") {
+		t.Errorf("sluice status without the token = %d:\n%s", code, out)
+	}
 	// Plain HTTP on the HTTPS port gets nothing of the API.
 	resp, err := httpClient.Get(fmt.Sprintf("http://127.0.0.1:%d/api/v1/meta", ps.HTTP))
 	if err == nil {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +23,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicelab/sluice/internal/config"
+	"github.com/sluicelab/sluice/internal/obs"
 )
 
 // statusCommand is `sluice status`: it scrapes the running service's
@@ -39,6 +42,9 @@ func statusCommand() *cobra.Command {
 			}
 			base, key, err := statusURL(cmd, cfgPath, url)
 			if err != nil {
+				return err
+			}
+			if statusClient, err = statusHTTPClient(cmd, cfgPath); err != nil {
 				return err
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -80,7 +86,62 @@ func statusURL(cmd *cobra.Command, cfgPath, url string) (string, string, error) 
 	case "::":
 		host = "::1"
 	}
-	return "http://" + net.JoinHostPort(host, port), "http.listen (" + l + " from " + orDefaults(cfgPath) + ")", nil
+	scheme := "http://"
+	if cfg.HTTP.TLS.CertFile != "" {
+		scheme = "https://"
+	}
+	return scheme + net.JoinHostPort(host, port), "http.listen (" + l + " from " + orDefaults(cfgPath) + ")", nil
+}
+
+// statusHTTPClient is the client status asks with: with the config's
+// http.auth.bearer_token_file it sends that token, and with http.tls.cert_file
+// it trusts that certificate (a self-signed one included) besides the
+// system's roots. Basic credentials go in --url (USER:PASSWORD@).
+func statusHTTPClient(cmd *cobra.Command, cfgPath string) (*http.Client, error) {
+	c := &http.Client{Timeout: 5 * time.Second}
+	if cmd.Flags().Changed("url") && cfgPath == "" {
+		return c, nil
+	}
+	cfg, err := config.Load(cfgPath, nil)
+	if err != nil {
+		return nil, err
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if f := cfg.HTTP.TLS.CertFile; f != "" {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("http.tls.cert_file: %w (status trusts the listener's certificate; run it as a user who can read the file)", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("http.tls.cert_file: %s holds no PEM certificate", f)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	c.Transport = tr
+	if f := cfg.HTTP.Auth.BearerTokenFile; f != "" {
+		tok, err := obs.ReadToken(f)
+		if err != nil {
+			return nil, fmt.Errorf("%w (status sends the token; run it as a user who can read the file)", err)
+		}
+		c.Transport = bearerTransport{token: tok, next: tr}
+	}
+	return c, nil
+}
+
+// bearerTransport adds an Authorization: Bearer header to every request.
+type bearerTransport struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(r)
 }
 
 func orDefaults(path string) string {
@@ -112,7 +173,7 @@ func getMetrics(ctx context.Context, base, key string) (scrape, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusUnauthorized {
-		return scrape{}, fmt.Errorf("%s/metrics answered %s: the HTTP listener asks for credentials (http.auth); give them in the URL, e.g. --url http://USER:PASSWORD@127.0.0.1:9155", base, resp.Status)
+		return scrape{}, fmt.Errorf("%s/metrics answered %s: the HTTP listener asks for credentials (http.auth); with a bearer token, name the config that sets http.auth.bearer_token_file (-c CONFIG); with basic auth, give them in the URL, e.g. --url http://USER:PASSWORD@127.0.0.1:9155", base, resp.Status)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return scrape{}, fmt.Errorf("%s/metrics answered %s; is %s sluice's http.listen?", base, resp.Status, base)
