@@ -452,6 +452,12 @@ func (e *Engine) Processor() *Processor {
 // Release gives the Processor's working space back; p must not be used
 // after.
 func (p *Processor) Release() {
+	// The scratch must not keep the batch's documents alive in the pool.
+	sc := p.sc
+	clear(sc.vals[:cap(sc.vals)])
+	clear(sc.keys[:cap(sc.keys)])
+	clear(sc.done[:cap(sc.done)])
+	sc.vals, sc.keys, sc.done = sc.vals[:0], sc.keys[:0], sc.done[:0]
 	p.e.scratch.Put(p.sc)
 	p.sc = nil
 }
@@ -491,12 +497,8 @@ func (p *Processor) Process(doc query.Doc, index string) {
 			}
 		}
 	}
-	clear(sc.vals[:cap(sc.vals)])
-	sc.vals = sc.vals[:0]
-	clear(sc.keys[:cap(sc.keys)])
-	sc.keys = sc.keys[:0]
-	clear(sc.done[:cap(sc.done)])
-	sc.done = sc.done[:0]
+	// What they point to is cleared once per batch, in Release.
+	sc.vals, sc.keys, sc.done = sc.vals[:0], sc.keys[:0], sc.done[:0]
 }
 
 // processScratch is the working memory of one Process call.

@@ -674,3 +674,42 @@ func TestRecentValuesBound(t *testing.T) {
 		t.Errorf("counts %v (ring %d), want %d new and no old", got, len(r.ring), maxRecent)
 	}
 }
+
+// TestProcessorReleaseClears: the working space a Processor gives back
+// holds nothing of the batch's documents (values, keys, rules seen), so
+// the pool does not keep a batch alive.
+func TestProcessorReleaseClears(t *testing.T) {
+	r, err := rlLoadString(t, "name: deny\ntype: any\nalert: debug\nfilter:\n- term: {event.action: deny}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := rlEngine(t, &rlClock{t: rlT0}, r)
+	p := e.Processor()
+	for range 3 {
+		p.Process(rlLogDoc(rlT0, map[string]any{"event.action": "deny", "source.ip": "10.0.0.1"}), "x")
+	}
+	sc := p.sc
+	if cap(sc.vals) == 0 {
+		t.Fatal("the processor read no values: the test tests nothing")
+	}
+	// Guard keys and rules seen come with guarded rules (the real filter
+	// compiler's; the output/alert stage tests run those).
+	sc.keys = query.ValueKeys(&query.Value{Kind: query.KindString, Str: "deny"}, sc.keys[:0])
+	sc.done = append(sc.done[:0], &ruleState{})
+	p.Release()
+	for i, v := range sc.vals[:cap(sc.vals)] {
+		if v != (query.Value{}) {
+			t.Fatalf("vals[%d] = %+v after Release", i, v)
+		}
+	}
+	for i, k := range sc.keys[:cap(sc.keys)] {
+		if k != (query.GuardKey{}) {
+			t.Fatalf("keys[%d] = %+v after Release", i, k)
+		}
+	}
+	for i, d := range sc.done[:cap(sc.done)] {
+		if d != nil {
+			t.Fatalf("done[%d] is set after Release", i)
+		}
+	}
+}
