@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"slices"
 	"time"
 	"unsafe"
 )
@@ -242,9 +243,26 @@ func (d *decoder) count(min int) int {
 
 // decodePayload decodes a block payload. want, when not nil, names the
 // dimensions to decode; the others are skipped.
-func decodePayload(p []byte, want func(field string) bool) (*block, error) {
+// decodeScratch is memory a reader of many blocks reuses for each: the
+// blocks it decodes into it are valid until the next one.
+type decodeScratch struct {
+	b    block
+	segs []segment
+	dims []summary
+	ents []entry
+}
+
+func decodePayload(p []byte, want func(field string) bool, sc *decodeScratch) (*block, error) {
 	d := &decoder{p: p}
-	b := &block{kind: d.byte1(), res: d.byte1()}
+	var b *block
+	if sc != nil {
+		sc.b = block{}
+		b = &sc.b
+		sc.dims, sc.ents = sc.dims[:0], sc.ents[:0]
+	} else {
+		b = &block{}
+	}
+	b.kind, b.res = d.byte1(), d.byte1()
 	if d.err == nil && (b.kind != kindFlows && b.kind != kindSyslog || b.res != resMinute && b.res != resHour) {
 		return nil, fmt.Errorf("%w: kind %d resolution %d", errCorrupt, b.kind, b.res)
 	}
@@ -255,7 +273,13 @@ func decodePayload(p []byte, want func(field string) bool) (*block, error) {
 	b.start = time.Unix(sec, 0).UTC()
 	nseg := d.count(7)
 	if d.err == nil {
-		b.segs = make([]segment, nseg)
+		if sc != nil {
+			sc.segs = slices.Grow(sc.segs[:0], nseg)[:nseg]
+			clear(sc.segs)
+			b.segs = sc.segs
+		} else {
+			b.segs = make([]segment, nseg)
+		}
 	}
 	for i := 0; i < nseg && d.err == nil; i++ {
 		s := &b.segs[i]
@@ -269,17 +293,27 @@ func decodePayload(p []byte, want func(field string) bool) (*block, error) {
 			s.m[j] = d.uvarint()
 		}
 		nd := d.count(2)
+		var dstart int
+		if sc != nil {
+			dstart = len(sc.dims)
+		}
 		for j := 0; j < nd && d.err == nil; j++ {
 			field := d.str()
 			body := d.bytes()
 			if d.err != nil || (want != nil && !want(field)) {
 				continue
 			}
-			sm, err := decodeSummary(field, body)
+			sm, err := decodeSummary(field, body, sc)
 			if err != nil {
 				return nil, err
 			}
-			s.dims = append(s.dims, sm)
+			if sc != nil {
+				// The dimensions of one segment are consecutive in sc.dims.
+				sc.dims = append(sc.dims, sm)
+				s.dims = sc.dims[dstart:len(sc.dims):len(sc.dims)]
+			} else {
+				s.dims = append(s.dims, sm)
+			}
 		}
 	}
 	if d.err == nil && len(d.p) != 0 {
@@ -291,7 +325,7 @@ func decodePayload(p []byte, want func(field string) bool) (*block, error) {
 	return b, nil
 }
 
-func decodeSummary(field string, body []byte) (summary, error) {
+func decodeSummary(field string, body []byte, sc *decodeScratch) (summary, error) {
 	d := &decoder{p: body}
 	s := summary{field: field}
 	fl := d.byte1()
@@ -302,7 +336,14 @@ func decodeSummary(field string, body []byte) (summary, error) {
 	s.min = d.uvarint()
 	n := d.count(8)
 	if d.err == nil {
-		s.ents = make([]entry, n)
+		if sc != nil {
+			start := len(sc.ents)
+			sc.ents = slices.Grow(sc.ents, n)[:start+n]
+			clear(sc.ents[start:])
+			s.ents = sc.ents[start : start+n : start+n]
+		} else {
+			s.ents = make([]entry, n)
+		}
 	}
 	for i := 0; i < n && d.err == nil; i++ {
 		e := &s.ents[i]
@@ -332,6 +373,11 @@ func decodeSummary(field string, body []byte) (summary, error) {
 // with its framed length. The block's strings point into p, which must
 // not change afterwards.
 func decodeFrame(p []byte, want func(string) bool) (*block, int, error) {
+	return decodeFrameScratch(p, want, nil)
+}
+
+// decodeFrameScratch is decodeFrame into sc's memory (nil: new memory).
+func decodeFrameScratch(p []byte, want func(string) bool, sc *decodeScratch) (*block, int, error) {
 	n, sum, err := readHeader(p)
 	if err != nil {
 		return nil, 0, err
@@ -343,7 +389,7 @@ func decodeFrame(p []byte, want func(string) bool) (*block, int, error) {
 	if crc32.Checksum(pl, castagnoli) != sum {
 		return nil, 0, fmt.Errorf("%w: checksum mismatch", errCorrupt)
 	}
-	b, err := decodePayload(pl, want)
+	b, err := decodePayload(pl, want, sc)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -47,6 +47,19 @@ func FuzzDecodeBlock(f *testing.F) {
 		if _, _, err := decodeFrame(p, func(string) bool { return false }); err != nil {
 			t.Fatalf("decodes fully but not with dimensions skipped: %v", err)
 		}
+		// Decoding into reused memory (as the queries do, after another
+		// block) gives the same block.
+		var sc decodeScratch
+		if _, _, err := decodeFrameScratch(re, nil, &sc); err != nil {
+			t.Fatalf("decodes but not into scratch memory: %v", err)
+		}
+		b3, _, err := decodeFrameScratch(p, nil, &sc)
+		if err != nil {
+			t.Fatalf("decodes but not into reused scratch memory: %v", err)
+		}
+		if !bytes.Equal(appendBlock(nil, b3), re) {
+			t.Fatalf("a block decoded into reused memory encodes differently")
+		}
 	})
 }
 

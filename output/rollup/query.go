@@ -258,6 +258,7 @@ func (s *Store) scan(ctx context.Context, refs []refCopy, dim string, f filter, 
 	}()
 	doc := &segDoc{field: dim}
 	var buf []byte
+	var sc decodeScratch // blocks read from files live until the next one
 	for i, c := range refs {
 		if i%64 == 0 && ctx.Err() != nil {
 			return approx, fmt.Errorf("%w: %w", console.ErrTimeout, ctx.Err())
@@ -272,7 +273,7 @@ func (s *Store) scan(ctx context.Context, refs []refCopy, dim string, f filter, 
 				}
 				files[c.path] = fh
 			}
-			b, err = readAt(fh, c, want, &buf)
+			b, err = readAt(fh, c, want, &buf, &sc)
 			if err != nil {
 				continue
 			}

@@ -591,13 +591,13 @@ func (s *Store) readRef(c refCopy, want func(string) bool) (*block, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return readAt(f, c, want, nil)
+	return readAt(f, c, want, nil, nil)
 }
 
 // readAt reads and decodes the block of c, into buf when it is large
 // enough (the block's strings then point into buf: a caller that reuses
 // it must copy what it keeps).
-func readAt(f *os.File, c refCopy, want func(string) bool, buf *[]byte) (*block, error) {
+func readAt(f *os.File, c refCopy, want func(string) bool, buf *[]byte, sc *decodeScratch) (*block, error) {
 	if c.n < headerLen || c.n > headerLen+maxPayload {
 		return nil, fmt.Errorf("%w: bad reference", errCorrupt)
 	}
@@ -613,7 +613,7 @@ func readAt(f *os.File, c refCopy, want func(string) bool, buf *[]byte) (*block,
 	if _, err := f.ReadAt(p, c.off); err != nil {
 		return nil, err
 	}
-	b, _, err := decodeFrame(p, want)
+	b, _, err := decodeFrameScratch(p, want, sc)
 	return b, err
 }
 
