@@ -175,3 +175,28 @@ func TestEventDocOtherKind(t *testing.T) {
 		t.Errorf("Values() after Reset(nil) = %v", v)
 	}
 }
+
+// TestOwnFastMatchesByName: every own value the layout table reads
+// directly (ownFast) is what syslogOwn reads by name, on every test event.
+func TestOwnFastMatchesByName(t *testing.T) {
+	var d EventDoc
+	n := 0
+	for _, ne := range allTestEvents(t) {
+		if ne.e.Kind != event.KindSyslog {
+			continue
+		}
+		for name, c := range ownFastCodes {
+			d.Reset(ne.e)
+			root, rest := cut(name)
+			want := valueKeys(d.syslogOwn(name, root, rest, nil))
+			d.Reset(ne.e)
+			if got := valueKeys(d.ownFast(c, nil)); got != want {
+				t.Errorf("%s: ownFast(%s) = %s, syslogOwn = %s", ne.name, name, got, want)
+			}
+			n++
+		}
+	}
+	if n < 100 {
+		t.Fatalf("only %d comparisons", n)
+	}
+}

@@ -17,6 +17,14 @@ import (
 type Path struct {
 	Name string
 	id   int32 // 1.. in the registry; 0: not registered
+	// byName: the path is never read through a syslog layout (@timestamp,
+	// tags, ecs.version: written by the encoder outside the tree).
+	byName bool
+}
+
+// newPath is the Path of a registered name.
+func newPath(name string, id int32) Path {
+	return Path{Name: name, id: id, byName: name == "@timestamp" || name == "tags" || name == "ecs.version"}
 }
 
 // maxRegistered bounds the registry (rule sets and console queries come
@@ -34,7 +42,7 @@ func NewPath(name string) Path {
 	registry.mu.Lock()
 	defer registry.mu.Unlock()
 	if id, ok := registry.ids[name]; ok {
-		return Path{Name: name, id: id}
+		return newPath(name, id)
 	}
 	old := registeredNames()
 	if len(old) >= maxRegistered {
@@ -49,7 +57,7 @@ func NewPath(name string) Path {
 	names := append(old[:len(old):len(old)], name)
 	registry.ids[name] = id
 	registry.names.Store(&names)
-	return Path{Name: name, id: id}
+	return newPath(name, id)
 }
 
 func registeredNames() []string {
@@ -75,8 +83,96 @@ type layoutTable []int32
 
 const (
 	layoutAbsent int32 = -1
-	layoutOwn    int32 = -2
+	layoutOwn    int32 = -2 // one of sluice's own values, read by name
+	// layoutOwnFast-c: own value c of ownFast, read without its name.
+	layoutOwnFast int32 = -3
 )
+
+// Own syslog values a table entry reads directly (the paths rules and the
+// console read most); ownSlow is every other own value, read by name.
+const (
+	ownSlow int32 = iota
+	ownHost
+	ownProcName
+	ownPriority
+	ownSevName
+	ownSevCode
+	ownObserverIP
+	ownSrcIP
+	ownDstIP
+	ownSrcPort
+	ownDstPort
+	ownDataset
+	ownMessage
+)
+
+var ownFastCodes = map[string]int32{
+	"host.hostname": ownHost, "process.name": ownProcName, "log.syslog.priority": ownPriority,
+	"log.syslog.severity.name": ownSevName, "log.syslog.severity.code": ownSevCode,
+	"observer.ip": ownObserverIP, "source.ip": ownSrcIP, "destination.ip": ownDstIP,
+	"source.port": ownSrcPort, "destination.port": ownDstPort, "event.dataset": ownDataset,
+	"message": ownMessage,
+}
+
+// ownFast appends own value c of a syslog event, as syslogOwn does.
+func (d *EventDoc) ownFast(c int32, dst []Value) []Value {
+	e := d.e
+	sl := &e.Syslog
+	hasPri := sl.HasPriority && sl.Priority <= 191
+	switch c {
+	case ownHost:
+		if sl.Hostname != "" {
+			dst = append(dst, d.str(sl.Hostname))
+		}
+	case ownProcName:
+		if sl.AppName != "" {
+			dst = append(dst, d.str(sl.AppName))
+		}
+	case ownPriority:
+		if hasPri {
+			dst = append(dst, numValue(float64(sl.Priority)))
+		}
+	case ownSevName:
+		if hasPri {
+			dst = append(dst, strValue(severityNames[sl.Priority%8]))
+		}
+	case ownSevCode:
+		if hasPri {
+			dst = append(dst, numValue(float64(sl.Priority%8)))
+		}
+	case ownObserverIP:
+		if e.Observer.IsValid() {
+			dst = append(dst, ipValue(e.Observer))
+		}
+	case ownSrcIP:
+		if e.Src.IP.IsValid() {
+			dst = append(dst, ipValue(e.Src.IP))
+		}
+	case ownDstIP:
+		if e.Dst.IP.IsValid() {
+			dst = append(dst, ipValue(e.Dst.IP))
+		}
+	case ownSrcPort:
+		if e.Src.Port != 0 {
+			dst = append(dst, numValue(float64(e.Src.Port)))
+		}
+	case ownDstPort:
+		if e.Dst.Port != 0 {
+			dst = append(dst, numValue(float64(e.Dst.Port)))
+		}
+	case ownDataset:
+		if sl.Dataset == "" {
+			dst = append(dst, strValue("sluice.syslog"))
+		} else {
+			dst = append(dst, d.str(sl.Dataset))
+		}
+	case ownMessage:
+		if sl.Message != "" {
+			dst = append(dst, d.str(sl.Message))
+		}
+	}
+	return dst
+}
 
 // layoutSource returns where path p's value comes from in the event's
 // layout, building the layout's table when it does not cover p yet.
@@ -100,6 +196,9 @@ func (d *EventDoc) layoutSource(l *event.SyslogLayout, p Path) int32 {
 			tt[i] = layoutAbsent
 		case own:
 			tt[i] = layoutOwn
+			if c, ok := ownFastCodes[name]; ok {
+				tt[i] = layoutOwnFast - c
+			}
 		default:
 			tt[i] = int32(field)
 		}
@@ -126,8 +225,10 @@ func (d *EventDoc) pathValues(p Path, dst []Value) []Value {
 	e := d.e
 	switch {
 	case e == nil:
-	case e.Kind == event.KindSyslog && e.SyslogLayout() != nil && p.Name != "@timestamp" && p.Name != "tags" && p.Name != "ecs.version":
+	case !p.byName && e.Kind == event.KindSyslog && e.SyslogLayout() != nil:
 		switch src := d.layoutSource(e.SyslogLayout(), p); {
+		case src < layoutOwn:
+			dst = d.ownFast(layoutOwnFast-src, dst)
 		case src == layoutOwn:
 			root, rest := cut(p.Name)
 			dst = d.syslogOwn(p.Name, root, rest, dst)
