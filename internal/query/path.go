@@ -104,6 +104,7 @@ const (
 	ownDstPort
 	ownDataset
 	ownMessage
+	ownDirection
 )
 
 var ownFastCodes = map[string]int32{
@@ -111,7 +112,7 @@ var ownFastCodes = map[string]int32{
 	"log.syslog.severity.name": ownSevName, "log.syslog.severity.code": ownSevCode,
 	"observer.ip": ownObserverIP, "source.ip": ownSrcIP, "destination.ip": ownDstIP,
 	"source.port": ownSrcPort, "destination.port": ownDstPort, "event.dataset": ownDataset,
-	"message": ownMessage,
+	"message": ownMessage, "network.direction": ownDirection,
 }
 
 // ownFast appends own value c of a syslog event, as syslogOwn does.
@@ -169,6 +170,10 @@ func (d *EventDoc) ownFast(c int32, dst []Value) []Value {
 	case ownMessage:
 		if sl.Message != "" {
 			dst = append(dst, d.str(sl.Message))
+		}
+	case ownDirection:
+		if s := e.Direction.String(); s != "" {
+			dst = append(dst, strValue(s))
 		}
 	}
 	return dst
