@@ -50,10 +50,20 @@ func FuzzProcess(f *testing.F) {
 		"<30>firewall,info input: in:e out:e, connection-state:, proto ICMP (type 999, code -1), a->(b->c:), len 1",
 		"<4>Nov 22 08:00:00 u kernel: [A-B-C-D]IN= OUT= SRC=x DST= DESCR=\"unterminated",
 		"<4>Nov 22 08:00:00 u kernel: [] DESCR= IN=",
+		// DNS resolver logs: answers that are not addresses, names with
+		// spaces, BIND lines cut short, Unbound replies with bad numbers.
+		"<30>Dec  7 19:40:01 p dnsmasq[1]: reply x is <SRV> is 1.2.3.4",
+		"<30>Dec  7 19:40:01 p dnsmasq[1]: query[] from ",
+		"<30>Dec  7 19:40:01 p dnsmasq[1]: gravity blocked  is ",
+		"<30>Dec  7 19:40:01 p dnsmasq[1]: / is NODATA",
+		"<30>Dec  7 19:40:01 n named[1]: client @0x 1.2.3.4#99999 (x): view : query: x IN A +T (",
+		"<30>Dec  7 19:40:01 n named[1]: client #: query:",
+		"<30>Dec  7 19:40:01 u unbound: [1:0] info: ::1@x a. A IN NOERROR -1.5 2 99999999999999999999",
+		"<30>Dec  7 19:40:01 u unbound: [1:0] info: 1.2.3.4 . ",
 	} {
 		f.Add(l)
 	}
-	for _, p := range []string{"meraki", "f5_asm", "netfilter", "cisco_asa", "fortinet", "juniper", "pfsense", "panw", "mikrotik", "ubiquiti"} {
+	for _, p := range []string{"meraki", "f5_asm", "netfilter", "cisco_asa", "fortinet", "juniper", "pfsense", "panw", "mikrotik", "ubiquiti", "dnsmasq", "bind", "unbound"} {
 		stages = append(stages, newStage(f, Config{Routes: []Route{{Parser: p, Senders: []netip.Prefix{all, all4}}}}))
 	}
 	f.Fuzz(func(t *testing.T, line string) {
