@@ -122,7 +122,7 @@ func NormalizeDomain(s string) (string, error) {
 		}
 	}
 	if ascii {
-		if len(s) > 253 || strings.Contains(s, "..") || s[0] == '.' {
+		if len(s) > 253 || strings.Contains(s, "..") || s[0] == '.' || s[len(s)-1] == '.' {
 			return "", errors.New("not a name")
 		}
 		return s, nil
