@@ -202,8 +202,9 @@ func syntheticEvents() []namedEvent {
 	f2.Dst = event.Endpoint{IP: netip.MustParseAddr("::ffff:198.51.100.1"), Geo: geo}
 	f2.Flow.Protocol = 58
 	f2.Flow.SFlow = true
-	f2.Flow.UnsanctionedDNS = true // sluice.dns.unsanctioned_resolver next to sluice.original_timestamp
-	f2.Tags = 1 << 20              // an unknown tag bit
+	// sluice.dns.unsanctioned_resolver next to sluice.original_timestamp
+	f2.Flow.UnsanctionedDNS = true
+	f2.Tags = 1 << 20 // an unknown tag bit
 	f2.KeysChecked = true
 	f2.NetFlow = []event.Field{{Key: "in_pkts", Type: event.FieldUint, U: 3}}
 	f3 := &event.Event{Kind: event.KindFlow, Dst: event.Endpoint{Geo: nan, Port: 7}}
