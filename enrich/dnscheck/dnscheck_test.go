@@ -517,3 +517,72 @@ func TestEntropy(t *testing.T) {
 		}
 	}
 }
+
+// TestRunReloadsAndSaves runs the stage's loop: a changed blocklist is
+// read again within the interval, and cancelling saves the seen set.
+func TestRunReloadsAndSaves(t *testing.T) {
+	dir := t.TempDir()
+	list := filepath.Join(dir, "list")
+	writeFile(t, list, "one.example\n")
+	cfg := Default()
+	cfg.StateDir = filepath.Join(dir, "dns")
+	cfg.Blocklists = []Blocklist{{"l", list, "plain"}}
+	cfg.ReloadInterval, cfg.SaveInterval = time.Second, time.Hour
+	s := newStage(t, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Run(ctx) }()
+	check(t, s, dnsEvent{name: "www.seen.example"})
+	writeFile(t, list, "two.example\n")
+	future := time.Now().Add(time.Hour)
+	if err := os.Chtimes(list, future, future); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if g, _ := check(t, s, dnsEvent{name: "two.example"}); g["sluice.dns.blocklist"] == "l" {
+			break
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			<-done
+			t.Fatal("two.example not listed 10s after the file changed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run() = %v", err)
+	}
+	raw, err := os.ReadFile(filepath.Join(cfg.StateDir, seenFile))
+	if err != nil || !strings.Contains(string(raw), " seen.example\n") {
+		t.Errorf("seen file after Run: %v %q", err, raw)
+	}
+}
+
+// TestConcurrentProcess runs batches from several goroutines, as the
+// pipeline's workers do (for the race detector), and checks the counts.
+func TestConcurrentProcess(t *testing.T) {
+	cfg := Default()
+	cfg.WatchDomains = []string{"paypal.com"}
+	s := newStage(t, cfg)
+	names := dgaNames(200)
+	done := make(chan struct{})
+	for w := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range 50 {
+				b := event.NewBatch()
+				dnsEvent{name: names[(w*50+i)%len(names)], rcode: "NXDOMAIN", src: "192.0.2.1"}.add(b)
+				_ = s.Process(context.Background(), b)
+				b.Release()
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	if n := testutil.ToFloat64(s.m.events); n != 200 {
+		t.Errorf("events = %v, want 200", n)
+	}
+}
