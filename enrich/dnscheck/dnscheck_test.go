@@ -586,3 +586,20 @@ func TestConcurrentProcess(t *testing.T) {
 		t.Errorf("events = %v, want 200", n)
 	}
 }
+
+// TestProcessAfterCancel: the pipeline drains with a cancelled context at
+// shutdown; the stage must still process and not fail.
+func TestProcessAfterCancel(t *testing.T) {
+	s := newStage(t, Default())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	b := event.NewBatch()
+	defer b.Release()
+	e := dnsEvent{name: "www.example.com"}.add(b)
+	if err := s.Process(ctx, b); err != nil {
+		t.Fatalf("Process(cancelled ctx) = %v, want nil", err)
+	}
+	if got := added(e)["dns.question.registered_domain"]; got != "example.com" {
+		t.Errorf("registered_domain = %q after a cancelled ctx", got)
+	}
+}

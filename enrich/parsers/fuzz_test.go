@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"net/netip"
+	"strings"
 	"testing"
+
+	"github.com/sluicelab/sluice/internal/event"
 )
 
 // FuzzProcess sends random lines through the syslog decoder and the stage,
@@ -79,6 +82,49 @@ func FuzzProcess(f *testing.F) {
 				}
 				if err := noDuplicateKeys(doc); err != nil {
 					t.Fatalf("%v for %q: %s", err, line, doc)
+				}
+			}
+			b.Release()
+		}
+	})
+}
+
+// FuzzDNSLogs is FuzzProcess for the resolver query-log parsers only
+// (dnsmasq, bind, unbound; auto-detected and forced), with their golden
+// inputs as seeds: FuzzProcess's many stages and seeds leave little time
+// for these rules in a short run. A DNS event must keep its question name
+// a string.
+func FuzzDNSLogs(f *testing.F) {
+	for _, l := range sampleLines(f) {
+		if strings.Contains(l, "dnsmasq[") || strings.Contains(l, "named[") || strings.Contains(l, "unbound") || strings.Contains(l, "pihole") {
+			f.Add(l)
+		}
+	}
+	all := netip.MustParsePrefix("::/0")
+	all4 := netip.MustParsePrefix("0.0.0.0/0")
+	stages := []*Stage{newStage(f, Default())}
+	for _, p := range []string{"dnsmasq", "bind", "unbound"} {
+		stages = append(stages, newStage(f, Config{Routes: []Route{{Parser: p, Senders: []netip.Prefix{all, all4}}}}))
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		for _, s := range stages {
+			b := decode(t, "192.0.2.1", line)
+			if err := s.Process(context.Background(), b); err != nil {
+				t.Fatalf("Process(%q) = %v", line, err)
+			}
+			for i := range b.All() {
+				e := &b.All()[i]
+				doc := e.AppendJSON(nil)
+				if !json.Valid(doc) {
+					t.Fatalf("invalid JSON for %q: %s", line, doc)
+				}
+				if err := noDuplicateKeys(doc); err != nil {
+					t.Fatalf("%v for %q: %s", err, line, doc)
+				}
+				for _, fd := range e.Fields {
+					if fd.Key == "dns.question.name" && fd.Type != event.FieldString {
+						t.Fatalf("dns.question.name of type %d for %q", fd.Type, line)
+					}
 				}
 			}
 			b.Release()
