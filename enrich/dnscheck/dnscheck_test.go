@@ -603,3 +603,22 @@ func TestProcessAfterCancel(t *testing.T) {
 		t.Errorf("registered_domain = %q after a cancelled ctx", got)
 	}
 }
+
+func TestWindowLateEvents(t *testing.T) {
+	var w window
+	w.add(t0, 1, time.Minute)
+	w.add(t0.Add(-5*time.Second), 1, time.Minute) // late: same window
+	w.add(t0.Add(59*time.Second), 1, time.Minute)
+	if w.n != 3 || w.bytes != 3 {
+		t.Errorf("window after a late event: n=%d bytes=%d, want 3 and 3", w.n, w.bytes)
+	}
+	w.add(t0.Add(time.Minute), 1, time.Minute)
+	if w.n != 1 || !w.start.Equal(t0.Add(time.Minute)) {
+		t.Errorf("window past its length: n=%d start %v, want a new one", w.n, w.start)
+	}
+	s := newSeenSet(10)
+	s.see("a.example", 100)
+	if first, _ := s.see("a.example", 90); first != 90 {
+		t.Errorf("an older sighting: first %d, want 90", first)
+	}
+}

@@ -38,8 +38,9 @@ func newSeenSet(limit int) *seenSet { return &seenSet{m: map[string]seenEntry{},
 // whether an entry had to be evicted to make room.
 func (s *seenSet) see(domain string, day uint32) (first uint32, evicted bool) {
 	if e, ok := s.m[domain]; ok {
-		if e.last != day {
-			e.last = day
+		if day > e.last || day < e.first {
+			e.last = max(e.last, day)
+			e.first = min(e.first, day) // an event older than the first sighting
 			s.m[domain] = e
 			s.dirty = true
 		}
@@ -209,13 +210,14 @@ type window struct {
 	start time.Time
 	n     int
 	bytes int
-	hit   bool // the threshold was reached in this window
 }
 
-// add counts one event of size bytes at t and returns the counts of
-// the window t falls in.
+// add counts one event of size bytes at t. A window starts at its first
+// event and lasts length; an event past it starts a new one. An event
+// before the start (arriving late: a DNS transaction is written when it
+// ends or times out) counts in the current window.
 func (w *window) add(t time.Time, size int, length time.Duration) {
-	if t.Before(w.start) || t.Sub(w.start) >= length {
+	if w.start.IsZero() || t.Sub(w.start) >= length {
 		*w = window{start: t}
 	}
 	w.n++
