@@ -622,3 +622,40 @@ func TestWindowLateEvents(t *testing.T) {
 		t.Errorf("an older sighting: first %d, want 90", first)
 	}
 }
+
+// TestStreams runs traffic shapes through the windows with the default
+// thresholds: a tunnel (1000 A queries for one domain from one client
+// within 100 s) is flagged from its 300th query; a DGA-infected host (200
+// NXDOMAIN answers for random names within 20 s) from its 20th; a busy
+// normal client (the popular names, each once) never.
+func TestStreams(t *testing.T) {
+	cfg := Default()
+	cfg.NewDomainDays = 0
+	s := newStage(t, cfg)
+	first := func(names []string, rcode, src string, reason string) (int, int) {
+		firstAt, n := -1, 0
+		for i, name := range names {
+			g, _ := check(t, s, dnsEvent{name: name, qtype: "A", rcode: rcode, src: src, at: t0.Add(time.Duration(i) * 100 * time.Millisecond)})
+			if strings.Contains(g["sluice.dns.reasons"], reason) {
+				n++
+				if firstAt < 0 {
+					firstAt = i
+				}
+			}
+		}
+		return firstAt, n
+	}
+	tf, tn := first(tunnelNames(1000), "NOERROR", "192.0.2.10", "tunnel")
+	df, dn := first(dgaNames(200), "NXDOMAIN", "192.0.2.11", "nxdomain_burst")
+	_, pn := first(readPopular(t), "NOERROR", "192.0.2.12", "tunnel")
+	t.Logf("tunnel stream: flagged from query %d, %d of 1000; DGA host: NXDOMAIN burst from answer %d, %d of 200; popular: %d tunnel flags", tf+1, tn, df+1, dn, pn)
+	if tf != 299 || tn != 701 {
+		t.Errorf("tunnel stream: first flagged at %d, %d flagged; want 299 and 701", tf, tn)
+	}
+	if df != 19 || dn != 181 {
+		t.Errorf("DGA host: first burst at %d, %d flagged; want 19 and 181", df, dn)
+	}
+	if pn != 0 {
+		t.Errorf("popular names: %d tunnel flags, want 0", pn)
+	}
+}
