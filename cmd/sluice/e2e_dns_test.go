@@ -3,6 +3,7 @@ package main_test
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/user"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestDNSResolverLogsEndToEnd runs real resolvers from Debian, dnsmasq
@@ -20,7 +23,9 @@ import (
 // unbound rule files into the DNS fields, and checked by the DNS checks
 // stage (public suffix parts, blocklist hits on the name and on a resolved
 // address, the look-alike of a watched domain, an encoded label, an
-// unusual type, new domains), and the seen domains saved in data_dir/dns.
+// unusual type, new domains), and the seen domains saved in data_dir/dns;
+// and NetFlow flows to port 53/853 of servers outside
+// dns.allowed_resolvers, marked sluice.dns.unsanctioned_resolver.
 func TestDNSResolverLogsEndToEnd(t *testing.T) {
 	dnsmasq := requireTool(t, "dnsmasq", "dnsmasq-base")
 	unbound := requireTool(t, "unbound", "unbound")
@@ -115,6 +120,7 @@ remote-control:
 	writeTestFile(t, list, "# e2e list\nblocked.lan\n203.0.113.66\n")
 	conf := filepath.Join(dir, "sluice.yaml")
 	writeTestFile(t, conf, fmt.Sprintf(`dns:
+  allowed_resolvers: [127.0.0.1/32]
   watch_domains: [paypal.com]
   blocklists:
     - {name: e2e, path: %q, format: plain}
@@ -147,8 +153,29 @@ remote-control:
 		ubLines = append(ubLines, strings.TrimSpace(l))
 	}
 	send("unbound", ubLines)
+	// Flows (NetFlow v5) to port 53 of an allowed and of another server.
+	now := time.Now().UTC()
+	ex := &exporter{Boot: now.Add(-time.Hour)}
+	client := netip.MustParseAddr("192.168.1.10")
+	flows := []flowRec{
+		{Src: client, Dst: netip.MustParseAddr("8.8.8.8"), SPort: 40000, DPort: 53, Proto: 17, Bytes: 80, Pkts: 1, Start: now.Add(-2 * time.Second), End: now.Add(-time.Second)},
+		{Src: client, Dst: netip.MustParseAddr("127.0.0.1"), SPort: 40001, DPort: 53, Proto: 17, Bytes: 80, Pkts: 1, Start: now.Add(-2 * time.Second), End: now.Add(-time.Second)},
+		{Src: client, Dst: netip.MustParseAddr("1.1.1.1"), SPort: 40002, DPort: 853, Proto: 6, Bytes: 800, Pkts: 6, Start: now.Add(-2 * time.Second), End: now.Add(-time.Second)},
+		{Src: client, Dst: netip.MustParseAddr("1.1.1.1"), SPort: 40003, DPort: 443, Proto: 6, Bytes: 800, Pkts: 6, Start: now.Add(-2 * time.Second), End: now.Add(-time.Second)},
+	}
+	newUDPSender(t).send(ps.NetFlow, ex.v5Packet(now, 0, flows))
 	waitUDPDrained(t, ps.SyslogUDP, 5*time.Second)
+	waitUDPDrained(t, ps.NetFlow, 5*time.Second)
 	s.stop()
+
+	fdocs := readGlobDocs(t, filepath.Join(s.opts.OutDir, "sluice-flows-*.ndjson"))
+	got := map[string]string{}
+	for _, d := range fdocs {
+		got[d.str("destination.ip")+":"+d.str("destination.port")] = d.str("sluice.dns.unsanctioned_resolver")
+	}
+	if diff := cmp.Diff(got, map[string]string{"8.8.8.8:53": "true", "127.0.0.1:53": "", "1.1.1.1:853": "true", "1.1.1.1:443": ""}); diff != "" {
+		t.Errorf("flows' sluice.dns.unsanctioned_resolver by destination (-got +want):\n%s", diff)
+	}
 
 	docs := syslogDocs(t, s.opts.OutDir)
 	if len(docs) < len(dmLines)+len(ubLines) {
