@@ -119,6 +119,12 @@ func TestCLICheckConfigMatchesRun(t *testing.T) {
 			[]string{"syslog.tls.cert_file"}, false},
 		{"retention policy", "retention: {policies: [{name: old, pattern: 'sluice-*', max_age: forever, action: delete}]}",
 			[]string{"retention.policies[0].max_age", `"forever"`}, false},
+		{"dns resolver not a CIDR", "dns: {allowed_resolvers: ['10.0.0.0/33']}",
+			[]string{"dns.allowed_resolvers[0]", `"10.0.0.0/33"`}, false},
+		{"dns blocklist missing", "dns: {blocklists: [{name: ads, path: /nonexistent/ads.txt, format: hosts}]}",
+			[]string{"dns.blocklists[0].path", "/nonexistent/ads.txt"}, false},
+		{"unknown key in a dns blocklist", "dns: {blocklists: [{name: ads, file: /etc/hosts, format: hosts}]}",
+			[]string{"dns.blocklists[0].file: unknown key", "dns.blocklists[0].path: empty"}, false},
 		// Unknown keys and bad values come out together, in one pass.
 		{"everything at once", "outptu: {stdout: true}\nlog: {level: loud}\nsyslog: {parsers: {routes: [{parser: f5asm, programs: [x]}]}}\ngeoip: {asn_db: " + filepath.Join(geodata, "GeoLite2-City-Test.mmdb") + "}",
 			[]string{"outptu.stdout: unknown key", "did you mean output.stdout?", "log.level", "syslog.parsers.routes[0].parser", "geoip.asn_db"}, false},

@@ -25,6 +25,7 @@ import (
 	"github.com/sluicelab/sluice/collector/netflow"
 	"github.com/sluicelab/sluice/collector/sflow"
 	"github.com/sluicelab/sluice/collector/syslog"
+	"github.com/sluicelab/sluice/enrich/dnscheck"
 	"github.com/sluicelab/sluice/enrich/geo"
 	"github.com/sluicelab/sluice/enrich/parsers"
 	"github.com/sluicelab/sluice/enrich/timecheck"
@@ -507,6 +508,35 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 		return fmt.Errorf("time check: %w", err)
 	}
 	stages = append(stages, tc)
+	// DNS checks on every DNS event (and flows to port 53/853), after the
+	// parsers, GeoIP and the time check (their windows go by event time).
+	var dnsChecks *dnscheck.Stage
+	if cfg.DNS.Checks {
+		dc, err := dnsCheckConfig(cfg)
+		if err != nil {
+			return err
+		}
+		if dnsChecks, err = dnscheck.New(dc, logger, reg); err != nil {
+			return fmt.Errorf("dns: %w", err)
+		}
+		stages = append(stages, dnsChecks)
+	}
+	dnsCtx, stopDNS := context.WithCancel(context.WithoutCancel(ctx))
+	dnsDone := make(chan struct{})
+	go func() {
+		defer close(dnsDone)
+		if dnsChecks != nil {
+			// Reloads blocklists and saves the seen domains until stopped,
+			// then saves them once more (after the pipeline has drained).
+			if err := dnsChecks.Run(dnsCtx); err != nil {
+				logger.Error("saving the dns seen domains", "err", err)
+			}
+		}
+	}()
+	defer func() {
+		stopDNS()
+		<-dnsDone
+	}()
 	stages = append(stages, pipeline.Encode{})
 	// The console's live tail reads the encoded documents; with no tail
 	// client it costs one atomic load per batch.
@@ -719,4 +749,33 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 	}
 	logger.Info("sluice stopped cleanly", "peak_rss_bytes", obs.PeakRSS())
 	return nil
+}
+
+// dnsCheckConfig builds the DNS checks' configuration from dns.*.
+func dnsCheckConfig(cfg *config.Config) (dnscheck.Config, error) {
+	d := cfg.DNS
+	res, err := dnscheck.ParseResolvers("dns.allowed_resolvers", d.AllowedResolvers)
+	if err != nil {
+		return dnscheck.Config{}, err
+	}
+	c := dnscheck.Config{
+		AllowedResolvers: res,
+		WatchDomains:     d.WatchDomains,
+		ReloadInterval:   d.BlocklistReloadInterval,
+		NewDomainDays:    d.NewDomainDays,
+		StateDir:         filepath.Join(cfg.DataDir, "dns"),
+		MaxDomains:       d.MaxDomains,
+		SaveInterval:     d.StateSaveInterval,
+
+		NXDomainWindow:    d.NXDomain.Window,
+		NXDomainThreshold: d.NXDomain.Threshold,
+		TunnelWindow:      d.Tunnel.Window,
+		TunnelMaxQueries:  d.Tunnel.MaxQueries,
+		TunnelMaxBytes:    d.Tunnel.MaxBytes,
+		MaxClients:        d.MaxClients,
+	}
+	for _, b := range d.Blocklists {
+		c.Blocklists = append(c.Blocklists, dnscheck.Blocklist{Name: b.Name, Path: b.Path, Format: b.Format})
+	}
+	return c, nil
 }

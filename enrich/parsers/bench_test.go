@@ -63,6 +63,12 @@ func benchGroups(b *testing.B) map[string][]string {
 			k = "fortinet"
 		case strings.HasPrefix(base, "juniper_"):
 			k = "juniper"
+		case strings.HasPrefix(base, "dnsmasq_"):
+			k = "dnsmasq"
+		case strings.HasPrefix(base, "bind_"):
+			k = "bind"
+		case strings.HasPrefix(base, "unbound_"):
+			k = "unbound"
 		default:
 			k = "other"
 		}
@@ -87,7 +93,7 @@ func benchParse(b *testing.B, encode bool) {
 	d := syslog.NewDecoder(syslog.DecoderConfig{Location: time.UTC})
 	ctx := context.Background()
 	src := netip.MustParseAddrPort("192.0.2.1:514")
-	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "netfilter", "other", "cisco_asa", "fortinet", "juniper", "pfsense", "panw", "mikrotik", "ubiquiti"} {
+	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "netfilter", "other", "cisco_asa", "fortinet", "juniper", "pfsense", "panw", "mikrotik", "ubiquiti", "dnsmasq", "bind", "unbound"} {
 		if len(groups[k]) == 0 {
 			continue
 		}
@@ -121,7 +127,7 @@ func BenchmarkHeader(b *testing.B) {
 	groups := benchGroups(b)
 	d := syslog.NewDecoder(syslog.DecoderConfig{Location: time.UTC, KeepOriginal: true})
 	src := netip.MustParseAddrPort("192.0.2.1:514")
-	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "netfilter", "cisco_asa", "fortinet", "juniper", "pfsense", "panw", "mikrotik", "ubiquiti"} {
+	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "netfilter", "cisco_asa", "fortinet", "juniper", "pfsense", "panw", "mikrotik", "ubiquiti", "dnsmasq", "bind", "unbound"} {
 		if len(groups[k]) == 0 {
 			continue
 		}

@@ -45,6 +45,7 @@ type Config struct {
 	HTTP      HTTPConfig      `mapstructure:"http"`
 	Log       LogConfig       `mapstructure:"log"`
 	Shutdown  ShutdownConfig  `mapstructure:"shutdown"`
+	DNS       DNSConfig       `mapstructure:"dns"`
 }
 
 // ListenConfig is a list of UDP host:port addresses; empty disables the listener.
@@ -469,6 +470,20 @@ var defaults = []struct {
 	{"log.format", "text"},
 	{"log.summary_interval", 5 * time.Minute},
 	{"shutdown.timeout", 10 * time.Second},
+	{"dns.checks", true},
+	{"dns.allowed_resolvers", []string{}},
+	{"dns.watch_domains", []string{}},
+	{"dns.blocklists", []map[string]any{}},
+	{"dns.blocklist_reload_interval", 30 * time.Second},
+	{"dns.new_domain_days", 7},
+	{"dns.max_domains", 200000},
+	{"dns.state_save_interval", 5 * time.Minute},
+	{"dns.nxdomain.window", time.Minute},
+	{"dns.nxdomain.threshold", 20},
+	{"dns.tunnel.window", 5 * time.Minute},
+	{"dns.tunnel.max_queries", 300},
+	{"dns.tunnel.max_bytes", 30000},
+	{"dns.max_clients", 50000},
 }
 
 // Keys returns every known key, for documentation checks.
@@ -597,6 +612,7 @@ func defaultOf(key string) any {
 var listKeys = map[string]reflect.Type{
 	"syslog.parsers.routes": reflect.TypeFor[SyslogRoute](),
 	"retention.policies":    reflect.TypeFor[RetentionPolicy](),
+	"dns.blocklists":        reflect.TypeFor[DNSBlocklist](),
 }
 
 // unknownKeys lists the keys set that sluice does not know, each with the
@@ -891,6 +907,9 @@ func (c *Config) Validate() error {
 		if _, err := time.LoadLocation(tz); err != nil {
 			errs = append(errs, fmt.Errorf("retention.timezone: %q is not a time zone; use an IANA name such as UTC, or \"\" for output.timezone", tz))
 		}
+	}
+	if c.DNS.Checks {
+		errs = append(errs, c.DNS.validate()...)
 	}
 	if c.Shutdown.Timeout < 100*time.Millisecond || c.Shutdown.Timeout > 10*time.Minute {
 		errs = append(errs, fmt.Errorf("shutdown.timeout: %s is out of range; use 100ms..10m", c.Shutdown.Timeout))

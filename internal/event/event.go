@@ -126,6 +126,11 @@ type Flow struct {
 	UptimeMillis uint64 // sysUptime from the header (v5/v9/sFlow); 0 for IPFIX
 	HasUptime    bool
 	SFlow        bool // true for sFlow samples (netflow.type reads "sflow")
+
+	// UnsanctionedDNS is sluice.dns.unsanctioned_resolver: a flow to port
+	// 53/853 of a server outside dns.allowed_resolvers (enrich/dnscheck).
+	// Flows are encoded without their Fields, so it is a field of its own.
+	UnsanctionedDNS bool
 }
 
 // FieldType says how a Field's value is held and encoded.

@@ -222,7 +222,14 @@ func (e *Event) appendFlow(dst []byte, dc *dateCache) []byte {
 	}
 	dst = append(dst, "}}"...)
 
-	if !e.OriginalTimestamp.IsZero() {
+	if f.UnsanctionedDNS {
+		dst = append(dst, `,"sluice":{"dns":{"unsanctioned_resolver":true}`...)
+		if !e.OriginalTimestamp.IsZero() {
+			dst = append(dst, `,"original_timestamp":`...)
+			dst = dc.appendTime(dst, e.OriginalTimestamp)
+		}
+		dst = append(dst, '}')
+	} else if !e.OriginalTimestamp.IsZero() {
 		dst = append(dst, `,"sluice":{"original_timestamp":`...)
 		dst = dc.appendTime(dst, e.OriginalTimestamp)
 		dst = append(dst, '}')

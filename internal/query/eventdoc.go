@@ -493,6 +493,9 @@ func (d *EventDoc) flow(path, root, rest string, dst []Value) ([]Value, bool) {
 		if rest == "original_timestamp" && !e.OriginalTimestamp.IsZero() {
 			dst = append(dst, timeValue(e.OriginalTimestamp))
 		}
+		if rest == "dns.unsanctioned_resolver" && f.UnsanctionedDNS {
+			dst = append(dst, Value{Kind: KindBool, Bool: true})
+		}
 		return dst, true
 	case "netflow":
 		return d.netflow(rest, dst)

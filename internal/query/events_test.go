@@ -202,6 +202,8 @@ func syntheticEvents() []namedEvent {
 	f2.Dst = event.Endpoint{IP: netip.MustParseAddr("::ffff:198.51.100.1"), Geo: geo}
 	f2.Flow.Protocol = 58
 	f2.Flow.SFlow = true
+	// sluice.dns.unsanctioned_resolver next to sluice.original_timestamp
+	f2.Flow.UnsanctionedDNS = true
 	f2.Tags = 1 << 20 // an unknown tag bit
 	f2.KeysChecked = true
 	f2.NetFlow = []event.Field{{Key: "in_pkts", Type: event.FieldUint, U: 3}}

@@ -575,7 +575,8 @@ func tplKitchenSinkFlow(t *testing.T) *event.Event {
 		Flow: event.Flow{Protocol: 6, HasProtocol: true, Bytes: 300, Packets: 5, SamplingRate: 10,
 			Start: tplTime.Add(-2 * time.Second), End: tplTime.Add(-time.Second), Version: 10, SourceID: 7,
 			UptimeMillis: 123456, HasUptime: true, SFlow: true, HasBytes: true, HasPackets: true,
-			ICMPType: 3, ICMPCode: 1, HasICMP: true}, // a TCP flow has none: here only to cover icmp.*
+			ICMPType: 3, ICMPCode: 1, HasICMP: true, // a TCP flow has none: here only to cover icmp.*
+			UnsanctionedDNS: true}, // enrich/dnscheck: only for flows to port 53/853
 		Tags: ^event.Tags(0),
 	}
 	e.OriginalTimestamp = tplTime.Add(-100 * 365 * 24 * time.Hour)
@@ -713,6 +714,17 @@ func tplFutureDoc(t *testing.T) []byte {
 		"flow":        map[string]any{"id": "AbCd"},
 		"tags":        []string{"_grokparsefailure"},
 		"ecs":         map[string]any{"version": event.ECSVersion},
+		// DNS events (resolver query logs) and the DNS checks (enrich/dnscheck).
+		"dns": map[string]any{"question": map[string]any{"name": "www.example.co.uk", "type": "A", "class": "IN",
+			"registered_domain": "example.co.uk", "subdomain": "www", "top_level_domain": "co.uk"},
+			"resolved_ip": "93.184.216.34", "response_code": "NOERROR", "type": "answer"},
+		"threat": map[string]any{"enrichments": map[string]any{"indicator": map[string]any{"provider": "ads", "type": "domain-name"},
+			"matched": map[string]any{"atomic": "example.co.uk", "field": "dns.question.name", "type": "indicator_match_rule"}}},
+		"sluice": map[string]any{"dns": map[string]any{"question": map[string]any{"unicode_name": "bücher.example"},
+			"entropy": 2.5, "dga_score": 12, "name_length": 17, "max_label_length": 7, "encoded_label": true,
+			"unusual_type": true, "unsanctioned_resolver": true, "nxdomain_burst": true, "tunnel_suspect": true,
+			"new_domain": true, "lookalike": "example.com", "lookalike_kind": "typo", "blocklist": "ads",
+			"score": 100, "reasons": "blocklist lookalike"}},
 	}
 	b, err := json.Marshal(doc)
 	if err != nil {
