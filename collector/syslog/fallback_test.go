@@ -106,11 +106,12 @@ func TestDifferential(t *testing.T) {
 //     allows one); go-syslog allows no ':' in a hostname and makes it all MSG.
 //   - emptyMsg: "host app: " is tag app with no MSG; go-syslog needs one
 //     byte of MSG after the tag and makes "app: " the MSG.
-//   - iosZone: "10:00:00.123 UTC: %SYS-5-CONFIG_I: m" has the zone word
-//     UTC for the fast path (and the time read in that zone), the tag UTC
-//     for go-syslog.
+//   - iosZone: "10:00:00.123 UTC: %SYS-5-CONFIG_I: m" (or a known zone
+//     word before any message) has the zone word UTC for the fast path
+//     (and the time read in that zone), the tag UTC for go-syslog.
 //   - iosMarker: "<187>*Jan 12 ...: %LINK-3-UPDOWN: m" (a time marker, no
-//     counter) is Cisco IOS for the fast path, RFC 3164 for go-syslog.
+//     counter) is Cisco IOS for the fast path (no HOSTNAME after the
+//     time), RFC 3164 for go-syslog (which reads one there).
 //   - trailingBlank: lines ending in a space are not compared. go-syslog's
 //     grammar lets both separators and MSG take the spaces, and its reading
 //     changes with their number ("x " is MSG, "x  " the hostname); the fast
@@ -130,12 +131,12 @@ func divergence(line []byte, f, l *view) (string, bool) {
 	case f.AppName != "" && f.Message == "" && l.AppName == "" && l.Message == f.AppName+": ":
 		f.AppName, f.Message = "", l.Message
 		return "emptyMsg", true
-	case l.AppName != "" && f.AppName != "" && l.AppName != f.AppName && l.Message == f.AppName+": "+f.Message &&
-		bytes.Contains(line, []byte(" "+l.AppName+": "+f.AppName+": ")) && strings.Trim(l.AppName, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == "":
+	case l.AppName != "" && l.AppName != f.AppName && len(l.AppName) <= 6 && strings.Trim(l.AppName, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == "" &&
+		bytes.Contains(line, []byte(" "+l.AppName+": ")) && (f.Format == FormatCiscoIOS || iosZones[l.AppName] != nil || iosMnemonic([]byte(f.AppName))):
 		*f = *l
 		return "iosZone", true
 	case f.Format == FormatCiscoIOS && l.Format == FormatRFC3164:
-		f.Format = l.Format
+		*f = *l
 		return "iosMarker", true
 	case bytes.HasSuffix(line, []byte(" ")) && *f != *l:
 		*f = *l // not compared

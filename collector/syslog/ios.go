@@ -78,7 +78,9 @@ func (p *Parser) parseIOS(line []byte, i int, h *Header) (ok bool, mark byte) {
 		if e == i || e-i > 255 || e+1 >= len(line) || line[e] != ':' || line[e+1] != ' ' || line[i] == '%' {
 			break
 		}
-		if !digitsOnly(line[i:e]) {
+		// A third word after counter and sequence number is the origin
+		// id even when it is digits, as go-syslog reads it.
+		if !digitsOnly(line[i:e]) || words == 2 && h.Hostname == nil {
 			if h.Hostname != nil {
 				return false, 0
 			}
@@ -170,8 +172,8 @@ func iosMnemonicTag(line []byte, i int) bool {
 
 // iosMnemonic reports whether b is "%FAC-SEV-MNEMONIC" (letters, digits
 // and '_' in each part, SEV one digit 0-7, one or more facility parts),
-// and not one of Cisco ASA's or FTD's message ids, which the cisco_asa
-// parser reads from the APP-NAME.
+// and not one of Cisco ASA's, FTD's or PIX's message ids, which the
+// cisco_asa parser reads from the APP-NAME.
 func iosMnemonic(b []byte) bool {
 	if len(b) < 6 || b[0] != '%' {
 		return false
@@ -181,7 +183,7 @@ func iosMnemonic(b []byte) bool {
 		return false
 	}
 	parts, sev := 0, -1
-	start := 0
+	start, last := 0, 0
 	for k := 0; k <= len(b); k++ {
 		if k < len(b) && b[k] != '-' {
 			c := b[k]
@@ -198,11 +200,14 @@ func iosMnemonic(b []byte) bool {
 			sev = parts
 		}
 		parts++
-		start = k + 1
+		last, start = start, k+1
 	}
-	// The severity is the next to last part.
-	return parts >= 3 && sev == parts-2
+	// The severity is the next to last part; facility and mnemonic start
+	// with a letter (ASA's and PIX's ids are numbers: "%PIX-6-302013").
+	return parts >= 3 && sev == parts-2 && letter(b[0]) && letter(b[last])
 }
+
+func letter(c byte) bool { return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' }
 
 // ciscoIOS rewrites a parsed header whose tag is a Cisco IOS
 // "%FAC-SEV-MNEMONIC": APP-NAME empty, the mnemonic at the start of the

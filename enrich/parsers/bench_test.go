@@ -57,6 +57,8 @@ func benchGroups(b *testing.B) map[string][]string {
 			k = "mikrotik"
 		case strings.HasPrefix(base, "ubiquiti_"):
 			k = "ubiquiti"
+		case strings.HasPrefix(base, "cisco_ios_"):
+			k = "cisco_ios"
 		case strings.HasPrefix(base, "cisco_"):
 			k = "cisco_asa"
 		case strings.HasPrefix(base, "fortinet_"):
@@ -87,7 +89,7 @@ func benchParse(b *testing.B, encode bool) {
 	d := syslog.NewDecoder(syslog.DecoderConfig{Location: time.UTC})
 	ctx := context.Background()
 	src := netip.MustParseAddrPort("192.0.2.1:514")
-	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "netfilter", "other", "cisco_asa", "fortinet", "juniper", "pfsense", "panw", "mikrotik", "ubiquiti"} {
+	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "netfilter", "other", "cisco_asa", "cisco_ios", "fortinet", "juniper", "pfsense", "panw", "mikrotik", "ubiquiti"} {
 		if len(groups[k]) == 0 {
 			continue
 		}
@@ -121,7 +123,7 @@ func BenchmarkHeader(b *testing.B) {
 	groups := benchGroups(b)
 	d := syslog.NewDecoder(syslog.DecoderConfig{Location: time.UTC, KeepOriginal: true})
 	src := netip.MustParseAddrPort("192.0.2.1:514")
-	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "netfilter", "cisco_asa", "fortinet", "juniper", "pfsense", "panw", "mikrotik", "ubiquiti"} {
+	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "netfilter", "cisco_asa", "cisco_ios", "fortinet", "juniper", "pfsense", "panw", "mikrotik", "ubiquiti"} {
 		if len(groups[k]) == 0 {
 			continue
 		}

@@ -27,6 +27,13 @@ func FuzzProcess(f *testing.F) {
 	f.Add("<166>%ASA--: ")
 	f.Add(": %FTD-1-430002: EventPriority: , : x, SrcIP: 1.2.3.4:5, ConnectionDuration: 99:99:99, FirstPacketSecond: 2026-13-01T00:00:00Z")
 	f.Add("<166>Nov 22 2026 08:00:01 %ASA-4-106023: Deny tcp src a:1.2.3.4/99999(x dst b:::1/0 by access-group \"")
+	// Cisco IOS: headers with counters, zone words, markers; ACL texts
+	// cut short, odd mnemonics.
+	f.Add("<190>46: router1: 000046: .Nov 22 08:00:10.517 CET: %SEC-6-IPACCESSLOGP: list 101 denied tcp 1.2.3.4(99999) (Gi0/1 zz) -> ::1(x), 1 packet")
+	f.Add("<190>%SEC-6-IPACCESSLOGDP: list  denied icmp 1.2.3.4 -> 5.6.7.8 (999/-1), packets")
+	f.Add("<190>1: *Nov 22 08:00:10.5 XYZ: %A-B-9-C: x")
+	f.Add("<190>Nov 22 08:00:10 r 46: Nov 22 08:00:10.123 UTC: %-6-: ")
+	f.Add("%SEC-6-IPACCESSLOGS: list 10 permitted 1.2.3.4 (x ) 1 packet")
 	// FortiGate: header-less, CSV, CEF, epochs of every length, quotes.
 	f.Add(`<189>date=2026-02-30,time=25:00:00,devid="x,eventtime=99999999999999999999 duration=1:2 srcip=::ffff:1.2.3.4`)
 	f.Add(`<><189>date= devid= tz=""" eventtime=1795334416123 action="" status=failed`)
@@ -53,7 +60,7 @@ func FuzzProcess(f *testing.F) {
 	} {
 		f.Add(l)
 	}
-	for _, p := range []string{"meraki", "f5_asm", "netfilter", "cisco_asa", "fortinet", "juniper", "pfsense", "panw", "mikrotik", "ubiquiti"} {
+	for _, p := range []string{"meraki", "f5_asm", "netfilter", "cisco_asa", "cisco_ios", "fortinet", "juniper", "pfsense", "panw", "mikrotik", "ubiquiti"} {
 		stages = append(stages, newStage(f, Config{Routes: []Route{{Parser: p, Senders: []netip.Prefix{all, all4}}}}))
 	}
 	f.Fuzz(func(t *testing.T, line string) {
