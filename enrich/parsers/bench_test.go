@@ -43,6 +43,14 @@ func benchGroups(b *testing.B) map[string][]string {
 			k = "meraki"
 		case strings.HasPrefix(base, "f5_asm_unparsed"):
 			continue
+		case strings.HasPrefix(base, "f5_asm_cef"):
+			k = "f5_asm_cef"
+		case strings.HasPrefix(base, "f5_asm_splunk"):
+			k = "f5_asm_splunk"
+		case strings.HasPrefix(base, "f5_asm_secev"):
+			k = "f5_asm_secev"
+		case strings.HasPrefix(base, "fortinet_cef"):
+			k = "fortinet_cef"
 		case strings.HasPrefix(base, "f5_"):
 			k = "f5_asm"
 		case strings.HasPrefix(base, "netfilter_"):
@@ -89,7 +97,7 @@ func benchParse(b *testing.B, encode bool) {
 	d := syslog.NewDecoder(syslog.DecoderConfig{Location: time.UTC})
 	ctx := context.Background()
 	src := netip.MustParseAddrPort("192.0.2.1:514")
-	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "netfilter", "other", "cisco_asa", "cisco_ios", "fortinet", "juniper", "pfsense", "panw", "mikrotik", "ubiquiti"} {
+	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "f5_asm_cef", "f5_asm_splunk", "f5_asm_secev", "netfilter", "other", "cisco_asa", "cisco_ios", "fortinet", "fortinet_cef", "juniper", "pfsense", "panw", "mikrotik", "ubiquiti"} {
 		if len(groups[k]) == 0 {
 			continue
 		}
@@ -123,7 +131,7 @@ func BenchmarkHeader(b *testing.B) {
 	groups := benchGroups(b)
 	d := syslog.NewDecoder(syslog.DecoderConfig{Location: time.UTC, KeepOriginal: true})
 	src := netip.MustParseAddrPort("192.0.2.1:514")
-	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "netfilter", "cisco_asa", "cisco_ios", "fortinet", "juniper", "pfsense", "panw", "mikrotik", "ubiquiti"} {
+	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "f5_asm_cef", "f5_asm_splunk", "f5_asm_secev", "netfilter", "cisco_asa", "cisco_ios", "fortinet", "fortinet_cef", "juniper", "pfsense", "panw", "mikrotik", "ubiquiti"} {
 		if len(groups[k]) == 0 {
 			continue
 		}

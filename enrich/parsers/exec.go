@@ -326,6 +326,7 @@ type state struct {
 	grokEmit func(grok.Capture)
 	kvBare   []byte    // the bare words of a kv step, joined by spaces
 	spans    []kv.Span // a kv step's batch of pairs
+	cefSpans []kv.Span // the pairs of a CEF extension
 }
 
 func newState(counters int) *state {

@@ -34,6 +34,11 @@ func FuzzProcess(f *testing.F) {
 	f.Add("<190>1: *Nov 22 08:00:10.5 XYZ: %A-B-9-C: x")
 	f.Add("<190>Nov 22 08:00:10 r 46: Nov 22 08:00:10.123 UTC: %-6-: ")
 	f.Add("%SEC-6-IPACCESSLOGS: list 10 permitted 1.2.3.4 (x ) 1 packet")
+	// F5 ASM: CEF with escapes and labels cut short, Splunk, [SECEV].
+	f.Add(`<131>Nov 22 08:01:04 b ASM:CEF:0|F5|ASM|1|2|a\|b|5|cs1=x cs1Label= cs2Label=policy_name cs2= rt=99999999999999999999 src=1.2.3.4 a\= =b`)
+	f.Add("<131>Nov 22 08:01:04 b CEF:0|F5|ASM|1|2|n|5|cs1Label=cs1 cs1=cs1Label spt=99999 request=\\")
+	f.Add(`<131>b f5_asm=Splunk-F5-ASM,ip_client="x",src_port="-1"`)
+	f.Add("<131>Nov 22 08:04:00 b asm[1]: [SECEV] Request blocked, violations: . HTTP protocol compliance sub violations: . Evasion techniques sub violations: . Web services security sub violations: . Virus name: . Support id: 1, source ip: ::1, xff ip: N/A, source port: 99999, destination ip: 1.2.3.4, destination port: 0, route_domain: 0, HTTP classifier: , scheme x, request: <")
 	// FortiGate: header-less, CSV, CEF, epochs of every length, quotes.
 	f.Add(`<189>date=2026-02-30,time=25:00:00,devid="x,eventtime=99999999999999999999 duration=1:2 srcip=::ffff:1.2.3.4`)
 	f.Add(`<><189>date= devid= tz=""" eventtime=1795334416123 action="" status=failed`)

@@ -736,7 +736,7 @@ func ipCaptures(lib *grok.Library, expr string, depth int) map[string]bool {
 
 func (c *compiler) kvStep(n *yaml.Node, what string) (step, error) {
 	pairs, err := c.mapping(n, what, "source", "field_split", "value_split", "trim_key", "trim_value", "allow_empty",
-		"no_quotes", "bare_keys", "leading", "prefix", "keep_raw", "fields", "ignore_values", "optional")
+		"no_quotes", "bare_keys", "leading", "prefix", "keep_raw", "fields", "ignore_values", "optional", "cef", "cef_labels", "cef_header")
 	if err != nil {
 		return nil, err
 	}
@@ -781,10 +781,28 @@ func (c *compiler) kvStep(n *yaml.Node, what string) (step, error) {
 			s.ignore, err = c.strs(kv.val, w)
 		case "optional":
 			s.optional, err = c.boolean(kv.val, w)
+		case "cef":
+			s.cef, err = c.boolean(kv.val, w)
+		case "cef_labels":
+			s.cefLabels, err = c.boolean(kv.val, w)
+		case "cef_header":
+			if s.cefHeader, err = c.strs(kv.val, w); err == nil && len(s.cefHeader) > 7 {
+				err = c.errorf(kv.val, "%s: %d paths; CEF has 7 header fields (version, vendor, product, version, signature id, name, severity)", w, len(s.cefHeader))
+			}
+			for _, h := range s.cefHeader {
+				if err == nil && h != "" {
+					if perr := checkPath(h); perr != nil {
+						err = c.errorf(kv.val, "%s: %v", w, perr)
+					}
+				}
+			}
 		}
 		if err != nil {
 			return nil, err
 		}
+	}
+	if (s.cefLabels || s.cefHeader != nil) && !s.cef {
+		return nil, c.errorf(n, "%s: cef_labels and cef_header need cef: true", what)
 	}
 	if fieldsNode != nil {
 		fp, err := c.mapping(fieldsNode, what+".fields")

@@ -151,6 +151,13 @@ type kvStep struct {
 	optional   bool
 	fields     map[string]*kvField
 	ignore     []string
+	// cef: the source is ArcSight CEF (cef.go); cefHeader names the paths
+	// of its seven header fields ("" skips one); cefLabels renames custom
+	// fields by their labels.
+	cef          bool
+	cefLabels    bool
+	cefHeader    []string
+	cefHeaderSym []int32
 
 	src, leadSym, bareSym int32
 	table                 keyTable // fields, for lookups by []byte
@@ -255,6 +262,14 @@ type kvField struct {
 func (s *kvStep) resolve(r *rule) {
 	s.scan = kv.NewScanner(&s.p)
 	s.src, s.leadSym, s.bareSym = r.sym(s.source), -1, -1
+	s.cefHeaderSym = s.cefHeaderSym[:0]
+	for _, h := range s.cefHeader {
+		sym := int32(-1)
+		if h != "" {
+			sym = r.out(h)
+		}
+		s.cefHeaderSym = append(s.cefHeaderSym, sym)
+	}
 	if s.leading != "" {
 		s.leadSym = r.out(s.leading)
 	}
@@ -297,6 +312,9 @@ func (s *kvStep) run(st *state) bool {
 	src, ok := st.get(s.src)
 	if !ok || src == "" {
 		return s.optional
+	}
+	if s.cef {
+		return s.runCEF(st, src)
 	}
 	line := sbytes(src)
 	pairs, lead := 0, 0
@@ -352,6 +370,11 @@ func (st *state) kvPair(s *kvStep, k, v []byte, fl kv.Flags) {
 	} else {
 		val = bstr(v)
 	}
+	st.kvValue(s, k, val)
+}
+
+// kvValue adds the fields of the pair k=val of a kv step.
+func (st *state) kvValue(s *kvStep, k []byte, val string) {
 	for _, x := range s.ignore {
 		if val == x {
 			return

@@ -1,0 +1,75 @@
+package main_test
+
+import (
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestVendorFormsEndToEnd sends one line per further form of a vendor
+// (F5 ASM's CEF, ASM:CEF, Splunk and local [SECEV] lines; FortiGate's CEF
+// with a value holding spaces) to a running sluice over UDP and checks
+// the documents it writes, each found by a field only its line has.
+func TestVendorFormsEndToEnd(t *testing.T) {
+	ps := newPorts(t)
+	s := startSluice(t, sluiceOpts{Ports: ps})
+	bsd := time.Now().UTC().Format(time.Stamp)
+	lines := []string{
+		"<131>" + bsd + " bigip1 ASM:CEF:0|F5|ASM|16.1.4|200002147|SQL-INJ expressions like or 1\\=1|5|dvchost=bigip1 cs1=/Common/shop cs1Label=policy_name externalId=5000000000000000001 act=blocked src=203.0.113.66 spt=51233 dst=10.1.2.3 dpt=443 requestMethod=POST app=HTTPS cs4=SQL-Injection cs4Label=attack_type request=/products.php?id\\=1",
+		"<131>" + bsd + " bigip1 CEF:0|F5|ASM|16.1.4|200000098|Automated client access|3|cs1=/Common/api cs1Label=policy_name cs5=5000000000000000002 cs5Label=support_id act=alerted src=203.0.113.67 spt=40000 dst=10.1.2.4 dpt=80 requestMethod=GET app=HTTP",
+		"<131>" + bsd + " bigip1 ASM:f5_asm=Splunk-F5-ASM,policy_name=\"/Common/shop\",support_id=\"5000000000000000003\",request_status=\"blocked\",ip_client=\"203.0.113.68\",src_port=\"50001\",dest_ip=\"10.1.2.3\",dest_port=\"443\",method=\"GET\",protocol=\"HTTPS\",attack_type=\"Path Traversal\"",
+		"<131>" + bsd + " bigip1 asm[5932]: [SECEV] Request blocked, violations: Attack signature detected. HTTP protocol compliance sub violations: N/A. Evasion techniques sub violations: N/A. Web services security sub violations: N/A. Virus name: N/A. Support id: 5000000000000000004, source ip: 203.0.113.69, xff ip: N/A, source port: 51299, destination ip: 10.1.2.3, destination port: 443, route_domain: 0, HTTP classifier: /Common/shop, scheme HTTPS, geographic location: <NL>, request: <GET / HTTP/1.1\\r\\n>, username: <N/A>, session_id: <1>",
+		"<189>" + bsd + " FGT60F CEF:0|Fortinet|Fortigate|v7.2.5|32002|event:system login failed|7|FTNTFGTlogid=0100032002 cat=event:system src=203.0.113.70 duser=admin act=login msg=Administrator admin login failed from ssh(203.0.113.70) FTNTFGTvd=root",
+	}
+	conn, err := net.Dial("udp", "127.0.0.1:"+strconv.Itoa(ps.SyslogUDP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, l := range lines {
+		if _, err := conn.Write([]byte(l)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUDPDrained(t, ps.SyslogUDP, 5*time.Second)
+	s.stop() // drains the pipeline and flushes the files
+	docs := syslogDocs(t, s.opts.OutDir)
+	want := map[string]map[string]string{ // by source.ip
+		"203.0.113.66": {"event.dataset": "f5.asm", "source.port": "51233", "destination.port": "443", "event.action": "blocked",
+			"event.type": "denied", "rule.ruleset": "/Common/shop", "rule.category": "SQL-Injection", "rule.name": "SQL-INJ expressions like or 1=1",
+			"http.request.id": "5000000000000000001", "url.original": "/products.php?id=1"},
+		"203.0.113.67": {"event.dataset": "f5.asm", "event.action": "alerted", "event.type": "allowed", "rule.ruleset": "/Common/api",
+			"http.request.id": "5000000000000000002", "destination.port": "80"},
+		"203.0.113.68": {"event.dataset": "f5.asm", "event.action": "blocked", "event.type": "denied", "rule.ruleset": "/Common/shop",
+			"http.request.id": "5000000000000000003", "rule.category": "Path Traversal"},
+		"203.0.113.69": {"event.dataset": "f5.asm", "event.action": "blocked", "event.type": "denied", "source.port": "51299",
+			"http.request.id": "5000000000000000004", "f5.asm.violations": "Attack signature detected"},
+		"203.0.113.70": {"event.dataset": "fortinet.firewall", "event.action": "login",
+			"fortinet.firewall.msg": "Administrator admin login failed from ssh(203.0.113.70)"},
+	}
+	seen := map[string]bool{}
+	for _, d := range docs {
+		ip := d.str("source.ip")
+		fields, ok := want[ip]
+		if !ok {
+			t.Errorf("document with source.ip %q, want one of the lines sent: %s", ip, d.Raw)
+			continue
+		}
+		seen[ip] = true
+		if strings.Contains(d.Raw, "_grokparsefailure") {
+			t.Errorf("%s: parse failure: %s", ip, d.Raw)
+		}
+		for path, w := range fields {
+			if got := d.str(path); got != w {
+				t.Errorf("%s: %s = %q, want %q\n%s", ip, path, got, w, d.Raw)
+			}
+		}
+	}
+	for ip := range want {
+		if !seen[ip] {
+			t.Errorf("no document for the line from %s among %d", ip, len(docs))
+		}
+	}
+}
