@@ -12,7 +12,7 @@ import (
 // TestVendorFormsEndToEnd sends one line per further form of a vendor
 // (F5 ASM's CEF, ASM:CEF, Splunk and local [SECEV] lines; FortiGate's CEF
 // with a value holding spaces; Meraki MS blocks and a VPN event naming
-// its peer) to a running sluice over UDP, with the MaxMind test city
+// its peer; Juniper RT_FLOW with only structured data) to a running sluice over UDP, with the MaxMind test city
 // database, and checks the documents it writes, each found by its
 // source address.
 func TestVendorFormsEndToEnd(t *testing.T) {
@@ -30,6 +30,7 @@ func TestVendorFormsEndToEnd(t *testing.T) {
 		"<131>" + bsd + " bigip1 asm[5932]: [SECEV] Request blocked, violations: Attack signature detected. HTTP protocol compliance sub violations: N/A. Evasion techniques sub violations: N/A. Web services security sub violations: N/A. Virus name: N/A. Support id: 5000000000000000004, source ip: 203.0.113.69, xff ip: N/A, source port: 51299, destination ip: 10.1.2.3, destination port: 443, route_domain: 0, HTTP classifier: /Common/shop, scheme HTTPS, geographic location: <NL>, request: <GET / HTTP/1.1\\r\\n>, username: <N/A>, session_id: <1>",
 		"<134>1 " + strconv.FormatInt(time.Now().Unix(), 10) + ".100000000 MS225_core events type=arp_packet_blocked port='9' vlan='20' mac='00:18:0A:AB:CD:EF' ip='203.0.113.71'",
 		"<134>1 " + strconv.FormatInt(time.Now().Unix(), 10) + ".200000000 MX84_HQ events Non-Meraki / Client VPN negotiation: msg: initiate new phase 2 negotiation: 192.0.2.1[500]<=>81.2.69.142[500]",
+		"<14>1 " + time.Now().UTC().Format(time.RFC3339) + " srx01 RT_FLOW - RT_FLOW_SESSION_DENY [junos@2636.1.1.1.2.129 source-address=\"203.0.113.72\" source-port=\"51514\" destination-address=\"192.0.2.30\" destination-port=\"22\" protocol-id=\"6\" policy-name=\"deny-ssh\" source-zone-name=\"untrust\" destination-zone-name=\"trust\" reason=\"policy reject\"]",
 		"<189>" + bsd + " FGT60F CEF:0|Fortinet|Fortigate|v7.2.5|32002|event:system login failed|7|FTNTFGTlogid=0100032002 cat=event:system src=203.0.113.70 duser=admin act=login msg=Administrator admin login failed from ssh(203.0.113.70) FTNTFGTvd=root",
 	}
 	conn, err := net.Dial("udp", "127.0.0.1:"+strconv.Itoa(ps.SyslogUDP))
@@ -59,6 +60,8 @@ func TestVendorFormsEndToEnd(t *testing.T) {
 			"network.vlan.id": "20"},
 		"81.2.69.142": {"event.dataset": "meraki.events", "event.action": "site_to_site_vpn", "source.geo.country_iso_code": "GB",
 			"source.geo.city_name": "London", "destination.ip": "192.0.2.1"},
+		"203.0.113.72": {"event.dataset": "juniper.srx", "event.action": "deny", "event.type": "denied", "event.code": "RT_FLOW_SESSION_DENY",
+			"destination.port": "22", "rule.name": "deny-ssh", "observer.ingress.zone": "untrust"},
 		"203.0.113.70": {"event.dataset": "fortinet.firewall", "event.action": "login",
 			"fortinet.firewall.msg": "Administrator admin login failed from ssh(203.0.113.70)"},
 	}

@@ -2,6 +2,7 @@ package parsers
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -128,4 +129,55 @@ func FuzzCEFExtension(f *testing.F) {
 			prev = sp.V1
 		}
 	})
+}
+
+// TestStructuredDataSource checks a kv step reading the decoder's RFC
+// 5424 structured data (keyed by PARAM-NAME whatever the SD-ID), a cut
+// reading the MSGID, and that neither is written by the rule.
+func TestStructuredDataSource(t *testing.T) {
+	dir := writeDir(t, map[string]string{"x.yaml": `name: x
+detect:
+  - appname: [app]
+rules:
+  - name: sd
+    dataset: x.sd
+    cut:
+      - {source: log.syslog.msgid, sep: " ", head: x.tag}
+    kv:
+      source: log.syslog.structured_data
+      prefix: x.
+      fields:
+        src: source.ip
+        port: source.port
+`})
+	s := newStage(t, Config{Auto: true, RuleDirs: []string{dir}})
+	for _, tc := range []struct {
+		line string
+		want map[string]string
+	}{
+		{`<14>1 2026-11-22T08:00:00Z h app - TAG_1 [a@1.2.3 src="192.0.2.9" port="99"][b other="x y"]`,
+			map[string]string{"dataset": "x.sd", "x.tag": "TAG_1", "source.ip": "192.0.2.9", "x.other": "x y",
+				"log.syslog.structured_data.a@1.2.3.src": "192.0.2.9", "log.syslog.structured_data.a@1.2.3.port": "99",
+				"log.syslog.structured_data.b.other": "x y"}},
+		// No structured data: no pair, the rule fails.
+		{`<14>1 2026-11-22T08:00:00Z h app - TAG_1 - text`, map[string]string{"dataset": "x.sd", "tags": "_grokparsefailure"}},
+	} {
+		b := decode(t, "192.0.2.1", tc.line)
+		if err := s.Process(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+		e := &b.All()[0]
+		if diff := cmp.Diff(fieldsOf(e), tc.want); diff != "" {
+			t.Errorf("Process(%q) (-got +want):\n%s", tc.line, diff)
+		}
+		if e.Src.IP.IsValid() && e.Src.Port != 99 {
+			t.Errorf("Process(%q): source.port %d, want 99", tc.line, e.Src.Port)
+		}
+		checkDocument(t, e.AppendJSON(nil))
+		b.Release()
+	}
+	bad := writeDir(t, map[string]string{"x.yaml": "name: x\nrules:\n  - dataset: x.a\n    kv: {source: log.syslog.structured_data, cef: true}\n"})
+	if _, err := New(Config{RuleDirs: []string{bad}}, nil, nil); err == nil || !strings.Contains(err.Error(), "x.yaml:4") || !strings.Contains(err.Error(), "no CEF") {
+		t.Errorf("New() with cef on the structured data = %v, want an error naming x.yaml:4", err)
+	}
 }

@@ -459,6 +459,9 @@ func (c *compiler) source(kv pair, what string) (string, error) {
 	if kv.val.Kind == yaml.ScalarNode && kv.val.Value == "process.name" {
 		return appNameSource, nil
 	}
+	if kv.val.Kind == yaml.ScalarNode && kv.val.Value == "log.syslog.msgid" {
+		return msgIDSource, nil
+	}
 	return c.path(kv.val, what+".source")
 }
 
@@ -750,6 +753,10 @@ func (c *compiler) kvStep(n *yaml.Node, what string) (step, error) {
 		w := what + "." + kv.key
 		switch kv.key {
 		case "source":
+			if kv.val.Kind == yaml.ScalarNode && kv.val.Value == sdPrefix[:len(sdPrefix)-1] {
+				s.sd = true // the decoder's RFC 5424 structured data (runSD)
+				continue
+			}
 			s.source, err = c.source(kv, what)
 		case "field_split":
 			s.p.FieldSplit, err = c.str(kv.val, w)
@@ -800,6 +807,9 @@ func (c *compiler) kvStep(n *yaml.Node, what string) (step, error) {
 		if err != nil {
 			return nil, err
 		}
+	}
+	if s.sd && s.cef {
+		return nil, c.errorf(n, "%s: the structured data is no CEF; remove cef or the source", what)
 	}
 	if (s.cefLabels || s.cefHeader != nil) && !s.cef {
 		return nil, c.errorf(n, "%s: cef_labels and cef_header need cef: true", what)
