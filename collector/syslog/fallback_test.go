@@ -112,6 +112,11 @@ func TestDifferential(t *testing.T) {
 //   - iosMarker: "<187>*Jan 12 ...: %LINK-3-UPDOWN: m" (a time marker, no
 //     counter) is Cisco IOS for the fast path (no HOSTNAME after the
 //     time), RFC 3164 for go-syslog (which reads one there).
+//   - iosTagOnly: a counter line ending in "TAG:" has the tag and no MSG
+//     for the fast path; go-syslog reports the tag and "TAG:" as MSG.
+//   - ctlPID: "app[\r]: m" (a control byte in the PID) is all MSG for the
+//     fast path and tag app, PID "\r" for go-syslog (found by
+//     FuzzDifferential; the same before the Cisco IOS fast path).
 //   - trailingBlank: lines ending in a space are not compared. go-syslog's
 //     grammar lets both separators and MSG take the spaces, and its reading
 //     changes with their number ("x " is MSG, "x  " the hostname); the fast
@@ -135,6 +140,17 @@ func divergence(line []byte, f, l *view) (string, bool) {
 		bytes.Contains(line, []byte(" "+l.AppName+": ")) && (f.Format == FormatCiscoIOS || iosZones[l.AppName] != nil || iosMnemonic([]byte(f.AppName))):
 		*f = *l
 		return "iosZone", true
+	case f.AppName == "" && l.AppName != "" && strings.ContainsFunc(l.ProcID, func(r rune) bool { return r < ' ' && r != '\t' }) &&
+		f.Message == l.AppName+"["+l.ProcID+"]: "+l.Message:
+		// A control byte other than tab in the PID: no tag for the fast
+		// path (all MSG), a tag for go-syslog.
+		*f = *l
+		return "ctlPID", true
+	case f.Format == FormatCiscoIOS && f.AppName != "" && f.Message == "" && l.AppName == f.AppName && l.Message == f.AppName+":":
+		// go-syslog's Cisco machine reports a last word "0:" both as the
+		// tag and as MSG; for the fast path it is a tag without MSG.
+		f.Message = l.Message
+		return "iosTagOnly", true
 	case f.Format == FormatCiscoIOS && l.Format == FormatRFC3164:
 		*f = *l
 		return "iosMarker", true
