@@ -23,7 +23,7 @@ const (
 	FormatRFC5424         // <PRI>1 TIMESTAMP HOST APP PROCID MSGID SD [MSG]
 	FormatRFC3164         // [<PRI>]TIMESTAMP [HOST] [TAG[PID]:] MSG, TIMESTAMP as "Mmm dd hh:mm:ss" or ISO 8601
 	FormatMeraki          // <PRI>1 EPOCH.FRACTION HOST TYPE MSG (Cisco Meraki; RFC 5424 with an epoch timestamp; also without the 1)
-	FormatCiscoIOS        // <PRI>COUNTER: [SEQ:] [HOST:] [*]Mmm dd hh:mm:ss.mmm: %FAC-SEV-MNEMONIC: MSG (via go-syslog)
+	FormatCiscoIOS        // <PRI>[COUNTER: ][HOST: ][SEQ: ][*|.]Mmm dd [yyyy ]hh:mm:ss[.mmm][ ZONE]: %FAC-SEV-MNEMONIC: MSG (ios.go); the mnemonic starts Message
 )
 
 var formatNames = [...]string{"unknown", "rfc5424", "rfc3164", "meraki", "cisco_ios"}
