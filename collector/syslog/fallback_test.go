@@ -36,6 +36,9 @@ var extraDiffLines = []string{
 	"<14>2 2026-11-22T08:00:12Z h a p m - version two",
 	"<14>1 2026-11-22T08:00:12Z h a p m -  leading space",
 	"<189>1: *Mar  1 00:00:01.001: %SYS-5-RESTART: System restarted",
+	"<189>237: 000485: router1: *Jan  8 19:46:03.295: %LINEPROTO-5-UPDOWN: Line protocol on Interface Loopback100",
+	"<189>12: router1: .Jan  8 19:46:03: %SYS-5-CONFIG_I: Configured",
+	"<189>12: 000013: Jan  8 2026 19:46:03.295: %SYS-5-CONFIG_I: Configured",
 }
 
 // TestDifferential parses every line with the fast path and with
@@ -103,6 +106,17 @@ func TestDifferential(t *testing.T) {
 //     allows one); go-syslog allows no ':' in a hostname and makes it all MSG.
 //   - emptyMsg: "host app: " is tag app with no MSG; go-syslog needs one
 //     byte of MSG after the tag and makes "app: " the MSG.
+//   - iosZone: "10:00:00.123 UTC: %SYS-5-CONFIG_I: m" (or a known zone
+//     word before any message) has the zone word UTC for the fast path
+//     (and the time read in that zone), the tag UTC for go-syslog.
+//   - iosMarker: "<187>*Jan 12 ...: %LINK-3-UPDOWN: m" (a time marker, no
+//     counter) is Cisco IOS for the fast path (no HOSTNAME after the
+//     time), RFC 3164 for go-syslog (which reads one there).
+//   - iosTagOnly: a counter line ending in "TAG:" has the tag and no MSG
+//     for the fast path; go-syslog reports the tag and "TAG:" as MSG.
+//   - ctlPID: "app[\r]: m" (a control byte in the PID) is all MSG for the
+//     fast path and tag app, PID "\r" for go-syslog (found by
+//     FuzzDifferential; the same before the Cisco IOS fast path).
 //   - trailingBlank: lines ending in a space are not compared. go-syslog's
 //     grammar lets both separators and MSG take the spaces, and its reading
 //     changes with their number ("x " is MSG, "x  " the hostname); the fast
@@ -122,6 +136,24 @@ func divergence(line []byte, f, l *view) (string, bool) {
 	case f.AppName != "" && f.Message == "" && l.AppName == "" && l.Message == f.AppName+": ":
 		f.AppName, f.Message = "", l.Message
 		return "emptyMsg", true
+	case l.AppName != "" && l.AppName != f.AppName && len(l.AppName) <= 6 && strings.Trim(l.AppName, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == "" &&
+		bytes.Contains(line, []byte(" "+l.AppName+": ")) && (f.Format == FormatCiscoIOS || iosZones[l.AppName] != nil || iosMnemonic([]byte(f.AppName))):
+		*f = *l
+		return "iosZone", true
+	case f.AppName == "" && l.AppName != "" && strings.ContainsFunc(l.ProcID, func(r rune) bool { return r < ' ' && r != '\t' }) &&
+		f.Message == l.AppName+"["+l.ProcID+"]: "+l.Message:
+		// A control byte other than tab in the PID: no tag for the fast
+		// path (all MSG), a tag for go-syslog.
+		*f = *l
+		return "ctlPID", true
+	case f.Format == FormatCiscoIOS && f.AppName != "" && f.Message == "" && l.AppName == f.AppName && l.Message == f.AppName+":":
+		// go-syslog's Cisco machine reports a last word "0:" both as the
+		// tag and as MSG; for the fast path it is a tag without MSG.
+		f.Message = l.Message
+		return "iosTagOnly", true
+	case f.Format == FormatCiscoIOS && l.Format == FormatRFC3164:
+		*f = *l
+		return "iosMarker", true
 	case bytes.HasSuffix(line, []byte(" ")) && *f != *l:
 		*f = *l // not compared
 		return "trailingBlank", true
@@ -129,23 +161,22 @@ func divergence(line []byte, f, l *view) (string, bool) {
 	return "", false
 }
 
-// TestFallbackOnly checks the forms only go-syslog reads (Cisco IOS
-// counters) and that the fast path declines them rather than misread them.
+// TestFallbackOnly checks a Cisco IOS form only go-syslog reads (an empty
+// counter), that the fast path declines it rather than misread it, and
+// that the mnemonic ends up in the message as for the fast path's forms.
 func TestFallbackOnly(t *testing.T) {
 	p := &Parser{Now: fixedNow(received)}
 	for _, line := range []string{
-		"<189>123: *Mar  1 18:46:11.123: %SYS-5-CONFIG_I: Configured from console by vty0",
-		"<189>237: 000485: router1: *Jan  8 19:46:03.295: %LINEPROTO-5-UPDOWN: Line protocol on Interface Loopback100",
 		"<189>: *Mar  1 18:46:11.123: %SYS-5-CONFIG_I: Configured",
 	} {
 		var h Header
 		b := []byte(line)
 		if p.parseFast(b, &h) {
-			t.Errorf("parseFast(%q) accepted a Cisco IOS counter line: %+v", line, viewOf(&h))
+			t.Errorf("parseFast(%q) accepted an empty Cisco IOS counter: %+v", line, viewOf(&h))
 		}
 		p.Parse(b, &h)
 		checkHeader(t, b, &h)
-		if h.Format != FormatCiscoIOS || h.AppName == nil || !bytes.HasPrefix(h.AppName, []byte("%")) || h.Timestamp.IsZero() {
+		if h.Format != FormatCiscoIOS || h.AppName != nil || !bytes.HasPrefix(h.Message, []byte("%SYS-5-CONFIG_I: ")) || h.Timestamp.IsZero() {
 			t.Errorf("Parse(%q) = %+v, want a Cisco IOS header", line, viewOf(&h))
 		}
 	}

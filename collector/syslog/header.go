@@ -23,7 +23,7 @@ const (
 	FormatRFC5424         // <PRI>1 TIMESTAMP HOST APP PROCID MSGID SD [MSG]
 	FormatRFC3164         // [<PRI>]TIMESTAMP [HOST] [TAG[PID]:] MSG, TIMESTAMP as "Mmm dd hh:mm:ss" or ISO 8601
 	FormatMeraki          // <PRI>1 EPOCH.FRACTION HOST TYPE MSG (Cisco Meraki; RFC 5424 with an epoch timestamp; also without the 1)
-	FormatCiscoIOS        // <PRI>COUNTER: [SEQ:] [HOST:] [*]Mmm dd hh:mm:ss.mmm: %FAC-SEV-MNEMONIC: MSG (via go-syslog)
+	FormatCiscoIOS        // <PRI>[COUNTER: ][HOST: ][SEQ: ][*|.]Mmm dd [yyyy ]hh:mm:ss[.mmm][ ZONE]: %FAC-SEV-MNEMONIC: MSG (ios.go); the mnemonic starts Message
 )
 
 var formatNames = [...]string{"unknown", "rfc5424", "rfc3164", "meraki", "cisco_ios"}
@@ -111,6 +111,9 @@ func (p *Parser) Parse(line []byte, h *Header) {
 	line = trimEnd(line)
 	if !p.parseFast(line, h) {
 		p.parseLib(line, h)
+	}
+	if h.Problems&BadHeader == 0 {
+		p.ciscoIOS(line, h)
 	}
 	// A written time that is Go's zero time ("0001-01-01 00:00:00Z") cannot
 	// be told from no time at all: treat it as a bad one, so the flags agree
@@ -453,6 +456,11 @@ func (p *Parser) parse3164(line []byte, i int, h *Header) bool {
 		return false
 	}
 	h.Format = FormatRFC3164
+	// Cisco IOS: "123: *Mar  1 ...", "*Mar  1 ...", "123: router1: ...".
+	if c := line[i]; c == '*' || c == '.' || isDigit(c) && counterAt(line, i) {
+		ok, _ := p.parseIOS(line, i, h)
+		return ok
+	}
 	var n int
 	switch c := line[i]; {
 	case c >= 'A' && c <= 'S':
@@ -485,6 +493,9 @@ func (p *Parser) parse3164(line []byte, i int, h *Header) bool {
 		return true
 	}
 	i += n
+	if n > 0 {
+		i += p.iosZone(line, i-n, i, h, false)
+	}
 	if i < len(line) && line[i] == ':' { // Cisco: "Mar  1 18:46:11.123: %SYS-5-..."
 		i++
 	}

@@ -43,6 +43,14 @@ func benchGroups(b *testing.B) map[string][]string {
 			k = "meraki"
 		case strings.HasPrefix(base, "f5_asm_unparsed"):
 			continue
+		case strings.HasPrefix(base, "f5_asm_cef"):
+			k = "f5_asm_cef"
+		case strings.HasPrefix(base, "f5_asm_splunk"):
+			k = "f5_asm_splunk"
+		case strings.HasPrefix(base, "f5_asm_secev"):
+			k = "f5_asm_secev"
+		case strings.HasPrefix(base, "fortinet_cef"):
+			k = "fortinet_cef"
 		case strings.HasPrefix(base, "f5_"):
 			k = "f5_asm"
 		case strings.HasPrefix(base, "netfilter_"):
@@ -57,6 +65,8 @@ func benchGroups(b *testing.B) map[string][]string {
 			k = "mikrotik"
 		case strings.HasPrefix(base, "ubiquiti_"):
 			k = "ubiquiti"
+		case strings.HasPrefix(base, "cisco_ios_"):
+			k = "cisco_ios"
 		case strings.HasPrefix(base, "cisco_"):
 			k = "cisco_asa"
 		case strings.HasPrefix(base, "fortinet_"):
@@ -93,7 +103,7 @@ func benchParse(b *testing.B, encode bool) {
 	d := syslog.NewDecoder(syslog.DecoderConfig{Location: time.UTC})
 	ctx := context.Background()
 	src := netip.MustParseAddrPort("192.0.2.1:514")
-	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "netfilter", "other", "cisco_asa", "fortinet", "juniper", "pfsense", "panw", "mikrotik", "ubiquiti", "dnsmasq", "bind", "unbound"} {
+	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "f5_asm_cef", "f5_asm_splunk", "f5_asm_secev", "netfilter", "other", "cisco_asa", "cisco_ios", "fortinet", "fortinet_cef", "juniper", "pfsense", "panw", "mikrotik", "ubiquiti", "dnsmasq", "bind", "unbound"} {
 		if len(groups[k]) == 0 {
 			continue
 		}
@@ -127,7 +137,7 @@ func BenchmarkHeader(b *testing.B) {
 	groups := benchGroups(b)
 	d := syslog.NewDecoder(syslog.DecoderConfig{Location: time.UTC, KeepOriginal: true})
 	src := netip.MustParseAddrPort("192.0.2.1:514")
-	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "netfilter", "cisco_asa", "fortinet", "juniper", "pfsense", "panw", "mikrotik", "ubiquiti", "dnsmasq", "bind", "unbound"} {
+	for _, k := range []string{"meraki", "meraki_events", "f5_asm", "f5_asm_cef", "f5_asm_splunk", "f5_asm_secev", "netfilter", "cisco_asa", "cisco_ios", "fortinet", "fortinet_cef", "juniper", "pfsense", "panw", "mikrotik", "ubiquiti", "dnsmasq", "bind", "unbound"} {
 		if len(groups[k]) == 0 {
 			continue
 		}

@@ -66,7 +66,7 @@ func (c *Config) Validate() error {
 	for i, r := range c.Routes {
 		key := fmt.Sprintf("syslog.parsers.routes[%d]", i)
 		if r.Parser == "" {
-			errs = append(errs, fmt.Errorf("%s.parser: empty; name a parser (meraki, f5_asm, netfilter, cisco_asa, fortinet, juniper, pfsense, panw, mikrotik, ubiquiti, dnsmasq, bind, unbound or one from syslog.parsers.rule_dirs)", key))
+			errs = append(errs, fmt.Errorf("%s.parser: empty; name a parser (meraki, f5_asm, netfilter, cisco_asa, cisco_ios, fortinet, juniper, pfsense, panw, mikrotik, ubiquiti, dnsmasq, bind, unbound or one from syslog.parsers.rule_dirs)", key))
 		}
 		if len(r.Senders) == 0 && len(r.Programs) == 0 && len(r.Listeners) == 0 {
 			errs = append(errs, fmt.Errorf("%s: no senders, programs or listeners; a route needs at least one condition", key))

@@ -387,7 +387,8 @@ func parseUnixAuto(v string) (time.Time, bool) {
 
 func parseUnix(v string, div int64) (time.Time, bool) {
 	ip, frac, _ := strings.Cut(v, ".")
-	n, ok := parseUint(ip, 1<<40)
+	// 2^40 seconds (year 36812) in the unit: today's milliseconds pass 2^40.
+	n, ok := parseUint(ip, 1<<40*uint64(div))
 	if !ok {
 		return time.Time{}, false
 	}

@@ -87,3 +87,24 @@ func TestParseUnixAuto(t *testing.T) {
 		}
 	}
 }
+
+// TestParseUnixMillis checks UNIX and UNIX_MS with today's values:
+// milliseconds since the epoch are past 2^40.
+func TestParseUnixMillis(t *testing.T) {
+	for _, tc := range []struct {
+		layout, in string
+		want       time.Time
+		ok         bool
+	}{
+		{"UNIX_MS", "1795334529000", time.Date(2026, 11, 22, 8, 2, 9, 0, time.UTC), true},
+		{"UNIX_MS", "1795334529123.5", time.Date(2026, 11, 22, 8, 2, 9, 123500000, time.UTC), true},
+		{"UNIX", "1795334529", time.Date(2026, 11, 22, 8, 2, 9, 0, time.UTC), true},
+		{"UNIX", "1795334529000", time.Time{}, false}, // past 2^40 seconds
+		{"UNIX_MS", "99999999999999999999", time.Time{}, false},
+	} {
+		got, ok := parseTime(tc.layout, tc.in, time.UTC)
+		if ok != tc.ok || !got.Equal(tc.want) {
+			t.Errorf("parseTime(%s, %q) = %v, %v; want %v, %v", tc.layout, tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}

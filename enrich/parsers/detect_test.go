@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/sluicelab/sluice/internal/event"
 )
 
 // TestAutoDetectGoldenVendor runs every golden input through the default
@@ -93,5 +96,47 @@ rules:
 	bad := writeDir(t, map[string]string{"x.yaml": "name: x\nrules:\n  - dataset: x.a\n    when: {appname: [\"%XYZ-*\"]}\n    kv: {}\n"})
 	if _, err := New(Config{RuleDirs: []string{bad}}, nil, nil); err == nil || !strings.Contains(err.Error(), "x.yaml:4") || !strings.Contains(err.Error(), "detect condition") {
 		t.Errorf("New() with a * in when.appname = %v, want an error naming x.yaml:4", err)
+	}
+}
+
+// TestAutoDetectCiscoIOSvsASA checks, below the vendor level of
+// TestAutoDetectGoldenVendor, that Cisco IOS lines go to cisco_ios and
+// ASA/FTD lines to cisco_asa: both are "%FAC-SEV-ID" messages.
+func TestAutoDetectCiscoIOSvsASA(t *testing.T) {
+	s := newStage(t, Default())
+	files, err := filepath.Glob("testdata/golden/cisco_*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no Cisco golden files: %v", err)
+	}
+	ios := 0
+	for _, file := range files {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g golden
+		if err := json.Unmarshal(raw, &g); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		want := []string{"cisco.asa", "cisco.ftd"}
+		if strings.HasPrefix(filepath.Base(file), "cisco_ios_") {
+			want = []string{"cisco.ios"}
+			ios++
+		}
+		b := decode(t, g.Sender, g.Input)
+		if err := s.Process(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+		e := &b.All()[0]
+		if ds := e.Syslog.Dataset; !slices.Contains(want, ds) {
+			t.Errorf("%s: dataset %q, want one of %v", file, ds, want)
+		}
+		if e.Tags&event.TagGrokFailure != 0 {
+			t.Errorf("%s: tagged _grokparsefailure", file)
+		}
+		b.Release()
+	}
+	if ios < 5 {
+		t.Errorf("%d cisco_ios_* golden files, want at least 5", ios)
 	}
 }

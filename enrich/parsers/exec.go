@@ -62,6 +62,15 @@ const symAppName = -3
 // that writes process.name still writes an ordinary field.
 const appNameSource = "\x00process.name"
 
+// symMsgID is the symbol of the RFC 5424 MSGID (Junos's
+// "RT_FLOW_SESSION_CLOSE"), which a step reads with source:
+// log.syslog.msgid; it cannot be written either.
+const symMsgID = -4
+
+// msgIDSource is the path the compiler gives a source of
+// log.syslog.msgid (see appNameSource).
+const msgIDSource = "\x00log.syslog.msgid"
+
 // commit kinds: where a field goes.
 type kind uint8
 
@@ -246,6 +255,9 @@ func (r *rule) out(path string) int32 {
 	if path == appNameSource {
 		return symAppName
 	}
+	if path == msgIDSource {
+		return symMsgID
+	}
 	if i, ok := r.syms[path]; ok {
 		return i
 	}
@@ -326,6 +338,7 @@ type state struct {
 	grokEmit func(grok.Capture)
 	kvBare   []byte    // the bare words of a kv step, joined by spaces
 	spans    []kv.Span // a kv step's batch of pairs
+	cefSpans []kv.Span // the pairs of a CEF extension
 }
 
 func newState(counters int) *state {
@@ -382,6 +395,8 @@ func (st *state) get(sym int32) (string, bool) {
 		return st.msg, true
 	case symAppName:
 		return st.e.Syslog.AppName, st.e.Syslog.AppName != ""
+	case symMsgID:
+		return st.e.Syslog.MsgID, st.e.Syslog.MsgID != ""
 	}
 	if i := st.idx[sym]; i != 0 {
 		return st.fields[i-1].val, true

@@ -30,6 +30,18 @@ func FuzzProcess(f *testing.F) {
 	f.Add("<166>%ASA--: ")
 	f.Add(": %FTD-1-430002: EventPriority: , : x, SrcIP: 1.2.3.4:5, ConnectionDuration: 99:99:99, FirstPacketSecond: 2026-13-01T00:00:00Z")
 	f.Add("<166>Nov 22 2026 08:00:01 %ASA-4-106023: Deny tcp src a:1.2.3.4/99999(x dst b:::1/0 by access-group \"")
+	// Cisco IOS: headers with counters, zone words, markers; ACL texts
+	// cut short, odd mnemonics.
+	f.Add("<190>46: router1: 000046: .Nov 22 08:00:10.517 CET: %SEC-6-IPACCESSLOGP: list 101 denied tcp 1.2.3.4(99999) (Gi0/1 zz) -> ::1(x), 1 packet")
+	f.Add("<190>%SEC-6-IPACCESSLOGDP: list  denied icmp 1.2.3.4 -> 5.6.7.8 (999/-1), packets")
+	f.Add("<190>1: *Nov 22 08:00:10.5 XYZ: %A-B-9-C: x")
+	f.Add("<190>Nov 22 08:00:10 r 46: Nov 22 08:00:10.123 UTC: %-6-: ")
+	f.Add("%SEC-6-IPACCESSLOGS: list 10 permitted 1.2.3.4 (x ) 1 packet")
+	// F5 ASM: CEF with escapes and labels cut short, Splunk, [SECEV].
+	f.Add(`<131>Nov 22 08:01:04 b ASM:CEF:0|F5|ASM|1|2|a\|b|5|cs1=x cs1Label= cs2Label=policy_name cs2= rt=99999999999999999999 src=1.2.3.4 a\= =b`)
+	f.Add("<131>Nov 22 08:01:04 b CEF:0|F5|ASM|1|2|n|5|cs1Label=cs1 cs1=cs1Label spt=99999 request=\\")
+	f.Add(`<131>b f5_asm=Splunk-F5-ASM,ip_client="x",src_port="-1"`)
+	f.Add("<131>Nov 22 08:04:00 b asm[1]: [SECEV] Request blocked, violations: . HTTP protocol compliance sub violations: . Evasion techniques sub violations: . Web services security sub violations: . Virus name: . Support id: 1, source ip: ::1, xff ip: N/A, source port: 99999, destination ip: 1.2.3.4, destination port: 0, route_domain: 0, HTTP classifier: , scheme x, request: <")
 	// FortiGate: header-less, CSV, CEF, epochs of every length, quotes.
 	f.Add(`<189>date=2026-02-30,time=25:00:00,devid="x,eventtime=99999999999999999999 duration=1:2 srcip=::ffff:1.2.3.4`)
 	f.Add(`<><189>date= devid= tz=""" eventtime=1795334416123 action="" status=failed`)
@@ -66,7 +78,7 @@ func FuzzProcess(f *testing.F) {
 	} {
 		f.Add(l)
 	}
-	for _, p := range []string{"meraki", "f5_asm", "netfilter", "cisco_asa", "fortinet", "juniper", "pfsense", "panw", "mikrotik", "ubiquiti", "dnsmasq", "bind", "unbound"} {
+	for _, p := range []string{"meraki", "f5_asm", "netfilter", "cisco_asa", "cisco_ios", "fortinet", "juniper", "pfsense", "panw", "mikrotik", "ubiquiti", "dnsmasq", "bind", "unbound"} {
 		stages = append(stages, newStage(f, Config{Routes: []Route{{Parser: p, Senders: []netip.Prefix{all, all4}}}}))
 	}
 	f.Fuzz(func(t *testing.T, line string) {

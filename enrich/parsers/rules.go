@@ -459,6 +459,9 @@ func (c *compiler) source(kv pair, what string) (string, error) {
 	if kv.val.Kind == yaml.ScalarNode && kv.val.Value == "process.name" {
 		return appNameSource, nil
 	}
+	if kv.val.Kind == yaml.ScalarNode && kv.val.Value == "log.syslog.msgid" {
+		return msgIDSource, nil
+	}
 	return c.path(kv.val, what+".source")
 }
 
@@ -736,7 +739,7 @@ func ipCaptures(lib *grok.Library, expr string, depth int) map[string]bool {
 
 func (c *compiler) kvStep(n *yaml.Node, what string) (step, error) {
 	pairs, err := c.mapping(n, what, "source", "field_split", "value_split", "trim_key", "trim_value", "allow_empty",
-		"no_quotes", "bare_keys", "leading", "prefix", "keep_raw", "fields", "ignore_values", "optional")
+		"no_quotes", "bare_keys", "leading", "prefix", "keep_raw", "fields", "ignore_values", "optional", "cef", "cef_labels", "cef_header")
 	if err != nil {
 		return nil, err
 	}
@@ -750,6 +753,10 @@ func (c *compiler) kvStep(n *yaml.Node, what string) (step, error) {
 		w := what + "." + kv.key
 		switch kv.key {
 		case "source":
+			if kv.val.Kind == yaml.ScalarNode && kv.val.Value == sdPrefix[:len(sdPrefix)-1] {
+				s.sd = true // the decoder's RFC 5424 structured data (runSD)
+				continue
+			}
 			s.source, err = c.source(kv, what)
 		case "field_split":
 			s.p.FieldSplit, err = c.str(kv.val, w)
@@ -781,10 +788,31 @@ func (c *compiler) kvStep(n *yaml.Node, what string) (step, error) {
 			s.ignore, err = c.strs(kv.val, w)
 		case "optional":
 			s.optional, err = c.boolean(kv.val, w)
+		case "cef":
+			s.cef, err = c.boolean(kv.val, w)
+		case "cef_labels":
+			s.cefLabels, err = c.boolean(kv.val, w)
+		case "cef_header":
+			if s.cefHeader, err = c.strs(kv.val, w); err == nil && len(s.cefHeader) > 7 {
+				err = c.errorf(kv.val, "%s: %d paths; CEF has 7 header fields (version, vendor, product, version, signature id, name, severity)", w, len(s.cefHeader))
+			}
+			for _, h := range s.cefHeader {
+				if err == nil && h != "" {
+					if perr := checkPath(h); perr != nil {
+						err = c.errorf(kv.val, "%s: %v", w, perr)
+					}
+				}
+			}
 		}
 		if err != nil {
 			return nil, err
 		}
+	}
+	if s.sd && s.cef {
+		return nil, c.errorf(n, "%s: the structured data is no CEF; remove cef or the source", what)
+	}
+	if (s.cefLabels || s.cefHeader != nil) && !s.cef {
+		return nil, c.errorf(n, "%s: cef_labels and cef_header need cef: true", what)
 	}
 	if fieldsNode != nil {
 		fp, err := c.mapping(fieldsNode, what+".fields")

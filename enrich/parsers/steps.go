@@ -151,6 +151,17 @@ type kvStep struct {
 	optional   bool
 	fields     map[string]*kvField
 	ignore     []string
+	// cef: the source is ArcSight CEF (cef.go); cefHeader names the paths
+	// of its seven header fields ("" skips one); cefLabels renames custom
+	// fields by their labels.
+	cef          bool
+	cefLabels    bool
+	cefHeader    []string
+	cefHeaderSym []int32
+	// sd: the pairs are the syslog decoder's RFC 5424 structured-data
+	// parameters (source: log.syslog.structured_data), keyed by
+	// PARAM-NAME whatever their SD-ID.
+	sd bool
 
 	src, leadSym, bareSym int32
 	table                 keyTable // fields, for lookups by []byte
@@ -255,6 +266,14 @@ type kvField struct {
 func (s *kvStep) resolve(r *rule) {
 	s.scan = kv.NewScanner(&s.p)
 	s.src, s.leadSym, s.bareSym = r.sym(s.source), -1, -1
+	s.cefHeaderSym = s.cefHeaderSym[:0]
+	for _, h := range s.cefHeader {
+		sym := int32(-1)
+		if h != "" {
+			sym = r.out(h)
+		}
+		s.cefHeaderSym = append(s.cefHeaderSym, sym)
+	}
 	if s.leading != "" {
 		s.leadSym = r.out(s.leading)
 	}
@@ -294,9 +313,15 @@ func (s *kvStep) resolve(r *rule) {
 }
 
 func (s *kvStep) run(st *state) bool {
+	if s.sd {
+		return s.runSD(st)
+	}
 	src, ok := st.get(s.src)
 	if !ok || src == "" {
 		return s.optional
+	}
+	if s.cef {
+		return s.runCEF(st, src)
 	}
 	line := sbytes(src)
 	pairs, lead := 0, 0
@@ -352,6 +377,11 @@ func (st *state) kvPair(s *kvStep, k, v []byte, fl kv.Flags) {
 	} else {
 		val = bstr(v)
 	}
+	st.kvValue(s, k, val)
+}
+
+// kvValue adds the fields of the pair k=val of a kv step.
+func (st *state) kvValue(s *kvStep, k []byte, val string) {
 	for _, x := range s.ignore {
 		if val == x {
 			return
@@ -800,4 +830,33 @@ func (s *removeStep) run(st *state) bool {
 		}
 	}
 	return true
+}
+
+// sdPrefix is where the syslog decoder puts RFC 5424 structured data:
+// log.syslog.structured_data.<SD-ID>.<PARAM-NAME>.
+const sdPrefix = "log.syslog.structured_data."
+
+// runSD is run for a kv step whose source is log.syslog.structured_data:
+// each parameter the decoder kept is a pair PARAM-NAME=value (the name is
+// what follows the last dot: SD-IDs such as junos@2636.1.1.1.2.26 hold
+// dots, parameter names do not).
+func (s *kvStep) runSD(st *state) bool {
+	pairs := 0
+	fields := st.e.Fields[:len(st.e.Fields):len(st.e.Fields)] // what the decoder wrote
+	for i := range fields {
+		f := &fields[i]
+		if f.Type != event.FieldString || !strings.HasPrefix(f.Key, sdPrefix) {
+			continue
+		}
+		name := f.Key[strings.LastIndexByte(f.Key, '.')+1:]
+		if name == "" {
+			continue
+		}
+		pairs++
+		if f.S == "" && !s.allowEmpty {
+			continue
+		}
+		st.kvValue(s, sbytes(name), f.S)
+	}
+	return pairs > 0 || s.optional
 }
