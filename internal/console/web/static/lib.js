@@ -4,7 +4,7 @@
 
 // el builds an element. attrs may hold class, text, title, dataset (an
 // object) and on<event> handlers; children are nodes or strings (strings
-// become text nodes). Never innerHTML.
+// become text nodes). Never markup.
 export function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
