@@ -77,7 +77,10 @@ function syncControls() {
   document.getElementById('controls').classList.toggle('hidden', state.view === 'health');
 }
 
+let rendered = null; // the hash of the view shown
+
 function render() {
+  rendered = location.hash;
   if (current) {
     current.abort.abort();
     for (const f of current.cleanup) f();
@@ -123,7 +126,14 @@ async function start() {
   for (const b of document.querySelectorAll('#tabs button')) {
     b.addEventListener('click', () => set({ view: b.dataset.view, by: '', before: '', dim: '' }));
   }
-  window.addEventListener('popstate', () => { readHash(); render(); });
+  // Back/forward and a URL edited by hand (or a link) show their view.
+  const follow = () => {
+    if (location.hash === rendered) return;
+    readHash();
+    render();
+  };
+  window.addEventListener('popstate', follow);
+  window.addEventListener('hashchange', follow);
   try {
     meta = await api('meta');
     const be = document.getElementById('backend');
