@@ -358,12 +358,12 @@ var (
 	allowedActions = []string{"allow", "allowed", "accept", "accepted", "pass", "passed", "permit", "permitted"}
 )
 
-func countPages(t *testing.T, out string, now time.Time) pagesCounts {
+func countPages(t *testing.T, out, index string, now time.Time) pagesCounts {
 	t.Helper()
 	c := pagesCounts{deniedPorts: map[string]int{}, attackTypes: map[string]int{}}
 	from := now.Add(-time.Hour)
 	srcs := map[string]int{}
-	for _, d := range readGlobDocs(t, filepath.Join(out, "sluice-flows-*.ndjson")) {
+	for _, d := range readGlobDocs(t, filepath.Join(out, index+"-flows-*.ndjson")) {
 		c.flowsAll++
 		ts, err := d.time("@timestamp")
 		if err != nil {
@@ -384,7 +384,7 @@ func countPages(t *testing.T, out string, now time.Time) pagesCounts {
 		}
 	}
 	hosts := map[string]int{}
-	for _, d := range readGlobDocs(t, filepath.Join(out, "sluice-syslog-*.ndjson")) {
+	for _, d := range readGlobDocs(t, filepath.Join(out, index+"-syslog-*.ndjson")) {
 		c.syslogAll++
 		ts, err := d.time("@timestamp")
 		if err != nil {
@@ -444,17 +444,17 @@ func maxKeys(m map[string]int) ([]string, int) {
 
 // waitPagesData polls the files until every document sent is there (the
 // file output flushes every second).
-func waitPagesData(t *testing.T, out string, now time.Time, nFlows, nLines int) pagesCounts {
+func waitPagesData(t *testing.T, out, index string, now time.Time, nFlows, nLines int) pagesCounts {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		c := countPages(t, out, now)
+		c := countPages(t, out, index, now)
 		if c.flowsAll == nFlows && c.syslogAll == nLines {
 			return c
 		}
 		if time.Now().After(deadline) {
 			var got []string
-			for _, d := range readGlobDocs(t, filepath.Join(out, "sluice-syslog-*.ndjson")) {
+			for _, d := range readGlobDocs(t, filepath.Join(out, index+"-syslog-*.ndjson")) {
 				got = append(got, d.str("event.dataset")+" "+d.str("host.hostname")+" "+d.str("@timestamp"))
 			}
 			t.Fatalf("after 20 s the files hold %d flows (sent %d) and %d syslog lines (sent %d):\n%s", c.flowsAll, nFlows, c.syslogAll, nLines, strings.Join(got, "\n"))
@@ -483,7 +483,7 @@ func TestConsolePagesRollups(t *testing.T) {
 	requireChromium(t)
 	ps := newPorts(t)
 	s := startSluice(t, sluiceOpts{Ports: ps})
-	runPagesSuite(t, s, ps, "rollups")
+	runPagesSuite(t, s, ps, "rollups", "sluice")
 }
 
 func TestConsolePagesElasticsearch(t *testing.T) {
@@ -493,13 +493,14 @@ func TestConsolePagesElasticsearch(t *testing.T) {
 	esCleanup(t, esURL, prefix)
 	ps := newPorts(t)
 	s := startSluice(t, sluiceOpts{Ports: ps, Env: esEnv(esURL, prefix)})
-	runPagesSuite(t, s, ps, "elasticsearch")
+	// The file output names its files after the indices.
+	runPagesSuite(t, s, ps, "elasticsearch", prefix)
 }
 
-func runPagesSuite(t *testing.T, s *sluiceProc, ps ports, backend string) {
+func runPagesSuite(t *testing.T, s *sluiceProc, ps ports, backend, index string) {
 	now := time.Now().UTC()
 	nFlows, nLines := sendPagesData(t, ps, now)
-	c := waitPagesData(t, s.opts.OutDir, now, nFlows, nLines)
+	c := waitPagesData(t, s.opts.OutDir, index, now, nFlows, nLines)
 	if !c.hostileSeen {
 		t.Fatalf("the hostile hostname %q is in no document", hostileHost)
 	}
