@@ -483,7 +483,7 @@ func TestConsolePagesRollups(t *testing.T) {
 	requireChromium(t)
 	ps := newPorts(t)
 	s := startSluice(t, sluiceOpts{Ports: ps})
-	runPagesSuite(t, s, ps, "rollups", "sluice")
+	runPagesSuite(t, s, ps, "rollups", "sluice", nil)
 }
 
 func TestConsolePagesElasticsearch(t *testing.T) {
@@ -494,13 +494,20 @@ func TestConsolePagesElasticsearch(t *testing.T) {
 	ps := newPorts(t)
 	s := startSluice(t, sluiceOpts{Ports: ps, Env: esEnv(esURL, prefix)})
 	// The file output names its files after the indices.
-	runPagesSuite(t, s, ps, "elasticsearch", prefix)
+	runPagesSuite(t, s, ps, "elasticsearch", prefix, func(n int) {
+		// Documents reach the index after its template is installed
+		// (spooled until then) and a refresh.
+		estest.WaitCount(t, esURL, prefix+"-*", n, 30*time.Second)
+	})
 }
 
-func runPagesSuite(t *testing.T, s *sluiceProc, ps ports, backend, index string) {
+func runPagesSuite(t *testing.T, s *sluiceProc, ps ports, backend, index string, stored func(n int)) {
 	now := time.Now().UTC()
 	nFlows, nLines := sendPagesData(t, ps, now)
 	c := waitPagesData(t, s.opts.OutDir, index, now, nFlows, nLines)
+	if stored != nil {
+		stored(nFlows + nLines)
+	}
 	if !c.hostileSeen {
 		t.Fatalf("the hostile hostname %q is in no document", hostileHost)
 	}
