@@ -246,7 +246,7 @@ func (b *browser) screenshot(name string) {
 		if err := chromedp.Do(b.ctx, chromedp.Reload(), chromedp.WaitVisible("main#view .panel")); err != nil {
 			b.t.Fatalf("screenshot %s: %v", name, err)
 		}
-		wait[bool](b, "screenshot "+name, `document.querySelectorAll('main .note, main .v').length === 0 || ![...document.querySelectorAll('main .note, main .v')].some(e => e.textContent.startsWith('loading') || e.textContent === '…')`)
+		wait[bool](b, "screenshot "+name, `document.documentElement.dataset.pending === '0'`)
 		png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			b.t.Fatalf("screenshot %s: %v", name, err)

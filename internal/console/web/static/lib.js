@@ -30,7 +30,23 @@ export class ApiError extends Error {
 }
 
 // api GETs /api/v1/<path> with params (empty values left out).
+// pending counts the API calls under way in data-pending on <html> (tests
+// and screenshots wait for 0).
+function pending(d) {
+  const root = document.documentElement;
+  root.dataset.pending = String((+root.dataset.pending || 0) + d);
+}
+
 export async function api(path, params, signal) {
+  pending(1);
+  try {
+    return await apiCall(path, params, signal);
+  } finally {
+    pending(-1);
+  }
+}
+
+async function apiCall(path, params, signal) {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params || {})) {
     if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
