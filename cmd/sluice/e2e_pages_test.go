@@ -247,6 +247,15 @@ func (b *browser) screenshot(name string) {
 			b.t.Fatalf("screenshot %s: %v", name, err)
 		}
 		wait[bool](b, "screenshot "+name, `document.documentElement.dataset.pending === '0'`)
+		if vp.mobile {
+			// The narrow layout: one column, nothing wider than the screen.
+			if w := eval[int](b, `document.documentElement.scrollWidth`); w > int(vp.w) {
+				b.t.Errorf("%s at %d px wide: the page is %d px wide", name, vp.w, w)
+			}
+			if cols := eval[string](b, `getComputedStyle(document.getElementById('view')).gridTemplateColumns`); strings.Contains(strings.TrimSpace(cols), " ") {
+				b.t.Errorf("%s at %d px wide: %q columns, want one", name, vp.w, cols)
+			}
+		}
 		png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			b.t.Fatalf("screenshot %s: %v", name, err)
@@ -338,6 +347,7 @@ func sendPagesData(t *testing.T, ps ports, now time.Time) (nFlows, nLines int) {
 // pagesCounts are the numbers the pages must show, from the files.
 type pagesCounts struct {
 	flows1h, flowsAll    int
+	bytes1h, flowsOld    int
 	topSrc               string
 	topSrcN              int
 	port53               int
@@ -370,9 +380,13 @@ func countPages(t *testing.T, out, index string, now time.Time) pagesCounts {
 			t.Fatal(err)
 		}
 		if ts.Before(from) {
+			c.flowsOld++
 			continue
 		}
 		c.flows1h++
+		if n, ok := d.num("network.bytes"); ok {
+			c.bytes1h += int(n)
+		}
 		srcs[d.str("source.ip")]++
 		if d.str("destination.port") == "53" {
 			c.port53++
@@ -521,6 +535,9 @@ func runPagesSuite(t *testing.T, s *sluiceProc, ps ports, backend, index string,
 	}
 	// The stores reach the same totals by different roads: the rollups
 	// sum their per-minute blocks, Elasticsearch a sum aggregation.
+	if got := b.statValue("bytes"); got != float64(c.bytes1h) {
+		t.Errorf("traffic, 1 h: %v bytes shown, the files hold %d", got, c.bytes1h)
+	}
 	row := b.firstRow("source.ip")
 	if row.Key != c.topSrc || row.Value != float64(c.topSrcN) {
 		t.Errorf("traffic, top talkers: first row %s = %v, the files say %s = %d", row.Key, row.Value, c.topSrc, c.topSrcN)
@@ -537,6 +554,15 @@ func runPagesSuite(t *testing.T, s *sluiceProc, ps ports, backend, index string,
 	if got := b.statValue("flows"); got != float64(c.flowsAll) {
 		t.Errorf("traffic, 6 h: %v flows shown, the files hold %d", got, c.flowsAll)
 	}
+	// The previous period of 90-150 minutes ago is 150-210 minutes ago,
+	// where the old flows are.
+	b.open("view=traffic&range=custom&from=now-150m&to=now-90m&unit=flows")
+	prev := wait[string](b, "previous period", `(document.querySelector('[data-panel=chart] [data-prev] td.num') || {dataset: {}}).dataset.value`)
+	if prev != strconv.Itoa(c.flowsOld) {
+		t.Errorf("traffic, previous period of 90-150 min ago: %s flows shown, the files hold %d", prev, c.flowsOld)
+	}
+	b.checkClean("traffic, previous period")
+	b.open("view=traffic&range=6h&unit=flows")
 	// Clicking a value filters on it.
 	wait[bool](b, "click", fmt.Sprintf(`(() => { const v = document.querySelector('[data-panel="destination.port"] .val[data-value="53"]'); if (v) v.click(); return !!v; })()`))
 	wait[bool](b, "filter set", `document.getElementById('filter').value === 'destination.port:"53"' && location.hash.includes('filter=')`)

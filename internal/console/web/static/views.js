@@ -139,7 +139,7 @@ function chart(ctx, title, kind, opts) {
     }
     if (prev) {
       const ptotal = prev.total.reduce((a, b) => a + b, 0);
-      legend.append(el('tr', null, el('td', { class: 'muted', text: '- - previous period' }),
+      legend.append(el('tr', { dataset: { prev: '' } }, el('td', { class: 'muted', text: '- - previous period' }),
         el('td', { class: 'num', dataset: { value: String(ptotal) }, text: fmtNum(kind, ctx.state.unit, scale(kind, ctx.state.unit, ptotal, secs)) }), el('td')));
     }
     if (ans.approx) note.textContent = (note.textContent ? note.textContent + '; ' : '') + 'per-value series are approximate (the store keeps the largest values); the total is exact';
