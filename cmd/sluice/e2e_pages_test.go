@@ -334,6 +334,7 @@ func sendPagesData(t *testing.T, ps ports, now time.Time) (nFlows, nLines int) {
 		asm("blocked", "Cross Site Scripting (XSS)", "4", "203.0.113.67", "/search"),
 		asm("passed", "SQL-Injection", "2", "10.20.0.5", "/products.php"),
 		"<14>1 "+rfc(recent)+" "+hostileHost+" app - - - "+hostileMsg,
+		"<131>"+bsd+" bigip-dmz1 ASM: remote logging profile restarted", // no ASM fields: a parse failure
 		"<11>1 "+rfc(recent)+" web01 nginx - - - upstream timed out",
 		"<14>1 "+rfc(old)+" web01 nginx - - - an old line",
 		"<14>1 "+rfc(old)+" web01 nginx - - - another old line",
@@ -357,6 +358,8 @@ type pagesCounts struct {
 	deniedPorts          map[string]int
 	waf                  int
 	attackTypes          map[string]int
+	failTags             map[string]int
+	failDatasets         map[string]int
 	hostileSeen          bool
 	topHostN             int
 	topHosts             []string
@@ -370,7 +373,7 @@ var (
 
 func countPages(t *testing.T, out, index string, now time.Time) pagesCounts {
 	t.Helper()
-	c := pagesCounts{deniedPorts: map[string]int{}, attackTypes: map[string]int{}}
+	c := pagesCounts{deniedPorts: map[string]int{}, attackTypes: map[string]int{}, failTags: map[string]int{}, failDatasets: map[string]int{}}
 	from := now.Add(-time.Hour)
 	srcs := map[string]int{}
 	for _, d := range readGlobDocs(t, filepath.Join(out, index+"-flows-*.ndjson")) {
@@ -422,6 +425,14 @@ func countPages(t *testing.T, out, index string, now time.Time) pagesCounts {
 			c.deniedPorts[d.str("destination.port")]++
 		case slices.Contains(allowedActions, a):
 			c.allowed++
+		}
+		if tags, ok := d.get("tags"); ok {
+			for _, tag := range tags.([]any) {
+				if s, _ := tag.(string); slices.Contains([]string{"_grokparsefailure", "_syslogheaderfailure", "_field_conversion_failure"}, s) {
+					c.failTags[s]++
+					c.failDatasets[d.str("event.dataset")]++
+				}
+			}
 		}
 		if d.str("event.dataset") == "f5.asm" {
 			c.waf++
@@ -612,6 +623,20 @@ func runPagesSuite(t *testing.T, s *sluiceProc, ps ports, backend, index string,
 	row = b.firstRow("host.hostname")
 	if !slices.Contains(c.topHosts, row.Key) || row.Value != float64(c.topHostN) {
 		t.Errorf("syslog: first host %s = %v, the files say %v = %d", row.Key, row.Value, c.topHosts, c.topHostN)
+	}
+	tags, n := maxKeys(c.failTags)
+	row = b.firstRow("parse-failures")
+	if n == 0 || !slices.Contains(tags, row.Key) || row.Value != float64(n) {
+		t.Errorf("syslog: first parse failure %s = %v, the files say %v = %d", row.Key, row.Value, tags, n)
+	}
+	if backend == "elasticsearch" {
+		// Only Elasticsearch filters on tags while grouping by dataset;
+		// the rollups filter on the field grouped by only.
+		sets, n := maxKeys(c.failDatasets)
+		row = b.firstRow("parse-failures-vendor")
+		if !slices.Contains(sets, row.Key) || row.Value != float64(n) {
+			t.Errorf("syslog: first parse failure by dataset %s = %v, the files say %v = %d", row.Key, row.Value, sets, n)
+		}
 	}
 	// The hostile hostname is a value in the hosts table, as text.
 	wait[bool](b, "hostile host shown", fmt.Sprintf(`[...document.querySelectorAll('[data-panel="host.hostname"] .val')].some(e => e.textContent === %q)`, hostileHost))
