@@ -537,6 +537,16 @@ func runPagesSuite(t *testing.T, s *sluiceProc, ps ports, backend, index string,
 		t.Fatalf("the hostile hostname %q is in no document", hostileHost)
 	}
 	base := strings.TrimSuffix(s.url(""), "/")
+	// The page runs under sluice's CSP (the browser would record a
+	// violation) and is never cached.
+	resp, err := httpClient.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if csp := resp.Header.Get("Content-Security-Policy"); resp.StatusCode != 200 || !strings.Contains(csp, "script-src 'self'") || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("GET / = %d, headers %v", resp.StatusCode, resp.Header)
+	}
 	b := newBrowser(t, base)
 
 	b.open("view=traffic&range=1h&unit=flows")
