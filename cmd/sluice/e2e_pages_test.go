@@ -349,6 +349,7 @@ func sendPagesData(t *testing.T, ps ports, now time.Time) (nFlows, nLines int) {
 type pagesCounts struct {
 	flows1h, flowsAll    int
 	bytes1h, flowsOld    int
+	srcBytes             map[string]int
 	topSrc               string
 	topSrcN              int
 	port53               int
@@ -373,7 +374,7 @@ var (
 
 func countPages(t *testing.T, out, index string, now time.Time) pagesCounts {
 	t.Helper()
-	c := pagesCounts{deniedPorts: map[string]int{}, attackTypes: map[string]int{}, failTags: map[string]int{}, failDatasets: map[string]int{}}
+	c := pagesCounts{deniedPorts: map[string]int{}, attackTypes: map[string]int{}, failTags: map[string]int{}, failDatasets: map[string]int{}, srcBytes: map[string]int{}}
 	from := now.Add(-time.Hour)
 	srcs := map[string]int{}
 	for _, d := range readGlobDocs(t, filepath.Join(out, index+"-flows-*.ndjson")) {
@@ -389,6 +390,7 @@ func countPages(t *testing.T, out, index string, now time.Time) pagesCounts {
 		c.flows1h++
 		if n, ok := d.num("network.bytes"); ok {
 			c.bytes1h += int(n)
+			c.srcBytes[d.str("source.ip")] += int(n)
 		}
 		srcs[d.str("source.ip")]++
 		if d.str("destination.port") == "53" {
@@ -567,6 +569,16 @@ func runPagesSuite(t *testing.T, s *sluiceProc, ps ports, backend, index string,
 		t.Errorf("traffic, top talkers: total %v, want %d", row.Total, c.flows1h)
 	}
 	wait[bool](b, "chart", `document.querySelector('[data-panel=chart] canvas') !== null && document.querySelectorAll('[data-panel=chart] .legend tr').length > 0`)
+	// The units: bytes instead of flows, picked in the page.
+	eval[bool](b, `(() => { const u = document.getElementById('unit'); u.value = 'bytes'; u.dispatchEvent(new Event('change')); return true; })()`)
+	wait[bool](b, "unit bytes", `location.hash.includes('unit=bytes') && (document.querySelector('[data-panel="source.ip"] th.num') || {}).textContent === 'bytes'`)
+	srcs, n := maxKeys(c.srcBytes)
+	row = b.firstRow("source.ip")
+	if !slices.Contains(srcs, row.Key) || row.Value != float64(n) {
+		t.Errorf("traffic in bytes: first talker %s = %v, the files say %v = %d", row.Key, row.Value, srcs, n)
+	}
+	eval[bool](b, `(() => { const u = document.getElementById('unit'); u.value = 'flows'; u.dispatchEvent(new Event('change')); return true; })()`)
+	wait[bool](b, "unit flows", `location.hash.includes('unit=flows')`)
 	b.screenshot("traffic")
 	b.checkClean("traffic")
 
