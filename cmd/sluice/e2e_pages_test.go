@@ -649,7 +649,7 @@ func runPagesSuite(t *testing.T, s *sluiceProc, ps ports, backend, index string,
 		t.Errorf("firewall: first denied port %s = %v, the files say %v = %d", row.Key, row.Value, ports, n)
 	}
 	wait[bool](b, "ratio", `!['…', '-'].includes(document.querySelector('[data-stat=ratio]').textContent)`)
-	wait[bool](b, "allow/deny chart", `document.querySelector('[data-panel=allowdeny] canvas') !== null`)
+	wait[bool](b, "allow/deny chart", `document.querySelector('[data-panel=allowdeny] canvas') !== null && document.querySelector('[data-panel=denyratio] canvas') !== null`)
 	b.screenshot("firewall")
 	b.checkClean("firewall")
 

@@ -141,7 +141,7 @@ function alpha(hex, a) {
 // stackedChart draws series (name, values, color) stacked, largest total
 // first, and lines (name, values, color, dashed) on top; xs are unix
 // seconds. It returns the uPlot instance (destroy it when done).
-export function stackedChart(container, xs, stacked, lines, yLabel) {
+export function stackedChart(container, xs, stacked, lines, yLabel, percent = false) {
   const width = Math.max(280, container.clientWidth || 600);
   const height = width < 500 ? 200 : 260;
   const data = [xs];
@@ -160,13 +160,13 @@ export function stackedChart(container, xs, stacked, lines, yLabel) {
   }
   for (const l of lines) {
     data.push(l.values);
-    series.push({ label: l.name, stroke: l.color, width: 1.5, dash: l.dashed ? [6, 4] : undefined, points: { show: false } });
+    series.push({ label: l.name, stroke: l.color, width: 1.5, dash: l.dashed ? [6, 4] : undefined, points: { show: !!l.points, size: 6, fill: l.color } });
   }
   const opts = {
     width, height,
     legend: { show: false },
     cursor: { drag: { x: false, y: false } },
-    scales: { x: { time: true } },
+    scales: percent ? { x: { time: true }, y: { range: [0, 100] } } : { x: { time: true } },
     axes: [{}, { label: yLabel, size: 70, values: (u, vals) => vals.map((v) => si(v)) }],
     series,
   };

@@ -203,11 +203,35 @@ function firewall(ctx) {
   s.row.append(el('div', { class: 'stat' }, ratio, el('div', { class: 'l', text: 'denied share' })));
   Promise.all(s.results).then(([d, a]) => { ratio.textContent = d === null || a === null ? '-' : pct(d, d + a); });
   chart(ctx, 'Allowed vs denied', 'syslog', { id: 'allowdeny', by: 'event.action', filter: actions(DENIED.concat(ALLOWED)) });
+  denyRatio(ctx);
   chart(ctx, 'Denied per destination port', 'syslog', { id: 'denyports', by: 'destination.port', filter: DENY });
   for (const d of ['destination.port', 'network.transport', 'destination.geo.country_iso_code', 'source.ip', 'source.geo.country_iso_code', 'source.as.number', 'observer.ip']) {
     table(ctx, 'syslog', d, { filter: DENY, title: 'Denied: ' + (LABELS[d] || d), id: 'deny-' + d });
   }
   ctx.main.append(el('p', { class: 'note panel wide', text: 'Denied means event.action is one of deny, block(ed), drop(ped), reject(ed); allowed one of allow(ed), accept(ed), pass(ed), permit(ted). Flows carry no action; firewall parsers of syslog (Meraki, netfilter/UFW, pfSense, ASA, ...) set it.' }));
+}
+
+// denyRatio draws the denied share of allow+deny lines per bucket.
+function denyRatio(ctx) {
+  const { body } = panel(ctx, 'Denied share over time', { wide: true, id: 'denyratio' });
+  const area = el('div', { class: 'chart' });
+  body.append(area);
+  api('series', { kind: 'syslog', ...ctx.timeParams(), filter: andFilter(ctx.state.filter, actions(DENIED.concat(ALLOWED))), metric: 'events', by: 'event.action', limit: 50 }, ctx.signal).then((ans) => {
+    const n = ans.total.length;
+    const denied = new Array(n).fill(0);
+    ans.keys.forEach((k, i) => {
+      if (DENIED.includes(k)) ans.values[i].forEach((v, j) => { denied[j] += v; });
+    });
+    const ratio = ans.total.map((t, j) => (t > 0 ? (100 * denied[j]) / t : null));
+    if (!ratio.some((v) => v !== null)) {
+      area.replaceChildren(el('p', { class: 'note', text: 'No allowed or denied lines in this range and filter.' }));
+      return;
+    }
+    const start = Date.parse(ans.start) / 1000;
+    const xs = Array.from({ length: n }, (_, i) => start + i * ans.step);
+    const u = stackedChart(area, xs, [], [{ name: 'denied %', values: ratio, color: '#c92a2a', points: true }], 'denied %', true);
+    ctx.onCleanup(() => u.destroy());
+  }).catch((err) => showError(ctx, body, err));
 }
 
 function waf(ctx) {
