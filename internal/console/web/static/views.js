@@ -24,6 +24,13 @@ const LABELS = {
   'f5.asm.sig_names': 'Signatures', 'url.path': 'URLs',
 };
 
+// totalsUnit is the unit of totals over the range (tables, legends):
+// syslog lines are counted (a rate of a few lines a minute reads badly);
+// charts keep the chosen unit.
+function totalsUnit(ctx, kind) {
+  return kind === 'syslog' ? 'flows' : ctx.state.unit;
+}
+
 function panel(ctx, title, opts = {}) {
   const h = el('h2', null, title);
   const body = el('div', { class: 'body' });
@@ -91,6 +98,7 @@ function chart(ctx, title, kind, opts) {
   const note = el('p', { class: 'note' });
   body.append(area, legend, note);
   const metric = metricFor(kind, ctx.state.unit);
+  const totUnit = totalsUnit(ctx, kind);
   const tp = ctx.timeParams();
   const filter = andFilter(ctx.state.filter, opts.filter);
   (async () => {
@@ -134,13 +142,13 @@ function chart(ctx, title, kind, opts) {
       sw.style.background = s.color;
       legend.append(el('tr', null,
         el('td', null, sw, s.other ? el('span', { class: 'muted', text: s.name }) : valueLink(ctx, by, s.key)),
-        el('td', { class: 'num', dataset: { value: String(s.sum) }, text: fmtNum(kind, ctx.state.unit, scale(kind, ctx.state.unit, s.sum, secs)) }),
+        el('td', { class: 'num', dataset: { value: String(s.sum) }, text: fmtNum(kind, totUnit, scale(kind, totUnit, s.sum, secs)) }),
         el('td', { class: 'num muted', text: pct(s.sum, total) })));
     }
     if (prev) {
       const ptotal = prev.total.reduce((a, b) => a + b, 0);
       legend.append(el('tr', { dataset: { prev: '' } }, el('td', { class: 'muted', text: '- - previous period' }),
-        el('td', { class: 'num', dataset: { value: String(ptotal) }, text: fmtNum(kind, ctx.state.unit, scale(kind, ctx.state.unit, ptotal, secs)) }), el('td')));
+        el('td', { class: 'num', dataset: { value: String(ptotal) }, text: fmtNum(kind, totUnit, scale(kind, totUnit, ptotal, secs)) }), el('td')));
     }
     if (ans.approx) note.textContent = (note.textContent ? note.textContent + '; ' : '') + 'per-value series are approximate (the store keeps the largest values); the total is exact';
   })().catch((err) => showError(ctx, body, err));
@@ -152,6 +160,7 @@ function table(ctx, kind, dim, opts = {}) {
   const { body } = panel(ctx, opts.title || LABELS[dim] || dim, { id: opts.id || dim });
   body.append(el('p', { class: 'note', text: 'loading…' }));
   const metric = metricFor(kind, ctx.state.unit);
+  const totUnit = totalsUnit(ctx, kind);
   api('top', { kind, ...ctx.timeParams(), filter: andFilter(ctx.state.filter, opts.filter), metric, dim, limit: opts.limit || 10 }, ctx.signal).then((ans) => {
     const secs = seconds(ans.query);
     if (ans.rows.length === 0) {
@@ -169,13 +178,13 @@ function table(ctx, kind, dim, opts = {}) {
       bar.style.width = Math.max(1, (100 * r.value) / max).toFixed(1) + '%';
       tb.append(el('tr', { dataset: { key: r.key } },
         el('td', null, valueLink(ctx, dim, r.key), ...labels, bar),
-        el('td', { class: 'num', dataset: { value: String(r.value) }, text: fmtNum(kind, ctx.state.unit, scale(kind, ctx.state.unit, r.value, secs)) }),
+        el('td', { class: 'num', dataset: { value: String(r.value) }, text: fmtNum(kind, totUnit, scale(kind, totUnit, r.value, secs)) }),
         el('td', { class: 'num muted hide-narrow', text: pct(r.value, ans.total) })));
     }
     const foot = el('tfoot', null,
-      el('tr', null, el('td', { class: 'muted', text: 'other' }), el('td', { class: 'num', dataset: { value: String(ans.other) }, text: fmtNum(kind, ctx.state.unit, scale(kind, ctx.state.unit, ans.other, secs)) }), el('td', { class: 'hide-narrow' })),
-      el('tr', null, el('td', { class: 'muted', text: 'total' }), el('td', { class: 'num', dataset: { value: String(ans.total), total: '' }, text: fmtNum(kind, ctx.state.unit, scale(kind, ctx.state.unit, ans.total, secs)) }), el('td', { class: 'hide-narrow' })));
-    body.replaceChildren(el('table', { class: 'top' }, el('thead', null, el('tr', null, el('th', { text: dim }), el('th', { class: 'num', text: unitLabel(kind, ctx.state.unit) }), el('th', { class: 'num hide-narrow', text: 'share' }))), tb, foot));
+      el('tr', null, el('td', { class: 'muted', text: 'other' }), el('td', { class: 'num', dataset: { value: String(ans.other) }, text: fmtNum(kind, totUnit, scale(kind, totUnit, ans.other, secs)) }), el('td', { class: 'hide-narrow' })),
+      el('tr', null, el('td', { class: 'muted', text: 'total' }), el('td', { class: 'num', dataset: { value: String(ans.total), total: '' }, text: fmtNum(kind, totUnit, scale(kind, totUnit, ans.total, secs)) }), el('td', { class: 'hide-narrow' })));
+    body.replaceChildren(el('table', { class: 'top' }, el('thead', null, el('tr', null, el('th', { text: dim }), el('th', { class: 'num', text: unitLabel(kind, totUnit) }), el('th', { class: 'num hide-narrow', text: 'share' }))), tb, foot));
     if (ans.approx) body.append(el('p', { class: 'note', text: 'approximate: the store keeps the largest values per minute' }));
   }).catch((err) => showError(ctx, body, err));
 }
