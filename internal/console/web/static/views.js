@@ -1,6 +1,6 @@
 // The console's views. Each builds its panels into ctx.main and fills
 // them from the API; values go in as text (el, textContent), never markup.
-import { el, api, ApiError, metricFor, scale, unitLabel, fmtNum, pct, andFilter, COLORS, stackedChart, si } from './lib.js';
+import { el, api, metricFor, scale, unitLabel, fmtNum, pct, andFilter, COLORS, stackedChart, si } from './lib.js';
 
 // Denied and allowed event.action values the firewall parsers write
 // (meraki deny/allow, netfilter block/allow, pfSense block/pass, F5
@@ -448,4 +448,3 @@ function health(ctx) {
 }
 
 export const VIEWS = { traffic, firewall, waf, syslog, events, health };
-export { ApiError };
