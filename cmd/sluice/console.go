@@ -3,6 +3,8 @@ package main
 import (
 	"github.com/sluicelab/sluice/internal/config"
 	"github.com/sluicelab/sluice/internal/console"
+	"github.com/sluicelab/sluice/internal/console/web"
+	"github.com/sluicelab/sluice/internal/obs"
 	"github.com/sluicelab/sluice/output/elasticsearch"
 	"github.com/sluicelab/sluice/output/rollup"
 )
@@ -19,4 +21,15 @@ func consoleBackend(cfg *config.Config, es *elasticsearch.Output, rollups *rollu
 		return rollups, nil
 	}
 	return nil, nil
+}
+
+// mountConsolePages serves the console's pages (embedded assets) at / on
+// the HTTP server, next to the API they call.
+func mountConsolePages(srv *obs.Server) error {
+	pages, err := web.New()
+	if err != nil {
+		return err
+	}
+	srv.Handle("/", pages)
+	return nil
 }

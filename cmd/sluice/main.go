@@ -681,6 +681,9 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 		api := console.NewAPI(console.APIConfig{QueryTimeout: cfg.Console.QueryTimeout, MaxTailClients: cfg.Console.MaxTailClients,
 			Version: versionString()}, backend, tap, reg, logger.With("component", "console"))
 		httpSrv.Handle(console.Prefix, api)
+		if err := mountConsolePages(httpSrv); err != nil {
+			return err
+		}
 		if tap != nil {
 			httpSrv.OnShutdown(tap.Close)
 		}

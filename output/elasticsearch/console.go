@@ -501,11 +501,15 @@ func (c *Console) Top(ctx context.Context, r console.TopRequest) (console.Top, e
 		return console.Top{}, err
 	}
 	var terms termsResult
-	if err := json.Unmarshal(raw.K, &terms); err != nil {
-		return console.Top{}, fmt.Errorf("elasticsearch console: terms aggregation: %w", err)
+	// No aggregation at all when no index of the range exists yet (a kind
+	// sluice has not written): no rows.
+	if len(raw.K) > 0 {
+		if err := json.Unmarshal(raw.K, &terms); err != nil {
+			return console.Top{}, fmt.Errorf("elasticsearch console: terms aggregation: %w", err)
+		}
 	}
 	var bucketLabels []map[string]json.RawMessage
-	if len(labels) > 0 {
+	if len(labels) > 0 && len(raw.K) > 0 {
 		var lb struct {
 			Buckets []map[string]json.RawMessage `json:"buckets"`
 		}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/elastic/go-elasticsearch/v8"
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -908,5 +909,37 @@ func BenchmarkConsole(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/request")
 		})
+	}
+}
+
+// TestConsoleNoIndexYet: before sluice has written a document of a kind
+// (no index matches), Top and Series answer no rows and zero totals, not
+// an error: the console's views say "no data".
+func TestConsoleNoIndexYet(t *testing.T) {
+	url := estest.URL(t)
+	client, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{url}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := estest.IndexName(t, "sluicetest-noindex")
+	cfg := Default()
+	cfg.FlowsIndex = prefix + "-flows-%{+yyyy.MM.dd}"
+	cfg.SyslogIndex = prefix + "-syslog-%{+yyyy.MM.dd}"
+	c, err := NewConsole(cfg, client, DefaultConsoleConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	now := time.Now().UTC()
+	q := console.Query{Kind: console.KindSyslog, From: now.Add(-time.Hour), To: now}
+	for _, dim := range []string{"host.hostname", "source.ip"} { // source.ip has labels
+		top, err := c.Top(ctx, console.TopRequest{Query: q, Metric: console.MetricEvents, Dim: dim})
+		if err != nil || len(top.Rows) != 0 || top.Total != 0 {
+			t.Errorf("Top(%s) with no index = %+v, %v; want no rows, total 0, no error", dim, top, err)
+		}
+	}
+	s, err := c.Series(ctx, console.SeriesRequest{Query: q, Metric: console.MetricEvents, By: "host.hostname"})
+	if err != nil || len(s.Keys) != 0 || slices.ContainsFunc(s.Total, func(v float64) bool { return v != 0 }) {
+		t.Errorf("Series with no index = %+v, %v; want no keys and zero totals", s, err)
 	}
 }
