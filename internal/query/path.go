@@ -126,7 +126,7 @@ func (d *EventDoc) pathValues(p Path, dst []Value) []Value {
 	e := d.e
 	switch {
 	case e == nil:
-	case e.Kind == event.KindSyslog && e.SyslogLayout() != nil && p.Name != "@timestamp" && p.Name != "tags" && p.Name != "ecs.version":
+	case e.Kind == event.KindSyslog && e.SyslogLayout() != nil && p.Name != "@timestamp" && p.Name != "tags" && p.Name != "ecs.version" && !event.ArrayPath(p.Name):
 		switch src := d.layoutSource(e.SyslogLayout(), p); {
 		case src == layoutOwn:
 			root, rest := cut(p.Name)
