@@ -92,8 +92,12 @@ func openSocket(name string, cfg Config, prog []bpfRaw) (*socket, error) {
 	if err != nil {
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
 			return nil, fmt.Errorf("dns.capture.interfaces: opening a packet socket on %s: %w (%w); run sluice as root, or grant the capability: "+
-				"in the systemd unit AmbientCapabilities=CAP_NET_RAW (and CapabilityBoundingSet=CAP_NET_RAW), or setcap cap_net_raw+ep on the binary; "+
+				"in the systemd unit AmbientCapabilities=CAP_NET_RAW (with CapabilityBoundingSet=CAP_NET_RAW and AF_PACKET in RestrictAddressFamilies), or setcap cap_net_raw+ep on the binary; "+
 				"or remove dns.capture.interfaces", name, ErrPermission, err)
+		}
+		if errors.Is(err, unix.EAFNOSUPPORT) {
+			return nil, fmt.Errorf("dns.capture.interfaces: opening a packet socket on %s: %w; AF_PACKET sockets are not allowed here "+
+				"(a systemd unit's RestrictAddressFamilies= must list AF_PACKET)", name, err)
 		}
 		return nil, fmt.Errorf("dns.capture.interfaces: opening a packet socket on %s: %w", name, err)
 	}
