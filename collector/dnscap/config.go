@@ -9,6 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sluicelab/sluice/internal/event"
@@ -79,6 +82,9 @@ func (c Config) Validate() error {
 		seen[name] = true
 		if _, err := net.InterfaceByName(name); err != nil {
 			errs = append(errs, fmt.Errorf("dns.capture.interfaces: %q is not a network interface of this host (%v); use a name `ip link` shows, such as eth0", name, err))
+		} else if lt, ok := linkType(name); ok && lt != arphrdEther && lt != arphrdLoopback {
+			errs = append(errs, fmt.Errorf("dns.capture.interfaces: %q has link type %d, not Ethernet (1) or loopback (772): frames without an Ethernet header "+
+				"(tun, WireGuard, ...) cannot be parsed; capture on the Ethernet interface the traffic crosses", name, lt))
 		}
 	}
 	if len(c.Ports) == 0 {
@@ -114,4 +120,21 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("output.index.dns: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// Link types (ARPHRD_*) sluice parses.
+const (
+	arphrdEther    = 1
+	arphrdLoopback = 772
+)
+
+// linkType reads an interface's link type from sysfs; ok is false when
+// it cannot be read (then the frames tell).
+func linkType(name string) (int, bool) {
+	b, err := os.ReadFile("/sys/class/net/" + name + "/type")
+	if err != nil {
+		return 0, false
+	}
+	v, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	return v, err == nil
 }
