@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicelab/sluice/internal/estest"
 )
 
 // requireRoot skips (failing under CI=true) a test that needs root.
@@ -57,6 +60,23 @@ func dnsmasqServer(t *testing.T, bin, addr string) {
 	})
 }
 
+// waitDNS waits until the server at addr answers (probe.sluice.test,
+// which the tests leave out of their counts).
+func waitDNS(t *testing.T, dig, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		out, err := digRun(t, dig, "+tries=1", "+time=1", "@"+addr, "probe.sluice.test", "A")
+		if err == nil && strings.Contains(out, "192.0.2.99") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dnsmasq on %s does not answer: %v\n%s", addr, err, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 var (
 	digID     = regexp.MustCompile(`opcode: QUERY, status: ([A-Z]+), id: (\d+)`)
 	loopbacks = func() func() string {
@@ -94,17 +114,7 @@ func TestDNSCaptureEndToEnd(t *testing.T) {
 	ps := newPorts(t)
 	s := startSluice(t, sluiceOpts{Ports: ps, Env: []string{"SLUICE_DNS_CAPTURE_INTERFACES=lo", "SLUICE_DNS_CAPTURE_TIMEOUT=1s"}})
 	dnsmasqServer(t, dnsmasq, srv)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		out, err := digRun(t, dig, "+tries=1", "+time=1", "@"+srv, "probe.sluice.test", "A")
-		if err == nil && strings.Contains(out, "192.0.2.99") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dnsmasq on %s does not answer: %v\n%s", srv, err, out)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitDNS(t, dig, srv)
 
 	type want struct {
 		name, qtype string
@@ -160,7 +170,7 @@ func TestDNSCaptureEndToEnd(t *testing.T) {
 		}
 		return ds
 	}
-	deadline = time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for len(mine()) < len(cases)+1 && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -329,5 +339,88 @@ func TestDNSCaptureCheckConfig(t *testing.T) {
 	}
 	if strings.Contains(string(out), `"lo"`) {
 		t.Errorf("check-config complains about lo:\n%s", out)
+	}
+}
+
+// TestDNSCaptureToElasticsearch: captured transactions reach a real node
+// in the index of output.index.dns, under the ECS template: addresses
+// mapped as ip, and a term query on one of several resolved addresses
+// finds its transaction.
+func TestDNSCaptureToElasticsearch(t *testing.T) {
+	requireRoot(t, "capturing on lo (AF_PACKET)")
+	url := estest.URL(t)
+	dnsmasq := requireTool(t, "dnsmasq", "dnsmasq-base")
+	dig := requireTool(t, "dig", "bind9-dnsutils")
+	prefix := estest.IndexName(t, "sluicee2e")
+	esCleanup(t, url, prefix)
+	srv := loopbacks()
+	env := append(esEnv(url, prefix), "SLUICE_OUTPUT_INDEX_DNS="+prefix+"-dns-%{+yyyy.MM.dd}",
+		"SLUICE_DNS_CAPTURE_INTERFACES=lo", "SLUICE_DNS_CAPTURE_TIMEOUT=1s")
+	s := startSluice(t, sluiceOpts{Ports: newPorts(t), Env: env})
+	dnsmasqServer(t, dnsmasq, srv)
+	waitDNS(t, dig, srv)
+	for _, args := range [][]string{{"multi.sluice.test", "A", "+notcp"}, {"www.sluice.test", "AAAA", "+tcp"}} {
+		if out, err := digRun(t, dig, append([]string{"+tries=1", "+time=5", "@" + srv}, args...)...); err != nil {
+			t.Fatalf("dig %v: %v\n%s", args, err, out)
+		}
+	}
+	search := func(q string) []doc {
+		estest.Refresh(t, url, prefix+"-dns-*")
+		status, body := estest.Do(t, http.MethodPost, url+"/"+prefix+"-dns-*/_search?size=100", q)
+		if status == 404 {
+			return nil
+		}
+		if status != 200 {
+			t.Fatalf("search: %d %s", status, body)
+		}
+		var r struct {
+			Hits struct {
+				Hits []struct {
+					Index  string          `json:"_index"`
+					Source json.RawMessage `json:"_source"`
+				} `json:"hits"`
+			} `json:"hits"`
+		}
+		if err := json.Unmarshal(body, &r); err != nil {
+			t.Fatal(err)
+		}
+		var out []doc
+		for _, h := range r.Hits.Hits {
+			var m map[string]any
+			if err := json.Unmarshal(h.Source, &m); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, doc{File: h.Index, M: m, Raw: string(h.Source)})
+		}
+		return out
+	}
+	mineQ := `{"query":{"bool":{"filter":[{"term":{"destination.ip":"` + srv + `"}}],"must_not":[{"term":{"dns.question.name":"probe.sluice.test"}}]}}}`
+	deadline := time.Now().Add(30 * time.Second)
+	var docs []doc
+	for docs = search(mineQ); len(docs) < 2 && time.Now().Before(deadline); docs = search(mineQ) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	s.stop()
+	if len(docs) != 2 {
+		t.Fatalf("%d documents for %s in %s-dns-*, want 2: %v", len(docs), srv, prefix, docs)
+	}
+	if want := prefix + "-dns-" + time.Now().UTC().Format("2006.01.02"); docs[0].File != want && docs[1].File != want {
+		t.Errorf("indices %s, %s; want %s", docs[0].File, docs[1].File, want)
+	}
+	hits := search(`{"query":{"bool":{"filter":[{"term":{"destination.ip":"` + srv + `"}},{"term":{"dns.resolved_ip":"192.0.2.22"}}]}}}`)
+	if len(hits) != 1 || hits[0].str("dns.question.name") != "multi.sluice.test" {
+		t.Errorf("term dns.resolved_ip:192.0.2.22 found %d documents, want the multi.sluice.test transaction: %v", len(hits), hits)
+	}
+	status, body := estest.Do(t, http.MethodGet, url+"/"+docs[0].File+"/_mapping", "")
+	if status != 200 {
+		t.Fatalf("mapping: %d %s", status, body)
+	}
+	for field, typ := range map[string]string{
+		"dns.resolved_ip": "ip", "dns.question.name": "keyword", "dns.answers.data": "keyword", "dns.answers.ttl": "long",
+		"event.duration": "long", "source.ip": "ip", "destination.bytes": "long", "dns.header_flags": "keyword",
+	} {
+		if got := mappedType(t, body, docs[0].File, field); got != typ {
+			t.Errorf("%s is mapped as %q, want %q", field, got, typ)
+		}
 	}
 }
