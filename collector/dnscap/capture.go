@@ -65,13 +65,9 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Capture, 
 	if err != nil {
 		return nil, err
 	}
-	prog, err := filterProgram(cfg.Ports, cfg.Snaplen)
-	if err != nil {
-		return nil, err
-	}
 	c := &Capture{cfg: cfg, logger: logger.With("component", "collector/dnscap"), m: m, index: index, limit: obs.NewLimiter(time.Minute)}
 	for _, name := range cfg.Interfaces {
-		s, err := openSocket(name, cfg, prog)
+		s, err := openSocket(name, cfg)
 		if err != nil {
 			c.Close()
 			return nil, err
@@ -83,10 +79,15 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Capture, 
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
-func openSocket(name string, cfg Config, prog []bpfRaw) (*socket, error) {
+func openSocket(name string, cfg Config) (*socket, error) {
 	ifi, err := net.InterfaceByName(name)
 	if err != nil {
 		return nil, fmt.Errorf("dns.capture.interfaces: %q: %w", name, err)
+	}
+	loopback := ifi.Flags&net.FlagLoopback != 0
+	prog, err := filterProgram(cfg.Ports, cfg.Snaplen, loopback)
+	if err != nil {
+		return nil, err
 	}
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
 	if err != nil {
@@ -131,7 +132,7 @@ func openSocket(name string, cfg Config, prog []bpfRaw) (*socket, error) {
 		f.Close()
 		return nil, fmt.Errorf("dns.capture.interfaces: %s: %w", name, err)
 	}
-	return &socket{name: name, ifindex: ifi.Index, loopback: ifi.Flags&net.FlagLoopback != 0, f: f, rc: rc, fd: fd}, nil
+	return &socket{name: name, ifindex: ifi.Index, loopback: loopback, f: f, rc: rc, fd: fd}, nil
 }
 
 // Name implements pipeline.Source.

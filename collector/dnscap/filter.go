@@ -12,9 +12,16 @@ import (
 // carry no ports, are refused). VLAN-tagged frames are all accepted and
 // checked in Go. It is built from the port list, not compiled from a pcap
 // expression (that needs libpcap).
-func filterProgram(ports []uint16, snaplen int) ([]bpfRaw, error) {
+//
+// With dropOutgoing (loopback, where every frame is seen twice: sent and
+// received) frames of type PACKET_OUTGOING are refused first.
+func filterProgram(ports []uint16, snaplen int, dropOutgoing bool) ([]bpfRaw, error) {
 	var a asm
 	accept := "accept"
+	if dropOutgoing {
+		a.op(bpf.LoadExtension{Num: bpf.ExtType})
+		a.jeq(4, "drop") // PACKET_OUTGOING
+	}
 	a.op(bpf.LoadAbsolute{Off: 12, Size: 2})
 	for _, vlan := range []uint32{0x8100, 0x88a8, 0x9100} {
 		a.jeq(vlan, accept)

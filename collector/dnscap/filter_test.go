@@ -10,7 +10,7 @@ import (
 // TestFilterProgram runs the kernel filter in x/net/bpf's VM over frames
 // it must accept and refuse.
 func TestFilterProgram(t *testing.T) {
-	raw, err := filterProgram([]uint16{53, 5353}, 65560)
+	raw, err := filterProgram([]uint16{53, 5353}, 65560, false)
 	if err != nil {
 		t.Fatal(err)
 	}
