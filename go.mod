@@ -11,6 +11,7 @@ require (
 	github.com/leodido/go-syslog/v4 v4.6.0
 	github.com/maxmind/mmdbwriter v1.2.0
 	github.com/mtibben/confusables v0.0.0-20210201002637-9d1b0723b659
+	github.com/miekg/dns v1.1.73
 	github.com/netsampler/goflow2/v2 v2.2.6
 	github.com/oschwald/geoip2-golang/v2 v2.5.0
 	github.com/oschwald/maxminddb-golang/v2 v2.8.0

@@ -22,6 +22,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicelab/sluice/collector"
+	"github.com/sluicelab/sluice/collector/dnscap"
 	"github.com/sluicelab/sluice/collector/netflow"
 	"github.com/sluicelab/sluice/collector/sflow"
 	"github.com/sluicelab/sluice/collector/syslog"
@@ -180,6 +181,7 @@ type componentConfigs struct {
 	timecheck timecheck.Config
 	alert     alert.Config
 	rollup    rollup.Config
+	dnscap    dnscap.Config
 }
 
 // buildComponentConfigs maps cfg onto the components' configs. It goes on
@@ -264,6 +266,20 @@ func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
 		cc.vendor.Routes = append(cc.vendor.Routes, vr)
 	}
 
+	cc.dnscap = dnscap.Default()
+	dc := cfg.DNS.Capture
+	cc.dnscap.Interfaces, cc.dnscap.Snaplen, cc.dnscap.Timeout = dc.Interfaces, dc.Snaplen, dc.Timeout
+	cc.dnscap.MaxPending, cc.dnscap.MaxTCPStreams, cc.dnscap.MaxAnswers = dc.MaxPending, dc.MaxTCPStreams, dc.MaxAnswers
+	cc.dnscap.ReceiveBuffer, cc.dnscap.Index = dc.ReceiveBufferBytes, cfg.Output.Index.DNS
+	cc.dnscap.Ports = nil
+	for _, p := range dc.Ports {
+		if p < 1 || p > 65535 {
+			errs = append(errs, fmt.Errorf("dns.capture.ports: %d is not a port; use 1..65535", p))
+			continue
+		}
+		cc.dnscap.Ports = append(cc.dnscap.Ports, uint16(p))
+	}
+
 	cc.geoip = geoipConfig(cfg)
 	if cc.geo.HomeNetworks, err = geo.ParseHomeNetworks(cfg.Enrich.HomeNetworks); err != nil {
 		errs = append(errs, err)
@@ -328,6 +344,9 @@ func checkComponents(cfg *config.Config, cc componentConfigs) error {
 			tlsCheck.Listen, tlsCheck.TLS, tlsCheck.Key = cc.syslogTLS.Listen, cc.syslogTLS.TLS, cc.syslogTLS.Key
 		}
 		errs = append(errs, tlsCheck.Validate("syslog.tls"))
+	}
+	if len(cc.dnscap.Interfaces) > 0 {
+		errs = append(errs, cc.dnscap.Validate())
 	}
 	if cfg.Output.File.Enabled {
 		errs = append(errs, cc.file.Validate())
@@ -461,6 +480,17 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 		tcps = append(tcps, t)
 	}
 
+	// Passive DNS capture: the sockets are opened here, so a missing
+	// CAP_NET_RAW stops the start with a message that names it.
+	if len(cc.dnscap.Interfaces) > 0 {
+		dc, err := dnscap.New(cc.dnscap, logger, reg)
+		if err != nil {
+			return err
+		}
+		logger.Info("capturing DNS", "interfaces", dc.Interfaces(), "ports", cc.dnscap.Ports, "index", cc.dnscap.Index)
+		sources = append(sources, dc)
+	}
+
 	var outputs []pipeline.Output
 	if cfg.Output.File.Enabled {
 		fo, err := file.New(cc.file, logger, reg)
@@ -476,6 +506,10 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 	var esOut *elasticsearch.Output
 	if len(cfg.Output.Elasticsearch.Addresses) > 0 {
 		cc.es.Template.SyslogIndices = vs.Indices()
+		if len(cc.dnscap.Interfaces) > 0 {
+			// DNS transactions are ECS documents like syslog's.
+			cc.es.Template.SyslogIndices = append(cc.es.Template.SyslogIndices, cc.dnscap.Index)
+		}
 		eo, err := elasticsearch.New(cc.es, logger, reg)
 		if err != nil {
 			return err

@@ -82,6 +82,19 @@ type TemplatesConfig struct {
 	ExporterMaxIdle time.Duration `mapstructure:"exporter_max_idle"`
 }
 
+// DNSCaptureConfig configures passive DNS capture (dns.capture.*,
+// collector/dnscap); no interfaces: off.
+type DNSCaptureConfig struct {
+	Interfaces         []string      `mapstructure:"interfaces"`
+	Ports              []int         `mapstructure:"ports"`
+	Snaplen            int           `mapstructure:"snaplen"`
+	Timeout            time.Duration `mapstructure:"timeout"`
+	MaxPending         int           `mapstructure:"max_pending"`
+	MaxTCPStreams      int           `mapstructure:"max_tcp_streams"`
+	MaxAnswers         int           `mapstructure:"max_answers"`
+	ReceiveBufferBytes int           `mapstructure:"receive_buffer_bytes"`
+}
+
 // SyslogConfig configures the syslog listeners and header parsing.
 type SyslogConfig struct {
 	UDP struct {
@@ -225,6 +238,7 @@ type ElasticsearchConfig struct {
 type IndexConfig struct {
 	Flows  string `mapstructure:"flows"`
 	Syslog string `mapstructure:"syslog"`
+	DNS    string `mapstructure:"dns"`
 }
 
 // FileConfig configures the daily NDJSON file output.
@@ -384,6 +398,14 @@ var defaults = []struct {
 	{"syslog.parsers.rule_dirs", []string{}},
 	{"syslog.max_past", 7 * 24 * time.Hour},
 	{"syslog.max_future", 24 * time.Hour},
+	{"dns.capture.interfaces", []string{}},
+	{"dns.capture.ports", []int{53}},
+	{"dns.capture.snaplen", 65560},
+	{"dns.capture.timeout", 5 * time.Second},
+	{"dns.capture.max_pending", 65536},
+	{"dns.capture.max_tcp_streams", 4096},
+	{"dns.capture.max_answers", 20},
+	{"dns.capture.receive_buffer_bytes", 8 << 20},
 	{"collector.sockets", 1},
 	{"collector.workers", 0},
 	{"collector.queue_size", 256},
@@ -404,6 +426,7 @@ var defaults = []struct {
 	{"output.timezone", "UTC"},
 	{"output.index.flows", "sluice-flows-%{+yyyy.MM.dd}"},
 	{"output.index.syslog", "sluice-syslog-%{+yyyy.MM.dd}"},
+	{"output.index.dns", "sluice-dns-%{+yyyy.MM.dd}"},
 	{"output.file.enabled", true},
 	{"output.file.dir", "./data"},
 	{"output.file.fsync_interval", time.Second},
@@ -831,7 +854,7 @@ func (c *Config) Validate() error {
 			l.seen[a] = l.key
 		}
 	}
-	if len(c.NetFlow.Listen)+len(c.IPFIX.Listen)+len(c.SFlow.Listen)+len(c.Syslog.UDP.Listen)+len(c.Syslog.TCP.Listen)+len(c.Syslog.TLS.Listen) == 0 {
+	if len(c.NetFlow.Listen)+len(c.IPFIX.Listen)+len(c.SFlow.Listen)+len(c.Syslog.UDP.Listen)+len(c.Syslog.TCP.Listen)+len(c.Syslog.TLS.Listen)+len(c.DNS.Capture.Interfaces) == 0 {
 		errs = append(errs, errors.New("netflow.listen, ipfix.listen, sflow.listen, syslog.*.listen: all empty; configure at least one listener"))
 	}
 	if _, err := time.LoadLocation(c.Syslog.Timezone); err != nil || c.Syslog.Timezone == "" {

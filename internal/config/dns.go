@@ -35,6 +35,8 @@ type DNSConfig struct {
 		MaxBytes   int           `mapstructure:"max_bytes"`
 	} `mapstructure:"tunnel"`
 	MaxClients int `mapstructure:"max_clients"`
+	// Capture is passive DNS capture (collector/dnscap).
+	Capture DNSCaptureConfig `mapstructure:"capture"`
 }
 
 // DNSBlocklist is one entry of dns.blocklists.

@@ -21,6 +21,11 @@ const (
 	// KindAlert is a document sluice writes about itself (an alert rule's
 	// alert): its JSON is complete in Event.Raw and its index is Event.Index.
 	KindAlert
+	// KindDNS is a DNS transaction (query and response paired) from
+	// passive capture (collector/dnscap). It is encoded as a syslog
+	// document is (sluice's own values and Fields merged by path) and its
+	// index is Event.Index (output.index.dns).
+	KindDNS
 )
 
 // String returns the short name used in index names and metric labels.
@@ -32,6 +37,8 @@ func (k Kind) String() string {
 		return "syslog"
 	case KindAlert:
 		return "alerts"
+	case KindDNS:
+		return "dns"
 	default:
 		return "unknown"
 	}
@@ -153,6 +160,11 @@ const (
 // RFC 3339 string like FieldTime, for times of any year (FieldTime's
 // nanoseconds cover 1678..2262 only).
 const FieldTimeMillis FieldType = FieldFloat + 1
+
+// FieldJSON holds B = one complete, valid JSON value (an object such as
+// one of dns.answers), written as it is. Only code that builds B itself
+// (an encoder of its own) may use it, never text taken from input.
+const FieldJSON FieldType = FieldTimeMillis + 1
 
 // Field is one named value. For flows, Key is the flat IANA-style name written
 // under `netflow.` (in_bytes, pen_9_12235, ...). B points into the owning

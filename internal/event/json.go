@@ -31,7 +31,7 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 		return append(dst, e.Raw...)
 	}
 	var dc dateCache
-	if e.Kind == KindSyslog {
+	if e.Kind == KindSyslog || e.Kind == KindDNS {
 		var own [maxOwnFields]Field
 		return e.appendJSON(dst, true, &dc, &own)
 	}
@@ -59,7 +59,7 @@ func (e *Event) appendJSON(dst []byte, usePlans bool, dc *dateCache, own *[maxOw
 	}
 	if e.Kind == KindFlow {
 		dst = e.appendFlow(dst, dc)
-	} else if e.Kind == KindSyslog {
+	} else if e.Kind == KindSyslog || e.Kind == KindDNS {
 		return e.appendSyslog(dst, dc, own, usePlans)
 	} else {
 		if !e.Created.IsZero() {
@@ -368,6 +368,8 @@ func (f *Field) writable() bool {
 		return f.IP.IsValid()
 	case FieldUint, FieldInt, FieldString, FieldMAC, FieldHex, FieldTime, FieldBool, FieldFloat, FieldTimeMillis:
 		return true
+	case FieldJSON:
+		return len(f.B) > 0
 	}
 	return false
 }
@@ -529,6 +531,8 @@ func appendFieldValue(dst []byte, f *Field, dc *dateCache) []byte {
 		}
 	case FieldFloat:
 		dst = appendFloat(dst, math.Float64frombits(f.U))
+	case FieldJSON:
+		dst = append(dst, f.B...)
 	}
 	return dst
 }

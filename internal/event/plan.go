@@ -174,7 +174,9 @@ func maybeStorePlan(h uint64, keys []string, n int, tree []byte, rec *treeRecord
 	text = append(text, tree[prev:rec.total]...)
 	p.text = string(text)
 	for _, src := range p.src {
-		p.at[p.keys[src]] = src // own keys, then the parsed ones: src indexes both
+		if _, dup := p.at[p.keys[src]]; !dup { // an array's first value
+			p.at[p.keys[src]] = src // own keys, then the parsed ones: src indexes both
+		}
 	}
 	set := &planCache[slot]
 	switch {
@@ -248,10 +250,24 @@ func appendTreeSlow(dst []byte, own *[maxOwnFields]Field, n int, fields []Field,
 	var segBuf [17]string
 	depth := 0
 	prev := ""
+	inArray := false // the values of prev are being written as an array (ArrayKey)
 	for li, p := range list {
 		key := keys[p]
 		if key == prev {
-			continue // duplicate path: the first (sluice's own) wins
+			if !inArray {
+				continue // duplicate path: the first (sluice's own) wins
+			}
+			dst = append(dst, ',')
+			src := from[p]
+			rec.src[rec.count], rec.start[rec.count] = src, int32(len(dst)-base)
+			dst = appendFieldValue(dst, &fields[int(src)-n], dc)
+			rec.end[rec.count] = int32(len(dst) - base)
+			rec.count++
+			continue
+		}
+		if inArray {
+			dst = append(dst, ']')
+			inArray = false
 		}
 		if isParent(&keys, key, list[li+1:]) {
 			continue // a leaf where an object is needed
@@ -285,6 +301,12 @@ func appendTreeSlow(dst []byte, own *[maxOwnFields]Field, n int, fields []Field,
 		dst = appendString(dst, segs[len(segs)-1])
 		dst = append(dst, ':')
 		src := from[p]
+		if int(src) >= n && li+1 < len(list) && keys[list[li+1]] == key && ArrayKey(key) {
+			// Parsed values repeating a key that opts in (consecutive
+			// after the stable sort): one JSON array, in field order.
+			dst = append(dst, '[')
+			inArray = true
+		}
 		rec.src[rec.count], rec.start[rec.count] = src, int32(len(dst)-base)
 		if int(src) < n {
 			dst = appendFieldValue(dst, &own[src], dc)
@@ -294,11 +316,41 @@ func appendTreeSlow(dst []byte, own *[maxOwnFields]Field, n int, fields []Field,
 		rec.end[rec.count] = int32(len(dst) - base)
 		rec.count++
 	}
+	if inArray {
+		dst = append(dst, ']')
+	}
 	for ; depth > 0; depth-- {
 		dst = append(dst, '}')
 	}
 	rec.total = int32(len(dst) - base)
 	return dst
+}
+
+// ArrayKey reports whether repeated parsed values of key are written as
+// one JSON array (all of them, in field order) instead of the first one
+// only: the DNS paths that ECS defines as lists. Values of one key repeat
+// there by design (a DNS response resolves to many addresses), where
+// elsewhere a repeated key is a parser's mistake and the first wins.
+func ArrayKey(key string) bool {
+	switch key {
+	case "dns.resolved_ip", "dns.answers", "dns.header_flags":
+		return true
+	}
+	return false
+}
+
+// ArrayPath reports whether path is an ArrayKey or lies below one (then
+// only the document tells its values).
+func ArrayPath(path string) bool {
+	if ArrayKey(path) {
+		return true
+	}
+	for _, k := range [...]string{"dns.resolved_ip", "dns.answers", "dns.header_flags"} {
+		if len(path) > len(k) && path[len(k)] == '.' && path[:len(k)] == k {
+			return true
+		}
+	}
+	return false
 }
 
 // SyslogLayout is the cached layout of a syslog event's key sequence

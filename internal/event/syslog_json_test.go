@@ -332,3 +332,30 @@ func TestSyslogJSONOriginalTimestamp(t *testing.T) {
 		t.Errorf("appendTime(9999-12-31T23:59:59.999) = %s", sb.String())
 	}
 }
+
+// TestSyslogJSONArrays: repeated values of an ArrayKey are one JSON array
+// in field order (also through a plan); a single one stays a value; other
+// repeated keys keep the first.
+func TestSyslogJSONArrays(t *testing.T) {
+	for _, kind := range []Kind{KindSyslog, KindDNS} {
+		e := &Event{Kind: kind, Syslog: Syslog{Message: "m"}}
+		e.AddParsed(Field{Key: "dns.resolved_ip", Type: FieldIP, IP: netip.MustParseAddr("192.0.2.1")})
+		e.AddParsed(Field{Key: "dns.answers", Type: FieldJSON, B: []byte(`{"data":"192.0.2.1","ttl":60}`)})
+		e.AddParsed(Field{Key: "x.y", Type: FieldString, S: "first"})
+		e.AddParsed(Field{Key: "dns.resolved_ip", Type: FieldIP}) // invalid: not written
+		e.AddParsed(Field{Key: "dns.resolved_ip", Type: FieldIP, IP: netip.MustParseAddr("2001:db8::1")})
+		e.AddParsed(Field{Key: "dns.answers", Type: FieldJSON, B: []byte(`{"data":"2001:db8::1","ttl":60}`)})
+		e.AddParsed(Field{Key: "dns.header_flags", Type: FieldString, S: "RD"})
+		e.AddParsed(Field{Key: "x.y", Type: FieldString, S: "second"})
+		e.AddParsed(Field{Key: "dns.question.name", Type: FieldString, S: "example.com"})
+		doc := checkPlanned(t, e)
+		checkNoDuplicateKeys(t, doc)
+		want := `"dns":{"answers":[{"data":"192.0.2.1","ttl":60},{"data":"2001:db8::1","ttl":60}],"header_flags":"RD","question":{"name":"example.com"},"resolved_ip":["192.0.2.1","2001:db8::1"]}`
+		if !strings.Contains(string(doc), want) {
+			t.Errorf("%v: AppendJSON() = %s\nwant it to hold %s", kind, doc, want)
+		}
+		if !strings.Contains(string(doc), `"x":{"y":"first"}`) {
+			t.Errorf("%v: x.y is not the first value: %s", kind, doc)
+		}
+	}
+}

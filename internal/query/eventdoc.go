@@ -738,6 +738,11 @@ func endpointCount(p *event.Endpoint) int {
 // left out).
 func (d *EventDoc) syslog(path string, dst []Value) ([]Value, bool) {
 	e := d.e
+	if event.ArrayPath(path) {
+		// Repeated values written as one array (dns.resolved_ip, ...):
+		// the document has every element.
+		return dst, false
+	}
 	// The layout the encoder worked out for this event's keys says where
 	// the value comes from, when the event was encoded (the alert stage
 	// runs after the encoder).

@@ -200,3 +200,36 @@ func TestOwnFastMatchesByName(t *testing.T) {
 		t.Fatalf("only %d comparisons", n)
 	}
 }
+
+// TestEventDocRepeatedDNS: a rule on dns.resolved_ip matches any of the
+// event's resolved addresses (written as one array), for a syslog event
+// read through its layout and for a DNS capture event.
+func TestEventDocRepeatedDNS(t *testing.T) {
+	for _, kind := range []event.Kind{event.KindSyslog, event.KindDNS} {
+		e := &event.Event{Kind: kind, Syslog: event.Syslog{Message: "m"}}
+		for _, a := range []string{"192.0.2.1", "2001:db8::2", "192.0.2.3"} {
+			e.AddParsed(event.Field{Key: "dns.resolved_ip", Type: event.FieldIP, IP: netip.MustParseAddr(a)})
+		}
+		e.AddParsed(event.Field{Key: "dns.answers", Type: event.FieldJSON, B: []byte(`{"data":"192.0.2.3","type":"A"}`)})
+		for range 3 { // a layout from the second encoding on
+			e.AppendJSON(nil)
+		}
+		for q, want := range map[string]bool{
+			"dns.resolved_ip:192.0.2.3":        true,
+			"dns.resolved_ip:\"2001:db8::2\"":  true,
+			"dns.resolved_ip:192.0.2.1":        true,
+			"dns.resolved_ip:192.0.2.4":        false,
+			"dns.answers.data:192.0.2.3":       true,
+			"dns.answers.type:AAAA":            false,
+			"dns.resolved_ip:[192.0.2.2 TO *]": true,
+		} {
+			m, err := ParseQueryString(q, Options{})
+			if err != nil {
+				t.Fatalf("ParseQueryString(%q) = %v", q, err)
+			}
+			if got := m.Match(NewEventDoc(e)); got != want {
+				t.Errorf("%v: ParseQueryString(%q).Match() = %v, want %v (document %s)", kind, q, got, want, e.AppendJSON(nil))
+			}
+		}
+	}
+}

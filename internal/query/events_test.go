@@ -278,9 +278,31 @@ func syntheticEvents() []namedEvent {
 		edge = append(edge, namedEvent{"syslog-edge-" + itoa(k), e})
 	}
 
+	// Repeated DNS values are arrays: every element is a value of the path.
+	dnsFields := func(e *event.Event) {
+		e.Fields = append(e.Fields,
+			event.Field{Key: "dns.question.name", Type: event.FieldString, S: "www.example.com"},
+			event.Field{Key: "dns.resolved_ip", Type: event.FieldIP, IP: netip.MustParseAddr("192.0.2.1")},
+			event.Field{Key: "dns.answers", Type: event.FieldJSON, B: []byte(`{"name":"www.example.com","data":"192.0.2.1"}`)},
+			event.Field{Key: "dns.resolved_ip", Type: event.FieldIP, IP: netip.MustParseAddr("2001:db8::2")},
+			event.Field{Key: "dns.answers", Type: event.FieldJSON, B: []byte(`{"name":"www.example.com","data":"2001:db8::2"}`)},
+			event.Field{Key: "dns.header_flags", Type: event.FieldString, S: "RD"},
+			event.Field{Key: "dns.resolved_ip", Type: event.FieldIP, IP: netip.MustParseAddr("192.0.2.3")},
+			event.Field{Key: "dns.header_flags", Type: event.FieldString, S: "RA"},
+		)
+	}
+	s6 := sl()
+	dnsFields(s6)
+	d1 := &event.Event{Kind: event.KindDNS, Timestamp: ts, Created: received,
+		Src:  event.Endpoint{IP: netip.MustParseAddr("10.0.0.5"), Port: 40000, Bytes: 40},
+		Dst:  event.Endpoint{IP: netip.MustParseAddr("10.0.0.53"), Port: 53, Bytes: 90},
+		Flow: event.Flow{Protocol: 17, HasProtocol: true}, Syslog: event.Syslog{Dataset: "sluice.dns"}}
+	dnsFields(d1)
+
 	u := &event.Event{Timestamp: ts, Created: received, Observer: netip.MustParseAddr("192.0.2.9"), Tags: event.TagTruncated}
 	out := []namedEvent{{"flow-geo", f1}, {"flow-v6-sflow", f2}, {"flow-nan-geo", f3}, {"flow-icmp", f4}, {"flow-icmp6-zero", f4b}, {"flow-zero-counts", f5},
-		{"syslog-clash", s1}, {"syslog-zero-count-flags", s5}, {"syslog-bare", s2}, {"syslog-many", s3}, {"syslog-bigpid", s4}, {"unknown", u}}
+		{"syslog-clash", s1}, {"syslog-zero-count-flags", s5}, {"syslog-bare", s2}, {"syslog-many", s3}, {"syslog-bigpid", s4}, {"unknown", u},
+		{"syslog-dns-arrays", s6}, {"dns-arrays", d1}}
 	return append(out, edge...)
 }
 

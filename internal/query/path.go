@@ -18,13 +18,14 @@ type Path struct {
 	Name string
 	id   int32 // 1.. in the registry; 0: not registered
 	// byName: the path is never read through a syslog layout (@timestamp,
-	// tags, ecs.version: written by the encoder outside the tree).
+	// tags, ecs.version: written by the encoder outside the tree; the
+	// event.ArrayPath paths: only the document has every element).
 	byName bool
 }
 
 // newPath is the Path of a registered name.
 func newPath(name string, id int32) Path {
-	return Path{Name: name, id: id, byName: name == "@timestamp" || name == "tags" || name == "ecs.version"}
+	return Path{Name: name, id: id, byName: name == "@timestamp" || name == "tags" || name == "ecs.version" || event.ArrayPath(name)}
 }
 
 // maxRegistered bounds the registry (rule sets and console queries come

@@ -533,6 +533,9 @@ func tplWantType(path string, l tplLeaf) string {
 		if path == "message" {
 			return "text"
 		}
+		if path == "dns.answers.data" {
+			return "keyword" // an address, a name or text, by record type
+		}
 		if _, err := netip.ParseAddr(l.s); err == nil {
 			return "ip"
 		}
@@ -744,7 +747,49 @@ func tplDocs(t *testing.T, flowsTemplate, syslogTemplate string) []tplDoc {
 		{"flow", flowsTemplate, tplKitchenSinkFlow(t).AppendJSON(nil)},
 		{"syslog", syslogTemplate, tplKitchenSinkSyslog(t).AppendJSON(nil)},
 		{"future", syslogTemplate, tplFutureDoc(t)},
+		{"dns", syslogTemplate, tplKitchenSinkDNS().AppendJSON(nil)},
 	}
+}
+
+// tplKitchenSinkDNS is a DNS transaction with every field passive capture
+// (collector/dnscap) writes; its index (output.index.dns) gets the ECS
+// template as the syslog indices do.
+func tplKitchenSinkDNS() *event.Event {
+	e := &event.Event{Kind: event.KindDNS, Timestamp: tplTime, Created: tplTime.Add(time.Second),
+		Src:    event.Endpoint{IP: netip.MustParseAddr("192.168.1.10"), Port: 51514, Bytes: 40, Locality: event.LocalityInternal},
+		Dst:    event.Endpoint{IP: netip.MustParseAddr("192.168.1.53"), Port: 53, Bytes: 90, Locality: event.LocalityInternal},
+		Syslog: event.Syslog{Dataset: "sluice.dns"}}
+	e.Flow.Protocol, e.Flow.HasProtocol = 17, true
+	str := func(k, v string) { e.AddParsed(event.Field{Key: k, Type: event.FieldString, S: v}) }
+	num := func(k string, v uint64) { e.AddParsed(event.Field{Key: k, Type: event.FieldUint, U: v}) }
+	str("event.category", "network")
+	str("event.type", "protocol")
+	str("event.outcome", "unknown")
+	str("error.message", "no response within dns.capture.timeout")
+	str("network.protocol", "dns")
+	str("observer.ingress.interface.name", "eth0")
+	num("dns.id", 4242)
+	str("dns.op_code", "QUERY")
+	str("dns.question.name", "www.example.com")
+	str("dns.question.type", "A")
+	str("dns.question.class", "IN")
+	str("dns.type", "answer")
+	str("dns.response_code", "NOERROR")
+	num("event.duration", 1500000)
+	str("dns.header_flags", "RD")
+	str("dns.header_flags", "RA")
+	num("dns.answers_count", 2)
+	num("dns.authorities_count", 0)
+	num("dns.additionals_count", 1)
+	for _, ip := range []string{"93.184.216.34", "2606:2800:220:1::1"} {
+		e.AddParsed(event.Field{Key: "dns.answers", Type: event.FieldJSON,
+			B: []byte(`{"name":"www.example.com","type":"A","class":"IN","ttl":300,"data":"` + ip + `"}`)})
+		e.AddParsed(event.Field{Key: "dns.resolved_ip", Type: event.FieldIP, IP: netip.MustParseAddr(ip)})
+	}
+	num("dns.opt.udp_size", 1232)
+	num("dns.opt.version", 0)
+	e.AddParsed(event.Field{Key: "dns.opt.do", Type: event.FieldBool, U: 1})
+	return e
 }
 
 // TestTemplateMappingCoverage checks that every path the encoder writes (and
