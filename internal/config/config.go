@@ -478,7 +478,7 @@ var defaults = []struct {
 	{"console.retention", 7 * 24 * time.Hour},
 	{"console.max_bytes", 512 << 20},
 	{"console.events_scan_limit", 200000},
-	{"console.exact_rate", 5000},
+	{"console.exact_rate", 2000},
 	{"http.listen", "127.0.0.1:9155"},
 	{"http.pprof", false},
 	{"http.auth.basic_user", ""},
@@ -920,7 +920,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("console.max_bytes: %d is below 1048576 (1MiB); raise it or remove the key to use 536870912 (512MiB)", co.MaxBytes))
 		}
 		if co.ExactRate < 0 {
-			errs = append(errs, fmt.Errorf("console.exact_rate: %d is below 0; use 0 (every event) or more, or remove the key to use 5000", co.ExactRate))
+			errs = append(errs, fmt.Errorf("console.exact_rate: %d is below 0; use 0 (every event) or more, or remove the key to use 2000", co.ExactRate))
 		}
 		if co.EventsScanLimit < 1 {
 			errs = append(errs, fmt.Errorf("console.events_scan_limit: %d is below 1; raise it or remove the key to use 200000", co.EventsScanLimit))

@@ -22,7 +22,7 @@ import (
 // encoded as in sluice run, all in one open minute. "exact" feeds every
 // event to the top-K tables (console.exact_rate 0, or a rate below it);
 // "sampled" is the default exact_rate at the benchmark's rate (far above
-// it), where about 5,000 events a second do.
+// it), where about 2,000 events a second do.
 func BenchmarkStage(b *testing.B) {
 	for _, c := range []struct {
 		name      string

@@ -65,7 +65,7 @@ func Default() Config {
 		FlowsIndex:      "sluice-flows-%{+yyyy.MM.dd}",
 		SyslogIndex:     "sluice-syslog-%{+yyyy.MM.dd}",
 		EventsScanLimit: 200_000,
-		ExactRate:       5000,
+		ExactRate:       2000,
 	}
 }
 
@@ -91,7 +91,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("console.max_bytes: %d is below 1MiB; raise it or remove the key to use 536870912 (512MiB)", c.MaxBytes))
 	}
 	if c.ExactRate < 0 {
-		errs = append(errs, fmt.Errorf("console.exact_rate: %d is below 0; use 0 (every event) or more, or remove the key to use 5000", c.ExactRate))
+		errs = append(errs, fmt.Errorf("console.exact_rate: %d is below 0; use 0 (every event) or more, or remove the key to use 2000", c.ExactRate))
 	}
 	if c.EventsScanLimit < 1 {
 		errs = append(errs, fmt.Errorf("console.events_scan_limit: %d is below 1; raise it or remove the key to use 200000", c.EventsScanLimit))

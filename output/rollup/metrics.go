@@ -11,7 +11,7 @@ type metrics struct {
 	removedFiles *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer, diskBytes func() float64) *metrics {
+func newMetrics(reg prometheus.Registerer, diskBytes func() float64, sampleRatio func(kind int) float64) *metrics {
 	m := &metrics{
 		events: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sluice_rollup_events_total",
@@ -50,6 +50,13 @@ func newMetrics(reg prometheus.Registerer, diskBytes func() float64) *metrics {
 				Name: "sluice_rollup_disk_bytes",
 				Help: "Bytes of rollup files in data_dir/console.",
 			}, diskBytes))
+		for ki, kn := range []string{"flows", "syslog"} {
+			reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name:        "sluice_rollup_topk_sample_ratio",
+				Help:        "1 in how many events of a kind feeds the console's top-K tables now: 1 while the rate is at most console.exact_rate per second, about rate/exact_rate above it (totals count every event).",
+				ConstLabels: prometheus.Labels{"kind": kn},
+			}, func() float64 { return sampleRatio(ki) }))
+		}
 	}
 	return m
 }

@@ -98,6 +98,16 @@ func TestRateMeter(t *testing.T) {
 	if got := r.ratio(100); got != 1 {
 		t.Fatalf("after a quiet gap: ratio %d, want 1", got)
 	}
+	if got := r.ratioNow(100, 105); got != 1 {
+		t.Fatalf("ratioNow in the second counted: %d, want 1 (1 event)", got)
+	}
+	r.add(105, 999)
+	if got := r.ratioNow(100, 106); got != 10 {
+		t.Fatalf("ratioNow a second later: %d, want 10", got)
+	}
+	if got := r.ratioNow(100, 107); got != 1 {
+		t.Fatalf("ratioNow after a quiet second: %d, want 1", got)
+	}
 	if got := r.ratio(0); got != 1 {
 		t.Fatalf("limit 0: ratio %d, want 1", got)
 	}

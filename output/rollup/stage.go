@@ -96,9 +96,10 @@ type acc struct {
 	start int64 // Unix seconds
 	segs  map[segKey]*accSeg
 	other *accSeg
-	// the segment of the last event (most events of a batch share it)
-	last    *accSeg
-	lastKey segKey
+	// the segments of the last events (a stream mixes a few, and
+	// comparing a few keys is cheaper than hashing one)
+	recent [4]*accSeg
+	next   uint8
 }
 
 // shard is one set of open minutes. Workers take any free shard
@@ -134,6 +135,15 @@ func (r *rateMeter) ratio(limit int) uint64 {
 		return 1
 	}
 	return uint64((n + int64(limit) - 1) / int64(limit))
+}
+
+// ratioNow is ratio as of wall-clock second now: 1 when the kind has been
+// quiet for more than a second (for the metric, read between batches).
+func (r *rateMeter) ratioNow(limit int, now int64) uint64 {
+	if r.sec.Load() < now-1 {
+		return 1
+	}
+	return r.ratio(limit)
 }
 
 func (r *rateMeter) add(sec, n int64) {
@@ -282,9 +292,18 @@ func (s *Store) fold(sh *shard, p *kindPlan, a *acc, e *event.Event, w uint64) {
 		sh.vals = pathDataset.Values(d, sh.vals[:0])
 		key.dataset = firstStr(sh.vals)
 	}
-	seg := a.last
-	if seg == nil || key != a.lastKey {
-		seg = a.segs[key]
+	var seg *accSeg
+	for _, r := range a.recent {
+		if r != nil && r.key == key {
+			seg = r
+			break
+		}
+	}
+	if seg == nil {
+		if seg = a.segs[key]; seg != nil {
+			a.recent[a.next%uint8(len(a.recent))] = seg
+			a.next++
+		}
 	}
 	if seg == nil {
 		if len(a.segs) >= s.cfg.MaxSegments {
@@ -298,9 +317,6 @@ func (s *Store) fold(sh *shard, p *kindPlan, a *acc, e *event.Event, w uint64) {
 			seg.key = key
 			a.segs[key] = seg
 		}
-	}
-	if seg != a.other {
-		a.last, a.lastKey = seg, seg.key
 	}
 	var m [numMetrics]uint64
 	if p.kind == kindFlows {

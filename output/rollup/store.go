@@ -106,7 +106,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Store, er
 		files:  map[string]*blockFile{},
 		rolled: [2]map[int64]bool{{}, {}},
 	}
-	s.m = newMetrics(reg, s.diskBytes)
+	s.m = newMetrics(reg, s.diskBytes, func(ki int) float64 { return float64(s.rate[ki].ratioNow(s.cfg.ExactRate, time.Now().Unix())) })
 	n := runtime.GOMAXPROCS(0)
 	for range n {
 		s.shards = append(s.shards, &shard{open: [2]map[int64]*acc{{}, {}}})

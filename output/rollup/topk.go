@@ -86,7 +86,7 @@ func (t *topK) addNum(v uint64, m *[numMetrics]uint64) (*entry, bool) {
 		t.nidx = make(map[uint64]int32, t.k)
 	}
 	i, e := t.insert(uint8(query.KindNumber), m)
-	e.key, e.ix, e.nkey = strconv.FormatUint(v, 10), ixNum, v
+	e.ix, e.nkey = ixNum, v // key: written by summary
 	t.nidx[v] = i
 	return e, true
 }
@@ -100,7 +100,7 @@ func (t *topK) addAddr(a netip.Addr, m *[numMetrics]uint64) (*entry, bool) {
 		t.aidx = make(map[netip.Addr]int32, t.k)
 	}
 	i, e := t.insert(uint8(query.KindIP), m)
-	e.key, e.ix, e.akey = a.String(), ixAddr, a
+	e.ix, e.akey = ixAddr, a // key: written by summary
 	t.aidx[a] = i
 	return e, true
 }
@@ -217,6 +217,17 @@ type summary struct {
 
 func (t *topK) summary(field string) summary {
 	s := summary{field: field, overflow: t.overflow, ents: append([]entry(nil), t.ents...)}
+	// Numbers and addresses get their text form here, once per minute,
+	// not each time a value enters the table.
+	for i := range s.ents {
+		e := &s.ents[i]
+		switch e.ix {
+		case ixNum:
+			e.key = strconv.FormatUint(e.nkey, 10)
+		case ixAddr:
+			e.key = e.akey.String()
+		}
+	}
 	if t.overflow {
 		s.min = t.minMain()
 	}
