@@ -112,3 +112,61 @@ func TestRateMeter(t *testing.T) {
 		t.Fatalf("limit 0: ratio %d, want 1", got)
 	}
 }
+
+// TestFastSegKey: the segment key read through a syslog event's layout is
+// the one the document gives, for every event of the vendor mix.
+func TestFastSegKey(t *testing.T) {
+	bt := syslogBatch(t)
+	bt.EncodeJSON() // a layout is kept from a key sequence's second sighting
+	var sh shard
+	fast := 0
+	for i := range bt.All() {
+		e := &bt.Events[i]
+		sh.doc.Reset(e)
+		slow := segKey{}
+		sh.vals = pathAction.Values(&sh.doc, sh.vals[:0])
+		slow.action = firstStr(sh.vals)
+		sh.vals = pathDirection.Values(&sh.doc, sh.vals[:0])
+		slow.direction = firstStr(sh.vals)
+		sh.vals = pathDataset.Values(&sh.doc, sh.vals[:0])
+		slow.dataset = firstStr(sh.vals)
+		k, ok := sh.fastSegKey(e)
+		if !ok {
+			continue
+		}
+		fast++
+		if k != slow {
+			t.Errorf("event %d: fast key %+v, document's %+v", i, k, slow)
+		}
+	}
+	if fast < bt.Len()/2 {
+		t.Errorf("only %d of %d events took the fast path", fast, bt.Len())
+	}
+}
+
+// TestClosedMinuteNotReused: after a minute is closed the stage opens a new
+// one for late events of it instead of adding to the closed one.
+func TestClosedMinuteNotReused(t *testing.T) {
+	s := newTestStore(t, t.TempDir(), base.Add(3*time.Minute))
+	one := func() *event.Batch {
+		bt := event.NewBatch()
+		e := bt.Add()
+		e.Kind = event.KindFlow
+		e.Timestamp = base.Add(10 * time.Second)
+		e.Flow.Bytes, e.Flow.HasBytes = 100, true
+		return bt
+	}
+	// One flow at a time, each followed by a close: with the shards taken
+	// in turn, some shard sees its minute closed between two flows.
+	n := 2*len(s.shards) + 1
+	for range n {
+		feed(t, s, one())
+	}
+	got, err := s.Top(t.Context(), console.TopRequest{Query: console.Query{Kind: console.KindFlows, From: base, To: base.Add(time.Hour)}, Metric: console.MetricFlows, Dim: "network.direction", Limit: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Total != float64(n) {
+		t.Errorf("total = %v, want %d (flows after their minute was closed are kept too)", got.Total, n)
+	}
+}

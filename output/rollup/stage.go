@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sluicelab/sluice/internal/console"
 	"github.com/sluicelab/sluice/internal/event"
@@ -113,6 +114,93 @@ type shard struct {
 	buf  []byte
 	doc  query.EventDoc
 	rng  uint64 // xorshift state of the top-K sample
+	// where the segment key's values sit in the documents of a syslog
+	// layout (bounded: cleared when it holds maxLayouts)
+	layouts map[*event.SyslogLayout]segSrc
+	// the open minute of each kind last used
+	lastMin [2]int64
+	lastAcc [2]*acc
+}
+
+// segSrc is where a syslog layout's segment key values come from: the
+// index of a parsed field, srcAbsent or srcOwn.
+type segSrc struct{ action, direction, dataset int32 }
+
+const (
+	srcAbsent int32 = -1
+	srcOwn    int32 = -2
+	// maxLayouts bounds a shard's layout table (parsers emit a few dozen
+	// key sequences; input-made keys could make more).
+	maxLayouts = 4096
+)
+
+func layoutSrc(l *event.SyslogLayout, path string) int32 {
+	field, own, ok := l.Source(path)
+	switch {
+	case !ok:
+		return srcAbsent
+	case own:
+		return srcOwn
+	}
+	return int32(field)
+}
+
+// fastSegKey reads a syslog event's segment key through its layout, as
+// the document has it; false when only the slow path can tell (no layout,
+// a value that is not valid text, an own event.action).
+func (sh *shard) fastSegKey(e *event.Event) (segKey, bool) {
+	l := e.SyslogLayout()
+	if l == nil {
+		return segKey{}, false
+	}
+	src, ok := sh.layouts[l]
+	if !ok {
+		if sh.layouts == nil || len(sh.layouts) >= maxLayouts {
+			sh.layouts = map[*event.SyslogLayout]segSrc{}
+		}
+		src = segSrc{layoutSrc(l, "event.action"), layoutSrc(l, "network.direction"), layoutSrc(l, "event.dataset")}
+		sh.layouts[l] = src
+	}
+	field := func(i int32) (string, bool) {
+		if int(i) >= len(e.Fields) {
+			return "", false
+		}
+		f := &e.Fields[i]
+		if f.Type != event.FieldString || !utf8.ValidString(f.S) {
+			return "", false
+		}
+		return f.S, true
+	}
+	var k segKey
+	switch a := src.action; {
+	case a >= 0:
+		if k.action, ok = field(a); !ok {
+			return k, false
+		}
+	case a != srcAbsent:
+		return k, false
+	}
+	switch d := src.direction; {
+	case d >= 0:
+		if k.direction, ok = field(d); !ok {
+			return k, false
+		}
+	case d == srcOwn:
+		k.direction = e.Direction.String()
+	}
+	switch d := src.dataset; {
+	case d >= 0:
+		if k.dataset, ok = field(d); !ok {
+			return k, false
+		}
+	case d == srcOwn:
+		if k.dataset = e.Syslog.Dataset; k.dataset == "" {
+			k.dataset = "sluice.syslog"
+		} else if !utf8.ValidString(k.dataset) {
+			return k, false
+		}
+	}
+	return k, true
 }
 
 // rateMeter counts one kind's events per wall-clock second, for the top-K
@@ -220,7 +308,10 @@ func (st *Stage) Process(_ context.Context, b *event.Batch) error {
 			late++
 			continue
 		}
-		a := sh.open[ki][min]
+		a := sh.lastAcc[ki]
+		if a == nil || sh.lastMin[ki] != min {
+			a = sh.open[ki][min]
+		}
 		if a == nil {
 			if len(sh.open[ki]) >= maxOpenMinutes {
 				late++
@@ -229,6 +320,7 @@ func (st *Stage) Process(_ context.Context, b *event.Batch) error {
 			a = &acc{start: min, segs: map[segKey]*accSeg{}}
 			sh.open[ki][min] = a
 		}
+		sh.lastMin[ki], sh.lastAcc[ki] = min, a
 		var w uint64
 		if sh.take(ratio[ki]) {
 			w = ratio[ki]
@@ -282,6 +374,8 @@ func (s *Store) fold(sh *shard, p *kindPlan, a *acc, e *event.Event, w uint64) {
 	var key segKey
 	if p.kind == kindFlows {
 		key = segKey{action: "network_flow", direction: e.Direction.String(), dataset: "sluice.flow"}
+	} else if k, ok := sh.fastSegKey(e); ok {
+		key = k
 	} else {
 		d.Reset(e)
 		docSet = true

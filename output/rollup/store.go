@@ -400,6 +400,9 @@ func (s *Store) Tick(now time.Time, force bool) {
 				if force || start <= due {
 					closing[key{ki, start}] = append(closing[key{ki, start}], a)
 					delete(sh.open[ki], start)
+					if sh.lastAcc[ki] == a {
+						sh.lastAcc[ki] = nil // closed: the stage must not add to it
+					}
 				}
 			}
 		}
