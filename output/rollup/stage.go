@@ -97,10 +97,21 @@ type acc struct {
 	start int64 // Unix seconds
 	segs  map[segKey]*accSeg
 	other *accSeg
-	// the segments of the last events (a stream mixes a few, and
-	// comparing a few keys is cheaper than hashing one)
-	recent [4]*accSeg
-	next   uint8
+	// segments by a cheap digest of their key (direct-mapped: checking
+	// one key is cheaper than hashing it for the map)
+	recent [16]*accSeg
+}
+
+// slot is the recent-segment slot of k: its lengths and a few bytes.
+func (k *segKey) slot() int {
+	h := len(k.action)*31 + len(k.direction)*7 + len(k.dataset)*3
+	if n := len(k.action); n > 0 {
+		h += int(k.action[0]) + int(k.action[n-1])*5
+	}
+	if n := len(k.dataset); n > 0 {
+		h += int(k.dataset[n-1]) * 11
+	}
+	return h & 15
 }
 
 // shard is one set of open minutes. Workers take any free shard
@@ -386,17 +397,11 @@ func (s *Store) fold(sh *shard, p *kindPlan, a *acc, e *event.Event, w uint64) {
 		sh.vals = pathDataset.Values(d, sh.vals[:0])
 		key.dataset = firstStr(sh.vals)
 	}
-	var seg *accSeg
-	for _, r := range a.recent {
-		if r != nil && r.key == key {
-			seg = r
-			break
-		}
-	}
-	if seg == nil {
+	slot := key.slot()
+	seg := a.recent[slot]
+	if seg == nil || seg.key != key {
 		if seg = a.segs[key]; seg != nil {
-			a.recent[a.next%uint8(len(a.recent))] = seg
-			a.next++
+			a.recent[slot] = seg
 		}
 	}
 	if seg == nil {
