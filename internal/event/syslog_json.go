@@ -87,9 +87,12 @@ func (e *Event) ownSyslogFields(own *[maxOwnFields]Field) int {
 		ds = "sluice.syslog"
 	}
 	own[n] = Field{Key: "event.dataset", Type: FieldString, S: ds}
-	own[n+1] = Field{Key: "event.kind", Type: FieldString, S: "event"}
-	own[n+2] = Field{Key: "event.module", Type: FieldString, S: "sluice"}
-	n += 3
+	n++
+	if e.Kind != KindBeats { // a Beat's document keeps its own (or none)
+		own[n] = Field{Key: "event.kind", Type: FieldString, S: "event"}
+		own[n+1] = Field{Key: "event.module", Type: FieldString, S: "sluice"}
+		n += 2
+	}
 	if sl.Original != "" {
 		own[n] = Field{Key: "event.original", Type: FieldString, S: sl.Original}
 		n++
