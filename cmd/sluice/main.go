@@ -22,6 +22,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicelab/sluice/collector"
+	"github.com/sluicelab/sluice/collector/beats"
 	"github.com/sluicelab/sluice/collector/netflow"
 	"github.com/sluicelab/sluice/collector/sflow"
 	"github.com/sluicelab/sluice/collector/syslog"
@@ -169,6 +170,7 @@ type componentConfigs struct {
 	syslogTCP collector.TCPConfig
 	syslogTLS collector.TCPConfig
 	syslogDec syslog.DecoderConfig
+	beats     beats.Config // on when Listen is set
 	vendor    parsers.Config
 	geoip     geoip.Config
 	geo       geo.Config
@@ -263,6 +265,12 @@ func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
 		cc.vendor.Routes = append(cc.vendor.Routes, vr)
 	}
 
+	cc.beats = beats.Default()
+	bc := cfg.Beats
+	cc.beats.Listen, cc.beats.Timeout, cc.beats.MaxConnections = bc.Listen, bc.Timeout, bc.MaxConnections
+	cc.beats.CertFile, cc.beats.KeyFile, cc.beats.ClientCAFile = bc.TLS.CertFile, bc.TLS.KeyFile, bc.TLS.ClientCAFile
+	cc.beats.Index, cc.beats.MaxBatchEvents = cfg.Output.Index.Beats, c.MaxBatchEvents
+
 	cc.geoip = geoipConfig(cfg)
 	if cc.geo.HomeNetworks, err = geo.ParseHomeNetworks(cfg.Enrich.HomeNetworks); err != nil {
 		errs = append(errs, err)
@@ -326,6 +334,9 @@ func checkComponents(cfg *config.Config, cc componentConfigs) error {
 			tlsCheck.Listen, tlsCheck.TLS, tlsCheck.Key = cc.syslogTLS.Listen, cc.syslogTLS.TLS, cc.syslogTLS.Key
 		}
 		errs = append(errs, tlsCheck.Validate("syslog.tls"))
+	}
+	if cc.beats.Listen != "" {
+		errs = append(errs, cc.beats.Validate())
 	}
 	if cfg.Output.File.Enabled {
 		errs = append(errs, cc.file.Validate())
@@ -459,6 +470,15 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 		tcps = append(tcps, t)
 	}
 
+	// Beats (Lumberjack v2): documents acknowledged once in the pipeline.
+	var beatsIn *beats.Server
+	if cc.beats.Listen != "" {
+		if beatsIn, err = beats.New(cc.beats, logger, reg); err != nil {
+			return err
+		}
+		sources = append(sources, beatsIn)
+	}
+
 	var outputs []pipeline.Output
 	if cfg.Output.File.Enabled {
 		fo, err := file.New(cc.file, logger, reg)
@@ -474,6 +494,9 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 	var esOut *elasticsearch.Output
 	if len(cfg.Output.Elasticsearch.Addresses) > 0 {
 		cc.es.Template.SyslogIndices = vs.Indices()
+		if beatsIn != nil { // the Beats documents are syslog-shaped too
+			cc.es.Template.SyslogIndices = append(cc.es.Template.SyslogIndices, cc.beats.Index)
+		}
 		eo, err := elasticsearch.New(cc.es, logger, reg)
 		if err != nil {
 			return err
@@ -631,6 +654,9 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 				if !t.Ready() {
 					return fmt.Errorf("listener %s not accepting yet", t.Name())
 				}
+			}
+			if beatsIn != nil && !beatsIn.Ready() {
+				return errors.New("listener beats not accepting yet")
 			}
 			return runner.Ready()
 		}
