@@ -112,7 +112,7 @@ func (s *Server) logLimited(key, msg string, args ...any) {
 func (s *Server) classify(err error) string {
 	var ne net.Error
 	switch {
-	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
 		return "eof"
 	case errors.Is(err, errFrame):
 		s.logLimited("framing", "beats connection closed", "err", err)

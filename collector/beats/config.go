@@ -58,6 +58,9 @@ const (
 	// MaxCompressedBytes bounds one compressed frame, before and after
 	// inflating.
 	MaxCompressedBytes = 64 << 20
+	// MaxWindowBytes bounds the documents of one window: go-lumber holds
+	// a whole window in memory before it hands it on.
+	MaxWindowBytes = 128 << 20
 )
 
 // Default returns the defaults (the input off).

@@ -136,15 +136,12 @@ func (c *converter) member(b *event.Batch, e *event.Event, v *fastjson.Value, de
 		switch string(path) {
 		case "@metadata":
 			if s := v.GetStringBytes("beat"); s != nil {
-				c.beat = string(s) // bounded: only a few names are counted
-				if len(c.beat) > 64 {
-					c.beat = c.beat[:64]
-				}
+				c.beat = beatName(s)
 			}
 			return
 		case "@timestamp":
 			if s, err := v.StringBytes(); err == nil {
-				if t, err := time.Parse(time.RFC3339Nano, string(s)); err == nil && t.Year() > 1 && t.Year() < 10000 {
+				if t, err := time.Parse(time.RFC3339Nano, view(s)); err == nil && t.Year() > 1 && t.Year() < 10000 {
 					e.Timestamp = t.UTC()
 					return
 				}
@@ -171,11 +168,10 @@ func (c *converter) member(b *event.Batch, e *event.Event, v *fastjson.Value, de
 		}
 		c.object(b, e, o, depth+1)
 	case fastjson.TypeArray:
-		p := string(path)
-		if event.ArrayKey(p) {
+		if k := arrayKey(path); k != "" {
 			arr, _ := v.Array()
 			for _, x := range arr {
-				c.arrayElement(b, e, p, x)
+				c.arrayElement(b, e, k, x)
 			}
 			return
 		}
@@ -183,6 +179,41 @@ func (c *converter) member(b *event.Batch, e *event.Event, v *fastjson.Value, de
 	default:
 		c.leaf(b, e, v, depth)
 	}
+}
+
+// arrayKey returns p when it is an event.ArrayKey ("" otherwise),
+// without allocating.
+func arrayKey(p []byte) string {
+	for _, k := range [...]string{"dns.resolved_ip", "dns.answers", "dns.header_flags"} {
+		if string(p) == k {
+			if !event.ArrayKey(k) {
+				return "" // the encoder no longer writes arrays of it
+			}
+			return k
+		}
+	}
+	return ""
+}
+
+// view is p as a string without a copy, for calls that do not keep it.
+func view(p []byte) string {
+	if len(p) == 0 {
+		return ""
+	}
+	return unsafe.String(&p[0], len(p))
+}
+
+// beatName returns the counted name equal to s, or s copied.
+func beatName(s []byte) string {
+	for _, n := range beatNames[:beatOther] {
+		if string(s) == n {
+			return n
+		}
+	}
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	return string(s)
 }
 
 // bytesDots counts the dots of p.
@@ -226,13 +257,10 @@ func (c *converter) leaf(b *event.Batch, e *event.Event, v *fastjson.Value, dept
 		case "agent.type":
 			c.hasAgentType = true
 			if c.beat == "" {
-				c.beat = string(s)
-				if len(c.beat) > 64 {
-					c.beat = c.beat[:64]
-				}
+				c.beat = beatName(s)
 			}
 		case "source.ip", "destination.ip":
-			if a, err := netip.ParseAddr(string(s)); err == nil {
+			if a, err := netip.ParseAddr(view(s)); err == nil {
 				ep := &e.Src
 				if p[0] == 'd' {
 					ep = &e.Dst
@@ -307,7 +335,7 @@ func (c *converter) arrayElement(b *event.Batch, e *event.Event, key string, x *
 		if err != nil {
 			return
 		}
-		if a, err := netip.ParseAddr(string(s)); err == nil {
+		if a, err := netip.ParseAddr(view(s)); err == nil {
 			c.add(e, event.Field{Key: "dns.resolved_ip", Type: event.FieldIP, IP: a.Unmap()})
 		}
 		return

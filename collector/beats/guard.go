@@ -2,7 +2,6 @@ package beats
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
@@ -31,8 +30,8 @@ import (
 // what was not acknowledged.
 //
 // It also owns the read deadlines: IdleTimeout for the first byte of a
-// window, Timeout for the rest of a batch from there (the reader's own
-// deadlines are ignored).
+// window, then Timeout for the whole batch from there, as go-lumber's
+// reader has it (whose own deadline calls are ignored).
 
 // Lumberjack v2 frame codes.
 const (
@@ -61,9 +60,14 @@ type guardConn struct {
 	off       int
 	remaining int // data frames still expected in the current window
 
-	cbuf []byte // a compressed frame
-	ibuf bytes.Buffer
+	windowBytes int // payload bytes of the current window so far
+
+	// Inside a compressed frame: its bytes (lr), inflated (zr), bounded
+	// (zlim, one byte more than allowed, to tell a reached bound).
+	lr   *io.LimitedReader
 	zr   io.ReadCloser
+	zlim *io.LimitedReader
+	inZ  bool
 
 	onClose   func(reason string)
 	classify  func(err error) string
@@ -124,6 +128,12 @@ func (g *guardConn) deadline(d time.Duration) {
 
 // next reads one frame from the peer into g.out.
 func (g *guardConn) next() error {
+	if g.inZ {
+		done, err := g.nextInflated()
+		if err != nil || !done {
+			return err
+		}
+	}
 	var hdr [6]byte
 	if g.remaining == 0 {
 		// Between batches: a window frame, after up to IdleTimeout.
@@ -142,11 +152,10 @@ func (g *guardConn) next() error {
 		if n > MaxWindow {
 			return fmt.Errorf("%w: window of %d events is above %d", errFrame, n, MaxWindow)
 		}
-		g.remaining = int(n)
+		g.remaining, g.windowBytes = int(n), 0
 		g.out = append(g.out, hdr[:]...)
 		return nil
 	}
-	g.deadline(g.timeout)
 	if _, err := io.ReadFull(g.in, hdr[:2]); err != nil {
 		return err
 	}
@@ -155,21 +164,7 @@ func (g *guardConn) next() error {
 	}
 	switch hdr[1] {
 	case codeJSON:
-		var jh [8]byte
-		if _, err := io.ReadFull(g.in, jh[:]); err != nil {
-			return err
-		}
-		size := binary.BigEndian.Uint32(jh[4:])
-		if size > MaxEventBytes {
-			return fmt.Errorf("%w: data frame of %d bytes is above %d", errFrame, size, MaxEventBytes)
-		}
-		start := g.appendJSONHeader(jh[:4], int(size))
-		g.out = append(g.out, make([]byte, size)...)
-		if _, err := io.ReadFull(g.in, g.out[start:]); err != nil {
-			return err
-		}
-		g.remaining--
-		return nil
+		return g.dataFrame(g.in)
 	case codeCompressed:
 		var ch [4]byte
 		if _, err := io.ReadFull(g.in, ch[:]); err != nil {
@@ -179,16 +174,105 @@ func (g *guardConn) next() error {
 		if size > MaxCompressedBytes {
 			return fmt.Errorf("%w: compressed frame of %d bytes is above %d", errFrame, size, MaxCompressedBytes)
 		}
-		if cap(g.cbuf) < int(size) {
-			g.cbuf = make([]byte, size)
+		g.lr = &io.LimitedReader{R: g.in, N: int64(size)}
+		var err error
+		if g.zr == nil {
+			g.zr, err = zlib.NewReader(g.lr)
+		} else {
+			err = g.zr.(zlib.Resetter).Reset(g.lr, nil)
 		}
-		g.cbuf = g.cbuf[:size]
-		if _, err := io.ReadFull(g.in, g.cbuf); err != nil {
+		if err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+				if g.lr.N > 0 {
+					return err // the connection ended
+				}
+			}
+			return fmt.Errorf("%w: compressed frame: %v", errFrame, err)
+		}
+		g.zlim = &io.LimitedReader{R: g.zr, N: MaxCompressedBytes + 1}
+		g.inZ = true
+		done, err := g.nextInflated()
+		if err != nil || !done {
 			return err
 		}
-		return g.inflate()
+		return nil // an empty compressed frame: g.out is empty, Read asks again
 	}
 	return fmt.Errorf("%w: unknown frame type %q", errFrame, hdr[1])
+}
+
+// nextInflated reads the next data frame of the compressed frame being
+// read; done reports that the compressed frame ended instead (its rest
+// consumed, its checksum verified).
+func (g *guardConn) nextInflated() (done bool, err error) {
+	var hdr [2]byte
+	n, err := io.ReadFull(g.zlim, hdr[:])
+	if n == 0 && errors.Is(err, io.EOF) {
+		if g.zlim.N == 0 {
+			return false, fmt.Errorf("%w: compressed frame inflates to more than %d bytes", errFrame, MaxCompressedBytes)
+		}
+		g.inZ = false
+		// Bytes after the zlib stream inside the frame are skipped.
+		if _, err := io.Copy(io.Discard, g.lr); err != nil {
+			return false, err
+		}
+		if g.lr.N > 0 {
+			return false, io.ErrUnexpectedEOF
+		}
+		return true, nil
+	}
+	if err != nil {
+		return false, g.inflateErr(err)
+	}
+	if hdr[0] != codeVersion || hdr[1] != codeJSON {
+		return false, fmt.Errorf("%w: a compressed frame holds %q, not a data frame", errFrame, hdr[:])
+	}
+	if g.remaining == 0 {
+		return false, fmt.Errorf("%w: more data frames than the window announced", errFrame)
+	}
+	return false, g.inflateErr(g.dataFrame(g.zlim))
+}
+
+// inflateErr tells a connection that ended from a compressed frame that
+// is cut or corrupt.
+func (g *guardConn) inflateErr(err error) error {
+	if err == nil || errors.Is(err, errFrame) {
+		return err
+	}
+	if g.zlim.N == 0 {
+		return fmt.Errorf("%w: compressed frame inflates to more than %d bytes", errFrame, MaxCompressedBytes)
+	}
+	if g.lr.N > 0 && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)) {
+		return err // the connection ended (or timed out) inside the frame
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return err
+	}
+	return fmt.Errorf("%w: compressed frame: %v", errFrame, err)
+}
+
+// dataFrame reads the rest of a data frame (sequence, length, payload)
+// from r into g.out, behind the peer prefix.
+func (g *guardConn) dataFrame(r io.Reader) error {
+	var jh [8]byte
+	if _, err := io.ReadFull(r, jh[:]); err != nil {
+		return err
+	}
+	size := binary.BigEndian.Uint32(jh[4:])
+	if size > MaxEventBytes {
+		return fmt.Errorf("%w: data frame of %d bytes is above %d", errFrame, size, MaxEventBytes)
+	}
+	g.windowBytes += int(size)
+	if g.windowBytes > MaxWindowBytes {
+		return fmt.Errorf("%w: window of more than %d bytes", errFrame, MaxWindowBytes)
+	}
+	start := g.appendJSONHeader(jh[:4], int(size))
+	g.out = append(g.out, make([]byte, size)...)
+	if _, err := io.ReadFull(r, g.out[start:]); err != nil {
+		return err
+	}
+	g.remaining--
+	return nil
 }
 
 // appendJSONHeader appends a data frame header for a payload of size
@@ -202,45 +286,6 @@ func (g *guardConn) appendJSONHeader(seq []byte, size int) int {
 	g.out = append(g.out, h[:]...)
 	g.out = append(g.out, g.peer[:]...)
 	return len(g.out)
-}
-
-// inflate checks the data frames inside g.cbuf and appends them to g.out.
-func (g *guardConn) inflate() error {
-	var err error
-	if g.zr == nil {
-		g.zr, err = zlib.NewReader(bytes.NewReader(g.cbuf))
-	} else {
-		err = g.zr.(zlib.Resetter).Reset(bytes.NewReader(g.cbuf), nil)
-	}
-	if err != nil {
-		return fmt.Errorf("%w: compressed frame: %v", errFrame, err)
-	}
-	g.ibuf.Reset()
-	n, err := g.ibuf.ReadFrom(io.LimitReader(g.zr, MaxCompressedBytes+1))
-	if err != nil {
-		return fmt.Errorf("%w: compressed frame: %v", errFrame, err)
-	}
-	if n > MaxCompressedBytes {
-		return fmt.Errorf("%w: compressed frame inflates to more than %d bytes", errFrame, MaxCompressedBytes)
-	}
-	data := g.ibuf.Bytes()
-	for len(data) > 0 {
-		if len(data) < 10 || data[0] != codeVersion || data[1] != codeJSON {
-			return fmt.Errorf("%w: a compressed frame holds something other than data frames", errFrame)
-		}
-		if g.remaining == 0 {
-			return fmt.Errorf("%w: more data frames than the window announced", errFrame)
-		}
-		size := binary.BigEndian.Uint32(data[6:10])
-		if size > MaxEventBytes || int(size) > len(data)-10 {
-			return fmt.Errorf("%w: data frame of %d bytes in a compressed frame of %d", errFrame, size, n)
-		}
-		g.appendJSONHeader(data[2:6], int(size))
-		g.out = append(g.out, data[10:10+size]...)
-		data = data[10+size:]
-		g.remaining--
-	}
-	return nil
 }
 
 // listener admits connections (MaxConnections), starts TLS and guards
