@@ -151,8 +151,15 @@ func (c *converter) member(b *event.Batch, e *event.Event, v *fastjson.Value, de
 			c.path = append(c.path[:0], "sluice.beats.timestamp"...)
 			c.leaf(b, e, v, depth)
 			return
-		case "tags", "ecs":
-			return // written by sluice itself (its tags, ecs.version)
+		case "tags":
+			// Written after sluice's own tags by the encoder (only an
+			// array of them is a list of tags).
+			if v.Type() == fastjson.TypeArray {
+				c.addJSON(b, e, v)
+			}
+			return
+		case "ecs":
+			return // sluice writes its own ecs.version
 		}
 	}
 	if bytesDots(path) > 16 {

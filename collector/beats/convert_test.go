@@ -73,12 +73,15 @@ func TestConvert(t *testing.T) {
 			}, event.TagTimeFromReceive},
 		{"filebeat", seedFilebeat, "filebeat", map[string]string{
 			"message": `"GET / 200 é\\ud800"` /* fastjson keeps a lone surrogate's escape as text */, "log.offset": `1234`, "f": `1e+300`, "neg": `-5`,
-			"n": `null`, "tags": `null`, "agent.type": `"filebeat"`, "event.dataset": `"sluice.beats"`,
+			"n": `null`, "tags": `["x"]`, "agent.type": `"filebeat"`, "event.dataset": `"sluice.beats"`,
 			"deep.a.b.c.d.e.f.g.h.i.j.k.l.m.n.o": `{"p":{"q":1}}`,
 		}, 0},
-		{"unreadable timestamp", `{"@timestamp":"yesterday","x":"y"}`, "", map[string]string{
+		{"unreadable timestamp", `{"@timestamp":"yesterday","x":"y","tags":["beats_input_codec_plain_applied",1]}`, "", map[string]string{
 			"@timestamp": `"2026-12-07T12:00:00Z"`, "sluice.beats.timestamp": `"yesterday"`,
+			"tags": `["_time_from_receive","beats_input_codec_plain_applied",1]`,
 		}, event.TagTimeFromReceive},
+		{"tags not a list", `{"tags":"a"}`, "", map[string]string{"tags": `["_time_from_receive"]`}, event.TagTimeFromReceive},
+		{"empty tags", `{"tags":[],"@timestamp":"2026-01-01T00:00:00Z"}`, "", map[string]string{"tags": `null`}, 0},
 		{"arrays re-encoded", `{"a":[1, 2.50, "x\u0001", {"b":[true,null]}], "e":[]}`, "", map[string]string{
 			"a": `[1,2.5,"x\u0001",{"b":[true,null]}]`, "e": `[]`,
 		}, event.TagTimeFromReceive},
