@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -12,6 +13,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,6 +21,8 @@ import (
 	"time"
 
 	lumber "github.com/elastic/go-lumber/client/v2"
+
+	"github.com/sluicelab/sluice/internal/estest"
 )
 
 // beatsDocs reads the Beats daily files of dir.
@@ -355,5 +359,36 @@ func TestBeatsRestartAtLeastOnce(t *testing.T) {
 	}
 	if last != windows*size {
 		t.Errorf("acknowledged %d events, want %d", last, windows*size)
+	}
+}
+
+// TestBeatsToElasticsearch: the Beats documents are indexed by a real node
+// under the syslog (ECS) template, none refused (a field whose type
+// clashed with the template would be dead-lettered), and the DNS fields
+// are searchable there.
+func TestBeatsToElasticsearch(t *testing.T) {
+	url := estest.URL(t)
+	prefix := estest.IndexName(t, "sluicee2e")
+	esCleanup(t, url, prefix)
+	ps := newPorts(t)
+	bp := freeTCPPort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", bp)
+	env := append(esEnv(url, prefix), "SLUICE_BEATS_LISTEN="+addr, "SLUICE_OUTPUT_INDEX_BEATS="+prefix+"-beats-%{+yyyy.MM.dd}")
+	s := startSluice(t, sluiceOpts{Ports: ps, Env: env})
+	if err := sendBeats(t, addr, []any{packetbeatDNS, winlogbeatSysmon22, winlogbeatSysmon22NX, filebeatLine}, nil); err != nil {
+		t.Fatalf("lumberjack Send() = %v", err)
+	}
+	estest.WaitCount(t, url, prefix+"-beats-*", 4, 30*time.Second)
+	m := s.metrics()
+	s.stop()
+	for _, name := range []string{"sluice_output_elasticsearch_dead_letter_documents_total", "sluice_output_elasticsearch_item_failures_total"} {
+		if v, _ := metricSum(m, name); v != 0 {
+			t.Errorf("%s = %v, want 0:\n%s", name, v, metricLines(m, "sluice_output_elasticsearch"))
+		}
+	}
+	status, body := estest.Do(t, http.MethodPost, url+"/"+prefix+"-beats-*/_search",
+		`{"query":{"bool":{"filter":[{"term":{"dns.question.name":"edge.example.net"}},{"term":{"dns.resolved_ip":"93.184.216.34"}}]}}}`)
+	if status != 200 || !bytes.Contains(body, []byte(`"total":{"value":1,`)) {
+		t.Errorf("search for the Sysmon query by name and resolved address: %d %s", status, body)
 	}
 }
