@@ -230,7 +230,7 @@ func (s *Server) deliver(ctx context.Context, c *converter, lb *lj.Batch, out ch
 		if err != nil {
 			b.Unadd()
 			s.m.decodeErrors.Inc()
-			s.logLimited("decode", "beats document skipped: not a JSON object", "err", err, "beat_peer", peerOf(r.b).String())
+			s.logLimited("decode", "beats document skipped: not a JSON object", "err", err, "peer", peerOf(r.b).String())
 			continue
 		}
 		e.Listener = listener
