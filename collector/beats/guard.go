@@ -30,8 +30,9 @@ import (
 // what was not acknowledged.
 //
 // It also owns the read deadlines: IdleTimeout for the first byte of a
-// window, then Timeout for the whole batch from there, as go-lumber's
-// reader has it (whose own deadline calls are ignored).
+// window (none while a window read before waits for its acknowledgement),
+// then Timeout for the whole batch from there, as go-lumber's reader has
+// it (whose own deadline calls are ignored).
 
 // Lumberjack v2 frame codes.
 const (
@@ -61,6 +62,10 @@ type guardConn struct {
 	remaining int // data frames still expected in the current window
 
 	windowBytes int // payload bytes of the current window so far
+	// unacked counts the windows read and not yet acknowledged (Write
+	// sees the acknowledgements): while one waits for the pipeline, the
+	// connection is not idle.
+	unacked atomic.Int32
 
 	// Inside a compressed frame: its bytes (lr), inflated (zr), bounded
 	// (zlim, one byte more than allowed, to tell a reached bound).
@@ -86,6 +91,16 @@ func newGuardConn(c net.Conn, peer netip.AddrPort, timeout, idle time.Duration, 
 // peerOf reads the address prefix of a payload the guard wrote.
 func peerOf(p []byte) netip.Addr {
 	return netip.AddrFrom16([16]byte(p[:16])).Unmap()
+}
+
+// Write passes p on; an acknowledgement of a window (go-lumber writes
+// each as one 6-byte frame; 0 is a keepalive) counts it as acknowledged.
+func (g *guardConn) Write(p []byte) (int, error) {
+	n, err := g.Conn.Write(p)
+	if n == 6 && p[0] == codeVersion && p[1] == 'A' && binary.BigEndian.Uint32(p[2:6]) != 0 && g.unacked.Load() > 0 {
+		g.unacked.Add(-1)
+	}
+	return n, err
 }
 
 // SetReadDeadline is ignored: the guard sets the read deadlines.
@@ -136,8 +151,14 @@ func (g *guardConn) next() error {
 	}
 	var hdr [6]byte
 	if g.remaining == 0 {
-		// Between batches: a window frame, after up to IdleTimeout.
-		g.deadline(g.idle)
+		// Between batches: a window frame, after up to IdleTimeout, or
+		// without a bound while a window waits for its acknowledgement
+		// (the pipeline is full; go-lumber sends keepalives meanwhile).
+		if g.unacked.Load() > 0 {
+			_ = g.Conn.SetReadDeadline(time.Time{})
+		} else {
+			g.deadline(g.idle)
+		}
 		if _, err := io.ReadFull(g.in, hdr[:1]); err != nil {
 			return err
 		}
@@ -153,6 +174,9 @@ func (g *guardConn) next() error {
 			return fmt.Errorf("%w: window of %d events is above %d", errFrame, n, MaxWindow)
 		}
 		g.remaining, g.windowBytes = int(n), 0
+		if n > 0 {
+			g.unacked.Add(1)
+		}
 		g.out = append(g.out, hdr[:]...)
 		return nil
 	}
