@@ -22,6 +22,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicelab/sluice/collector"
+	"github.com/sluicelab/sluice/collector/beats"
 	"github.com/sluicelab/sluice/collector/dnscap"
 	"github.com/sluicelab/sluice/collector/netflow"
 	"github.com/sluicelab/sluice/collector/sflow"
@@ -171,6 +172,7 @@ type componentConfigs struct {
 	syslogTCP collector.TCPConfig
 	syslogTLS collector.TCPConfig
 	syslogDec syslog.DecoderConfig
+	beats     beats.Config // on when Listen is set
 	vendor    parsers.Config
 	geoip     geoip.Config
 	geo       geo.Config
@@ -279,6 +281,11 @@ func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
 		}
 		cc.dnscap.Ports = append(cc.dnscap.Ports, uint16(p))
 	}
+	cc.beats = beats.Default()
+	bc := cfg.Beats
+	cc.beats.Listen, cc.beats.Timeout, cc.beats.MaxConnections = bc.Listen, bc.Timeout, bc.MaxConnections
+	cc.beats.CertFile, cc.beats.KeyFile, cc.beats.ClientCAFile = bc.TLS.CertFile, bc.TLS.KeyFile, bc.TLS.ClientCAFile
+	cc.beats.Index, cc.beats.MaxBatchEvents = cfg.Output.Index.Beats, c.MaxBatchEvents
 
 	cc.geoip = geoipConfig(cfg)
 	if cc.geo.HomeNetworks, err = geo.ParseHomeNetworks(cfg.Enrich.HomeNetworks); err != nil {
@@ -302,6 +309,7 @@ func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
 	cc.timecheck = timecheck.Default()
 	cc.timecheck.Flows = timecheck.Bounds{MaxPast: cfg.NetFlow.MaxPast, MaxFuture: cfg.NetFlow.MaxFuture}
 	cc.timecheck.Syslog = timecheck.Bounds{MaxPast: cfg.Syslog.MaxPast, MaxFuture: cfg.Syslog.MaxFuture}
+	cc.timecheck.Beats = timecheck.Bounds{MaxPast: cfg.Beats.MaxPast, MaxFuture: cfg.Beats.MaxFuture}
 
 	cc.pipe = pipeline.Config{QueueSize: cfg.Pipeline.QueueSize, Workers: cfg.Pipeline.Workers, FlushInterval: cfg.Pipeline.FlushInterval}
 
@@ -347,6 +355,9 @@ func checkComponents(cfg *config.Config, cc componentConfigs) error {
 	}
 	if len(cc.dnscap.Interfaces) > 0 {
 		errs = append(errs, cc.dnscap.Validate())
+	}
+	if cc.beats.Listen != "" {
+		errs = append(errs, cc.beats.Validate())
 	}
 	if cfg.Output.File.Enabled {
 		errs = append(errs, cc.file.Validate())
@@ -491,6 +502,15 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 		sources = append(sources, dc)
 	}
 
+	// Beats (Lumberjack v2): documents acknowledged once in the pipeline.
+	var beatsIn *beats.Server
+	if cc.beats.Listen != "" {
+		if beatsIn, err = beats.New(cc.beats, logger, reg); err != nil {
+			return err
+		}
+		sources = append(sources, beatsIn)
+	}
+
 	var outputs []pipeline.Output
 	if cfg.Output.File.Enabled {
 		fo, err := file.New(cc.file, logger, reg)
@@ -509,6 +529,9 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 		if len(cc.dnscap.Interfaces) > 0 {
 			// DNS transactions are ECS documents like syslog's.
 			cc.es.Template.SyslogIndices = append(cc.es.Template.SyslogIndices, cc.dnscap.Index)
+		}
+		if beatsIn != nil { // the Beats documents are syslog-shaped too
+			cc.es.Template.SyslogIndices = append(cc.es.Template.SyslogIndices, cc.beats.Index)
 		}
 		eo, err := elasticsearch.New(cc.es, logger, reg)
 		if err != nil {
@@ -696,6 +719,9 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 				if !t.Ready() {
 					return fmt.Errorf("listener %s not accepting yet", t.Name())
 				}
+			}
+			if beatsIn != nil && !beatsIn.Ready() {
+				return errors.New("listener beats not accepting yet")
 			}
 			return runner.Ready()
 		}

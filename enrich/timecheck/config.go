@@ -23,6 +23,9 @@ type Config struct {
 	// Syslog applies to KindSyslog events, after the vendor parsers that
 	// may date them from the message (keys syslog.max_past/max_future).
 	Syslog Bounds
+	// Beats applies to KindBeats events, dated by the document's
+	// @timestamp (keys beats.max_past/max_future).
+	Beats Bounds
 	// MaxSenders bounds the table of offending senders; the least recently
 	// seen is forgotten first.
 	MaxSenders int
@@ -43,7 +46,7 @@ const (
 // inputs, 256 senders, one warning per sender per minute.
 func Default() Config {
 	b := Bounds{MaxPast: DefaultMaxPast, MaxFuture: DefaultMaxFuture}
-	return Config{Flows: b, Syslog: b, MaxSenders: 256, LogInterval: time.Minute}
+	return Config{Flows: b, Syslog: b, Beats: b, MaxSenders: 256, LogInterval: time.Minute}
 }
 
 // Validate reports every problem, naming the key, the value and the fix.
@@ -55,6 +58,7 @@ func (c Config) Validate() error {
 	}{
 		{"netflow.max_past", c.Flows.MaxPast}, {"netflow.max_future", c.Flows.MaxFuture},
 		{"syslog.max_past", c.Syslog.MaxPast}, {"syslog.max_future", c.Syslog.MaxFuture},
+		{"beats.max_past", c.Beats.MaxPast}, {"beats.max_future", c.Beats.MaxFuture},
 	} {
 		if k.v < 0 {
 			errs = append(errs, fmt.Errorf("%s: %s is negative; use a positive duration such as 168h, or 0 for no bound", k.key, k.v))

@@ -31,6 +31,7 @@ import (
 const (
 	inNetflow = iota
 	inSyslog
+	inBeats
 	numInputs
 )
 
@@ -41,10 +42,10 @@ const (
 )
 
 var (
-	inputNames = [numInputs]string{"netflow", "syslog"}
+	inputNames = [numInputs]string{"netflow", "syslog", "beats"}
 	dirNames   = [numDirs]string{"past", "future"}
 	// keyNames are the config keys a warning names as the fix.
-	keyNames = [numInputs][numDirs]string{{"netflow.max_past", "netflow.max_future"}, {"syslog.max_past", "syslog.max_future"}}
+	keyNames = [numInputs][numDirs]string{{"netflow.max_past", "netflow.max_future"}, {"syslog.max_past", "syslog.max_future"}, {"beats.max_past", "beats.max_future"}}
 )
 
 // maxWarningsPerBatch bounds the warnings one batch collects; the senders
@@ -144,7 +145,7 @@ func (s *Stage) Process(_ context.Context, b *event.Batch) error {
 		return nil
 	}
 	now := s.now()
-	ws := [numInputs]window{newWindow(now, s.cfg.Flows), newWindow(now, s.cfg.Syslog)}
+	ws := [numInputs]window{newWindow(now, s.cfg.Flows), newWindow(now, s.cfg.Syslog), newWindow(now, s.cfg.Beats)}
 	var counts [numInputs][numDirs]uint64
 	var warns [maxWarningsPerBatch]warning
 	nw := 0
@@ -157,6 +158,8 @@ func (s *Stage) Process(_ context.Context, b *event.Batch) error {
 			in = inNetflow
 		case event.KindSyslog:
 			in = inSyslog
+		case event.KindBeats:
+			in = inBeats
 		default:
 			continue
 		}

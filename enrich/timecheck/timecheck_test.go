@@ -128,6 +128,16 @@ func TestProcess(t *testing.T) {
 		{name: "zero created: out of range gets now",
 			in:   event.Event{Kind: event.KindSyslog, Timestamp: time.Unix(0, 0)},
 			want: result{Timestamp: now, Original: time.Unix(0, 0), Tags: event.TagTimeOutOfRange}, dir: dirPast},
+		{name: "beats year 1970", in: ev(event.KindBeats, time.Unix(0, 0).UTC()),
+			want: result{Timestamp: recv, Original: time.Unix(0, 0).UTC(), Tags: event.TagTimeOutOfRange}, dir: dirPast},
+		{name: "beats bounds are beats' own",
+			mod:  func(c *Config) { c.Beats = Bounds{MaxPast: time.Hour, MaxFuture: time.Minute} },
+			in:   ev(event.KindBeats, now.Add(2*time.Minute)),
+			want: result{Timestamp: recv, Original: now.Add(2 * time.Minute), Tags: event.TagTimeOutOfRange}, dir: dirFuture},
+		{name: "syslog bounds do not apply to beats",
+			mod:  func(c *Config) { c.Syslog = Bounds{MaxPast: time.Hour, MaxFuture: time.Minute} },
+			in:   ev(event.KindBeats, now.Add(-2*time.Hour)),
+			want: result{Timestamp: now.Add(-2 * time.Hour)}, dir: -1},
 		{name: "unknown kind untouched", in: ev(event.KindUnknown, time.Unix(0, 0)), want: result{Timestamp: time.Unix(0, 0)}, dir: -1},
 		{name: "other tags kept", in: func() event.Event {
 			e := ev(event.KindFlow, time.Unix(0, 0).UTC())
@@ -158,8 +168,11 @@ func TestProcess(t *testing.T) {
 					c := count(s, in, d)
 					total += c
 					wantIn := inNetflow
-					if tc.in.Kind == event.KindSyslog {
+					switch tc.in.Kind {
+					case event.KindSyslog:
 						wantIn = inSyslog
+					case event.KindBeats:
+						wantIn = inBeats
 					}
 					if tc.dir >= 0 && in == wantIn && d == tc.dir && c != 1 {
 						t.Errorf("counter %s/%s = %v, want 1", inputNames[in], dirNames[d], c)
@@ -182,8 +195,10 @@ func TestMetricsPrecreated(t *testing.T) {
 	want := `
 # HELP sluice_pipeline_events_time_out_of_range_total Events whose own time lay outside [now - max_past, now + max_future] of their input; they were dated with the receive time and tagged _time_out_of_range.
 # TYPE sluice_pipeline_events_time_out_of_range_total counter
+sluice_pipeline_events_time_out_of_range_total{direction="future",input="beats"} 0
 sluice_pipeline_events_time_out_of_range_total{direction="future",input="netflow"} 0
 sluice_pipeline_events_time_out_of_range_total{direction="future",input="syslog"} 0
+sluice_pipeline_events_time_out_of_range_total{direction="past",input="beats"} 0
 sluice_pipeline_events_time_out_of_range_total{direction="past",input="netflow"} 0
 sluice_pipeline_events_time_out_of_range_total{direction="past",input="syslog"} 0
 `

@@ -34,6 +34,7 @@ type Config struct {
 	IPFIX     ListenConfig    `mapstructure:"ipfix"`
 	SFlow     ListenConfig    `mapstructure:"sflow"`
 	Syslog    SyslogConfig    `mapstructure:"syslog"`
+	Beats     BeatsConfig     `mapstructure:"beats"`
 	Collector CollectorConfig `mapstructure:"collector"`
 	Pipeline  PipelineConfig  `mapstructure:"pipeline"`
 	GeoIP     GeoIPConfig     `mapstructure:"geoip"`
@@ -239,6 +240,7 @@ type IndexConfig struct {
 	Flows  string `mapstructure:"flows"`
 	Syslog string `mapstructure:"syslog"`
 	DNS    string `mapstructure:"dns"`
+	Beats  string `mapstructure:"beats"`
 }
 
 // FileConfig configures the daily NDJSON file output.
@@ -351,6 +353,23 @@ type LogConfig struct {
 	SummaryInterval time.Duration `mapstructure:"summary_interval"`
 }
 
+// BeatsConfig configures the Beats (Lumberjack v2) input (checked by
+// collector/beats); it is on when Listen is set.
+type BeatsConfig struct {
+	Listen string `mapstructure:"listen"`
+	TLS    struct {
+		CertFile     string `mapstructure:"cert_file"`
+		KeyFile      string `mapstructure:"key_file"`
+		ClientCAFile string `mapstructure:"client_ca_file"`
+	} `mapstructure:"tls"`
+	Timeout        time.Duration `mapstructure:"timeout"`
+	MaxConnections int           `mapstructure:"max_connections"`
+	// A document's @timestamp outside [now - MaxPast, now + MaxFuture] is
+	// replaced by the receive time (enrich/timecheck; 0 = no bound).
+	MaxPast   time.Duration `mapstructure:"max_past"`
+	MaxFuture time.Duration `mapstructure:"max_future"`
+}
+
 // ShutdownConfig bounds the drain on SIGINT/SIGTERM.
 type ShutdownConfig struct {
 	Timeout time.Duration `mapstructure:"timeout"`
@@ -406,6 +425,14 @@ var defaults = []struct {
 	{"dns.capture.max_tcp_streams", 4096},
 	{"dns.capture.max_answers", 20},
 	{"dns.capture.receive_buffer_bytes", 8 << 20},
+	{"beats.listen", ""},
+	{"beats.tls.cert_file", ""},
+	{"beats.tls.key_file", ""},
+	{"beats.tls.client_ca_file", ""},
+	{"beats.timeout", 30 * time.Second},
+	{"beats.max_connections", 1024},
+	{"beats.max_past", 7 * 24 * time.Hour},
+	{"beats.max_future", 24 * time.Hour},
 	{"collector.sockets", 1},
 	{"collector.workers", 0},
 	{"collector.queue_size", 256},
@@ -427,6 +454,7 @@ var defaults = []struct {
 	{"output.index.flows", "sluice-flows-%{+yyyy.MM.dd}"},
 	{"output.index.syslog", "sluice-syslog-%{+yyyy.MM.dd}"},
 	{"output.index.dns", "sluice-dns-%{+yyyy.MM.dd}"},
+	{"output.index.beats", "sluice-beats-%{+yyyy.MM.dd}"},
 	{"output.file.enabled", true},
 	{"output.file.dir", "./data"},
 	{"output.file.fsync_interval", time.Second},
@@ -760,6 +788,9 @@ func ListenExample(key string) string {
 	if key == "syslog.tls.listen" {
 		return "0.0.0.0:6514" // RFC 5425
 	}
+	if key == "beats.listen" {
+		return "0.0.0.0:5044" // Logstash's beats input
+	}
 	return "127.0.0.1:0"
 }
 
@@ -854,8 +885,13 @@ func (c *Config) Validate() error {
 			l.seen[a] = l.key
 		}
 	}
-	if len(c.NetFlow.Listen)+len(c.IPFIX.Listen)+len(c.SFlow.Listen)+len(c.Syslog.UDP.Listen)+len(c.Syslog.TCP.Listen)+len(c.Syslog.TLS.Listen)+len(c.DNS.Capture.Interfaces) == 0 {
-		errs = append(errs, errors.New("netflow.listen, ipfix.listen, sflow.listen, syslog.*.listen: all empty; configure at least one listener"))
+	if c.Beats.Listen != "" && checkAddr("beats.listen", c.Beats.Listen) {
+		if other, dup := tcpSeen[c.Beats.Listen]; dup && !strings.HasSuffix(c.Beats.Listen, ":0") {
+			errs = append(errs, fmt.Errorf("beats.listen: %q is also used by %s; give each listener its own port", c.Beats.Listen, other))
+		}
+	}
+	if len(c.NetFlow.Listen)+len(c.IPFIX.Listen)+len(c.SFlow.Listen)+len(c.Syslog.UDP.Listen)+len(c.Syslog.TCP.Listen)+len(c.Syslog.TLS.Listen)+len(c.DNS.Capture.Interfaces) == 0 && c.Beats.Listen == "" {
+		errs = append(errs, errors.New("netflow.listen, ipfix.listen, sflow.listen, syslog.*.listen, beats.listen, dns.capture.interfaces: all empty; configure at least one input"))
 	}
 	if _, err := time.LoadLocation(c.Syslog.Timezone); err != nil || c.Syslog.Timezone == "" {
 		errs = append(errs, fmt.Errorf("syslog.timezone: %q is not a time zone; use Local (this host's), UTC or an IANA name such as Europe/Berlin", c.Syslog.Timezone))
@@ -954,7 +990,8 @@ func (c *Config) Validate() error {
 		key string
 		v   time.Duration
 	}{{"netflow.max_past", c.NetFlow.MaxPast}, {"netflow.max_future", c.NetFlow.MaxFuture},
-		{"syslog.max_past", c.Syslog.MaxPast}, {"syslog.max_future", c.Syslog.MaxFuture}} {
+		{"syslog.max_past", c.Syslog.MaxPast}, {"syslog.max_future", c.Syslog.MaxFuture},
+		{"beats.max_past", c.Beats.MaxPast}, {"beats.max_future", c.Beats.MaxFuture}} {
 		if b.v < 0 {
 			errs = append(errs, fmt.Errorf("%s: %s is negative; use a positive duration such as 168h, or 0 for no bound", b.key, b.v))
 		}

@@ -26,6 +26,11 @@ const (
 	// document is (sluice's own values and Fields merged by path) and its
 	// index is Event.Index (output.index.dns).
 	KindDNS
+	// KindBeats is a document shipped by an Elastic Beat over Lumberjack
+	// (collector/beats). It is encoded as a syslog document is, with the
+	// Beat's own event.kind and event.module (none of sluice's), and its
+	// index is Event.Index (output.index.beats).
+	KindBeats
 )
 
 // String returns the short name used in index names and metric labels.
@@ -39,6 +44,8 @@ func (k Kind) String() string {
 		return "alerts"
 	case KindDNS:
 		return "dns"
+	case KindBeats:
+		return "beats"
 	default:
 		return "unknown"
 	}

@@ -31,7 +31,7 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 		return append(dst, e.Raw...)
 	}
 	var dc dateCache
-	if e.Kind == KindSyslog || e.Kind == KindDNS {
+	if e.Kind == KindSyslog || e.Kind == KindDNS || e.Kind == KindBeats {
 		var own [maxOwnFields]Field
 		return e.appendJSON(dst, true, &dc, &own)
 	}
@@ -59,7 +59,7 @@ func (e *Event) appendJSON(dst []byte, usePlans bool, dc *dateCache, own *[maxOw
 	}
 	if e.Kind == KindFlow {
 		dst = e.appendFlow(dst, dc)
-	} else if e.Kind == KindSyslog || e.Kind == KindDNS {
+	} else if e.Kind == KindSyslog || e.Kind == KindDNS || e.Kind == KindBeats {
 		return e.appendSyslog(dst, dc, own, usePlans)
 	} else {
 		if !e.Created.IsZero() {

@@ -62,9 +62,36 @@ func (e *Event) appendSyslog(dst []byte, dc *dateCache, own *[maxOwnFields]Field
 			e.layout = maybeStorePlan(h, seq[:np], n, dst[base:], &rec)
 		}
 	}
-	dst = e.Tags.appendJSON(dst)
+	if e.Kind == KindBeats {
+		dst = e.appendBeatTags(dst)
+	} else {
+		dst = e.Tags.appendJSON(dst)
+	}
 	dst = appendKey(dst, `"ecs":{"version":"`+ECSVersion+`"}`)
 	return append(dst, '}')
+}
+
+// appendBeatTags writes the tags of a Beat's document: sluice's own, then
+// the Beat's, which its converter keeps as a FieldJSON array at "tags"
+// (the tree leaves that path out).
+func (e *Event) appendBeatTags(dst []byte) []byte {
+	var theirs []byte
+	for i := range e.Fields {
+		if f := &e.Fields[i]; f.Key == "tags" && f.Type == FieldJSON && len(f.B) > 2 && f.B[0] == '[' && f.B[len(f.B)-1] == ']' {
+			theirs = f.B
+			break
+		}
+	}
+	n := len(dst)
+	dst = e.Tags.appendJSON(dst)
+	switch {
+	case theirs == nil:
+		return dst
+	case len(dst) == n:
+		return append(appendKey(dst, `"tags":`), theirs...)
+	}
+	dst[len(dst)-1] = ',' // sluice's array goes on with the Beat's elements
+	return append(dst, theirs[1:]...)
 }
 
 // maxOwnFields bounds sluice's own values in a syslog document.
@@ -87,9 +114,12 @@ func (e *Event) ownSyslogFields(own *[maxOwnFields]Field) int {
 		ds = "sluice.syslog"
 	}
 	own[n] = Field{Key: "event.dataset", Type: FieldString, S: ds}
-	own[n+1] = Field{Key: "event.kind", Type: FieldString, S: "event"}
-	own[n+2] = Field{Key: "event.module", Type: FieldString, S: "sluice"}
-	n += 3
+	n++
+	if e.Kind != KindBeats { // a Beat's document keeps its own (or none)
+		own[n] = Field{Key: "event.kind", Type: FieldString, S: "event"}
+		own[n+1] = Field{Key: "event.module", Type: FieldString, S: "sluice"}
+		n += 2
+	}
 	if sl.Original != "" {
 		own[n] = Field{Key: "event.original", Type: FieldString, S: sl.Original}
 		n++

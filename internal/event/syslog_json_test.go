@@ -359,3 +359,29 @@ func TestSyslogJSONArrays(t *testing.T) {
 		}
 	}
 }
+
+// TestBeatsJSON: a Beat's document keeps its own event.kind and
+// event.module (sluice writes none), its dataset, and its tags after
+// sluice's own.
+func TestBeatsJSON(t *testing.T) {
+	for _, own := range []Tags{0, TagTimeFromReceive} {
+		e := &Event{Kind: KindBeats, Tags: own, Syslog: Syslog{Dataset: "dns"}}
+		e.AddParsed(Field{Key: "event.kind", Type: FieldString, S: "metric"})
+		e.AddParsed(Field{Key: "tags", Type: FieldJSON, B: []byte(`["beat","x"]`)})
+		e.AddParsed(Field{Key: "message", Type: FieldString, S: "m"})
+		doc := checkPlanned(t, e)
+		checkNoDuplicateKeys(t, doc)
+		for _, want := range []string{`"event":{"dataset":"dns","kind":"metric"}`, `"message":"m"`} {
+			if !strings.Contains(string(doc), want) {
+				t.Errorf("AppendJSON() = %s\nwant it to hold %s", doc, want)
+			}
+		}
+		wantTags := `"tags":["beat","x"]`
+		if own != 0 {
+			wantTags = `"tags":["_time_from_receive","beat","x"]`
+		}
+		if !strings.Contains(string(doc), wantTags) || strings.Contains(string(doc), `"module"`) {
+			t.Errorf("AppendJSON() = %s\nwant %s and no event.module", doc, wantTags)
+		}
+	}
+}

@@ -212,6 +212,9 @@ func (d *EventDoc) values(path string, dst []Value) []Value {
 		}
 		return dst
 	case "tags":
+		if e.Kind == event.KindBeats { // sluice's tags and the Beat's: the document has both
+			return d.slow(path, dst)
+		}
 		return d.tags(dst)
 	case "ecs.version":
 		return append(dst, strValue(event.ECSVersion))

@@ -233,3 +233,30 @@ func TestEventDocRepeatedDNS(t *testing.T) {
 		}
 	}
 }
+
+// TestEventDocBeats: a Beat's document answers from its fields, its tags
+// (sluice's and the Beat's) included.
+func TestEventDocBeats(t *testing.T) {
+	e := &event.Event{Kind: event.KindBeats, Tags: event.TagTimeFromReceive, Syslog: event.Syslog{Dataset: "dns"}}
+	e.AddParsed(event.Field{Key: "tags", Type: event.FieldJSON, B: []byte(`["forwarded"]`)})
+	e.AddParsed(event.Field{Key: "dns.question.name", Type: event.FieldString, S: "edge.example.net"})
+	e.AddParsed(event.Field{Key: "dns.resolved_ip", Type: event.FieldIP, IP: netip.MustParseAddr("192.0.2.1")})
+	e.AddParsed(event.Field{Key: "dns.resolved_ip", Type: event.FieldIP, IP: netip.MustParseAddr("192.0.2.2")})
+	for q, want := range map[string]bool{
+		"tags:forwarded":                     true,
+		"tags:_time_from_receive":            true,
+		"tags:other":                         false,
+		"dns.question.name:edge.example.net": true,
+		"dns.resolved_ip:192.0.2.2":          true,
+		"event.dataset:dns":                  true,
+		"event.module:sluice":                false,
+	} {
+		m, err := ParseQueryString(q, Options{})
+		if err != nil {
+			t.Fatalf("ParseQueryString(%q) = %v", q, err)
+		}
+		if got := m.Match(NewEventDoc(e)); got != want {
+			t.Errorf("ParseQueryString(%q).Match() = %v, want %v (document %s)", q, got, want, e.AppendJSON(nil))
+		}
+	}
+}
