@@ -891,7 +891,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	if len(c.NetFlow.Listen)+len(c.IPFIX.Listen)+len(c.SFlow.Listen)+len(c.Syslog.UDP.Listen)+len(c.Syslog.TCP.Listen)+len(c.Syslog.TLS.Listen)+len(c.DNS.Capture.Interfaces) == 0 && c.Beats.Listen == "" {
-		errs = append(errs, errors.New("netflow.listen, ipfix.listen, sflow.listen, syslog.*.listen, beats.listen, dns.capture.interfaces: all empty; configure at least one input"))
+		errs = append(errs, errors.New("netflow.listen, ipfix.listen, sflow.listen, syslog.*.listen, beats.listen, dns.capture.interfaces: all empty; configure at least one listener (or a capture interface)"))
 	}
 	if _, err := time.LoadLocation(c.Syslog.Timezone); err != nil || c.Syslog.Timezone == "" {
 		errs = append(errs, fmt.Errorf("syslog.timezone: %q is not a time zone; use Local (this host's), UTC or an IANA name such as Europe/Berlin", c.Syslog.Timezone))
