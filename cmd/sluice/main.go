@@ -754,7 +754,7 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 			}
 			return st
 		})
-		logger.Info("serving /metrics, /healthz, /readyz, /api/v1", "listen", httpSrv.Addr(), "tls", httpSrv.TLS(), "auth", sec.Auth.BasicUser != "" || sec.Auth.BearerTokenFile != "")
+		logger.Info("serving the console (/), /api/v1, /metrics, /healthz, /readyz", "listen", httpSrv.Addr(), "tls", httpSrv.TLS(), "auth", sec.Auth.BasicUser != "" || sec.Auth.BearerTokenFile != "")
 	}
 	httpCtx, stopHTTP := context.WithCancel(context.WithoutCancel(ctx))
 	httpDone := make(chan error, 1)
