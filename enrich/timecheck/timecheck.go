@@ -96,7 +96,8 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Stage, er
 	}
 	s.tab.init(cfg.MaxSenders)
 	s.logger.Info("time check on (0: no bound)", "netflow_max_past", cfg.Flows.MaxPast.String(), "netflow_max_future", cfg.Flows.MaxFuture.String(),
-		"syslog_max_past", cfg.Syslog.MaxPast.String(), "syslog_max_future", cfg.Syslog.MaxFuture.String())
+		"syslog_max_past", cfg.Syslog.MaxPast.String(), "syslog_max_future", cfg.Syslog.MaxFuture.String(),
+		"beats_max_past", cfg.Beats.MaxPast.String(), "beats_max_future", cfg.Beats.MaxFuture.String())
 	return s, nil
 }
 
