@@ -28,7 +28,7 @@ func requireRoot(t *testing.T, why string) {
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
 	}
-	t.Skip("skipped: " + msg + " (CI=true makes this a failure)")
+	t.Skip("skipped, not root (CI=true makes this a failure): " + msg)
 }
 
 // dnsmasqServer runs dnsmasq on addr:53 answering from a local zone

@@ -30,7 +30,7 @@ func TestCaptureLoopback(t *testing.T) {
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
-		t.Skip("skipped: " + msg + " (CI=true makes this a failure)")
+		t.Skip("skipped, not root (CI=true makes this a failure): " + msg)
 	}
 	defer goleak.VerifyNone(t)
 	srv, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
