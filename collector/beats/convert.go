@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 	"unsafe"
 
 	"github.com/valyala/fastjson"
@@ -436,41 +435,9 @@ func appendValue(dst []byte, v *fastjson.Value) []byte {
 	return append(dst, "null"...)
 }
 
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString writes s as a JSON string: quote, backslash and
-// control characters escaped, invalid UTF-8 replaced by U+FFFD.
+// appendJSONString writes s as a JSON string, as the encoder does.
 func appendJSONString(dst []byte, s []byte) []byte {
-	dst = append(dst, '"')
-	for i := 0; i < len(s); {
-		ch := s[i]
-		if ch < utf8.RuneSelf {
-			switch {
-			case ch == '"' || ch == '\\':
-				dst = append(dst, '\\', ch)
-			case ch == '\n':
-				dst = append(dst, '\\', 'n')
-			case ch == '\r':
-				dst = append(dst, '\\', 'r')
-			case ch == '\t':
-				dst = append(dst, '\\', 't')
-			case ch < 0x20 || ch == 0x7f:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[ch>>4], hexDigits[ch&0xf])
-			default:
-				dst = append(dst, ch)
-			}
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRune(s[i:])
-		if r == utf8.RuneError && n == 1 {
-			dst = append(dst, `\ufffd`...)
-		} else {
-			dst = append(dst, s[i:i+n]...)
-		}
-		i += n
-	}
-	return append(dst, '"')
+	return event.AppendJSONString(dst, unsafe.String(unsafe.SliceData(s), len(s)))
 }
 
 // baseName is the last element of a Windows or Unix path.

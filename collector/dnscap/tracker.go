@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/miekg/dns"
 
@@ -427,15 +426,15 @@ func (t *tracker) answers(e *event.Event, b *event.Batch, rrs []dns.RR) {
 		}
 		j := t.scratch[:0]
 		j = append(j, `{"name":`...)
-		j = appendJSONString(j, questionName(h.Name))
+		j = event.AppendJSONString(j, questionName(h.Name))
 		j = append(j, `,"type":`...)
-		j = appendJSONString(j, typeName(h.Rrtype))
+		j = event.AppendJSONString(j, typeName(h.Rrtype))
 		j = append(j, `,"class":`...)
-		j = appendJSONString(j, className(h.Class))
+		j = event.AppendJSONString(j, className(h.Class))
 		j = append(j, `,"ttl":`...)
 		j = strconv.AppendUint(j, uint64(h.Ttl), 10)
 		j = append(j, `,"data":`...)
-		j = appendJSONString(j, data)
+		j = event.AppendJSONString(j, data)
 		j = append(j, '}')
 		t.scratch = j
 		e.AddParsed(event.Field{Key: "dns.answers", Type: event.FieldJSON, B: b.Bytes(j)})
@@ -471,34 +470,4 @@ func opcodeName(o int) string {
 		return s
 	}
 	return "OPCODE" + strconv.Itoa(o)
-}
-
-// appendJSONString appends s as a JSON string; invalid UTF-8 becomes
-// U+FFFD.
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				dst = append(dst, '\\', c)
-			case c < 0x20:
-				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			default:
-				dst = append(dst, c)
-			}
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n == 1 {
-			dst = append(dst, `\ufffd`...)
-		} else {
-			dst = append(dst, s[i:i+n]...)
-		}
-		i += n
-	}
-	return append(dst, '"')
 }

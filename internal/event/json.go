@@ -679,6 +679,11 @@ func civilFromDays(z int64) (year, month, day int) {
 //
 // Plain runs are found eight bytes at a time (firstSpecial) and copied
 // whole; only the bytes that need care are looked at one by one.
+// AppendJSONString appends s as a JSON string, as the encoder writes
+// every string value: quote, backslash and control characters escaped,
+// invalid UTF-8 as U+FFFD. For packages that build a FieldJSON value.
+func AppendJSONString(dst []byte, s string) []byte { return appendString(dst, s) }
+
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	b := unsafe.Slice(unsafe.StringData(s), len(s)) // read only
