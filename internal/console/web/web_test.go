@@ -58,7 +58,7 @@ func TestHandler(t *testing.T) {
 		}
 	}
 	// Modules import each other relatively: they must be served too.
-	for _, name := range []string{"lib.js", "views.js", "vendor/uPlot.LICENSE"} {
+	for _, name := range []string{"lib.js", "views.js", "thirdparty/uPlot.LICENSE"} {
 		if resp := get(t, h, http.MethodGet, "/assets/"+h.Hash()+"/"+name, nil); resp.StatusCode != 200 {
 			t.Errorf("GET %s = %d", name, resp.StatusCode)
 		}
