@@ -512,11 +512,13 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 	}
 
 	var outputs []pipeline.Output
+	var fileOut *file.Output
 	if cfg.Output.File.Enabled {
 		fo, err := file.New(cc.file, logger, reg)
 		if err != nil {
 			return fmt.Errorf("output.file: %w", err)
 		}
+		fileOut = fo
 		outputs = append(outputs, fo)
 		logger.Info("writing daily NDJSON files", "dir", cc.file.Dir)
 	}
@@ -539,6 +541,9 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 		}
 		esOut = eo
 		outputs = append(outputs, eo)
+		if fileOut != nil && eo.Unclean() {
+			respoolFileTails(ctx, logger, eo, cc.file.Dir, cfg.Collector.MaxBatchEvents)
+		}
 		logger.Info("writing to elasticsearch", "addresses", redactURLs(cc.es.Addresses), "spool", cc.es.SpoolDir)
 	}
 	if cfg.Output.Stdout {

@@ -12,7 +12,10 @@
 // file, and a request refused for its content as a whole is split until the
 // bad documents are alone. Segments read back from disk are salvaged
 // document by document (salvage.go). Index templates are installed before
-// the first document is sent.
+// the first document is sent. A run marker in the spool directory tells a
+// start that the previous run did not stop cleanly; the caller then hands
+// Respool the last lines of the daily files (recover.go), which covers a
+// kill between the file output's write and the spool's.
 //
 // Console (console.go) answers the web console from the same indices:
 // date_histogram and terms aggregations for series and top lists, a sorted

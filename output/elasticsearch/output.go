@@ -65,6 +65,7 @@ type Output struct {
 	scratch      []byte
 	closed       bool
 	shutdown     bool // Close started: never wait for room
+	unclean      bool // the previous run ended without Close (recover.go)
 
 	workers sync.WaitGroup
 	spool   *spool
@@ -162,6 +163,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Output, e
 		return nil, err
 	}
 	o.cur = o.newBulk()
+	o.markRunning()
 	if b, d := sp.stats(); d > 0 {
 		logger.Info("spool holds documents from an earlier run; replaying them when Elasticsearch answers", "documents", d, "bytes", b)
 	}
@@ -947,5 +949,6 @@ func (o *Output) Close(ctx context.Context) error {
 	if b, d := o.spool.stats(); d > 0 {
 		o.logger.Warn("documents left in the spool; they are replayed at the next start", "documents", d, "bytes", b, "dir", o.cfg.SpoolDir)
 	}
+	o.clearRunning()
 	return o.dlq.close()
 }

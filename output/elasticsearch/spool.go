@@ -33,6 +33,7 @@ import (
 //	<seq>-<docs>.bulk  a sealed segment; docs is a hint, the content counts
 //	.tmp-*             an interrupted rewrite (removed at open)
 //	*.aside            an entry that is not a usable segment, moved aside once
+//	running            exists while sluice runs (recover.go)
 //
 // The directory is untrusted input: only regular files are read (opened
 // with O_NOFOLLOW|O_NONBLOCK and checked with fstat), each up to a size cap,
@@ -192,6 +193,9 @@ func (s *spool) scan(lost lostFunc) error {
 		}
 		if strings.HasSuffix(name, asideExt) || strings.HasSuffix(name, ".damaged") {
 			continue // moved aside earlier (.damaged by older versions)
+		}
+		if name == runMarker {
+			continue // recover.go
 		}
 		isOpen := strings.HasSuffix(name, openSuffix)
 		if !isOpen && !strings.HasSuffix(name, segSuffix) {
