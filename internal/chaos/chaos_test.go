@@ -198,7 +198,9 @@ func chaosKill9(t *testing.T, esURL string, node *estest.Node) {
 	var c counted
 	time.Sleep(2 * time.Second)
 	files := in.files("")
-	in.waitES(files.Distinct(), 10*time.Second, 180*time.Second)
+	// 30 s without progress: a node just restarted on a loaded machine
+	// can take more than 10 s over one bulk request.
+	in.waitES(files.Distinct(), 30*time.Second, 180*time.Second)
 	p.stopCounted(&c)
 	in.checkLogs()
 	files = in.files("")
