@@ -3,7 +3,6 @@ package alert
 import (
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/sluicelab/sluice/internal/fsutil"
 )
@@ -14,18 +13,11 @@ func writeFileAtomic(path string, data []byte) error {
 
 // readLimited reads a regular file of at most max bytes.
 func readLimited(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
+	f, _, err := fsutil.OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
 	data, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
 		return nil, err

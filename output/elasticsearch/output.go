@@ -251,7 +251,6 @@ func (o *Output) Write(ctx context.Context, b *event.Batch) error {
 		return ErrClosed
 	}
 	clear(o.seen)
-	var id [idLen]byte
 	var now time.Time
 	for i := range b.All() {
 		e := &b.Events[i]
@@ -265,23 +264,32 @@ func (o *Output) Write(ctx context.Context, b *event.Batch) error {
 		if e.Timestamp.IsZero() {
 			ms = e.Created.UnixMilli()
 		}
-		key := docID(&id, ms, doc, 0)
-		if n, dup := o.seen[key]; dup {
-			o.seen[key] = n + 1
-			docID(&id, ms, doc, n+1)
-		} else {
-			o.seen[key] = 0
-		}
-		if o.cur.len() == 0 {
-			o.cur.first = o.now()
-		}
-		o.cur.add(o.indexName(e, &now), id[:], doc)
-		if o.cur.len() >= o.cfg.MaxDocs || len(o.cur.body) >= o.cfg.MaxBytes {
-			o.commit(ctx, true)
-		}
+		o.addDoc(ctx, o.indexName(e, &now), ms, doc)
 	}
 	o.commit(ctx, false)
 	return nil
+}
+
+// addDoc adds one document to the open segment with its _id: a digest of
+// the document and its time, and for the n-th identical document of the
+// same Write (o.seen) the digest with n, so equal events stay apart and a
+// resend of the same batch gets the same _ids.
+func (o *Output) addDoc(ctx context.Context, index string, ms int64, doc []byte) {
+	var id [idLen]byte
+	key := docID(&id, ms, doc, 0)
+	if n, dup := o.seen[key]; dup {
+		o.seen[key] = n + 1
+		docID(&id, ms, doc, n+1)
+	} else {
+		o.seen[key] = 0
+	}
+	if o.cur.len() == 0 {
+		o.cur.first = o.now()
+	}
+	o.cur.add(index, id[:], doc)
+	if o.cur.len() >= o.cfg.MaxDocs || len(o.cur.body) >= o.cfg.MaxBytes {
+		o.commit(ctx, true)
+	}
 }
 
 // commit writes what cur holds beyond the segment file's end to the

@@ -59,28 +59,14 @@ func (o *Output) Respool(ctx context.Context, index string, lines [][]byte) (spo
 		return 0, len(lines), err
 	}
 	clear(o.seen)
-	var id [idLen]byte
 	for _, doc := range lines {
 		ms, ok := docMillis(doc)
 		if !ok {
 			skipped++
 			continue
 		}
-		key := docID(&id, ms, doc, 0)
-		if n, dup := o.seen[key]; dup {
-			o.seen[key] = n + 1
-			docID(&id, ms, doc, n+1)
-		} else {
-			o.seen[key] = 0
-		}
-		if o.cur.len() == 0 {
-			o.cur.first = o.now()
-		}
-		o.cur.add(index, id[:], doc)
+		o.addDoc(ctx, index, ms, doc)
 		spooled++
-		if o.cur.len() >= o.cfg.MaxDocs || len(o.cur.body) >= o.cfg.MaxBytes {
-			o.commit(ctx, true)
-		}
 	}
 	o.commit(ctx, true)
 	if p := o.spoolErr.Load(); p != nil && *p != nil {

@@ -624,26 +624,16 @@ func (s *spool) release(seg *segment) {
 	s.notifyLocked()
 }
 
-var errNotRegular = errors.New("not a regular file")
+var errNotRegular = fsutil.ErrNotRegular
 
 // readFile reads a segment file without following symlinks or blocking on
 // FIFOs, up to limit bytes.
 func readFile(path string, limit int64) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	f, st, err := fsutil.OpenRegular(path)
 	if err != nil {
-		if errors.Is(err, syscall.ELOOP) {
-			return nil, fmt.Errorf("%w (a symlink)", errNotRegular)
-		}
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w (%s)", errNotRegular, st.Mode().Type())
-	}
 	if st.Size() > limit {
 		return nil, fmt.Errorf("%d bytes, more than the %d a segment may hold", st.Size(), limit)
 	}

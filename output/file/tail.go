@@ -9,8 +9,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/sluicelab/sluice/internal/fsutil"
 )
 
 // Tail is the end of one daily file: the index it stands for (the file
@@ -84,18 +85,11 @@ func RecentTails(dir string, window time.Duration, maxLines int, maxBytes int64)
 // lastLines reads the end of a regular file and returns its last complete
 // lines.
 func lastLines(path string, maxLines int, maxBytes int64) ([][]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	f, fi, err := fsutil.OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
 	size := fi.Size()
 	n := min(size, maxBytes)
 	buf := make([]byte, n)
