@@ -91,10 +91,19 @@ func lastLines(path string, maxLines int, maxBytes int64) ([][]byte, error) {
 	}
 	defer f.Close()
 	size := fi.Size()
-	n := min(size, maxBytes)
-	buf := make([]byte, n)
-	if _, err := f.ReadAt(buf, size-n); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("reading the end of %s: %w", path, err)
+	// Read a window at the end, four times larger each round until it
+	// holds maxLines lines: memory follows what is needed, not maxBytes.
+	n := min(size, maxBytes, 256<<10)
+	var buf []byte
+	for {
+		buf = make([]byte, n)
+		if _, err := f.ReadAt(buf, size-n); err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("reading the end of %s: %w", path, err)
+		}
+		if n == size || n >= maxBytes || bytes.Count(buf, []byte{'\n'}) > maxLines+1 {
+			break
+		}
+		n = min(size, maxBytes, 4*n)
 	}
 	// A torn last line (a write cut short) is no document.
 	end := bytes.LastIndexByte(buf, '\n')

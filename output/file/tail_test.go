@@ -72,3 +72,29 @@ func TestRecentTails(t *testing.T) {
 		t.Errorf("missing directory: %v, %v", tails, err)
 	}
 }
+
+// TestRecentTailsLargeFile: the last lines of a file larger than the first
+// read window come back whole and in order, and the byte budget bounds
+// what is read.
+func TestRecentTailsLargeFile(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	for i := range 20000 {
+		fmt.Fprintf(&b, "{\"n\":%d,\"pad\":\"%s\"}\n", i, strings.Repeat("x", 100))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "big.ndjson"), []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tails, err := RecentTails(dir, time.Second, 5000, 64<<20)
+	if err != nil || len(tails) != 1 {
+		t.Fatalf("RecentTails = %v, %v", tails, err)
+	}
+	ls := tails[0].Lines
+	if len(ls) != 5000 || !strings.HasPrefix(string(ls[0]), `{"n":15000,`) || !strings.HasPrefix(string(ls[4999]), `{"n":19999,`) {
+		t.Errorf("got %d lines from %.12s to %.12s, want 5000 from n 15000 to 19999", len(ls), ls[0], ls[len(ls)-1])
+	}
+	tails, err = RecentTails(dir, time.Second, 5000, 100<<10)
+	if err != nil || len(tails) != 1 || len(tails[0].Lines) >= 1000 || len(tails[0].Lines) < 800 {
+		t.Errorf("a 100 KiB budget gave %d lines, want the 800-1000 whole lines it holds", len(tails[0].Lines))
+	}
+}
