@@ -155,7 +155,8 @@ func newTestStore(t testing.TB, dir string, now time.Time) *Store {
 func want(t testing.TB, ds []*query.JSONDoc, metric, field string, m query.Matcher, from, to time.Time) (total float64, per map[string]float64) {
 	t.Helper()
 	per = map[string]float64{}
-	for _, d := range ds {
+	for _, jd := range ds {
+		d := bandDoc{jd}
 		ts := d.Values("@timestamp", nil)
 		if len(ts) != 1 {
 			t.Fatalf("document without @timestamp: %s", d.AppendJSON(nil))
@@ -177,6 +178,13 @@ func want(t testing.TB, ds []*query.JSONDoc, metric, field string, m query.Match
 			v = 0
 			if len(nv) == 1 {
 				v = nv[0].Num
+			} else if metric == console.MetricBytes {
+				// DNS: the query's and the response's sizes.
+				for _, side := range []string{"source", "destination"} {
+					if sv := d.Values(side+".bytes", nil); len(sv) == 1 {
+						v += sv[0].Num
+					}
+				}
 			}
 		}
 		total += v
@@ -201,8 +209,8 @@ func feed(t testing.TB, s *Store, bts ...*event.Batch) {
 }
 
 type golden struct {
-	flows, syslog []*query.JSONDoc
-	s             *Store
+	flows, syslog, dns []*query.JSONDoc
+	s                  *Store
 }
 
 func setupGolden(t testing.TB, dir string) *golden {
@@ -210,10 +218,26 @@ func setupGolden(t testing.TB, dir string) *golden {
 	spread(fb, 0, 7)
 	sb := syslogBatch(t)
 	spread(sb, 3, 11)
+	db := dnsBatch(t, 1, 13)
 	g := &golden{flows: docs(t, fb), syslog: docs(t, sb)}
+	// Resolver-log lines are syslog and DNS events.
+	ds, dd := splitDocs(t, db)
+	g.syslog = append(g.syslog, ds...)
+	g.dns = dd
 	g.s = newTestStore(t, dir, base.Add(3*time.Hour))
-	feed(t, g.s, fb, sb)
+	feed(t, g.s, fb, sb, db)
 	return g
+}
+
+// kindDocs are the golden kinds and their documents.
+func (g *golden) kindDocs() []struct {
+	kind string
+	ds   []*query.JSONDoc
+} {
+	return []struct {
+		kind string
+		ds   []*query.JSONDoc
+	}{{console.KindFlows, g.flows}, {console.KindSyslog, g.syslog}, {console.KindDNS, g.dns}}
 }
 
 func dimsOf(kind string) []string {
@@ -229,8 +253,11 @@ func dimsOf(kind string) []string {
 }
 
 func metricsOf(kind string) []string {
-	if kind == console.KindFlows {
+	switch kind {
+	case console.KindFlows:
 		return []string{console.MetricBytes, console.MetricPackets, console.MetricFlows}
+	case console.KindDNS:
+		return []string{console.MetricQueries, console.MetricBytes}
 	}
 	return []string{console.MetricEvents}
 }
@@ -291,10 +318,7 @@ func checkTop(t *testing.T, s *Store, ds []*query.JSONDoc, kind, metric, dim, fi
 
 func TestGoldenTop(t *testing.T) {
 	g := setupGolden(t, t.TempDir())
-	for _, c := range []struct {
-		kind string
-		ds   []*query.JSONDoc
-	}{{console.KindFlows, g.flows}, {console.KindSyslog, g.syslog}} {
+	for _, c := range g.kindDocs() {
 		for _, metric := range metricsOf(c.kind) {
 			for _, dim := range dimsOf(c.kind) {
 				// Whole hours (hour blocks) and minutes (minute blocks).
@@ -339,10 +363,7 @@ func TestTopLabels(t *testing.T) {
 
 func TestGoldenSeries(t *testing.T) {
 	g := setupGolden(t, t.TempDir())
-	for _, c := range []struct {
-		kind string
-		ds   []*query.JSONDoc
-	}{{console.KindFlows, g.flows}, {console.KindSyslog, g.syslog}} {
+	for _, c := range g.kindDocs() {
 		for _, metric := range metricsOf(c.kind) {
 			for _, by := range append([]string{""}, dimsOf(c.kind)...) {
 				for _, step := range []time.Duration{time.Minute, 5 * time.Minute, time.Hour} {
