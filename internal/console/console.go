@@ -56,24 +56,10 @@ func IsDNS(e *event.Event) bool {
 	return false
 }
 
-// ScoreBandField is the dimension that groups DNS events by
-// sluice.dns.score: "0-29", "30-49", "50-69" or "70+" (no value when the
-// event has no score). It is no field of the documents: the rollups work
-// it out from sluice.dns.score, Elasticsearch as a runtime field.
+// ScoreBandField is the field that groups DNS events by
+// sluice.dns.score: "0-29", "30-49", "50-69" or "70+" (enrich/dnscheck
+// writes it with the score).
 const ScoreBandField = "sluice.dns.score_band"
-
-// ScoreBand returns the band of a sluice.dns.score.
-func ScoreBand(score float64) string {
-	switch {
-	case score >= 70:
-		return "70+"
-	case score >= 50:
-		return "50-69"
-	case score >= 30:
-		return "30-49"
-	}
-	return "0-29"
-}
 
 // Metrics a request sums. Bytes and packets exist for flows (network.bytes,
 // network.packets, scaled by sampling as the documents already are);

@@ -155,8 +155,7 @@ func newTestStore(t testing.TB, dir string, now time.Time) *Store {
 func want(t testing.TB, ds []*query.JSONDoc, metric, field string, m query.Matcher, from, to time.Time) (total float64, per map[string]float64) {
 	t.Helper()
 	per = map[string]float64{}
-	for _, jd := range ds {
-		d := bandDoc{jd}
+	for _, d := range ds {
 		ts := d.Values("@timestamp", nil)
 		if len(ts) != 1 {
 			t.Fatalf("document without @timestamp: %s", d.AppendJSON(nil))
@@ -178,13 +177,6 @@ func want(t testing.TB, ds []*query.JSONDoc, metric, field string, m query.Match
 			v = 0
 			if len(nv) == 1 {
 				v = nv[0].Num
-			} else if metric == console.MetricBytes {
-				// DNS: the query's and the response's sizes.
-				for _, side := range []string{"source", "destination"} {
-					if sv := d.Values(side+".bytes", nil); len(sv) == 1 {
-						v += sv[0].Num
-					}
-				}
 			}
 		}
 		total += v

@@ -25,9 +25,6 @@ type dimPlan struct {
 	fast   uint8                 // flows: read from the event (ffOther: through the EventDoc)
 	// hasLabels: labels is not all zero
 	hasLabels bool
-	// band: the value is the band of sluice.dns.score
-	// (console.ScoreBandField), not a field of the document
-	band bool
 }
 
 // kindPlan is what is kept of one kind.
@@ -46,7 +43,8 @@ var (
 	pathDataset   = query.NewPath("event.dataset")
 
 	pathRcode     = query.NewPath("dns.response_code")
-	pathScore     = query.NewPath("sluice.dns.score")
+	pathBand      = query.NewPath(console.ScoreBandField)
+	pathNetBytes  = query.NewPath("network.bytes")
 	pathNewDomain = query.NewPath("sluice.dns.new_domain")
 	pathUnsanct   = query.NewPath("sluice.dns.unsanctioned_resolver")
 	pathBlocklist = query.NewPath("sluice.dns.blocklist")
@@ -151,7 +149,6 @@ func newPlans(cfg Config) [numKinds]*kindPlan {
 				dp.labels[lReasons] = query.NewPath("sluice.dns.reasons")
 			}
 			dp.hasLabels = dp.labels != [numLabels]query.Path{}
-			dp.band = d.Field == console.ScoreBandField
 			p.byField[d.Field] = len(p.dims)
 			p.dims = append(p.dims, dp)
 		}
@@ -515,8 +512,12 @@ func (s *Store) fold(sh *shard, p *kindPlan, a *acc, e *event.Event, w uint64) {
 	case kindFlows:
 		m[mBytes], m[mPackets] = e.Flow.Bytes, e.Flow.Packets
 	case kindDNS:
-		// The query's and the response's message sizes (captured DNS).
-		m[mBytes] = e.Src.Bytes + e.Dst.Bytes
+		// The query's and the response's message sizes (captured DNS,
+		// Packetbeat).
+		sh.vals = pathNetBytes.Values(d, sh.vals[:0])
+		if len(sh.vals) > 0 && sh.vals[0].Kind == query.KindNumber && sh.vals[0].Num > 0 && sh.vals[0].Num < 1<<53 {
+			m[mBytes] = uint64(sh.vals[0].Num)
+		}
 	}
 	m[mCount] = 1
 	for i := range seg.m {
@@ -551,13 +552,6 @@ func (s *Store) fold(sh *shard, p *kindPlan, a *acc, e *event.Event, w uint64) {
 		if !docSet {
 			d.Reset(e)
 			docSet = true
-		}
-		if dp.band {
-			sh.vals = pathScore.Values(d, sh.vals[:0])
-			if len(sh.vals) > 0 && sh.vals[0].Kind == query.KindNumber {
-				seg.tk[di].add(console.ScoreBand(sh.vals[0].Num), uint8(query.KindString), &m)
-			}
-			continue
 		}
 		sh.vals = dp.path.Values(d, sh.vals[:0])
 		for _, v := range sh.vals {
@@ -605,8 +599,9 @@ func (sh *shard) dnsSegKey(d *query.EventDoc) segKey {
 	sh.vals = pathDataset.Values(d, sh.vals[:0])
 	k.dataset = firstText(sh.vals)
 	var f dnsFlags
-	if sh.vals = pathScore.Values(d, sh.vals[:0]); len(sh.vals) > 0 && sh.vals[0].Kind == query.KindNumber {
-		f.band = console.ScoreBand(sh.vals[0].Num)
+	sh.vals = pathBand.Values(d, sh.vals[:0])
+	if f.band = firstText(sh.vals); strings.Contains(f.band, "|") {
+		f.band = "" // not dnscheck's: it would break the key
 	}
 	sh.vals = pathNewDomain.Values(d, sh.vals[:0])
 	f.isNew = len(sh.vals) > 0 && sh.vals[0].Kind == query.KindBool && sh.vals[0].Bool
