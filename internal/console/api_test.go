@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -405,6 +406,25 @@ func TestMetaJSON(t *testing.T) {
 		if d.Field == "host.hostname" {
 			t.Error("flows list host.hostname, a syslog-only dimension")
 		}
+	}
+	dl, ok := m.Kinds[KindDNS]
+	if !ok {
+		t.Fatal("meta lists no dns kind")
+	}
+	if diff := cmp.Diff(dl.Metrics, []string{"queries", "bytes"}); diff != "" {
+		t.Errorf("dns metrics (-got +want):\n%s", diff)
+	}
+	fields = fields[:0]
+	for _, d := range dl.Dimensions {
+		fields = append(fields, d.Field)
+	}
+	for _, f := range []string{"dns.question.name", "dns.question.registered_domain", "dns.response_code", "source.ip", "event.dataset", "process.name", ScoreBandField} {
+		if !slices.Contains(fields, f) {
+			t.Errorf("dns dimensions %v lack %s", fields, f)
+		}
+	}
+	if slices.Contains(fields, "host.hostname") {
+		t.Error("dns lists host.hostname, a syslog-only dimension")
 	}
 }
 

@@ -2,6 +2,7 @@ package rollup
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"github.com/sluicelab/sluice/internal/console"
 	"github.com/sluicelab/sluice/internal/event"
 	"github.com/sluicelab/sluice/internal/query"
+	"github.com/sluicelab/sluice/output/file"
 )
 
 // dnsResolver is the sanctioned resolver of the DNS test data; 8.8.8.8 is
@@ -316,4 +318,99 @@ func TestOldFilesLoad(t *testing.T) {
 	}
 	_, dd := splitDocs(t, dnsBatch(t, 20, 5))
 	checkTop(t, s2, dd, console.KindDNS, console.MetricQueries, "dns.question.name", "", base, base.Add(time.Hour))
+}
+
+// TestEventsDNS: the Events view of kind dns reads the DNS capture's, the
+// Beats' and the syslog files (written by the real file output) and
+// returns every document with a question, once, page by page, and
+// filtered.
+func TestEventsDNS(t *testing.T) {
+	dir := t.TempDir()
+	fcfg := file.Default()
+	fcfg.Dir = dir
+	out, err := file.New(fcfg, nil, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Default()
+	dnsRef, err := event.RegisterIndex(cfg.DNSIndex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	beatsRef, err := event.RegisterIndex(cfg.BeatsIndex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bt := dnsBatch(t, 0, 30)
+	for i := range bt.All() {
+		switch e := &bt.Events[i]; e.Kind {
+		case event.KindDNS:
+			e.Index = dnsRef
+		case event.KindBeats:
+			e.Index = beatsRef
+		}
+	}
+	bt.EncodeJSON()
+	_, dd := splitDocs(t, bt)
+	if err := out.Write(context.Background(), bt); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"sluice-dns-2026.12.07.ndjson", "sluice-beats-2026.12.07.ndjson", "sluice-syslog-2026.12.07.ndjson"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
+			t.Fatalf("the file output wrote no %s: %v", p, err)
+		}
+	}
+	cfg.Dir = filepath.Join(dir, "console")
+	cfg.EventsDir = dir
+	s, err := New(cfg, nil, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := console.Query{Kind: console.KindDNS, From: base, To: base.Add(time.Hour)}
+	for _, c := range []struct {
+		filter string
+		want   int
+	}{{"", len(dd)}, {"dns.response_code:NXDOMAIN", 0}, {`process.name:"chrome.exe"`, 0}} {
+		if c.filter != "" {
+			m, err := query.ParseQueryString(c.filter, console.FilterOptions)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range dd {
+				if m.Match(d) {
+					c.want++
+				}
+			}
+		}
+		q.Filter = c.filter
+		seen := map[string]bool{}
+		before := ""
+		for page := 0; page < 100; page++ {
+			ev, err := s.Events(context.Background(), console.EventsRequest{Query: q, Limit: 7, Before: before})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range ev.Docs {
+				var x struct {
+					DNS struct{ Question struct{ Name string } }
+				}
+				if err := json.Unmarshal(d, &x); err != nil || x.DNS.Question.Name == "" {
+					t.Errorf("Events(dns, %q): a document without a question: %s", c.filter, d)
+				}
+				if seen[string(d)] {
+					t.Errorf("Events(dns, %q): %s twice", c.filter, d)
+				}
+				seen[string(d)] = true
+			}
+			if before = ev.Next; before == "" {
+				break
+			}
+		}
+		if len(seen) != c.want || c.want == 0 {
+			t.Errorf("Events(dns, %q): %d documents, want %d (and more than none)", c.filter, len(seen), c.want)
+		}
+	}
 }
