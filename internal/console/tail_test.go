@@ -406,7 +406,7 @@ func TestTapDNS(t *testing.T) {
 			select {
 			case line := <-s.C:
 				var d struct {
-					DNS struct{ Question struct{ Name string } }
+					DNS     struct{ Question struct{ Name string } }
 					Message string
 				}
 				if err := json.Unmarshal(line, &d); err != nil {
