@@ -862,8 +862,12 @@ func TestConsoleTimeout(t *testing.T) {
 
 func TestConsoleIndices(t *testing.T) {
 	cfg := Default()
-	cfg.Template.SyslogIndices = []string{"sluice-meraki-%{+yyyy.MM.dd}", "sluice-syslog-%{+yyyy.MM.dd}"}
-	c, err := NewConsole(cfg, nil, DefaultConsoleConfig())
+	// sluice run lists the DNS capture's and the Beats' indices among the
+	// syslog indices (for their template) and as the DNS indices.
+	cfg.Template.SyslogIndices = []string{"sluice-meraki-%{+yyyy.MM.dd}", "sluice-syslog-%{+yyyy.MM.dd}", "sluice-dns-%{+yyyy.MM.dd}", "sluice-beats-%{+yyyy.MM.dd}"}
+	cc := DefaultConsoleConfig()
+	cc.DNSIndices = []string{"sluice-dns-%{+yyyy.MM.dd}", "sluice-beats-%{+yyyy.MM.dd}", ""}
+	c, err := NewConsole(cfg, nil, cc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -880,6 +884,9 @@ func TestConsoleIndices(t *testing.T) {
 		{console.KindFlows, day, day.Add(60 * 24 * time.Hour), "sluice-flows-*"},
 		{console.KindSyslog, day, day.Add(30 * 24 * time.Hour), "sluice-meraki-*,sluice-syslog-*"},
 		{console.KindFlows, time.Time{}, time.Time{}, "sluice-flows-*"},
+		{console.KindDNS, day.Add(time.Hour), day.Add(2 * time.Hour), "sluice-beats-2026.11.24,sluice-dns-2026.11.24,sluice-meraki-2026.11.24,sluice-syslog-2026.11.24"},
+		{console.KindDNS, time.Time{}, time.Time{}, "sluice-beats-*,sluice-dns-*,sluice-meraki-*,sluice-syslog-*"},
+		{console.KindSyslog, time.Time{}, time.Time{}, "sluice-meraki-*,sluice-syslog-*"},
 	} {
 		if got := c.kinds[tc.kind].indices(tc.from, tc.to); got != tc.want {
 			t.Errorf("indices(%s, %s, %s) = %s, want %s", tc.kind, tc.from, tc.to, got, tc.want)
