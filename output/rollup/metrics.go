@@ -15,7 +15,7 @@ func newMetrics(reg prometheus.Registerer, diskBytes func() float64, sampleRatio
 	m := &metrics{
 		events: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sluice_rollup_events_total",
-			Help: "Events folded into the console's rollups.",
+			Help: "Events folded into the console's rollups, once per kind they count in (a resolver's query-log line is a syslog and a DNS event: twice).",
 		}),
 		outOfRange: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sluice_rollup_events_skipped_total",
