@@ -207,6 +207,9 @@ func TestDNSData(t *testing.T) {
 			t.Errorf("%s: total %v, the documents are %d", c.kind, top.Total, c.want)
 		}
 	}
+	if got, want := testutil.ToFloat64(s.m.events), float64(len(syslogDocs)+len(dnsDocs)); got != want {
+		t.Errorf("sluice_rollup_events_total = %v, want %v (the resolver-log lines twice)", got, want)
+	}
 	if len(dnsDocs) != bt.Len()-2 {
 		t.Errorf("%d DNS documents of %d events, want all but the two that are no DNS", len(dnsDocs), bt.Len())
 	}
