@@ -15,7 +15,8 @@ import (
 // 503 while meta, health and the live tail work).
 func consoleBackend(cfg *config.Config, es *elasticsearch.Output, rollups *rollup.Store) (console.Backend, error) {
 	if es != nil {
-		return es.Console(elasticsearch.ConsoleConfig{Timeout: cfg.Console.QueryTimeout, DefaultOperator: console.FilterOptions.DefaultOperator})
+		return es.Console(elasticsearch.ConsoleConfig{Timeout: cfg.Console.QueryTimeout, DefaultOperator: console.FilterOptions.DefaultOperator,
+			DNSIndices: []string{cfg.Output.Index.DNS, cfg.Output.Index.Beats}})
 	}
 	if rollups != nil {
 		return rollups, nil

@@ -243,7 +243,7 @@ func TestDNSCaptureEndToEnd(t *testing.T) {
 				t.Errorf("%s: %s = %q, want %q\n%s", label, path, got, w, d.Raw)
 			}
 		}
-		for _, path := range []string{"event.duration", "source.bytes", "destination.bytes", "source.port"} {
+		for _, path := range []string{"event.duration", "source.bytes", "destination.bytes", "network.bytes", "source.port"} {
 			if n, ok := d.num(path); !ok || n == 0 {
 				t.Errorf("%s: %s = %q, want a positive number\n%s", label, path, d.str(path), d.Raw)
 			}

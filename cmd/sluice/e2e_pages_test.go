@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/netip"
 	"net/url"
@@ -339,6 +340,25 @@ func sendPagesData(t *testing.T, ps ports, now time.Time) (nFlows, nLines int) {
 		"<14>1 "+rfc(old)+" web01 nginx - - - an old line",
 		"<14>1 "+rfc(old)+" web01 nginx - - - another old line",
 	)
+	// Resolver query logs (dnsmasq, unbound, BIND): DNS events that are
+	// syslog lines too. login.evil.example is on the blocklist, the
+	// random name scores as a DGA, 8.8.8.8 is no allowed resolver.
+	for i := range 6 {
+		lines = append(lines, fmt.Sprintf("<30>%s pihole dnsmasq[1234]: query[A] www.example.com from 10.9.0.%d", bsd, 1+i%2))
+	}
+	for range 3 {
+		lines = append(lines, "<30>"+bsd+" pihole dnsmasq[1234]: query[AAAA] mail.example.com from 10.9.0.2")
+	}
+	for range 2 {
+		lines = append(lines, "<30>"+bsd+" pihole dnsmasq[1234]: query[A] login.evil.example from 10.9.0.3")
+	}
+	for i := range 4 {
+		lines = append(lines, fmt.Sprintf("<30>%s resolver unbound: [1234:0] info: 10.9.0.2 xkqjzvbwplmnrtd%d.com. A IN NXDOMAIN 0.000123 0 45", bsd, i))
+	}
+	lines = append(lines, "<30>"+bsd+" resolver unbound: [1234:0] info: 10.9.0.4 nope.example.org. A IN NXDOMAIN 0.000123 0 45")
+	for i := range 3 {
+		lines = append(lines, fmt.Sprintf("<30>%s ns1 named[555]: client @0x7f3a2c0a1b50 10.9.0.5#5321%d (example.org): query: example.org IN A +E(0)K (8.8.8.8)", bsd, i))
+	}
 	for _, l := range lines {
 		s.send(ps.SyslogUDP, []byte(l))
 	}
@@ -365,6 +385,13 @@ type pagesCounts struct {
 	topHostN             int
 	topHosts             []string
 	newestSyslogMessages []string
+	// DNS events (syslog resolver logs and Beats) of the last hour
+	dns1h, nx                               int
+	regDomains, nxClients, suspicious       map[string]int
+	unsanctioned, dnsDatasets, dnsProcesses map[string]int
+	rcodes                                  map[string]int
+	reasons                                 map[string]string // of the suspicious names
+	beatsAll                                int
 }
 
 var (
@@ -374,7 +401,41 @@ var (
 
 func countPages(t *testing.T, out, index string, now time.Time) pagesCounts {
 	t.Helper()
-	c := pagesCounts{deniedPorts: map[string]int{}, attackTypes: map[string]int{}, failTags: map[string]int{}, failDatasets: map[string]int{}, srcBytes: map[string]int{}}
+	c := pagesCounts{deniedPorts: map[string]int{}, attackTypes: map[string]int{}, failTags: map[string]int{}, failDatasets: map[string]int{}, srcBytes: map[string]int{},
+		regDomains: map[string]int{}, nxClients: map[string]int{}, suspicious: map[string]int{}, unsanctioned: map[string]int{},
+		dnsDatasets: map[string]int{}, dnsProcesses: map[string]int{}, rcodes: map[string]int{}, reasons: map[string]string{}}
+	// Each file is read once: the counts of one call agree.
+	syslogDocs := readGlobDocs(t, filepath.Join(out, index+"-syslog-*.ndjson"))
+	beats := readGlobDocs(t, filepath.Join(out, index+"-beats-*.ndjson"))
+	c.beatsAll = len(beats)
+	for _, d := range append(slices.Clone(syslogDocs), beats...) {
+		name := d.str("dns.question.name")
+		ts, err := d.time("@timestamp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "" || ts.Before(now.Add(-time.Hour)) {
+			continue
+		}
+		c.dns1h++
+		c.regDomains[d.str("dns.question.registered_domain")]++
+		c.rcodes[d.str("dns.response_code")]++
+		if d.str("dns.response_code") == "NXDOMAIN" {
+			c.nx++
+			c.nxClients[d.str("source.ip")]++
+		}
+		if score, _ := d.num("sluice.dns.score"); score >= 50 {
+			c.suspicious[name]++
+			c.reasons[name] = d.str("sluice.dns.reasons")
+		}
+		if d.str("sluice.dns.unsanctioned_resolver") == "true" {
+			c.unsanctioned[d.str("destination.ip")]++
+		}
+		c.dnsDatasets[d.str("event.dataset")]++
+		if p := d.str("process.name"); p != "" {
+			c.dnsProcesses[p]++
+		}
+	}
 	from := now.Add(-time.Hour)
 	srcs := map[string]int{}
 	for _, d := range readGlobDocs(t, filepath.Join(out, index+"-flows-*.ndjson")) {
@@ -403,7 +464,7 @@ func countPages(t *testing.T, out, index string, now time.Time) pagesCounts {
 		}
 	}
 	hosts := map[string]int{}
-	for _, d := range readGlobDocs(t, filepath.Join(out, index+"-syslog-*.ndjson")) {
+	for _, d := range syslogDocs {
 		c.syslogAll++
 		ts, err := d.time("@timestamp")
 		if err != nil {
@@ -454,6 +515,15 @@ func countPages(t *testing.T, out, index string, now time.Time) pagesCounts {
 	return c
 }
 
+// sum returns the sum of m's counts.
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
 // maxKeys returns the keys of m with the largest count, and that count.
 func maxKeys(m map[string]int) ([]string, int) {
 	var keys []string
@@ -471,12 +541,12 @@ func maxKeys(m map[string]int) ([]string, int) {
 
 // waitPagesData polls the files until every document sent is there (the
 // file output flushes every second).
-func waitPagesData(t *testing.T, out, index string, now time.Time, nFlows, nLines int) pagesCounts {
+func waitPagesData(t *testing.T, out, index string, now time.Time, nFlows, nLines, nBeats int) pagesCounts {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		c := countPages(t, out, index, now)
-		if c.flowsAll == nFlows && c.syslogAll == nLines {
+		if c.flowsAll == nFlows && c.syslogAll == nLines && c.beatsAll == nBeats {
 			return c
 		}
 		if time.Now().After(deadline) {
@@ -484,7 +554,7 @@ func waitPagesData(t *testing.T, out, index string, now time.Time, nFlows, nLine
 			for _, d := range readGlobDocs(t, filepath.Join(out, index+"-syslog-*.ndjson")) {
 				got = append(got, d.str("event.dataset")+" "+d.str("host.hostname")+" "+d.str("@timestamp"))
 			}
-			t.Fatalf("after 20 s the files hold %d flows (sent %d) and %d syslog lines (sent %d):\n%s", c.flowsAll, nFlows, c.syslogAll, nLines, strings.Join(got, "\n"))
+			t.Fatalf("after 20 s the files hold %d flows (sent %d), %d syslog lines (sent %d) and %d Beats documents (sent %d):\n%s", c.flowsAll, nFlows, c.syslogAll, nLines, c.beatsAll, nBeats, strings.Join(got, "\n"))
 		}
 		time.Sleep(100 * time.Millisecond) // polling interval of a deadline loop
 	}
@@ -492,12 +562,12 @@ func waitPagesData(t *testing.T, out, index string, now time.Time, nFlows, nLine
 
 // waitStoreTotal polls /api/v1/top over the last 6 hours until its total
 // of kind is want.
-func waitStoreTotal(t *testing.T, s *sluiceProc, kind, metric string, want int) {
+func waitStoreTotal(t *testing.T, s *sluiceProc, kind, metric, dim string, want int) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var top struct{ Total float64 }
-		resp, err := httpClient.Get(s.url("/api/v1/top?kind=" + kind + "&metric=" + metric + "&dim=observer.ip&from=now-6h&to=now"))
+		resp, err := httpClient.Get(s.url("/api/v1/top?kind=" + kind + "&metric=" + metric + "&dim=" + dim + "&from=now-6h&to=now"))
 		if err == nil {
 			err = json.NewDecoder(resp.Body).Decode(&top)
 			resp.Body.Close()
@@ -528,11 +598,24 @@ func apiError(t *testing.T, base, path string) string {
 	return e.Error
 }
 
+// pagesDNSConfig writes the DNS checks' configuration of the pages tests:
+// a blocklist and the one allowed resolver.
+func pagesDNSConfig(t *testing.T) []string {
+	t.Helper()
+	dir := t.TempDir()
+	list := filepath.Join(dir, "blocklist.txt")
+	writeTestFile(t, list, "evil.example\n")
+	conf := filepath.Join(dir, "sluice.yaml")
+	writeTestFile(t, conf, fmt.Sprintf("dns:\n  allowed_resolvers: [192.0.2.53/32]\n  blocklists:\n    - {name: pages, path: %q, format: plain}\n", list))
+	return []string{"--config", conf}
+}
+
 func TestConsolePagesRollups(t *testing.T) {
 	requireChromium(t)
 	ps := newPorts(t)
-	s := startSluice(t, sluiceOpts{Ports: ps})
-	runPagesSuite(t, s, ps, "rollups", "sluice", nil)
+	bp := freeTCPPort(t)
+	s := startSluice(t, sluiceOpts{Ports: ps, Args: pagesDNSConfig(t), Env: []string{fmt.Sprintf("SLUICE_BEATS_LISTEN=127.0.0.1:%d", bp)}})
+	runPagesSuite(t, s, ps, fmt.Sprintf("127.0.0.1:%d", bp), "rollups", "sluice", nil)
 }
 
 func TestConsolePagesElasticsearch(t *testing.T) {
@@ -541,26 +624,49 @@ func TestConsolePagesElasticsearch(t *testing.T) {
 	prefix := fmt.Sprintf("sluice-pages-%d", time.Now().UnixNano())
 	esCleanup(t, esURL, prefix)
 	ps := newPorts(t)
-	s := startSluice(t, sluiceOpts{Ports: ps, Env: esEnv(esURL, prefix)})
+	bp := freeTCPPort(t)
+	env := append(esEnv(esURL, prefix), fmt.Sprintf("SLUICE_BEATS_LISTEN=127.0.0.1:%d", bp),
+		"SLUICE_OUTPUT_INDEX_BEATS="+prefix+"-beats-%{+yyyy.MM.dd}", "SLUICE_OUTPUT_INDEX_DNS="+prefix+"-dns-%{+yyyy.MM.dd}")
+	s := startSluice(t, sluiceOpts{Ports: ps, Args: pagesDNSConfig(t), Env: env})
 	// The file output names its files after the indices.
-	runPagesSuite(t, s, ps, "elasticsearch", prefix, func(n int) {
+	runPagesSuite(t, s, ps, fmt.Sprintf("127.0.0.1:%d", bp), "elasticsearch", prefix, func(n int) {
 		// Documents reach the index after its template is installed
 		// (spooled until then) and a refresh.
 		estest.WaitCount(t, esURL, prefix+"-*", n, 30*time.Second)
 	})
 }
 
-func runPagesSuite(t *testing.T, s *sluiceProc, ps ports, backend, index string, stored func(n int)) {
+func runPagesSuite(t *testing.T, s *sluiceProc, ps ports, beatsAddr, backend, index string, stored func(n int)) {
 	now := time.Now().UTC()
 	nFlows, nLines := sendPagesData(t, ps, now)
-	c := waitPagesData(t, s.opts.OutDir, index, now, nFlows, nLines)
+	// Sysmon DNS queries (event 22) of two programs over the Beats input,
+	// and a Beat's document that is no DNS.
+	var beats []any
+	for i := range 5 {
+		ev := maps.Clone(winlogbeatSysmon22)
+		ev["@timestamp"] = now.Add(-3 * time.Minute).Format(time.RFC3339Nano)
+		w := maps.Clone(ev["winlog"].(map[string]any))
+		ed := maps.Clone(w["event_data"].(map[string]any))
+		ed["Image"] = []string{`C:\Program Files\Mozilla Firefox\firefox.exe`, `C:\Windows\System32\svchost.exe`}[min(i/3, 1)]
+		w["event_data"] = ed
+		ev["winlog"] = w
+		beats = append(beats, ev)
+	}
+	fb := maps.Clone(filebeatLine)
+	fb["@timestamp"] = now.Add(-3 * time.Minute).Format(time.RFC3339Nano)
+	beats = append(beats, fb)
+	if err := sendBeats(t, beatsAddr, beats, nil); err != nil {
+		t.Fatalf("lumberjack Send() = %v", err)
+	}
+	c := waitPagesData(t, s.opts.OutDir, index, now, nFlows, nLines, len(beats))
 	if stored != nil {
-		stored(nFlows + nLines)
+		stored(nFlows + nLines + len(beats))
 	}
 	// The store answers for every document (the rollups close a minute on
 	// their next tick) before a page asks: a page does not poll.
-	waitStoreTotal(t, s, "flows", "flows", nFlows)
-	waitStoreTotal(t, s, "syslog", "events", nLines)
+	waitStoreTotal(t, s, "flows", "flows", "observer.ip", nFlows)
+	waitStoreTotal(t, s, "syslog", "events", "observer.ip", nLines)
+	waitStoreTotal(t, s, "dns", "queries", "dns.response_code", c.dns1h)
 	if !c.hostileSeen {
 		t.Fatalf("the hostile hostname %q is in no document", hostileHost)
 	}
@@ -730,6 +836,60 @@ func runPagesSuite(t *testing.T, s *sluiceProc, ps ports, backend, index string,
 	}
 	b.checkClean("syslog, bad filter")
 
+	// DNS: resolver-log lines and Sysmon queries (Beats), with the DNS
+	// checks' verdicts.
+	if c.dns1h == 0 || len(c.suspicious) == 0 || len(c.unsanctioned) == 0 || c.nx == 0 || len(c.dnsProcesses) == 0 {
+		t.Fatalf("the DNS test data lacks what the page shows: %+v", c)
+	}
+	b.open("view=dns&range=1h")
+	for id, want := range map[string]int{"total": c.dns1h, "nxdomain": c.nx, "suspicious": sum(c.suspicious), "unsanctioned": sum(c.unsanctioned)} {
+		if got := b.statValue(id); got != float64(want) {
+			t.Errorf("dns: stat %s shows %v, the files hold %d", id, got, want)
+		}
+	}
+	for _, p := range []struct {
+		panel string
+		want  map[string]int
+	}{
+		{"dns.question.registered_domain", c.regDomains}, {"nxdomain-clients", c.nxClients}, {"suspicious", c.suspicious},
+		{"unsanctioned", c.unsanctioned}, {"dns-event.dataset", c.dnsDatasets}, {"dns-process.name", c.dnsProcesses},
+		{"blocklisted", map[string]int{"login.evil.example": 2}},
+	} {
+		keys, n := maxKeys(p.want)
+		row := b.firstRow(p.panel)
+		if !slices.Contains(keys, row.Key) || row.Value != float64(n) {
+			t.Errorf("dns: panel %s: first row %s = %v, the files say %v = %d", p.panel, row.Key, row.Value, keys, n)
+		}
+	}
+	// Suspicious names show their reasons.
+	why := wait[string](b, "reasons", `(document.querySelector('[data-panel=suspicious] tbody tr [data-label=reasons]') || {}).textContent`)
+	first := b.firstRow("suspicious").Key
+	if why != c.reasons[first] {
+		t.Errorf("dns: suspicious %s shows reasons %q, the files say %q", first, why, c.reasons[first])
+	}
+	wait[bool](b, "dns chart", `document.querySelector('[data-panel=queries] canvas') !== null && document.querySelectorAll('[data-panel=queries] .legend tr').length > 0`)
+	b.screenshot("dns")
+	b.checkClean("dns")
+	// Stacked by query type instead, chosen in the page.
+	eval[bool](b, `(() => { const s = document.querySelector('[data-panel=queries] select'); s.value = 'dns.question.type'; s.dispatchEvent(new Event('change')); return true; })()`)
+	wait[bool](b, "stack by type", `location.hash.includes('by=dns.question.type') && [...document.querySelectorAll('[data-panel=queries] .legend .val')].some((e) => e.textContent === 'AAAA')`)
+	// Clicking a response code filters the page on it.
+	wait[bool](b, "click NXDOMAIN", `(() => { const v = document.querySelector('[data-panel="dns.response_code"] .val[data-value="NXDOMAIN"]'); if (v) v.click(); return !!v; })()`)
+	wait[bool](b, "filter set", `document.getElementById('filter').value === 'dns.response_code:"NXDOMAIN"'`)
+	if got := b.statValue("total"); got != float64(c.nx) {
+		t.Errorf("dns filtered on NXDOMAIN: %v queries shown, the files hold %d", got, c.nx)
+	}
+	b.checkClean("dns, filtered")
+	b.open("view=dns&range=custom&from=now-30d&to=now-20d")
+	wait[bool](b, "dns empty", `document.querySelector('[data-empty=dns]') !== null`)
+	b.checkClean("dns, empty range")
+	b.open("view=events&kind=dns&range=1h")
+	if n := wait[int](b, "dns events", `+((document.getElementById('events-info') || {dataset: {}}).dataset.count || 0)`); n != min(50, c.dns1h) {
+		t.Errorf("events, dns: %d documents shown, the files hold %d DNS events in the last hour", n, c.dns1h)
+	}
+	wait[bool](b, "dns event summary", `[...document.querySelectorAll('#docs td.msg')].some(e => e.textContent.includes('login.evil.example'))`)
+	b.checkClean("events, dns")
+
 	// Events: the newest syslog documents, every field a click away, and
 	// the live tail.
 	b.open("view=events&kind=syslog&range=1h")
@@ -774,7 +934,9 @@ func runPagesSuite(t *testing.T, s *sluiceProc, ps ports, backend, index string,
 
 	b.open("view=health")
 	in := wait[string](b, "health", `(document.querySelector('[data-stat=events_in]') || {dataset: {}}).dataset.value`)
-	want1 := float64(c.flowsAll + c.syslogAll + 1) // + the tailed line
+	// + the tailed line; the Beats input is not counted in
+	// sluice_collector_events_total, which this sums.
+	want1 := float64(c.flowsAll + c.syslogAll + 1)
 	if f, _ := strconv.ParseFloat(in, 64); f != want1 {
 		t.Errorf("health: events in %s, sent %v", in, want1)
 	}

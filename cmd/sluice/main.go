@@ -331,6 +331,7 @@ func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
 	cc.rollup.ExactRate = co.ExactRate
 	cc.rollup.EventsDir = cfg.Output.File.Dir
 	cc.rollup.FlowsIndex, cc.rollup.SyslogIndex = cfg.Output.Index.Flows, cfg.Output.Index.Syslog
+	cc.rollup.DNSIndex, cc.rollup.BeatsIndex = cfg.Output.Index.DNS, cfg.Output.Index.Beats
 	cc.rollup.Location = cc.alert.Location
 	es := cc.es
 	cc.alert.History = func(ctx context.Context, from, to time.Time, each func(alert.Doc) error) error {

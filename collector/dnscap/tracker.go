@@ -334,6 +334,11 @@ func (t *tracker) emit(b *event.Batch, pq *pendingQuery, r *dns.Msg, rsize int, 
 	str("event.category", "network")
 	str("event.type", "protocol")
 	str("network.protocol", "dns")
+	if n := uint64(pq.size) + uint64(rsize); n > 0 {
+		// ECS: both directions, the sum of source.bytes and
+		// destination.bytes (what the console sums for DNS bytes).
+		num("network.bytes", n)
+	}
 	if t.iface != "" {
 		str("observer.ingress.interface.name", t.iface)
 	}

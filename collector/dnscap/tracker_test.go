@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -86,7 +87,7 @@ func pick(d map[string]any, paths ...string) map[string]string {
 }
 
 var checked = []string{"source.ip", "source.port", "source.bytes", "destination.ip", "destination.port", "destination.bytes",
-	"network.transport", "dns.id", "dns.type", "dns.question.name", "dns.question.type", "dns.question.class",
+	"network.transport", "network.bytes", "dns.id", "dns.type", "dns.question.name", "dns.question.type", "dns.question.class",
 	"dns.response_code", "dns.resolved_ip", "dns.answers", "dns.header_flags", "dns.answers_count", "event.duration",
 	"event.outcome", "dns.opt.udp_size", "dns.opt.do", "@timestamp"}
 
@@ -190,6 +191,22 @@ func TestTracker(t *testing.T) {
 			"destination.port": "53", "network.transport": `"udp"`, "dns.id": "103", "dns.type": `"query"`,
 			"dns.question.name": `"gone.example.com"`, "dns.question.type": `"A"`, "dns.question.class": `"IN"`,
 			"dns.header_flags": `"RD"`, "event.outcome": `"unknown"`},
+	}
+	// network.bytes is both directions: the sum of the two sizes.
+	for _, w := range want {
+		sum := 0
+		for _, k := range []string{"source.bytes", "destination.bytes"} {
+			if v, ok := w[k]; ok {
+				x, err := strconv.Atoi(v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sum += x
+			}
+		}
+		if sum > 0 {
+			w["network.bytes"] = strconv.Itoa(sum)
+		}
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("documents (-want +got):\n%s", diff)

@@ -284,6 +284,7 @@ func (s *Stage) check(e *event.Event) {
 	}
 	score = min(score, 100)
 	e.AddParsed(event.Field{Key: "sluice.dns.score", Type: event.FieldUint, U: uint64(score)})
+	e.AddParsed(event.Field{Key: "sluice.dns.score_band", Type: event.FieldString, S: ScoreBand(score)})
 	if why != 0 {
 		e.AddParsed(event.Field{Key: "sluice.dns.reasons", Type: event.FieldString, S: s.reasonText(why)})
 		for r := range numReasons {
@@ -472,4 +473,18 @@ func (s *Stage) Save() error {
 	}
 	s.m.saves.WithLabelValues("ok").Inc()
 	return nil
+}
+
+// ScoreBand returns the band of a score, sluice.dns.score_band: "0-29",
+// "30-49", "50-69" or "70+" (the console groups and filters by it).
+func ScoreBand(score int) string {
+	switch {
+	case score >= 70:
+		return "70+"
+	case score >= 50:
+		return "50-69"
+	case score >= 30:
+		return "30-49"
+	}
+	return "0-29"
 }

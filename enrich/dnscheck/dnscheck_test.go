@@ -121,7 +121,7 @@ func TestNameFields(t *testing.T) {
 		{"xn--bcher-kva.example", map[string]string{"dns.question.registered_domain": "xn--bcher-kva.example", "dns.question.top_level_domain": "example", "sluice.dns.question.unicode_name": "bücher.example", "sluice.dns.reasons": "idn"}},
 	} {
 		got, _ := check(t, s, dnsEvent{name: tc.name})
-		for _, k := range []string{"sluice.dns.entropy", "sluice.dns.dga_score", "sluice.dns.name_length", "sluice.dns.max_label_length", "sluice.dns.score"} {
+		for _, k := range []string{"sluice.dns.entropy", "sluice.dns.dga_score", "sluice.dns.name_length", "sluice.dns.max_label_length", "sluice.dns.score", "sluice.dns.score_band"} {
 			delete(got, k)
 		}
 		if diff := cmp.Diff(got, tc.want); diff != "" {
@@ -130,7 +130,7 @@ func TestNameFields(t *testing.T) {
 	}
 	got, _ := check(t, s, dnsEvent{name: "www.example.com"})
 	if diff := cmp.Diff(got, map[string]string{"dns.question.registered_domain": "example.com", "dns.question.subdomain": "www", "dns.question.top_level_domain": "com",
-		"sluice.dns.dga_score": "0", "sluice.dns.name_length": "15", "sluice.dns.max_label_length": "7", "sluice.dns.score": "0"}); diff != "" {
+		"sluice.dns.dga_score": "0", "sluice.dns.name_length": "15", "sluice.dns.max_label_length": "7", "sluice.dns.score": "0", "sluice.dns.score_band": "0-29"}); diff != "" {
 		t.Errorf("check(www.example.com) (-got +want):\n%s", diff)
 	}
 }
@@ -657,5 +657,13 @@ func TestStreams(t *testing.T) {
 	}
 	if pn != 0 {
 		t.Errorf("popular names: %d tunnel flags, want 0", pn)
+	}
+}
+
+func TestScoreBand(t *testing.T) {
+	for score, want := range map[int]string{0: "0-29", 29: "0-29", 30: "30-49", 49: "30-49", 50: "50-69", 69: "50-69", 70: "70+", 100: "70+"} {
+		if got := ScoreBand(score); got != want {
+			t.Errorf("ScoreBand(%d) = %q, want %q", score, got, want)
+		}
 	}
 }

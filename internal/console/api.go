@@ -316,7 +316,7 @@ func (a *API) meta(w http.ResponseWriter, r *http.Request) {
 	if a.tap == nil {
 		out.Limits["max_tail_clients"] = 0 // the tail is off
 	}
-	for _, kind := range []string{KindFlows, KindSyslog} {
+	for _, kind := range Kinds {
 		km := kindMeta{Metrics: metrics[kind], Dimensions: []dimensionMeta{}}
 		for _, d := range Dimensions {
 			for _, k := range d.Kinds {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -135,8 +136,8 @@ func TestParamValidation(t *testing.T) {
 		{"series ok", "/api/v1/series?kind=flows", 200, ""},
 		{"series relative", "/api/v1/series?kind=flows&from=now-7d&to=now-1h&by=destination.port&limit=50&step=1h", 200, ""},
 		{"series rfc3339", "/api/v1/series?kind=syslog&from=2026-11-20T00:00:00Z&to=2026-11-21T00:00:00%2B01:00&metric=events", 200, ""},
-		{"missing kind", "/api/v1/series", 400, "kind: missing; use kind=flows or kind=syslog"},
-		{"bad kind", "/api/v1/top?kind=flow&dim=source.ip", 400, `kind: "flow" is not a kind; use flows or syslog`},
+		{"missing kind", "/api/v1/series", 400, "kind: missing; use kind=flows, kind=syslog or kind=dns"},
+		{"bad kind", "/api/v1/top?kind=flow&dim=source.ip", 400, `kind: "flow" is not a kind; use flows, syslog or dns`},
 		{"bad time", "/api/v1/series?kind=flows&from=yesterday", 400, `from: "yesterday" is not a time; write RFC 3339`},
 		{"bad unit", "/api/v1/series?kind=flows&from=now-15s", 400, `from: "now-15s" is not a time`},
 		{"future relative", "/api/v1/series?kind=flows&from=now%2B5m", 400, `from: "now+5m" is not a time`},
@@ -405,6 +406,25 @@ func TestMetaJSON(t *testing.T) {
 		if d.Field == "host.hostname" {
 			t.Error("flows list host.hostname, a syslog-only dimension")
 		}
+	}
+	dl, ok := m.Kinds[KindDNS]
+	if !ok {
+		t.Fatal("meta lists no dns kind")
+	}
+	if diff := cmp.Diff(dl.Metrics, []string{"queries", "bytes"}); diff != "" {
+		t.Errorf("dns metrics (-got +want):\n%s", diff)
+	}
+	fields = fields[:0]
+	for _, d := range dl.Dimensions {
+		fields = append(fields, d.Field)
+	}
+	for _, f := range []string{"dns.question.name", "dns.question.registered_domain", "dns.response_code", "source.ip", "event.dataset", "process.name", ScoreBandField} {
+		if !slices.Contains(fields, f) {
+			t.Errorf("dns dimensions %v lack %s", fields, f)
+		}
+	}
+	if slices.Contains(fields, "host.hostname") {
+		t.Error("dns lists host.hostname, a syslog-only dimension")
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/sluicelab/sluice/internal/event"
 	"github.com/sluicelab/sluice/internal/query"
 )
 
@@ -26,21 +27,52 @@ func ParseFilter(text string) (query.Matcher, error) {
 	return query.ParseQueryString(text, FilterOptions)
 }
 
-// Document kinds a request reads.
+// Document kinds a request reads. KindDNS is every DNS event, whatever
+// its source: passive capture, a Beat (Packetbeat, Sysmon event 22) or a
+// resolver's query log over syslog; it is any document with a
+// dns.question.name (a resolver-log line is then in both syslog and dns).
 const (
 	KindFlows  = "flows"
 	KindSyslog = "syslog"
+	KindDNS    = "dns"
 )
 
-// Metrics a request sums. Bytes and packets exist for flows only
-// (network.bytes, network.packets, scaled by sampling as the documents
-// already are); Flows counts flow documents, Events counts syslog
-// documents.
+// Kinds lists the kinds, in the order /api/v1/meta shows them.
+var Kinds = []string{KindFlows, KindSyslog, KindDNS}
+
+// IsDNS reports whether e is an event of KindDNS: a captured DNS
+// transaction, or a syslog or Beats event with a dns.question.name.
+func IsDNS(e *event.Event) bool {
+	switch e.Kind {
+	case event.KindDNS:
+		return true
+	case event.KindSyslog, event.KindBeats:
+		for i := range e.Fields {
+			if f := &e.Fields[i]; f.Key == "dns.question.name" && f.Type == event.FieldString && f.S != "" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// ScoreBandField is the field that groups DNS events by
+// sluice.dns.score: "0-29", "30-49", "50-69" or "70+" (enrich/dnscheck
+// writes it with the score).
+const ScoreBandField = "sluice.dns.score_band"
+
+// Metrics a request sums. Bytes and packets exist for flows (network.bytes,
+// network.packets, scaled by sampling as the documents already are);
+// Flows counts flow documents, Events syslog documents, Queries DNS
+// documents (one a transaction or resolver-log line). Bytes of DNS is
+// source.bytes + destination.bytes (the query's and the response's DNS
+// message sizes, known for captured DNS and Packetbeat only).
 const (
 	MetricBytes   = "bytes"
 	MetricPackets = "packets"
 	MetricFlows   = "flows"
 	MetricEvents  = "events"
+	MetricQueries = "queries"
 )
 
 // Query selects documents: one kind, a time range [From, To) on
@@ -95,7 +127,9 @@ type TopRequest struct {
 
 // TopRow is one value of a dimension. Labels carry what the console shows
 // beside it when the store has it: for an address its country
-// ("country") and AS ("as"), for an AS number its organisation ("org").
+// ("country") and AS ("as"), for an AS number its organisation ("org"),
+// for a DNS name or registered domain the DNS checks' reasons
+// ("reasons", sluice.dns.reasons of one of its events).
 type TopRow struct {
 	Key    string            `json:"key"`
 	Value  float64           `json:"value"`
@@ -167,9 +201,10 @@ type Dimension struct {
 
 // Dimensions are the fields the console groups by, in both backends.
 var Dimensions = []Dimension{
-	// flows (and the firewall views of syslog, whose parsers set them)
-	{Field: "source.ip", Kinds: both, HighCardinality: true},
-	{Field: "destination.ip", Kinds: both, HighCardinality: true},
+	// flows (and the firewall views of syslog, whose parsers set them);
+	// for DNS the client and the server (resolver)
+	{Field: "source.ip", Kinds: all, HighCardinality: true},
+	{Field: "destination.ip", Kinds: all, HighCardinality: true},
 	{Field: "destination.port", Kinds: both},
 	{Field: "network.transport", Kinds: both},
 	{Field: "network.direction", Kinds: both},
@@ -183,9 +218,9 @@ var Dimensions = []Dimension{
 	// firewall and syslog
 	{Field: "event.action", Kinds: both},
 	{Field: "event.outcome", Kinds: syslogOnly},
-	{Field: "event.dataset", Kinds: syslogOnly},
+	{Field: "event.dataset", Kinds: syslogDNS}, // for DNS its source: sluice.dns, dnsmasq.query, dns (Packetbeat), ...
 	{Field: "host.hostname", Kinds: syslogOnly},
-	{Field: "process.name", Kinds: syslogOnly},
+	{Field: "process.name", Kinds: syslogDNS}, // for DNS the asking program (Sysmon event 22)
 	{Field: "log.syslog.severity.name", Kinds: syslogOnly},
 	{Field: "tags", Kinds: syslogOnly}, // parse failures are tagged
 	// WAF (F5 ASM)
@@ -194,12 +229,24 @@ var Dimensions = []Dimension{
 	{Field: "f5.asm.request_status", Kinds: syslogOnly},
 	{Field: "f5.asm.sig_names", Kinds: syslogOnly, HighCardinality: true},
 	{Field: "url.path", Kinds: syslogOnly, HighCardinality: true},
+	// DNS (enrich/dnscheck adds the registered domain, the score and its
+	// reasons, the blocklist hit)
+	{Field: "dns.question.registered_domain", Kinds: dnsOnly, HighCardinality: true},
+	{Field: "dns.question.name", Kinds: dnsOnly, HighCardinality: true},
+	{Field: "dns.question.type", Kinds: dnsOnly},
+	{Field: "dns.response_code", Kinds: dnsOnly},
+	{Field: ScoreBandField, Kinds: dnsOnly},
+	{Field: "sluice.dns.reasons", Kinds: dnsOnly},
+	{Field: "threat.enrichments.indicator.provider", Kinds: dnsOnly}, // the blocklist that matched
 }
 
 var (
 	both       = []string{KindFlows, KindSyslog}
+	all        = []string{KindFlows, KindSyslog, KindDNS}
 	flowsOnly  = []string{KindFlows}
 	syslogOnly = []string{KindSyslog}
+	syslogDNS  = []string{KindSyslog, KindDNS}
+	dnsOnly    = []string{KindDNS}
 )
 
 // DimensionOf returns the dimension of field, if the console has it.

@@ -132,15 +132,15 @@ func (p *params) err() error {
 func (p *params) kind(optional bool) string {
 	k := p.get("kind")
 	switch k {
-	case KindFlows, KindSyslog:
+	case KindFlows, KindSyslog, KindDNS:
 		return k
 	case "":
 		if optional {
 			return ""
 		}
-		p.fail(badParam("kind: missing; use kind=flows or kind=syslog"))
+		p.fail(badParam("kind: missing; use kind=flows, kind=syslog or kind=dns"))
 	default:
-		p.fail(badParam("kind: %q is not a kind; use flows or syslog", clip(k)))
+		p.fail(badParam("kind: %q is not a kind; use flows, syslog or dns", clip(k)))
 	}
 	return ""
 }
@@ -198,6 +198,7 @@ func (p *params) filter() string {
 var metrics = map[string][]string{
 	KindFlows:  {MetricBytes, MetricPackets, MetricFlows},
 	KindSyslog: {MetricEvents},
+	KindDNS:    {MetricQueries, MetricBytes},
 }
 
 // metric reads metric for kind (default: the kind's first).
@@ -343,7 +344,7 @@ func ParseEvents(v url.Values, now time.Time) (EventsRequest, error) {
 
 // TailRequest is what /api/v1/tail follows.
 type TailRequest struct {
-	Kind    string // "" for flows and syslog
+	Kind    string // "" for flows and syslog (dns is the DNS events of both)
 	Filter  string
 	Matcher query.Matcher // nil: everything
 }

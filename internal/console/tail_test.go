@@ -370,3 +370,60 @@ func BenchmarkTap(b *testing.B) {
 		})
 	}
 }
+
+// TestTapDNS: a dns tail gets every DNS event (a capture, a Beat's DNS
+// document, a resolver-log line) and nothing else; the syslog tail keeps
+// getting the resolver-log line and no capture or Beat.
+func TestTapDNS(t *testing.T) {
+	tap, err := NewTap(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := batch("no dns here")
+	defer b.Release()
+	ts := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	add := func(kind event.Kind, name, dataset string) {
+		e := b.Add()
+		e.Kind, e.Timestamp, e.Syslog.Dataset = kind, ts, dataset
+		if name != "" {
+			e.AddParsed(event.Field{Key: "dns.question.name", Type: event.FieldString, S: name})
+		}
+	}
+	add(event.KindDNS, "cap.example", "sluice.dns")
+	add(event.KindBeats, "beat.example", "windows.sysmon_operational")
+	add(event.KindBeats, "", "system.auth")
+	add(event.KindSyslog, "log.example", "dnsmasq.query")
+	_ = pipeline.Encode{}.Process(context.Background(), b)
+	dnsSub, _ := tap.Subscribe(KindDNS, nil, 10)
+	nx, _ := tap.Subscribe(KindDNS, mustMatcher(t, "event.dataset:sluice.dns"), 10)
+	sys, _ := tap.Subscribe(KindSyslog, nil, 10)
+	if err := tap.Process(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	names := func(s *Subscriber) []string {
+		var out []string
+		for {
+			select {
+			case line := <-s.C:
+				var d struct {
+					DNS     struct{ Question struct{ Name string } }
+					Message string
+				}
+				if err := json.Unmarshal(line, &d); err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, d.DNS.Question.Name+d.Message)
+			default:
+				return out
+			}
+		}
+	}
+	for _, c := range []struct {
+		s    *Subscriber
+		want string
+	}{{dnsSub, "cap.example beat.example log.example"}, {nx, "cap.example"}, {sys, "no dns here log.example"}} {
+		if got := strings.Join(names(c.s), " "); got != c.want {
+			t.Errorf("tail got %q, want %q", got, c.want)
+		}
+	}
+}

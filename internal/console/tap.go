@@ -48,6 +48,7 @@ type Subscriber struct {
 	C       <-chan []byte
 	c       chan []byte
 	kind    event.Kind // KindUnknown: flows and syslog
+	dns     bool       // DNS events only (KindDNS of the console)
 	m       query.Matcher
 	dropped atomic.Uint64
 }
@@ -94,8 +95,8 @@ func (t *Tap) Name() string { return "console_tail" }
 // ErrTapClosed is returned by Subscribe after Close.
 var ErrTapClosed = errors.New("live tail stopped: sluice is shutting down")
 
-// Subscribe adds a subscriber for kind (KindFlows, KindSyslog or "" for
-// both) whose documents match m, with a channel of size buffered
+// Subscribe adds a subscriber for kind (KindFlows, KindSyslog, KindDNS or
+// "" for flows and syslog) whose documents match m, with a channel of size buffered
 // documents. Call Unsubscribe when done.
 func (t *Tap) Subscribe(kind string, m query.Matcher, size int) (*Subscriber, error) {
 	select {
@@ -110,6 +111,8 @@ func (t *Tap) Subscribe(kind string, m query.Matcher, size int) (*Subscriber, er
 		s.kind = event.KindFlow
 	case KindSyslog:
 		s.kind = event.KindSyslog
+	case KindDNS:
+		s.dns = true
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -173,13 +176,25 @@ func (t *Tap) Process(_ context.Context, b *event.Batch) error {
 	evs := b.All()
 	for i := range evs {
 		e := &evs[i]
-		if e.Kind != event.KindFlow && e.Kind != event.KindSyslog {
+		if e.Kind != event.KindFlow && e.Kind != event.KindSyslog && e.Kind != event.KindDNS && e.Kind != event.KindBeats {
 			continue
 		}
 		d.Reset(e)
+		isDNS := -1     // not known yet
 		var line []byte // the copy shared by every subscriber it goes to
 		for _, s := range subs {
-			if s.kind != event.KindUnknown && s.kind != e.Kind {
+			if s.dns {
+				if isDNS < 0 {
+					isDNS = 0
+					if IsDNS(e) {
+						isDNS = 1
+					}
+				}
+				if isDNS == 0 {
+					continue
+				}
+			} else if e.Kind != event.KindFlow && e.Kind != event.KindSyslog ||
+				s.kind != event.KindUnknown && s.kind != e.Kind {
 				continue
 			}
 			if s.m != nil && !s.m.Match(d) {

@@ -358,10 +358,11 @@ func ArrayPath(path string) bool {
 type SyslogLayout = syslogPlan
 
 // SyslogLayout returns the layout the event was last encoded with (nil:
-// none, or not a syslog event). Its answers are those of that encoding:
+// none, or not a syslog-shaped event: KindSyslog, KindDNS and KindBeats
+// documents are laid out alike). Its answers are those of that encoding:
 // valid as long as the event has not changed since.
 func (e *Event) SyslogLayout() *SyslogLayout {
-	if e.Kind != KindSyslog {
+	if e.Kind != KindSyslog && e.Kind != KindDNS && e.Kind != KindBeats {
 		return nil
 	}
 	return e.layout

@@ -229,6 +229,13 @@ func (d *EventDoc) values(path string, dst []Value) []Value {
 		out, handled = d.flow(path, root, rest, dst)
 	case event.KindSyslog:
 		out, handled = d.syslog(path, dst)
+	case event.KindDNS, event.KindBeats:
+		// Laid out as syslog documents are (sluice's own values differ
+		// for a Beat): answered through the layout of their encoding
+		// only, which knows which values are own.
+		if e.SyslogLayout() != nil {
+			out, handled = d.syslog(path, dst)
+		}
 	case event.KindUnknown:
 		out, handled = d.other(path, dst)
 	}

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -309,7 +310,23 @@ func syntheticEvents() []namedEvent {
 func allTestEvents(t testing.TB) []namedEvent {
 	t.Helper()
 	evs := append(goldenSyslog(t), goldenFlows(t)...)
-	return append(evs, syntheticEvents()...)
+	evs = append(evs, syntheticEvents()...)
+	// The syslog events as DNS and Beats documents too: laid out alike,
+	// with other own values (a Beat's document has no event.kind or
+	// module of sluice's).
+	for _, ne := range evs {
+		if ne.e.Kind != event.KindSyslog {
+			continue
+		}
+		for _, k := range []event.Kind{event.KindDNS, event.KindBeats} {
+			e := *ne.e
+			e.Kind = k
+			e.Fields = slices.Clone(ne.e.Fields)
+			e.NetFlow = slices.Clone(ne.e.NetFlow)
+			evs = append(evs, namedEvent{ne.name + "-as-" + k.String(), &e})
+		}
+	}
+	return evs
 }
 
 // valueKey is a value as comparable text: numbers by value, everything

@@ -34,6 +34,11 @@ type ConsoleConfig struct {
 	// in a form with explicit operators, so Elasticsearch and
 	// internal/query read it alike.
 	DefaultOperator string
+	// DNSIndices are the index patterns of the DNS capture and the Beats
+	// (output.index.dns, output.index.beats): read by kind dns (with the
+	// syslog indices, which hold the resolvers' query logs), not by kind
+	// syslog, as the rollups count them.
+	DNSIndices []string
 }
 
 // DefaultConsoleConfig returns the defaults: 30s per request (the console
@@ -67,6 +72,17 @@ type Console struct {
 type consoleKind struct {
 	namers    []*event.IndexNamer
 	wildcards []string
+	// dns: the kind is the DNS documents of these indices (those with a
+	// dns.question.name).
+	dns bool
+}
+
+// dnsExists selects the DNS documents.
+var dnsExists = map[string]any{"exists": map[string]any{"field": "dns.question.name"}}
+
+// sumAgg is a sum aggregation of the metric field (of metricOf).
+func sumAgg(field string) map[string]any {
+	return map[string]any{"sum": map[string]any{"field": field}}
 }
 
 // NewConsole returns the console backend for the cluster and indices of
@@ -89,9 +105,23 @@ func NewConsole(cfg Config, client *elasticsearch.Client, cc ConsoleConfig) (*Co
 	}
 	c := &Console{client: client, kinds: map[string]*consoleKind{}, timeout: cc.Timeout,
 		opts: query.Options{DefaultOperator: cc.DefaultOperator}}
-	syslog := append([]string{cfg.SyslogIndex}, cfg.Template.SyslogIndices...)
-	for kind, patterns := range map[string][]string{console.KindFlows: {cfg.FlowsIndex}, console.KindSyslog: syslog} {
-		k := &consoleKind{}
+	// DNS documents are in the syslog indices (resolver logs), and in the
+	// DNS capture's and the Beats' indices, which sluice run lists among
+	// the syslog indices (for their template) when those inputs are on.
+	var syslog []string
+	for _, p := range append([]string{cfg.SyslogIndex}, cfg.Template.SyslogIndices...) {
+		if !slices.Contains(cc.DNSIndices, p) {
+			syslog = append(syslog, p)
+		}
+	}
+	dns := slices.Clone(syslog)
+	for _, p := range cc.DNSIndices {
+		if p != "" {
+			dns = append(dns, p)
+		}
+	}
+	for kind, patterns := range map[string][]string{console.KindFlows: {cfg.FlowsIndex}, console.KindSyslog: syslog, console.KindDNS: dns} {
+		k := &consoleKind{dns: kind == console.KindDNS}
 		for _, p := range slices.Compact(slices.Sorted(slices.Values(patterns))) {
 			n, err := event.NewIndexNamer(p, loc)
 			if err != nil {
@@ -161,6 +191,15 @@ type prepared struct {
 	filter map[string]any
 }
 
+// body returns a search body with the query and the keys and values of kv.
+func (p prepared) body(kv ...any) map[string]any {
+	b := map[string]any{"query": p.filter}
+	for i := 0; i+1 < len(kv); i += 2 {
+		b[kv[i].(string)] = kv[i+1]
+	}
+	return b
+}
+
 // prepare validates q and builds its filter: the @timestamp range and the
 // filter as a query_string query. The filter is parsed with internal/query
 // first (the rollups' parser), so a syntax error reads the same in both
@@ -170,7 +209,7 @@ type prepared struct {
 func (c *Console) prepare(q console.Query) (prepared, error) {
 	k, ok := c.kinds[q.Kind]
 	if !ok {
-		return prepared{}, badRequest("kind %q: use %s or %s", q.Kind, console.KindFlows, console.KindSyslog)
+		return prepared{}, badRequest("kind %q: use %s, %s or %s", q.Kind, console.KindFlows, console.KindSyslog, console.KindDNS)
 	}
 	if q.From.IsZero() || q.To.IsZero() || !q.From.Before(q.To) {
 		return prepared{}, badRequest("from %s is not before to %s; give a range that ends after it starts",
@@ -183,6 +222,9 @@ func (c *Console) prepare(q console.Query) (prepared, error) {
 	// Documents hold milliseconds: t >= from is t >= from rounded up.
 	clauses := []any{map[string]any{"range": map[string]any{"@timestamp": map[string]any{
 		"gte": ceilMillis(q.From), "lt": ceilMillis(q.To), "format": "epoch_millis"}}}}
+	if k.dns {
+		clauses = append(clauses, dnsExists)
+	}
 	s := q.Filter
 	if st, ok := m.(fmt.Stringer); ok {
 		s = st.String()
@@ -214,10 +256,15 @@ func metricOf(kind, metric string) (string, error) {
 	case kind == console.KindFlows && metric == console.MetricPackets:
 		return "network.packets", nil
 	case kind == console.KindFlows && metric == console.MetricFlows,
-		kind == console.KindSyslog && metric == console.MetricEvents:
+		kind == console.KindSyslog && metric == console.MetricEvents,
+		kind == console.KindDNS && metric == console.MetricQueries:
 		return "", nil
+	case kind == console.KindDNS && metric == console.MetricBytes:
+		return "network.bytes", nil
 	case kind == console.KindFlows:
 		return "", badRequest("metric %q: flows have bytes, packets and flows", metric)
+	case kind == console.KindDNS:
+		return "", badRequest("metric %q: dns has queries and bytes", metric)
 	default:
 		return "", badRequest("metric %q: syslog has events", metric)
 	}
@@ -320,8 +367,8 @@ func (c *Console) Series(ctx context.Context, r console.SeriesRequest) (console.
 	out := console.Series{Start: start, Step: step, Total: make([]float64, n)}
 	var keys []json.RawMessage
 	if r.By != "" {
-		body := map[string]any{"size": 0, "track_total_hits": false, "query": p.filter,
-			"aggs": map[string]any{"k": termsAgg(r.By, field, limit)}}
+		body := p.body("size", 0, "track_total_hits", false,
+			"aggs", map[string]any{"k": termsAgg(r.By, field, limit)})
 		var res searchResponse
 		if err := c.search(ctx, p.index, body, &res); err != nil {
 			return console.Series{}, err
@@ -351,7 +398,7 @@ func (c *Console) Series(ctx context.Context, r console.SeriesRequest) (console.
 				"min": start.UnixMilli(), "max": start.Add(time.Duration(n-1) * step).UnixMilli()},
 		}}
 		if field != "" {
-			h["aggs"] = map[string]any{"m": map[string]any{"sum": map[string]any{"field": field}}}
+			h["aggs"] = map[string]any{"m": sumAgg(field)}
 		}
 		return h
 	}
@@ -362,7 +409,7 @@ func (c *Console) Series(ctx context.Context, r console.SeriesRequest) (console.
 			"aggs":  map[string]any{"h": hist()},
 		}
 	}
-	body := map[string]any{"size": 0, "track_total_hits": false, "query": p.filter, "aggs": aggs}
+	body := p.body("size", 0, "track_total_hits", false, "aggs", aggs)
 	var res searchResponse
 	if err := c.search(ctx, p.index, body, &res); err != nil {
 		return console.Series{}, err
@@ -446,7 +493,7 @@ func termsAgg(field, sumField string, size int) map[string]any {
 	agg := map[string]any{"terms": t}
 	if sumField != "" {
 		t["order"] = []any{map[string]any{"m": "desc"}, map[string]any{"_key": "asc"}}
-		agg["aggs"] = map[string]any{"m": map[string]any{"sum": map[string]any{"field": sumField}}}
+		agg["aggs"] = map[string]any{"m": sumAgg(sumField)}
 	} else {
 		t["order"] = []any{map[string]any{"_count": "desc"}, map[string]any{"_key": "asc"}}
 	}
@@ -486,9 +533,9 @@ func (c *Console) Top(ctx context.Context, r console.TopRequest) (console.Top, e
 	}
 	aggs := map[string]any{"k": agg}
 	if field != "" {
-		aggs["total"] = map[string]any{"sum": map[string]any{"field": field}}
+		aggs["total"] = sumAgg(field)
 	}
-	body := map[string]any{"size": 0, "track_total_hits": field == "", "query": p.filter, "aggs": aggs}
+	body := p.body("size", 0, "track_total_hits", field == "", "aggs", aggs)
 	var res searchResponse
 	if err := c.search(ctx, p.index, body, &res); err != nil {
 		return console.Top{}, err
@@ -546,8 +593,12 @@ func (c *Console) Top(ctx context.Context, r console.TopRequest) (console.Top, e
 }
 
 // labelsOf returns the label fields of a dimension: country and AS of
-// source and destination addresses, the organisation of AS numbers.
+// source and destination addresses, the organisation of AS numbers, the
+// DNS checks' reasons of names and registered domains.
 func labelsOf(dim string) map[string]string {
+	if dim == "dns.question.name" || dim == "dns.question.registered_domain" {
+		return map[string]string{"reasons": "sluice.dns.reasons"}
+	}
 	for _, side := range []string{"source", "destination"} {
 		switch dim {
 		case side + ".ip":
@@ -571,14 +622,13 @@ func (c *Console) Events(ctx context.Context, r console.EventsRequest) (console.
 	if err != nil {
 		return console.Events{}, err
 	}
-	body := map[string]any{
-		"size": limit + 1, "track_total_hits": false, "query": p.filter,
-		"sort": []any{
+	body := p.body(
+		"size", limit+1, "track_total_hits", false,
+		"sort", []any{
 			map[string]any{"@timestamp": map[string]any{"order": "desc", "unmapped_type": "date"}},
 			map[string]any{"_index": "desc"},
 			map[string]any{"_doc": "desc"},
-		},
-	}
+		})
 	if r.Before != "" {
 		cur, err := DecodeCursor(r.Before)
 		if err != nil {
@@ -686,17 +736,22 @@ func cursorOf(vals []json.RawMessage) (Cursor, error) {
 
 // Range implements console.Backend: the oldest and newest @timestamp of
 // kind's indices (min and max aggregations, which Elasticsearch answers
-// from each shard's index statistics), to being just after the newest
-// document. Both are zero when there is none.
+// from each shard's index statistics; for dns over the documents with a
+// dns.question.name), to being just after the newest document. Both are
+// zero when there is none.
 func (c *Console) Range(ctx context.Context, kind string) (from, to time.Time, err error) {
 	k, ok := c.kinds[kind]
 	if !ok {
-		return time.Time{}, time.Time{}, badRequest("kind %q: use %s or %s", kind, console.KindFlows, console.KindSyslog)
+		return time.Time{}, time.Time{}, badRequest("kind %q: use %s, %s or %s", kind, console.KindFlows, console.KindSyslog, console.KindDNS)
 	}
 	body := map[string]any{"size": 0, "track_total_hits": false, "aggs": map[string]any{
 		"min": map[string]any{"min": map[string]any{"field": "@timestamp"}},
 		"max": map[string]any{"max": map[string]any{"field": "@timestamp"}},
 	}}
+	if k.dns {
+		// The DNS documents among the others of these indices.
+		body["query"] = dnsExists
+	}
 	var res searchResponse
 	if err := c.search(ctx, k.indices(time.Time{}, time.Time{}), body, &res); err != nil {
 		return time.Time{}, time.Time{}, err

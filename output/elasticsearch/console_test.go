@@ -20,6 +20,7 @@ import (
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sluicelab/sluice/enrich/dnscheck"
 	"github.com/sluicelab/sluice/internal/console"
 	"github.com/sluicelab/sluice/internal/estest"
 	"github.com/sluicelab/sluice/internal/event"
@@ -64,8 +65,19 @@ func loadConsoleData(t testing.TB, flowBatches, syslogBatches int) *consoleData 
 		estest.Do(t, http.MethodDelete, url+"/_component_template/"+prefix+"-*", "")
 	})
 	fwIndex := prefix + "-fw-%{+yyyy.MM.dd}"
-	cfg.Template.SyslogIndices = []string{fwIndex}
+	// The DNS capture's and the Beats' indices, listed among the syslog
+	// indices for their template as sluice run does.
+	dnsIndex, beatsIndex := prefix+"-dns-%{+yyyy.MM.dd}", prefix+"-beats-%{+yyyy.MM.dd}"
+	cfg.Template.SyslogIndices = []string{fwIndex, dnsIndex, beatsIndex}
 	fwRef, err := event.RegisterIndex(fwIndex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dnsRef, err := event.RegisterIndex(dnsIndex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	beatsRef, err := event.RegisterIndex(beatsIndex)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,6 +126,7 @@ func loadConsoleData(t testing.TB, flowBatches, syslogBatches int) *consoleData 
 		}
 		return t
 	}
+	indexed := 0
 	keep := func(kind string, b *event.Batch) {
 		b.EncodeJSON()
 		for i := range b.Len() {
@@ -123,7 +136,20 @@ func loadConsoleData(t testing.TB, flowBatches, syslogBatches int) *consoleData 
 			if err != nil {
 				t.Fatal(err)
 			}
-			d.docs[kind] = append(d.docs[kind], storedDoc{line: line, doc: doc, ts: b.All()[i].Timestamp})
+			sd := storedDoc{line: line, doc: doc, ts: b.All()[i].Timestamp}
+			indexed++
+			// DNS: a resolver-log line is syslog and dns; a capture or
+			// a Beat's DNS document dns only; a Beat's other document
+			// neither.
+			switch {
+			case kind != console.KindDNS:
+				d.docs[kind] = append(d.docs[kind], sd)
+			case b.All()[i].Kind == event.KindSyslog:
+				d.docs[console.KindSyslog] = append(d.docs[console.KindSyslog], sd)
+			}
+			if kind == console.KindDNS && len(doc.Values("dns.question.name", nil)) > 0 {
+				d.docs[console.KindDNS] = append(d.docs[console.KindDNS], sd)
+			}
 		}
 		if err := o.Write(ctx, b); err != nil {
 			t.Fatal(err)
@@ -200,6 +226,78 @@ func loadConsoleData(t testing.TB, flowBatches, syslogBatches int) *consoleData 
 		}
 		keep(console.KindSyslog, b)
 	}
+	// DNS events of the three sources. Score, reasons and blocklist hit
+	// belong to the registered domain (so a name's reasons label is one).
+	type dnsDomain struct {
+		names         []string
+		rd            string
+		score         uint64
+		reasons, list string
+	}
+	domains := []dnsDomain{
+		{[]string{"www.example.com", "mail.example.com"}, "example.com", 0, "", ""},
+		{[]string{"example.org"}, "example.org", 10, "new_domain", ""},
+		{[]string{"cdn.example.net", "img.example.net"}, "example.net", 35, "unsanctioned_resolver", ""},
+		{[]string{"xkqjzvbwplmnr.com"}, "xkqjzvbwplmnr.com", 55, "dga high_entropy", ""},
+		{[]string{"login.evil.example"}, "evil.example", 80, "blocklist", "testlist"},
+	}
+	resolvers := []string{"192.0.2.53", "192.0.2.53", "8.8.8.8"}
+	for range 2 {
+		b := event.NewBatch()
+		for i := range 150 {
+			e := b.Add()
+			e.Timestamp = ts()
+			e.Created = e.Timestamp.Add(time.Second)
+			dom := domains[pick(len(domains))]
+			name := dom.names[pick(len(dom.names))]
+			src, dst := srcs[pick(len(srcs))], resolvers[pick(len(resolvers))]
+			str := func(k, v string) { e.AddParsed(event.Field{Key: k, Type: event.FieldString, S: v}) }
+			switch i % 5 {
+			case 0, 1: // capture
+				e.Kind = event.KindDNS
+				e.Index = dnsRef
+				e.Syslog.Dataset = "sluice.dns"
+				e.Src = event.Endpoint{IP: netip.MustParseAddr(src), Port: uint16(1024 + rng.IntN(60000)), Bytes: uint64(30 + rng.IntN(40)), Geo: geoOf(src)}
+				e.Dst = event.Endpoint{IP: netip.MustParseAddr(dst), Port: 53, Bytes: uint64(60 + rng.IntN(400))}
+				e.AddParsed(event.Field{Key: "network.bytes", Type: event.FieldUint, U: e.Src.Bytes + e.Dst.Bytes})
+			case 2: // a resolver's query log
+				e.Kind = event.KindSyslog
+				e.Syslog = event.Syslog{Priority: 30, HasPriority: true, Hostname: "pihole", AppName: "dnsmasq", Message: "query[A] " + name + " from " + src, Dataset: "dnsmasq.query"}
+				e.Src = event.Endpoint{IP: netip.MustParseAddr(src), Geo: geoOf(src)}
+			case 3: // Sysmon event 22
+				e.Kind = event.KindBeats
+				e.Index = beatsRef
+				e.Syslog.Dataset = "windows.sysmon_operational"
+				str("process.name", []string{"chrome.exe", "svchost.exe", "curl.exe"}[pick(3)])
+			case 4: // a Beat's document that is no DNS
+				e.Kind = event.KindBeats
+				e.Index = beatsRef
+				e.Syslog.Dataset = "system.auth"
+				str("process.name", "sshd")
+				continue
+			}
+			str("dns.question.name", name)
+			str("dns.question.registered_domain", dom.rd)
+			str("dns.question.type", []string{"A", "AAAA", "HTTPS", "TXT"}[pick(4)])
+			str("dns.response_code", []string{"NOERROR", "NOERROR", "NXDOMAIN", "SERVFAIL"}[pick(4)])
+			if dst == "8.8.8.8" && e.Kind == event.KindDNS {
+				e.AddParsed(event.Field{Key: "sluice.dns.unsanctioned_resolver", Type: event.FieldBool, U: 1})
+			}
+			if rng.IntN(4) == 0 {
+				e.AddParsed(event.Field{Key: "sluice.dns.new_domain", Type: event.FieldBool, U: 1})
+			}
+			if dom.list != "" {
+				str("sluice.dns.blocklist", dom.list)
+				str("threat.enrichments.indicator.provider", dom.list)
+			}
+			e.AddParsed(event.Field{Key: "sluice.dns.score", Type: event.FieldUint, U: dom.score})
+			str("sluice.dns.score_band", dnscheck.ScoreBand(int(dom.score)))
+			if dom.reasons != "" {
+				str("sluice.dns.reasons", dom.reasons)
+			}
+		}
+		keep(console.KindDNS, b)
+	}
 	for deadline := time.Now().Add(2 * time.Minute); o.Pending() > 0; time.Sleep(50 * time.Millisecond) {
 		if err := o.Flush(ctx); err != nil {
 			t.Fatal(err)
@@ -212,10 +310,12 @@ func loadConsoleData(t testing.TB, flowBatches, syslogBatches int) *consoleData 
 		t.Fatal(err)
 	}
 	estest.Refresh(t, url, prefix+"-*")
-	if n, want := estest.Count(t, url, prefix+"-*"), len(d.docs[console.KindFlows])+len(d.docs[console.KindSyslog]); n != want {
-		t.Fatalf("the indices hold %d documents, want %d", n, want)
+	if n := estest.Count(t, url, prefix+"-*"); n != indexed {
+		t.Fatalf("the indices hold %d documents, want %d", n, indexed)
 	}
-	c, err := o.Console(DefaultConsoleConfig())
+	cc := DefaultConsoleConfig()
+	cc.DNSIndices = []string{dnsIndex, beatsIndex}
+	c, err := o.Console(cc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,12 +429,18 @@ var consoleFilters = []consoleFilterCase{
 	{console.KindSyslog, `tags:_grokparsefailure`},
 	{console.KindSyslog, `log.syslog.severity.name:(error OR critical)`},
 	{console.KindSyslog, `event.dataset:meraki.flows`},
+	{console.KindDNS, ""},
+	{console.KindDNS, `dns.response_code:NXDOMAIN`},
+	{console.KindDNS, `sluice.dns.score_band:("50-69" OR "70+")`},
+	{console.KindDNS, `_exists_:sluice.dns.blocklist`},
+	{console.KindDNS, `sluice.dns.unsanctioned_resolver:true`},
+	{console.KindDNS, `sluice.dns.new_domain:true AND event.dataset:"sluice.dns"`},
 }
 
 func TestConsole(t *testing.T) {
 	d := loadConsoleData(t, 6, 4)
 	ctx := context.Background()
-	for _, kind := range []string{console.KindFlows, console.KindSyslog} {
+	for _, kind := range console.Kinds {
 		if len(d.docs[kind]) == 0 {
 			t.Fatalf("no %s documents", kind)
 		}
@@ -350,7 +456,7 @@ func TestConsole(t *testing.T) {
 	}
 
 	t.Run("Range", func(t *testing.T) {
-		for _, kind := range []string{console.KindFlows, console.KindSyslog} {
+		for _, kind := range console.Kinds {
 			from, to, err := d.c.Range(ctx, kind)
 			if err != nil {
 				t.Fatalf("Range(%s): %v", kind, err)
@@ -366,8 +472,11 @@ func TestConsole(t *testing.T) {
 	t.Run("Top", func(t *testing.T) {
 		for _, fc := range consoleFilters {
 			metrics := []string{console.MetricEvents}
-			if fc.kind == console.KindFlows {
+			switch fc.kind {
+			case console.KindFlows:
 				metrics = []string{console.MetricBytes, console.MetricPackets, console.MetricFlows}
+			case console.KindDNS:
+				metrics = []string{console.MetricQueries, console.MetricBytes}
 			}
 			// A range inside the data: the first and last days are cut.
 			from, to := d.from.Add(7*time.Hour+13*time.Minute), d.to.Add(-5*time.Hour)
@@ -426,8 +535,11 @@ func TestConsole(t *testing.T) {
 	t.Run("Series", func(t *testing.T) {
 		for _, fc := range consoleFilters {
 			metric := console.MetricEvents
-			if fc.kind == console.KindFlows {
+			switch fc.kind {
+			case console.KindFlows:
 				metric = console.MetricBytes
+			case console.KindDNS:
+				metric = console.MetricQueries
 			}
 			from, to := d.from.Add(7*time.Hour+13*time.Minute), d.to.Add(-5*time.Hour)
 			docs := d.match(t, fc.kind, from, to, fc.filter)
@@ -750,8 +862,12 @@ func TestConsoleTimeout(t *testing.T) {
 
 func TestConsoleIndices(t *testing.T) {
 	cfg := Default()
-	cfg.Template.SyslogIndices = []string{"sluice-meraki-%{+yyyy.MM.dd}", "sluice-syslog-%{+yyyy.MM.dd}"}
-	c, err := NewConsole(cfg, nil, DefaultConsoleConfig())
+	// sluice run lists the DNS capture's and the Beats' indices among the
+	// syslog indices (for their template) and as the DNS indices.
+	cfg.Template.SyslogIndices = []string{"sluice-meraki-%{+yyyy.MM.dd}", "sluice-syslog-%{+yyyy.MM.dd}", "sluice-dns-%{+yyyy.MM.dd}", "sluice-beats-%{+yyyy.MM.dd}"}
+	cc := DefaultConsoleConfig()
+	cc.DNSIndices = []string{"sluice-dns-%{+yyyy.MM.dd}", "sluice-beats-%{+yyyy.MM.dd}", ""}
+	c, err := NewConsole(cfg, nil, cc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -768,6 +884,9 @@ func TestConsoleIndices(t *testing.T) {
 		{console.KindFlows, day, day.Add(60 * 24 * time.Hour), "sluice-flows-*"},
 		{console.KindSyslog, day, day.Add(30 * 24 * time.Hour), "sluice-meraki-*,sluice-syslog-*"},
 		{console.KindFlows, time.Time{}, time.Time{}, "sluice-flows-*"},
+		{console.KindDNS, day.Add(time.Hour), day.Add(2 * time.Hour), "sluice-beats-2026.11.24,sluice-dns-2026.11.24,sluice-meraki-2026.11.24,sluice-syslog-2026.11.24"},
+		{console.KindDNS, time.Time{}, time.Time{}, "sluice-beats-*,sluice-dns-*,sluice-meraki-*,sluice-syslog-*"},
+		{console.KindSyslog, time.Time{}, time.Time{}, "sluice-meraki-*,sluice-syslog-*"},
 	} {
 		if got := c.kinds[tc.kind].indices(tc.from, tc.to); got != tc.want {
 			t.Errorf("indices(%s, %s, %s) = %s, want %s", tc.kind, tc.from, tc.to, got, tc.want)

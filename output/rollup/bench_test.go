@@ -22,13 +22,28 @@ import (
 // encoded as in sluice run, all in one open minute. "exact" feeds every
 // event to the top-K tables (console.exact_rate 0, or a rate below it);
 // "sampled" is the default exact_rate at the benchmark's rate (far above
-// it), where about 2,000 events a second do.
+// it), where about 2,000 events a second do. "dns" is the DNS test data
+// of every source (resolver-log lines count in syslog and dns, so their
+// events are folded twice); "dnscap" only its captured transactions
+// (KindDNS), what the dns kind costs alone.
 func BenchmarkStage(b *testing.B) {
+	dns := func(tb testing.TB) *event.Batch { return dnsBatch(tb, 0, 1) }
+	dnscap := func(tb testing.TB) *event.Batch {
+		bt := dnsBatch(tb, 0, 1)
+		for i := bt.Len() - 1; i >= 0; i-- {
+			if bt.Events[i].Kind != event.KindDNS {
+				bt.Drop(i)
+			}
+		}
+		return bt
+	}
 	for _, c := range []struct {
 		name      string
 		batch     func(testing.TB) *event.Batch
 		exactRate int
-	}{{"flows/exact", flowBatch, 0}, {"syslog/exact", syslogBatch, 0}, {"flows/sampled", flowBatch, Default().ExactRate}, {"syslog/sampled", syslogBatch, Default().ExactRate}} {
+	}{{"flows/exact", flowBatch, 0}, {"syslog/exact", syslogBatch, 0}, {"dns/exact", dns, 0}, {"dnscap/exact", dnscap, 0},
+		{"flows/sampled", flowBatch, Default().ExactRate}, {"syslog/sampled", syslogBatch, Default().ExactRate},
+		{"dns/sampled", dns, Default().ExactRate}, {"dnscap/sampled", dnscap, Default().ExactRate}} {
 		b.Run(c.name, func(b *testing.B) {
 			bt := c.batch(b)
 			for i := range bt.All() {

@@ -34,7 +34,13 @@ func resName(res uint8) string {
 const (
 	kindFlows  uint8 = 1
 	kindSyslog uint8 = 2
+	kindDNS    uint8 = 3
+	// numKinds is how many kinds there are (kinds are 1..numKinds).
+	numKinds = 3
 )
+
+// kindNames are the console kinds by kind-1; they name the files too.
+var kindNames = [numKinds]string{"flows", "syslog", "dns"}
 
 // segKey is what splits a minute into segments.
 type segKey struct {
@@ -263,7 +269,7 @@ func decodePayload(p []byte, want func(field string) bool, sc *decodeScratch) (*
 		b = &block{}
 	}
 	b.kind, b.res = d.byte1(), d.byte1()
-	if d.err == nil && (b.kind != kindFlows && b.kind != kindSyslog || b.res != resMinute && b.res != resHour) {
+	if d.err == nil && (b.kind < 1 || b.kind > numKinds || b.res != resMinute && b.res != resHour) {
 		return nil, fmt.Errorf("%w: kind %d resolution %d", errCorrupt, b.kind, b.res)
 	}
 	sec := d.varint()

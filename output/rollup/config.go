@@ -1,10 +1,13 @@
-// Package rollup keeps per-minute and per-hour rollups of flows and syslog
-// in data_dir/console and answers the web console from them
+// Package rollup keeps per-minute and per-hour rollups of flows, syslog and
+// DNS events in data_dir/console and answers the web console from them
 // (console.Backend) when sluice runs without Elasticsearch.
 //
 // A pipeline stage after Encode folds every event into the open minute of
-// its kind: per segment (event.action, network.direction, event.dataset;
-// at most MaxSegments, the rest folded into an "other" segment) exact
+// its kind (a resolver's query-log line is a syslog and a DNS event: it
+// counts in both): per segment (event.action, network.direction,
+// event.dataset; for DNS dns.response_code, the DNS checks' verdict and
+// event.dataset; at most MaxSegments, the rest folded into an "other"
+// segment) exact
 // totals and, per console dimension, a Space-Saving top-K. A closed minute
 // is appended as one framed block (magic, version, length, CRC32C) to
 // <kind>-1m-<day>.rlb; when an hour has closed its minute blocks are merged
@@ -35,9 +38,10 @@ type Config struct {
 	// MaxBytes bounds the files on disk: the oldest go first.
 	MaxBytes int64
 	// EventsDir and the index patterns name the daily NDJSON files the
-	// Events view reads (output/file's dir and index patterns).
-	EventsDir               string
-	FlowsIndex, SyslogIndex string
+	// Events view reads (output/file's dir and index patterns). DNS
+	// events are read from the DNS, Beats and syslog files.
+	EventsDir                                     string
+	FlowsIndex, SyslogIndex, DNSIndex, BeatsIndex string
 	// EventsScanLimit bounds the lines one Events request reads.
 	EventsScanLimit int
 	// ExactRate is the events per second of one kind up to which every
@@ -64,6 +68,8 @@ func Default() Config {
 		EventsDir:       "./data",
 		FlowsIndex:      "sluice-flows-%{+yyyy.MM.dd}",
 		SyslogIndex:     "sluice-syslog-%{+yyyy.MM.dd}",
+		DNSIndex:        "sluice-dns-%{+yyyy.MM.dd}",
+		BeatsIndex:      "sluice-beats-%{+yyyy.MM.dd}",
 		EventsScanLimit: 200_000,
 		ExactRate:       2000,
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +31,10 @@ var maxLine = 4 << 20
 // "<file>:<offset>" (the start of the last line returned). Gzipped days
 // (*.ndjson.gz, retention's gzip action) are skipped: reading them
 // backwards would mean decompressing whole days.
+//
+// Kind dns reads, day by day, the DNS, Beats and syslog files (in that
+// order) and keeps the documents with a dns.question.name: within a day
+// the documents are newest first per file, not across the files.
 func (s *Store) Events(ctx context.Context, r console.EventsRequest) (console.Events, error) {
 	var out console.Events
 	if _, _, err := s.plan(r.Kind); err != nil {
@@ -56,12 +61,21 @@ func (s *Store) Events(ctx context.Context, r console.EventsRequest) (console.Ev
 	if r.Kind == console.KindSyslog {
 		kind = event.KindSyslog
 	}
+	dns := r.Kind == console.KindDNS
 	// The day files of the range, newest first.
 	var names []string
 	probe := event.Event{Kind: kind}
 	loc := s.cfg.Location
 	for d := dayStart(r.To.Add(-time.Nanosecond).In(loc)); !d.Before(dayStart(r.From.In(loc))); d = d.AddDate(0, 0, -1) {
-		names = append(names, s.names.Name(&probe, d))
+		if !dns {
+			names = append(names, s.names.Name(&probe, d))
+			continue
+		}
+		for _, n := range s.dnsFiles {
+			if name := n.Name(d); !slices.Contains(names, name) {
+				names = append(names, name)
+			}
+		}
 	}
 	startFile, startOff := 0, int64(-1)
 	if r.Before != "" {
@@ -82,7 +96,7 @@ func (s *Store) Events(ctx context.Context, r console.EventsRequest) (console.Ev
 		if i == startFile {
 			off = startOff
 		}
-		done, err := s.scanFile(ctx, names[i], off, r, m, limit, &out)
+		done, err := s.scanFile(ctx, names[i], off, r, m, dns, limit, &out)
 		if err != nil {
 			return console.Events{}, err
 		}
@@ -112,7 +126,7 @@ func parseCursor(c string) (string, int64, bool) {
 
 // scanFile reads the lines of one day file before off (-1: the end),
 // newest first. done: the page is full or the bound was reached.
-func (s *Store) scanFile(ctx context.Context, name string, off int64, r console.EventsRequest, m query.Matcher, limit int, out *console.Events) (done bool, err error) {
+func (s *Store) scanFile(ctx context.Context, name string, off int64, r console.EventsRequest, m query.Matcher, dns bool, limit int, out *console.Events) (done bool, err error) {
 	f, err := os.Open(filepath.Join(s.cfg.EventsDir, name+".ndjson"))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -171,6 +185,9 @@ func (s *Store) scanFile(ctx context.Context, name string, off int64, r console.
 		}
 		at, err := time.Parse(time.RFC3339Nano, ts[0].Str)
 		if err != nil || at.Before(r.From) || !at.Before(r.To) {
+			continue
+		}
+		if dns && len(d.Values("dns.question.name", nil)) == 0 {
 			continue
 		}
 		if m != nil && !m.Match(d) {

@@ -15,7 +15,7 @@ import (
 func FuzzDecodeBlock(f *testing.F) {
 	g := setupGolden(f, f.TempDir())
 	g.s.Close(context.Background())
-	for _, name := range []string{"flows-1m-2026-12-07.rlb", "syslog-1h-2026-12-07.rlb"} {
+	for _, name := range []string{"flows-1m-2026-12-07.rlb", "syslog-1h-2026-12-07.rlb", "dns-1m-2026-12-07.rlb", "dns-1h-2026-12-07.rlb"} {
 		p, err := os.ReadFile(filepath.Join(g.s.cfg.Dir, name))
 		if err != nil {
 			f.Fatal(err)

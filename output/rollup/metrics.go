@@ -15,7 +15,7 @@ func newMetrics(reg prometheus.Registerer, diskBytes func() float64, sampleRatio
 	m := &metrics{
 		events: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sluice_rollup_events_total",
-			Help: "Events folded into the console's rollups.",
+			Help: "Events folded into the console's rollups, once per kind they count in (a resolver's query-log line is a syslog and a DNS event: twice).",
 		}),
 		outOfRange: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sluice_rollup_events_skipped_total",
@@ -50,7 +50,7 @@ func newMetrics(reg prometheus.Registerer, diskBytes func() float64, sampleRatio
 				Name: "sluice_rollup_disk_bytes",
 				Help: "Bytes of rollup files in data_dir/console.",
 			}, diskBytes))
-		for ki, kn := range []string{"flows", "syslog"} {
+		for ki, kn := range kindNames {
 			reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name:        "sluice_rollup_topk_sample_ratio",
 				Help:        "1 in how many events of a kind feeds the console's top-K tables now: 1 while the rate is at most console.exact_rate per second, about rate/exact_rate above it (totals count every event).",

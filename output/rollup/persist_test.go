@@ -24,7 +24,7 @@ func answers(t *testing.T, s *Store) []any {
 	t.Helper()
 	ctx := context.Background()
 	var out []any
-	for _, kind := range []string{console.KindFlows, console.KindSyslog} {
+	for _, kind := range console.Kinds {
 		metric := metricsOf(kind)[0]
 		for _, dim := range dimsOf(kind) {
 			for _, rng := range [][2]time.Time{{base, base.Add(time.Hour)}, {base.Add(2 * time.Minute), base.Add(9 * time.Minute)}} {

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,8 +28,10 @@ func (s *Store) plan(kind string) (*kindPlan, int, error) {
 		return s.plans[0], 0, nil
 	case console.KindSyslog:
 		return s.plans[1], 1, nil
+	case console.KindDNS:
+		return s.plans[2], 2, nil
 	}
-	return nil, 0, fmt.Errorf("%w: kind %q is unknown; use %q or %q", console.ErrBadRequest, kind, console.KindFlows, console.KindSyslog)
+	return nil, 0, fmt.Errorf("%w: kind %q is unknown; use %q, %q or %q", console.ErrBadRequest, kind, console.KindFlows, console.KindSyslog, console.KindDNS)
 }
 
 // Range implements console.Backend: from the oldest block to the end of
@@ -65,10 +68,17 @@ func metricSlot(kind, metric string) (int, error) {
 		return mCount, nil
 	case metric == console.MetricEvents && kind == console.KindSyslog:
 		return mCount, nil
+	case metric == console.MetricQueries && kind == console.KindDNS:
+		return mCount, nil
+	case metric == console.MetricBytes && kind == console.KindDNS:
+		return mBytes, nil
 	}
 	ok := "bytes, packets or flows"
-	if kind == console.KindSyslog {
+	switch kind {
+	case console.KindSyslog:
 		ok = "events"
+	case console.KindDNS:
+		ok = "queries or bytes"
 	}
 	return 0, fmt.Errorf("%w: metric %q does not apply to %s; use %s", console.ErrBadRequest, metric, kind, ok)
 }
@@ -79,8 +89,9 @@ type filter struct {
 	onDim bool          // it names the dimension: applied per value
 }
 
-// parseFilter accepts filters that name only segment fields or dim.
-func parseFilter(text, dim string) (filter, error) {
+// parseFilter accepts filters that name only the segment fields of kind
+// or dim.
+func parseFilter(kind uint8, text, dim string) (filter, error) {
 	if strings.TrimSpace(text) == "" {
 		return filter{}, nil
 	}
@@ -90,9 +101,10 @@ func parseFilter(text, dim string) (filter, error) {
 	}
 	f := filter{m: m}
 	var bad []string
+	seg := segFieldsOf(kind)
 	for _, p := range m.Fields() {
 		switch {
-		case p == "event.action" || p == "network.direction" || p == "event.dataset":
+		case slices.Contains(seg, p):
 		case dim != "" && p == dim:
 			f.onDim = true
 		default:
@@ -100,7 +112,7 @@ func parseFilter(text, dim string) (filter, error) {
 		}
 	}
 	if len(bad) > 0 {
-		can := strings.Join(segFields, ", ")
+		can := strings.Join(seg, ", ")
 		if dim != "" {
 			can += " and the field grouped by (" + dim + ")"
 		} else {
@@ -120,9 +132,13 @@ func parseFilter(text, dim string) (filter, error) {
 // segDoc is a query.Doc of a segment's key and, optionally, one value of a
 // dimension.
 type segDoc struct {
+	kind  uint8
 	seg   *segment
 	field string
 	e     *entry
+	// the verdict of a DNS segment, parsed once per segment
+	flags    dnsFlags
+	flagsFor *segment
 }
 
 func (d *segDoc) Values(path string, dst []query.Value) []query.Value {
@@ -131,6 +147,9 @@ func (d *segDoc) Values(path string, dst []query.Value) []query.Value {
 	}
 	if d.seg.other {
 		return dst
+	}
+	if d.kind == kindDNS {
+		return d.dnsValues(path, dst)
 	}
 	var s string
 	switch path {
@@ -145,6 +164,38 @@ func (d *segDoc) Values(path string, dst []query.Value) []query.Value {
 		return dst
 	}
 	return append(dst, query.Value{Kind: query.KindString, Str: s})
+}
+
+// dnsValues answers the fields of a DNS segment (dnsSegFields).
+func (d *segDoc) dnsValues(path string, dst []query.Value) []query.Value {
+	if d.flagsFor != d.seg {
+		d.flags, d.flagsFor = parseDNSFlags(d.seg.key.direction), d.seg
+	}
+	str := func(s string) []query.Value {
+		if s == "" {
+			return dst
+		}
+		return append(dst, query.Value{Kind: query.KindString, Str: s})
+	}
+	switch path {
+	case "dns.response_code":
+		return str(d.seg.key.action)
+	case "event.dataset":
+		return str(d.seg.key.dataset)
+	case console.ScoreBandField:
+		return str(d.flags.band)
+	case "sluice.dns.blocklist", "threat.enrichments.indicator.provider":
+		return str(d.flags.list)
+	case "sluice.dns.new_domain":
+		if d.flags.isNew {
+			return append(dst, query.Value{Kind: query.KindBool, Bool: true})
+		}
+	case "sluice.dns.unsanctioned_resolver":
+		if d.flags.unsanct {
+			return append(dst, query.Value{Kind: query.KindBool, Bool: true})
+		}
+	}
+	return dst
 }
 
 func (d *segDoc) AppendJSON(dst []byte) []byte {
@@ -162,7 +213,14 @@ func (d *segDoc) AppendJSON(dst []byte) []byte {
 		dst = append(dst, ':')
 		dst = strconv.AppendQuote(dst, v)
 	}
-	if !d.seg.other {
+	if !d.seg.other && d.kind == kindDNS {
+		var vals []query.Value
+		for _, f := range dnsSegFields {
+			if vals = d.dnsValues(f, vals[:0]); len(vals) > 0 {
+				add(f, vals[0].String())
+			}
+		}
+	} else if !d.seg.other {
 		add("event.action", d.seg.key.action)
 		add("network.direction", d.seg.key.direction)
 		add("event.dataset", d.seg.key.dataset)
@@ -248,7 +306,7 @@ func minTime(a, b time.Time) time.Time {
 // every segment the filter selects. The strings of an entry are only
 // valid during the call (blocks read from files share one buffer). It returns whether a selected top-K
 // had overflowed (or a folded segment could not be judged).
-func (s *Store) scan(ctx context.Context, refs []refCopy, dim string, f filter, fn func(start time.Time, m *[numMetrics]uint64, e *entry)) (approx bool, err error) {
+func (s *Store) scan(ctx context.Context, kind uint8, refs []refCopy, dim string, f filter, fn func(start time.Time, m *[numMetrics]uint64, e *entry)) (approx bool, err error) {
 	want := func(field string) bool { return field == dim }
 	var files = map[string]*os.File{}
 	defer func() {
@@ -256,7 +314,7 @@ func (s *Store) scan(ctx context.Context, refs []refCopy, dim string, f filter, 
 			f.Close()
 		}
 	}()
-	doc := &segDoc{field: dim}
+	doc := &segDoc{kind: kind, field: dim}
 	var buf []byte
 	var sc decodeScratch // blocks read from files live until the next one
 	for i, c := range refs {
@@ -356,7 +414,7 @@ func (s *Store) Series(ctx context.Context, r console.SeriesRequest) (console.Se
 	if limit < 0 || limit > 50 {
 		return console.Series{}, fmt.Errorf("%w: limit %d is out of range; use 1..50", console.ErrBadRequest, r.Limit)
 	}
-	f, err := parseFilter(r.Filter, r.By)
+	f, err := parseFilter(p.kind, r.Filter, r.By)
 	if err != nil {
 		return console.Series{}, err
 	}
@@ -404,7 +462,7 @@ func (s *Store) Series(ctx context.Context, r console.SeriesRequest) (console.Se
 		return j
 	}
 	dim := r.By
-	approx, err := s.scan(ctx, refs, dim, f, func(t time.Time, m *[numMetrics]uint64, e *entry) {
+	approx, err := s.scan(ctx, p.kind, refs, dim, f, func(t time.Time, m *[numMetrics]uint64, e *entry) {
 		j := bucket(t)
 		if j < 0 {
 			return
@@ -501,7 +559,7 @@ func (s *Store) Top(ctx context.Context, r console.TopRequest) (console.Top, err
 	if limit < 0 || limit > 100 {
 		return console.Top{}, fmt.Errorf("%w: limit %d is out of range; use 1..100", console.ErrBadRequest, r.Limit)
 	}
-	f, err := parseFilter(r.Filter, r.Dim)
+	f, err := parseFilter(p.kind, r.Filter, r.Dim)
 	if err != nil {
 		return console.Top{}, err
 	}
@@ -510,7 +568,7 @@ func (s *Store) Top(ctx context.Context, r console.TopRequest) (console.Top, err
 	var total float64
 	sums := map[string]*float64{}
 	labels := map[string]*[numLabels]string{}
-	approx, err := s.scan(ctx, refs, r.Dim, f, func(_ time.Time, m *[numMetrics]uint64, e *entry) {
+	approx, err := s.scan(ctx, p.kind, refs, r.Dim, f, func(_ time.Time, m *[numMetrics]uint64, e *entry) {
 		if m != nil {
 			total += float64(m[slot])
 			return

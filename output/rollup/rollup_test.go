@@ -201,8 +201,8 @@ func feed(t testing.TB, s *Store, bts ...*event.Batch) {
 }
 
 type golden struct {
-	flows, syslog []*query.JSONDoc
-	s             *Store
+	flows, syslog, dns []*query.JSONDoc
+	s                  *Store
 }
 
 func setupGolden(t testing.TB, dir string) *golden {
@@ -210,10 +210,26 @@ func setupGolden(t testing.TB, dir string) *golden {
 	spread(fb, 0, 7)
 	sb := syslogBatch(t)
 	spread(sb, 3, 11)
+	db := dnsBatch(t, 1, 13)
 	g := &golden{flows: docs(t, fb), syslog: docs(t, sb)}
+	// Resolver-log lines are syslog and DNS events.
+	ds, dd := splitDocs(t, db)
+	g.syslog = append(g.syslog, ds...)
+	g.dns = dd
 	g.s = newTestStore(t, dir, base.Add(3*time.Hour))
-	feed(t, g.s, fb, sb)
+	feed(t, g.s, fb, sb, db)
 	return g
+}
+
+// kindDocs are the golden kinds and their documents.
+func (g *golden) kindDocs() []struct {
+	kind string
+	ds   []*query.JSONDoc
+} {
+	return []struct {
+		kind string
+		ds   []*query.JSONDoc
+	}{{console.KindFlows, g.flows}, {console.KindSyslog, g.syslog}, {console.KindDNS, g.dns}}
 }
 
 func dimsOf(kind string) []string {
@@ -229,8 +245,11 @@ func dimsOf(kind string) []string {
 }
 
 func metricsOf(kind string) []string {
-	if kind == console.KindFlows {
+	switch kind {
+	case console.KindFlows:
 		return []string{console.MetricBytes, console.MetricPackets, console.MetricFlows}
+	case console.KindDNS:
+		return []string{console.MetricQueries, console.MetricBytes}
 	}
 	return []string{console.MetricEvents}
 }
@@ -291,10 +310,7 @@ func checkTop(t *testing.T, s *Store, ds []*query.JSONDoc, kind, metric, dim, fi
 
 func TestGoldenTop(t *testing.T) {
 	g := setupGolden(t, t.TempDir())
-	for _, c := range []struct {
-		kind string
-		ds   []*query.JSONDoc
-	}{{console.KindFlows, g.flows}, {console.KindSyslog, g.syslog}} {
+	for _, c := range g.kindDocs() {
 		for _, metric := range metricsOf(c.kind) {
 			for _, dim := range dimsOf(c.kind) {
 				// Whole hours (hour blocks) and minutes (minute blocks).
@@ -339,10 +355,7 @@ func TestTopLabels(t *testing.T) {
 
 func TestGoldenSeries(t *testing.T) {
 	g := setupGolden(t, t.TempDir())
-	for _, c := range []struct {
-		kind string
-		ds   []*query.JSONDoc
-	}{{console.KindFlows, g.flows}, {console.KindSyslog, g.syslog}} {
+	for _, c := range g.kindDocs() {
 		for _, metric := range metricsOf(c.kind) {
 			for _, by := range append([]string{""}, dimsOf(c.kind)...) {
 				for _, step := range []time.Duration{time.Minute, 5 * time.Minute, time.Hour} {

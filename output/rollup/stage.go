@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,16 +41,85 @@ var (
 	pathAction    = query.NewPath("event.action")
 	pathDirection = query.NewPath("network.direction")
 	pathDataset   = query.NewPath("event.dataset")
+
+	pathRcode     = query.NewPath("dns.response_code")
+	pathBand      = query.NewPath(console.ScoreBandField)
+	pathNetBytes  = query.NewPath("network.bytes")
+	pathNewDomain = query.NewPath("sluice.dns.new_domain")
+	pathUnsanct   = query.NewPath("sluice.dns.unsanctioned_resolver")
+	pathBlocklist = query.NewPath("sluice.dns.blocklist")
 )
 
-// segFields are the fields a segment is keyed by (and filters may name).
+// segFields are the fields a segment of flows or syslog is keyed by (and
+// filters may name).
 var segFields = []string{"event.action", "network.direction", "event.dataset"}
 
-func newPlans(cfg Config) [2]*kindPlan {
-	var plans [2]*kindPlan
-	for i, kn := range []string{console.KindFlows, console.KindSyslog} {
+// dnsSegFields are the fields a segment of DNS events answers: its key is
+// the response code, the DNS checks' verdict and the source. The verdict
+// (the key's second string, dnsFlags) is the score band, whether the
+// domain is new, whether the resolver is unsanctioned and the blocklist
+// that matched; it answers the flags' fields and, for the list,
+// threat.enrichments.indicator.provider too.
+var dnsSegFields = []string{"dns.response_code", console.ScoreBandField, "sluice.dns.new_domain",
+	"sluice.dns.unsanctioned_resolver", "sluice.dns.blocklist", "threat.enrichments.indicator.provider", "event.dataset"}
+
+// segFieldsOf returns the fields the segments of kind answer.
+func segFieldsOf(kind uint8) []string {
+	if kind == kindDNS {
+		return dnsSegFields
+	}
+	return segFields
+}
+
+// dnsFlags is the verdict part of a DNS segment key:
+// "band|new|unsanctioned|list", "" when the event has none of them (no
+// score). The list name goes last: it may hold anything.
+type dnsFlags struct {
+	band, list     string
+	isNew, unsanct bool
+}
+
+func (f dnsFlags) appendKey(dst []byte) []byte {
+	if f == (dnsFlags{}) {
+		return dst
+	}
+	dst = append(dst, f.band...)
+	dst = append(dst, '|')
+	if f.isNew {
+		dst = append(dst, "new"...)
+	}
+	dst = append(dst, '|')
+	if f.unsanct {
+		dst = append(dst, "unsanctioned"...)
+	}
+	dst = append(dst, '|')
+	return append(dst, f.list...)
+}
+
+// parseDNSFlags reads a verdict key back (anything: blocks are read from
+// files; what does not parse is no verdict).
+func parseDNSFlags(s string) dnsFlags {
+	var f dnsFlags
+	band, rest, ok := strings.Cut(s, "|")
+	if !ok {
+		return f
+	}
+	n, rest, ok := strings.Cut(rest, "|")
+	if !ok {
+		return f
+	}
+	u, list, ok := strings.Cut(rest, "|")
+	if !ok {
+		return f
+	}
+	return dnsFlags{band: band, list: list, isNew: n == "new", unsanct: u == "unsanctioned"}
+}
+
+func newPlans(cfg Config) [numKinds]*kindPlan {
+	var plans [numKinds]*kindPlan
+	for i, kn := range kindNames {
 		p := &kindPlan{kind: uint8(i + 1), name: kn, main: mBytes, byField: map[string]int{}}
-		if kn == console.KindSyslog {
+		if kn != console.KindFlows {
 			p.main = mCount
 		}
 		for _, d := range console.Dimensions {
@@ -75,6 +145,8 @@ func newPlans(cfg Config) [2]*kindPlan {
 			case "source.as.number", "destination.as.number":
 				side := d.Field[:len(d.Field)-len(".as.number")]
 				dp.labels[lOrg] = query.NewPath(side + ".as.organization.name")
+			case "dns.question.name", "dns.question.registered_domain":
+				dp.labels[lReasons] = query.NewPath("sluice.dns.reasons")
 			}
 			dp.hasLabels = dp.labels != [numLabels]query.Path{}
 			p.byField[d.Field] = len(p.dims)
@@ -119,18 +191,19 @@ func (k *segKey) slot() int {
 // shards' minutes.
 type shard struct {
 	mu   sync.Mutex
-	open [2]map[int64]*acc
+	open [numKinds]map[int64]*acc
 	// scratch for values (guarded by mu)
 	vals []query.Value
 	buf  []byte
+	kbuf []byte // a DNS segment key's verdict
 	doc  query.EventDoc
 	rng  uint64 // xorshift state of the top-K sample
 	// where the segment key's values sit in the documents of a syslog
 	// layout (bounded: cleared when it holds maxLayouts)
 	layouts map[*event.SyslogLayout]segSrc
 	// the open minute of each kind last used
-	lastMin [2]int64
-	lastAcc [2]*acc
+	lastMin [numKinds]int64
+	lastAcc [numKinds]*acc
 }
 
 // segSrc is where a syslog layout's segment key values come from: the
@@ -299,47 +372,60 @@ func (st *Stage) Process(_ context.Context, b *event.Batch) error {
 	now := s.now().Unix()
 	oldest := now - int64(s.cfg.MinuteRetention.Seconds())
 	var folded, late uint64
-	ratio := [2]uint64{s.rate[0].ratio(s.cfg.ExactRate), s.rate[1].ratio(s.cfg.ExactRate)}
-	var seen [2]int64
+	var ratio [numKinds]uint64
+	for ki := range ratio {
+		ratio[ki] = s.rate[ki].ratio(s.cfg.ExactRate)
+	}
+	var seen [numKinds]int64
 	for i := range evs {
 		e := &evs[i]
-		var ki int
+		// The kinds e counts in: a resolver's query-log line is a syslog
+		// event and a DNS event.
+		var kis [2]int
+		n := 0
 		switch e.Kind {
 		case event.KindFlow:
-			ki = 0
+			kis[0], n = 0, 1
 		case event.KindSyslog:
-			ki = 1
-		default:
-			continue
+			kis[0], n = 1, 1
+			if console.IsDNS(e) {
+				kis[1], n = 2, 2
+			}
+		case event.KindDNS, event.KindBeats:
+			if console.IsDNS(e) {
+				kis[0], n = 2, 1
+			}
 		}
-		seen[ki]++
-		ts := e.Timestamp.Unix()
-		min := ts - ts%60
-		if ts < 0 || min < oldest || min > now+60 {
-			late++
-			continue
-		}
-		a := sh.lastAcc[ki]
-		if a == nil || sh.lastMin[ki] != min {
-			a = sh.open[ki][min]
-		}
-		if a == nil {
-			if len(sh.open[ki]) >= maxOpenMinutes {
+		for _, ki := range kis[:n] {
+			seen[ki]++
+			ts := e.Timestamp.Unix()
+			min := ts - ts%60
+			if ts < 0 || min < oldest || min > now+60 {
 				late++
 				continue
 			}
-			a = &acc{start: min, segs: map[segKey]*accSeg{}}
-			sh.open[ki][min] = a
+			a := sh.lastAcc[ki]
+			if a == nil || sh.lastMin[ki] != min {
+				a = sh.open[ki][min]
+			}
+			if a == nil {
+				if len(sh.open[ki]) >= maxOpenMinutes {
+					late++
+					continue
+				}
+				a = &acc{start: min, segs: map[segKey]*accSeg{}}
+				sh.open[ki][min] = a
+			}
+			sh.lastMin[ki], sh.lastAcc[ki] = min, a
+			var w uint64
+			if sh.take(ratio[ki]) {
+				w = ratio[ki]
+			}
+			s.fold(sh, s.plans[ki], a, e, w)
+			folded++
 		}
-		sh.lastMin[ki], sh.lastAcc[ki] = min, a
-		var w uint64
-		if sh.take(ratio[ki]) {
-			w = ratio[ki]
-		}
-		s.fold(sh, s.plans[ki], a, e, w)
-		folded++
 	}
-	if seen[0]|seen[1] != 0 {
+	if seen != [numKinds]int64{} {
 		sec := time.Now().Unix()
 		for ki, n := range seen {
 			if n > 0 {
@@ -385,6 +471,10 @@ func (s *Store) fold(sh *shard, p *kindPlan, a *acc, e *event.Event, w uint64) {
 	var key segKey
 	if p.kind == kindFlows {
 		key = segKey{action: "network_flow", direction: e.Direction.String(), dataset: "sluice.flow"}
+	} else if p.kind == kindDNS {
+		d.Reset(e)
+		docSet = true
+		key = sh.dnsSegKey(d)
 	} else if k, ok := sh.fastSegKey(e); ok {
 		key = k
 	} else {
@@ -418,8 +508,16 @@ func (s *Store) fold(sh *shard, p *kindPlan, a *acc, e *event.Event, w uint64) {
 		}
 	}
 	var m [numMetrics]uint64
-	if p.kind == kindFlows {
+	switch p.kind {
+	case kindFlows:
 		m[mBytes], m[mPackets] = e.Flow.Bytes, e.Flow.Packets
+	case kindDNS:
+		// The query's and the response's message sizes (captured DNS,
+		// Packetbeat).
+		sh.vals = pathNetBytes.Values(d, sh.vals[:0])
+		if len(sh.vals) > 0 && sh.vals[0].Kind == query.KindNumber && sh.vals[0].Num > 0 && sh.vals[0].Num < 1<<53 {
+			m[mBytes] = uint64(sh.vals[0].Num)
+		}
 	}
 	m[mCount] = 1
 	for i := range seg.m {
@@ -489,6 +587,40 @@ func (s *Store) fold(sh *shard, p *kindPlan, a *acc, e *event.Event, w uint64) {
 			}
 		}
 	}
+}
+
+// dnsSegKey is the segment key of the DNS event of d: response code,
+// verdict (dnsFlags), event.dataset. The verdict is built in sh.kbuf:
+// valid until the next event (fold clones what it keeps).
+func (sh *shard) dnsSegKey(d *query.EventDoc) segKey {
+	var k segKey
+	sh.vals = pathRcode.Values(d, sh.vals[:0])
+	k.action = firstText(sh.vals)
+	sh.vals = pathDataset.Values(d, sh.vals[:0])
+	k.dataset = firstText(sh.vals)
+	var f dnsFlags
+	sh.vals = pathBand.Values(d, sh.vals[:0])
+	if f.band = firstText(sh.vals); strings.Contains(f.band, "|") {
+		f.band = "" // not dnscheck's: it would break the key
+	}
+	sh.vals = pathNewDomain.Values(d, sh.vals[:0])
+	f.isNew = len(sh.vals) > 0 && sh.vals[0].Kind == query.KindBool && sh.vals[0].Bool
+	sh.vals = pathUnsanct.Values(d, sh.vals[:0])
+	f.unsanct = len(sh.vals) > 0 && sh.vals[0].Kind == query.KindBool && sh.vals[0].Bool
+	sh.vals = pathBlocklist.Values(d, sh.vals[:0])
+	f.list = firstText(sh.vals)
+	sh.kbuf = f.appendKey(sh.kbuf[:0])
+	k.direction = bstr(sh.kbuf)
+	return k
+}
+
+// firstText is the first value if it is valid text, else "".
+func firstText(vals []query.Value) string {
+	s := firstStr(vals)
+	if !utf8.ValidString(s) {
+		return ""
+	}
+	return s
 }
 
 func cloneStr(s string) string {

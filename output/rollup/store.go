@@ -58,22 +58,25 @@ type Store struct {
 	logger *slog.Logger
 	m      *metrics
 	limit  *obs.Limiter
-	plans  [2]*kindPlan
+	plans  [numKinds]*kindPlan
 	names  *event.IndexNames
+	// dnsFiles name the daily files that may hold DNS events, in the
+	// order Events reads them within a day.
+	dnsFiles []*event.IndexNamer
 
 	shards []*shard
 	next   atomic.Uint32
-	rate   [2]rateMeter // events per second per kind, for the top-K sample
+	rate   [numKinds]rateMeter // events per second per kind, for the top-K sample
 
 	tickMu sync.Mutex // one closer at a time
 
 	mu     sync.RWMutex
-	refs   [2][2][]*blockRef // [kind-1][res-1], by start
+	refs   [numKinds][2][]*blockRef // [kind-1][res-1], by start
 	files  map[string]*blockFile
-	rolled [2]map[int64]bool // hours with an hour block, per kind
+	rolled [numKinds]map[int64]bool // hours with an hour block, per kind
 }
 
-var fileRE = regexp.MustCompile(`^(flows|syslog)-(1m|1h)-([0-9]{4}-[0-9]{2}-[0-9]{2})\.rlb$`)
+var fileRE = regexp.MustCompile(`^(flows|syslog|dns)-(1m|1h)-([0-9]{4}-[0-9]{2}-[0-9]{2})\.rlb$`)
 
 // New opens the rollups in cfg.Dir (created when missing) and reads back
 // the blocks there. Corrupt files are moved aside, never fatal.
@@ -94,22 +97,36 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Store, er
 	if err != nil {
 		return nil, fmt.Errorf("console events: %w", err)
 	}
+	var dnsFiles []*event.IndexNamer
+	seenPat := map[string]bool{}
+	for _, p := range []string{cfg.DNSIndex, cfg.BeatsIndex, cfg.SyslogIndex} {
+		if p == "" || seenPat[p] {
+			continue
+		}
+		seenPat[p] = true
+		n, err := event.NewIndexNamer(p, cfg.Location)
+		if err != nil {
+			return nil, fmt.Errorf("console events: %w", err)
+		}
+		dnsFiles = append(dnsFiles, n)
+	}
 	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("console rollups: %w", err)
 	}
 	s := &Store{
-		cfg:    cfg,
-		logger: logger.With("component", "output/rollup"),
-		limit:  obs.NewLimiter(time.Minute),
-		plans:  newPlans(cfg),
-		names:  names,
-		files:  map[string]*blockFile{},
-		rolled: [2]map[int64]bool{{}, {}},
+		cfg:      cfg,
+		logger:   logger.With("component", "output/rollup"),
+		limit:    obs.NewLimiter(time.Minute),
+		plans:    newPlans(cfg),
+		names:    names,
+		dnsFiles: dnsFiles,
+		files:    map[string]*blockFile{},
+		rolled:   [numKinds]map[int64]bool{{}, {}, {}},
 	}
 	s.m = newMetrics(reg, s.diskBytes, func(ki int) float64 { return float64(s.rate[ki].ratioNow(s.cfg.ExactRate, time.Now().Unix())) })
 	n := runtime.GOMAXPROCS(0)
 	for range n {
-		s.shards = append(s.shards, &shard{open: [2]map[int64]*acc{{}, {}}})
+		s.shards = append(s.shards, &shard{open: [numKinds]map[int64]*acc{{}, {}, {}}})
 	}
 	if err := s.load(); err != nil {
 		return nil, err
@@ -140,11 +157,7 @@ func (s *Store) diskBytes() float64 {
 }
 
 func fileName(kind, res uint8, day time.Time) string {
-	k := "flows"
-	if kind == kindSyslog {
-		k = "syslog"
-	}
-	return fmt.Sprintf("%s-%s-%s.rlb", k, resName(res), day.Format("2006-01-02"))
+	return fmt.Sprintf("%s-%s-%s.rlb", kindNames[kind-1], resName(res), day.Format("2006-01-02"))
 }
 
 // load reads every block file back.
@@ -163,8 +176,11 @@ func (s *Store) load() error {
 			continue
 		}
 		kind := kindFlows
-		if m[1] == "syslog" {
+		switch m[1] {
+		case "syslog":
 			kind = kindSyslog
+		case "dns":
+			kind = kindDNS
 		}
 		res := resMinute
 		if m[2] == "1h" {

@@ -22,10 +22,11 @@ const (
 	lCountry = iota
 	lAS
 	lOrg
+	lReasons // DNS names: sluice.dns.reasons
 	numLabels
 )
 
-var labelNames = [numLabels]string{"country", "as", "org"}
+var labelNames = [numLabels]string{"country", "as", "org", "reasons"}
 
 // entry is one value of a dimension with its metrics. err is the most its
 // main metric may be too high (Space-Saving: the count of the value it

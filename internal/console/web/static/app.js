@@ -1,4 +1,4 @@
-// The sluice console: one page, six views, the whole state in the URL
+// The sluice console: one page, seven views, the whole state in the URL
 // hash (#view=traffic&range=1h&filter=...), so a URL can be shared and a
 // reload shows the same view. Every number comes from the JSON API under
 // /api/v1; every value is inserted as text.

@@ -72,9 +72,16 @@ export const UNITS = {
   packets: { flows: 'packets', rate: false, mul: 1, suffix: '', label: 'packets' },
 };
 
-// metricFor is the API metric a panel of kind asks for under unit.
+// metricFor is the API metric a panel of kind asks for under unit: DNS
+// panels count queries, syslog panels lines.
 export function metricFor(kind, unit) {
+  if (kind === 'dns') return 'queries';
   return kind === 'flows' ? (UNITS[unit] || UNITS.bits).flows : 'events';
+}
+
+// noun is what one document of kind is called.
+function noun(kind) {
+  return kind === 'dns' ? 'queries' : 'events';
 }
 
 // scale turns a sum over seconds into what unit shows.
@@ -86,7 +93,7 @@ export function scale(kind, unit, sum, seconds) {
 
 export function unitLabel(kind, unit) {
   const u = UNITS[unit] || UNITS.bits;
-  if (kind !== 'flows') return u.rate ? 'events/s' : 'events';
+  if (kind !== 'flows') return u.rate ? noun(kind) + '/s' : noun(kind);
   return u.label;
 }
 
@@ -95,7 +102,7 @@ export function unitLabel(kind, unit) {
 export function fmtNum(kind, unit, v) {
   const u = UNITS[unit] || UNITS.bits;
   if (!Number.isFinite(v)) return '-';
-  if (u.rate) return si(v) + (kind === 'flows' ? u.suffix : ' ev/s');
+  if (u.rate) return si(v) + (kind === 'flows' ? u.suffix : kind === 'dns' ? ' q/s' : ' ev/s');
   if (kind === 'flows' && unit === 'bytes') return si(v, 1024) + 'B';
   return Math.round(v).toLocaleString('en-US');
 }

@@ -22,13 +22,25 @@ const LABELS = {
   'process.name': 'Programs', 'log.syslog.severity.name': 'Severities', tags: 'Tags',
   'f5.asm.attack_type': 'Attack types', 'f5.asm.violation_rating': 'Violation rating', 'f5.asm.request_status': 'Request status',
   'f5.asm.sig_names': 'Signatures', 'url.path': 'URLs',
+  'dns.question.registered_domain': 'Top registered domains', 'dns.question.name': 'Top names', 'dns.question.type': 'Query types',
+  'dns.response_code': 'Response codes', 'sluice.dns.score_band': 'Score bands (sluice.dns.score)', 'sluice.dns.reasons': 'Reasons',
+  'threat.enrichments.indicator.provider': 'Blocklists hit',
 };
+
+// The DNS page's selections: scores of 50 or more (what an alert rule
+// such as sluice.dns.score >= 50 fires on), blocklist hits, resolvers
+// outside dns.allowed_resolvers, newly seen domains.
+const SUSPICIOUS = 'sluice.dns.score_band:("50-69" OR "70+")';
+const BLOCKLISTED = '_exists_:sluice.dns.blocklist';
+const UNSANCTIONED = 'sluice.dns.unsanctioned_resolver:true';
+const NEW_DOMAIN = 'sluice.dns.new_domain:true';
+const NXDOMAIN = 'dns.response_code:NXDOMAIN';
 
 // totalsUnit is the unit of totals over the range (tables, legends):
 // syslog lines are counted (a rate of a few lines a minute reads badly);
 // charts keep the chosen unit.
 function totalsUnit(ctx, kind) {
-  return kind === 'syslog' ? 'flows' : ctx.state.unit;
+  return kind !== 'flows' ? 'flows' : ctx.state.unit;
 }
 
 function panel(ctx, title, opts = {}) {
@@ -171,8 +183,8 @@ function table(ctx, kind, dim, opts = {}) {
     const tb = el('tbody');
     for (const r of ans.rows) {
       const labels = [];
-      for (const k of ['country', 'as', 'org']) {
-        if (r.labels && r.labels[k]) labels.push(el('span', { class: 'lbl', text: (k === 'as' ? 'AS' : '') + r.labels[k] }));
+      for (const k of ['country', 'as', 'org', 'reasons']) {
+        if (r.labels && r.labels[k]) labels.push(el('span', { class: 'lbl' + (k === 'reasons' ? ' reasons' : ''), text: (k === 'as' ? 'AS' : '') + r.labels[k], dataset: { label: k } }));
       }
       const bar = el('div', { class: 'bar' });
       bar.style.width = Math.max(1, (100 * r.value) / max).toFixed(1) + '%';
@@ -260,6 +272,39 @@ function waf(ctx) {
   }
 }
 
+// dns is the DNS page: every DNS event (captured, from Beats, from the
+// resolvers' query logs) and the DNS checks' verdicts.
+function dns(ctx) {
+  if (!ctx.dims('dns').includes('dns.question.name')) {
+    ctx.main.append(el('p', { class: 'panel wide', text: 'This store has no DNS dimensions (/api/v1/meta lists none for dns).' }));
+    return;
+  }
+  const q = (id, label, filter) => ({ id, label, filter, dim: 'dns.response_code', metric: 'queries', raw: true });
+  const s = stats(ctx, 'DNS (captured, Beats and resolver logs)', 'dns', [
+    q('total', 'queries'), q('nxdomain', 'NXDOMAIN', NXDOMAIN), q('suspicious', 'score 50 or more', SUSPICIOUS),
+    q('blocklisted', 'blocklist hits', BLOCKLISTED), q('unsanctioned', 'to unsanctioned resolvers', UNSANCTIONED), q('new', 'newly seen domains', NEW_DOMAIN),
+  ], { id: 'dnsstats' });
+  s.results[0].then((n) => {
+    if (n === 0) s.body.append(el('p', { class: 'note', dataset: { empty: 'dns' }, text: 'No DNS events in this range and filter.' }));
+  });
+  chart(ctx, 'Queries over time', 'dns', { id: 'queries', by: 'dns.response_code', choose: true });
+  table(ctx, 'dns', 'dns.question.registered_domain');
+  table(ctx, 'dns', 'source.ip', { title: 'Top clients (source.ip)', id: 'dns-source.ip' });
+  table(ctx, 'dns', 'dns.question.type');
+  table(ctx, 'dns', 'source.ip', { filter: NXDOMAIN, title: 'NXDOMAIN by client', id: 'nxdomain-clients' });
+  table(ctx, 'dns', 'dns.question.name', { filter: SUSPICIOUS, title: 'Suspicious names (score 50 or more), with reasons', id: 'suspicious', limit: 15 });
+  table(ctx, 'dns', 'dns.question.name', { filter: BLOCKLISTED, title: 'Blocklist hits', id: 'blocklisted' });
+  table(ctx, 'dns', 'threat.enrichments.indicator.provider', { filter: BLOCKLISTED, id: 'blocklists' });
+  table(ctx, 'dns', 'destination.ip', { filter: UNSANCTIONED, title: 'Queries to unsanctioned resolvers', id: 'unsanctioned' });
+  table(ctx, 'dns', 'dns.question.registered_domain', { filter: NEW_DOMAIN, title: 'Newly seen domains', id: 'new-domains' });
+  table(ctx, 'dns', 'event.dataset', { title: 'By source (event.dataset)', id: 'dns-event.dataset' });
+  table(ctx, 'dns', 'dns.response_code');
+  table(ctx, 'dns', 'sluice.dns.score_band');
+  table(ctx, 'dns', 'destination.ip', { title: 'Resolvers asked (destination.ip)', id: 'dns-destination.ip' });
+  table(ctx, 'dns', 'process.name', { title: 'Programs (process.name: the asking program from Sysmon, the resolver from its log)', id: 'dns-process.name' });
+  ctx.main.append(el('p', { class: 'note panel wide', text: 'A DNS event is any document with a dns.question.name: passive capture (event.dataset sluice.dns), Beats (Packetbeat, Sysmon event 22) and resolver query logs over syslog (dnsmasq, BIND, unbound; also counted on the Syslog page). Scores, reasons, blocklists, unsanctioned resolvers and new domains come from the DNS checks (enrich/dnscheck).' }));
+}
+
 function syslog(ctx) {
   stats(ctx, 'Syslog', 'syslog', [{ id: 'total', label: 'lines', dim: 'log.syslog.severity.name', metric: 'events', raw: true }]);
   chart(ctx, 'Lines over time by severity', 'syslog', { by: 'log.syslog.severity.name', id: 'severity' });
@@ -304,6 +349,10 @@ function summary(kind, d) {
     return [s('source.ip') + (s('source.port') ? ':' + s('source.port') : ''), '→', s('destination.ip') + (s('destination.port') ? ':' + s('destination.port') : ''),
       s('network.transport'), s('network.bytes') ? s('network.bytes') + ' B' : '', s('network.packets') ? s('network.packets') + ' pkts' : ''].filter(Boolean).join(' ');
   }
+  if (kind === 'dns') {
+    return [s('source.ip'), s('process.name') ? '(' + s('process.name') + ')' : '', s('dns.question.type'), s('dns.question.name'), '→',
+      s('dns.response_code') || s('dns.type'), s('sluice.dns.reasons') ? '[' + s('sluice.dns.reasons') + ']' : ''].filter(Boolean).join(' ');
+  }
   return [s('host.hostname'), s('process.name') ? s('process.name') + ':' : '', s('message')].filter(Boolean).join(' ');
 }
 
@@ -325,10 +374,10 @@ function docRows(ctx, kind, d) {
 }
 
 function events(ctx) {
-  const kind = ctx.state.kind === 'syslog' ? 'syslog' : 'flows';
+  const kind = ['syslog', 'dns'].includes(ctx.state.kind) ? ctx.state.kind : 'flows';
   const { body, h } = panel(ctx, 'Events', { wide: true, id: 'events' });
   const ksel = el('select', { 'aria-label': 'kind', onchange: (e) => ctx.set({ kind: e.target.value, before: '' }) },
-    el('option', { value: 'flows', text: 'flows' }), el('option', { value: 'syslog', text: 'syslog' }));
+    el('option', { value: 'flows', text: 'flows' }), el('option', { value: 'syslog', text: 'syslog' }), el('option', { value: 'dns', text: 'dns' }));
   ksel.value = kind;
   h.append(ksel);
   const liveBox = el('input', { type: 'checkbox', id: 'live' });
@@ -447,4 +496,4 @@ function health(ctx) {
   load();
 }
 
-export const VIEWS = { traffic, firewall, waf, syslog, events, health };
+export const VIEWS = { traffic, firewall, waf, syslog, dns, events, health };
