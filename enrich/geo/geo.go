@@ -10,6 +10,7 @@ import (
 	"context"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -82,8 +83,63 @@ func (s *Stage) Enrich(e *event.Event, c *geoip.Counts) {
 	if e.Direction == event.DirectionUnknown {
 		e.Direction = event.DirectionOf(e.Src.Locality, e.Dst.Locality)
 	}
-	if e.Kind == event.KindSyslog && s.db != nil && len(e.Fields) > 0 {
-		s.fields(e, c)
+	if s.db != nil && len(e.Fields) > 0 {
+		switch e.Kind {
+		case event.KindSyslog:
+			s.fields(e, c)
+			s.resolved(e, c)
+		case event.KindDNS, event.KindBeats:
+			s.resolved(e, c)
+		}
+	}
+}
+
+// maxResolvedGeo bounds the distinct countries, AS numbers and AS
+// organizations written for one DNS answer.
+const maxResolvedGeo = 16
+
+// resolved adds where the addresses a DNS answer resolved to
+// (dns.resolved_ip) are: their distinct countries, AS numbers and AS
+// organizations, in answer order, as the arrays
+// sluice.dns.resolved_country_iso_code, sluice.dns.resolved_as_number and
+// sluice.dns.resolved_as_organization (ECS has no fields for them). An
+// address with no answer in the databases (a private one) adds nothing and
+// is not tagged as a miss: only source and destination are.
+func (s *Stage) resolved(e *event.Event, c *geoip.Counts) {
+	var countries, orgs [maxResolvedGeo]string
+	var asns [maxResolvedGeo]uint32
+	var nc, na, no int
+	n := len(e.Fields)
+	for j := 0; j < n; j++ {
+		f := &e.Fields[j]
+		if f.Type != event.FieldIP || f.Key != "dns.resolved_ip" {
+			continue
+		}
+		g, _ := s.db.Find(f.IP, c)
+		if g == nil {
+			continue
+		}
+		if g.CountryISO != "" && nc < maxResolvedGeo && !slices.Contains(countries[:nc], g.CountryISO) {
+			countries[nc] = g.CountryISO
+			nc++
+		}
+		if g.ASN != 0 && na < maxResolvedGeo && !slices.Contains(asns[:na], g.ASN) {
+			asns[na] = g.ASN
+			na++
+		}
+		if g.ASOrg != "" && no < maxResolvedGeo && !slices.Contains(orgs[:no], g.ASOrg) {
+			orgs[no] = g.ASOrg
+			no++
+		}
+	}
+	for _, v := range countries[:nc] {
+		e.AddParsed(event.Field{Key: "sluice.dns.resolved_country_iso_code", Type: event.FieldString, S: v})
+	}
+	for _, v := range asns[:na] {
+		e.AddParsed(event.Field{Key: "sluice.dns.resolved_as_number", Type: event.FieldUint, U: uint64(v)})
+	}
+	for _, v := range orgs[:no] {
+		e.AddParsed(event.Field{Key: "sluice.dns.resolved_as_organization", Type: event.FieldString, S: v})
 	}
 }
 

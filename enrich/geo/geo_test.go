@@ -2,6 +2,7 @@ package geo
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net/netip"
 	"strings"
@@ -228,5 +229,50 @@ func TestManyPrefixes(t *testing.T) {
 	}
 	if n := len(*s.keys.m.Load()); n != maxPrefixes {
 		t.Errorf("key cache holds %d prefixes, want the bound %d", n, maxPrefixes)
+	}
+}
+
+// TestResolvedAddresses: the addresses a DNS answer resolved to get their
+// countries and AS, each distinct value once, for every kind of DNS event.
+func TestResolvedAddresses(t *testing.T) {
+	s := newTestStage(t, true)
+	for _, kind := range []event.Kind{event.KindDNS, event.KindSyslog, event.KindBeats} {
+		b := &event.Batch{}
+		e := b.Add()
+		e.Kind = kind
+		for _, ip := range []string{"89.160.20.128", "89.160.20.112", "81.2.69.142", "1.0.0.1", "10.0.0.1"} {
+			e.AddParsed(event.Field{Key: "dns.resolved_ip", Type: event.FieldIP, IP: addr(ip)})
+		}
+		if err := s.Process(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, f := range e.Fields[5:] {
+			switch f.Type {
+			case event.FieldString:
+				got = append(got, f.Key+"="+f.S)
+			case event.FieldUint:
+				got = append(got, fmt.Sprintf("%s=%d", f.Key, f.U))
+			}
+		}
+		want := []string{
+			"sluice.dns.resolved_country_iso_code=SE",
+			"sluice.dns.resolved_country_iso_code=GB",
+			"sluice.dns.resolved_as_number=29518",
+			"sluice.dns.resolved_as_number=15169",
+			"sluice.dns.resolved_as_organization=Bredband2 AB",
+			"sluice.dns.resolved_as_organization=Google Inc.",
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("kind %v: added fields (-want +got):\n%s", kind, diff)
+		}
+		if e.Tags&event.TagGeoMiss != 0 {
+			t.Errorf("kind %v: a resolved private address tagged the event as a geo miss", kind)
+		}
+		// Written as arrays.
+		js := string(e.AppendJSON(nil))
+		if !strings.Contains(js, `"resolved_country_iso_code":["SE","GB"]`) || !strings.Contains(js, `"resolved_as_number":[29518,15169]`) {
+			t.Errorf("kind %v: JSON %s lacks the arrays", kind, js)
+		}
 	}
 }

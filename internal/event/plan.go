@@ -328,12 +328,14 @@ func appendTreeSlow(dst []byte, own *[maxOwnFields]Field, n int, fields []Field,
 
 // ArrayKey reports whether repeated parsed values of key are written as
 // one JSON array (all of them, in field order) instead of the first one
-// only: the DNS paths that ECS defines as lists. Values of one key repeat
+// only: the DNS paths that ECS defines as lists, and the countries and AS
+// of the resolved addresses (enrich/geo). Values of one key repeat
 // there by design (a DNS response resolves to many addresses), where
 // elsewhere a repeated key is a parser's mistake and the first wins.
 func ArrayKey(key string) bool {
 	switch key {
-	case "dns.resolved_ip", "dns.answers", "dns.header_flags":
+	case "dns.resolved_ip", "dns.answers", "dns.header_flags",
+		"sluice.dns.resolved_country_iso_code", "sluice.dns.resolved_as_number", "sluice.dns.resolved_as_organization":
 		return true
 	}
 	return false

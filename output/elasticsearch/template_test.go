@@ -727,7 +727,9 @@ func tplFutureDoc(t *testing.T) []byte {
 			"entropy": 2.5, "dga_score": 12, "name_length": 17, "max_label_length": 7, "encoded_label": true,
 			"unusual_type": true, "unsanctioned_resolver": true, "nxdomain_burst": true, "tunnel_suspect": true,
 			"new_domain": true, "lookalike": "example.com", "lookalike_kind": "typo", "blocklist": "ads",
-			"score": 100, "reasons": "blocklist lookalike"}},
+			"score": 100, "reasons": "blocklist lookalike", "score_band": "70+",
+			"resolved_country_iso_code": []string{"US", "SE"}, "resolved_as_number": []int{15133, 29518},
+			"resolved_as_organization": []string{"Edgecast", "Bredband2 AB"}}},
 	}
 	b, err := json.Marshal(doc)
 	if err != nil {
