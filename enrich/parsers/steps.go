@@ -163,6 +163,7 @@ type kvStep struct {
 	// PARAM-NAME whatever their SD-ID.
 	sd bool
 
+	trimKey               *byteSet // p.TrimKey for CEF keys (nil: none or not ASCII)
 	src, leadSym, bareSym int32
 	table                 keyTable // fields, for lookups by []byte
 }
@@ -265,6 +266,7 @@ type kvField struct {
 
 func (s *kvStep) resolve(r *rule) {
 	s.scan = kv.NewScanner(&s.p)
+	s.trimKey = newByteSet(s.p.TrimKey)
 	s.src, s.leadSym, s.bareSym = r.sym(s.source), -1, -1
 	s.cefHeaderSym = s.cefHeaderSym[:0]
 	for _, h := range s.cefHeader {
