@@ -99,15 +99,29 @@ type grokStep struct {
 	ipNames  map[string]bool // captures of %{IP}, %{IPV4}, %{IPV6}
 	names    []string        // every capture name of the patterns
 
-	src  int32
-	syms map[string]int32 // capture name -> symbol
+	src int32
+	// caps[i][k] is what capture k (grok.Capture.Index) of the set's
+	// pattern i becomes: no map lookups per capture.
+	caps [][]grokCap
+}
+
+// grokCap is a capture's symbol and whether it is an address.
+type grokCap struct {
+	sym int32
+	ip  bool
 }
 
 func (s *grokStep) resolve(r *rule) {
 	s.src = r.sym(s.source)
-	s.syms = make(map[string]int32, len(s.names))
+	syms := make(map[string]int32, len(s.names))
 	for _, n := range s.names {
-		s.syms[n] = r.sym(n)
+		syms[n] = r.sym(n)
+	}
+	s.caps = make([][]grokCap, s.set.Len())
+	for i := range s.caps {
+		for _, f := range s.set.Pattern(i).Fields() {
+			s.caps[i] = append(s.caps[i], grokCap{sym: syms[f.Name], ip: s.ipNames[f.Name]})
+		}
 	}
 }
 
@@ -117,21 +131,24 @@ func (s *grokStep) run(st *state) bool {
 		return s.optional
 	}
 	st.caps = st.caps[:0]
-	if s.set.Match(sbytes(src), st.grokEmit) < 0 {
+	pi := s.set.Match(sbytes(src), st.grokEmit)
+	if pi < 0 {
 		return s.optional
 	}
+	caps := s.caps[pi]
 	for i := range st.caps {
 		c := &st.caps[i]
+		g := caps[c.Index]
 		f := sfield{val: bstr(c.Value)}
 		switch {
 		case c.Type == grok.Int:
 			f.typ, f.num, f.hasNum = tInt, uint64(c.Int64), true
 		case c.Type == grok.Float:
 			f.typ, f.num, f.hasNum = tFloat, floatBits(c.Float64), true
-		case s.ipNames[c.Name]:
+		case g.ip:
 			f.typ = tIP
 		}
-		st.put(s.syms[c.Name], f)
+		st.put(g.sym, f)
 	}
 	st.caps = st.caps[:0]
 	return true
