@@ -142,7 +142,9 @@ const sdPrefix = "log.syslog.structured_data."
 // undone. A malformed element ends the parsing: what was read before it is
 // kept (the message itself is unchanged either way).
 func structuredData(b *event.Batch, e *event.Event, sd []byte, sub func([]byte) string) {
-	var key, val []byte
+	// Scratch on the stack for the usual lengths (the arena keeps copies).
+	var kbuf, vbuf [128]byte
+	key, val := kbuf[:0], vbuf[:0]
 	n := 0
 	for i := 0; i < len(sd) && sd[i] == '[' && n < maxSDParams; {
 		i++
