@@ -296,6 +296,16 @@ func parseTime(layout, v string, loc *time.Location) (time.Time, bool) {
 		if t, ok := parseDateTime(v, 'T', loc); ok {
 			return t, true
 		}
+	case "date=2006-01-02 time=15:04:05", "date=2006-01-02,time=15:04:05": // FortiOS
+		if len(v) == 29 && strings.HasPrefix(v, "date=") && v[15] == layout[15] && v[16:21] == "time=" {
+			var b [19]byte
+			copy(b[:10], v[5:15])
+			b[10] = ' '
+			copy(b[11:], v[21:])
+			if t, ok := parseDateTime(string(b[:]), ' ', loc); ok {
+				return t, true
+			}
+		}
 	case "2006/01/02 15:04:05": // PAN-OS
 		if len(v) == 19 && v[4] == '/' && v[7] == '/' {
 			var b [19]byte

@@ -25,8 +25,11 @@ func TestParseDateTime(t *testing.T) {
 		if len(v) > 7 {
 			inputs = append(inputs, v[:4]+strings.ReplaceAll(v[4:8], "-", "/")+v[8:]) // PAN-OS dates
 		}
+		if len(v) > 11 { // FortiOS: date=... time=... or date=...,time=...
+			inputs = append(inputs, "date="+v[:10]+" time="+v[11:], "date="+v[:10]+",time="+v[11:], "date="+v[:10]+"  time="+v[11:], "Date="+v[:10]+" time="+v[11:])
+		}
 	}
-	for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006/01/02 15:04:05"} {
+	for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006/01/02 15:04:05", "date=2006-01-02 time=15:04:05", "date=2006-01-02,time=15:04:05"} {
 		for _, loc := range locs {
 			for _, v := range inputs {
 				got, gotOK := parseTime(layout, v, loc)
