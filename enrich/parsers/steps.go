@@ -717,17 +717,42 @@ type mapStep struct {
 	keys          []string
 	vals          []value
 	def           *value
+	// index finds the key of an exact, case-sensitive map with many keys
+	// (Cisco ASA's message ids) by hash instead of in turn: keys are
+	// distinct, so the first that matches is the only one.
+	index map[string]int
 
 	fieldSym, targetSym int32
 }
 
+// mapIndexMin is the number of keys from which an exact map step looks
+// keys up in a Go map.
+const mapIndexMin = 8
+
 func (s *mapStep) resolve(r *rule) {
 	s.fieldSym, s.targetSym = r.sym(s.field), r.sym(s.target)
+	s.index = nil
+	if s.match == matchExact && !s.fold && len(s.keys) >= mapIndexMin {
+		s.index = make(map[string]int, len(s.keys))
+		for i, k := range s.keys {
+			if _, dup := s.index[k]; !dup {
+				s.index[k] = i
+			}
+		}
+	}
 }
 
 func (s *mapStep) run(st *state) bool {
 	v, ok := st.get(s.fieldSym)
 	if !ok {
+		return true
+	}
+	if s.index != nil {
+		if i, ok := s.index[v]; ok {
+			st.putConst(s.targetSym, s.vals[i])
+		} else if s.def != nil {
+			st.putConst(s.targetSym, *s.def)
+		}
 		return true
 	}
 	var lbuf [64]byte
