@@ -1,6 +1,7 @@
 package syslog
 
 import (
+	"bytes"
 	"log/slog"
 	"net/netip"
 	"time"
@@ -137,6 +138,9 @@ const maxSDParams = 64
 // parameter, log.syslog.structured_data.<SD-ID>.<PARAM-NAME>.
 const sdPrefix = "log.syslog.structured_data."
 
+// sdNameEnd holds the bytes that end an SD-ID or PARAM-NAME.
+var sdNameEnd = [256]bool{' ': true, ']': true, '=': true, '"': true}
+
 // structuredData adds the parameters of sd ("[id p=\"v\" ...][id2 ...]",
 // as sent) to e as string fields. Values have their escapes (\" \\ \])
 // undone. A malformed element ends the parsing: what was read before it is
@@ -149,7 +153,7 @@ func structuredData(b *event.Batch, e *event.Event, sd []byte, sub func([]byte) 
 	for i := 0; i < len(sd) && sd[i] == '[' && n < maxSDParams; {
 		i++
 		j := i
-		for j < len(sd) && sd[j] != ' ' && sd[j] != ']' && sd[j] != '=' && sd[j] != '"' {
+		for j < len(sd) && !sdNameEnd[sd[j]] {
 			j++
 		}
 		if j == i || j == len(sd) {
@@ -160,7 +164,7 @@ func structuredData(b *event.Batch, e *event.Event, sd []byte, sub func([]byte) 
 		for i < len(sd) && sd[i] == ' ' && n < maxSDParams {
 			i++
 			j = i
-			for j < len(sd) && sd[j] != '=' && sd[j] != ' ' && sd[j] != ']' && sd[j] != '"' {
+			for j < len(sd) && !sdNameEnd[sd[j]] {
 				j++
 			}
 			if j == i || j+1 >= len(sd) || sd[j] != '=' || sd[j+1] != '"' {
@@ -169,15 +173,26 @@ func structuredData(b *event.Batch, e *event.Event, sd []byte, sub func([]byte) 
 			name := sd[i:j]
 			i = j + 2
 			start, escaped := i, false
-			for i < len(sd) && sd[i] != '"' {
-				if sd[i] == '\\' && i+1 < len(sd) {
-					escaped = true
+			// The closing quote is the first '"' when no backslash comes
+			// before it (memchr twice); else the value is walked escape
+			// by escape.
+			q := bytes.IndexByte(sd[i:], '"')
+			if q < 0 {
+				return
+			}
+			if bytes.IndexByte(sd[i:i+q], '\\') < 0 {
+				i += q
+			} else {
+				for i < len(sd) && sd[i] != '"' {
+					if sd[i] == '\\' && i+1 < len(sd) {
+						escaped = true
+						i++
+					}
 					i++
 				}
-				i++
-			}
-			if i >= len(sd) {
-				return
+				if i >= len(sd) {
+					return
+				}
 			}
 			raw := sd[start:i]
 			i++ // the closing quote

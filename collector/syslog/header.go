@@ -12,6 +12,7 @@
 package syslog
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 	"time"
@@ -452,6 +453,16 @@ func scanSD(b []byte, i int) (int, bool) {
 				return 0, false
 			}
 			i = j + 2
+			// As in structuredData: memchr for the quote, and the walk
+			// escape by escape only when a backslash comes before it.
+			q := bytes.IndexByte(b[i:], '"')
+			if q < 0 {
+				return 0, false
+			}
+			if bytes.IndexByte(b[i:i+q], '\\') < 0 {
+				i += q + 1
+				continue
+			}
 			for {
 				if i >= len(b) {
 					return 0, false
