@@ -166,7 +166,7 @@ func (c *cond) matchMessage(msg string) bool {
 // indexRare is strings.Index(s, sep), which looks for sep's first byte
 // and then compares: it looks for sep's byte at off instead, chosen by
 // rareByte as one that log lines seldom hold ("q" of "[SECEV] Request ",
-// "q" of `request_status="`), so that a condition on a line without sep
+// "v" of devid=), so that a condition on a line without sep
 // costs one memchr pass rather than a compare at every space or "r". The
 // candidates come in order, so the first that compares is the first match.
 func indexRare(s, sep string, off int) int {
