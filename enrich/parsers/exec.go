@@ -165,7 +165,7 @@ func (c *cond) matchMessage(msg string) bool {
 
 // indexRare is strings.Index(s, sep), which looks for sep's first byte
 // and then compares: it looks for sep's byte at off instead, chosen by
-// rareByte as one that log lines seldom hold ("q" of "[SECEV] Request ",
+// rareByte as one that log lines seldom hold ("[" of "[SECEV] Request ",
 // "v" of devid=), so that a condition on a line without sep
 // costs one memchr pass rather than a compare at every space or "r". The
 // candidates come in order, so the first that compares is the first match.
@@ -218,10 +218,12 @@ func byteRank(c byte) int {
 		return 40
 	case c >= 'A' && c <= 'Z':
 		return 30
-	case strings.IndexByte("_[]<>@%()", c) >= 0:
+	case strings.IndexByte("_()", c) >= 0:
 		return 25
 	case strings.IndexByte("xjqz", c) >= 0:
 		return 20
+	case strings.IndexByte("[]<>@%", c) >= 0:
+		return 15 // "request" and "query" are common in web logs
 	}
 	return 10
 }

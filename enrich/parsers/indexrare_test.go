@@ -17,7 +17,7 @@ func TestIndexRare(t *testing.T) {
 	for _, tc := range indexRareSeeds {
 		checkIndexRare(t, tc[0], tc[1])
 	}
-	for sep, want := range map[string]byte{"[SECEV] Request ": 'q', `request_status="`: 'q', "devid=": 'v', " SRC=": 'S'} {
+	for sep, want := range map[string]byte{"[SECEV] Request ": '[', `request_status="`: 'q', "devid=": 'v', " SRC=": 'S'} {
 		if got := sep[rareByte(sep)]; got != want {
 			t.Errorf("rareByte(%q) picks %q, want %q", sep, got, want)
 		}
