@@ -24,7 +24,9 @@ type DecoderConfig struct {
 // KindSyslog event: the header goes to Event.Syslog, the message text to
 // message. Vendor fields are extracted later, by the enrich stages. Nothing
 // is dropped for being malformed: a header that cannot be parsed keeps the
-// whole line as message and tags the event _syslogheaderfailure.
+// whole line as message and tags the event _syslogheaderfailure. The year
+// of an RFC 3164 timestamp is picked by the packet's receive time
+// (Parser.Now; time.Now for a packet without one).
 type Decoder struct {
 	cfg    DecoderConfig
 	parser Parser
@@ -75,7 +77,12 @@ func (d *Decoder) firstSeen(p *collector.Packet, h *Header) {
 // message becomes an event.
 func (d *Decoder) Decode(p *collector.Packet, b *event.Batch) error {
 	var h Header
-	d.parser.Parse(p.Data, &h)
+	// The year of an RFC 3164 timestamp is picked by the receive time
+	// (what Parser.Now stands for), which the listener read already: no
+	// clock read per line.
+	pr := d.parser
+	pr.received = p.Received
+	pr.Parse(p.Data, &h)
 	if d.logger != nil {
 		d.firstSeen(p, &h)
 	}

@@ -104,6 +104,10 @@ type Parser struct {
 	// Now is the receive time used to pick the year of RFC 3164 timestamps:
 	// the year that puts the timestamp closest to Now. Nil means time.Now.
 	Now func() time.Time
+
+	// received, when Now is nil and it is not zero, stands for Now: the
+	// Decoder sets it on its copy to the packet's receive time.
+	received time.Time
 }
 
 // Parse fills h from line. It never fails: a header it cannot make sense of
@@ -157,6 +161,9 @@ func (p *Parser) loc() *time.Location {
 func (p *Parser) now() time.Time {
 	if p.Now != nil {
 		return p.Now()
+	}
+	if !p.received.IsZero() {
+		return p.received
 	}
 	return time.Now()
 }
