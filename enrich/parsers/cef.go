@@ -67,24 +67,30 @@ func cefKeyAt(b []byte, i int) bool {
 func cefExtension(ext []byte, out []kv.Span) []kv.Span {
 	n := len(ext)
 	i := 0
+	next := -1 // the '=' of the key at i, when the last value found it
 	for i < n && len(out) < maxCEFPairs {
-		for i < n && ext[i] == ' ' {
-			i++
-		}
 		k0 := i
-		for i < n && cefKey[ext[i]] {
-			i++
-		}
-		if i == k0 || i >= n || ext[i] != '=' {
-			for i < n && ext[i] != ' ' { // not a pair: skip the word
+		if next >= 0 {
+			i, next = next, -1
+		} else {
+			for i < n && ext[i] == ' ' {
 				i++
 			}
-			continue
+			k0 = i
+			for i < n && cefKey[ext[i]] {
+				i++
+			}
+			if i == k0 || i >= n || ext[i] != '=' {
+				for i < n && ext[i] != ' ' { // not a pair: skip the word
+					i++
+				}
+				continue
+			}
 		}
 		k1 := i
 		i++
 		v0 := i
-		end := cefValueEnd(ext, v0)
+		end, eq := cefValueEnd(ext, v0)
 		fl := kv.Flags(0)
 		if bytes.IndexByte(ext[v0:end], '\\') >= 0 {
 			fl = kv.Escaped
@@ -95,16 +101,19 @@ func cefExtension(ext []byte, out []kv.Span) []kv.Span {
 		}
 		out = append(out, kv.Span{K0: k0, K1: k1, V0: v0, V1: v1, Flags: fl})
 		i = end
+		if eq >= 0 {
+			i, next = end+1, eq // the next key: ext[end+1:eq]
+		}
 	}
 	return out
 }
 
 // cefValueEnd returns the end of the value starting at ext[v0]: the first
 // space from v0 on that is not escaped by a backslash and is followed by
-// a key and '=', or len(ext). It looks for the '=' signs (memchr) and
+// a key and '=', and the index of that '='; or len(ext) and -1. It looks for the '=' signs (memchr) and
 // walks back over each one's key, rather than testing every space: values
 // hold many spaces and few '='.
-func cefValueEnd(ext []byte, v0 int) int {
+func cefValueEnd(ext []byte, v0 int) (int, int) {
 	for p := v0; p < len(ext); {
 		q := bytes.IndexByte(ext[p:], '=')
 		if q < 0 {
@@ -124,12 +133,12 @@ func cefValueEnd(ext []byte, v0 int) int {
 				b--
 			}
 			if (s-b)%2 == 0 {
-				return s
+				return s, eq
 			}
 		}
 		p = eq + 1
 	}
-	return len(ext)
+	return len(ext), -1
 }
 
 // cefUnescape appends v to dst with CEF's escapes undone: \= \\ \| and
