@@ -297,7 +297,12 @@ func parseTime(layout, v string, loc *time.Location) (time.Time, bool) {
 			return t, true
 		}
 	case "date=2006-01-02 time=15:04:05", "date=2006-01-02,time=15:04:05": // FortiOS
-		if len(v) == 29 && strings.HasPrefix(v, "date=") && v[15] == layout[15] && v[16:21] == "time=" {
+		if len(v) == 29 && strings.HasPrefix(v, "date=") && (v[15] == ' ' || v[15] == ',') && v[16:21] == "time=" {
+			if v[15] != layout[15] {
+				// The other form's separator, which ParseInLocation
+				// refuses too (after building an error).
+				return time.Time{}, false
+			}
 			var b [19]byte
 			copy(b[:10], v[5:15])
 			b[10] = ' '
