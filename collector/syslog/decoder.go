@@ -1,6 +1,7 @@
 package syslog
 
 import (
+	"bytes"
 	"log/slog"
 	"net/netip"
 	"time"
@@ -23,7 +24,9 @@ type DecoderConfig struct {
 // KindSyslog event: the header goes to Event.Syslog, the message text to
 // message. Vendor fields are extracted later, by the enrich stages. Nothing
 // is dropped for being malformed: a header that cannot be parsed keeps the
-// whole line as message and tags the event _syslogheaderfailure.
+// whole line as message and tags the event _syslogheaderfailure. The year
+// of an RFC 3164 timestamp is picked by the packet's receive time
+// (Parser.Now; time.Now for a packet without one).
 type Decoder struct {
 	cfg    DecoderConfig
 	parser Parser
@@ -74,7 +77,12 @@ func (d *Decoder) firstSeen(p *collector.Packet, h *Header) {
 // message becomes an event.
 func (d *Decoder) Decode(p *collector.Packet, b *event.Batch) error {
 	var h Header
-	d.parser.Parse(p.Data, &h)
+	// The year of an RFC 3164 timestamp is picked by the receive time
+	// (what Parser.Now stands for), which the listener read already: no
+	// clock read per line.
+	pr := d.parser
+	pr.received = p.Received
+	pr.Parse(p.Data, &h)
 	if d.logger != nil {
 		d.firstSeen(p, &h)
 	}
@@ -137,17 +145,22 @@ const maxSDParams = 64
 // parameter, log.syslog.structured_data.<SD-ID>.<PARAM-NAME>.
 const sdPrefix = "log.syslog.structured_data."
 
+// sdNameEnd holds the bytes that end an SD-ID or PARAM-NAME.
+var sdNameEnd = [256]bool{' ': true, ']': true, '=': true, '"': true}
+
 // structuredData adds the parameters of sd ("[id p=\"v\" ...][id2 ...]",
 // as sent) to e as string fields. Values have their escapes (\" \\ \])
 // undone. A malformed element ends the parsing: what was read before it is
 // kept (the message itself is unchanged either way).
 func structuredData(b *event.Batch, e *event.Event, sd []byte, sub func([]byte) string) {
-	var key, val []byte
+	// Scratch on the stack for the usual lengths (the arena keeps copies).
+	var kbuf, vbuf [128]byte
+	key, val := kbuf[:0], vbuf[:0]
 	n := 0
 	for i := 0; i < len(sd) && sd[i] == '[' && n < maxSDParams; {
 		i++
 		j := i
-		for j < len(sd) && sd[j] != ' ' && sd[j] != ']' && sd[j] != '=' && sd[j] != '"' {
+		for j < len(sd) && !sdNameEnd[sd[j]] {
 			j++
 		}
 		if j == i || j == len(sd) {
@@ -158,7 +171,7 @@ func structuredData(b *event.Batch, e *event.Event, sd []byte, sub func([]byte) 
 		for i < len(sd) && sd[i] == ' ' && n < maxSDParams {
 			i++
 			j = i
-			for j < len(sd) && sd[j] != '=' && sd[j] != ' ' && sd[j] != ']' && sd[j] != '"' {
+			for j < len(sd) && !sdNameEnd[sd[j]] {
 				j++
 			}
 			if j == i || j+1 >= len(sd) || sd[j] != '=' || sd[j+1] != '"' {
@@ -167,15 +180,26 @@ func structuredData(b *event.Batch, e *event.Event, sd []byte, sub func([]byte) 
 			name := sd[i:j]
 			i = j + 2
 			start, escaped := i, false
-			for i < len(sd) && sd[i] != '"' {
-				if sd[i] == '\\' && i+1 < len(sd) {
-					escaped = true
+			// The closing quote is the first '"' when no backslash comes
+			// before it (memchr twice); else the value is walked escape
+			// by escape.
+			q := bytes.IndexByte(sd[i:], '"')
+			if q < 0 {
+				return
+			}
+			if bytes.IndexByte(sd[i:i+q], '\\') < 0 {
+				i += q
+			} else {
+				for i < len(sd) && sd[i] != '"' {
+					if sd[i] == '\\' && i+1 < len(sd) {
+						escaped = true
+						i++
+					}
 					i++
 				}
-				i++
-			}
-			if i >= len(sd) {
-				return
+				if i >= len(sd) {
+					return
+				}
 			}
 			raw := sd[start:i]
 			i++ // the closing quote

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	gosyslog "github.com/leodido/go-syslog/v4"
@@ -216,5 +217,40 @@ func TestGoSyslogQuirks(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("go-syslog Parse(%q) = %s, want %s: fixed upstream? Then review fallback.go", tc.line, got, tc.want)
 		}
+	}
+}
+
+// TestNoTimestamp: the header-less vendor lines take noTimestamp's
+// shortcut and get what go-syslog gives them; near misses (month names,
+// digits, Cisco IOS marks, broken PRIs) do not take it.
+func TestNoTimestamp(t *testing.T) {
+	p := &Parser{Location: time.UTC, Now: fixedNow(received)}
+	for _, tc := range []struct {
+		line  string
+		taken bool
+	}{
+		{"<30>firewall,info input: in:ether1 out:(unknown 0), proto TCP (SYN), 203.0.113.5:4444->192.0.2.40:22, len 60", true},
+		{"%ASA-6-302016: Teardown UDP connection 77 for outside:198.51.100.7/53", true},
+		{"<134>NetScreen device_id=ssg140  [Root]system-notification-00257(traffic): x=1", true},
+		{"firewall,info input: x", true},
+		{"<13>Novx 22 08:00:00 host app: x", false},
+		{"<13>Nov 22 08:00:00 host app: x", false},
+		{"<13>No", false},
+		{"<13> firewall,info x", false},
+		{"<13>*Nov 22 08:00:00: %SYS-5-CONFIG_I: x", false},
+		{"<13>", false},
+		{"<999>firewall,info x", false},
+		{"<13firewall,info x", false},
+		{"1 2026-11-22T08:00:00Z host app - - - x", false},
+	} {
+		if got := checkNoTimestamp(t, p, []byte(tc.line)); got != tc.taken {
+			t.Errorf("noTimestamp(%q) = %v, want %v", tc.line, got, tc.taken)
+		}
+	}
+	for _, tc := range goldenCases {
+		checkNoTimestamp(t, p, trimEnd([]byte(tc.line)))
+	}
+	for _, l := range sampleLines(t) {
+		checkNoTimestamp(t, p, trimEnd(l))
 	}
 }

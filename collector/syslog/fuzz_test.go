@@ -100,3 +100,45 @@ func FuzzDecodeStructuredData(f *testing.F) {
 		}
 	})
 }
+
+// noTimestampSeeds are lines around the shortcut of noTimestamp: those it
+// takes and near misses it must leave to go-syslog.
+var noTimestampSeeds = []string{
+	"<30>firewall,info input: in:ether1 out:(unknown 0), src-mac 00:0c:42:aa:bb:cc, proto TCP (SYN), 203.0.113.5:4444->192.0.2.40:22, len 60",
+	"%ASA-6-302016: Teardown UDP connection 77 for outside:198.51.100.7/53",
+	"<134>NetScreen device_id=ssg140  [Root]system-notification-00257(traffic): start_time=\"2026-11-22 08:00:40\"",
+	"<13>Nov", "<13>Nov 22", "<13>Novx 22 08:00:00 host app: x", "<13>No", "<13>N", "<13>x", "<13>", "<13> firewall,info x",
+	"<13>*Nov 22 08:00:00: %SYS-5-CONFIG_I: x", "<13>:x", "<999>firewall,info x", "<13firewall", "firewall,info x",
+	"<0>a", "<191>Z", "<13>\xff\xfe", "<13>%", "<13>Jan 1 00:00:00 x", "<13>jan 22 08:00:00 host app: x",
+}
+
+// FuzzNoTimestamp checks that wherever noTimestamp takes a line, go-syslog
+// (parseLib) refuses it and gives the same header.
+func FuzzNoTimestamp(f *testing.F) {
+	fuzzSeeds(f)
+	for _, l := range noTimestampSeeds {
+		f.Add([]byte(l))
+	}
+	p := &Parser{Location: time.UTC, Now: fixedNow(received)}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		line = trimEnd(line)
+		checkNoTimestamp(t, p, line)
+	})
+}
+
+// checkNoTimestamp compares noTimestamp with parseLib on line; it reports
+// whether noTimestamp took the line.
+func checkNoTimestamp(t testing.TB, p *Parser, line []byte) bool {
+	t.Helper()
+	var sh, lh Header
+	if !noTimestamp(line, &sh) {
+		return false
+	}
+	if p.parseLib(line, &lh) {
+		t.Fatalf("noTimestamp(%q) took a line that go-syslog parses: %+v", line, viewOf(&lh))
+	}
+	if diff := cmp.Diff(viewOf(&lh), viewOf(&sh)); diff != "" {
+		t.Fatalf("line %q: go-syslog (-) and noTimestamp (+) disagree:\n%s", line, diff)
+	}
+	return true
+}

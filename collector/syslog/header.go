@@ -4,11 +4,15 @@
 //
 // A hand-written scanner handles the common forms without allocating; lines
 // it does not recognise go to github.com/leodido/go-syslog/v4 (see
-// fallback.go). Nothing is rejected: a line whose header cannot be parsed
-// comes back whole as the message, flagged BadHeader.
+// fallback.go), except those where no timestamp can start after the PRI
+// (MikroTik's "<30>firewall,info ..."), which go-syslog would refuse at
+// once: they get the same BadHeader result directly (noTimestamp).
+// Nothing is rejected: a line whose header cannot be parsed comes back
+// whole as the message, flagged BadHeader.
 package syslog
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 	"time"
@@ -100,6 +104,10 @@ type Parser struct {
 	// Now is the receive time used to pick the year of RFC 3164 timestamps:
 	// the year that puts the timestamp closest to Now. Nil means time.Now.
 	Now func() time.Time
+
+	// received, when Now is nil and it is not zero, stands for Now: the
+	// Decoder sets it on its copy to the packet's receive time.
+	received time.Time
 }
 
 // Parse fills h from line. It never fails: a header it cannot make sense of
@@ -109,7 +117,7 @@ type Parser struct {
 // h's slices alias line.
 func (p *Parser) Parse(line []byte, h *Header) {
 	line = trimEnd(line)
-	if !p.parseFast(line, h) {
+	if !p.parseFast(line, h) && !noTimestamp(line, h) {
 		p.parseLib(line, h)
 	}
 	if h.Problems&BadHeader == 0 {
@@ -153,6 +161,9 @@ func (p *Parser) loc() *time.Location {
 func (p *Parser) now() time.Time {
 	if p.Now != nil {
 		return p.Now()
+	}
+	if !p.received.IsZero() {
+		return p.received
 	}
 	return time.Now()
 }
@@ -233,6 +244,60 @@ func (p *Parser) parseFast(line []byte, h *Header) bool {
 		return p.parse5424(line, i+1, h)
 	}
 	return p.parse3164(line, i, h)
+}
+
+// noTimestamp handles the lines that go-syslog is certain to refuse at
+// once: after the PRI (or at the start, without one) comes a byte that
+// no timestamp starts with, as in MikroTik's "<30>firewall,info input:
+// ...", a header-less Cisco ASA "%ASA-6-302016: ..." or ScreenOS's
+// "<134>NetScreen device_id=...". go-syslog's RFC 3164 machine would fail
+// at its first timestamp byte with nothing but the PRI read, so h gets
+// what parseLib gives such a line (BadHeader, the whole line as Message,
+// the PRI) without the machine's allocations and error formatting.
+// FuzzNoTimestamp checks the two agree. It reports false, leaving h
+// alone, for every other line.
+func noTimestamp(line []byte, h *Header) bool {
+	i := 0
+	pri, n, ok := parsePRI(line)
+	if ok {
+		i = n
+	} else if len(line) > 0 && line[0] == '<' {
+		return false // a broken PRI: go-syslog reads what it can
+	}
+	if i >= len(line) || !noStampByte(line[i:]) {
+		return false
+	}
+	reset(h)
+	h.Problems = BadHeader | NoTimestamp | NoHostname
+	if ok {
+		h.setPriority(pri)
+	} else {
+		h.Problems |= NoPRI
+	}
+	h.Message = line
+	return true
+}
+
+// noStampByte reports whether b (what follows the PRI) cannot start any
+// form the go-syslog machines of parseLib read: not a digit (RFC 5424
+// VERSION, RFC 3339 date, Cisco IOS counter), a space (go-syslog skips
+// spaces after the PRI), '*' or ':' (Cisco IOS), nor the start of a month
+// name (an RFC 3164 Stamp).
+func noStampByte(b []byte) bool {
+	switch c := b[0]; {
+	case c >= 'a' && c <= 'z', c == '%':
+		return true
+	case c >= 'A' && c <= 'Z':
+		if len(b) < 3 {
+			return false
+		}
+		switch string(b[:3]) {
+		case "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec":
+			return false
+		}
+		return true
+	}
+	return false
 }
 
 // epochToken reports whether line[i:] starts with an epoch time such as
@@ -395,6 +460,16 @@ func scanSD(b []byte, i int) (int, bool) {
 				return 0, false
 			}
 			i = j + 2
+			// As in structuredData: memchr for the quote, and the walk
+			// escape by escape only when a backslash comes before it.
+			q := bytes.IndexByte(b[i:], '"')
+			if q < 0 {
+				return 0, false
+			}
+			if bytes.IndexByte(b[i:i+q], '\\') < 0 {
+				i += q + 1
+				continue
+			}
 			for {
 				if i >= len(b) {
 					return 0, false

@@ -75,7 +75,9 @@
 //
 // It is faster because repetitions of one character class run as byte
 // loops; a run followed by a literal only considers ends where the literal
-// begins (memchr); a split does not recurse into an alternative that
+// begins (memchr), one followed by optional parts or alternatives only the
+// ends before a byte they can start with (or the end of the line); a split
+// does not recurse into an alternative that
 // cannot start with the next byte; literal prefixes, first-byte sets and
 // required substrings skip start positions; and the base library's IPV4,
 // IPV6, MAC, WORD and QUOTEDSTRING run as Go code (used only while their

@@ -83,6 +83,13 @@ func FuzzCompile(f *testing.F) {
 	f.Add(`^%{SYSLOGBASE} %{GREEDYDATA:msg}`, []byte("Nov 22 08:00:12 web02 sshd[44454]: Failed"))
 	f.Add(`(?<x>a|ab)(?<y>c|bcd)(?<z>d*)`, []byte("abcd"))
 	f.Add(`%{UNKNOWN}`, []byte("x"))
+	// Runs followed by optional groups, alternations and other runs, where
+	// the run only stops before the bytes that can follow it.
+	f.Add(`^a (?<x>.*?)(?: r=(?<y>.*))?$`, []byte("a b c r=d e r=f"))
+	f.Add(`flags (?<f>.*?) +on (?<i>\S+?)\.?$`, []byte("flags SYN ACK  on outside."))
+	f.Add(`(?<x>\S+?)(?:\.|!|(?i)end)?$`, []byte("abc.END"))
+	f.Add(`(?<x>[a-z]*)(?:(?i)b|c*)(?<y>\d+)`, []byte("aaBbc12"))
+	f.Add(`(?<x>.*)(?: (?<y>é+))?$`, []byte("a b éé"))
 	f.Fuzz(func(t *testing.T, expr string, line []byte) {
 		fuzzSetup(t)
 		if len(expr) > 300 || len(line) > 4096 {

@@ -43,6 +43,9 @@ type Capture struct {
 	Value   []byte
 	Int64   int64
 	Float64 float64
+	// Index is the capture's position in the pattern's Fields, so that a
+	// caller can look up what it does with the name in a slice built once.
+	Index int
 }
 
 // Field describes one named capture of a pattern.
@@ -234,7 +237,7 @@ func (p *Pattern) emit(line []byte, k, start, end int, emit func(Capture)) {
 	if start < 0 || end <= start {
 		return
 	}
-	c := Capture{Name: p.caps[k].name, Value: line[start:end]}
+	c := Capture{Name: p.caps[k].name, Value: line[start:end], Index: k}
 	switch p.caps[k].typ {
 	case Int:
 		if v, ok := parseInt(c.Value); ok {

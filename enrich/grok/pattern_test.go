@@ -19,8 +19,12 @@ type capture struct {
 func captures(t *testing.T, p *Pattern, line string) ([]capture, bool) {
 	t.Helper()
 	var fast, slow []capture
+	fields := p.Fields()
 	collect := func(dst *[]capture) func(Capture) {
 		return func(c Capture) {
+			if c.Index < 0 || c.Index >= len(fields) || fields[c.Index].Name != c.Name {
+				t.Fatalf("pattern %q on %q: capture %q has Index %d, Fields %v", p.expr, line, c.Name, c.Index, fields)
+			}
 			*dst = append(*dst, capture{c.Name, c.Type, string(c.Value), c.Int64, c.Float64})
 		}
 	}

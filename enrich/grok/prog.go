@@ -55,6 +55,12 @@ type inst struct {
 	min, max int32 // run bounds in runes; max -1: unbounded
 	lit      string
 	set      *byteSet
+	// follow (runs without a hint): the bytes the rest of the program can
+	// start with after the run; a run ending before any other byte cannot
+	// lead to a match, so it is not tried. nil: not known (an assertion,
+	// a token or the match itself can follow). The end of the line is
+	// always tried.
+	follow *byteSet
 }
 
 type prog struct {
@@ -394,6 +400,65 @@ func (c *compiler) setHints() {
 				c.insts[pc].hint = hintEnd
 			}
 			break
+		}
+		if c.insts[pc].hint == hintNone {
+			var f byteSet
+			budget := 64
+			if c.follow(pc+1, &f, &budget, map[int]bool{}) {
+				c.insts[pc].follow = &f
+			}
+		}
+	}
+}
+
+// follow adds to f the bytes the program from pc can consume first, when
+// not at the end of the line. It reports false when that is not known:
+// a zero-width assertion (other than the end of the text), a token, the
+// match itself (which needs no byte), or more than budget instructions to
+// look through. A split adds both branches; seen stops loops.
+func (c *compiler) follow(pc int, f *byteSet, budget *int, seen map[int]bool) bool {
+	for {
+		if *budget--; *budget < 0 || pc >= len(c.insts) {
+			return false
+		}
+		if seen[pc] {
+			return true // already added from this pc
+		}
+		seen[pc] = true
+		in := &c.insts[pc]
+		switch in.op {
+		case opSave:
+			pc++
+		case opJmp:
+			pc = int(in.x)
+		case opSplit:
+			if !c.follow(int(in.x), f, budget, seen) {
+				return false
+			}
+			pc = int(in.y)
+		case opLit:
+			f.add(in.lit[0])
+			return true
+		case opLitFold:
+			l := in.lit[0]
+			f.add(l)
+			if l >= 'a' && l <= 'z' {
+				f.add(l - 'a' + 'A')
+			}
+			return true
+		case opEndText, opFail:
+			return true // nothing before the end of the line
+		case opRun:
+			f.union(*in.set)
+			if in.nonASCII {
+				f.addRange(utf8.RuneSelf, 0xff)
+			}
+			if in.min > 0 {
+				return true
+			}
+			pc++
+		default:
+			return false
 		}
 	}
 }

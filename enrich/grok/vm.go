@@ -442,9 +442,10 @@ func (m *machine) run(in *inst, pc, pos int) int {
 		}
 		return runFail
 	}
+	f := in.follow
 	if in.greedy {
 		for e := end; e > lo; e-- {
-			if multi && midRune(line, e) {
+			if multi && midRune(line, e) || f != nil && e < len(line) && !f.has(line[e]) {
 				continue
 			}
 			if m.cand(pc, e) {
@@ -457,7 +458,7 @@ func (m *machine) run(in *inst, pc, pos int) int {
 		return lo
 	}
 	for e := lo; e < end; e++ {
-		if multi && midRune(line, e) {
+		if multi && midRune(line, e) || f != nil && !f.has(line[e]) {
 			continue
 		}
 		if m.cand(pc, e) {

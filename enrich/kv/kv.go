@@ -87,9 +87,10 @@ type Scanner struct {
 	class [256]uint8 // cField | cValue | cTrimKey | cTrimValue per byte
 	// fs and vs are the field and value separators when each is a single
 	// byte (the usual case): then keys and values are found eight bytes
-	// at a time.
-	fs, vs                       byte
-	oneFS, oneVS                 bool
+	// at a time. With two field separators (FortiOS's " ,"), fs and fs2
+	// are them, and the search is still by words.
+	fs, fs2, vs                  byte
+	oneFS, twoFS, oneVS          bool
 	trimKey, trimValue           bool
 	allowEmpty, bareKeys, quotes bool
 }
@@ -131,8 +132,28 @@ func (s *Scanner) init(p *Parser) {
 	s.oneFS = allSame(fs)
 	s.oneVS = allSame(vs)
 	s.fs, s.vs = fs[0], vs[0]
+	if !s.oneFS {
+		s.fs2, s.twoFS = twoBytes(fs)
+	}
 	s.trimKey, s.trimValue = p.TrimKey != "", p.TrimValue != ""
 	s.allowEmpty, s.bareKeys, s.quotes = p.AllowEmpty, p.BareKeys, !p.NoQuotes
+}
+
+// twoBytes returns the second distinct byte of s and whether s holds
+// exactly two distinct bytes.
+func twoBytes(s string) (byte, bool) {
+	var second byte
+	found := false
+	for i := 1; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == s[0]:
+		case !found:
+			second, found = c, true
+		case c != second:
+			return 0, false
+		}
+	}
+	return second, found
 }
 
 // allSame reports whether s holds one distinct byte (",", or ",," which
@@ -176,6 +197,7 @@ func (sp *Span) Value(line []byte) []byte {
 func (s *Scanner) Scan(line []byte, i int, out []Span) ([]Span, int) {
 	n := len(line)
 	fast := s.oneFS && s.oneVS
+	two := s.twoFS && s.oneVS
 	mfs, mvs := lsb*uint64(s.fs), lsb*uint64(s.vs)
 	for i >= 0 && i < n {
 		if s.class[line[i]]&cField != 0 {
@@ -186,6 +208,11 @@ func (s *Scanner) Scan(line []byte, i int, out []Span) ([]Span, int) {
 		if fast {
 			i = words(line, i, mfs, mvs)
 			for i < n && line[i] != s.fs && line[i] != s.vs {
+				i++
+			}
+		} else if two {
+			i = words3(line, i, mfs, lsb*uint64(s.fs2), mvs)
+			for i < n && s.class[line[i]]&(cField|cValue) == 0 {
 				i++
 			}
 		} else {
@@ -276,6 +303,9 @@ func (s *Scanner) nextSep(line []byte, i int, mfs uint64) int {
 		}
 		return i
 	}
+	if s.twoFS {
+		i = words(line, i, mfs, lsb*uint64(s.fs2))
+	}
 	for i < len(line) && s.class[line[i]]&cField == 0 {
 		i++
 	}
@@ -313,6 +343,18 @@ func words(line []byte, i int, ma, mb uint64) int {
 		x := binary.LittleEndian.Uint64(line[i : i+8 : i+8])
 		xa, xb := x^ma, x^mb
 		if t := ((xa-lsb)&^xa | (xb-lsb)&^xb) & msb; t != 0 {
+			return i + bits.TrailingZeros64(t)>>3
+		}
+	}
+	return i
+}
+
+// words3 is words for three bytes.
+func words3(line []byte, i int, ma, mb, mc uint64) int {
+	for ; i+8 <= len(line); i += 8 {
+		x := binary.LittleEndian.Uint64(line[i : i+8 : i+8])
+		xa, xb, xc := x^ma, x^mb, x^mc
+		if t := ((xa-lsb)&^xa | (xb-lsb)&^xb | (xc-lsb)&^xc) & msb; t != 0 {
 			return i + bits.TrailingZeros64(t)>>3
 		}
 	}

@@ -157,3 +157,19 @@ func TestParseAllocs(t *testing.T) {
 		t.Errorf("Parse allocates %v times per line", allocs)
 	}
 }
+
+// TestTwoFieldSeparators compares the word-at-a-time search for two
+// field separators (FortiOS's " ,") with the reference on lines with keys
+// and values longer than a word on both sides of each separator.
+func TestTwoFieldSeparators(t *testing.T) {
+	for _, line := range []string{
+		`date=2026-11-22 time=09:00:16 devname="FGT60F-HQ" devid="FGT60FTK21000001" eventtime=1795334416123456789 srcintf="internal"`,
+		`date=2026-11-22,time=09:00:16,devname="FGT60F-HQ",devid="FGT60FTK21000001",msg="a, b c",sentbyte=12345678901234`,
+		"=\"\"0000 =", "averyverylongkeyname=averyverylongvalue,anotherverylongkey anotherverylongvalue=x,",
+		"k0123456789=v0123456789 k0123456789,v0123456789=k0123456789=v", ",, ,a=b ,, c=d,,",
+	} {
+		for _, p := range []*Parser{{FieldSplit: " ,"}, {FieldSplit: ", ,", AllowEmpty: true, BareKeys: true}, {FieldSplit: " ,", ValueSplit: ":="}} {
+			checkReference(t, p, []byte(line))
+		}
+	}
+}

@@ -40,14 +40,20 @@ func cefHeaderField(s string, i int) (int, bool) {
 	return -1, esc
 }
 
-func cefKeyByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.'
-}
+func cefKeyByte(c byte) bool { return cefKey[c] }
+
+// cefKey is the set of bytes a CEF extension key is made of.
+var cefKey = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.'
+	}
+	return t
+}()
 
 // cefKeyAt reports whether b[i:] starts with a key and '='.
 func cefKeyAt(b []byte, i int) bool {
 	j := i
-	for j < len(b) && cefKeyByte(b[j]) {
+	for j < len(b) && cefKey[b[j]] {
 		j++
 	}
 	return j > i && j < len(b) && b[j] == '='
@@ -61,43 +67,78 @@ func cefKeyAt(b []byte, i int) bool {
 func cefExtension(ext []byte, out []kv.Span) []kv.Span {
 	n := len(ext)
 	i := 0
+	next := -1 // the '=' of the key at i, when the last value found it
 	for i < n && len(out) < maxCEFPairs {
-		for i < n && ext[i] == ' ' {
-			i++
-		}
 		k0 := i
-		for i < n && cefKeyByte(ext[i]) {
-			i++
-		}
-		if i == k0 || i >= n || ext[i] != '=' {
-			for i < n && ext[i] != ' ' { // not a pair: skip the word
+		if next >= 0 {
+			i, next = next, -1
+		} else {
+			for i < n && ext[i] == ' ' {
 				i++
 			}
-			continue
+			k0 = i
+			for i < n && cefKey[ext[i]] {
+				i++
+			}
+			if i == k0 || i >= n || ext[i] != '=' {
+				for i < n && ext[i] != ' ' { // not a pair: skip the word
+					i++
+				}
+				continue
+			}
 		}
 		k1 := i
 		i++
-		v0, end, fl := i, n, kv.Flags(0)
-		for j := i; j < n; j++ {
-			switch c := ext[j]; {
-			case c == '\\':
-				fl = kv.Escaped
-				j++
-			case c == ' ' && cefKeyAt(ext, j+1):
-				end = j
-			}
-			if end != n {
-				break
-			}
+		v0 := i
+		end, eq := cefValueEnd(ext, v0)
+		fl := kv.Flags(0)
+		if bytes.IndexByte(ext[v0:end], '\\') >= 0 {
+			fl = kv.Escaped
 		}
-		v1 := min(end, n)
+		v1 := end
 		for v1 > v0 && ext[v1-1] == ' ' {
 			v1--
 		}
 		out = append(out, kv.Span{K0: k0, K1: k1, V0: v0, V1: v1, Flags: fl})
 		i = end
+		if eq >= 0 {
+			i, next = end+1, eq // the next key: ext[end+1:eq]
+		}
 	}
 	return out
+}
+
+// cefValueEnd returns the end of the value starting at ext[v0]: the first
+// space from v0 on that is not escaped by a backslash and is followed by
+// a key and '=', and the index of that '='; or len(ext) and -1. It looks for the '=' signs (memchr) and
+// walks back over each one's key, rather than testing every space: values
+// hold many spaces and few '='.
+func cefValueEnd(ext []byte, v0 int) (int, int) {
+	for p := v0; p < len(ext); {
+		q := bytes.IndexByte(ext[p:], '=')
+		if q < 0 {
+			break
+		}
+		eq := p + q
+		k := eq
+		for k > v0 && cefKey[ext[k-1]] {
+			k--
+		}
+		// A key after a space at or after v0; the space counts unless an
+		// odd run of backslashes (counted from v0, where the value's
+		// escapes start) comes right before it.
+		if s := k - 1; k < eq && s >= v0 && ext[s] == ' ' {
+			b := s
+			for b > v0 && ext[b-1] == '\\' {
+				b--
+			}
+			if (s-b)%2 == 0 {
+				return s, eq
+			}
+		}
+		p = eq + 1
+	}
+	return len(ext), -1
 }
 
 // cefUnescape appends v to dst with CEF's escapes undone: \= \\ \| and
@@ -183,7 +224,9 @@ func (s *kvStep) runCEF(st *state, src string) bool {
 				}
 			}
 		}
-		if s.p.TrimKey != "" {
+		if s.trimKey != nil {
+			key = s.trimKey.trim(key)
+		} else if s.p.TrimKey != "" { // not ASCII: bytes.Trim's runes
 			key = bytes.Trim(key, s.p.TrimKey)
 		}
 		v := sp.Value(ext)
@@ -200,4 +243,36 @@ func (s *kvStep) runCEF(st *state, src string) bool {
 		st.kvValue(s, key, val)
 	}
 	return true
+}
+
+// byteSet is a set of bytes, for trimming keys without building the set
+// per pair as bytes.Trim does.
+type byteSet [256]bool
+
+// newByteSet returns the set of the bytes of chars; nil when chars is
+// empty or not ASCII (bytes.Trim reads it as runes).
+func newByteSet(chars string) *byteSet {
+	if chars == "" {
+		return nil
+	}
+	t := new(byteSet)
+	for i := 0; i < len(chars); i++ {
+		if chars[i] >= 0x80 {
+			return nil
+		}
+		t[chars[i]] = true
+	}
+	return t
+}
+
+// trim returns b without the bytes of t at either end.
+func (t *byteSet) trim(b []byte) []byte {
+	i, j := 0, len(b)
+	for i < j && t[b[i]] {
+		i++
+	}
+	for j > i && t[b[j-1]] {
+		j--
+	}
+	return b[i:j]
 }

@@ -296,6 +296,25 @@ func parseTime(layout, v string, loc *time.Location) (time.Time, bool) {
 		if t, ok := parseDateTime(v, 'T', loc); ok {
 			return t, true
 		}
+	case "date=2006-01-02 time=15:04:05", "date=2006-01-02,time=15:04:05": // FortiOS
+		if len(v) == 29 && strings.HasPrefix(v, "date=") && (v[15] == ' ' || v[15] == ',') && v[16:21] == "time=" {
+			if v[15] != layout[15] {
+				// The other form's separator, which ParseInLocation
+				// refuses too (after building an error).
+				return time.Time{}, false
+			}
+			var b [19]byte
+			copy(b[:10], v[5:15])
+			b[10] = ' '
+			copy(b[11:], v[21:])
+			if t, ok := parseDateTime(string(b[:]), ' ', loc); ok {
+				return t, true
+			}
+		}
+	case "Jan 2 2006 15:04:05", "Jan _2 2006 15:04:05": // F5 ASM CEF rt
+		if t, ok := parseStampYear(v, loc); ok {
+			return t, true
+		}
 	case "2006/01/02 15:04:05": // PAN-OS
 		if len(v) == 19 && v[4] == '/' && v[7] == '/' {
 			var b [19]byte
@@ -333,6 +352,65 @@ func parseDateTime(v string, sep byte, loc *time.Location) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return time.Date(year, time.Month(month), day, hour, minute, sec, 0, loc), true
+}
+
+// parseStampYear reads "Nov 22 2026 08:01:03" (layouts "Jan 2 2006
+// 15:04:05" and "Jan _2 2006 15:04:05", which time.ParseInLocation reads
+// alike): a month name as written in English, one space or two before a
+// day of one or two digits, a four-digit year, an hour of one or two
+// digits. Other shapes (lower-case months, more spaces, fractions) and
+// out-of-range values are left to time.ParseInLocation, as parseDateTime
+// does.
+func parseStampYear(v string, loc *time.Location) (time.Time, bool) {
+	if len(v) < 18 || v[3] != ' ' {
+		return time.Time{}, false
+	}
+	month := 0
+	for i, m := range shortMonths {
+		if v[:3] == m {
+			month = i + 1
+			break
+		}
+	}
+	i := 4
+	if v[i] == ' ' {
+		i++
+	}
+	day, i, ok1 := num12(v, i)
+	if !ok1 || i >= len(v) || v[i] != ' ' || len(v)-i-1 < 12 {
+		return time.Time{}, false
+	}
+	year, ok2 := digits(v[i+1 : i+5])
+	if !ok2 || v[i+5] != ' ' {
+		return time.Time{}, false
+	}
+	hour, j, ok3 := num12(v, i+6)
+	if !ok3 || len(v)-j != 6 || v[j] != ':' || v[j+3] != ':' {
+		return time.Time{}, false
+	}
+	minute, ok4 := digits(v[j+1 : j+3])
+	sec, ok5 := digits(v[j+4 : j+6])
+	if month == 0 || !ok4 || !ok5 || day < 1 || day > daysIn(time.Month(month), year) || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, 0, loc), true
+}
+
+var shortMonths = [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
+
+// num12 reads one or two digits at v[i:] and returns the number and the
+// index after them.
+func num12(v string, i int) (int, int, bool) {
+	if i >= len(v) || v[i] < '0' || v[i] > '9' {
+		return 0, i, false
+	}
+	n := int(v[i] - '0')
+	i++
+	if i < len(v) && v[i] >= '0' && v[i] <= '9' {
+		n = n*10 + int(v[i]-'0')
+		i++
+	}
+	return n, i, true
 }
 
 // digits reads a string of decimal digits (at most 4).

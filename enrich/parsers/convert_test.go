@@ -25,8 +25,22 @@ func TestParseDateTime(t *testing.T) {
 		if len(v) > 7 {
 			inputs = append(inputs, v[:4]+strings.ReplaceAll(v[4:8], "-", "/")+v[8:]) // PAN-OS dates
 		}
+		if len(v) > 11 { // FortiOS: date=... time=... or date=...,time=...
+			inputs = append(inputs, "date="+v[:10]+" time="+v[11:], "date="+v[:10]+",time="+v[11:], "date="+v[:10]+"  time="+v[11:], "Date="+v[:10]+" time="+v[11:])
+		}
 	}
-	for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006/01/02 15:04:05"} {
+	// F5 ASM's rt: "Nov 22 2026 08:01:03".
+	for _, d := range []string{"Nov 22", "Nov  2", "Nov 2", "Nov 02", "Feb 29", "Feb 30", "Apr 31", "Dec 31", "Jan 0", "Jan 00", "Jan 123",
+		"nov 22", "Nox 22", "Nov   2", "Nov 2x", "May 1", "Sep 9"} {
+		for _, y := range []string{"2026", "2024", "2023", "0000", "20x6", "202", "20266"} {
+			for _, tm := range []string{"08:01:03", "8:01:03", "00:00:00", "23:59:59", "24:00:00", "12:60:00", "12:00:60", "02:30:00",
+				"08:01:03.5", "08:01", "08:1:03", "008:01:03", " 08:01:03"} {
+				inputs = append(inputs, d+" "+y+" "+tm)
+			}
+		}
+	}
+	for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006/01/02 15:04:05", "date=2006-01-02 time=15:04:05", "date=2006-01-02,time=15:04:05",
+		"Jan 2 2006 15:04:05", "Jan _2 2006 15:04:05"} {
 		for _, loc := range locs {
 			for _, v := range inputs {
 				got, gotOK := parseTime(layout, v, loc)

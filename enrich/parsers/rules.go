@@ -340,6 +340,9 @@ func (c *compiler) cond(n *yaml.Node, what string) (cond, error) {
 			cd.prefixes = list
 		case "contains":
 			cd.contains = list
+			for _, w := range list {
+				cd.rare = append(cd.rare, rareByte(w))
+			}
 		}
 	}
 	return cd, nil

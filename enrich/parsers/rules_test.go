@@ -122,6 +122,9 @@ rules:
     map:
       - {field: log.level, target: event.severity, values: {warn: 4, err: 3}, default: 6}
       - {field: acme.note, target: event.action, match: contains, ignore_case: true, values: {denied: deny}, default: other}
+      # Enough keys for the hash index (mapIndexMin), a hit and a miss.
+      - {field: _word, target: acme.word, values: {a: 1, b: 2, c: 3, d: 4, e: 5, f: 6, g: 7, acme: 23, ACME: 24}, default: 0}
+      - {field: acme.hex, target: acme.hexword, values: {a: 1, b: 2, c: 3, d: 4, e: 5, f: 6, g: 7, h: 8}, default: none}
     date:
       - {field: _when, layouts: ["2006-01-02 15:04:05", UNIX_MS], timezone: Europe/Berlin}
       - {field: acme.at, layouts: [UNIX], target: event.end}
@@ -140,7 +143,7 @@ rules:
 			map[string]string{"dataset": "acme.main", "source.ip": "192.0.2.9", "acme.note": "Access DENIED user=alice", "user.name": "alice",
 				"log.level": "warn", "event.severity": "4", "acme.count": "18446744073709551574", "acme.ratio": "4598175219545276416", "acme.up": "1",
 				"acme.peer.ip": "198.51.100.1", "acme.new": "o", "acme.hex": "abc", "event.action": "deny", "event.category": "network",
-				"acme.flag": "1", "acme.pi": "4615063718147915776", "acme.at": "1795363200.5", "event.end": "1795363200500000000", "@timestamp": "2026-11-22T08:30:00Z"}},
+				"acme.flag": "1", "acme.pi": "4615063718147915776", "acme.word": "24", "acme.hexword": "none", "acme.at": "1795363200.5", "event.end": "1795363200500000000", "@timestamp": "2026-11-22T08:30:00Z"}},
 		{"failed rule leaves nothing", `<14>2026-11-22T08:00:00Z h acme: other a=1`,
 			map[string]string{"dataset": "acme.strict", "tags": "_grokparsefailure"}},
 		{"replaced parser", "<14>2026-11-22T08:00:00Z h x: NF IN=eth0 SRC=192.0.2.1 OUT= DST=192.0.2.2",

@@ -99,15 +99,29 @@ type grokStep struct {
 	ipNames  map[string]bool // captures of %{IP}, %{IPV4}, %{IPV6}
 	names    []string        // every capture name of the patterns
 
-	src  int32
-	syms map[string]int32 // capture name -> symbol
+	src int32
+	// caps[i][k] is what capture k (grok.Capture.Index) of the set's
+	// pattern i becomes: no map lookups per capture.
+	caps [][]grokCap
+}
+
+// grokCap is a capture's symbol and whether it is an address.
+type grokCap struct {
+	sym int32
+	ip  bool
 }
 
 func (s *grokStep) resolve(r *rule) {
 	s.src = r.sym(s.source)
-	s.syms = make(map[string]int32, len(s.names))
+	syms := make(map[string]int32, len(s.names))
 	for _, n := range s.names {
-		s.syms[n] = r.sym(n)
+		syms[n] = r.sym(n)
+	}
+	s.caps = make([][]grokCap, s.set.Len())
+	for i := range s.caps {
+		for _, f := range s.set.Pattern(i).Fields() {
+			s.caps[i] = append(s.caps[i], grokCap{sym: syms[f.Name], ip: s.ipNames[f.Name]})
+		}
 	}
 }
 
@@ -117,21 +131,24 @@ func (s *grokStep) run(st *state) bool {
 		return s.optional
 	}
 	st.caps = st.caps[:0]
-	if s.set.Match(sbytes(src), st.grokEmit) < 0 {
+	pi := s.set.Match(sbytes(src), st.grokEmit)
+	if pi < 0 {
 		return s.optional
 	}
+	caps := s.caps[pi]
 	for i := range st.caps {
 		c := &st.caps[i]
+		g := caps[c.Index]
 		f := sfield{val: bstr(c.Value)}
 		switch {
 		case c.Type == grok.Int:
 			f.typ, f.num, f.hasNum = tInt, uint64(c.Int64), true
 		case c.Type == grok.Float:
 			f.typ, f.num, f.hasNum = tFloat, floatBits(c.Float64), true
-		case s.ipNames[c.Name]:
+		case g.ip:
 			f.typ = tIP
 		}
-		st.put(s.syms[c.Name], f)
+		st.put(g.sym, f)
 	}
 	st.caps = st.caps[:0]
 	return true
@@ -163,6 +180,7 @@ type kvStep struct {
 	// PARAM-NAME whatever their SD-ID.
 	sd bool
 
+	trimKey               *byteSet // p.TrimKey for CEF keys (nil: none or not ASCII)
 	src, leadSym, bareSym int32
 	table                 keyTable // fields, for lookups by []byte
 }
@@ -265,6 +283,7 @@ type kvField struct {
 
 func (s *kvStep) resolve(r *rule) {
 	s.scan = kv.NewScanner(&s.p)
+	s.trimKey = newByteSet(s.p.TrimKey)
 	s.src, s.leadSym, s.bareSym = r.sym(s.source), -1, -1
 	s.cefHeaderSym = s.cefHeaderSym[:0]
 	for _, h := range s.cefHeader {
@@ -698,17 +717,42 @@ type mapStep struct {
 	keys          []string
 	vals          []value
 	def           *value
+	// index finds the key of an exact, case-sensitive map with many keys
+	// (Cisco ASA's message ids) by hash instead of in turn: keys are
+	// distinct, so the first that matches is the only one.
+	index map[string]int
 
 	fieldSym, targetSym int32
 }
 
+// mapIndexMin is the number of keys from which an exact map step looks
+// keys up in a Go map.
+const mapIndexMin = 8
+
 func (s *mapStep) resolve(r *rule) {
 	s.fieldSym, s.targetSym = r.sym(s.field), r.sym(s.target)
+	s.index = nil
+	if s.match == matchExact && !s.fold && len(s.keys) >= mapIndexMin {
+		s.index = make(map[string]int, len(s.keys))
+		for i, k := range s.keys {
+			if _, dup := s.index[k]; !dup {
+				s.index[k] = i
+			}
+		}
+	}
 }
 
 func (s *mapStep) run(st *state) bool {
 	v, ok := st.get(s.fieldSym)
 	if !ok {
+		return true
+	}
+	if s.index != nil {
+		if i, ok := s.index[v]; ok {
+			st.putConst(s.targetSym, s.vals[i])
+		} else if s.def != nil {
+			st.putConst(s.targetSym, *s.def)
+		}
 		return true
 	}
 	var lbuf [64]byte
