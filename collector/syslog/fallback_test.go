@@ -152,6 +152,13 @@ func divergence(line []byte, f, l *view) (string, bool) {
 		// tag and as MSG; for the fast path it is a tag without MSG.
 		f.Message = l.Message
 		return "iosTagOnly", true
+	case f.Format == FormatCiscoIOS && l.Format == FormatCiscoIOS && f.Hostname == "" && l.Hostname != "" &&
+		f.Message == l.Hostname+" "+l.Message:
+		// After an IOS timestamp's colon comes the message ("seq no:
+		// timestamp: %FACILITY-SEVERITY-MNEMONIC: description"); go-syslog's
+		// Cisco machine takes a first word followed by a space as a host.
+		*f = *l
+		return "iosWordAfterTime", true
 	case f.Format == FormatCiscoIOS && l.Format == FormatRFC3164:
 		*f = *l
 		return "iosMarker", true
