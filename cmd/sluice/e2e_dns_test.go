@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
+	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -43,16 +44,17 @@ func TestDNSResolverLogsEndToEnd(t *testing.T) {
 
 	// dnsmasq: test.lan answers 10.1.2.3, blocked.lan NXDOMAIN,
 	// bad-ip.lan an address on the blocklist.
-	dmPort := freeUDPPort(t)
+	dmPort := freeDNSPort(t)
 	dmLog := filepath.Join(dir, "dnsmasq.log")
 	dm := exec.Command(dnsmasq, "--keep-in-foreground", "--port="+strconv.Itoa(dmPort), "--listen-address=127.0.0.1",
 		"--bind-interfaces", "--no-resolv", "--no-hosts", "--address=/test.lan/10.1.2.3", "--address=/blocked.lan/",
 		"--address=/bad-ip.lan/203.0.113.66", "--txt-record=txt.test.lan,hello", "--log-queries", "--log-facility="+dmLog,
 		"--pid-file="+filepath.Join(dir, "dnsmasq.pid"), "--user="+me.Username, "--group="+grp.Name)
 	startDaemon(t, dm)
+	waitDNSListening(t, dmPort)
 
 	// unbound: a static local zone, query and reply logs to a file.
-	ubPort := freeUDPPort(t)
+	ubPort := freeDNSPort(t)
 	ubLog := filepath.Join(dir, "unbound.log")
 	ubConf := filepath.Join(dir, "unbound.conf")
 	writeTestFile(t, ubConf, fmt.Sprintf(`server:
@@ -77,6 +79,7 @@ remote-control:
   control-enable: no
 `, ubPort, dir, filepath.Join(dir, "unbound.pid"), ubLog))
 	startDaemon(t, exec.Command(unbound, "-d", "-c", ubConf))
+	waitDNSListening(t, ubPort)
 
 	tunnel := "mfrggzdfmztwq2lknnwg23tpobyxe43uov3ho6dzpjqweylmnzxw.test.lan"
 	queries := []struct {
@@ -250,6 +253,59 @@ func startDaemon(t *testing.T, cmd *exec.Cmd) {
 			t.Logf("%s output:\n%s", filepath.Base(cmd.Path), out.String())
 		}
 	})
+}
+
+// freeDNSPort returns a port of 127.0.0.1 free on UDP and on TCP both: a
+// resolver listens on both, and a port freeUDPPort picks from the
+// ephemeral range may be the local end of some TCP connection (a busy
+// machine has many), which made dnsmasq fail with "Address already in use".
+func freeDNSPort(t *testing.T) int {
+	t.Helper()
+	for range 100 {
+		u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := u.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		u.Close()
+		if err == nil {
+			l.Close()
+			return port
+		}
+	}
+	t.Fatal("no port of 127.0.0.1 free on both UDP and TCP in 100 tries")
+	return 0
+}
+
+// waitDNSListening waits until a resolver just started has bound port on
+// UDP and listens on it on TCP: a query sent before gets "connection
+// refused" at once, whatever dig's retries.
+func waitDNSListening(t *testing.T, port int) {
+	t.Helper()
+	dnsWaitFor(t, 20*time.Second, fmt.Sprintf("a resolver on port %d (UDP and TCP)", port), func() bool {
+		_, _, udp := udpQueue(port)
+		return udp && tcpListening(port)
+	})
+}
+
+// tcpListening reports whether a socket listens on port, from
+// /proc/net/tcp and tcp6 (state 0A).
+func tcpListening(port int) bool {
+	suffix := fmt.Sprintf(":%04X", port)
+	for _, name := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			fs := strings.Fields(line)
+			if len(fs) > 3 && strings.HasSuffix(fs[1], suffix) && fs[3] == "0A" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func writeTestFile(t *testing.T, path, text string) {
