@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/sluicelab/sluice/internal/query"
 )
@@ -509,6 +510,7 @@ type processScratch struct {
 	owned   [64]string // query_key values recently copied, by keySlot
 	vals    []query.Value
 	keys    []query.GuardKey
+	text    []byte           // a query_key value rendered as text
 	gkeys   []query.GuardKey // evaluate's
 	done    []*ruleState
 	out     []*Fired
@@ -576,7 +578,7 @@ func (e *Engine) evaluate(rs *ruleState, doc query.Doc, index string, sc *proces
 	}
 	ev.Time = t
 	if len(r.Spec.QueryKey) > 0 {
-		key, ok := queryKeyOf(doc, rs.key, &vals, sc.intern)
+		key, ok := queryKeyOf(doc, rs.key, &vals, &sc.text, sc.intern)
 		if !ok {
 			sc.vals = vals[:0]
 			c.noKey.Add(1)
@@ -675,7 +677,7 @@ func (e *Engine) Seed(doc query.Doc, index string) {
 		}
 		ev.Time = t
 		if len(r.Spec.QueryKey) > 0 {
-			key, ok := queryKeyOf(doc, rs.key, &vals, strings.Clone)
+			key, ok := queryKeyOf(doc, rs.key, &vals, nil, strings.Clone)
 			if !ok {
 				continue
 			}
@@ -714,10 +716,21 @@ func docTime(vals []query.Value) (time.Time, bool) {
 // values of one multi-valued field with ","); ok is false when a field is
 // missing: such a document is skipped for the rule and counted (ElastAlert
 // would key it under None, which alerts about documents nobody can tell
-// apart).
-func queryKeyOf(doc query.Doc, fields []query.Path, buf *[]query.Value, own func(string) string) (string, bool) {
+// apart). own returns a copy of a string that outlives the document (it
+// must not return its argument); a single value that is not text is
+// rendered in text (when not nil) and handed to own, so that an own that
+// reuses earlier copies saves the allocation (an address as the query_key
+// cost one per document).
+func queryKeyOf(doc query.Doc, fields []query.Path, buf *[]query.Value, text *[]byte, own func(string) string) (string, bool) {
 	if len(fields) == 1 {
 		*buf = fields[0].Values(doc, (*buf)[:0])
+		if vals := *buf; text != nil && len(vals) == 1 && vals[0].Kind != query.KindString {
+			*text = appendValueText((*text)[:0], &vals[0])
+			if len(*text) == 0 {
+				return "", true
+			}
+			return own(unsafe.String(&(*text)[0], len(*text))), true
+		}
 		s, borrowed, ok := fieldText(*buf)
 		if borrowed {
 			s = own(s)
