@@ -201,6 +201,33 @@ func TestOwnFastMatchesByName(t *testing.T) {
 	}
 }
 
+// TestFlowFastMatchesByName: each flowFast value of a flow event is what
+// the lookup by name gives, and a registered Path reads it.
+func TestFlowFastMatchesByName(t *testing.T) {
+	var d EventDoc
+	n := 0
+	for _, ne := range allTestEvents(t) {
+		if ne.e.Kind != event.KindFlow {
+			continue
+		}
+		for name, c := range flowFastCodes {
+			d.Reset(ne.e)
+			want := valueKeys(d.values(name, nil))
+			d.Reset(ne.e)
+			if got := valueKeys(d.flowFast(c, nil)); got != want {
+				t.Errorf("%s: flowFast(%s) = %s, by name %s", ne.name, name, got, want)
+			}
+			if p := NewPath(name); p.flow != c {
+				t.Errorf("NewPath(%q) has flow code %d, want %d", name, p.flow, c)
+			}
+			n++
+		}
+	}
+	if n < 100 {
+		t.Fatalf("only %d comparisons", n)
+	}
+}
+
 // TestEventDocRepeatedDNS: a rule on dns.resolved_ip matches any of the
 // event's resolved addresses (written as one array), for a syslog event
 // read through its layout and for a DNS capture event.

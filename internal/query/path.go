@@ -21,11 +21,16 @@ type Path struct {
 	// tags, ecs.version: written by the encoder outside the tree; the
 	// event.ArrayPath paths: only the document has every element).
 	byName bool
+	// flow is the path's flowFast code (0: none); ts: the path is
+	// @timestamp.
+	flow int8
+	ts   bool
 }
 
 // newPath is the Path of a registered name.
 func newPath(name string, id int32) Path {
-	return Path{Name: name, id: id, byName: name == "@timestamp" || name == "tags" || name == "ecs.version" || event.ArrayPath(name)}
+	return Path{Name: name, id: id, byName: name == "@timestamp" || name == "tags" || name == "ecs.version" || event.ArrayPath(name),
+		flow: flowFastCodes[name], ts: name == "@timestamp"}
 }
 
 // maxRegistered bounds the registry (rule sets and console queries come
@@ -180,6 +185,88 @@ func (d *EventDoc) ownFast(c int32, dst []Value) []Value {
 	return dst
 }
 
+// Flow values a Path reads directly (the paths rules read most of flows),
+// as flow does by name.
+const (
+	flowNone int8 = iota
+	flowAction
+	flowKind
+	flowCategory
+	flowType
+	flowModule
+	flowDataset
+	flowSrcIP
+	flowDstIP
+	flowSrcPort
+	flowDstPort
+	flowTransport
+	flowBytes
+	flowPackets
+	flowObserverIP
+)
+
+var flowFastCodes = map[string]int8{
+	"event.action": flowAction, "event.kind": flowKind, "event.category": flowCategory, "event.type": flowType,
+	"event.module": flowModule, "event.dataset": flowDataset, "source.ip": flowSrcIP, "destination.ip": flowDstIP,
+	"source.port": flowSrcPort, "destination.port": flowDstPort, "network.transport": flowTransport,
+	"network.bytes": flowBytes, "network.packets": flowPackets, "observer.ip": flowObserverIP,
+}
+
+// flowFast appends value c of a flow event, as flow does.
+func (d *EventDoc) flowFast(c int8, dst []Value) []Value {
+	e := d.e
+	f := &e.Flow
+	switch c {
+	case flowAction:
+		return append(dst, strValue("network_flow"))
+	case flowKind:
+		return append(dst, strValue("event"))
+	case flowCategory:
+		return append(dst, strValue("network"))
+	case flowType:
+		return append(dst, strValue("connection"))
+	case flowModule:
+		return append(dst, strValue("sluice"))
+	case flowDataset:
+		return append(dst, strValue("sluice.flow"))
+	case flowSrcIP:
+		if e.Src.IP.IsValid() {
+			dst = append(dst, ipValue(e.Src.IP))
+		}
+	case flowDstIP:
+		if e.Dst.IP.IsValid() {
+			dst = append(dst, ipValue(e.Dst.IP))
+		}
+	case flowSrcPort, flowDstPort:
+		port := e.Src.Port
+		if c == flowDstPort {
+			port = e.Dst.Port
+		}
+		if ports := flowPorts(f); (port != 0 && ports != portsNever) || ports == portsAlways {
+			dst = append(dst, numValue(float64(port)))
+		}
+	case flowTransport:
+		if f.HasProtocol {
+			if n := event.TransportName(f.Protocol); n != "" {
+				dst = append(dst, strValue(n))
+			}
+		}
+	case flowBytes:
+		if f.Bytes != 0 || f.HasBytes {
+			dst = append(dst, numValue(float64(f.Bytes)))
+		}
+	case flowPackets:
+		if f.Packets != 0 || f.HasPackets {
+			dst = append(dst, numValue(float64(f.Packets)))
+		}
+	case flowObserverIP:
+		if e.Observer.IsValid() {
+			dst = append(dst, ipValue(e.Observer))
+		}
+	}
+	return dst
+}
+
 // layoutSource returns where path p's value comes from in the event's
 // layout, building the layout's table when it does not cover p yet.
 func (d *EventDoc) layoutSource(l *event.SyslogLayout, p Path) int32 {
@@ -219,7 +306,32 @@ func (d *EventDoc) layoutSource(l *event.SyslogLayout, p Path) int32 {
 
 // pathValues is Values for a registered path: memoized per event by its
 // id, and for encoded syslog events read through the layout's table.
+//
+// The values read straight from the event (a flow's, a syslog event's own
+// values and parsed fields through its layout, @timestamp) are not
+// memoized: reading them again costs less than keeping a copy.
 func (d *EventDoc) pathValues(p Path, dst []Value) []Value {
+	e := d.e
+	switch {
+	case e == nil:
+		return dst
+	case p.ts:
+		if !e.Timestamp.IsZero() {
+			dst = append(dst, timeValue(e.Timestamp))
+		}
+		return dst
+	case p.flow != flowNone && e.Kind == event.KindFlow:
+		return d.flowFast(p.flow, dst)
+	case !p.byName && e.Kind == event.KindSyslog && e.SyslogLayout() != nil:
+		switch src := d.layoutSource(e.SyslogLayout(), p); {
+		case src < layoutOwn:
+			return d.ownFast(layoutOwnFast-src, dst)
+		case src == layoutAbsent:
+			return dst
+		case src >= 0 && int(src) < len(e.Fields):
+			return d.field(&e.Fields[src], dst)
+		}
+	}
 	if int(p.id) >= len(d.slots) {
 		d.slots = append(d.slots, make([]slotMemo, int(p.id)+1-len(d.slots))...)
 	}
@@ -228,7 +340,6 @@ func (d *EventDoc) pathValues(p Path, dst []Value) []Value {
 		return append(dst, d.mvals[m.start:m.end]...)
 	}
 	start := len(dst)
-	e := d.e
 	switch {
 	case e == nil:
 	case !p.byName && e.Kind == event.KindSyslog && e.SyslogLayout() != nil:
