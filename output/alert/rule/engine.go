@@ -294,17 +294,22 @@ type guardGroup struct {
 	numLo, numHi   float64
 	ipLast         [4]uint64
 	hasNum, hasIPs bool
+	// kinds are the kinds of its keys: a value's keys of other kinds
+	// are not worked out.
+	kinds query.KeyKinds
 }
 
 // mayHold reports whether key k can be one of g's keys.
-func (g *guardGroup) mayHold(k query.GuardKey) bool {
-	if s, ok := k.Text(); ok {
+func (g *guardGroup) mayHold(k *query.GuardKey) bool {
+	switch k.Kind() {
+	case query.KeyText:
+		s, _ := k.Text()
 		return g.textLens&(1<<min(len(s), 63)) != 0
-	}
-	if n, ok := k.Num(); ok {
+	case query.KeyNum:
+		n, _ := k.Num()
 		return g.hasNum && n >= g.numLo && n <= g.numHi
-	}
-	if a, ok := k.Addr(); ok {
+	case query.KeyIP:
+		a, _ := k.Addr()
 		b := a.As16()[15]
 		return g.hasIPs && g.ipLast[b>>6]&(1<<(b&63)) != 0
 	}
@@ -318,6 +323,7 @@ func (g *guardGroup) add(k query.GuardKey, rs *ruleState) {
 		}
 		return append(l, rs)
 	}
+	g.kinds |= k.Kind()
 	if s, ok := k.Text(); ok {
 		g.byText[s] = add(g.byText[s])
 		g.textLens |= 1 << min(len(s), 63)
@@ -338,17 +344,19 @@ func (g *guardGroup) add(k query.GuardKey, rs *ruleState) {
 	}
 }
 
-func (g *guardGroup) rules(k query.GuardKey) []*ruleState {
+func (g *guardGroup) rules(k *query.GuardKey) []*ruleState {
 	if !g.mayHold(k) {
 		return nil
 	}
-	if s, ok := k.Text(); ok {
+	switch k.Kind() {
+	case query.KeyText:
+		s, _ := k.Text()
 		return g.byText[s]
-	}
-	if n, ok := k.Num(); ok {
+	case query.KeyNum:
+		n, _ := k.Num()
 		return g.byNum[n]
-	}
-	if a, ok := k.Addr(); ok {
+	case query.KeyIP:
+		a, _ := k.Addr()
 		return g.byIP[a]
 	}
 	return nil
@@ -483,13 +491,16 @@ func (p *Processor) Process(doc query.Doc, index string) {
 	for gi := range ir.groups {
 		g := &ir.groups[gi]
 		sc.vals = g.guard.Values(doc, sc.vals[:0])
+		if len(sc.vals) == 0 {
+			continue
+		}
 		sc.keys = sc.keys[:0]
 		for i := range sc.vals {
-			sc.keys = query.ValueKeys(&sc.vals[i], sc.keys)
+			sc.keys = query.ValueKeysOf(&sc.vals[i], g.kinds, sc.keys)
 		}
 		sc.done = sc.done[:0]
-		for _, k := range sc.keys {
-			for _, rs := range g.rules(k) {
+		for ki := range sc.keys {
+			for _, rs := range g.rules(&sc.keys[ki]) {
 				if slices.Contains(sc.done, rs) {
 					continue // another key of the same value
 				}

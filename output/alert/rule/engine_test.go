@@ -601,7 +601,7 @@ func TestGuardGroupMayHold(t *testing.T) {
 		}
 	}
 	for _, k := range keys {
-		if !g.mayHold(k) || len(g.rules(k)) != 1 {
+		if !g.mayHold(&k) || len(g.rules(&k)) != 1 {
 			t.Errorf("key %+v of the group is turned away", k)
 		}
 	}
@@ -609,10 +609,10 @@ func TestGuardGroupMayHold(t *testing.T) {
 	for _, v := range []query.Value{{Kind: query.KindString, Str: "allow"}, {Kind: query.KindNumber, Num: 8080},
 		{Kind: query.KindIP, IP: netip.MustParseAddr("198.51.100.9")}, {Kind: query.KindString, Str: "rout-1"}} {
 		for _, k := range query.ValueKeys(&v, nil) {
-			if len(g.rules(k)) != 0 {
+			if len(g.rules(&k)) != 0 {
 				t.Errorf("value %v finds rules", v)
 			}
-			if !g.mayHold(k) {
+			if !g.mayHold(&k) {
 				misses++
 			}
 		}
