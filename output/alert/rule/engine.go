@@ -283,7 +283,7 @@ type indexRules struct {
 // faster than one of the struct.
 type guardGroup struct {
 	path   string
-	guard  query.Guard // one guard on path, for its Values
+	field  query.Path // the registered path, for its Values
 	byText map[string][]*ruleState
 	byNum  map[float64][]*ruleState
 	byIP   map[netip.Addr][]*ruleState
@@ -362,6 +362,55 @@ func (g *guardGroup) rules(k *query.GuardKey) []*ruleState {
 	return nil
 }
 
+// valueRules appends to sc.done the rules of g whose key v has (each
+// once). It is ValueKeysOf and rules without building the keys of a
+// number, an address or text that mayHold turns away (the keys of
+// those are the value itself: see query.ValueKeys).
+func (g *guardGroup) valueRules(v *query.Value, sc *processScratch) {
+	var found []*ruleState
+	switch v.Kind {
+	case query.KindNumber:
+		if !g.hasNum || v.Num < g.numLo || v.Num > g.numHi {
+			return
+		}
+		found = g.byNum[v.Num]
+	case query.KindIP:
+		if !g.hasIPs {
+			return
+		}
+		a := v.IP.WithZone("").Unmap()
+		if b := a.As16()[15]; g.ipLast[b>>6]&(1<<(b&63)) == 0 {
+			return
+		}
+		found = g.byIP[a]
+	case query.KindString:
+		if g.kinds&^query.KeyText == 0 {
+			// Only text keys: the string is its one key.
+			if g.textLens&(1<<min(len(v.Str), 63)) == 0 {
+				return
+			}
+			found = g.byText[v.Str]
+			break
+		}
+		fallthrough
+	default:
+		sc.keys = query.ValueKeysOf(v, g.kinds, sc.keys[:0])
+		for ki := range sc.keys {
+			for _, rs := range g.rules(&sc.keys[ki]) {
+				if !slices.Contains(sc.done, rs) {
+					sc.done = append(sc.done, rs)
+				}
+			}
+		}
+		return
+	}
+	for _, rs := range found {
+		if !slices.Contains(sc.done, rs) {
+			sc.done = append(sc.done, rs)
+		}
+	}
+}
+
 func newIndexRules(rules []*ruleState) *indexRules {
 	ir := &indexRules{all: rules}
 	for _, rs := range rules {
@@ -372,7 +421,7 @@ func newIndexRules(rules []*ruleState) *indexRules {
 		}
 		i := slices.IndexFunc(ir.groups, func(gg guardGroup) bool { return gg.path == g.Path })
 		if i < 0 {
-			ir.groups = append(ir.groups, guardGroup{path: g.Path, guard: g, byText: map[string][]*ruleState{},
+			ir.groups = append(ir.groups, guardGroup{path: g.Path, field: query.NewPath(g.Path), byText: map[string][]*ruleState{},
 				byNum: map[float64][]*ruleState{}, byIP: map[netip.Addr][]*ruleState{}})
 			i = len(ir.groups) - 1
 		}
@@ -490,23 +539,18 @@ func (p *Processor) Process(doc query.Doc, index string) {
 	}
 	for gi := range ir.groups {
 		g := &ir.groups[gi]
-		sc.vals = g.guard.Values(doc, sc.vals[:0])
+		sc.vals = g.field.Values(doc, sc.vals[:0])
 		if len(sc.vals) == 0 {
 			continue
 		}
-		sc.keys = sc.keys[:0]
-		for i := range sc.vals {
-			sc.keys = query.ValueKeysOf(&sc.vals[i], g.kinds, sc.keys)
-		}
+		// The rules found by any key of any value, each once, in the
+		// order found.
 		sc.done = sc.done[:0]
-		for ki := range sc.keys {
-			for _, rs := range g.rules(&sc.keys[ki]) {
-				if slices.Contains(sc.done, rs) {
-					continue // another key of the same value
-				}
-				sc.done = append(sc.done, rs)
-				e.evaluate(rs, doc, index, sc)
-			}
+		for i := range sc.vals {
+			g.valueRules(&sc.vals[i], sc)
+		}
+		for _, rs := range sc.done {
+			e.evaluate(rs, doc, index, sc)
 		}
 	}
 	// What they point to is cleared once per batch, in Release.
