@@ -622,6 +622,64 @@ func TestGuardGroupMayHold(t *testing.T) {
 	}
 }
 
+// TestGuardGroupValueRules: valueRules finds, for every kind of value,
+// exactly the rules the value's keys (query.ValueKeysOf) find through
+// rules, each once: groups of text keys only and of mixed keys, values
+// that turn into several keys, and values of kinds no key has.
+func TestGuardGroupValueRules(t *testing.T) {
+	newGroup := func(terms map[string]string) (*guardGroup, map[*ruleState]string) {
+		g := &guardGroup{byText: map[string][]*ruleState{}, byNum: map[float64][]*ruleState{}, byIP: map[netip.Addr][]*ruleState{}}
+		names := map[*ruleState]string{}
+		for name, raw := range terms {
+			m, err := query.CompileFilters([]any{map[string]any{"term": map[string]any{"f": raw}}}, query.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			gd, _ := query.GuardOf(m)
+			rs := &ruleState{}
+			names[rs] = name
+			for _, k := range gd.Keys {
+				g.add(k, rs)
+			}
+		}
+		return g, names
+	}
+	vals := []query.Value{{Kind: query.KindString, Str: "web02"}, {Kind: query.KindString, Str: "443"},
+		{Kind: query.KindString, Str: "443.0"}, {Kind: query.KindString, Str: "192.0.2.7"}, {Kind: query.KindString, Str: "::ffff:192.0.2.7"},
+		{Kind: query.KindNumber, Num: 443}, {Kind: query.KindNumber, Num: 80}, {Kind: query.KindIP, IP: netip.MustParseAddr("::ffff:192.0.2.7")},
+		{Kind: query.KindIP, IP: netip.MustParseAddr("192.0.2.8")}, {Kind: query.KindBool, Bool: true}, {Kind: query.KindTime, Time: rlT0}, {}}
+	found := 0
+	for _, terms := range []map[string]string{
+		{"web": "web02", "true": "true", "long": strings.Repeat("x", 70)},
+		{"port": "443", "web": "web02", "addr": "192.0.2.7", "true": "true", "n": "80"},
+	} {
+		g, names := newGroup(terms)
+		for _, v := range vals {
+			var want []string
+			for _, k := range query.ValueKeysOf(&v, g.kinds, nil) {
+				for _, rs := range g.rules(&k) {
+					if !slices.Contains(want, names[rs]) {
+						want = append(want, names[rs])
+					}
+				}
+			}
+			sc := &processScratch{}
+			g.valueRules(&v, sc)
+			var got []string
+			for _, rs := range sc.done {
+				got = append(got, names[rs])
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("group %v: valueRules(%+v) found %q, the keys find %q", terms, v, got, want)
+			}
+			found += len(got)
+		}
+	}
+	if found < 8 {
+		t.Errorf("only %d rules found: the test exercises too little", found)
+	}
+}
+
 // TestEngineTopCounts: an alert of a rule with top_count_keys carries the
 // counts of each field's values among the documents of the same
 // query_key value that passed the filter within the timeframe before the
