@@ -129,57 +129,57 @@ func (d *EventDoc) ownFast(c int32, dst []Value) []Value {
 	switch c {
 	case ownHost:
 		if sl.Hostname != "" {
-			dst = append(dst, d.str(sl.Hostname))
+			dst = d.appendStr(dst, sl.Hostname)
 		}
 	case ownProcName:
 		if sl.AppName != "" {
-			dst = append(dst, d.str(sl.AppName))
+			dst = d.appendStr(dst, sl.AppName)
 		}
 	case ownPriority:
 		if hasPri {
-			dst = append(dst, numValue(float64(sl.Priority)))
+			dst = appendNum(dst, float64(sl.Priority))
 		}
 	case ownSevName:
 		if hasPri {
-			dst = append(dst, strValue(severityNames[sl.Priority%8]))
+			dst = appendStr(dst, severityNames[sl.Priority%8])
 		}
 	case ownSevCode:
 		if hasPri {
-			dst = append(dst, numValue(float64(sl.Priority%8)))
+			dst = appendNum(dst, float64(sl.Priority%8))
 		}
 	case ownObserverIP:
 		if e.Observer.IsValid() {
-			dst = append(dst, ipValue(e.Observer))
+			dst = appendIP(dst, e.Observer)
 		}
 	case ownSrcIP:
 		if e.Src.IP.IsValid() {
-			dst = append(dst, ipValue(e.Src.IP))
+			dst = appendIP(dst, e.Src.IP)
 		}
 	case ownDstIP:
 		if e.Dst.IP.IsValid() {
-			dst = append(dst, ipValue(e.Dst.IP))
+			dst = appendIP(dst, e.Dst.IP)
 		}
 	case ownSrcPort:
 		if e.Src.Port != 0 {
-			dst = append(dst, numValue(float64(e.Src.Port)))
+			dst = appendNum(dst, float64(e.Src.Port))
 		}
 	case ownDstPort:
 		if e.Dst.Port != 0 {
-			dst = append(dst, numValue(float64(e.Dst.Port)))
+			dst = appendNum(dst, float64(e.Dst.Port))
 		}
 	case ownDataset:
 		if sl.Dataset == "" {
-			dst = append(dst, strValue("sluice.syslog"))
+			dst = appendStr(dst, "sluice.syslog")
 		} else {
-			dst = append(dst, d.str(sl.Dataset))
+			dst = d.appendStr(dst, sl.Dataset)
 		}
 	case ownMessage:
 		if sl.Message != "" {
-			dst = append(dst, d.str(sl.Message))
+			dst = d.appendStr(dst, sl.Message)
 		}
 	case ownDirection:
 		if s := e.Direction.String(); s != "" {
-			dst = append(dst, strValue(s))
+			dst = appendStr(dst, s)
 		}
 	}
 	return dst
@@ -218,24 +218,24 @@ func (d *EventDoc) flowFast(c int8, dst []Value) []Value {
 	f := &e.Flow
 	switch c {
 	case flowAction:
-		return append(dst, strValue("network_flow"))
+		return appendStr(dst, "network_flow")
 	case flowKind:
-		return append(dst, strValue("event"))
+		return appendStr(dst, "event")
 	case flowCategory:
-		return append(dst, strValue("network"))
+		return appendStr(dst, "network")
 	case flowType:
-		return append(dst, strValue("connection"))
+		return appendStr(dst, "connection")
 	case flowModule:
-		return append(dst, strValue("sluice"))
+		return appendStr(dst, "sluice")
 	case flowDataset:
-		return append(dst, strValue("sluice.flow"))
+		return appendStr(dst, "sluice.flow")
 	case flowSrcIP:
 		if e.Src.IP.IsValid() {
-			dst = append(dst, ipValue(e.Src.IP))
+			dst = appendIP(dst, e.Src.IP)
 		}
 	case flowDstIP:
 		if e.Dst.IP.IsValid() {
-			dst = append(dst, ipValue(e.Dst.IP))
+			dst = appendIP(dst, e.Dst.IP)
 		}
 	case flowSrcPort, flowDstPort:
 		port := e.Src.Port
@@ -243,25 +243,25 @@ func (d *EventDoc) flowFast(c int8, dst []Value) []Value {
 			port = e.Dst.Port
 		}
 		if ports := flowPorts(f); (port != 0 && ports != portsNever) || ports == portsAlways {
-			dst = append(dst, numValue(float64(port)))
+			dst = appendNum(dst, float64(port))
 		}
 	case flowTransport:
 		if f.HasProtocol {
 			if n := event.TransportName(f.Protocol); n != "" {
-				dst = append(dst, strValue(n))
+				dst = appendStr(dst, n)
 			}
 		}
 	case flowBytes:
 		if f.Bytes != 0 || f.HasBytes {
-			dst = append(dst, numValue(float64(f.Bytes)))
+			dst = appendNum(dst, float64(f.Bytes))
 		}
 	case flowPackets:
 		if f.Packets != 0 || f.HasPackets {
-			dst = append(dst, numValue(float64(f.Packets)))
+			dst = appendNum(dst, float64(f.Packets))
 		}
 	case flowObserverIP:
 		if e.Observer.IsValid() {
-			dst = append(dst, ipValue(e.Observer))
+			dst = appendIP(dst, e.Observer)
 		}
 	}
 	return dst
@@ -317,7 +317,7 @@ func (d *EventDoc) pathValues(p Path, dst []Value) []Value {
 		return dst
 	case p.ts:
 		if !e.Timestamp.IsZero() {
-			dst = append(dst, timeValue(e.Timestamp))
+			dst = appendTimeValue(dst, e.Timestamp)
 		}
 		return dst
 	case p.flow != flowNone && e.Kind == event.KindFlow:
