@@ -50,6 +50,8 @@ type EventDoc struct {
 	// shadow: 0 not known yet for this event, 1 no parsed field lies
 	// below one of sluice's own syslog paths, 2 one may.
 	shadow uint8
+	// valid: own syslog strings known to be valid UTF-8 (validHost, ...).
+	valid uint8
 
 	// mctx is the working space Match uses for this document.
 	mctx matchCtx
@@ -137,6 +139,7 @@ func (d *EventDoc) Reset(e *event.Event) {
 		d.gen = 1
 	}
 	d.shadow = 0
+	d.valid = 0
 	d.scratch = d.scratch[:0]
 	d.jd = nil
 	d.parsed = false
@@ -262,9 +265,12 @@ func timeValue(t time.Time) Value { return Value{Kind: KindTime, Time: encodedTi
 
 // encodedTime is t as the encoder writes it (see timeValue).
 func encodedTime(t time.Time) time.Time {
-	sec := t.Unix()
-	ms := int64(t.Nanosecond() / 1e6)
 	const minSec, maxSec = -62167219200, 253402300799 // 0000-01-01, 9999-12-31T23:59:59
+	sec := t.Unix()
+	if t.Nanosecond()%1e6 == 0 && t.Location() == time.UTC && sec >= minSec && sec <= maxSec {
+		return t // already so (a time in UTC has no monotonic reading)
+	}
+	ms := int64(t.Nanosecond() / 1e6)
 	switch {
 	case sec < minSec:
 		sec, ms = minSec, 0

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/sluicelab/sluice/internal/event"
 )
@@ -129,11 +130,11 @@ func (d *EventDoc) ownFast(c int32, dst []Value) []Value {
 	switch c {
 	case ownHost:
 		if sl.Hostname != "" {
-			dst = d.appendStr(dst, sl.Hostname)
+			dst = d.appendOwnStr(dst, sl.Hostname, validHost)
 		}
 	case ownProcName:
 		if sl.AppName != "" {
-			dst = d.appendStr(dst, sl.AppName)
+			dst = d.appendOwnStr(dst, sl.AppName, validApp)
 		}
 	case ownPriority:
 		if hasPri {
@@ -171,11 +172,11 @@ func (d *EventDoc) ownFast(c int32, dst []Value) []Value {
 		if sl.Dataset == "" {
 			dst = appendStr(dst, "sluice.syslog")
 		} else {
-			dst = d.appendStr(dst, sl.Dataset)
+			dst = d.appendOwnStr(dst, sl.Dataset, validDataset)
 		}
 	case ownMessage:
 		if sl.Message != "" {
-			dst = d.appendStr(dst, sl.Message)
+			dst = d.appendOwnStr(dst, sl.Message, validMessage)
 		}
 	case ownDirection:
 		if s := e.Direction.String(); s != "" {
@@ -265,6 +266,28 @@ func (d *EventDoc) flowFast(c int8, dst []Value) []Value {
 		}
 	}
 	return dst
+}
+
+// Bits of EventDoc.valid: own strings found valid UTF-8 for this event
+// (rules read the hostname for a query_key and again for a guard).
+const (
+	validHost uint8 = 1 << iota
+	validApp
+	validDataset
+	validMessage
+)
+
+// appendOwnStr is appendStr for own string s, remembering that it is
+// valid UTF-8 as bit.
+func (d *EventDoc) appendOwnStr(dst []Value, s string, bit uint8) []Value {
+	if d.valid&bit != 0 {
+		return appendStr(dst, s)
+	}
+	if utf8.ValidString(s) {
+		d.valid |= bit
+		return appendStr(dst, s)
+	}
+	return append(dst, d.str(s))
 }
 
 // layoutSource returns where path p's value comes from in the event's

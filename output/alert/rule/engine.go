@@ -753,7 +753,7 @@ func docTime(vals []query.Value) (time.Time, bool) {
 	if len(vals) == 0 {
 		return time.Time{}, false
 	}
-	switch v := vals[0]; v.Kind {
+	switch v := &vals[0]; v.Kind {
 	case query.KindTime:
 		return v.Time, !v.Time.IsZero()
 	case query.KindString:
