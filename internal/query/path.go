@@ -11,8 +11,9 @@ import (
 
 // A Path is a field path registered once (NewPath), for what reads the
 // same path of every event, such as a rule's filter and query_key: an
-// EventDoc answers it without hashing or comparing the path (a table per
-// event layout, a memo slot per path), which a lookup by name cannot.
+// EventDoc answers it without hashing or comparing the path (a code for
+// the common flow paths and @timestamp, a table per syslog event layout,
+// a memo slot per path for the rest), which a lookup by name cannot.
 // The zero Path is no path; a Path past the registry's bound works by its
 // name only.
 type Path struct {
