@@ -50,6 +50,8 @@ type EventDoc struct {
 	// shadow: 0 not known yet for this event, 1 no parsed field lies
 	// below one of sluice's own syslog paths, 2 one may.
 	shadow uint8
+	// valid: own syslog strings known to be valid UTF-8 (validHost, ...).
+	valid uint8
 
 	// mctx is the working space Match uses for this document.
 	mctx matchCtx
@@ -137,6 +139,7 @@ func (d *EventDoc) Reset(e *event.Event) {
 		d.gen = 1
 	}
 	d.shadow = 0
+	d.valid = 0
 	d.scratch = d.scratch[:0]
 	d.jd = nil
 	d.parsed = false
@@ -265,20 +268,65 @@ func numValue(f float64) Value { return Value{Kind: KindNumber, Num: f} }
 
 // timeValue is t as the encoder writes it: UTC, whole milliseconds, the
 // year clamped to 0000..9999.
-func timeValue(t time.Time) Value {
-	sec := t.Unix()
-	ms := int64(t.Nanosecond() / 1e6)
+func timeValue(t time.Time) Value { return Value{Kind: KindTime, Time: encodedTime(t)} }
+
+// encodedTime is t as the encoder writes it (see timeValue).
+func encodedTime(t time.Time) time.Time {
 	const minSec, maxSec = -62167219200, 253402300799 // 0000-01-01, 9999-12-31T23:59:59
+	sec := t.Unix()
+	if t.Nanosecond()%1e6 == 0 && t.Location() == time.UTC && sec >= minSec && sec <= maxSec {
+		return t // already so (a time in UTC has no monotonic reading)
+	}
+	ms := int64(t.Nanosecond() / 1e6)
 	switch {
 	case sec < minSec:
 		sec, ms = minSec, 0
 	case sec > maxSec:
 		sec, ms = maxSec, 999
 	}
-	return Value{Kind: KindTime, Time: time.Unix(sec, ms*1e6).UTC()}
+	return time.Unix(sec, ms*1e6).UTC()
 }
 
 func ipValue(a netip.Addr) Value { return Value{Kind: KindIP, IP: a.WithZone("")} }
+
+// appendStr, appendNum, appendIP and appendTimeValue append strValue(s),
+// numValue(f), ipValue(a) and timeValue(t), written in place: building a
+// Value and copying it in cost as much as the lookup that found it.
+func appendStr(dst []Value, s string) []Value {
+	dst = append(dst, Value{})
+	v := &dst[len(dst)-1]
+	v.Kind, v.Str = KindString, s
+	return dst
+}
+
+func appendNum(dst []Value, f float64) []Value {
+	dst = append(dst, Value{})
+	v := &dst[len(dst)-1]
+	v.Kind, v.Num = KindNumber, f
+	return dst
+}
+
+func appendIP(dst []Value, a netip.Addr) []Value {
+	dst = append(dst, Value{})
+	v := &dst[len(dst)-1]
+	v.Kind, v.IP = KindIP, a.WithZone("")
+	return dst
+}
+
+func appendTimeValue(dst []Value, t time.Time) []Value {
+	dst = append(dst, Value{})
+	v := &dst[len(dst)-1]
+	v.Kind, v.Time = KindTime, encodedTime(t)
+	return dst
+}
+
+// appendStr appends d.str(s).
+func (d *EventDoc) appendStr(dst []Value, s string) []Value {
+	if utf8.ValidString(s) {
+		return appendStr(dst, s)
+	}
+	return append(dst, d.str(s))
+}
 
 // str returns s as the decoded JSON string the encoder's output gives:
 // invalid UTF-8 bytes become U+FFFD, one per byte.
@@ -316,14 +364,14 @@ const hexLower, hexUpper = "0123456789abcdef", "0123456789ABCDEF"
 func (d *EventDoc) field(f *event.Field, dst []Value) []Value {
 	switch f.Type {
 	case event.FieldUint:
-		return append(dst, numValue(float64(f.U)))
+		return appendNum(dst, float64(f.U))
 	case event.FieldInt:
-		return append(dst, numValue(float64(int64(f.U))))
+		return appendNum(dst, float64(int64(f.U)))
 	case event.FieldString:
-		return append(dst, d.str(f.S))
+		return d.appendStr(dst, f.S)
 	case event.FieldIP:
 		if f.IP.IsValid() {
-			dst = append(dst, ipValue(f.IP))
+			dst = appendIP(dst, f.IP)
 		}
 		return dst
 	case event.FieldMAC:

@@ -201,6 +201,33 @@ func TestOwnFastMatchesByName(t *testing.T) {
 	}
 }
 
+// TestFlowFastMatchesByName: each flowFast value of a flow event is what
+// the lookup by name gives, and a registered Path reads it.
+func TestFlowFastMatchesByName(t *testing.T) {
+	var d EventDoc
+	n := 0
+	for _, ne := range allTestEvents(t) {
+		if ne.e.Kind != event.KindFlow {
+			continue
+		}
+		for name, c := range flowFastCodes {
+			d.Reset(ne.e)
+			want := valueKeys(d.values(name, nil))
+			d.Reset(ne.e)
+			if got := valueKeys(d.flowFast(c, nil)); got != want {
+				t.Errorf("%s: flowFast(%s) = %s, by name %s", ne.name, name, got, want)
+			}
+			if p := NewPath(name); p.flow != c {
+				t.Errorf("NewPath(%q) has flow code %d, want %d", name, p.flow, c)
+			}
+			n++
+		}
+	}
+	if n < 100 {
+		t.Fatalf("only %d comparisons", n)
+	}
+}
+
 // TestEventDocRepeatedDNS: a rule on dns.resolved_ip matches any of the
 // event's resolved addresses (written as one array), for a syslog event
 // read through its layout and for a DNS capture event.
@@ -257,6 +284,84 @@ func TestEventDocBeats(t *testing.T) {
 		}
 		if got := m.Match(NewEventDoc(e)); got != want {
 			t.Errorf("ParseQueryString(%q).Match() = %v, want %v (document %s)", q, got, want, e.AppendJSON(nil))
+		}
+	}
+}
+
+// TestEncodedTime: the time a document holds for t is t in UTC cut to
+// whole milliseconds, the year within 0000..9999, without a monotonic
+// reading (range ends compare by the wall clock), whether t needs
+// changing or not.
+func TestEncodedTime(t *testing.T) {
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		paris = time.FixedZone("CET", 3600)
+	}
+	base := time.Date(2026, 12, 7, 10, 0, 1, 0, time.UTC)
+	for _, c := range []struct{ in, want time.Time }{
+		{base, base},
+		{base.Add(123 * time.Millisecond), base.Add(123 * time.Millisecond)},
+		{base.Add(123456789), base.Add(123 * time.Millisecond)},
+		{base.In(paris), base},
+		{base.Add(5 * time.Millisecond).In(time.Local), base.Add(5 * time.Millisecond)},
+		{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC)},
+		{time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)},
+	} {
+		got := encodedTime(c.in)
+		if !got.Equal(c.want) || got.Location() != time.UTC || got != got.Round(0) {
+			t.Errorf("encodedTime(%v) = %v, want %v in UTC without a monotonic reading", c.in, got, c.want)
+		}
+	}
+	now := time.Now()
+	now = now.Add(-time.Duration(now.Nanosecond() % 1e6)) // whole milliseconds, with the monotonic reading
+	if now == now.Round(0) {
+		t.Fatal("time.Now has no monotonic reading here")
+	}
+	if got := encodedTime(now); !got.Equal(now) || got != got.Round(0) {
+		t.Errorf("encodedTime(%v) = %v, want it without a monotonic reading", now, got)
+	}
+}
+
+// TestOwnStringsCheckedPerEvent: an EventDoc remembers for one event that
+// an own string is valid UTF-8; the next event's are checked again
+// (invalid bytes read as U+FFFD, as in the document).
+func TestOwnStringsCheckedPerEvent(t *testing.T) {
+	evs := syslogEvents(t, "192.0.2.10", []string{
+		"<13>1 2026-12-07T10:00:00Z good-host app1 - - - a good message",
+		"<13>Dec  7 10:00:01 bad\xffhost app\xfe2: a bad \xff message",
+		"<13>1 2026-12-07T10:00:00Z good-host app1 - - - a good message",
+	})
+	var d EventDoc
+	paths := []string{"host.hostname", "process.name", "message"}
+	for _, e := range evs {
+		for range 2 { // the second encoding keeps the layout
+			e.AppendJSON(nil)
+		}
+		if e.SyslogLayout() == nil {
+			t.Fatalf("no layout for %s", e.Syslog.Hostname)
+		}
+	}
+	for _, e := range evs {
+		jd, err := NewJSONDoc(e.AppendJSON(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Reset(e)
+		for range 2 {
+			for _, p := range paths {
+				want := valueKeys(jd.Values(p, nil))
+				if got := valueKeys(NewPath(p).Values(&d, nil)); got != want {
+					t.Errorf("%q: Path(%q).Values = %s, want %s", e.Syslog.Hostname, p, got, want)
+				}
+			}
+		}
+	}
+	d.Reset(evs[1])
+	// The decoder takes no hostname with invalid bytes: the line is the
+	// message.
+	for p, want := range map[string]string{"message": "bad\uFFFDhost app\uFFFD2: a bad \uFFFD message"} {
+		if v := NewPath(p).Values(&d, nil); len(v) != 1 || v[0].Str != want {
+			t.Errorf("%s of the bad line = %+v, want %q", p, v, want)
 		}
 	}
 }

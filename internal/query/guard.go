@@ -107,21 +107,63 @@ func guardOfLeaf(l *leaf) (Guard, bool) {
 // ValueKeys appends the guard keys of v: a term matches v only if one of
 // its keys is among them.
 func ValueKeys(v *Value, dst []GuardKey) []GuardKey {
+	return ValueKeysOf(v, KeyText|KeyNum|KeyIP, dst)
+}
+
+// KeyKinds is a set of kinds of guard keys.
+type KeyKinds uint8
+
+// The kinds of guard keys.
+const (
+	KeyText KeyKinds = 1 << iota
+	KeyNum
+	KeyIP
+)
+
+// Kind returns the kind of k (0 for the zero GuardKey).
+func (k GuardKey) Kind() KeyKinds {
+	switch k.kind {
+	case guardText:
+		return KeyText
+	case guardNum:
+		return KeyNum
+	case guardIP:
+		return KeyIP
+	}
+	return 0
+}
+
+// ValueKeysOf is ValueKeys keeping only the keys of the kinds in ks: a
+// lookup among keys of those kinds finds the same with them, and text is
+// not parsed for a number or an address nobody looks for.
+func ValueKeysOf(v *Value, ks KeyKinds, dst []GuardKey) []GuardKey {
 	switch v.Kind {
 	case KindString:
-		dst = append(dst, GuardKey{kind: guardText, s: v.Str})
-		if f, ok := parseNumberText(v.Str); ok {
-			dst = append(dst, GuardKey{kind: guardNum, n: f})
+		if ks&KeyText != 0 {
+			dst = append(dst, GuardKey{kind: guardText, s: v.Str})
 		}
-		if a, ok := parseIPText(v.Str); ok {
-			dst = append(dst, GuardKey{kind: guardIP, ip: a})
+		if ks&KeyNum != 0 {
+			if f, ok := parseNumberText(v.Str); ok {
+				dst = append(dst, GuardKey{kind: guardNum, n: f})
+			}
+		}
+		if ks&KeyIP != 0 {
+			if a, ok := parseIPText(v.Str); ok {
+				dst = append(dst, GuardKey{kind: guardIP, ip: a})
+			}
 		}
 	case KindNumber:
-		dst = append(dst, GuardKey{kind: guardNum, n: v.Num})
+		if ks&KeyNum != 0 {
+			dst = append(dst, GuardKey{kind: guardNum, n: v.Num})
+		}
 	case KindIP:
-		dst = append(dst, GuardKey{kind: guardIP, ip: v.IP.WithZone("").Unmap()})
+		if ks&KeyIP != 0 {
+			dst = append(dst, GuardKey{kind: guardIP, ip: v.IP.WithZone("").Unmap()})
+		}
 	case KindBool:
-		dst = append(dst, GuardKey{kind: guardText, s: strconv.FormatBool(v.Bool)})
+		if ks&KeyText != 0 {
+			dst = append(dst, GuardKey{kind: guardText, s: strconv.FormatBool(v.Bool)})
+		}
 	}
 	return dst
 }

@@ -1,8 +1,10 @@
 package query
 
 import (
+	"net/netip"
 	"slices"
 	"testing"
+	"time"
 )
 
 // TestGuardIsNecessary: for terms built from every value of every field
@@ -129,5 +131,36 @@ func TestGuardOf(t *testing.T) {
 		if ok != c.ok || g.Path != c.path {
 			t.Errorf("GuardOf(%q) = %q, %v; want %q, %v", c.q, g.Path, ok, c.path, c.ok)
 		}
+	}
+}
+
+// TestValueKeysOf: ValueKeysOf gives exactly the keys of ValueKeys of the
+// kinds asked for, in the same order.
+func TestValueKeysOf(t *testing.T) {
+	vals := []Value{
+		{Kind: KindString, Str: "web02"}, {Kind: KindString, Str: "443"}, {Kind: KindString, Str: "10.0.0.1"},
+		{Kind: KindString, Str: "::ffff:10.0.0.1"}, {Kind: KindString, Str: "1e3"}, {Kind: KindString, Str: ""},
+		{Kind: KindNumber, Num: 443}, {Kind: KindIP, IP: netip.MustParseAddr("::ffff:10.0.0.1")},
+		{Kind: KindIP, IP: netip.MustParseAddr("fe80::1%eth0")}, {Kind: KindBool, Bool: true},
+		{Kind: KindTime, Time: time.Unix(1, 0)}, {},
+	}
+	n := 0
+	for _, v := range vals {
+		all := ValueKeys(&v, nil)
+		for ks := range KeyKinds(8) {
+			var want []GuardKey
+			for _, k := range all {
+				if k.Kind()&ks != 0 {
+					want = append(want, k)
+				}
+			}
+			if got := ValueKeysOf(&v, ks, nil); !slices.Equal(got, want) {
+				t.Errorf("ValueKeysOf(%+v, %b) = %+v, want %+v", v, ks, got, want)
+			}
+			n += len(want)
+		}
+	}
+	if n < 40 {
+		t.Errorf("only %d keys compared", n)
 	}
 }

@@ -4,14 +4,16 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/sluicelab/sluice/internal/event"
 )
 
 // A Path is a field path registered once (NewPath), for what reads the
 // same path of every event, such as a rule's filter and query_key: an
-// EventDoc answers it without hashing or comparing the path (a table per
-// event layout, a memo slot per path), which a lookup by name cannot.
+// EventDoc answers it without hashing or comparing the path (a code for
+// the common flow paths and @timestamp, a table per syslog event layout,
+// a memo slot per path for the rest), which a lookup by name cannot.
 // The zero Path is no path; a Path past the registry's bound works by its
 // name only.
 type Path struct {
@@ -21,11 +23,16 @@ type Path struct {
 	// tags, ecs.version: written by the encoder outside the tree; the
 	// event.ArrayPath paths: only the document has every element).
 	byName bool
+	// flow is the path's flowFast code (0: none); ts: the path is
+	// @timestamp.
+	flow int8
+	ts   bool
 }
 
 // newPath is the Path of a registered name.
 func newPath(name string, id int32) Path {
-	return Path{Name: name, id: id, byName: name == "@timestamp" || name == "tags" || name == "ecs.version" || event.ArrayPath(name)}
+	return Path{Name: name, id: id, byName: name == "@timestamp" || name == "tags" || name == "ecs.version" || event.ArrayPath(name),
+		flow: flowFastCodes[name], ts: name == "@timestamp"}
 }
 
 // maxRegistered bounds the registry (rule sets and console queries come
@@ -124,60 +131,164 @@ func (d *EventDoc) ownFast(c int32, dst []Value) []Value {
 	switch c {
 	case ownHost:
 		if sl.Hostname != "" {
-			dst = append(dst, d.str(sl.Hostname))
+			dst = d.appendOwnStr(dst, sl.Hostname, validHost)
 		}
 	case ownProcName:
 		if sl.AppName != "" {
-			dst = append(dst, d.str(sl.AppName))
+			dst = d.appendOwnStr(dst, sl.AppName, validApp)
 		}
 	case ownPriority:
 		if hasPri {
-			dst = append(dst, numValue(float64(sl.Priority)))
+			dst = appendNum(dst, float64(sl.Priority))
 		}
 	case ownSevName:
 		if hasPri {
-			dst = append(dst, strValue(severityNames[sl.Priority%8]))
+			dst = appendStr(dst, severityNames[sl.Priority%8])
 		}
 	case ownSevCode:
 		if hasPri {
-			dst = append(dst, numValue(float64(sl.Priority%8)))
+			dst = appendNum(dst, float64(sl.Priority%8))
 		}
 	case ownObserverIP:
 		if e.Observer.IsValid() {
-			dst = append(dst, ipValue(e.Observer))
+			dst = appendIP(dst, e.Observer)
 		}
 	case ownSrcIP:
 		if e.Src.IP.IsValid() {
-			dst = append(dst, ipValue(e.Src.IP))
+			dst = appendIP(dst, e.Src.IP)
 		}
 	case ownDstIP:
 		if e.Dst.IP.IsValid() {
-			dst = append(dst, ipValue(e.Dst.IP))
+			dst = appendIP(dst, e.Dst.IP)
 		}
 	case ownSrcPort:
 		if e.Src.Port != 0 {
-			dst = append(dst, numValue(float64(e.Src.Port)))
+			dst = appendNum(dst, float64(e.Src.Port))
 		}
 	case ownDstPort:
 		if e.Dst.Port != 0 {
-			dst = append(dst, numValue(float64(e.Dst.Port)))
+			dst = appendNum(dst, float64(e.Dst.Port))
 		}
 	case ownDataset:
 		if sl.Dataset == "" {
-			dst = append(dst, strValue("sluice.syslog"))
+			dst = appendStr(dst, "sluice.syslog")
 		} else {
-			dst = append(dst, d.str(sl.Dataset))
+			dst = d.appendOwnStr(dst, sl.Dataset, validDataset)
 		}
 	case ownMessage:
 		if sl.Message != "" {
-			dst = append(dst, d.str(sl.Message))
+			dst = d.appendOwnStr(dst, sl.Message, validMessage)
 		}
 	case ownDirection:
 		if s := e.Direction.String(); s != "" {
-			dst = append(dst, strValue(s))
+			dst = appendStr(dst, s)
 		}
 	}
 	return dst
+}
+
+// Flow values a Path reads directly (the paths rules read most of flows),
+// as flow does by name.
+const (
+	flowNone int8 = iota
+	flowAction
+	flowKind
+	flowCategory
+	flowType
+	flowModule
+	flowDataset
+	flowSrcIP
+	flowDstIP
+	flowSrcPort
+	flowDstPort
+	flowTransport
+	flowBytes
+	flowPackets
+	flowObserverIP
+)
+
+var flowFastCodes = map[string]int8{
+	"event.action": flowAction, "event.kind": flowKind, "event.category": flowCategory, "event.type": flowType,
+	"event.module": flowModule, "event.dataset": flowDataset, "source.ip": flowSrcIP, "destination.ip": flowDstIP,
+	"source.port": flowSrcPort, "destination.port": flowDstPort, "network.transport": flowTransport,
+	"network.bytes": flowBytes, "network.packets": flowPackets, "observer.ip": flowObserverIP,
+}
+
+// flowFast appends value c of a flow event, as flow does.
+func (d *EventDoc) flowFast(c int8, dst []Value) []Value {
+	e := d.e
+	f := &e.Flow
+	switch c {
+	case flowAction:
+		return appendStr(dst, "network_flow")
+	case flowKind:
+		return appendStr(dst, "event")
+	case flowCategory:
+		return appendStr(dst, "network")
+	case flowType:
+		return appendStr(dst, "connection")
+	case flowModule:
+		return appendStr(dst, "sluice")
+	case flowDataset:
+		return appendStr(dst, "sluice.flow")
+	case flowSrcIP:
+		if e.Src.IP.IsValid() {
+			dst = appendIP(dst, e.Src.IP)
+		}
+	case flowDstIP:
+		if e.Dst.IP.IsValid() {
+			dst = appendIP(dst, e.Dst.IP)
+		}
+	case flowSrcPort, flowDstPort:
+		port := e.Src.Port
+		if c == flowDstPort {
+			port = e.Dst.Port
+		}
+		if ports := flowPorts(f); (port != 0 && ports != portsNever) || ports == portsAlways {
+			dst = appendNum(dst, float64(port))
+		}
+	case flowTransport:
+		if f.HasProtocol {
+			if n := event.TransportName(f.Protocol); n != "" {
+				dst = appendStr(dst, n)
+			}
+		}
+	case flowBytes:
+		if f.Bytes != 0 || f.HasBytes {
+			dst = appendNum(dst, float64(f.Bytes))
+		}
+	case flowPackets:
+		if f.Packets != 0 || f.HasPackets {
+			dst = appendNum(dst, float64(f.Packets))
+		}
+	case flowObserverIP:
+		if e.Observer.IsValid() {
+			dst = appendIP(dst, e.Observer)
+		}
+	}
+	return dst
+}
+
+// Bits of EventDoc.valid: own strings found valid UTF-8 for this event
+// (rules read the hostname for a query_key and again for a guard).
+const (
+	validHost uint8 = 1 << iota
+	validApp
+	validDataset
+	validMessage
+)
+
+// appendOwnStr is appendStr for own string s, remembering that it is
+// valid UTF-8 as bit.
+func (d *EventDoc) appendOwnStr(dst []Value, s string, bit uint8) []Value {
+	if d.valid&bit != 0 {
+		return appendStr(dst, s)
+	}
+	if utf8.ValidString(s) {
+		d.valid |= bit
+		return appendStr(dst, s)
+	}
+	return append(dst, d.str(s))
 }
 
 // layoutSource returns where path p's value comes from in the event's
@@ -219,7 +330,32 @@ func (d *EventDoc) layoutSource(l *event.SyslogLayout, p Path) int32 {
 
 // pathValues is Values for a registered path: memoized per event by its
 // id, and for encoded syslog events read through the layout's table.
+//
+// The values read straight from the event (a flow's, a syslog event's own
+// values and parsed fields through its layout, @timestamp) are not
+// memoized: reading them again costs less than keeping a copy.
 func (d *EventDoc) pathValues(p Path, dst []Value) []Value {
+	e := d.e
+	switch {
+	case e == nil:
+		return dst
+	case p.ts:
+		if !e.Timestamp.IsZero() {
+			dst = appendTimeValue(dst, e.Timestamp)
+		}
+		return dst
+	case p.flow != flowNone && e.Kind == event.KindFlow:
+		return d.flowFast(p.flow, dst)
+	case !p.byName && e.Kind == event.KindSyslog && e.SyslogLayout() != nil:
+		switch src := d.layoutSource(e.SyslogLayout(), p); {
+		case src < layoutOwn:
+			return d.ownFast(layoutOwnFast-src, dst)
+		case src == layoutAbsent:
+			return dst
+		case src >= 0 && int(src) < len(e.Fields):
+			return d.field(&e.Fields[src], dst)
+		}
+	}
 	if int(p.id) >= len(d.slots) {
 		d.slots = append(d.slots, make([]slotMemo, int(p.id)+1-len(d.slots))...)
 	}
@@ -228,7 +364,6 @@ func (d *EventDoc) pathValues(p Path, dst []Value) []Value {
 		return append(dst, d.mvals[m.start:m.end]...)
 	}
 	start := len(dst)
-	e := d.e
 	switch {
 	case e == nil:
 	case !p.byName && e.Kind == event.KindSyslog && e.SyslogLayout() != nil:

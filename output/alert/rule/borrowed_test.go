@@ -1,6 +1,7 @@
 package rule
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 	"unsafe"
@@ -44,4 +45,44 @@ func TestEngineKeepsNoBorrowedStrings(t *testing.T) {
 	process(time.Second, "bob", "JP")
 	process(2*time.Second, "bob", "FR")
 	rlEqual(t, "matches", sink.take(), []string{"r/bob", "r/bob[silenced]", "r/bob[silenced]", "c/bob"})
+}
+
+// TestEngineKeysOfOtherValues: a query_key value that is not text (an
+// address, a number, a time) is rendered in a buffer the next document
+// reuses; the key the engine keeps (here a realert silence's) is its own
+// copy, and reads as valueText renders the value.
+func TestEngineKeysOfOtherValues(t *testing.T) {
+	clock := &rlClock{t: rlT0}
+	r := rlMustLoad(t, "name: r\ntype: any\nalert: debug\nquery_key: k\nrealert: {minutes: 10}\n")
+	e, sink := rlEngine(t, clock, r)
+	var want []string
+	for i, k := range []any{
+		netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.1"),
+		netip.MustParseAddr("::ffff:10.0.0.1"), netip.MustParseAddr("2001:db8::1"), 443, 443.5, true,
+		rlT0.Add(1500 * time.Millisecond), 443,
+	} {
+		d := rlLogDoc(rlT0.Add(time.Duration(i)*time.Second), map[string]any{"k": k})
+		clock.Set(rlT0.Add(time.Duration(i) * time.Second))
+		e.Process(d, "x")
+		w := "r/" + valueText(d.vals["k"][0])
+		if i == 2 || i == 9 {
+			w += "[silenced]"
+		}
+		want = append(want, w)
+	}
+	rlEqual(t, "matches", sink.take(), want)
+}
+
+// TestAppendValueText: appendValueText writes what valueText returns.
+func TestAppendValueText(t *testing.T) {
+	for _, v := range []query.Value{
+		{Kind: query.KindString, Str: "a b"}, {Kind: query.KindNumber, Num: 3}, {Kind: query.KindNumber, Num: -0.25},
+		{Kind: query.KindNumber, Num: 1e21}, {Kind: query.KindIP, IP: netip.MustParseAddr("192.0.2.1")},
+		{Kind: query.KindIP, IP: netip.MustParseAddr("::ffff:192.0.2.1")}, {Kind: query.KindIP, IP: netip.MustParseAddr("fe80::1%eth0")},
+		{Kind: query.KindIP}, {Kind: query.KindTime, Time: rlT0.Add(123 * time.Microsecond)}, {Kind: query.KindBool, Bool: true}, {},
+	} {
+		if got, want := string(appendValueText([]byte("x"), &v)), "x"+valueText(v); got != want {
+			t.Errorf("appendValueText(%+v) = %q, want %q", v, got, want)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/sluicelab/sluice/internal/query"
 )
@@ -282,7 +283,7 @@ type indexRules struct {
 // faster than one of the struct.
 type guardGroup struct {
 	path   string
-	guard  query.Guard // one guard on path, for its Values
+	field  query.Path // the registered path, for its Values
 	byText map[string][]*ruleState
 	byNum  map[float64][]*ruleState
 	byIP   map[netip.Addr][]*ruleState
@@ -293,17 +294,22 @@ type guardGroup struct {
 	numLo, numHi   float64
 	ipLast         [4]uint64
 	hasNum, hasIPs bool
+	// kinds are the kinds of its keys: a value's keys of other kinds
+	// are not worked out.
+	kinds query.KeyKinds
 }
 
 // mayHold reports whether key k can be one of g's keys.
-func (g *guardGroup) mayHold(k query.GuardKey) bool {
-	if s, ok := k.Text(); ok {
+func (g *guardGroup) mayHold(k *query.GuardKey) bool {
+	switch k.Kind() {
+	case query.KeyText:
+		s, _ := k.Text()
 		return g.textLens&(1<<min(len(s), 63)) != 0
-	}
-	if n, ok := k.Num(); ok {
+	case query.KeyNum:
+		n, _ := k.Num()
 		return g.hasNum && n >= g.numLo && n <= g.numHi
-	}
-	if a, ok := k.Addr(); ok {
+	case query.KeyIP:
+		a, _ := k.Addr()
 		b := a.As16()[15]
 		return g.hasIPs && g.ipLast[b>>6]&(1<<(b&63)) != 0
 	}
@@ -317,6 +323,7 @@ func (g *guardGroup) add(k query.GuardKey, rs *ruleState) {
 		}
 		return append(l, rs)
 	}
+	g.kinds |= k.Kind()
 	if s, ok := k.Text(); ok {
 		g.byText[s] = add(g.byText[s])
 		g.textLens |= 1 << min(len(s), 63)
@@ -337,20 +344,71 @@ func (g *guardGroup) add(k query.GuardKey, rs *ruleState) {
 	}
 }
 
-func (g *guardGroup) rules(k query.GuardKey) []*ruleState {
+func (g *guardGroup) rules(k *query.GuardKey) []*ruleState {
 	if !g.mayHold(k) {
 		return nil
 	}
-	if s, ok := k.Text(); ok {
+	switch k.Kind() {
+	case query.KeyText:
+		s, _ := k.Text()
 		return g.byText[s]
-	}
-	if n, ok := k.Num(); ok {
+	case query.KeyNum:
+		n, _ := k.Num()
 		return g.byNum[n]
-	}
-	if a, ok := k.Addr(); ok {
+	case query.KeyIP:
+		a, _ := k.Addr()
 		return g.byIP[a]
 	}
 	return nil
+}
+
+// valueRules appends to sc.done the rules of g whose key v has (each
+// once). It is ValueKeysOf and rules without building the keys of a
+// number, an address or text that mayHold turns away (the keys of
+// those are the value itself: see query.ValueKeys).
+func (g *guardGroup) valueRules(v *query.Value, sc *processScratch) {
+	var found []*ruleState
+	switch v.Kind {
+	case query.KindNumber:
+		if !g.hasNum || v.Num < g.numLo || v.Num > g.numHi {
+			return
+		}
+		found = g.byNum[v.Num]
+	case query.KindIP:
+		if !g.hasIPs {
+			return
+		}
+		a := v.IP.WithZone("").Unmap()
+		if b := a.As16()[15]; g.ipLast[b>>6]&(1<<(b&63)) == 0 {
+			return
+		}
+		found = g.byIP[a]
+	case query.KindString:
+		if g.kinds&^query.KeyText == 0 {
+			// Only text keys: the string is its one key.
+			if g.textLens&(1<<min(len(v.Str), 63)) == 0 {
+				return
+			}
+			found = g.byText[v.Str]
+			break
+		}
+		fallthrough
+	default:
+		sc.keys = query.ValueKeysOf(v, g.kinds, sc.keys[:0])
+		for ki := range sc.keys {
+			for _, rs := range g.rules(&sc.keys[ki]) {
+				if !slices.Contains(sc.done, rs) {
+					sc.done = append(sc.done, rs)
+				}
+			}
+		}
+		return
+	}
+	for _, rs := range found {
+		if !slices.Contains(sc.done, rs) {
+			sc.done = append(sc.done, rs)
+		}
+	}
 }
 
 func newIndexRules(rules []*ruleState) *indexRules {
@@ -363,7 +421,7 @@ func newIndexRules(rules []*ruleState) *indexRules {
 		}
 		i := slices.IndexFunc(ir.groups, func(gg guardGroup) bool { return gg.path == g.Path })
 		if i < 0 {
-			ir.groups = append(ir.groups, guardGroup{path: g.Path, guard: g, byText: map[string][]*ruleState{},
+			ir.groups = append(ir.groups, guardGroup{path: g.Path, field: query.NewPath(g.Path), byText: map[string][]*ruleState{},
 				byNum: map[float64][]*ruleState{}, byIP: map[netip.Addr][]*ruleState{}})
 			i = len(ir.groups) - 1
 		}
@@ -481,20 +539,18 @@ func (p *Processor) Process(doc query.Doc, index string) {
 	}
 	for gi := range ir.groups {
 		g := &ir.groups[gi]
-		sc.vals = g.guard.Values(doc, sc.vals[:0])
-		sc.keys = sc.keys[:0]
-		for i := range sc.vals {
-			sc.keys = query.ValueKeys(&sc.vals[i], sc.keys)
+		sc.vals = g.field.Values(doc, sc.vals[:0])
+		if len(sc.vals) == 0 {
+			continue
 		}
+		// The rules found by any key of any value, each once, in the
+		// order found.
 		sc.done = sc.done[:0]
-		for _, k := range sc.keys {
-			for _, rs := range g.rules(k) {
-				if slices.Contains(sc.done, rs) {
-					continue // another key of the same value
-				}
-				sc.done = append(sc.done, rs)
-				e.evaluate(rs, doc, index, sc)
-			}
+		for i := range sc.vals {
+			g.valueRules(&sc.vals[i], sc)
+		}
+		for _, rs := range sc.done {
+			e.evaluate(rs, doc, index, sc)
 		}
 	}
 	// What they point to is cleared once per batch, in Release.
@@ -509,6 +565,7 @@ type processScratch struct {
 	owned   [64]string // query_key values recently copied, by keySlot
 	vals    []query.Value
 	keys    []query.GuardKey
+	text    []byte           // a query_key value rendered as text
 	gkeys   []query.GuardKey // evaluate's
 	done    []*ruleState
 	out     []*Fired
@@ -576,7 +633,7 @@ func (e *Engine) evaluate(rs *ruleState, doc query.Doc, index string, sc *proces
 	}
 	ev.Time = t
 	if len(r.Spec.QueryKey) > 0 {
-		key, ok := queryKeyOf(doc, rs.key, &vals, sc.intern)
+		key, ok := queryKeyOf(doc, rs.key, &vals, &sc.text, sc.intern)
 		if !ok {
 			sc.vals = vals[:0]
 			c.noKey.Add(1)
@@ -675,7 +732,7 @@ func (e *Engine) Seed(doc query.Doc, index string) {
 		}
 		ev.Time = t
 		if len(r.Spec.QueryKey) > 0 {
-			key, ok := queryKeyOf(doc, rs.key, &vals, strings.Clone)
+			key, ok := queryKeyOf(doc, rs.key, &vals, nil, strings.Clone)
 			if !ok {
 				continue
 			}
@@ -696,7 +753,7 @@ func docTime(vals []query.Value) (time.Time, bool) {
 	if len(vals) == 0 {
 		return time.Time{}, false
 	}
-	switch v := vals[0]; v.Kind {
+	switch v := &vals[0]; v.Kind {
 	case query.KindTime:
 		return v.Time, !v.Time.IsZero()
 	case query.KindString:
@@ -714,10 +771,21 @@ func docTime(vals []query.Value) (time.Time, bool) {
 // values of one multi-valued field with ","); ok is false when a field is
 // missing: such a document is skipped for the rule and counted (ElastAlert
 // would key it under None, which alerts about documents nobody can tell
-// apart).
-func queryKeyOf(doc query.Doc, fields []query.Path, buf *[]query.Value, own func(string) string) (string, bool) {
+// apart). own returns a copy of a string that outlives the document (it
+// must not return its argument); a single value that is not text is
+// rendered in text (when not nil) and handed to own, so that an own that
+// reuses earlier copies saves the allocation (an address as the query_key
+// cost one per document).
+func queryKeyOf(doc query.Doc, fields []query.Path, buf *[]query.Value, text *[]byte, own func(string) string) (string, bool) {
 	if len(fields) == 1 {
 		*buf = fields[0].Values(doc, (*buf)[:0])
+		if vals := *buf; text != nil && len(vals) == 1 && vals[0].Kind != query.KindString {
+			*text = appendValueText((*text)[:0], &vals[0])
+			if len(*text) == 0 {
+				return "", true
+			}
+			return own(unsafe.String(&(*text)[0], len(*text))), true
+		}
 		s, borrowed, ok := fieldText(*buf)
 		if borrowed {
 			s = own(s)

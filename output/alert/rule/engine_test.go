@@ -601,7 +601,7 @@ func TestGuardGroupMayHold(t *testing.T) {
 		}
 	}
 	for _, k := range keys {
-		if !g.mayHold(k) || len(g.rules(k)) != 1 {
+		if !g.mayHold(&k) || len(g.rules(&k)) != 1 {
 			t.Errorf("key %+v of the group is turned away", k)
 		}
 	}
@@ -609,16 +609,74 @@ func TestGuardGroupMayHold(t *testing.T) {
 	for _, v := range []query.Value{{Kind: query.KindString, Str: "allow"}, {Kind: query.KindNumber, Num: 8080},
 		{Kind: query.KindIP, IP: netip.MustParseAddr("198.51.100.9")}, {Kind: query.KindString, Str: "rout-1"}} {
 		for _, k := range query.ValueKeys(&v, nil) {
-			if len(g.rules(k)) != 0 {
+			if len(g.rules(&k)) != 0 {
 				t.Errorf("value %v finds rules", v)
 			}
-			if !g.mayHold(k) {
+			if !g.mayHold(&k) {
 				misses++
 			}
 		}
 	}
 	if misses < 3 {
 		t.Errorf("only %d other keys turned away by the first test", misses)
+	}
+}
+
+// TestGuardGroupValueRules: valueRules finds, for every kind of value,
+// exactly the rules the value's keys (query.ValueKeysOf) find through
+// rules, each once: groups of text keys only and of mixed keys, values
+// that turn into several keys, and values of kinds no key has.
+func TestGuardGroupValueRules(t *testing.T) {
+	newGroup := func(terms map[string]string) (*guardGroup, map[*ruleState]string) {
+		g := &guardGroup{byText: map[string][]*ruleState{}, byNum: map[float64][]*ruleState{}, byIP: map[netip.Addr][]*ruleState{}}
+		names := map[*ruleState]string{}
+		for name, raw := range terms {
+			m, err := query.CompileFilters([]any{map[string]any{"term": map[string]any{"f": raw}}}, query.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			gd, _ := query.GuardOf(m)
+			rs := &ruleState{}
+			names[rs] = name
+			for _, k := range gd.Keys {
+				g.add(k, rs)
+			}
+		}
+		return g, names
+	}
+	vals := []query.Value{{Kind: query.KindString, Str: "web02"}, {Kind: query.KindString, Str: "443"},
+		{Kind: query.KindString, Str: "443.0"}, {Kind: query.KindString, Str: "192.0.2.7"}, {Kind: query.KindString, Str: "::ffff:192.0.2.7"},
+		{Kind: query.KindNumber, Num: 443}, {Kind: query.KindNumber, Num: 80}, {Kind: query.KindIP, IP: netip.MustParseAddr("::ffff:192.0.2.7")},
+		{Kind: query.KindIP, IP: netip.MustParseAddr("192.0.2.8")}, {Kind: query.KindBool, Bool: true}, {Kind: query.KindTime, Time: rlT0}, {}}
+	found := 0
+	for _, terms := range []map[string]string{
+		{"web": "web02", "true": "true", "long": strings.Repeat("x", 70)},
+		{"port": "443", "web": "web02", "addr": "192.0.2.7", "true": "true", "n": "80"},
+	} {
+		g, names := newGroup(terms)
+		for _, v := range vals {
+			var want []string
+			for _, k := range query.ValueKeysOf(&v, g.kinds, nil) {
+				for _, rs := range g.rules(&k) {
+					if !slices.Contains(want, names[rs]) {
+						want = append(want, names[rs])
+					}
+				}
+			}
+			sc := &processScratch{}
+			g.valueRules(&v, sc)
+			var got []string
+			for _, rs := range sc.done {
+				got = append(got, names[rs])
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("group %v: valueRules(%+v) found %q, the keys find %q", terms, v, got, want)
+			}
+			found += len(got)
+		}
+	}
+	if found < 8 {
+		t.Errorf("only %d rules found: the test exercises too little", found)
 	}
 }
 

@@ -28,6 +28,27 @@ func valueText(v query.Value) string {
 	return ""
 }
 
+// appendValueText appends valueText(v) to dst, without the string
+// valueText allocates for a value that is not text.
+func appendValueText(dst []byte, v *query.Value) []byte {
+	switch v.Kind {
+	case query.KindString:
+		return append(dst, v.Str...)
+	case query.KindNumber:
+		return strconv.AppendFloat(dst, v.Num, 'f', -1, 64)
+	case query.KindIP:
+		if !v.IP.IsValid() {
+			return append(dst, v.IP.String()...)
+		}
+		return v.IP.AppendTo(dst)
+	case query.KindTime:
+		return v.Time.UTC().AppendFormat(dst, time.RFC3339Nano)
+	case query.KindBool:
+		return strconv.AppendBool(dst, v.Bool)
+	}
+	return dst
+}
+
 // fieldText renders all values of a field, joined with "," when the field
 // holds several; ok is false when the field is absent. borrowed: the text
 // is the document's own string (valid only while the document is); copy
