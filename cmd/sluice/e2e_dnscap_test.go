@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -177,6 +178,10 @@ func TestDNSCaptureEndToEnd(t *testing.T) {
 	m := s.metrics()
 	if n, _ := metricSum(m, "sluice_dnscap_frames_total"); n == 0 {
 		t.Errorf("sluice_dnscap_frames_total is 0:\n%s", metricLines(m, "sluice_dnscap"))
+	}
+	// The default path: frames through an 8 MiB TPACKET_V3 ring.
+	if logText, err := os.ReadFile(s.logPath); err != nil || !bytes.Contains(logText, []byte("capturing DNS")) || !bytes.Contains(logText, []byte("8MiB (8 blocks of 1MiB)")) {
+		t.Errorf("the start log does not say capturing DNS with the 8MiB ring (%v):\n%s", err, s.logTail(40))
 	}
 	if n, _ := metricSum(m, `sluice_dnscap_transactions_total{result="no_response"}`); n < 1 {
 		t.Errorf("no no_response transaction counted:\n%s", metricLines(m, "sluice_dnscap"))

@@ -1,6 +1,7 @@
 package dnscap
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -32,13 +33,13 @@ import (
 func TestCaptureLoopback(t *testing.T) {
 	needRoot(t)
 	t.Run("ring", func(t *testing.T) {
-		c := captureLoopback(t, Default().RingBytes)
+		c := captureLoopback(t, Default().RingBytes, slog.New(slog.DiscardHandler))
 		if c.socks[0].ring == nil || !strings.HasPrefix(c.Ring(), "8MiB (8 blocks of 1MiB)") {
 			t.Errorf("ring on lo: %v, Ring() = %q, want an 8MiB ring", c.socks[0].ring, c.Ring())
 		}
 	})
 	t.Run("recvmsg", func(t *testing.T) {
-		c := captureLoopback(t, 0)
+		c := captureLoopback(t, 0, slog.New(slog.DiscardHandler))
 		if c.socks[0].ring != nil || !strings.HasPrefix(c.Ring(), "off") {
 			t.Errorf("ring_bytes 0: Ring() = %q, want off and no ring", c.Ring())
 		}
@@ -47,9 +48,13 @@ func TestCaptureLoopback(t *testing.T) {
 		orig := setupRing
 		t.Cleanup(func() { setupRing = orig })
 		setupRing = func(int, ringGeometry) (*ring, error) { return nil, unix.ENOMEM }
-		c := captureLoopback(t, Default().RingBytes)
+		var logs bytes.Buffer
+		c := captureLoopback(t, Default().RingBytes, slog.New(slog.NewTextHandler(&logs, nil)))
 		if c.socks[0].ring != nil || !strings.Contains(c.Ring(), "unavailable on lo (cannot allocate memory)") {
 			t.Errorf("refused ring: Ring() = %q, want the reason and no ring", c.Ring())
+		}
+		if n := strings.Count(logs.String(), "level=WARN msg=\"TPACKET_V3 ring unavailable"); n != 1 || !strings.Contains(logs.String(), "err=\"cannot allocate memory\"") {
+			t.Errorf("refused ring: %d warnings, want 1 with the reason:\n%s", n, &logs)
 		}
 	})
 }
@@ -65,7 +70,7 @@ func needRoot(t *testing.T) {
 	}
 }
 
-func captureLoopback(t *testing.T, ringBytes int) *Capture {
+func captureLoopback(t *testing.T, ringBytes int, logger *slog.Logger) *Capture {
 	defer goleak.VerifyNone(t)
 	srv, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -77,7 +82,7 @@ func captureLoopback(t *testing.T, ringBytes int) *Capture {
 	cfg := Default()
 	cfg.Interfaces, cfg.Ports, cfg.Timeout, cfg.RingBytes = []string{"lo"}, []uint16{port}, 200*time.Millisecond, ringBytes
 	reg := prometheus.NewRegistry()
-	c, err := New(cfg, slog.New(slog.DiscardHandler), reg)
+	c, err := New(cfg, logger, reg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -1,5 +1,6 @@
 // Package dnscap captures DNS traffic passively (what Packetbeat's DNS
-// module does): it reads frames from AF_PACKET sockets in pure Go, parses
+// module does): it reads frames from AF_PACKET sockets in pure Go (through
+// a TPACKET_V3 ring shared with the kernel, or one recvmsg per frame), parses
 // Ethernet/VLAN/IPv4/IPv6/UDP/TCP itself, decodes DNS messages with
 // github.com/miekg/dns, reassembles DNS over TCP, and pairs each query with
 // its response into one KindDNS event (a transaction document).
