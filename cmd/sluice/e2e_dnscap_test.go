@@ -330,14 +330,15 @@ func TestDNSCaptureNeedsCapability(t *testing.T) {
 // not exist.
 func TestDNSCaptureCheckConfig(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.yaml")
-	if err := os.WriteFile(path, []byte("dns:\n  capture:\n    interfaces: [lo, nosuch0]\n    timeout: 10ms\n"), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte("dns:\n  capture:\n    interfaces: [lo, nosuch0]\n    timeout: 10ms\n    ring_bytes: 100000\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(sluiceBin, "check-config", path).CombinedOutput()
 	if err == nil {
 		t.Fatalf("check-config accepted a missing interface:\n%s", out)
 	}
-	for _, w := range []string{`dns.capture.interfaces: "nosuch0" is not a network interface`, "dns.capture.timeout: 10ms is out of range"} {
+	for _, w := range []string{`dns.capture.interfaces: "nosuch0" is not a network interface`, "dns.capture.timeout: 10ms is out of range",
+		"dns.capture.ring_bytes: 100000 holds fewer than 2 blocks"} {
 		if !strings.Contains(string(out), w) {
 			t.Errorf("check-config output does not hold %q:\n%s", w, out)
 		}
