@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -178,6 +179,10 @@ func TestDNSCaptureEndToEnd(t *testing.T) {
 	if n, _ := metricSum(m, "sluice_dnscap_frames_total"); n == 0 {
 		t.Errorf("sluice_dnscap_frames_total is 0:\n%s", metricLines(m, "sluice_dnscap"))
 	}
+	// The default path: frames through an 8 MiB TPACKET_V3 ring.
+	if logText, err := os.ReadFile(s.logPath); err != nil || !bytes.Contains(logText, []byte("capturing DNS")) || !bytes.Contains(logText, []byte("8MiB (8 blocks of 1MiB)")) {
+		t.Errorf("the start log does not say capturing DNS with the 8MiB ring (%v):\n%s", err, s.logTail(40))
+	}
 	if n, _ := metricSum(m, `sluice_dnscap_transactions_total{result="no_response"}`); n < 1 {
 		t.Errorf("no no_response transaction counted:\n%s", metricLines(m, "sluice_dnscap"))
 	}
@@ -325,14 +330,15 @@ func TestDNSCaptureNeedsCapability(t *testing.T) {
 // not exist.
 func TestDNSCaptureCheckConfig(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.yaml")
-	if err := os.WriteFile(path, []byte("dns:\n  capture:\n    interfaces: [lo, nosuch0]\n    timeout: 10ms\n"), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte("dns:\n  capture:\n    interfaces: [lo, nosuch0]\n    timeout: 10ms\n    ring_bytes: 100000\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(sluiceBin, "check-config", path).CombinedOutput()
 	if err == nil {
 		t.Fatalf("check-config accepted a missing interface:\n%s", out)
 	}
-	for _, w := range []string{`dns.capture.interfaces: "nosuch0" is not a network interface`, "dns.capture.timeout: 10ms is out of range"} {
+	for _, w := range []string{`dns.capture.interfaces: "nosuch0" is not a network interface`, "dns.capture.timeout: 10ms is out of range",
+		"dns.capture.ring_bytes: 100000 holds fewer than 2 blocks"} {
 		if !strings.Contains(string(out), w) {
 			t.Errorf("check-config output does not hold %q:\n%s", w, out)
 		}

@@ -272,7 +272,7 @@ func buildComponentConfigs(cfg *config.Config) (componentConfigs, error) {
 	dc := cfg.DNS.Capture
 	cc.dnscap.Interfaces, cc.dnscap.Snaplen, cc.dnscap.Timeout = dc.Interfaces, dc.Snaplen, dc.Timeout
 	cc.dnscap.MaxPending, cc.dnscap.MaxTCPStreams, cc.dnscap.MaxAnswers = dc.MaxPending, dc.MaxTCPStreams, dc.MaxAnswers
-	cc.dnscap.ReceiveBuffer, cc.dnscap.Index = dc.ReceiveBufferBytes, cfg.Output.Index.DNS
+	cc.dnscap.RingBytes, cc.dnscap.ReceiveBuffer, cc.dnscap.Index = dc.RingBytes, dc.ReceiveBufferBytes, cfg.Output.Index.DNS
 	cc.dnscap.Ports = nil
 	for _, p := range dc.Ports {
 		if p < 1 || p > 65535 {
@@ -499,7 +499,7 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 		if err != nil {
 			return err
 		}
-		logger.Info("capturing DNS", "interfaces", dc.Interfaces(), "ports", cc.dnscap.Ports, "index", cc.dnscap.Index)
+		logger.Info("capturing DNS", "interfaces", dc.Interfaces(), "ports", cc.dnscap.Ports, "ring", dc.Ring(), "index", cc.dnscap.Index)
 		sources = append(sources, dc)
 	}
 

@@ -1,5 +1,6 @@
 // Package dnscap captures DNS traffic passively (what Packetbeat's DNS
-// module does): it reads frames from AF_PACKET sockets in pure Go, parses
+// module does): it reads frames from AF_PACKET sockets in pure Go (through
+// a TPACKET_V3 ring shared with the kernel, or one recvmsg per frame), parses
 // Ethernet/VLAN/IPv4/IPv6/UDP/TCP itself, decodes DNS messages with
 // github.com/miekg/dns, reassembles DNS over TCP, and pairs each query with
 // its response into one KindDNS event (a transaction document).
@@ -42,7 +43,12 @@ type Config struct {
 	// MaxAnswers bounds the dns.answers (and dns.resolved_ip) written per
 	// transaction; dns.answers_count has the full count.
 	MaxAnswers int
-	// ReceiveBuffer is the socket's receive buffer (SO_RCVBUF) in bytes.
+	// RingBytes is the size of each interface's TPACKET_V3 RX ring
+	// (memory-mapped, shared with the kernel); 0 reads one frame per
+	// recvmsg from the socket's receive buffer instead.
+	RingBytes int
+	// ReceiveBuffer is the socket's receive buffer (SO_RCVBUF) in bytes,
+	// used when there is no ring (RingBytes 0, or the kernel refused it).
 	ReceiveBuffer int
 	// Index is the index pattern of the transaction documents
 	// (output.index.dns).
@@ -61,6 +67,7 @@ func Default() Config {
 		MaxPending:    65536,
 		MaxTCPStreams: 4096,
 		MaxAnswers:    20,
+		RingBytes:     8 << 20,
 		ReceiveBuffer: 8 << 20,
 		Index:         DefaultIndex,
 	}
@@ -115,6 +122,13 @@ func (c Config) Validate() error {
 	}
 	if c.ReceiveBuffer < 0 || c.ReceiveBuffer > 1<<30 {
 		errs = append(errs, fmt.Errorf("dns.capture.receive_buffer_bytes: %d is out of range; use 0 (the system's) ..1073741824 (default 8388608)", c.ReceiveBuffer))
+	}
+	if c.RingBytes < 0 || c.RingBytes > 1<<30 {
+		errs = append(errs, fmt.Errorf("dns.capture.ring_bytes: %d is out of range; use 0 (no ring: one recvmsg per frame) ..1073741824 (default 8388608)", c.RingBytes))
+	} else if c.RingBytes > 0 && c.Snaplen >= 256 && c.Snaplen <= 262144 {
+		if _, err := ringLayout(c.RingBytes, c.Snaplen); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if _, err := event.NewIndexNamer(c.Index, time.UTC); err != nil {
 		errs = append(errs, fmt.Errorf("output.index.dns: %w", err))

@@ -13,10 +13,11 @@ const (
 	malformedDNS              // the DNS message does not decode
 	malformedTruncated        // frame longer than snaplen
 	malformedTCPLength        // a TCP DNS length prefix that cannot be right
+	malformedRing             // a capture ring block with a bad header (the rest of the block is skipped)
 	numMalformed
 )
 
-var malformedNames = [numMalformed]string{"frame", "transport", "dns", "snaplen", "tcp_length"}
+var malformedNames = [numMalformed]string{"frame", "transport", "dns", "snaplen", "tcp_length", "ring"}
 
 const (
 	ignoredNotIP     = iota // not IPv4/IPv6 (ARP, ...)

@@ -47,11 +47,11 @@ func newMetrics(reg prometheus.Registerer, ifaces []string) (*metrics, error) {
 	}, []string{"interface"})
 	drops := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sluice_dnscap_kernel_drops_total",
-		Help: "Frames the kernel dropped because the capture socket's buffer was full (PACKET_STATISTICS), by interface.",
+		Help: "Frames the kernel dropped because the capture ring or socket buffer was full (PACKET_STATISTICS), by interface.",
 	}, []string{"interface"})
 	malformed := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sluice_dnscap_malformed_total",
-		Help: "Captured frames or DNS messages that could not be parsed, by reason (frame, transport, dns, snaplen, tcp_length).",
+		Help: "Captured frames or DNS messages that could not be parsed, by reason (frame, transport, dns, snaplen, tcp_length, ring).",
 	}, []string{"reason"})
 	ignored := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sluice_dnscap_ignored_total",

@@ -93,6 +93,7 @@ type DNSCaptureConfig struct {
 	MaxPending         int           `mapstructure:"max_pending"`
 	MaxTCPStreams      int           `mapstructure:"max_tcp_streams"`
 	MaxAnswers         int           `mapstructure:"max_answers"`
+	RingBytes          int           `mapstructure:"ring_bytes"`
 	ReceiveBufferBytes int           `mapstructure:"receive_buffer_bytes"`
 }
 
@@ -424,6 +425,7 @@ var defaults = []struct {
 	{"dns.capture.max_pending", 65536},
 	{"dns.capture.max_tcp_streams", 4096},
 	{"dns.capture.max_answers", 20},
+	{"dns.capture.ring_bytes", 8 << 20},
 	{"dns.capture.receive_buffer_bytes", 8 << 20},
 	{"beats.listen", ""},
 	{"beats.tls.cert_file", ""},
