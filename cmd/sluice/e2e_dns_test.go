@@ -3,8 +3,8 @@ package main_test
 import (
 	"bytes"
 	"fmt"
-	"net/netip"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/user"
