@@ -113,10 +113,45 @@ type ports struct {
 	SyslogUDP, SyslogTCP        int
 }
 
+// newPorts picks six distinct free ports: the sockets that find them stay
+// open until all are found, since a port closed a moment ago is often the
+// kernel's next answer (two listeners on one port fail sluice's config
+// check).
 func newPorts(t *testing.T) ports {
 	t.Helper()
-	return ports{NetFlow: freeUDPPort(t), IPFIX: freeUDPPort(t), SFlow: freeUDPPort(t), HTTP: freeTCPPort(t),
-		SyslogUDP: freeUDPPort(t), SyslogTCP: freeTCPPort(t)}
+	var closers []io.Closer
+	defer func() {
+		for _, c := range closers {
+			c.Close()
+		}
+	}()
+	seen := map[int]bool{}
+	pick := func(network string) int {
+		for range 100 {
+			var port int
+			if network == "udp" {
+				c, err := net.ListenPacket("udp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				closers, port = append(closers, c), c.LocalAddr().(*net.UDPAddr).Port
+			} else {
+				l, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				closers, port = append(closers, l), l.Addr().(*net.TCPAddr).Port
+			}
+			if !seen[port] {
+				seen[port] = true
+				return port
+			}
+		}
+		t.Fatalf("no distinct free %s port in 100 tries", network)
+		return 0
+	}
+	return ports{NetFlow: pick("udp"), IPFIX: pick("udp"), SFlow: pick("udp"), HTTP: pick("tcp"),
+		SyslogUDP: pick("udp"), SyslogTCP: pick("tcp")}
 }
 
 // sluiceOpts configures one run of the binary.

@@ -150,6 +150,23 @@ type ports struct {
 	NetFlow, HTTP, SyslogUDP, SyslogTCP int
 }
 
+// distinctPorts picks the instance's ports, each different: a port closed
+// a moment ago is often the kernel's next answer, and two listeners on one
+// port fail sluice's config check.
+func distinctPorts(t *testing.T) ports {
+	t.Helper()
+	for range 100 {
+		p := ports{NetFlow: freePort(t, "udp"), HTTP: freePort(t, "tcp"),
+			SyslogUDP: freePort(t, "udp"), SyslogTCP: freePort(t, "tcp")}
+		seen := map[int]bool{p.NetFlow: true, p.HTTP: true, p.SyslogUDP: true, p.SyslogTCP: true}
+		if len(seen) == 4 {
+			return p
+		}
+	}
+	t.Fatal("no four distinct free ports in 100 tries")
+	return ports{}
+}
+
 func freePort(t *testing.T, network string) int {
 	t.Helper()
 	if network == "udp" {
@@ -188,10 +205,9 @@ type instance struct {
 func newInstance(t *testing.T, esURL string, env ...string) *instance {
 	t.Helper()
 	in := &instance{
-		t:   t,
-		bin: sluiceBinary(t),
-		ports: ports{NetFlow: freePort(t, "udp"), HTTP: freePort(t, "tcp"),
-			SyslogUDP: freePort(t, "udp"), SyslogTCP: freePort(t, "tcp")},
+		t:       t,
+		bin:     sluiceBinary(t),
+		ports:   distinctPorts(t),
 		dataDir: t.TempDir(),
 		outDir:  t.TempDir(),
 		prefix:  estest.IndexName(t, "chaos"),
