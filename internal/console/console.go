@@ -47,11 +47,7 @@ func IsDNS(e *event.Event) bool {
 	case event.KindDNS:
 		return true
 	case event.KindSyslog, event.KindBeats:
-		for i := range e.Fields {
-			if f := &e.Fields[i]; f.Key == "dns.question.name" && f.Type == event.FieldString && f.S != "" {
-				return true
-			}
-		}
+		return e.DNSQuestion()
 	}
 	return false
 }

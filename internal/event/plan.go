@@ -48,6 +48,9 @@ type syslogPlan struct {
 	at map[string]uint16
 	// reader: see ReaderTable.
 	reader atomic.Value
+	// question is the index in Fields of dns.question.name's value, -1
+	// when the layout has none (see DNSQuestion).
+	question int
 }
 
 // treeRecord is what appendTreeSlow wrote, for building a plan: per value
@@ -177,6 +180,10 @@ func maybeStorePlan(h uint64, keys []string, n int, tree []byte, rec *treeRecord
 		if _, dup := p.at[p.keys[src]]; !dup { // an array's first value
 			p.at[p.keys[src]] = src // own keys, then the parsed ones: src indexes both
 		}
+	}
+	p.question = -1
+	if src, ok := p.at["dns.question.name"]; ok && int(src) >= n {
+		p.question = int(src) - n
 	}
 	set := &planCache[slot]
 	switch {
@@ -384,6 +391,26 @@ func (p *syslogPlan) Source(path string) (field int, own, ok bool) {
 		return -1, true, true
 	}
 	return int(src) - p.n, false, true
+}
+
+// DNSQuestion reports whether the event's document has a non-empty
+// dns.question.name, the mark of a DNS event whatever its source: from the
+// layout when the event has one (no scan of Fields; most syslog events
+// have none), else by looking through Fields.
+func (e *Event) DNSQuestion() bool {
+	if p := e.SyslogLayout(); p != nil {
+		if p.question < 0 || p.question >= len(e.Fields) {
+			return false
+		}
+		f := &e.Fields[p.question]
+		return f.Type == FieldString && f.S != ""
+	}
+	for i := range e.Fields {
+		if f := &e.Fields[i]; f.Key == "dns.question.name" && f.Type == FieldString && f.S != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // ReaderTable is a slot for what a reader derives from the layout (the
