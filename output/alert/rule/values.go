@@ -13,19 +13,11 @@ import (
 // A string value is the document's own: valid only while the document is
 // (query.EventDoc reuses its bytes); use fieldText for text that is kept.
 func valueText(v query.Value) string {
-	switch v.Kind {
-	case query.KindString:
+	if v.Kind == query.KindString {
 		return v.Str
-	case query.KindNumber:
-		return strconv.FormatFloat(v.Num, 'f', -1, 64)
-	case query.KindIP:
-		return v.IP.String()
-	case query.KindTime:
-		return v.Time.UTC().Format(time.RFC3339Nano)
-	case query.KindBool:
-		return strconv.FormatBool(v.Bool)
 	}
-	return ""
+	var buf [64]byte
+	return string(appendValueText(buf[:0], &v))
 }
 
 // appendValueText appends valueText(v) to dst, without the string
