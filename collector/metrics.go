@@ -73,7 +73,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "sluice_collector_packets_dropped_total", Help: "Datagrams lost by reason: socket_buffer_full (the kernel dropped them on sluice's socket while the workers were behind; its counter is read each second, at shutdown and with every datagram), too_large (above max_datagram_bytes).",
 		}, []string{"protocol", "reason"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sluice_collector_events_total", Help: "Events (flows) decoded and handed to the pipeline.",
+			Name: "sluice_collector_events_total", Help: "Events decoded and handed to the pipeline, by input (netflow, ipfix, sflow, syslog; beats and dns when configured).",
 		}, []string{"protocol"}),
 		rcvbuf: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "sluice_collector_socket_receive_buffer_bytes", Help: "SO_RCVBUF granted by the kernel per socket.",
@@ -132,6 +132,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.readWait.WithLabelValues(p)
 	}
 	return m
+}
+
+// Events is the sluice_collector_events_total counter of protocol, for the
+// inputs that are not collector listeners (Beats, DNS capture): `sluice
+// status`, the start summary and the console's health count every input
+// from that one metric.
+func (m *Metrics) Events(protocol string) prometheus.Counter {
+	return m.events.WithLabelValues(protocol)
 }
 
 // SetQueueDepth records the current queue depth of a protocol's workers.

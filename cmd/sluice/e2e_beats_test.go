@@ -169,6 +169,12 @@ func TestBeatsInput(t *testing.T) {
 	if v, _ := metricSum(m, `sluice_beats_events_total{beat="winlogbeat"}`); v != 2 {
 		t.Errorf("sluice_beats_events_total{beat=winlogbeat} = %v, want 2:\n%s", v, metricLines(m, "sluice_beats"))
 	}
+	// Every input counts in sluice_collector_events_total (status, start
+	// summary, console health).
+	all, _ := metricSum(m, "sluice_beats_events_total")
+	if v, _ := metricSum(m, `sluice_collector_events_total{protocol="beats"}`); all == 0 || v != all {
+		t.Errorf("sluice_collector_events_total{protocol=beats} = %v, want %v (sluice_beats_events_total):\n%s", v, all, metricLines(m, "sluice_collector_events_total"))
+	}
 }
 
 // writePEM writes one PEM block.

@@ -188,6 +188,9 @@ func TestDNSCaptureEndToEnd(t *testing.T) {
 	}
 	s.stop()
 	docs := mine()
+	if n, _ := metricSum(m, `sluice_collector_events_total{protocol="dns"}`); n < float64(len(cases)+1) || n > float64(len(readGlobDocs(t, filepath.Join(s.opts.OutDir, "sluice-dns-*.ndjson")))) {
+		t.Errorf("sluice_collector_events_total{protocol=dns} = %v, want at least %d and at most the documents written:\n%s", n, len(cases)+1, metricLines(m, "sluice_collector_events_total"))
+	}
 
 	strs := func(d doc, path string) []string {
 		v, _ := d.get(path)

@@ -499,6 +499,7 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 		if err != nil {
 			return err
 		}
+		dc.CountEvents(cm.Events("dns"))
 		logger.Info("capturing DNS", "interfaces", dc.Interfaces(), "ports", cc.dnscap.Ports, "ring", dc.Ring(), "index", cc.dnscap.Index)
 		sources = append(sources, dc)
 	}
@@ -509,6 +510,7 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 		if beatsIn, err = beats.New(cc.beats, logger, reg); err != nil {
 			return err
 		}
+		beatsIn.CountEvents(cm.Events("beats"))
 		sources = append(sources, beatsIn)
 	}
 

@@ -45,7 +45,13 @@ type Server struct {
 	m       *metrics
 	open    atomic.Int64
 	ready   atomic.Bool
+	events  prometheus.Counter
 }
+
+// CountEvents sets the counter the documents accepted into the pipeline
+// are added to (sluice_collector_events_total{protocol="beats"}), beside
+// sluice_beats_events_total by Beat type; call it before Run.
+func (s *Server) CountEvents(events prometheus.Counter) { s.events = events }
 
 var _ pipeline.Source = (*Server)(nil)
 
@@ -195,10 +201,15 @@ func (s *Server) work(ctx context.Context, ch <-chan *lj.Batch, out chan<- *even
 		}
 		lb.ACK()
 		s.m.batches.Inc()
+		total := 0
 		for i, n := range counts {
 			if n > 0 {
 				s.m.events.WithLabelValues(beatNames[i]).Add(float64(n))
+				total += n
 			}
+		}
+		if s.events != nil && total > 0 {
+			s.events.Add(float64(total))
 		}
 	}
 }

@@ -42,7 +42,13 @@ type Capture struct {
 	limit   *obs.Limiter
 	ringMsg string      // how frames are read, for the start log line
 	started atomic.Bool // Run owns the rings (their readers unmap them)
+	events  prometheus.Counter
 }
+
+// CountEvents sets the counter the events handed to the pipeline are
+// added to (sluice_collector_events_total{protocol="dns"}); call it
+// before Run.
+func (c *Capture) CountEvents(events prometheus.Counter) { c.events = events }
 
 type socket struct {
 	name     string
@@ -241,9 +247,13 @@ func (c *Capture) read(ctx context.Context, s *socket, out chan<- *event.Batch) 
 		if b.Len() == 0 {
 			return true
 		}
+		n := b.Len()
 		select {
 		case out <- b:
 			b = event.NewBatch()
+			if c.events != nil {
+				c.events.Add(float64(n))
+			}
 			return true
 		case <-ctx.Done():
 			return false
