@@ -137,6 +137,12 @@ func TestCLICheckConfigMatchesRun(t *testing.T) {
 			[]string{"dns.blocklists[0].path", "/nonexistent/ads.txt"}, false},
 		{"unknown key in a dns blocklist", "dns: {blocklists: [{name: ads, file: /etc/hosts, format: hosts}]}",
 			[]string{"dns.blocklists[0].file: unknown key", "dns.blocklists[0].path: empty"}, false},
+		// Checked by the rollup store's Config.Validate: reported once.
+		{"console keys out of range", "console: {top_k: 0, max_bytes: 1000, minute_retention: 10m, exact_rate: -1}",
+			[]string{"console.top_k: 0 is out of range", "console.max_bytes: 1000 is below 1048576 (1MiB)", "console.minute_retention: 10m0s is below 1h",
+				"console.exact_rate: -1 is below 0"}, true},
+		{"console rollups not a choice", "console: {rollups: sometimes}",
+			[]string{`console.rollups: "sometimes" is not a choice`}, true},
 		// Unknown keys and bad values come out together, in one pass.
 		{"everything at once", "outptu: {stdout: true}\nlog: {level: loud}\nsyslog: {parsers: {routes: [{parser: f5asm, programs: [x]}]}}\ngeoip: {asn_db: " + filepath.Join(geodata, "GeoLite2-City-Test.mmdb") + "}",
 			[]string{"outptu.stdout: unknown key", "did you mean output.stdout?", "log.level", "syslog.parsers.routes[0].parser", "geoip.asn_db"}, false},

@@ -360,6 +360,9 @@ func checkComponents(cfg *config.Config, cc componentConfigs) error {
 	if cc.beats.Listen != "" {
 		errs = append(errs, cc.beats.Validate())
 	}
+	if cfg.RollupsOn() {
+		errs = append(errs, cc.rollup.Validate())
+	}
 	if cfg.Output.File.Enabled {
 		errs = append(errs, cc.file.Validate())
 	}

@@ -941,29 +941,7 @@ func (c *Config) Validate() error {
 	}
 	if co := c.Console; co.Rollups != "auto" && co.Rollups != "on" && co.Rollups != "off" {
 		errs = append(errs, fmt.Errorf("console.rollups: %q is not a choice; use auto (kept without Elasticsearch), on or off", co.Rollups))
-	} else if c.RollupsOn() {
-		if co.MaxSegments < 1 || co.MaxSegments > 1024 {
-			errs = append(errs, fmt.Errorf("console.max_segments: %d is out of range; use 1..1024 or remove the key to use 32", co.MaxSegments))
-		}
-		if co.TopK < 1 || co.TopK > 10000 {
-			errs = append(errs, fmt.Errorf("console.top_k: %d is out of range; use 1..10000 or remove the key to use 20", co.TopK))
-		}
-		if co.MinuteRetention < time.Hour {
-			errs = append(errs, fmt.Errorf("console.minute_retention: %s is below 1h; raise it or remove the key to use 24h", co.MinuteRetention))
-		}
-		if co.Retention < co.MinuteRetention {
-			errs = append(errs, fmt.Errorf("console.retention: %s is below console.minute_retention (%s); raise it or remove the key to use 168h", co.Retention, co.MinuteRetention))
-		}
-		if co.MaxBytes < 1<<20 {
-			errs = append(errs, fmt.Errorf("console.max_bytes: %d is below 1048576 (1MiB); raise it or remove the key to use 536870912 (512MiB)", co.MaxBytes))
-		}
-		if co.ExactRate < 0 {
-			errs = append(errs, fmt.Errorf("console.exact_rate: %d is below 0; use 0 (every event) or more, or remove the key to use 2000", co.ExactRate))
-		}
-		if co.EventsScanLimit < 1 {
-			errs = append(errs, fmt.Errorf("console.events_scan_limit: %d is below 1; raise it or remove the key to use 200000", co.EventsScanLimit))
-		}
-	}
+	} // the other console.* keys: output/rollup's Config.Validate (checkComponents)
 	if tz := c.Retention.Timezone; tz != "" {
 		if _, err := time.LoadLocation(tz); err != nil {
 			errs = append(errs, fmt.Errorf("retention.timezone: %q is not a time zone; use an IANA name such as UTC, or \"\" for output.timezone", tz))

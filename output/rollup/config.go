@@ -94,7 +94,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("console.retention: %s is below console.minute_retention (%s); raise it or remove the key to use 168h", c.Retention, c.MinuteRetention))
 	}
 	if c.MaxBytes < 1<<20 {
-		errs = append(errs, fmt.Errorf("console.max_bytes: %d is below 1MiB; raise it or remove the key to use 536870912 (512MiB)", c.MaxBytes))
+		errs = append(errs, fmt.Errorf("console.max_bytes: %d is below 1048576 (1MiB); raise it or remove the key to use 536870912 (512MiB)", c.MaxBytes))
 	}
 	if c.ExactRate < 0 {
 		errs = append(errs, fmt.Errorf("console.exact_rate: %d is below 0; use 0 (every event) or more, or remove the key to use 2000", c.ExactRate))
