@@ -363,6 +363,10 @@ func checkComponents(cfg *config.Config, cc componentConfigs) error {
 	if cfg.RollupsOn() {
 		errs = append(errs, cc.rollup.Validate())
 	}
+	if cfg.DNS.Checks {
+		dc, err := dnsCheckConfig(cfg)
+		errs = append(errs, err, dc.Validate())
+	}
 	if cfg.Output.File.Enabled {
 		errs = append(errs, cc.file.Validate())
 	}
@@ -828,10 +832,8 @@ func runCollector(ctx context.Context, p *prepared, logger *slog.Logger, reg *pr
 // dnsCheckConfig builds the DNS checks' configuration from dns.*.
 func dnsCheckConfig(cfg *config.Config) (dnscheck.Config, error) {
 	d := cfg.DNS
+	// A bad resolver is reported with the rest (Validate); the others are kept.
 	res, err := dnscheck.ParseResolvers("dns.allowed_resolvers", d.AllowedResolvers)
-	if err != nil {
-		return dnscheck.Config{}, err
-	}
 	c := dnscheck.Config{
 		AllowedResolvers: res,
 		WatchDomains:     d.WatchDomains,
@@ -851,5 +853,5 @@ func dnsCheckConfig(cfg *config.Config) (dnscheck.Config, error) {
 	for _, b := range d.Blocklists {
 		c.Blocklists = append(c.Blocklists, dnscheck.Blocklist{Name: b.Name, Path: b.Path, Format: b.Format})
 	}
-	return c, nil
+	return c, err
 }

@@ -88,7 +88,7 @@ func Default() Config {
 func ParseResolvers(key string, vals []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	var errs []error
-	for _, v := range vals {
+	for i, v := range vals {
 		v = strings.TrimSpace(v)
 		if p, err := netip.ParsePrefix(v); err == nil {
 			out = append(out, p.Masked())
@@ -98,7 +98,7 @@ func ParseResolvers(key string, vals []string) ([]netip.Prefix, error) {
 			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
 			continue
 		}
-		errs = append(errs, fmt.Errorf("%s: %q is not a CIDR or an address; write e.g. 192.168.1.53/32 or 10.0.0.0/24", key, v))
+		errs = append(errs, fmt.Errorf("%s[%d]: %q is not a CIDR or an address; write e.g. 192.168.1.53/32 or 10.0.0.0/24", key, i, v))
 	}
 	return out, errors.Join(errs...)
 }
@@ -192,11 +192,11 @@ func (c Config) Validate() error {
 	if c.NewDomainDays > 3650 {
 		errs = append(errs, fmt.Errorf("dns.new_domain_days: %d is more than ten years; use at most 3650", c.NewDomainDays))
 	}
-	if c.NXDomainThreshold > 0 && c.NXDomainWindow <= 0 {
-		errs = append(errs, fmt.Errorf("dns.nxdomain.window: %v; use a positive duration such as 1m", c.NXDomainWindow))
+	if c.NXDomainThreshold > 0 && c.NXDomainWindow < time.Second {
+		errs = append(errs, fmt.Errorf("dns.nxdomain.window: %v is below 1s; use e.g. 1m (the default)", c.NXDomainWindow))
 	}
-	if (c.TunnelMaxQueries > 0 || c.TunnelMaxBytes > 0) && c.TunnelWindow <= 0 {
-		errs = append(errs, fmt.Errorf("dns.tunnel.window: %v; use a positive duration such as 5m", c.TunnelWindow))
+	if (c.TunnelMaxQueries > 0 || c.TunnelMaxBytes > 0) && c.TunnelWindow < time.Second {
+		errs = append(errs, fmt.Errorf("dns.tunnel.window: %v is below 1s; use e.g. 5m (the default)", c.TunnelWindow))
 	}
 	if c.MaxDomains < 1 {
 		errs = append(errs, fmt.Errorf("dns.max_domains: %d; use at least 1", c.MaxDomains))

@@ -947,9 +947,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("retention.timezone: %q is not a time zone; use an IANA name such as UTC, or \"\" for output.timezone", tz))
 		}
 	}
-	if c.DNS.Checks {
-		errs = append(errs, c.DNS.validate()...)
-	}
+	// dns.* of the checks: enrich/dnscheck's Config.Validate (checkComponents).
 	if c.Shutdown.Timeout < 100*time.Millisecond || c.Shutdown.Timeout > 10*time.Minute {
 		errs = append(errs, fmt.Errorf("shutdown.timeout: %s is out of range; use 100ms..10m", c.Shutdown.Timeout))
 	}
