@@ -603,7 +603,7 @@ func (st *state) commitValue(sym int32, key, val string, typ vtype, num uint64, 
 				e.Flow.Protocol, e.Flow.HasProtocol = p, true
 			}
 		} else if val != "" {
-			e.Fields = append(e.Fields, event.Field{Key: key, Type: event.FieldString, S: st.lower(val)})
+			e.AddString(key, st.lower(val))
 		}
 	case kIana:
 		var n uint64
@@ -663,72 +663,81 @@ func (st *state) commitField(e *event.Event, key, val string, typ vtype, num uin
 
 // commitTyped is commitField without keeping what does not convert.
 func (st *state) commitTyped(e *event.Event, key, val string, typ vtype, num uint64, hasNum bool) bool {
-	if typ == tString {
+	// Strings and numbers are written in place (event.AddString,
+	// AddNumber), the rarer types through a Field value.
+	switch typ {
+	case tString:
 		if val != "" {
-			e.Fields = append(e.Fields, event.Field{Key: key, Type: event.FieldString, S: val})
+			e.AddString(key, val)
 		}
+		return true
+	case tInt:
+		if hasNum {
+			e.AddNumber(key, event.FieldInt, num)
+		} else if n, ok := parseInt(val); ok {
+			e.AddNumber(key, event.FieldInt, uint64(n))
+		} else {
+			return false
+		}
+		return true
+	case tFloat:
+		if hasNum {
+			e.AddNumber(key, event.FieldFloat, num)
+		} else if x, ok := parseFloat(val); ok {
+			e.AddNumber(key, event.FieldFloat, floatBits(x))
+		} else {
+			return false
+		}
+		return true
+	case tBool:
+		switch {
+		case hasNum:
+			e.AddNumber(key, event.FieldBool, num)
+		case val == "1" || strings.EqualFold(val, "true") || strings.EqualFold(val, "yes"):
+			e.AddNumber(key, event.FieldBool, 1)
+		case val == "0" || strings.EqualFold(val, "false") || strings.EqualFold(val, "no"):
+			e.AddNumber(key, event.FieldBool, 0)
+		default:
+			return false
+		}
+		return true
+	case tPort:
+		n, ok := parseUint(val, 65535)
+		if !ok {
+			return false
+		}
+		e.AddNumber(key, event.FieldUint, n)
+		return true
+	case tDur: // a csv column's type (kv and convert convert it themselves)
+		n, ok := parseDuration(val)
+		if !ok {
+			return false
+		}
+		e.AddNumber(key, event.FieldInt, uint64(n))
+		return true
+	case tTime:
+		e.AddNumber(key, event.FieldTime, num)
 		return true
 	}
 	out := event.Field{Key: key}
 	switch typ {
-	case tInt:
-		if hasNum {
-			out.Type, out.U = event.FieldInt, num
-		} else if n, ok := parseInt(val); ok {
-			out.Type, out.U = event.FieldInt, uint64(n)
-		} else {
-			return false
-		}
-	case tFloat:
-		if hasNum {
-			out.Type, out.U = event.FieldFloat, num
-		} else if x, ok := parseFloat(val); ok {
-			out.Type, out.U = event.FieldFloat, floatBits(x)
-		} else {
-			return false
-		}
-	case tBool:
-		switch {
-		case hasNum:
-			out.Type, out.U = event.FieldBool, num
-		case val == "1" || strings.EqualFold(val, "true") || strings.EqualFold(val, "yes"):
-			out.Type, out.U = event.FieldBool, 1
-		case val == "0" || strings.EqualFold(val, "false") || strings.EqualFold(val, "no"):
-			out.Type = event.FieldBool
-		default:
-			return false
-		}
 	case tIP, tIPPort:
 		ip, _, ok := addrOf(val, typ)
 		if !ok {
 			return false
 		}
 		out.Type, out.IP = event.FieldIP, ip
-	case tPort:
-		n, ok := parseUint(val, 65535)
-		if !ok {
-			return false
-		}
-		out.Type, out.U = event.FieldUint, n
 	case tMAC:
 		if m, ok := parseMAC(val); ok {
 			out.Type, out.B = event.FieldMAC, st.b.Bytes(m[:])
 		} else {
 			out.Type, out.S = event.FieldString, val
 		}
-	case tDur: // a csv column's type (kv and convert convert it themselves)
-		n, ok := parseDuration(val)
-		if !ok {
-			return false
-		}
-		out.Type, out.U = event.FieldInt, uint64(n)
-	case tTime:
-		out.Type, out.U = event.FieldTime, num
 	default:
-		if val == "" {
-			return true
+		if val != "" {
+			e.AddString(key, val)
 		}
-		out.Type, out.S = event.FieldString, val
+		return true
 	}
 	e.Fields = append(e.Fields, out)
 	return true

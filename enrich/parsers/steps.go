@@ -476,7 +476,7 @@ func (st *state) emit(sym int32, key, val string, typ vtype) {
 // tString: empty strings are left out).
 func (st *state) appendString(key, val string) {
 	if val != "" {
-		st.e.Fields = append(st.e.Fields, event.Field{Key: key, Type: event.FieldString, S: val})
+		st.e.AddString(key, val)
 	}
 }
 
