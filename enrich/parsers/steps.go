@@ -188,21 +188,49 @@ type kvStep struct {
 // keyHash hashes a kv key a word at a time: one hash per pair serves the
 // step's key table and the worker's cache of prefixed names.
 func keyHash(k []byte) uint32 {
+	h, _ := keyPrint(k)
+	return h
+}
+
+// keyFP is a key's length and up to two words of its bytes (keyPrint):
+// for keys of up to 16 bytes it tells keys apart exactly, so that the
+// worker's cache compares two words instead of calling memequal.
+type keyFP struct {
+	a, b uint64
+	n    int
+}
+
+// exactFP is the longest key that keyFP tells apart exactly.
+const exactFP = 16
+
+// keyPrint returns keyHash(k) and k's keyFP, read in one pass.
+func keyPrint(k []byte) (uint32, keyFP) {
 	n := len(k)
+	fp := keyFP{n: n}
 	h := uint64(n) * 0x9e3779b97f4a7c15
-	i := 0
-	for ; i+8 < n; i += 8 {
-		h = mixHash(h ^ binary.LittleEndian.Uint64(k[i:]))
-	}
 	switch {
-	case n >= 8: // the last eight bytes, overlapping the words before
-		h = mixHash(h ^ binary.LittleEndian.Uint64(k[n-8:]))
-	case n >= 4:
-		h = mixHash(h ^ (uint64(binary.LittleEndian.Uint32(k))<<32 | uint64(binary.LittleEndian.Uint32(k[n-4:]))))
-	case n > 0:
-		h = mixHash(h ^ (uint64(k[0])<<16 | uint64(k[n/2])<<8 | uint64(k[n-1])))
+	case n > exactFP:
+		i := 0
+		for ; i+8 < n; i += 8 {
+			h = mixHash(h ^ binary.LittleEndian.Uint64(k[i:]))
+		}
+		// The last eight bytes, overlapping the words before.
+		fp.b = binary.LittleEndian.Uint64(k[n-8:])
+		h = mixHash(h ^ fp.b)
+	case n > 8: // two overlapping words
+		fp.a, fp.b = binary.LittleEndian.Uint64(k), binary.LittleEndian.Uint64(k[n-8:])
+		h = mixHash(mixHash(h^fp.a) ^ fp.b)
+	case n == 8:
+		fp.a = binary.LittleEndian.Uint64(k)
+		h = mixHash(h ^ fp.a)
+	case n >= 4: // two overlapping halves
+		fp.a = uint64(binary.LittleEndian.Uint32(k))<<32 | uint64(binary.LittleEndian.Uint32(k[n-4:]))
+		h = mixHash(h ^ fp.a)
+	case n > 0: // every byte of 1-3
+		fp.a = uint64(k[0])<<16 | uint64(k[n/2])<<8 | uint64(k[n-1])
+		h = mixHash(h ^ fp.a)
 	}
-	return uint32(h)
+	return uint32(h), fp
 }
 
 func mixHash(h uint64) uint64 {
@@ -406,13 +434,13 @@ func (st *state) kvValue(s *kvStep, k []byte, val string) {
 			return
 		}
 	}
-	h := keyHash(k)
+	h, fp := keyPrint(k)
 	for len(st.keys) <= s.id {
 		st.keys = append(st.keys, keyCache{})
 	}
-	e := st.keys[s.id].find(h, k)
+	e := st.keys[s.id].find(h, fp, k)
 	if e == nil {
-		if e = st.learnKey(s, h, k); e == nil {
+		if e = st.learnKey(s, h, fp, k); e == nil {
 			return
 		}
 	}
@@ -493,6 +521,7 @@ const maxProbes = 8
 type keyEntry struct {
 	key  string   // the key
 	hash uint32   // keyHash(key)
+	fp   keyFP    // keyPrint(key)
 	kind kind     // how name is committed
 	f    *kvField // the key's mapping; nil for a key kept as name
 	name string   // prefix+key, for a key without a mapping
@@ -510,8 +539,9 @@ type keyCache struct {
 	scratch keyEntry
 }
 
-// find returns the entry of key k, whose hash is h, or nil.
-func (c *keyCache) find(h uint32, k []byte) *keyEntry {
+// find returns the entry of key k, whose hash and print are h and fp,
+// or nil.
+func (c *keyCache) find(h uint32, fp keyFP, k []byte) *keyEntry {
 	if len(c.slots) == 0 {
 		return nil
 	}
@@ -521,7 +551,7 @@ func (c *keyCache) find(h uint32, k []byte) *keyEntry {
 		if j == 0 {
 			return nil
 		}
-		if e := &c.ents[j-1]; e.hash == h && e.key == string(k) {
+		if e := &c.ents[j-1]; e.fp == fp && (fp.n <= exactFP || e.key == string(k)) {
 			return e
 		}
 		i = (i + 1) & c.mask
@@ -533,17 +563,17 @@ func (c *keyCache) find(h uint32, k []byte) *keyEntry {
 // the mapping of the step's fields, else prefix+key. It returns nil for
 // a key the step drops: without a mapping, when there is no prefix or the
 // key cannot be a path segment.
-func (st *state) learnKey(s *kvStep, h uint32, k []byte) *keyEntry {
+func (st *state) learnKey(s *kvStep, h uint32, fp keyFP, k []byte) *keyEntry {
 	c := &st.keys[s.id]
 	var e keyEntry
 	if f := s.table.get(h, k); f != nil {
-		e = keyEntry{key: s.table.keys[s.table.index(h, k)], hash: h, f: f}
+		e = keyEntry{key: s.table.keys[s.table.index(h, k)], hash: h, fp: fp, f: f}
 	} else {
 		if s.prefix == "" || !pathSegment(k) {
 			return nil
 		}
 		name := s.prefix + string(k)
-		e = keyEntry{key: name[len(s.prefix):], hash: h, kind: kindOf(name), name: name}
+		e = keyEntry{key: name[len(s.prefix):], hash: h, fp: fp, kind: kindOf(name), name: name}
 		if c.unnamed >= maxNames {
 			c.scratch = e
 			return &c.scratch
