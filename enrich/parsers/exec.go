@@ -392,7 +392,7 @@ type state struct {
 	// there is none; multi[sym] says more than one was added.
 	idx     []int32
 	multi   []bool
-	caps    []grok.Capture
+	grok    *grokStep // the grok step whose set is matching (grokCapture)
 	buf     []byte
 	keys    []keyCache // per kvStep id: the keys it has seen
 	ts      time.Time
@@ -409,7 +409,7 @@ type state struct {
 
 func newState(counters int) *state {
 	st := &state{counts: make([]uint64, counters), fields: make([]sfield, 0, 64), spans: make([]kv.Span, 0, 64)}
-	st.grokEmit = func(c grok.Capture) { st.caps = append(st.caps, c) }
+	st.grokEmit = func(c grok.Capture) { st.grokCapture(&c) }
 	return st
 }
 

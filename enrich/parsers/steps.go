@@ -130,28 +130,27 @@ func (s *grokStep) run(st *state) bool {
 	if !ok {
 		return s.optional
 	}
-	st.caps = st.caps[:0]
+	// The set reports the captures of the pattern that matched only,
+	// each with the pattern's index: grokCapture puts them as they come.
+	st.grok = s
 	pi := s.set.Match(sbytes(src), st.grokEmit)
-	if pi < 0 {
-		return s.optional
+	st.grok = nil
+	return pi >= 0 || s.optional
+}
+
+// grokCapture puts one capture of the grok step st.grok.
+func (st *state) grokCapture(c *grok.Capture) {
+	g := st.grok.caps[c.Pattern][c.Index]
+	f := sfield{val: bstr(c.Value)}
+	switch {
+	case c.Type == grok.Int:
+		f.typ, f.num, f.hasNum = tInt, uint64(c.Int64), true
+	case c.Type == grok.Float:
+		f.typ, f.num, f.hasNum = tFloat, floatBits(c.Float64), true
+	case g.ip:
+		f.typ = tIP
 	}
-	caps := s.caps[pi]
-	for i := range st.caps {
-		c := &st.caps[i]
-		g := caps[c.Index]
-		f := sfield{val: bstr(c.Value)}
-		switch {
-		case c.Type == grok.Int:
-			f.typ, f.num, f.hasNum = tInt, uint64(c.Int64), true
-		case c.Type == grok.Float:
-			f.typ, f.num, f.hasNum = tFloat, floatBits(c.Float64), true
-		case g.ip:
-			f.typ = tIP
-		}
-		st.put(g.sym, f)
-	}
-	st.caps = st.caps[:0]
-	return true
+	st.put(g.sym, f)
 }
 
 // kvStep parses key=value pairs.
