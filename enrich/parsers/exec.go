@@ -302,6 +302,19 @@ type rule struct {
 	// protocol slot): kv steps hand its values to commitField at once.
 	directField []bool
 	noDirect    bool // a remove step with a prefix: everything is kept
+	// grokDirect[sym]: direct, and a capture name of the rule's grok step
+	// that no other step names and that each pattern captures at most
+	// once: the grok step commits it to the event at once (a put into
+	// the scratch list would add it there, the same).
+	grokDirect []bool
+	grokCand   []bool // a grok capture name that may be direct
+	// writer[sym] is the id of the step that first named sym (1 + the
+	// order of its resolve call within a pass), shared[sym] says another
+	// step named it too.
+	writer   []int32
+	shared   []bool
+	resolved int32 // resolve calls so far in this pass
+	cur      int32 // the id of the step being resolved
 }
 
 // sym returns the symbol of a path a step reads or changes, adding it.
@@ -325,6 +338,7 @@ func (r *rule) out(path string) int32 {
 		return symMsgID
 	}
 	if i, ok := r.syms[path]; ok {
+		r.wrote(i)
 		return i
 	}
 	if r.syms == nil {
@@ -336,16 +350,39 @@ func (r *rule) out(path string) int32 {
 	r.symKind = append(r.symKind, kindOf(path))
 	r.symAuto = append(r.symAuto, autoType(path))
 	r.used = append(r.used, false)
+	r.writer = append(r.writer, 0)
+	r.shared = append(r.shared, false)
+	r.grokCand = append(r.grokCand, false)
+	r.wrote(i)
 	return i
+}
+
+// wrote records that the step being resolved names sym.
+func (r *rule) wrote(sym int32) {
+	switch w := r.writer[sym]; {
+	case w == 0:
+		r.writer[sym] = r.cur
+	case w != r.cur:
+		r.shared[sym] = true
+	}
 }
 
 // finish computes direct after the steps are resolved.
 func (r *rule) finish() {
 	r.direct = make([]bool, len(r.symNames))
 	r.directField = make([]bool, len(r.symNames))
+	r.grokDirect = make([]bool, len(r.symNames))
+	for i := range r.used {
+		if r.grokCand[i] && r.shared[i] {
+			// Another step names it: the grok step replaces (put), as
+			// for any path a step reads or changes.
+			r.used[i] = true
+		}
+	}
 	for i, u := range r.used {
 		r.direct[i] = !u && !r.noDirect
 		r.directField[i] = r.direct[i] && r.symKind[i] == kField
+		r.grokDirect[i] = r.direct[i] && r.grokCand[i]
 	}
 }
 
@@ -377,6 +414,8 @@ func (m multiStep) run(st *state) bool {
 
 func (m multiStep) resolve(r *rule) {
 	for _, s := range m {
+		r.resolved++
+		r.cur = r.resolved
 		s.resolve(r)
 	}
 }

@@ -113,9 +113,27 @@ type grokCap struct {
 
 func (s *grokStep) resolve(r *rule) {
 	s.src = r.sym(s.source)
+	// A name that some pattern captures twice is reported twice and
+	// the last one wins (put); the others may go to the event at once.
+	twice := map[string]bool{}
+	for i := range s.set.Len() {
+		seen := map[string]bool{}
+		for _, f := range s.set.Pattern(i).Fields() {
+			twice[f.Name] = twice[f.Name] || seen[f.Name]
+			seen[f.Name] = true
+		}
+	}
 	syms := make(map[string]int32, len(s.names))
 	for _, n := range s.names {
-		syms[n] = r.sym(n)
+		if twice[n] {
+			syms[n] = r.sym(n)
+			continue
+		}
+		sym := r.out(n)
+		if sym >= 0 {
+			r.grokCand[sym] = true
+		}
+		syms[n] = sym
 	}
 	s.caps = make([][]grokCap, s.set.Len())
 	for i := range s.caps {
@@ -149,6 +167,10 @@ func (st *state) grokCapture(c *grok.Capture) {
 		f.typ, f.num, f.hasNum = tFloat, floatBits(c.Float64), true
 	case g.ip:
 		f.typ = tIP
+	}
+	if g.sym >= 0 && st.r.grokDirect[g.sym] {
+		st.commitValue(g.sym, st.r.symNames[g.sym], f.val, f.typ, f.num, f.hasNum)
+		return
 	}
 	st.put(g.sym, f)
 }
