@@ -419,7 +419,11 @@ func (s *kvStep) run(st *state) bool {
 			if sp.V1 == sp.V0 && !s.allowEmpty {
 				continue
 			}
-			st.kvPair(s, sp.Key(line), sp.Value(line), sp.Flags)
+			if sp.Flags&kv.Escaped != 0 {
+				st.kvPair(s, sp.Key(line), sp.Value(line), sp.Flags)
+			} else { // kvPair without the call: most values have no escapes
+				st.kvValue(s, sp.Key(line), bstr(line[sp.V0:sp.V1]))
+			}
 		}
 	}
 	if pairs == 0 {
