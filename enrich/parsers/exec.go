@@ -295,8 +295,9 @@ type rule struct {
 	symKind  []kind
 	symAuto  []vtype // the vtype tAuto stands for
 	// used[sym]: a step reads, changes or replaces sym. direct[sym]: sym
-	// is only ever added by kv steps, so kv commits it to the event at
-	// once instead of keeping it in the scratch list.
+	// is only ever added (by kv or csv steps, or captured by the grok
+	// step, see grokDirect), so it goes to the event at once instead of
+	// the scratch list.
 	used, direct []bool
 	// directField[sym]: direct, and a plain field (not an endpoint or
 	// protocol slot): kv steps hand its values to commitField at once.
