@@ -296,19 +296,19 @@ type rule struct {
 	symAuto  []vtype // the vtype tAuto stands for
 	// used[sym]: a step reads, changes or replaces sym. direct[sym]: sym
 	// is only ever added (by kv or csv steps, or captured by the grok
-	// step, see grokDirect), so it goes to the event at once instead of
+	// step, see putDirect), so it goes to the event at once instead of
 	// the scratch list.
 	used, direct []bool
 	// directField[sym]: direct, and a plain field (not an endpoint or
 	// protocol slot): kv steps hand its values to commitField at once.
 	directField []bool
 	noDirect    bool // a remove step with a prefix: everything is kept
-	// grokDirect[sym]: direct, and a capture name of the rule's grok step
-	// that no other step names and that each pattern captures at most
-	// once: the grok step commits it to the event at once (a put into
-	// the scratch list would add it there, the same).
-	grokDirect []bool
-	grokCand   []bool // a grok capture name that may be direct
+	// putDirect[sym]: direct, and a capture name of the rule's grok step
+	// (one that each pattern captures at most once) or a path of its set
+	// step, that no other step names: the step commits it to the event at
+	// once (a put into the scratch list would add it there, the same).
+	putDirect []bool
+	putCand   []bool // a grok capture name or set path that may be direct
 	// writer[sym] is the id of the step that first named sym (1 + the
 	// order of its resolve call within a pass), shared[sym] says another
 	// step named it too.
@@ -353,7 +353,7 @@ func (r *rule) out(path string) int32 {
 	r.used = append(r.used, false)
 	r.writer = append(r.writer, 0)
 	r.shared = append(r.shared, false)
-	r.grokCand = append(r.grokCand, false)
+	r.putCand = append(r.putCand, false)
 	r.wrote(i)
 	return i
 }
@@ -372,18 +372,18 @@ func (r *rule) wrote(sym int32) {
 func (r *rule) finish() {
 	r.direct = make([]bool, len(r.symNames))
 	r.directField = make([]bool, len(r.symNames))
-	r.grokDirect = make([]bool, len(r.symNames))
+	r.putDirect = make([]bool, len(r.symNames))
 	for i := range r.used {
-		if r.grokCand[i] && r.shared[i] {
-			// Another step names it: the grok step replaces (put), as
-			// for any path a step reads or changes.
+		if r.putCand[i] && r.shared[i] {
+			// Another step names it: the grok or set step replaces
+			// (put), as for any path a step reads or changes.
 			r.used[i] = true
 		}
 	}
 	for i, u := range r.used {
 		r.direct[i] = !u && !r.noDirect
 		r.directField[i] = r.direct[i] && r.symKind[i] == kField
-		r.grokDirect[i] = r.direct[i] && r.grokCand[i]
+		r.putDirect[i] = r.direct[i] && r.putCand[i]
 	}
 }
 

@@ -131,7 +131,7 @@ func (s *grokStep) resolve(r *rule) {
 		}
 		sym := r.out(n)
 		if sym >= 0 {
-			r.grokCand[sym] = true
+			r.putCand[sym] = true
 		}
 		syms[n] = sym
 	}
@@ -168,7 +168,7 @@ func (st *state) grokCapture(c *grok.Capture) {
 	case g.ip:
 		f.typ = tIP
 	}
-	if g.sym >= 0 && st.r.grokDirect[g.sym] {
+	if g.sym >= 0 && st.r.putDirect[g.sym] {
 		st.commitValue(g.sym, st.r.symNames[g.sym], f.val, f.typ, f.num, f.hasNum)
 		return
 	}
@@ -668,13 +668,23 @@ type setStep struct {
 func (s *setStep) resolve(r *rule) {
 	s.syms = s.syms[:0]
 	for _, p := range s.paths {
-		s.syms = append(s.syms, r.sym(p))
+		// Each path once: when no other step names it, the constant
+		// may go to the event at once (putDirect).
+		sym := r.out(p)
+		if sym >= 0 {
+			r.putCand[sym] = true
+		}
+		s.syms = append(s.syms, sym)
 	}
 }
 
 func (s *setStep) run(st *state) bool {
 	for i, sym := range s.syms {
-		st.putConst(sym, s.vals[i])
+		if v := &s.vals[i]; sym >= 0 && st.r.putDirect[sym] {
+			st.commitValue(sym, st.r.symNames[sym], v.s, v.typ, v.num, v.hasNum)
+		} else {
+			st.putConst(sym, *v)
+		}
 	}
 	return true
 }
