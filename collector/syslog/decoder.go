@@ -1,7 +1,6 @@
 package syslog
 
 import (
-	"bytes"
 	"log/slog"
 	"net/netip"
 	"time"
@@ -166,7 +165,10 @@ func structuredData(b *event.Batch, e *event.Event, sd []byte, sub func([]byte) 
 		if j == i || j == len(sd) {
 			return
 		}
-		id := sd[i:j]
+		// The keys of this element's parameters share
+		// log.syslog.structured_data.<SD-ID>.: written once.
+		key = append(append(append(key[:0], sdPrefix...), sd[i:j]...), '.')
+		base := len(key)
 		i = j
 		for i < len(sd) && sd[i] == ' ' && n < maxSDParams {
 			i++
@@ -181,15 +183,16 @@ func structuredData(b *event.Batch, e *event.Event, sd []byte, sub func([]byte) 
 			i = j + 2
 			start, escaped := i, false
 			// The closing quote is the first '"' when no backslash comes
-			// before it (memchr twice); else the value is walked escape
-			// by escape.
-			q := bytes.IndexByte(sd[i:], '"')
-			if q < 0 {
+			// before it; else the value is walked escape by escape. Values
+			// are short (ports, addresses, names): a loop beats two
+			// memchr calls.
+			for i < len(sd) && sd[i] != '"' && sd[i] != '\\' {
+				i++
+			}
+			if i == len(sd) {
 				return
 			}
-			if bytes.IndexByte(sd[i:i+q], '\\') < 0 {
-				i += q
-			} else {
+			if sd[i] == '\\' {
 				for i < len(sd) && sd[i] != '"' {
 					if sd[i] == '\\' && i+1 < len(sd) {
 						escaped = true
@@ -221,9 +224,9 @@ func structuredData(b *event.Batch, e *event.Event, sd []byte, sub func([]byte) 
 			} else {
 				v = sub(raw)
 			}
-			key = append(append(append(append(key[:0], sdPrefix...), id...), '.'), name...)
+			key = append(key[:base], name...)
 			k := b.Bytes(key)
-			e.Fields = append(e.Fields, event.Field{Key: unsafe.String(&k[0], len(k)), Type: event.FieldString, S: v})
+			e.AddString(unsafe.String(&k[0], len(k)), v)
 			n++
 		}
 		if i >= len(sd) || sd[i] != ']' {

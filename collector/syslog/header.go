@@ -12,7 +12,6 @@
 package syslog
 
 import (
-	"bytes"
 	"strconv"
 	"strings"
 	"time"
@@ -460,14 +459,16 @@ func scanSD(b []byte, i int) (int, bool) {
 				return 0, false
 			}
 			i = j + 2
-			// As in structuredData: memchr for the quote, and the walk
+			// As in structuredData: a loop to the quote, and the walk
 			// escape by escape only when a backslash comes before it.
-			q := bytes.IndexByte(b[i:], '"')
-			if q < 0 {
+			for i < len(b) && b[i] != '"' && b[i] != '\\' {
+				i++
+			}
+			if i == len(b) {
 				return 0, false
 			}
-			if bytes.IndexByte(b[i:i+q], '\\') < 0 {
-				i += q + 1
+			if b[i] == '"' {
+				i++
 				continue
 			}
 			for {

@@ -46,6 +46,9 @@ type Capture struct {
 	// Index is the capture's position in the pattern's Fields, so that a
 	// caller can look up what it does with the name in a slice built once.
 	Index int
+	// Pattern is the index in its Set of the pattern that matched (Set
+	// reports captures of that pattern only); 0 from Pattern.Match.
+	Pattern int
 }
 
 // Field describes one named capture of a pattern.
@@ -204,13 +207,19 @@ func (p *Pattern) AppendMatch(dst []Capture, line []byte) ([]Capture, bool) {
 // match runs the fast matcher, or Go's regexp when the fast matcher does not
 // support the expression or gives up on this line (its step budget).
 func (p *Pattern) match(line []byte, emit func(Capture)) bool {
+	return p.matchIn(line, 0, emit)
+}
+
+// matchIn is match for the pattern with index pi in its Set (the captures'
+// Pattern).
+func (p *Pattern) matchIn(line []byte, pi int, emit func(Capture)) bool {
 	if p.prog != nil {
 		m := getMachine(p.prog, line)
 		ok, done := m.exec()
 		if done {
 			if ok {
 				for k := range p.caps {
-					p.emit(line, k, m.caps[2*k], m.caps[2*k+1], emit)
+					p.emitIn(line, pi, k, m.caps[2*k], m.caps[2*k+1], emit)
 				}
 			}
 			putMachine(m)
@@ -218,26 +227,34 @@ func (p *Pattern) match(line []byte, emit func(Capture)) bool {
 		}
 		putMachine(m)
 	}
-	return p.matchRegexp(line, emit)
+	return p.matchRegexpIn(line, pi, emit)
 }
 
 func (p *Pattern) matchRegexp(line []byte, emit func(Capture)) bool {
+	return p.matchRegexpIn(line, 0, emit)
+}
+
+func (p *Pattern) matchRegexpIn(line []byte, pi int, emit func(Capture)) bool {
 	loc := p.re.FindSubmatchIndex(line)
 	if loc == nil {
 		return false
 	}
 	for k := range p.caps {
 		g := p.reSlot[k]
-		p.emit(line, k, loc[2*g], loc[2*g+1], emit)
+		p.emitIn(line, pi, k, loc[2*g], loc[2*g+1], emit)
 	}
 	return true
 }
 
 func (p *Pattern) emit(line []byte, k, start, end int, emit func(Capture)) {
+	p.emitIn(line, 0, k, start, end, emit)
+}
+
+func (p *Pattern) emitIn(line []byte, pi, k, start, end int, emit func(Capture)) {
 	if start < 0 || end <= start {
 		return
 	}
-	c := Capture{Name: p.caps[k].name, Value: line[start:end], Index: k}
+	c := Capture{Name: p.caps[k].name, Value: line[start:end], Index: k, Pattern: pi}
 	switch p.caps[k].typ {
 	case Int:
 		if v, ok := parseInt(c.Value); ok {

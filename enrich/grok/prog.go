@@ -50,6 +50,7 @@ type inst struct {
 	greedy   bool
 	nonASCII bool // run: the class holds every rune >= 0x80 (and U+FFFD)
 	dot      bool // run: the class is . (all but \n), so memchr finds the end
+	fixed    bool // run: an ASCII class repeated exactly min (= max > 0) times
 	hint     int16
 	x, y     int32
 	min, max int32 // run bounds in runes; max -1: unbounded
@@ -326,7 +327,8 @@ func (c *compiler) emitRun(set byteSet, nonASCII bool, min, max int, greedy bool
 	dotSet.addRange(0, 0x7f)
 	dotSet.remove('\n')
 	dot := nonASCII && set == dotSet
-	c.emit(inst{op: opRun, set: &set, nonASCII: nonASCII, dot: dot, min: int32(min), max: int32(max), greedy: greedy, hint: hintNone})
+	fixed := min == max && min > 0 && !nonASCII
+	c.emit(inst{op: opRun, set: &set, nonASCII: nonASCII, dot: dot, min: int32(min), max: int32(max), greedy: greedy, hint: hintNone, fixed: fixed})
 	return nil
 }
 

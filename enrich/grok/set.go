@@ -93,7 +93,7 @@ func (s *Set) Pattern(i int) *Pattern { return s.pats[i] }
 func (s *Set) Match(line []byte, emit func(Capture)) int {
 	if s.noFilter {
 		for i, p := range s.pats {
-			if p.match(line, emit) {
+			if p.matchIn(line, i, emit) {
 				return i
 			}
 		}
@@ -135,7 +135,7 @@ func (s *Set) Match(line []byte, emit func(Capture)) int {
 				break
 			}
 		}
-		if pass && p.match(line, emit) {
+		if pass && p.matchIn(line, int(i), emit) {
 			return int(i)
 		}
 	}

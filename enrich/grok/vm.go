@@ -154,6 +154,14 @@ func (m *machine) try(pc, pos int) bool {
 		case opFail:
 			return false
 		case opLit:
+			if len(in.lit) == 1 { // "-", ":", " ": no memequal call
+				if pos >= len(line) || line[pos] != in.lit[0] {
+					return false
+				}
+				pos++
+				pc++
+				continue
+			}
 			if len(line)-pos < len(in.lit) || string(line[pos:pos+len(in.lit)]) != in.lit {
 				return false
 			}
@@ -350,6 +358,22 @@ func (m *machine) run(in *inst, pc, pos int) int {
 			return first
 		}
 		return m.try2(pc, first, second)
+	}
+
+	if in.fixed {
+		// \d{4}, \d\d: one candidate end; the hint and follow checks
+		// only prune candidates, and the rest of the program checks
+		// what comes next anyway.
+		end := pos + int(in.min)
+		if end > len(line) {
+			return runFail
+		}
+		for i := pos; i < end; i++ {
+			if !in.set.has(line[i]) {
+				return runFail
+			}
+		}
+		return end
 	}
 
 	// The extent of the run: [pos, end).

@@ -173,3 +173,41 @@ func cpuTime() int64 {
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
+
+// BenchmarkParseFile is BenchmarkParse per golden file, to tell which
+// lines of a vendor form cost most: go test -bench 'ParseFile/juniper_'.
+func BenchmarkParseFile(b *testing.B) {
+	files, err := filepath.Glob("testdata/golden/*.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := newStage(b, Default())
+	d := syslog.NewDecoder(syslog.DecoderConfig{Location: time.UTC})
+	ctx := context.Background()
+	src := netip.MustParseAddrPort("192.0.2.1:514")
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var gl golden
+		if err := json.Unmarshal(raw, &gl); err != nil {
+			b.Fatal(err)
+		}
+		pkts := packets([]string{gl.Input}, src)
+		b.Run(strings.TrimSuffix(filepath.Base(f), ".json"), func(b *testing.B) {
+			batch := event.NewBatch()
+			defer batch.Release()
+			b.ReportAllocs()
+			n := 0
+			cpu0 := cpuTime()
+			for b.Loop() {
+				batch.Reset()
+				_ = d.Decode(&pkts[0], batch)
+				_ = s.Process(ctx, batch)
+				n++
+			}
+			b.ReportMetric(float64(cpuTime()-cpu0)/float64(n), "cpu-ns/op")
+		})
+	}
+}

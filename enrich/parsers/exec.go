@@ -295,13 +295,27 @@ type rule struct {
 	symKind  []kind
 	symAuto  []vtype // the vtype tAuto stands for
 	// used[sym]: a step reads, changes or replaces sym. direct[sym]: sym
-	// is only ever added by kv steps, so kv commits it to the event at
-	// once instead of keeping it in the scratch list.
+	// is only ever added (by kv or csv steps, or captured by the grok
+	// step, see putDirect), so it goes to the event at once instead of
+	// the scratch list.
 	used, direct []bool
 	// directField[sym]: direct, and a plain field (not an endpoint or
 	// protocol slot): kv steps hand its values to commitField at once.
 	directField []bool
 	noDirect    bool // a remove step with a prefix: everything is kept
+	// putDirect[sym]: direct, and a capture name of the rule's grok step
+	// (one that each pattern captures at most once) or a path of its set
+	// step, that no other step names: the step commits it to the event at
+	// once (a put into the scratch list would add it there, the same).
+	putDirect []bool
+	putCand   []bool // a grok capture name or set path that may be direct
+	// writer[sym] is the id of the step that first named sym (1 + the
+	// order of its resolve call within a pass), shared[sym] says another
+	// step named it too.
+	writer   []int32
+	shared   []bool
+	resolved int32 // resolve calls so far in this pass
+	cur      int32 // the id of the step being resolved
 }
 
 // sym returns the symbol of a path a step reads or changes, adding it.
@@ -325,6 +339,7 @@ func (r *rule) out(path string) int32 {
 		return symMsgID
 	}
 	if i, ok := r.syms[path]; ok {
+		r.wrote(i)
 		return i
 	}
 	if r.syms == nil {
@@ -336,16 +351,39 @@ func (r *rule) out(path string) int32 {
 	r.symKind = append(r.symKind, kindOf(path))
 	r.symAuto = append(r.symAuto, autoType(path))
 	r.used = append(r.used, false)
+	r.writer = append(r.writer, 0)
+	r.shared = append(r.shared, false)
+	r.putCand = append(r.putCand, false)
+	r.wrote(i)
 	return i
+}
+
+// wrote records that the step being resolved names sym.
+func (r *rule) wrote(sym int32) {
+	switch w := r.writer[sym]; {
+	case w == 0:
+		r.writer[sym] = r.cur
+	case w != r.cur:
+		r.shared[sym] = true
+	}
 }
 
 // finish computes direct after the steps are resolved.
 func (r *rule) finish() {
 	r.direct = make([]bool, len(r.symNames))
 	r.directField = make([]bool, len(r.symNames))
+	r.putDirect = make([]bool, len(r.symNames))
+	for i := range r.used {
+		if r.putCand[i] && r.shared[i] {
+			// Another step names it: the grok or set step replaces
+			// (put), as for any path a step reads or changes.
+			r.used[i] = true
+		}
+	}
 	for i, u := range r.used {
 		r.direct[i] = !u && !r.noDirect
 		r.directField[i] = r.direct[i] && r.symKind[i] == kField
+		r.putDirect[i] = r.direct[i] && r.putCand[i]
 	}
 }
 
@@ -377,6 +415,8 @@ func (m multiStep) run(st *state) bool {
 
 func (m multiStep) resolve(r *rule) {
 	for _, s := range m {
+		r.resolved++
+		r.cur = r.resolved
 		s.resolve(r)
 	}
 }
@@ -392,7 +432,7 @@ type state struct {
 	// there is none; multi[sym] says more than one was added.
 	idx     []int32
 	multi   []bool
-	caps    []grok.Capture
+	grok    *grokStep // the grok step whose set is matching (grokCapture)
 	buf     []byte
 	keys    []keyCache // per kvStep id: the keys it has seen
 	ts      time.Time
@@ -409,7 +449,7 @@ type state struct {
 
 func newState(counters int) *state {
 	st := &state{counts: make([]uint64, counters), fields: make([]sfield, 0, 64), spans: make([]kv.Span, 0, 64)}
-	st.grokEmit = func(c grok.Capture) { st.caps = append(st.caps, c) }
+	st.grokEmit = func(c grok.Capture) { st.grokCapture(&c) }
 	return st
 }
 
@@ -603,7 +643,7 @@ func (st *state) commitValue(sym int32, key, val string, typ vtype, num uint64, 
 				e.Flow.Protocol, e.Flow.HasProtocol = p, true
 			}
 		} else if val != "" {
-			e.Fields = append(e.Fields, event.Field{Key: key, Type: event.FieldString, S: st.lower(val)})
+			e.AddString(key, st.lower(val))
 		}
 	case kIana:
 		var n uint64
@@ -663,72 +703,81 @@ func (st *state) commitField(e *event.Event, key, val string, typ vtype, num uin
 
 // commitTyped is commitField without keeping what does not convert.
 func (st *state) commitTyped(e *event.Event, key, val string, typ vtype, num uint64, hasNum bool) bool {
-	if typ == tString {
+	// Strings and numbers are written in place (event.AddString,
+	// AddNumber), the rarer types through a Field value.
+	switch typ {
+	case tString:
 		if val != "" {
-			e.Fields = append(e.Fields, event.Field{Key: key, Type: event.FieldString, S: val})
+			e.AddString(key, val)
 		}
+		return true
+	case tInt:
+		if hasNum {
+			e.AddNumber(key, event.FieldInt, num)
+		} else if n, ok := parseInt(val); ok {
+			e.AddNumber(key, event.FieldInt, uint64(n))
+		} else {
+			return false
+		}
+		return true
+	case tFloat:
+		if hasNum {
+			e.AddNumber(key, event.FieldFloat, num)
+		} else if x, ok := parseFloat(val); ok {
+			e.AddNumber(key, event.FieldFloat, floatBits(x))
+		} else {
+			return false
+		}
+		return true
+	case tBool:
+		switch {
+		case hasNum:
+			e.AddNumber(key, event.FieldBool, num)
+		case val == "1" || strings.EqualFold(val, "true") || strings.EqualFold(val, "yes"):
+			e.AddNumber(key, event.FieldBool, 1)
+		case val == "0" || strings.EqualFold(val, "false") || strings.EqualFold(val, "no"):
+			e.AddNumber(key, event.FieldBool, 0)
+		default:
+			return false
+		}
+		return true
+	case tPort:
+		n, ok := parseUint(val, 65535)
+		if !ok {
+			return false
+		}
+		e.AddNumber(key, event.FieldUint, n)
+		return true
+	case tDur: // a csv column's type (kv and convert convert it themselves)
+		n, ok := parseDuration(val)
+		if !ok {
+			return false
+		}
+		e.AddNumber(key, event.FieldInt, uint64(n))
+		return true
+	case tTime:
+		e.AddNumber(key, event.FieldTime, num)
 		return true
 	}
 	out := event.Field{Key: key}
 	switch typ {
-	case tInt:
-		if hasNum {
-			out.Type, out.U = event.FieldInt, num
-		} else if n, ok := parseInt(val); ok {
-			out.Type, out.U = event.FieldInt, uint64(n)
-		} else {
-			return false
-		}
-	case tFloat:
-		if hasNum {
-			out.Type, out.U = event.FieldFloat, num
-		} else if x, ok := parseFloat(val); ok {
-			out.Type, out.U = event.FieldFloat, floatBits(x)
-		} else {
-			return false
-		}
-	case tBool:
-		switch {
-		case hasNum:
-			out.Type, out.U = event.FieldBool, num
-		case val == "1" || strings.EqualFold(val, "true") || strings.EqualFold(val, "yes"):
-			out.Type, out.U = event.FieldBool, 1
-		case val == "0" || strings.EqualFold(val, "false") || strings.EqualFold(val, "no"):
-			out.Type = event.FieldBool
-		default:
-			return false
-		}
 	case tIP, tIPPort:
 		ip, _, ok := addrOf(val, typ)
 		if !ok {
 			return false
 		}
 		out.Type, out.IP = event.FieldIP, ip
-	case tPort:
-		n, ok := parseUint(val, 65535)
-		if !ok {
-			return false
-		}
-		out.Type, out.U = event.FieldUint, n
 	case tMAC:
 		if m, ok := parseMAC(val); ok {
 			out.Type, out.B = event.FieldMAC, st.b.Bytes(m[:])
 		} else {
 			out.Type, out.S = event.FieldString, val
 		}
-	case tDur: // a csv column's type (kv and convert convert it themselves)
-		n, ok := parseDuration(val)
-		if !ok {
-			return false
-		}
-		out.Type, out.U = event.FieldInt, uint64(n)
-	case tTime:
-		out.Type, out.U = event.FieldTime, num
 	default:
-		if val == "" {
-			return true
+		if val != "" {
+			e.AddString(key, val)
 		}
-		out.Type, out.S = event.FieldString, val
+		return true
 	}
 	e.Fields = append(e.Fields, out)
 	return true

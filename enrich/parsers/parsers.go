@@ -191,7 +191,6 @@ func (s *Stage) Process(_ context.Context, b *event.Batch) error {
 	st.touched = st.touched[:0]
 	// Do not keep the batch's memory alive through the pool.
 	clear(st.fields[:max(st.used, len(st.fields))])
-	clear(st.caps[:cap(st.caps)])
 	st.fields, st.used, st.b, st.e, st.msg, st.r = st.fields[:0], 0, nil, nil, "", nil
 	s.pool.Put(st)
 	return nil

@@ -426,6 +426,7 @@ func (c *compiler) rule(n *yaml.Node, what string) (*rule, error) {
 		}
 	}
 	for range 2 {
+		r.resolved = 0 // the same step ids in both passes
 		multiStep(r.steps).resolve(r)
 	}
 	r.finish()

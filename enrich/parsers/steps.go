@@ -113,9 +113,27 @@ type grokCap struct {
 
 func (s *grokStep) resolve(r *rule) {
 	s.src = r.sym(s.source)
+	// A name that some pattern captures twice is reported twice and
+	// the last one wins (put); the others may go to the event at once.
+	twice := map[string]bool{}
+	for i := range s.set.Len() {
+		seen := map[string]bool{}
+		for _, f := range s.set.Pattern(i).Fields() {
+			twice[f.Name] = twice[f.Name] || seen[f.Name]
+			seen[f.Name] = true
+		}
+	}
 	syms := make(map[string]int32, len(s.names))
 	for _, n := range s.names {
-		syms[n] = r.sym(n)
+		if twice[n] {
+			syms[n] = r.sym(n)
+			continue
+		}
+		sym := r.out(n)
+		if sym >= 0 {
+			r.putCand[sym] = true
+		}
+		syms[n] = sym
 	}
 	s.caps = make([][]grokCap, s.set.Len())
 	for i := range s.caps {
@@ -130,28 +148,31 @@ func (s *grokStep) run(st *state) bool {
 	if !ok {
 		return s.optional
 	}
-	st.caps = st.caps[:0]
+	// The set reports the captures of the pattern that matched only,
+	// each with the pattern's index: grokCapture puts them as they come.
+	st.grok = s
 	pi := s.set.Match(sbytes(src), st.grokEmit)
-	if pi < 0 {
-		return s.optional
+	st.grok = nil
+	return pi >= 0 || s.optional
+}
+
+// grokCapture puts one capture of the grok step st.grok.
+func (st *state) grokCapture(c *grok.Capture) {
+	g := st.grok.caps[c.Pattern][c.Index]
+	f := sfield{val: bstr(c.Value)}
+	switch {
+	case c.Type == grok.Int:
+		f.typ, f.num, f.hasNum = tInt, uint64(c.Int64), true
+	case c.Type == grok.Float:
+		f.typ, f.num, f.hasNum = tFloat, floatBits(c.Float64), true
+	case g.ip:
+		f.typ = tIP
 	}
-	caps := s.caps[pi]
-	for i := range st.caps {
-		c := &st.caps[i]
-		g := caps[c.Index]
-		f := sfield{val: bstr(c.Value)}
-		switch {
-		case c.Type == grok.Int:
-			f.typ, f.num, f.hasNum = tInt, uint64(c.Int64), true
-		case c.Type == grok.Float:
-			f.typ, f.num, f.hasNum = tFloat, floatBits(c.Float64), true
-		case g.ip:
-			f.typ = tIP
-		}
-		st.put(g.sym, f)
+	if g.sym >= 0 && st.r.putDirect[g.sym] {
+		st.commitValue(g.sym, st.r.symNames[g.sym], f.val, f.typ, f.num, f.hasNum)
+		return
 	}
-	st.caps = st.caps[:0]
-	return true
+	st.put(g.sym, f)
 }
 
 // kvStep parses key=value pairs.
@@ -188,21 +209,49 @@ type kvStep struct {
 // keyHash hashes a kv key a word at a time: one hash per pair serves the
 // step's key table and the worker's cache of prefixed names.
 func keyHash(k []byte) uint32 {
+	h, _ := keyPrint(k)
+	return h
+}
+
+// keyFP is a key's length and up to two words of its bytes (keyPrint):
+// for keys of up to 16 bytes it tells keys apart exactly, so that the
+// worker's cache compares two words instead of calling memequal.
+type keyFP struct {
+	a, b uint64
+	n    int
+}
+
+// exactFP is the longest key that keyFP tells apart exactly.
+const exactFP = 16
+
+// keyPrint returns keyHash(k) and k's keyFP, read in one pass.
+func keyPrint(k []byte) (uint32, keyFP) {
 	n := len(k)
+	fp := keyFP{n: n}
 	h := uint64(n) * 0x9e3779b97f4a7c15
-	i := 0
-	for ; i+8 < n; i += 8 {
-		h = mixHash(h ^ binary.LittleEndian.Uint64(k[i:]))
-	}
 	switch {
-	case n >= 8: // the last eight bytes, overlapping the words before
-		h = mixHash(h ^ binary.LittleEndian.Uint64(k[n-8:]))
-	case n >= 4:
-		h = mixHash(h ^ (uint64(binary.LittleEndian.Uint32(k))<<32 | uint64(binary.LittleEndian.Uint32(k[n-4:]))))
-	case n > 0:
-		h = mixHash(h ^ (uint64(k[0])<<16 | uint64(k[n/2])<<8 | uint64(k[n-1])))
+	case n > exactFP:
+		i := 0
+		for ; i+8 < n; i += 8 {
+			h = mixHash(h ^ binary.LittleEndian.Uint64(k[i:]))
+		}
+		// The last eight bytes, overlapping the words before.
+		fp.b = binary.LittleEndian.Uint64(k[n-8:])
+		h = mixHash(h ^ fp.b)
+	case n > 8: // two overlapping words
+		fp.a, fp.b = binary.LittleEndian.Uint64(k), binary.LittleEndian.Uint64(k[n-8:])
+		h = mixHash(mixHash(h^fp.a) ^ fp.b)
+	case n == 8:
+		fp.a = binary.LittleEndian.Uint64(k)
+		h = mixHash(h ^ fp.a)
+	case n >= 4: // two overlapping halves
+		fp.a = uint64(binary.LittleEndian.Uint32(k))<<32 | uint64(binary.LittleEndian.Uint32(k[n-4:]))
+		h = mixHash(h ^ fp.a)
+	case n > 0: // every byte of 1-3
+		fp.a = uint64(k[0])<<16 | uint64(k[n/2])<<8 | uint64(k[n-1])
+		h = mixHash(h ^ fp.a)
 	}
-	return uint32(h)
+	return uint32(h), fp
 }
 
 func mixHash(h uint64) uint64 {
@@ -370,7 +419,11 @@ func (s *kvStep) run(st *state) bool {
 			if sp.V1 == sp.V0 && !s.allowEmpty {
 				continue
 			}
-			st.kvPair(s, sp.Key(line), sp.Value(line), sp.Flags)
+			if sp.Flags&kv.Escaped != 0 {
+				st.kvPair(s, sp.Key(line), sp.Value(line), sp.Flags)
+			} else { // kvPair without the call: most values have no escapes
+				st.kvValue(s, sp.Key(line), bstr(line[sp.V0:sp.V1]))
+			}
 		}
 	}
 	if pairs == 0 {
@@ -406,13 +459,13 @@ func (st *state) kvValue(s *kvStep, k []byte, val string) {
 			return
 		}
 	}
-	h := keyHash(k)
+	h, fp := keyPrint(k)
 	for len(st.keys) <= s.id {
 		st.keys = append(st.keys, keyCache{})
 	}
-	e := st.keys[s.id].find(h, k)
+	e := st.keys[s.id].find(h, fp, k)
 	if e == nil {
-		if e = st.learnKey(s, h, k); e == nil {
+		if e = st.learnKey(s, h, fp, k); e == nil {
 			return
 		}
 	}
@@ -476,7 +529,7 @@ func (st *state) emit(sym int32, key, val string, typ vtype) {
 // tString: empty strings are left out).
 func (st *state) appendString(key, val string) {
 	if val != "" {
-		st.e.Fields = append(st.e.Fields, event.Field{Key: key, Type: event.FieldString, S: val})
+		st.e.AddString(key, val)
 	}
 }
 
@@ -493,6 +546,7 @@ const maxProbes = 8
 type keyEntry struct {
 	key  string   // the key
 	hash uint32   // keyHash(key)
+	fp   keyFP    // keyPrint(key)
 	kind kind     // how name is committed
 	f    *kvField // the key's mapping; nil for a key kept as name
 	name string   // prefix+key, for a key without a mapping
@@ -510,8 +564,9 @@ type keyCache struct {
 	scratch keyEntry
 }
 
-// find returns the entry of key k, whose hash is h, or nil.
-func (c *keyCache) find(h uint32, k []byte) *keyEntry {
+// find returns the entry of key k, whose hash and print are h and fp,
+// or nil.
+func (c *keyCache) find(h uint32, fp keyFP, k []byte) *keyEntry {
 	if len(c.slots) == 0 {
 		return nil
 	}
@@ -521,7 +576,7 @@ func (c *keyCache) find(h uint32, k []byte) *keyEntry {
 		if j == 0 {
 			return nil
 		}
-		if e := &c.ents[j-1]; e.hash == h && e.key == string(k) {
+		if e := &c.ents[j-1]; e.fp == fp && (fp.n <= exactFP || e.key == string(k)) {
 			return e
 		}
 		i = (i + 1) & c.mask
@@ -533,17 +588,17 @@ func (c *keyCache) find(h uint32, k []byte) *keyEntry {
 // the mapping of the step's fields, else prefix+key. It returns nil for
 // a key the step drops: without a mapping, when there is no prefix or the
 // key cannot be a path segment.
-func (st *state) learnKey(s *kvStep, h uint32, k []byte) *keyEntry {
+func (st *state) learnKey(s *kvStep, h uint32, fp keyFP, k []byte) *keyEntry {
 	c := &st.keys[s.id]
 	var e keyEntry
 	if f := s.table.get(h, k); f != nil {
-		e = keyEntry{key: s.table.keys[s.table.index(h, k)], hash: h, f: f}
+		e = keyEntry{key: s.table.keys[s.table.index(h, k)], hash: h, fp: fp, f: f}
 	} else {
 		if s.prefix == "" || !pathSegment(k) {
 			return nil
 		}
 		name := s.prefix + string(k)
-		e = keyEntry{key: name[len(s.prefix):], hash: h, kind: kindOf(name), name: name}
+		e = keyEntry{key: name[len(s.prefix):], hash: h, fp: fp, kind: kindOf(name), name: name}
 		if c.unnamed >= maxNames {
 			c.scratch = e
 			return &c.scratch
@@ -613,13 +668,23 @@ type setStep struct {
 func (s *setStep) resolve(r *rule) {
 	s.syms = s.syms[:0]
 	for _, p := range s.paths {
-		s.syms = append(s.syms, r.sym(p))
+		// Each path once: when no other step names it, the constant
+		// may go to the event at once (putDirect).
+		sym := r.out(p)
+		if sym >= 0 {
+			r.putCand[sym] = true
+		}
+		s.syms = append(s.syms, sym)
 	}
 }
 
 func (s *setStep) run(st *state) bool {
 	for i, sym := range s.syms {
-		st.putConst(sym, s.vals[i])
+		if v := &s.vals[i]; sym >= 0 && st.r.putDirect[sym] {
+			st.commitValue(sym, st.r.symNames[sym], v.s, v.typ, v.num, v.hasNum)
+		} else {
+			st.putConst(sym, *v)
+		}
 	}
 	return true
 }

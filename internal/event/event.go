@@ -266,6 +266,34 @@ type Syslog struct {
 // AddField appends a parsed field (by dotted ECS path) to a syslog event.
 func (e *Event) AddParsed(f Field) { e.Fields = append(e.Fields, f) }
 
+// AddString appends a string field (by dotted ECS path) to a syslog
+// event. It writes the field in place: append of a Field literal builds
+// the 96 bytes in a temporary and copies them, which costs parsers with
+// 30-60 fields per line several percent.
+func (e *Event) AddString(key, val string) {
+	n := len(e.Fields)
+	if n == cap(e.Fields) {
+		e.Fields = append(e.Fields, Field{})
+	} else {
+		e.Fields = e.Fields[:n+1]
+	}
+	f := &e.Fields[n]
+	f.Key, f.Type, f.U, f.S, f.IP, f.B = key, FieldString, 0, val, netip.Addr{}, nil
+}
+
+// AddNumber appends a field of a numeric type (FieldInt, FieldUint,
+// FieldFloat as bits, FieldBool, FieldTime), in place as AddString.
+func (e *Event) AddNumber(key string, t FieldType, u uint64) {
+	n := len(e.Fields)
+	if n == cap(e.Fields) {
+		e.Fields = append(e.Fields, Field{})
+	} else {
+		e.Fields = e.Fields[:n+1]
+	}
+	f := &e.Fields[n]
+	f.Key, f.Type, f.U, f.S, f.IP, f.B = key, t, u, "", netip.Addr{}, nil
+}
+
 // AddUint appends an unsigned netflow field.
 func (e *Event) AddUint(key string, v uint64) {
 	e.NetFlow = append(e.NetFlow, Field{Key: key, Type: FieldUint, U: v})
