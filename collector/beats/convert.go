@@ -15,11 +15,11 @@ import (
 )
 
 // Bounds of one converted document. The encoder nests at most 17 path
-// segments and considers the first 96 values of a syslog-shaped
-// document, sluice's own included.
+// segments and has room for event.MaxParsedFields values besides
+// sluice's own.
 const (
-	maxDepth  = 15 // objects deeper than this are kept whole, as JSON
-	maxFields = 76 // further leaves are left out and the event is tagged _truncated
+	maxDepth  = 15                    // objects deeper than this are kept whole, as JSON
+	maxFields = event.MaxParsedFields // further leaves are left out and the event is tagged _truncated
 )
 
 // Beat names counted on their own (sluice_beats_events_total{beat}); any

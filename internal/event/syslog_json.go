@@ -4,6 +4,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -14,9 +15,24 @@ var facilityNames = [24]string{"kern", "user", "mail", "daemon", "auth", "syslog
 
 var severityNames = [8]string{"emergency", "alert", "critical", "error", "warning", "notice", "informational", "debug"}
 
-// maxSyslogFields bounds the fields of one syslog document (sluice's own and
-// parsed ones); further parsed fields are left out.
-const maxSyslogFields = 96
+// MaxSyslogFields bounds the fields of one syslog document (sluice's own and
+// parsed ones). Parsed fields beyond it are left out: the document is
+// tagged _truncated and FieldsLeftOut counts them.
+const MaxSyslogFields = 192
+
+const maxSyslogFields = MaxSyslogFields
+
+// MaxParsedFields is how many parsed fields a syslog-shaped document has
+// room for whatever sluice's own values are (an input that builds its own
+// documents, as the Beats converter, stops there and tags _truncated).
+const MaxParsedFields = maxSyslogFields - maxOwnFields
+
+var fieldsLeftOut atomic.Uint64
+
+// FieldsLeftOut is how many parsed fields the encoder has left out of
+// documents since the start because they had more than fit
+// (sluice_output_fields_left_out_total).
+func FieldsLeftOut() uint64 { return fieldsLeftOut.Load() }
 
 // appendSyslog writes a KindSyslog event. sluice's own values and the
 // parsed Fields are merged into one tree by their dotted paths, so that
@@ -33,8 +49,14 @@ func (e *Event) appendSyslog(dst []byte, dc *dateCache, own *[maxOwnFields]Field
 	// The layout of the tree (order, nesting, what is left out) depends
 	// only on the sequence of keys, and a parser emits the same few
 	// sequences over and over: a cached plan replays it (see plan.go).
-	// Only the first maxSyslogFields values are considered.
-	fields := e.Fields[:min(len(e.Fields), maxSyslogFields-n)]
+	// Only the first maxSyslogFields values are considered; what is left
+	// out is counted and the document says so.
+	fields := e.Fields
+	if keep := maxSyslogFields - n; len(fields) > keep {
+		fieldsLeftOut.Add(uint64(len(fields) - keep))
+		e.Tags |= TagTruncated
+		fields = fields[:keep]
+	}
 	var h uint64
 	var p *syslogPlan
 	if usePlans {

@@ -385,3 +385,55 @@ func TestBeatsJSON(t *testing.T) {
 		}
 	}
 }
+
+// A document with more parsed values than fit keeps the first ones, says
+// _truncated and counts the rest; one with fewer (but more than the old
+// bound of 96: a FortiOS traffic line with GeoIP on both ends) keeps all.
+func TestSyslogFieldsLeftOut(t *testing.T) {
+	build := func(parsed int) *Event {
+		e := &Event{Kind: KindSyslog, Syslog: Syslog{Message: "m", Hostname: "fw"}}
+		e.Observer = netip.MustParseAddr("192.0.2.1")
+		for i := range parsed {
+			e.AddParsed(Field{Key: fmt.Sprintf("fortinet.k%03d", i), Type: FieldString, S: "v"})
+		}
+		return e
+	}
+	count := func(doc []byte) (int, []any) {
+		var m map[string]any
+		if err := json.Unmarshal(doc, &m); err != nil {
+			t.Fatalf("%v: %s", err, doc)
+		}
+		tags, _ := m["tags"].([]any)
+		f, _ := m["fortinet"].(map[string]any)
+		return len(f), tags
+	}
+
+	before := FieldsLeftOut()
+	doc := checkPlanned(t, build(120))
+	if n, tags := count(doc); n != 120 || len(tags) != 0 {
+		t.Errorf("120 parsed fields: %d written, tags %v; want all 120 and no tag", n, tags)
+	}
+	if d := FieldsLeftOut() - before; d != 0 {
+		t.Errorf("FieldsLeftOut grew by %d for a document that fits", d)
+	}
+
+	e := build(MaxSyslogFields + 10)
+	var own [maxOwnFields]Field
+	nOwn := e.ownSyslogFields(&own)
+	before = FieldsLeftOut()
+	doc = e.AppendJSON(nil)
+	n, tags := count(doc)
+	if want := MaxSyslogFields - nOwn; n != want {
+		t.Errorf("%d parsed fields: %d written, want %d (the bound %d less %d own)", MaxSyslogFields+10, n, want, MaxSyslogFields, nOwn)
+	}
+	if len(tags) != 1 || tags[0] != "_truncated" {
+		t.Errorf("tags = %v, want [_truncated]", tags)
+	}
+	if d := FieldsLeftOut() - before; d != uint64(MaxSyslogFields+10-n) {
+		t.Errorf("FieldsLeftOut grew by %d, want %d", d, MaxSyslogFields+10-n)
+	}
+	checkNoDuplicateKeys(t, doc)
+	if MaxParsedFields < 120 {
+		t.Errorf("MaxParsedFields = %d: a syslog document must have room for at least 120 parsed values", MaxParsedFields)
+	}
+}

@@ -98,6 +98,10 @@ func New(cfg Config, sources []Source, stages []Stage, outputs []Output, logger 
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "sluice_pipeline_queue_depth", Help: "Batches waiting between stages.", ConstLabels: prometheus.Labels{"queue": "outputs"},
 	}, func() float64 { return float64(len(r.outCh)) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "sluice_pipeline_fields_left_out_total",
+		Help: fmt.Sprintf("Parsed fields the encoder left out of documents with more values than fit (%d in all, sluice's own included); such a document is tagged _truncated.", event.MaxSyslogFields),
+	}, func() float64 { return float64(event.FieldsLeftOut()) }))
 	for _, o := range outputs {
 		r.m.events.WithLabelValues(o.Name())
 		r.m.writeErrors.WithLabelValues(o.Name())
