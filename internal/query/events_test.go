@@ -257,7 +257,7 @@ func syntheticEvents() []namedEvent {
 	s2.Src = event.Endpoint{}
 	s2.Fields = []event.Field{{Key: "source.ip", Type: event.FieldIP, IP: netip.MustParseAddr("10.9.9.9")}}
 	s3 := sl()
-	for i := 0; i < 80; i++ { // past the encoder's limit of 96 values
+	for i := 0; i < event.MaxSyslogFields; i++ { // past the encoder's limit
 		s3.Fields = append(s3.Fields, event.Field{Key: "k" + itoa(i), Type: event.FieldUint, U: uint64(i)})
 	}
 	s4 := sl()
@@ -267,10 +267,10 @@ func syntheticEvents() []namedEvent {
 	s5 := sl()
 	s5.Src.HasBytes, s5.Src.HasPackets = true, true
 
-	// Around the encoder's limit of 96 values: the parsed fields past it
-	// are left out, and the fast path must know exactly where.
+	// Around the encoder's limit (event.MaxSyslogFields values): the parsed
+	// fields past it are left out, and the fast path must know exactly where.
 	var edge []namedEvent
-	for k := 40; k <= 80; k++ {
+	for k := event.MaxSyslogFields - 56; k <= event.MaxSyslogFields-16; k++ {
 		e := sl()
 		e.Dst = event.Endpoint{IP: netip.MustParseAddr("10.0.0.1"), Port: 22, Geo: geo}
 		for i := 0; i < k; i++ {
