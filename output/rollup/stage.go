@@ -375,6 +375,9 @@ func (st *Stage) Process(_ context.Context, b *event.Batch) error {
 	var ratio [numKinds]uint64
 	for ki := range ratio {
 		ratio[ki] = s.rate[ki].ratio(s.cfg.ExactRate)
+		if s.fixedRatio > 0 {
+			ratio[ki] = s.fixedRatio
+		}
 	}
 	var seen [numKinds]int64
 	for i := range evs {

@@ -67,6 +67,9 @@ type Store struct {
 	shards []*shard
 	next   atomic.Uint32
 	rate   [numKinds]rateMeter // events per second per kind, for the top-K sample
+	// fixedRatio, when not 0, is the sampling ratio of every kind
+	// instead of the measured one (benchmarks).
+	fixedRatio uint64
 
 	tickMu sync.Mutex // one closer at a time
 
