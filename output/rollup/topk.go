@@ -31,15 +31,20 @@ var labelNames = [numLabels]string{"country", "as", "org", "reasons"}
 // entry is one value of a dimension with its metrics. err is the most its
 // main metric may be too high (Space-Saving: the count of the value it
 // replaced); the other metrics only count what was seen after it entered.
+//
+// What an add reads and writes (key, kinds, nkey, m, err) comes first and
+// fills one cache line; labeled says whether labels holds any, so an add
+// need not read them.
 type entry struct {
-	key    string
-	vk     uint8 // query.ValueKind of the value
-	ix     uint8 // the index it is in: ixStr, ixNum, ixAddr
-	nkey   uint64
-	akey   netip.Addr
-	m      [numMetrics]uint64
-	err    uint64
-	labels [numLabels]string
+	key     string
+	vk      uint8 // query.ValueKind of the value
+	ix      uint8 // the index it is in: ixStr, ixNum, ixAddr
+	labeled bool  // labels is not all empty (tables being filled only)
+	nkey    uint64
+	m       [numMetrics]uint64
+	err     uint64
+	akey    netip.Addr
+	labels  [numLabels]string
 }
 
 // topK keeps the K values of one dimension with the largest main metric
@@ -55,11 +60,19 @@ type topK struct {
 	// formatting or string hashing per event).
 	nidx map[uint64]int32
 	aidx map[netip.Addr]int32
-	heap []int32 // min-heap of entry indices by main metric
-	pos  []int32 // pos[i]: index of entry i in heap
+	heap []heapItem // min-heap of entries by main metric
+	pos  []int32    // pos[i]: index of entry i in heap
 	// overflow is set once a value was replaced: the counts are then
 	// upper bounds (by err) and absent values may have been seen.
 	overflow bool
+}
+
+// heapItem is an entry in the heap with a copy of its main metric: the
+// heap is ordered without touching the entries (which lie all over the
+// table), so a sift reads one small array.
+type heapItem struct {
+	v uint64 // ents[i].m[main]
+	i int32
 }
 
 func newTopK(k, main int) *topK {
@@ -117,7 +130,9 @@ func (t *topK) hit(i int32, m *[numMetrics]uint64) *entry {
 	for j := range m {
 		e.m[j] += m[j]
 	}
-	t.down(int(t.pos[i]))
+	p := int(t.pos[i])
+	t.heap[p].v = e.m[t.main]
+	t.down(p)
 	return e
 }
 
@@ -128,13 +143,13 @@ func (t *topK) insert(vk uint8, m *[numMetrics]uint64) (int32, *entry) {
 		i := int32(len(t.ents))
 		t.ents = append(t.ents, entry{vk: vk, m: *m})
 		t.pos = append(t.pos, int32(len(t.heap)))
-		t.heap = append(t.heap, i)
+		t.heap = append(t.heap, heapItem{v: m[t.main], i: i})
 		t.up(len(t.heap) - 1)
 		return i, &t.ents[i]
 	}
 	// Full: the smallest value makes room.
 	t.overflow = true
-	i := t.heap[0]
+	i := t.heap[0].i
 	e := &t.ents[i]
 	switch e.ix {
 	case ixNum:
@@ -147,6 +162,7 @@ func (t *topK) insert(vk uint8, m *[numMetrics]uint64) (int32, *entry) {
 	min := e.m[t.main]
 	*e = entry{vk: vk, m: *m, err: min}
 	e.m[t.main] += min
+	t.heap[0].v = e.m[t.main]
 	t.down(0)
 	return i, e
 }
@@ -155,18 +171,19 @@ func (e *entry) setLabels(l *[numLabels]string) {
 	for j, s := range l {
 		if s != "" {
 			e.labels[j] = strings.Clone(s)
+			e.labeled = true
 		}
 	}
 }
 
 func (t *topK) less(a, b int) bool {
-	return t.ents[t.heap[a]].m[t.main] < t.ents[t.heap[b]].m[t.main]
+	return t.heap[a].v < t.heap[b].v
 }
 
 func (t *topK) swap(a, b int) {
 	t.heap[a], t.heap[b] = t.heap[b], t.heap[a]
-	t.pos[t.heap[a]] = int32(a)
-	t.pos[t.heap[b]] = int32(b)
+	t.pos[t.heap[a].i] = int32(a)
+	t.pos[t.heap[b].i] = int32(b)
 }
 
 func (t *topK) up(j int) {
@@ -205,7 +222,7 @@ func (t *topK) minMain() uint64 {
 	if len(t.heap) == 0 {
 		return 0
 	}
-	return t.ents[t.heap[0]].m[t.main]
+	return t.heap[0].v
 }
 
 // summary is a top-K as stored in a block: entries largest first.
@@ -222,6 +239,7 @@ func (t *topK) summary(field string) summary {
 	// not each time a value enters the table.
 	for i := range s.ents {
 		e := &s.ents[i]
+		e.labeled = false // as blocks decoded from files have it
 		switch e.ix {
 		case ixNum:
 			e.key = strconv.FormatUint(e.nkey, 10)
