@@ -302,13 +302,18 @@ func (sh *shard) fastSegKey(e *event.Event) (segKey, bool) {
 	return k, true
 }
 
+// layoutSlot is l's slot in shard.layouts (l is there or at slot^1):
+// Fibonacci hashing of its address in 16-byte units (the layouts' size
+// class, 144 bytes, is 89.0 times the golden ratio: in bytes, neighbours
+// would share a slot).
+func layoutSlot(l *event.SyslogLayout) int {
+	return int(((uint64(uintptr(unsafe.Pointer(l))) >> 4) * 0x9e3779b97f4a7c15) >> (64 - 8))
+}
+
 // layoutSrc returns where the segment key's values sit in documents of
 // layout l.
 func (sh *shard) layoutSrc(l *event.SyslogLayout) segSrc {
-	// Fibonacci hashing of the address in 16-byte units (the layouts'
-	// size class, 144 bytes, is 89.0 times the golden ratio in bytes:
-	// neighbours would share a slot).
-	slot := ((uint64(uintptr(unsafe.Pointer(l))) >> 4) * 0x9e3779b97f4a7c15) >> (64 - 8)
+	slot := layoutSlot(l)
 	if ls := &sh.layouts[slot]; ls.l == l {
 		return ls.src
 	}
