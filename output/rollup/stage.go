@@ -295,8 +295,8 @@ func layoutSource(l *event.SyslogLayout, path string) int32 {
 // the document has it; false when only the slow path can tell (no layout,
 // a value that is not valid text, an own event.action).
 func (sh *shard) fastSegKey(e *event.Event) (segKey, bool) {
-	k, ok := sh.rawSegKey(e)
-	if !ok || !validKey(&k) {
+	var k segKey
+	if !sh.rawSegKey(e, &k) || !validKey(&k) {
 		return segKey{}, false
 	}
 	return k, true
@@ -331,11 +331,11 @@ func (sh *shard) layoutSrc(l *event.SyslogLayout) segSrc {
 
 // rawSegKey is fastSegKey without the check that the strings are valid
 // UTF-8 (the caller checks them unless the key equals a segment's key,
-// which is valid).
-func (sh *shard) rawSegKey(e *event.Event) (segKey, bool) {
+// which is valid), into *k (zero on entry).
+func (sh *shard) rawSegKey(e *event.Event, k *segKey) bool {
 	l := e.SyslogLayout()
 	if l == nil {
-		return segKey{}, false
+		return false
 	}
 	src := sh.layoutSrc(l)
 	var ok bool
@@ -349,19 +349,18 @@ func (sh *shard) rawSegKey(e *event.Event) (segKey, bool) {
 		}
 		return f.S, true
 	}
-	var k segKey
 	switch a := src.action; {
 	case a >= 0:
 		if k.action, ok = field(a); !ok {
-			return k, false
+			return false
 		}
 	case a != srcAbsent:
-		return k, false
+		return false
 	}
 	switch d := src.direction; {
 	case d >= 0:
 		if k.direction, ok = field(d); !ok {
-			return k, false
+			return false
 		}
 	case d == srcOwn:
 		k.direction = e.Direction.String()
@@ -369,14 +368,14 @@ func (sh *shard) rawSegKey(e *event.Event) (segKey, bool) {
 	switch d := src.dataset; {
 	case d >= 0:
 		if k.dataset, ok = field(d); !ok {
-			return k, false
+			return false
 		}
 	case d == srcOwn:
 		if k.dataset = e.Syslog.Dataset; k.dataset == "" {
 			k.dataset = "sluice.syslog"
 		}
 	}
-	return k, true
+	return true
 }
 
 // rateMeter counts one kind's events per wall-clock second, for the top-K
@@ -611,11 +610,10 @@ func (s *Store) fold(sh *shard, p *kindPlan, a *acc, e *event.Event, w uint64) {
 		docSet = true
 		key = sh.dnsSegKey(d)
 		seg = a.lookup(&key)
-	} else if k, ok := sh.rawSegKey(e); ok {
+	} else if sh.rawSegKey(e, &key) {
 		// A key equal to a segment's valid key is valid text; any other
 		// is checked (the document has no invalid text: the slow path
 		// tells its key).
-		key = k
 		mi, ptrs := memoSlot(&key)
 		if m := &sh.memo[mi]; m.gen == sh.gen && m.a == a && m.p == ptrs && m.n == [3]int{len(key.action), len(key.direction), len(key.dataset)} {
 			seg = m.seg
