@@ -226,3 +226,34 @@ func TestMemoNotAcrossBatches(t *testing.T) {
 		}
 	}
 }
+
+// FuzzTopK: any sequence of adds (values of the three kinds, weights)
+// keeps the index finding exactly the entries kept and the heap's
+// copies right; at most k entries.
+func FuzzTopK(f *testing.F) {
+	f.Add([]byte{3, 1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 3})
+	f.Add([]byte{1, 0, 0, 0, 0})
+	f.Add([]byte{20, 255, 254, 253, 252, 0, 1, 2, 128, 129, 130, 7, 7, 7})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) < 2 {
+			return
+		}
+		k := int(data[0]%32) + 1
+		tk := newTopK(k, mBytes)
+		for n, b := range data[1:] {
+			m := [numMetrics]uint64{uint64(b>>4) + uint64(n%3), 1, 1}
+			v := b & 0x3f
+			switch b >> 6 {
+			case 0:
+				tk.add("k"+strconv.Itoa(int(v)), 0, &m)
+			case 1:
+				tk.addNum(uint64(v), &m)
+			case 2:
+				tk.addAddr(netip.AddrFrom4([4]byte{192, 0, 2, v}), &m)
+			default:
+				tk.addAddr(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: v}), &m)
+			}
+			checkTopK(t, tk, k, n)
+		}
+	})
+}
