@@ -257,3 +257,74 @@ func FuzzTopK(f *testing.F) {
 		}
 	})
 }
+
+// TestOtherSegment: beyond max_segments keys go to the other segment,
+// also when their segment is found through the per-direction slots
+// (flows) or the batch memo (syslog): totals and per-value counts stay
+// exact, a filtered total counts the named segment only and says approx.
+func TestOtherSegment(t *testing.T) {
+	s := newTestStore(t, t.TempDir(), base.Add(3*time.Minute))
+	s.cfg.MaxSegments = 2
+	dirs := []event.Direction{event.DirectionInbound, event.DirectionOutbound, event.DirectionInternal, event.DirectionExternal}
+	actions := []string{"a0", "a1", "a2", "a3", "a4"}
+	var bts []*event.Batch
+	for range 3 {
+		bt := event.NewBatch()
+		for i := range 40 {
+			e := bt.Add()
+			e.Kind = event.KindFlow
+			e.Timestamp = base.Add(time.Duration(i) * time.Second)
+			e.Direction = dirs[i%len(dirs)]
+			e.Flow.Bytes, e.Flow.HasBytes = 100, true
+		}
+		for i := range 50 {
+			e := bt.Add()
+			e.Kind = event.KindSyslog
+			e.Timestamp = base.Add(time.Duration(i) * time.Second)
+			e.Observer = netip.MustParseAddr("192.0.2.1")
+			e.Syslog.Dataset = "test.other"
+			e.AddParsed(event.Field{Key: "event.action", Type: event.FieldString, S: actions[i%len(actions)]})
+		}
+		bt.EncodeJSON()
+		bt.EncodeJSON()
+		bts = append(bts, bt)
+	}
+	feed(t, s, bts...)
+	q := func(kind string) console.Query {
+		return console.Query{Kind: kind, From: base, To: base.Add(time.Hour)}
+	}
+	for _, c := range []struct {
+		kind, metric, dim string
+		n                 int // events per value
+		values            int
+	}{{console.KindFlows, console.MetricFlows, "network.direction", 30, 4}, {console.KindSyslog, console.MetricEvents, "event.action", 30, 5}} {
+		got, err := s.Top(t.Context(), console.TopRequest{Query: q(c.kind), Metric: c.metric, Dim: c.dim, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Total != float64(c.n*c.values) || len(got.Rows) != c.values {
+			t.Fatalf("%s: total %v, %d rows; want %d, %d", c.kind, got.Total, len(got.Rows), c.n*c.values, c.values)
+		}
+		for _, r := range got.Rows {
+			if r.Value != float64(c.n) {
+				t.Errorf("%s: %s = %v, want %d", c.kind, r.Key, r.Value, c.n)
+			}
+		}
+	}
+	// Named segments: the first two keys seen; the rest are in other.
+	for _, c := range []struct {
+		kind, metric, filter string
+		want                 float64
+	}{{console.KindFlows, console.MetricFlows, "network.direction:inbound", 30}, {console.KindFlows, console.MetricFlows, "network.direction:internal", 0},
+		{console.KindSyslog, console.MetricEvents, "event.action:a1", 30}, {console.KindSyslog, console.MetricEvents, "event.action:a3", 0}} {
+		qq := q(c.kind)
+		qq.Filter = c.filter
+		sr, err := s.Series(t.Context(), console.SeriesRequest{Query: qq, Metric: c.metric, Step: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sr.Total) != 1 || sr.Total[0] != c.want || !sr.Approx {
+			t.Errorf("%s %q: totals %v approx %v, want [%v] approx", c.kind, c.filter, sr.Total, sr.Approx, c.want)
+		}
+	}
+}
