@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/sluicelab/sluice/internal/console"
 	"github.com/sluicelab/sluice/internal/event"
@@ -160,30 +161,50 @@ func newPlans(cfg Config) [numKinds]*kindPlan {
 // accSeg accumulates one segment of an open minute.
 type accSeg struct {
 	key segKey // cloned: the cache of the last segment compares with it
-	m   [numMetrics]uint64
-	tk  []*topK
+	// valid: the key's strings are valid UTF-8, so a key read from an
+	// event that equals it is too (and needs no check)
+	valid bool
+	m     [numMetrics]uint64
+	tk    []*topK
 }
+
+// recentSlots is the size of an open minute's segment cache: with at most
+// a few dozen segments (max_segments, default 32), few share a slot.
+const recentSlots = 256
 
 // acc is an open minute of one kind in one shard.
 type acc struct {
 	start int64 // Unix seconds
 	segs  map[segKey]*accSeg
 	other *accSeg
-	// segments by a cheap digest of their key (direct-mapped: checking
-	// one key is cheaper than hashing it for the map)
-	recent [16]*accSeg
+	// segments by a cheap digest of their key (two-way: a key is in
+	// slot or slot^1; checking a key is cheaper than hashing it for the
+	// map)
+	recent [recentSlots]*accSeg
+	// flows: the segment (or other) of each direction, once looked up
+	flowSegs [8]*accSeg
 }
 
-// slot is the recent-segment slot of k: its lengths and a few bytes.
+// slot is the recent-segment slot of k: a mix of its lengths and the
+// last bytes of action and dataset (what tells most segments apart, at
+// the cost of two loads).
 func (k *segKey) slot() int {
-	h := len(k.action)*31 + len(k.direction)*7 + len(k.dataset)*3
+	h := uint64(len(k.action)) | uint64(len(k.direction))<<8 | uint64(len(k.dataset))<<16
 	if n := len(k.action); n > 0 {
-		h += int(k.action[0]) + int(k.action[n-1])*5
+		h |= uint64(k.action[n-1]) << 24
 	}
 	if n := len(k.dataset); n > 0 {
-		h += int(k.dataset[n-1]) * 11
+		h |= uint64(k.dataset[n-1]) << 32
 	}
-	return h & 15
+	if n := len(k.direction); n > 0 {
+		h |= uint64(k.direction[0]) << 40
+	}
+	return int((h * 0x9e3779b97f4a7c15) >> (64 - 8))
+}
+
+// validKey reports whether k's strings are valid UTF-8.
+func validKey(k *segKey) bool {
+	return utf8.ValidString(k.action) && utf8.ValidString(k.direction) && utf8.ValidString(k.dataset)
 }
 
 // shard is one set of open minutes. Workers take any free shard
@@ -198,27 +219,68 @@ type shard struct {
 	kbuf []byte // a DNS segment key's verdict
 	doc  query.EventDoc
 	rng  uint64 // xorshift state of the top-K sample
+	// The top-K sample per kind: how many events to let pass before the
+	// next one feeds the top-K, drawn for ratio skipRatio (skipLn is
+	// log(1-1/skipRatio)).
+	skip      [numKinds]uint64
+	skipRatio [numKinds]uint64
+	skipLn    [numKinds]float64
 	// where the segment key's values sit in the documents of a syslog
-	// layout (bounded: cleared when it holds maxLayouts)
-	layouts map[*event.SyslogLayout]segSrc
+	// layout, by the layout's address (two-way: slot or slot^1; parsers
+	// emit a few dozen key sequences; a layout that lost its slot is
+	// looked up again)
+	layouts [layoutSlots]layoutSrc
 	// the open minute of each kind last used
 	lastMin [numKinds]int64
 	lastAcc [numKinds]*acc
+	// gen counts the batches the shard folded; memo is valid for the
+	// batch of its generation only
+	gen  uint64
+	memo [memoSlots]segMemo
+}
+
+// segMemo remembers the segment of a syslog key by where its strings are:
+// within one batch the bytes of an event's strings do not change, so
+// strings at the same address with the same length are the same key,
+// found without hashing or comparing bytes (parsers' values are mostly
+// constants, shared by many events). Between batches memory is reused:
+// a memo of another batch is never used.
+type segMemo struct {
+	gen uint64
+	a   *acc
+	p   [3]uintptr // the data of action, direction and dataset
+	n   [3]int
+	seg *accSeg
+}
+
+const memoSlots = 64
+
+// memoSlot is k's slot in shard.memo.
+func memoSlot(k *segKey) (slot int, p [3]uintptr) {
+	p = [3]uintptr{uintptr(unsafe.Pointer(unsafe.StringData(k.action))), uintptr(unsafe.Pointer(unsafe.StringData(k.direction))),
+		uintptr(unsafe.Pointer(unsafe.StringData(k.dataset)))}
+	h := uint64(p[0]>>3)*0x9e3779b97f4a7c15 ^ uint64(p[1]>>3)*0xc2b2ae3d27d4eb4f ^ uint64(p[2]>>3)*0x165667b19e3779f9
+	return int(h >> (64 - 6)), p
 }
 
 // segSrc is where a syslog layout's segment key values come from: the
 // index of a parsed field, srcAbsent or srcOwn.
 type segSrc struct{ action, direction, dataset int32 }
 
+// layoutSrc is a slot of shard.layouts.
+type layoutSrc struct {
+	l   *event.SyslogLayout
+	src segSrc
+}
+
 const (
 	srcAbsent int32 = -1
 	srcOwn    int32 = -2
-	// maxLayouts bounds a shard's layout table (parsers emit a few dozen
-	// key sequences; input-made keys could make more).
-	maxLayouts = 4096
+	// layoutSlots is the size of a shard's layout table.
+	layoutSlots = 256
 )
 
-func layoutSrc(l *event.SyslogLayout, path string) int32 {
+func layoutSource(l *event.SyslogLayout, path string) int32 {
 	field, own, ok := l.Source(path)
 	switch {
 	case !ok:
@@ -233,41 +295,72 @@ func layoutSrc(l *event.SyslogLayout, path string) int32 {
 // the document has it; false when only the slow path can tell (no layout,
 // a value that is not valid text, an own event.action).
 func (sh *shard) fastSegKey(e *event.Event) (segKey, bool) {
-	l := e.SyslogLayout()
-	if l == nil {
+	var k segKey
+	if !sh.rawSegKey(e, &k) || !validKey(&k) {
 		return segKey{}, false
 	}
-	src, ok := sh.layouts[l]
-	if !ok {
-		if sh.layouts == nil || len(sh.layouts) >= maxLayouts {
-			sh.layouts = map[*event.SyslogLayout]segSrc{}
-		}
-		src = segSrc{layoutSrc(l, "event.action"), layoutSrc(l, "network.direction"), layoutSrc(l, "event.dataset")}
-		sh.layouts[l] = src
+	return k, true
+}
+
+// layoutSlot is l's slot in shard.layouts (l is there or at slot^1):
+// Fibonacci hashing of its address in 16-byte units (the layouts' size
+// class, 144 bytes, is 89.0 times the golden ratio: in bytes, neighbours
+// would share a slot).
+func layoutSlot(l *event.SyslogLayout) int {
+	return int(((uint64(uintptr(unsafe.Pointer(l))) >> 4) * 0x9e3779b97f4a7c15) >> (64 - 8))
+}
+
+// layoutSrc returns where the segment key's values sit in documents of
+// layout l.
+func (sh *shard) layoutSrc(l *event.SyslogLayout) segSrc {
+	slot := layoutSlot(l)
+	if ls := &sh.layouts[slot]; ls.l == l {
+		return ls.src
 	}
+	ls := &sh.layouts[slot^1]
+	if ls.l == l {
+		return ls.src
+	}
+	if sh.layouts[slot].l == nil {
+		ls = &sh.layouts[slot]
+	}
+	ls.l = l
+	ls.src = segSrc{layoutSource(l, "event.action"), layoutSource(l, "network.direction"), layoutSource(l, "event.dataset")}
+	return ls.src
+}
+
+// rawSegKey is fastSegKey without the check that the strings are valid
+// UTF-8 (the caller checks them unless the key equals a segment's key,
+// which is valid), into *k (zero on entry).
+func (sh *shard) rawSegKey(e *event.Event, k *segKey) bool {
+	l := e.SyslogLayout()
+	if l == nil {
+		return false
+	}
+	src := sh.layoutSrc(l)
+	var ok bool
 	field := func(i int32) (string, bool) {
 		if int(i) >= len(e.Fields) {
 			return "", false
 		}
 		f := &e.Fields[i]
-		if f.Type != event.FieldString || !utf8.ValidString(f.S) {
+		if f.Type != event.FieldString {
 			return "", false
 		}
 		return f.S, true
 	}
-	var k segKey
 	switch a := src.action; {
 	case a >= 0:
 		if k.action, ok = field(a); !ok {
-			return k, false
+			return false
 		}
 	case a != srcAbsent:
-		return k, false
+		return false
 	}
 	switch d := src.direction; {
 	case d >= 0:
 		if k.direction, ok = field(d); !ok {
-			return k, false
+			return false
 		}
 	case d == srcOwn:
 		k.direction = e.Direction.String()
@@ -275,16 +368,14 @@ func (sh *shard) fastSegKey(e *event.Event) (segKey, bool) {
 	switch d := src.dataset; {
 	case d >= 0:
 		if k.dataset, ok = field(d); !ok {
-			return k, false
+			return false
 		}
 	case d == srcOwn:
 		if k.dataset = e.Syslog.Dataset; k.dataset == "" {
 			k.dataset = "sluice.syslog"
-		} else if !utf8.ValidString(k.dataset) {
-			return k, false
 		}
 	}
-	return k, true
+	return true
 }
 
 // rateMeter counts one kind's events per wall-clock second, for the top-K
@@ -330,12 +421,41 @@ func (r *rateMeter) add(sec, n int64) {
 	r.cur.Add(n)
 }
 
-// take reports whether the next event feeds the top-K, with probability
-// 1/ratio.
-func (sh *shard) take(ratio uint64) bool {
+// take reports whether the next event of kind ki feeds the top-K: each
+// event with probability 1/ratio, independently of the others. Instead of
+// a draw per event, the number of events until the next one taken is
+// drawn (geometric, the same distribution), so the events between cost a
+// decrement. A new ratio draws anew (a geometric count has no memory).
+func (sh *shard) take(ki int, ratio uint64) bool {
 	if ratio <= 1 {
 		return true
 	}
+	if sh.skipRatio[ki] != ratio {
+		sh.skipRatio[ki] = ratio
+		sh.skipLn[ki] = math.Log1p(-1 / float64(ratio))
+		sh.skip[ki] = sh.gap(ki)
+	}
+	if sh.skip[ki] > 0 {
+		sh.skip[ki]--
+		return false
+	}
+	sh.skip[ki] = sh.gap(ki)
+	return true
+}
+
+// gap draws how many events of kind ki pass before the next one is taken:
+// k with probability (1-p)^k p, p = 1/skipRatio.
+func (sh *shard) gap(ki int) uint64 {
+	u := (float64(sh.rand()>>11) + 1) / (1 << 53) // (0, 1]
+	g := math.Log(u) / sh.skipLn[ki]
+	if !(g < 1<<62) {
+		return 1 << 62
+	}
+	return uint64(g)
+}
+
+// rand is the shard's xorshift generator.
+func (sh *shard) rand() uint64 {
 	x := sh.rng
 	if x == 0 {
 		x = uint64(time.Now().UnixNano()) | 1
@@ -344,7 +464,7 @@ func (sh *shard) take(ratio uint64) bool {
 	x ^= x >> 7
 	x ^= x << 17
 	sh.rng = x
-	return x%ratio == 0
+	return x
 }
 
 // maxOpenMinutes bounds the open minutes per shard and kind (late events
@@ -369,12 +489,16 @@ func (st *Stage) Process(_ context.Context, b *event.Batch) error {
 	}
 	sh := s.lockShard()
 	defer sh.mu.Unlock()
+	sh.gen++
 	now := s.now().Unix()
 	oldest := now - int64(s.cfg.MinuteRetention.Seconds())
 	var folded, late uint64
 	var ratio [numKinds]uint64
 	for ki := range ratio {
 		ratio[ki] = s.rate[ki].ratio(s.cfg.ExactRate)
+		if s.fixedRatio > 0 {
+			ratio[ki] = s.fixedRatio
+		}
 	}
 	var seen [numKinds]int64
 	for i := range evs {
@@ -418,7 +542,7 @@ func (st *Stage) Process(_ context.Context, b *event.Batch) error {
 			}
 			sh.lastMin[ki], sh.lastAcc[ki] = min, a
 			var w uint64
-			if sh.take(ratio[ki]) {
+			if sh.take(ki, ratio[ki]) {
 				w = ratio[ki]
 			}
 			s.fold(sh, s.plans[ki], a, e, w)
@@ -469,30 +593,51 @@ func (s *Store) fold(sh *shard, p *kindPlan, a *acc, e *event.Event, w uint64) {
 	d := &sh.doc
 	docSet := false
 	var key segKey
+	var seg *accSeg
+	slow := false
 	if p.kind == kindFlows {
-		key = segKey{action: "network_flow", direction: e.Direction.String(), dataset: "sluice.flow"}
+		// A flow's key is its direction's: its segment stays the same
+		// for the minute (segments are only added, other takes the rest).
+		if int(e.Direction) < len(a.flowSegs) {
+			seg = a.flowSegs[e.Direction]
+		}
+		if seg == nil {
+			key = segKey{action: "network_flow", direction: e.Direction.String(), dataset: "sluice.flow"}
+			seg = a.lookup(&key)
+		}
 	} else if p.kind == kindDNS {
 		d.Reset(e)
 		docSet = true
 		key = sh.dnsSegKey(d)
-	} else if k, ok := sh.fastSegKey(e); ok {
-		key = k
+		seg = a.lookup(&key)
+	} else if sh.rawSegKey(e, &key) {
+		// A key equal to a segment's valid key is valid text; any other
+		// is checked (the document has no invalid text: the slow path
+		// tells its key).
+		mi, ptrs := memoSlot(&key)
+		if m := &sh.memo[mi]; m.gen == sh.gen && m.a == a && m.p == ptrs && m.n == [3]int{len(key.action), len(key.direction), len(key.dataset)} {
+			seg = m.seg
+		} else {
+			seg = a.lookup(&key)
+			slow = seg != nil && !seg.valid || seg == nil && !validKey(&key)
+			if seg != nil && !slow {
+				*m = segMemo{gen: sh.gen, a: a, p: ptrs, n: [3]int{len(key.action), len(key.direction), len(key.dataset)}, seg: seg}
+			}
+		}
 	} else {
+		slow = true
+	}
+	if slow {
 		d.Reset(e)
 		docSet = true
+		key = segKey{}
 		sh.vals = pathAction.Values(d, sh.vals[:0])
 		key.action = firstStr(sh.vals)
 		sh.vals = pathDirection.Values(d, sh.vals[:0])
 		key.direction = firstStr(sh.vals)
 		sh.vals = pathDataset.Values(d, sh.vals[:0])
 		key.dataset = firstStr(sh.vals)
-	}
-	slot := key.slot()
-	seg := a.recent[slot]
-	if seg == nil || seg.key != key {
-		if seg = a.segs[key]; seg != nil {
-			a.recent[slot] = seg
-		}
+		seg = a.lookup(&key)
 	}
 	if seg == nil {
 		if len(a.segs) >= s.cfg.MaxSegments {
@@ -503,9 +648,13 @@ func (s *Store) fold(sh *shard, p *kindPlan, a *acc, e *event.Event, w uint64) {
 		} else {
 			seg = s.newAccSeg(p)
 			key.action, key.direction, key.dataset = cloneStr(key.action), cloneStr(key.direction), cloneStr(key.dataset)
-			seg.key = key
+			seg.key, seg.valid = key, validKey(&key)
 			a.segs[key] = seg
+			a.remember(key.slot(), seg)
 		}
+	}
+	if p.kind == kindFlows && int(e.Direction) < len(a.flowSegs) {
+		a.flowSegs[e.Direction] = seg
 	}
 	var m [numMetrics]uint64
 	switch p.kind {
@@ -543,7 +692,7 @@ func (s *Store) fold(sh *shard, p *kindPlan, a *acc, e *event.Event, w uint64) {
 			if ent == nil {
 				continue
 			}
-			if dp.hasLabels && (fresh || ent.labels == [numLabels]string{}) {
+			if dp.hasLabels && (fresh || !ent.labeled) {
 				ls := flowLabels(dp.fast, e)
 				ent.setLabels(&ls)
 			}
@@ -571,7 +720,7 @@ func (s *Store) fold(sh *shard, p *kindPlan, a *acc, e *event.Event, w uint64) {
 				}
 				ent, fresh = seg.tk[di].add(bstr(sh.buf), uint8(v.Kind), &m)
 			}
-			if dp.hasLabels && (fresh || ent.labels == [numLabels]string{}) {
+			if dp.hasLabels && (fresh || !ent.labeled) {
 				var ls [numLabels]string
 				var tmp []query.Value
 				for l, lp := range dp.labels {
@@ -587,6 +736,30 @@ func (s *Store) fold(sh *shard, p *kindPlan, a *acc, e *event.Event, w uint64) {
 			}
 		}
 	}
+}
+
+// lookup returns the segment of key k, nil when the minute has none.
+func (a *acc) lookup(k *segKey) *accSeg {
+	slot := k.slot()
+	if seg := a.recent[slot]; seg != nil && seg.key == *k {
+		return seg
+	}
+	if seg := a.recent[slot^1]; seg != nil && seg.key == *k {
+		return seg
+	}
+	seg := a.segs[*k]
+	if seg != nil {
+		a.remember(slot, seg)
+	}
+	return seg
+}
+
+// remember puts seg in the recent cache at slot (from k.slot()).
+func (a *acc) remember(slot int, seg *accSeg) {
+	if a.recent[slot] != nil {
+		slot ^= 1
+	}
+	a.recent[slot] = seg
 }
 
 // dnsSegKey is the segment key of the DNS event of d: response code,

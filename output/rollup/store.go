@@ -67,6 +67,9 @@ type Store struct {
 	shards []*shard
 	next   atomic.Uint32
 	rate   [numKinds]rateMeter // events per second per kind, for the top-K sample
+	// fixedRatio, when not 0, is the sampling ratio of every kind
+	// instead of the measured one (benchmarks).
+	fixedRatio uint64
 
 	tickMu sync.Mutex // one closer at a time
 
@@ -411,16 +414,22 @@ func (s *Store) Tick(now time.Time, force bool) {
 	closing := map[key][]*acc{}
 	for _, sh := range s.shards {
 		sh.mu.Lock()
+		closed := false
 		for ki := range sh.open {
 			for start, a := range sh.open[ki] {
 				if force || start <= due {
 					closing[key{ki, start}] = append(closing[key{ki, start}], a)
 					delete(sh.open[ki], start)
+					closed = true
 					if sh.lastAcc[ki] == a {
 						sh.lastAcc[ki] = nil // closed: the stage must not add to it
 					}
 				}
 			}
+		}
+		if closed {
+			// Its memos may name closed minutes: let them go.
+			sh.memo = [memoSlots]segMemo{}
 		}
 		sh.mu.Unlock()
 	}

@@ -1,6 +1,8 @@
 package rollup
 
 import (
+	"encoding/binary"
+	"hash/maphash"
 	"net/netip"
 	"sort"
 	"strconv"
@@ -31,15 +33,20 @@ var labelNames = [numLabels]string{"country", "as", "org", "reasons"}
 // entry is one value of a dimension with its metrics. err is the most its
 // main metric may be too high (Space-Saving: the count of the value it
 // replaced); the other metrics only count what was seen after it entered.
+//
+// What an add reads and writes (key, kinds, nkey, m, err) comes first and
+// fills one cache line; labeled says whether labels holds any, so an add
+// need not read them.
 type entry struct {
-	key    string
-	vk     uint8 // query.ValueKind of the value
-	ix     uint8 // the index it is in: ixStr, ixNum, ixAddr
-	nkey   uint64
-	akey   netip.Addr
-	m      [numMetrics]uint64
-	err    uint64
-	labels [numLabels]string
+	key     string
+	vk      uint8 // query.ValueKind of the value
+	ix      uint8 // the index it is in: ixStr, ixNum, ixAddr
+	labeled bool  // labels is not all empty (tables being filled only)
+	nkey    uint64
+	m       [numMetrics]uint64
+	err     uint64
+	akey    netip.Addr
+	labels  [numLabels]string
 }
 
 // topK keeps the K values of one dimension with the largest main metric
@@ -50,59 +57,170 @@ type topK struct {
 	k    int
 	main int // metric slot ranked by
 	ents []entry
-	idx  map[string]int32
+	// slots index ents by value (open addressing, linear probing): 0 is
+	// empty, else the value's 32-bit hash << 32 | its entry's index + 1.
 	// Numbers and addresses of flows are found by value, not text (no
-	// formatting or string hashing per event).
-	nidx map[uint64]int32
-	aidx map[netip.Addr]int32
-	heap []int32 // min-heap of entry indices by main metric
-	pos  []int32 // pos[i]: index of entry i in heap
+	// formatting per event); one flat table is a cache line or two a
+	// look-up, where a map is several.
+	slots []uint64
+	heap  []heapItem // min-heap of entries by main metric
+	pos   []int32    // pos[i]: index of entry i in heap
 	// overflow is set once a value was replaced: the counts are then
 	// upper bounds (by err) and absent values may have been seen.
 	overflow bool
 }
 
+// heapItem is an entry in the heap with a copy of its main metric: the
+// heap is ordered without touching the entries (which lie all over the
+// table), so a sift reads one small array.
+type heapItem struct {
+	v uint64 // ents[i].m[main]
+	i int32
+}
+
 func newTopK(k, main int) *topK {
-	return &topK{k: k, main: main, idx: make(map[string]int32, k)}
+	n := 8
+	for n < 2*k {
+		n <<= 1
+	}
+	return &topK{k: k, main: main, slots: make([]uint64, n)}
+}
+
+// keySeed seeds the hash of text values.
+var keySeed = maphash.MakeSeed()
+
+func strHash(s string) uint32 { return uint32(maphash.String(keySeed, s)) }
+
+func numHash(v uint64) uint32 {
+	v *= 0x9e3779b97f4a7c15
+	return uint32(v ^ v>>32)
+}
+
+func addrHash(a netip.Addr) uint32 {
+	b := a.As16()
+	h := binary.LittleEndian.Uint64(b[:8])*0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(b[8:])*0xc2b2ae3d27d4eb4f
+	return uint32(h ^ h>>32)
+}
+
+// hashOf is the hash e's value was indexed by.
+func (t *topK) hashOf(e *entry) uint32 {
+	switch e.ix {
+	case ixNum:
+		return numHash(e.nkey)
+	case ixAddr:
+		return addrHash(e.akey)
+	}
+	return strHash(e.key)
+}
+
+// index records entry i under hash h.
+func (t *topK) index(h uint32, i int32) {
+	mask := len(t.slots) - 1
+	j := int(h) & mask
+	for t.slots[j] != 0 {
+		j = (j + 1) & mask
+	}
+	t.slots[j] = uint64(h)<<32 | uint64(i+1)
+}
+
+// unindex removes entry i (indexed under hash h), moving back the
+// entries after it that would otherwise no longer be found.
+func (t *topK) unindex(h uint32, i int32) {
+	mask := len(t.slots) - 1
+	j := int(h) & mask
+	for uint32(t.slots[j]) != uint32(i+1) {
+		j = (j + 1) & mask
+	}
+	for {
+		t.slots[j] = 0
+		k := j
+		for {
+			k = (k + 1) & mask
+			s := t.slots[k]
+			if s == 0 {
+				return
+			}
+			home := int(s>>32) & mask
+			// The entry at k stays when its home lies cyclically in
+			// (j, k]: the probe from there does not cross j.
+			if j <= k {
+				if j < home && home <= k {
+					continue
+				}
+			} else if j < home || home <= k {
+				continue
+			}
+			t.slots[j] = s
+			j = k
+			break
+		}
+	}
 }
 
 // add counts value key (text form; cloned when it is kept) with metrics m
 // and returns its entry (valid until the next add) and whether it is new.
 func (t *topK) add(key string, vk uint8, m *[numMetrics]uint64) (*entry, bool) {
-	if i, ok := t.idx[key]; ok {
-		return t.hit(i, m), false
+	h := strHash(key)
+	mask := len(t.slots) - 1
+	for j := int(h) & mask; ; j = (j + 1) & mask {
+		s := t.slots[j]
+		if s == 0 {
+			break
+		}
+		if uint32(s>>32) == h {
+			i := int32(uint32(s)) - 1
+			if e := &t.ents[i]; e.ix == ixStr && e.key == key {
+				return t.hit(i, m), false
+			}
+		}
 	}
 	i, e := t.insert(vk, m)
 	e.key, e.ix = strings.Clone(key), ixStr
-	t.idx[e.key] = i
+	t.index(h, i)
 	return e, true
 }
 
 // addNum is add for a number value v (text: its decimal form).
 func (t *topK) addNum(v uint64, m *[numMetrics]uint64) (*entry, bool) {
-	if i, ok := t.nidx[v]; ok {
-		return t.hit(i, m), false
-	}
-	if t.nidx == nil {
-		t.nidx = make(map[uint64]int32, t.k)
+	h := numHash(v)
+	mask := len(t.slots) - 1
+	for j := int(h) & mask; ; j = (j + 1) & mask {
+		s := t.slots[j]
+		if s == 0 {
+			break
+		}
+		if uint32(s>>32) == h {
+			i := int32(uint32(s)) - 1
+			if e := &t.ents[i]; e.ix == ixNum && e.nkey == v {
+				return t.hit(i, m), false
+			}
+		}
 	}
 	i, e := t.insert(uint8(query.KindNumber), m)
 	e.ix, e.nkey = ixNum, v // key: written by summary
-	t.nidx[v] = i
+	t.index(h, i)
 	return e, true
 }
 
 // addAddr is add for an address (without zone).
 func (t *topK) addAddr(a netip.Addr, m *[numMetrics]uint64) (*entry, bool) {
-	if i, ok := t.aidx[a]; ok {
-		return t.hit(i, m), false
-	}
-	if t.aidx == nil {
-		t.aidx = make(map[netip.Addr]int32, t.k)
+	h := addrHash(a)
+	mask := len(t.slots) - 1
+	for j := int(h) & mask; ; j = (j + 1) & mask {
+		s := t.slots[j]
+		if s == 0 {
+			break
+		}
+		if uint32(s>>32) == h {
+			i := int32(uint32(s)) - 1
+			if e := &t.ents[i]; e.ix == ixAddr && e.akey == a {
+				return t.hit(i, m), false
+			}
+		}
 	}
 	i, e := t.insert(uint8(query.KindIP), m)
 	e.ix, e.akey = ixAddr, a // key: written by summary
-	t.aidx[a] = i
+	t.index(h, i)
 	return e, true
 }
 
@@ -117,7 +235,9 @@ func (t *topK) hit(i int32, m *[numMetrics]uint64) *entry {
 	for j := range m {
 		e.m[j] += m[j]
 	}
-	t.down(int(t.pos[i]))
+	p := int(t.pos[i])
+	t.heap[p].v = e.m[t.main]
+	t.down(p)
 	return e
 }
 
@@ -128,25 +248,19 @@ func (t *topK) insert(vk uint8, m *[numMetrics]uint64) (int32, *entry) {
 		i := int32(len(t.ents))
 		t.ents = append(t.ents, entry{vk: vk, m: *m})
 		t.pos = append(t.pos, int32(len(t.heap)))
-		t.heap = append(t.heap, i)
+		t.heap = append(t.heap, heapItem{v: m[t.main], i: i})
 		t.up(len(t.heap) - 1)
 		return i, &t.ents[i]
 	}
 	// Full: the smallest value makes room.
 	t.overflow = true
-	i := t.heap[0]
+	i := t.heap[0].i
 	e := &t.ents[i]
-	switch e.ix {
-	case ixNum:
-		delete(t.nidx, e.nkey)
-	case ixAddr:
-		delete(t.aidx, e.akey)
-	default:
-		delete(t.idx, e.key)
-	}
+	t.unindex(t.hashOf(e), i)
 	min := e.m[t.main]
 	*e = entry{vk: vk, m: *m, err: min}
 	e.m[t.main] += min
+	t.heap[0].v = e.m[t.main]
 	t.down(0)
 	return i, e
 }
@@ -155,18 +269,19 @@ func (e *entry) setLabels(l *[numLabels]string) {
 	for j, s := range l {
 		if s != "" {
 			e.labels[j] = strings.Clone(s)
+			e.labeled = true
 		}
 	}
 }
 
 func (t *topK) less(a, b int) bool {
-	return t.ents[t.heap[a]].m[t.main] < t.ents[t.heap[b]].m[t.main]
+	return t.heap[a].v < t.heap[b].v
 }
 
 func (t *topK) swap(a, b int) {
 	t.heap[a], t.heap[b] = t.heap[b], t.heap[a]
-	t.pos[t.heap[a]] = int32(a)
-	t.pos[t.heap[b]] = int32(b)
+	t.pos[t.heap[a].i] = int32(a)
+	t.pos[t.heap[b].i] = int32(b)
 }
 
 func (t *topK) up(j int) {
@@ -205,7 +320,7 @@ func (t *topK) minMain() uint64 {
 	if len(t.heap) == 0 {
 		return 0
 	}
-	return t.ents[t.heap[0]].m[t.main]
+	return t.heap[0].v
 }
 
 // summary is a top-K as stored in a block: entries largest first.
@@ -222,6 +337,7 @@ func (t *topK) summary(field string) summary {
 	// not each time a value enters the table.
 	for i := range s.ents {
 		e := &s.ents[i]
+		e.labeled = false // as blocks decoded from files have it
 		switch e.ix {
 		case ixNum:
 			e.key = strconv.FormatUint(e.nkey, 10)
