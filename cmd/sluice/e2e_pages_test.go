@@ -934,9 +934,9 @@ func runPagesSuite(t *testing.T, s *sluiceProc, ps ports, beatsAddr, backend, in
 
 	b.open("view=health")
 	in := wait[string](b, "health", `(document.querySelector('[data-stat=events_in]') || {dataset: {}}).dataset.value`)
-	// + the tailed line; the Beats input is not counted in
-	// sluice_collector_events_total, which this sums.
-	want1 := float64(c.flowsAll + c.syslogAll + 1)
+	// Every input counts in sluice_collector_events_total, which this
+	// sums: flows, syslog lines (+ the tailed one) and Beats documents.
+	want1 := float64(c.flowsAll + c.syslogAll + c.beatsAll + 1)
 	if f, _ := strconv.ParseFloat(in, 64); f != want1 {
 		t.Errorf("health: events in %s, sent %v", in, want1)
 	}
