@@ -311,8 +311,14 @@ type guardGroup struct {
 	path   string
 	field  query.Path // the registered path, for its Values
 	byText map[string][]*ruleState
-	byNum  map[float64][]*ruleState
-	byIP   map[netip.Addr][]*ruleState
+	// fewText and fewRules are byText as a list while it holds at most
+	// fewTextKeys keys: comparing a value with one to four keys
+	// (network.transport:udp, event.action:deny) costs less than hashing
+	// it.
+	fewText  []string
+	fewRules [][]*ruleState
+	byNum    map[float64][]*ruleState
+	byIP     map[netip.Addr][]*ruleState
 	// A first test that most values fail without hashing them: the
 	// lengths of the text keys (those of 64 bytes and more share bit 63),
 	// the range of the numbers, the last bytes of the addresses.
@@ -358,6 +364,12 @@ func (g *guardGroup) add(k query.GuardKey, rs *ruleState) {
 	if s, ok := k.Text(); ok {
 		g.byText[s] = add(g.byText[s])
 		g.textLens |= 1 << min(len(s), 63)
+		g.fewText, g.fewRules = g.fewText[:0], g.fewRules[:0]
+		if len(g.byText) <= fewTextKeys {
+			for t, l := range g.byText {
+				g.fewText, g.fewRules = append(g.fewText, t), append(g.fewRules, l)
+			}
+		}
 	} else if n, ok := k.Num(); ok {
 		g.byNum[n] = add(g.byNum[n])
 		if !g.hasNum || n < g.numLo {
@@ -375,6 +387,22 @@ func (g *guardGroup) add(k query.GuardKey, rs *ruleState) {
 	}
 }
 
+// fewTextKeys bounds guardGroup.fewText.
+const fewTextKeys = 4
+
+// textRules returns the rules of text key s.
+func (g *guardGroup) textRules(s string) []*ruleState {
+	if len(g.byText) <= fewTextKeys {
+		for i, t := range g.fewText {
+			if t == s {
+				return g.fewRules[i]
+			}
+		}
+		return nil
+	}
+	return g.byText[s]
+}
+
 func (g *guardGroup) rules(k *query.GuardKey) []*ruleState {
 	if !g.mayHold(k) {
 		return nil
@@ -382,7 +410,7 @@ func (g *guardGroup) rules(k *query.GuardKey) []*ruleState {
 	switch k.Kind() {
 	case query.KeyText:
 		s, _ := k.Text()
-		return g.byText[s]
+		return g.textRules(s)
 	case query.KeyNum:
 		n, _ := k.Num()
 		return g.byNum[n]
@@ -420,7 +448,7 @@ func (g *guardGroup) valueRules(v *query.Value, sc *processScratch) {
 			if g.textLens&(1<<min(len(v.Str), 63)) == 0 {
 				return
 			}
-			found = g.byText[v.Str]
+			found = g.textRules(v.Str)
 			break
 		}
 		fallthrough
