@@ -122,8 +122,7 @@ type ruleState struct {
 	top []query.Path
 }
 
-// ruleCore is a rule's evaluation state; a reload that keeps the rule
-// unchanged keeps its core.
+// flowVerdict is what a filter says of flow events.
 type flowVerdict uint8
 
 const (
@@ -144,6 +143,8 @@ func flowVerdictOf(m query.Matcher) flowVerdict {
 	return flowNone
 }
 
+// ruleCore is a rule's evaluation state; a reload that keeps the rule
+// unchanged keeps its core.
 type ruleCore struct {
 	mu       sync.Mutex
 	typ      Type
