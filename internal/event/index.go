@@ -10,14 +10,15 @@ import (
 
 // IndexNamer turns an event time into an index (or file) name from a
 // Logstash-style pattern such as "sluice-flows-%{+yyyy.MM.dd}". It is safe for
-// concurrent use. Name caches the last period (day, or hour when the pattern
-// has HH), so the common case neither formats nor allocates.
+// concurrent use. Name caches the last periods (days, or hours when the
+// pattern has HH; indexRecentN of them), so the common case neither formats
+// nor allocates.
 type IndexNamer struct {
 	pattern string
 	loc     *time.Location
 	parts   []indexPart
 	hourly  bool
-	last    atomic.Pointer[indexCache]
+	recent  atomic.Pointer[indexRecent]
 }
 
 // indexCache is the name for every time in [start, end) (Unix seconds).
@@ -25,6 +26,19 @@ type indexCache struct {
 	start, end int64
 	name       string
 }
+
+// indexRecent are the periods Name worked out last, the latest first;
+// it is replaced, never changed.
+type indexRecent struct {
+	n int
+	c [indexRecentN]indexCache
+}
+
+// indexRecentN is how many periods a namer remembers: the day that just
+// began, the one before (exporters whose clocks lag, flows that end after
+// midnight) and a few more (replayed captures, test traffic of other
+// days), without the allocation and the date arithmetic of a miss.
+const indexRecentN = 4
 
 type indexToken uint8
 
@@ -152,8 +166,12 @@ func (n *IndexNamer) Pattern() string { return n.pattern }
 // Name returns the index name for t.
 func (n *IndexNamer) Name(t time.Time) string {
 	s := t.Unix()
-	if c := n.last.Load(); c != nil && s >= c.start && s < c.end {
-		return c.name
+	if r := n.recent.Load(); r != nil {
+		for i := range r.n {
+			if c := &r.c[i]; s >= c.start && s < c.end {
+				return c.name
+			}
+		}
 	}
 	return n.miss(t)
 }
@@ -201,7 +219,17 @@ func (n *IndexNamer) miss(t time.Time) string {
 	// Around DST changes time.Date may pick the other instance of an
 	// ambiguous wall time; only cache a period that really holds t.
 	if s := t.Unix(); start.Unix() <= s && s < end.Unix() {
-		n.last.Store(&indexCache{start: start.Unix(), end: end.Unix(), name: name})
+		next := &indexRecent{n: 1}
+		next.c[0] = indexCache{start: start.Unix(), end: end.Unix(), name: name}
+		if old := n.recent.Load(); old != nil {
+			for _, c := range old.c[:old.n] {
+				if c.start != next.c[0].start && next.n < indexRecentN {
+					next.c[next.n] = c
+					next.n++
+				}
+			}
+		}
+		n.recent.Store(next)
 	}
 	return name
 }

@@ -168,3 +168,46 @@ func BenchmarkIndexNamerHit(b *testing.B) {
 		_ = n.Name(tm)
 	}
 }
+
+// TestIndexNamerRecentPeriods: a namer serves the last indexRecentN days
+// from its cache (flows of a few days mixed in one batch: exporters whose
+// clocks lag, replayed captures) without allocating, and still names
+// every day right when more days than that alternate.
+func TestIndexNamerRecentPeriods(t *testing.T) {
+	n, err := NewIndexNamer("sluice-flows-%{+yyyy.MM.dd}", mustLoc(t, "Europe/Berlin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2026, 12, 24, 18, 16, 0, 0, time.UTC)
+	days := make([]time.Time, indexRecentN+2)
+	for i := range days {
+		days[i] = base.AddDate(0, 0, -3*i).Add(time.Duration(i) * time.Hour)
+	}
+	berlin := mustLoc(t, "Europe/Berlin")
+	want := make([]string, len(days))
+	for i, tm := range days {
+		want[i] = "sluice-flows-" + tm.In(berlin).Format("2006.01.02")
+	}
+	for round := range 3 {
+		for i, tm := range days {
+			if got := n.Name(tm); got != want[i] {
+				t.Fatalf("round %d: Name(%v) = %q, want %q", round, tm, got, want[i])
+			}
+		}
+	}
+	for _, tm := range days[:indexRecentN] {
+		n.Name(tm)
+	}
+	if a := testing.AllocsPerRun(100, func() {
+		for i, tm := range days[:indexRecentN] {
+			if got := n.Name(tm); got != want[i] {
+				t.Fatalf("Name(%v) = %q, want %q", tm, got, want[i])
+			}
+		}
+	}); a != 0 {
+		t.Errorf("Name() over %d recent days allocates %.1f times, want 0", indexRecentN, a)
+	}
+	if r := n.recent.Load(); r == nil || r.n != indexRecentN {
+		t.Errorf("the namer remembers %v periods, want %d", r, indexRecentN)
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicelab/sluice/internal/event"
 )
 
 // fuzzDocs are the documents the fuzz targets match against: the
@@ -27,12 +29,28 @@ func fuzzDocs(t testing.TB) []Doc {
 	return append(out, jd)
 }
 
+// checkFlowConstant: a filter FlowConstant calls constant matches every
+// flow of docs as it matches a bare flow event.
+func checkFlowConstant(t *testing.T, m Matcher, docs []Doc) {
+	t.Helper()
+	if !FlowConstant(m) {
+		return
+	}
+	want := m.Match(NewEventDoc(&event.Event{Kind: event.KindFlow}))
+	for i, d := range docs {
+		if ed, ok := d.(*EventDoc); ok && ed.IsFlow() && m.Match(d) != want {
+			t.Fatalf("doc %d: a flow-constant filter matches it: %v, a bare flow: %v", i, !want, want)
+		}
+	}
+}
+
 func FuzzParseQueryString(f *testing.F) {
 	for _, tc := range queryStringCases {
 		f.Add(tc.q)
 	}
 	for _, s := range []string{"(a OR b", "a:[1 TO 2}", `a:"x\"y"`, "a:/x\\/y/", "a:>=now-1d/d", "+a -b c",
-		"a AND NOT b OR c", "_exists_:x", "x:*", "*:x*", "a:(b c) AND d:{* TO 5]", "a\\:b:c", "ip:10.0.0.0/8"} {
+		"a AND NOT b OR c", "_exists_:x", "x:*", "*:x*", "a:(b c) AND d:{* TO 5]", "a\\:b:c", "ip:10.0.0.0/8",
+		"event.action:network_flow AND NOT event.kind:alert", "event.dataset:sluice.f* OR _exists_:event.module"} {
 		f.Add(s)
 	}
 	docs := fuzzDocs(f)
@@ -59,6 +77,7 @@ func FuzzParseQueryString(f *testing.F) {
 			t.Fatalf("String() is not canonical: %q gives %q, then %q", q, s, s2)
 		}
 		_ = m.Fields()
+		checkFlowConstant(t, m, docs)
 	})
 }
 
@@ -90,6 +109,7 @@ func FuzzCompileDSL(f *testing.F) {
 		}
 		_ = m.Fields()
 		_ = m.(interface{ String() string }).String()
+		checkFlowConstant(t, m, docs)
 		if l, ok := v.([]any); ok {
 			if m, err := CompileFilters(l, opts); err == nil {
 				for _, d := range docs {

@@ -391,3 +391,68 @@ type slotMemo struct {
 	gen        uint32
 	start, end int32
 }
+
+// FlowConstant reports whether every flow event has the same values at p
+// (event.action, event.kind, event.category, event.type, event.module,
+// event.dataset): a rule engine can work out once what such a path
+// selects among flows.
+func (p Path) FlowConstant() bool {
+	switch p.flow {
+	case flowAction, flowKind, flowCategory, flowType, flowModule, flowDataset:
+		return true
+	}
+	return false
+}
+
+// IsFlow reports whether d reads a flow event.
+func (d *EventDoc) IsFlow() bool { return d.e != nil && d.e.Kind == event.KindFlow }
+
+// FlowConstant reports whether m, one of this package's matchers, gives
+// the same result for every flow event read through an EventDoc: it
+// reads only paths whose values all flows share (Path.FlowConstant), and
+// compares them without a clock (no ranges, whose date math reads now).
+// A rule engine then evaluates m once for all flows (on any flow event).
+func FlowConstant(m Matcher) bool {
+	c, ok := m.(*compiled)
+	return ok && flowConstNode(c.root)
+}
+
+func flowConstNode(n node) bool {
+	switch n := n.(type) {
+	case allNode, noneNode:
+		return true
+	case andNode:
+		return allFlowConst(n)
+	case orNode:
+		return allFlowConst(n)
+	case notNode:
+		return flowConstNode(n.x)
+	case atLeastNode:
+		return allFlowConst(n.xs)
+	case existsNode:
+		return n.p.id > 0 && n.p.FlowConstant()
+	case *leaf:
+		if n.paths == nil {
+			return false // every field: flows differ
+		}
+		for _, p := range n.ps {
+			if p.id == 0 || !p.FlowConstant() {
+				return false
+			}
+		}
+		switch n.p.(type) {
+		case *termPred, *ciTermPred, *wildcardPred, *prefixPred, *regexpPred:
+			return true
+		}
+	}
+	return false
+}
+
+func allFlowConst(ns []node) bool {
+	for _, x := range ns {
+		if !flowConstNode(x) {
+			return false
+		}
+	}
+	return true
+}

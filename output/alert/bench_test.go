@@ -188,6 +188,10 @@ func TestGuardDispatchAgreesWithFilters(t *testing.T) {
 		`event.dataset:"f5.asm"`, `f5.asm.violation_rating:0`, `f5.asm.violation_rating:"4.0"`, `host.hostname:MX68`,
 		`log.syslog.severity.code:6`, `event.type:denied`, `event.action:deny AND NOT source.ip:10.0.0.0/8`,
 		`destination.port:[1 TO 1024]`, `process.name:kernel`, `network.iana_number:17`, `event.outcome:failure`,
+		// Filters the engine decides once for all flows (query.FlowConstant).
+		`event.kind:event AND event.category:network`, `NOT event.action:network_flow`, `event.dataset:sluice.fl*`,
+		`_exists_:event.module AND event.type:connection`, `event.action:network_flow AND network.transport:udp`,
+		`event.action:(deny OR network_flow) AND NOT event.module:sluice`,
 	}
 	var rules []*rule.Rule
 	for i, f := range filters {

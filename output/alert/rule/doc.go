@@ -35,6 +35,14 @@
 // time-driven types (flatline, and the bucketed statistical types), ends
 // aggregation windows and expires silences.
 //
+// Most rules miss most documents, so a document's rules are found cheaply:
+// a rule whose filter requires a term is found by the value of that field
+// (one lookup for all the rules on that field), and its other required
+// terms and numeric ranges are checked before the filter. A filter that
+// reads only values every flow shares (event.action, event.kind,
+// event.dataset, ...: query.FlowConstant) is evaluated once, when the rules
+// are loaded, for all flows.
+//
 // Rules are independent: each has its own lock, held only while its type
 // runs, and Emit is never called with a lock held. Windows use the
 // documents' own times; realert silences and aggregation windows use the

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/sluicelab/sluice/internal/event"
 	"github.com/sluicelab/sluice/internal/query"
 )
 
@@ -110,11 +111,36 @@ type ruleState struct {
 	// evaluated on every document of its indices).
 	guard    query.Guard
 	hasGuard bool
+	// flow is what the filter says of every flow event when it reads
+	// only values all flows share (query.FlowConstant): flowAll or
+	// flowNone; flowVaries otherwise.
+	flow flowVerdict
 	// ts and key are the rule's timestamp_field and query_key, registered;
 	// top its top_count_keys.
 	ts  query.Path
 	key []query.Path
 	top []query.Path
+}
+
+// flowVerdict is what a filter says of flow events.
+type flowVerdict uint8
+
+const (
+	flowVaries flowVerdict = iota
+	flowAll                // the filter matches every flow
+	flowNone               // the filter matches no flow
+)
+
+// flowVerdictOf evaluates a filter that reads only values all flows share
+// once, on a flow event.
+func flowVerdictOf(m query.Matcher) flowVerdict {
+	if m == nil || !query.FlowConstant(m) {
+		return flowVaries
+	}
+	if m.Match(query.NewEventDoc(&event.Event{Kind: event.KindFlow})) {
+		return flowAll
+	}
+	return flowNone
 }
 
 // ruleCore is a rule's evaluation state; a reload that keeps the rule
@@ -175,6 +201,7 @@ func buildSnapshot(rules []*Rule, old *snapshot) *snapshot {
 			rs.top = append(rs.top, query.NewPath(k))
 		}
 		if r.Filter != nil {
+			rs.flow = flowVerdictOf(r.Filter)
 			rs.ranges = query.RangeGuards(r.Filter)
 			rs.terms = query.TermGuards(r.Filter)
 			// The rule is found by the term whose field the rules tell
@@ -285,8 +312,14 @@ type guardGroup struct {
 	path   string
 	field  query.Path // the registered path, for its Values
 	byText map[string][]*ruleState
-	byNum  map[float64][]*ruleState
-	byIP   map[netip.Addr][]*ruleState
+	// fewText and fewRules are byText as a list while it holds at most
+	// fewTextKeys keys: comparing a value with one to four keys
+	// (network.transport:udp, event.action:deny) costs less than hashing
+	// it.
+	fewText  []string
+	fewRules [][]*ruleState
+	byNum    map[float64][]*ruleState
+	byIP     map[netip.Addr][]*ruleState
 	// A first test that most values fail without hashing them: the
 	// lengths of the text keys (those of 64 bytes and more share bit 63),
 	// the range of the numbers, the last bytes of the addresses.
@@ -297,6 +330,11 @@ type guardGroup struct {
 	// kinds are the kinds of its keys: a value's keys of other kinds
 	// are not worked out.
 	kinds query.KeyKinds
+	// flowConst: every flow has the same values of the path
+	// (query.Path.FlowConstant); flowRules are the rules they find, in
+	// the order Process finds them.
+	flowConst bool
+	flowRules []*ruleState
 }
 
 // mayHold reports whether key k can be one of g's keys.
@@ -327,6 +365,12 @@ func (g *guardGroup) add(k query.GuardKey, rs *ruleState) {
 	if s, ok := k.Text(); ok {
 		g.byText[s] = add(g.byText[s])
 		g.textLens |= 1 << min(len(s), 63)
+		g.fewText, g.fewRules = g.fewText[:0], g.fewRules[:0]
+		if len(g.byText) <= fewTextKeys {
+			for t, l := range g.byText {
+				g.fewText, g.fewRules = append(g.fewText, t), append(g.fewRules, l)
+			}
+		}
 	} else if n, ok := k.Num(); ok {
 		g.byNum[n] = add(g.byNum[n])
 		if !g.hasNum || n < g.numLo {
@@ -344,6 +388,22 @@ func (g *guardGroup) add(k query.GuardKey, rs *ruleState) {
 	}
 }
 
+// fewTextKeys bounds guardGroup.fewText.
+const fewTextKeys = 4
+
+// textRules returns the rules of text key s.
+func (g *guardGroup) textRules(s string) []*ruleState {
+	if len(g.byText) <= fewTextKeys {
+		for i, t := range g.fewText {
+			if t == s {
+				return g.fewRules[i]
+			}
+		}
+		return nil
+	}
+	return g.byText[s]
+}
+
 func (g *guardGroup) rules(k *query.GuardKey) []*ruleState {
 	if !g.mayHold(k) {
 		return nil
@@ -351,7 +411,7 @@ func (g *guardGroup) rules(k *query.GuardKey) []*ruleState {
 	switch k.Kind() {
 	case query.KeyText:
 		s, _ := k.Text()
-		return g.byText[s]
+		return g.textRules(s)
 	case query.KeyNum:
 		n, _ := k.Num()
 		return g.byNum[n]
@@ -389,7 +449,7 @@ func (g *guardGroup) valueRules(v *query.Value, sc *processScratch) {
 			if g.textLens&(1<<min(len(v.Str), 63)) == 0 {
 				return
 			}
-			found = g.byText[v.Str]
+			found = g.textRules(v.Str)
 			break
 		}
 		fallthrough
@@ -428,6 +488,18 @@ func newIndexRules(rules []*ruleState) *indexRules {
 		for _, k := range g.Keys {
 			ir.groups[i].add(k, rs)
 		}
+	}
+	for gi := range ir.groups {
+		g := &ir.groups[gi]
+		if !g.field.FlowConstant() {
+			continue
+		}
+		sc := &processScratch{}
+		vals := g.field.Values(query.NewEventDoc(&event.Event{Kind: event.KindFlow}), nil)
+		for i := range vals {
+			g.valueRules(&vals[i], sc)
+		}
+		g.flowConst, g.flowRules = true, sc.done
 	}
 	return ir
 }
@@ -515,7 +587,9 @@ func (p *Processor) Release() {
 	clear(sc.vals[:cap(sc.vals)])
 	clear(sc.keys[:cap(sc.keys)])
 	clear(sc.done[:cap(sc.done)])
+	clear(sc.rangeVals[:cap(sc.rangeVals)])
 	sc.vals, sc.keys, sc.done = sc.vals[:0], sc.keys[:0], sc.done[:0]
+	sc.rangeVals, sc.rangeOK, sc.flow = sc.rangeVals[:0], false, false
 	p.e.scratch.Put(p.sc)
 	p.sc = nil
 }
@@ -534,11 +608,20 @@ func (p *Processor) Process(doc query.Doc, index string) {
 	if len(ir.all) == 0 {
 		return
 	}
+	ed, _ := doc.(*query.EventDoc)
+	flow := ed != nil && ed.IsFlow()
+	sc.flow, sc.rangeOK = flow, false
 	for _, rs := range ir.always {
 		e.evaluate(rs, doc, index, sc)
 	}
 	for gi := range ir.groups {
 		g := &ir.groups[gi]
+		if flow && g.flowConst {
+			for _, rs := range g.flowRules {
+				e.evaluate(rs, doc, index, sc)
+			}
+			continue
+		}
 		sc.vals = g.field.Values(doc, sc.vals[:0])
 		if len(sc.vals) == 0 {
 			continue
@@ -555,6 +638,7 @@ func (p *Processor) Process(doc query.Doc, index string) {
 	}
 	// What they point to is cleared once per batch, in Release.
 	sc.vals, sc.keys, sc.done = sc.vals[:0], sc.keys[:0], sc.done[:0]
+	sc.rangeOK = false
 }
 
 // processScratch is the working memory of one Process call.
@@ -570,6 +654,18 @@ type processScratch struct {
 	done    []*ruleState
 	out     []*Fired
 	n       uint32 // calls, to sample the evaluation time
+	// flow: the document is a flow event (EventDoc.IsFlow).
+	flow bool
+	// rangeVals are the values of the path rangePath of the document,
+	// read for a range guard (rangeOK): the rules found by one guard
+	// mostly put their ranges on one field (destination.port).
+	rangeVals []query.Value
+	rangePath string
+	rangeOK   bool
+	// ipText are query_key addresses rendered as text and copied (a
+	// rule keyed by observer.ip renders the same few addresses for
+	// every document), by the address's last byte.
+	ipText [16]ipText
 	// The rules of the last index name seen, in the last snapshot.
 	snap  *snapshot
 	index string
@@ -590,6 +686,29 @@ func (sc *processScratch) intern(s string) string {
 	return o
 }
 
+type ipText struct {
+	a netip.Addr
+	s string
+}
+
+// addrText returns the text of a valid address a, owned (as intern's).
+func (sc *processScratch) addrText(a netip.Addr) string {
+	var last byte
+	if a.Is4() {
+		last = a.As4()[3]
+	} else {
+		last = a.As16()[15]
+	}
+	c := &sc.ipText[last&15]
+	if c.a == a && c.s != "" {
+		return c.s
+	}
+	sc.text = a.AppendTo(sc.text[:0])
+	s := sc.intern(unsafe.String(&sc.text[0], len(sc.text)))
+	*c = ipText{a: a, s: s}
+	return s
+}
+
 // keySlot is a slot of processScratch.owned for s: its length and a few
 // of its bytes (a collision only costs a copy).
 func keySlot(s string) int {
@@ -603,21 +722,33 @@ func keySlot(s string) int {
 // evaluate runs one rule on doc: its filter, then its type.
 func (e *Engine) evaluate(rs *ruleState, doc query.Doc, index string, sc *processScratch) {
 	r := rs.rule
-	for _, g := range rs.ranges {
-		sc.vals = g.Values(doc, sc.vals[:0])
-		if !g.Admits(sc.vals) {
-			return
-		}
-	}
-	for _, g := range rs.terms {
-		sc.vals = g.Values(doc, sc.vals[:0])
-		var ok bool
-		if ok, sc.gkeys = g.Admits(sc.vals, sc.gkeys); !ok {
-			return
-		}
-	}
-	if r.Filter != nil && !r.Filter.Match(doc) {
+	switch {
+	case sc.flow && rs.flow == flowNone:
 		return
+	case sc.flow && rs.flow == flowAll:
+		// Its guards are clauses of the filter: they admit every flow
+		// too.
+	default:
+		for i := range rs.ranges {
+			g := &rs.ranges[i]
+			if !sc.rangeOK || sc.rangePath != g.Path {
+				sc.rangeVals = g.Values(doc, sc.rangeVals[:0])
+				sc.rangePath, sc.rangeOK = g.Path, true
+			}
+			if !g.Admits(sc.rangeVals) {
+				return
+			}
+		}
+		for _, g := range rs.terms {
+			sc.vals = g.Values(doc, sc.vals[:0])
+			var ok bool
+			if ok, sc.gkeys = g.Admits(sc.vals, sc.gkeys); !ok {
+				return
+			}
+		}
+		if r.Filter != nil && !r.Filter.Match(doc) {
+			return
+		}
 	}
 	c := rs.core
 	c.docs.Add(1)
@@ -633,7 +764,7 @@ func (e *Engine) evaluate(rs *ruleState, doc query.Doc, index string, sc *proces
 	}
 	ev.Time = t
 	if len(r.Spec.QueryKey) > 0 {
-		key, ok := queryKeyOf(doc, rs.key, &vals, &sc.text, sc.intern)
+		key, ok := queryKeyOf(doc, rs.key, &vals, sc)
 		if !ok {
 			sc.vals = vals[:0]
 			c.noKey.Add(1)
@@ -732,7 +863,7 @@ func (e *Engine) Seed(doc query.Doc, index string) {
 		}
 		ev.Time = t
 		if len(r.Spec.QueryKey) > 0 {
-			key, ok := queryKeyOf(doc, rs.key, &vals, nil, strings.Clone)
+			key, ok := queryKeyOf(doc, rs.key, &vals, nil)
 			if !ok {
 				continue
 			}
@@ -771,24 +902,31 @@ func docTime(vals []query.Value) (time.Time, bool) {
 // values of one multi-valued field with ","); ok is false when a field is
 // missing: such a document is skipped for the rule and counted (ElastAlert
 // would key it under None, which alerts about documents nobody can tell
-// apart). own returns a copy of a string that outlives the document (it
-// must not return its argument); a single value that is not text is
-// rendered in text (when not nil) and handed to own, so that an own that
-// reuses earlier copies saves the allocation (an address as the query_key
-// cost one per document).
-func queryKeyOf(doc query.Doc, fields []query.Path, buf *[]query.Value, text *[]byte, own func(string) string) (string, bool) {
+// apart). The key outlives the document: it is a copy, made by sc when
+// not nil, which reuses its earlier copies (a copy per document was half
+// of the stage's allocations; an address as the query_key cost one per
+// document), else by strings.Clone.
+func queryKeyOf(doc query.Doc, fields []query.Path, buf *[]query.Value, sc *processScratch) (string, bool) {
 	if len(fields) == 1 {
 		*buf = fields[0].Values(doc, (*buf)[:0])
-		if vals := *buf; text != nil && len(vals) == 1 && vals[0].Kind != query.KindString {
-			*text = appendValueText((*text)[:0], &vals[0])
-			if len(*text) == 0 {
+		if vals := *buf; sc != nil && len(vals) == 1 && vals[0].Kind != query.KindString {
+			v := &vals[0]
+			if v.Kind == query.KindIP && v.IP.IsValid() && v.IP.Zone() == "" {
+				return sc.addrText(v.IP), true
+			}
+			sc.text = appendValueText(sc.text[:0], v)
+			if len(sc.text) == 0 {
 				return "", true
 			}
-			return own(unsafe.String(&(*text)[0], len(*text))), true
+			return sc.intern(unsafe.String(&sc.text[0], len(sc.text))), true
 		}
 		s, borrowed, ok := fieldText(*buf)
 		if borrowed {
-			s = own(s)
+			if sc != nil {
+				s = sc.intern(s)
+			} else {
+				s = strings.Clone(s)
+			}
 		}
 		return s, ok
 	}

@@ -28,6 +28,10 @@ type frequency struct {
 	numEvents int
 	timeframe time.Duration
 	keys      *keyLRU[freqWindow]
+	// spare is the times of the last window that matched, emptied: the
+	// next new key starts with it (a busy key that matches again and
+	// again grew a new heap of up to num_events times each time).
+	spare []int64
 }
 
 // freqWindow is one key's window: unix-nano times as a min-heap, and the
@@ -96,6 +100,9 @@ func newFrequency(s *Spec) (Type, error) {
 func (f *frequency) Add(ev *Event) []Match {
 	t := ev.Time.UnixNano()
 	w, created := f.keys.touch(ev.Key)
+	if created && f.spare != nil {
+		w.heap, f.spare = f.spare, nil
+	}
 	if created || len(w.heap) == 0 {
 		w.newest = t
 	}
@@ -110,6 +117,9 @@ func (f *frequency) Add(ev *Event) []Match {
 	}
 	if n := len(w.heap); n >= f.numEvents {
 		newest := w.newest
+		if cap(w.heap) > cap(f.spare) {
+			f.spare = w.heap[:0]
+		}
 		f.keys.remove(ev.Key)
 		return []Match{{
 			Time:  time.Unix(0, newest).UTC(),

@@ -38,6 +38,11 @@ func (l *keyLRU[V]) get(key string) (*V, bool) {
 // touch returns the key's value, inserting a zero value if absent, and
 // makes it the most recent. created says whether it was inserted.
 func (l *keyLRU[V]) touch(key string) (v *V, created bool) {
+	// Consecutive documents mostly share their key (one exporter's
+	// flows): the most recent one is found without hashing it.
+	if h := l.head; h != nil && h.key == key {
+		return &h.val, false
+	}
 	if e, ok := l.m[key]; ok {
 		l.unlink(e)
 		l.pushFront(e)

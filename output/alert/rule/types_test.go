@@ -427,3 +427,56 @@ func BenchmarkFrequencyOutOfOrder(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/event")
 }
+
+// TestFrequencyKeysAgainstModel: keys that match again and again, in
+// turns (a window that matched hands its emptied times to the next new
+// key): each key's count starts over at its match, as in the model.
+func TestFrequencyKeysAgainstModel(t *testing.T) {
+	const n, tf = 20, 10 * time.Second
+	r := rand.New(rand.NewPCG(3, 5))
+	typ := rlNewType(t, Spec{Type: "frequency", NumEvents: n, Timeframe: tf, MaxKeys: 10})
+	keys := []string{"a", "b", "c"}
+	model := map[string][]time.Duration{}
+	newest := map[string]time.Duration{}
+	fired, modelFired := map[string]int{}, map[string]int{}
+	base := time.Duration(0)
+	for i := range 20000 {
+		base += time.Duration(r.IntN(100)) * time.Millisecond
+		at := base - time.Duration(r.IntN(3000))*time.Millisecond
+		k := keys[r.IntN(len(keys))]
+		if ms := typ.Add(rlEvent(rlEv{at: at, key: k})); len(ms) > 0 {
+			if ms[0].Key != k {
+				t.Fatalf("document %d: match of key %q, want %q", i, ms[0].Key, k)
+			}
+			fired[k]++
+		}
+		w := model[k]
+		if len(w) == 0 {
+			newest[k] = at
+		}
+		if newest[k]-at >= tf {
+			continue
+		}
+		newest[k] = max(newest[k], at)
+		w = append(w, at)
+		kept := w[:0]
+		for _, m := range w {
+			if newest[k]-m < tf {
+				kept = append(kept, m)
+			}
+		}
+		model[k] = kept
+		if len(kept) >= n {
+			modelFired[k]++
+			model[k] = nil
+		}
+		if fired[k] != modelFired[k] {
+			t.Fatalf("document %d (key %s at %v): %d matches, the model %d", i, k, at, fired[k], modelFired[k])
+		}
+	}
+	for _, k := range keys {
+		if fired[k] < 2 {
+			t.Fatalf("key %s matched %d times: the test does not exercise windows that start over", k, fired[k])
+		}
+	}
+}
