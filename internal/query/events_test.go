@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"net/netip"
 	"os"
@@ -267,16 +268,26 @@ func syntheticEvents() []namedEvent {
 	s5 := sl()
 	s5.Src.HasBytes, s5.Src.HasPackets = true, true
 
-	// Around the encoder's limit (event.MaxSyslogFields values): the parsed
-	// fields past it are left out, and the fast path must know exactly where.
-	var edge []namedEvent
-	for k := event.MaxSyslogFields - 56; k <= event.MaxSyslogFields-16; k++ {
+	// Around the encoder's limit (event.MaxSyslogFields values, sluice's
+	// own included): the parsed fields past it are left out, and the fast
+	// path must know exactly where. Where that is, encoding tells.
+	edgeEvent := func(k int) *event.Event {
 		e := sl()
 		e.Dst = event.Endpoint{IP: netip.MustParseAddr("10.0.0.1"), Port: 22, Geo: geo}
 		for i := 0; i < k; i++ {
 			e.Fields = append(e.Fields, event.Field{Key: "edge.k" + itoa(i), Type: event.FieldUint, U: uint64(i)})
 		}
-		edge = append(edge, namedEvent{"syslog-edge-" + itoa(k), e})
+		return e
+	}
+	var full struct {
+		Edge map[string]any `json:"edge"`
+	}
+	if err := json.Unmarshal(edgeEvent(event.MaxSyslogFields).AppendJSON(nil), &full); err != nil || len(full.Edge) < 100 {
+		panic(fmt.Sprintf("the edge event: %v, %d values written", err, len(full.Edge)))
+	}
+	var edge []namedEvent
+	for k := len(full.Edge) - 2; k <= len(full.Edge)+2; k++ {
+		edge = append(edge, namedEvent{"syslog-edge-" + itoa(k), edgeEvent(k)})
 	}
 
 	// Repeated DNS values are arrays: every element is a value of the path.
