@@ -431,10 +431,7 @@ func (p *Parser) parse5424(line []byte, i int, h *Header) bool {
 func scanSD(b []byte, i int) (int, bool) {
 	for i < len(b) && b[i] == '[' {
 		i++
-		j := i
-		for j < len(b) && class[b[j]]&cSDName != 0 {
-			j++
-		}
+		j := sdNameSpan(b, i, 32)
 		if j == i || j-i > 32 {
 			return 0, false
 		}
@@ -451,19 +448,14 @@ func scanSD(b []byte, i int) (int, bool) {
 				return 0, false
 			}
 			i++
-			j = i
-			for j < len(b) && class[b[j]]&cSDName != 0 {
-				j++
-			}
+			j = sdNameSpan(b, i, 32)
 			if j == i || j-i > 32 || j+1 >= len(b) || b[j] != '=' || b[j+1] != '"' {
 				return 0, false
 			}
 			i = j + 2
-			// As in structuredData: a loop to the quote, and the walk
+			// As in structuredData: a scan to the quote, and the walk
 			// escape by escape only when a backslash comes before it.
-			for i < len(b) && b[i] != '"' && b[i] != '\\' {
-				i++
-			}
+			i = sdValueStop(b, i)
 			if i == len(b) {
 				return 0, false
 			}

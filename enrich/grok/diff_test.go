@@ -10,6 +10,8 @@ import (
 // sampleLines are message bodies in the shapes sluice sees (written for
 // these tests, not copied from a capture).
 var sampleLines = []string{
+	"a=1 src zone=x reason=one reason=two src=3 abab12 ab",
+	"x reason= reason=\nreason=z ab1\nab2 src=\n src=y",
 	"flows allow src=192.168.1.10:51514 dst=93.184.216.34:443 mac=00:11:22:33:44:55 protocol=tcp sport=51514 dport=443 pattern: allow all",
 	"flows src=172.18.58.28 dst=123.214.120.74 mac=CE:51:75:61:A0:C3 protocol=tcp sport=41257 dport=110 pattern: 0 all",
 	"flows src=10.1.2.3 dst=8.8.8.8 mac=AA:BB:CC:DD:EE:FF protocol=icmp type=8 pattern: deny (dst port 445)",
@@ -101,6 +103,13 @@ var diffExprs = []string{
 	`(?P<a>.*)(?P<b>.)`,
 	`(?P<a>.+?)(?P<b>.)$`,
 	`(?P<a>[^,]*),(?P<b>[^,]*)`,
+	// A lazy run before a literal of several bytes, or before one that is
+	// optional at the end (the ends tried are where the literal starts).
+	`(?P<a>.*?) src=(?P<b>\S+)`,
+	`(?P<a>\S*?)ab(?P<b>.)`,
+	`^(?P<a>.*?)(?: reason=(?P<b>.*))?$`,
+	`(?P<a>.*?)(?:ab(?P<b>\d+))?$`,
+	`(?P<a>[^\n]*?)(?:\nx)?$`,
 }
 
 // diffPatterns compiles diffExprs and every base pattern in a few

@@ -75,8 +75,11 @@
 //
 // It is faster because repetitions of one character class run as byte
 // loops; a run followed by a literal only considers ends where the literal
-// begins (memchr), one followed by optional parts or alternatives only the
-// ends before a byte they can start with (or the end of the line); a split
+// begins (memchr; a lazy run's ends are where the whole literal starts,
+// searched by its rarest byte, also when that literal is optional before
+// the end: `.*?(?: reason=(.*))?$`), one followed by optional parts or
+// alternatives only the ends before a byte they can start with (or the
+// end of the line); a split
 // does not recurse into an alternative that
 // cannot start with the next byte; literal prefixes, first-byte sets and
 // required substrings skip start positions; and the base library's IPV4,
@@ -94,7 +97,8 @@
 // A Set checks before each pattern that the line starts with the pattern's
 // literal prefix (anchored patterns), that its first byte can start a match
 // (a table built once), and that the longest literals every match must
-// contain are present (each literal searched once per line, and after a
+// contain are present (each literal searched once per line, by its rarest
+// byte (internal/rare), and after a
 // few searches a Bloom filter of the line's byte pairs rules most out
 // without a search). These checks are derived from the parse tree and only
 // skip patterns that cannot match; Pattern.Match makes the same checks

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/sluicelab/sluice/internal/rare"
 )
 
 // The fast matcher is a backtracking interpreter over RE2's parse tree of
@@ -52,6 +54,12 @@ type inst struct {
 	dot      bool // run: the class is . (all but \n), so memchr finds the end
 	fixed    bool // run: an ASCII class repeated exactly min (= max > 0) times
 	hint     int16
+	// hintLit is the whole literal of the hint when it is longer than a
+	// byte: a lazy run considers only the ends where it starts, found by
+	// rare.Index from its byte at hintOff (" src-xlated ip=" by its "x",
+	// not at every space).
+	hintLit  string
+	hintOff  int
 	x, y     int32
 	min, max int32 // run bounds in runes; max -1: unbounded
 	lit      string
@@ -394,6 +402,9 @@ func (c *compiler) setHints() {
 				continue
 			case opLit:
 				c.insts[pc].hint = int16(c.insts[next].lit[0])
+				if l := c.insts[next].lit; len(l) > 1 {
+					c.insts[pc].hintLit, c.insts[pc].hintOff = l, rare.Byte(l)
+				}
 			case opWordB, opNoWordB, opBeginLine, opEndLine, opBeginText:
 				// Zero-width: the byte at the end is still the next one.
 				next++
@@ -408,6 +419,11 @@ func (c *compiler) setHints() {
 			budget := 64
 			if c.follow(pc+1, &f, &budget, map[int]bool{}) {
 				c.insts[pc].follow = &f
+			}
+			var lit string
+			budget = 64
+			if c.followLit(pc+1, &lit, &budget, map[int]bool{}) && len(lit) > 1 {
+				c.insts[pc].hintLit, c.insts[pc].hintOff = lit, rare.Byte(lit)
 			}
 		}
 	}
@@ -459,6 +475,45 @@ func (c *compiler) follow(pc int, f *byteSet, budget *int, seen map[int]bool) bo
 				return true
 			}
 			pc++
+		default:
+			return false
+		}
+	}
+}
+
+// followLit reports whether every way on from pc either consumes lit
+// first (one literal, the same on every branch: " reason=" of
+// `.*?(?: reason=(.*))?$`) or ends the match at the end of the line, and
+// sets lit. Anything else (another literal, a run, an assertion, a token,
+// the match itself, more than budget instructions) reports false.
+func (c *compiler) followLit(pc int, lit *string, budget *int, seen map[int]bool) bool {
+	for {
+		if *budget--; *budget < 0 || pc >= len(c.insts) {
+			return false
+		}
+		if seen[pc] {
+			return true
+		}
+		seen[pc] = true
+		in := &c.insts[pc]
+		switch in.op {
+		case opSave:
+			pc++
+		case opJmp:
+			pc = int(in.x)
+		case opSplit:
+			if !c.followLit(int(in.x), lit, budget, seen) {
+				return false
+			}
+			pc = int(in.y)
+		case opLit:
+			if *lit != "" && *lit != in.lit {
+				return false
+			}
+			*lit = in.lit
+			return true
+		case opEndText, opFail:
+			return true
 		default:
 			return false
 		}

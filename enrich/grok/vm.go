@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"sync"
 	"unicode/utf8"
+	"unsafe"
+
+	"github.com/sluicelab/sluice/internal/rare"
 )
 
 // machine is the state of one fast match. Positions handed around are
@@ -449,6 +452,9 @@ func (m *machine) run(in *inst, pc, pos int) int {
 			}
 			return runFail
 		}
+		if lit := in.hintLit; lit != "" {
+			return m.runLit(in, pc, line, lo, top)
+		}
 		j := bytes.IndexByte(line[lo:top], c)
 		for j >= 0 {
 			e := lo + j
@@ -481,6 +487,25 @@ func (m *machine) run(in *inst, pc, pos int) int {
 		}
 		return lo
 	}
+	if in.hintLit != "" {
+		// Only ends where the one literal that can follow starts, and
+		// the end of the run (returned for the caller to try last).
+		s := unsafe.String(unsafe.SliceData(line), len(line))
+		for e := lo; e < end; e++ {
+			k := rare.Index(s[e:], in.hintLit, in.hintOff)
+			if k < 0 || e+k >= end {
+				break
+			}
+			e += k
+			if m.cand(pc, e) {
+				return runMatched
+			}
+			if m.aborted {
+				return runFail
+			}
+		}
+		return end
+	}
 	for e := lo; e < end; e++ {
 		if multi && midRune(line, e) || f != nil && !f.has(line[e]) {
 			continue
@@ -493,6 +518,42 @@ func (m *machine) run(in *inst, pc, pos int) int {
 		}
 	}
 	return end
+}
+
+// runLit is the lazy run's search for ends in [lo, top) where the
+// literal that must follow it starts (see inst.hintLit): like the
+// one-byte hint, it returns the last candidate for the caller to continue
+// with, runMatched or runFail.
+func (m *machine) runLit(in *inst, pc int, line []byte, lo, top int) int {
+	lit := in.hintLit
+	// Candidates start before top; the literal may run past it.
+	lim := min(top+len(lit)-1, len(line))
+	s := unsafe.String(unsafe.SliceData(line), lim)
+	next := func(from int) int {
+		if from >= top {
+			return -1
+		}
+		k := rare.Index(s[from:], lit, in.hintOff)
+		if k < 0 {
+			return -1
+		}
+		return from + k
+	}
+	e := next(lo)
+	for e >= 0 {
+		n := next(e + 1)
+		if n < 0 {
+			return e
+		}
+		if m.cand(pc, e) {
+			return runMatched
+		}
+		if m.aborted {
+			return runFail
+		}
+		e = n
+	}
+	return runFail
 }
 
 // try2 tries the rest of the program after a run ending at a, then

@@ -8,6 +8,7 @@ import (
 	"github.com/sluicelab/sluice/enrich/grok"
 	"github.com/sluicelab/sluice/enrich/kv"
 	"github.com/sluicelab/sluice/internal/event"
+	"github.com/sluicelab/sluice/internal/rare"
 )
 
 // vtype is the type a field is written with.
@@ -123,7 +124,7 @@ type cond struct {
 	apps     []string // the APP-NAME is one of these
 	prefixes []string // the message starts with one of these
 	contains []string // the message contains all of these
-	rare     []int    // rare[i]: the index of contains[i]'s rarest byte (indexRare)
+	rare     []int    // rare[i]: the index of contains[i]'s rarest byte (rare.Index)
 	// or the APP-NAME starts with one of these (detect's "%ASA-*")
 	appPrefixes []string
 }
@@ -156,76 +157,11 @@ func (c *cond) matchMessage(msg string) bool {
 		}
 	}
 	for i, s := range c.contains {
-		if indexRare(msg, s, c.rare[i]) < 0 {
+		if rare.Index(msg, s, c.rare[i]) < 0 {
 			return false
 		}
 	}
 	return true
-}
-
-// indexRare is strings.Index(s, sep), which looks for sep's first byte
-// and then compares: it looks for sep's byte at off instead, chosen by
-// rareByte as one that log lines seldom hold ("[" of "[SECEV] Request ",
-// "v" of devid=), so that a condition on a line without sep
-// costs one memchr pass rather than a compare at every space or "r". The
-// candidates come in order, so the first that compares is the first match.
-func indexRare(s, sep string, off int) int {
-	c := sep[off]
-	for i := off; i < len(s); {
-		j := strings.IndexByte(s[i:], c)
-		if j < 0 {
-			return -1
-		}
-		start := i + j - off
-		if start+len(sep) > len(s) {
-			return -1
-		}
-		if s[start:start+len(sep)] == sep {
-			return start
-		}
-		i += j + 1
-	}
-	return -1
-}
-
-// rareByte returns the index of the byte of sep that log lines hold least
-// often, by a rough ranking (spaces, digits and the common letters and
-// punctuation of key=value text are frequent; q, z, x, j, upper case and
-// brackets are not); the first of equals.
-func rareByte(sep string) int {
-	best, bestRank := 0, 1<<30
-	for i := 0; i < len(sep); i++ {
-		if r := byteRank(sep[i]); r < bestRank {
-			best, bestRank = i, r
-		}
-	}
-	return best
-}
-
-func byteRank(c byte) int {
-	switch {
-	case c == ' ':
-		return 100
-	case c >= '0' && c <= '9':
-		return 90
-	case strings.IndexByte("etaoinsr", c) >= 0:
-		return 80
-	case strings.IndexByte("=\",.:/-", c) >= 0:
-		return 70
-	case strings.IndexByte("hldcumfpg", c) >= 0:
-		return 60
-	case strings.IndexByte("wybvk", c) >= 0:
-		return 40
-	case c >= 'A' && c <= 'Z':
-		return 30
-	case strings.IndexByte("_()", c) >= 0:
-		return 25
-	case strings.IndexByte("xjqz", c) >= 0:
-		return 20
-	case strings.IndexByte("[]<>@%", c) >= 0:
-		return 15 // "request" and "query" are common in web logs
-	}
-	return 10
 }
 
 func hasPrefix(prefixes []string, s string) bool {

@@ -16,6 +16,7 @@ import (
 	"github.com/sluicelab/sluice/configs"
 	"github.com/sluicelab/sluice/enrich/grok"
 	"github.com/sluicelab/sluice/internal/event"
+	"github.com/sluicelab/sluice/internal/rare"
 )
 
 // ruleFile is one parser file as read, before compiling.
@@ -341,7 +342,7 @@ func (c *compiler) cond(n *yaml.Node, what string) (cond, error) {
 		case "contains":
 			cd.contains = list
 			for _, w := range list {
-				cd.rare = append(cd.rare, rareByte(w))
+				cd.rare = append(cd.rare, rare.Byte(w))
 			}
 		}
 	}

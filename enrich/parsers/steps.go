@@ -10,6 +10,7 @@ import (
 	"github.com/sluicelab/sluice/enrich/grok"
 	"github.com/sluicelab/sluice/enrich/kv"
 	"github.com/sluicelab/sluice/internal/event"
+	"github.com/sluicelab/sluice/internal/rare"
 )
 
 // cutStep splits a value at the first occurrence of a separator.
@@ -786,6 +787,9 @@ type mapStep struct {
 	// (Cisco ASA's message ids) by hash instead of in turn: keys are
 	// distinct, so the first that matches is the only one.
 	index map[string]int
+	// rare[i] is the offset of keys[i]'s byte rare.Index looks for
+	// (contains maps).
+	rare []int
 
 	fieldSym, targetSym int32
 }
@@ -796,7 +800,12 @@ const mapIndexMin = 8
 
 func (s *mapStep) resolve(r *rule) {
 	s.fieldSym, s.targetSym = r.sym(s.field), r.sym(s.target)
-	s.index = nil
+	s.index, s.rare = nil, nil
+	if s.match == matchContains {
+		for _, k := range s.keys {
+			s.rare = append(s.rare, rare.Byte(k))
+		}
+	}
 	if s.match == matchExact && !s.fold && len(s.keys) >= mapIndexMin {
 		s.index = make(map[string]int, len(s.keys))
 		for i, k := range s.keys {
@@ -834,9 +843,9 @@ func (s *mapStep) run(st *state) bool {
 				if lv == "" {
 					lv = st.lowerSmall(&lbuf, v)
 				}
-				hit = strings.Contains(lv, k)
+				hit = k == "" || rare.Index(lv, k, s.rare[i]) >= 0
 			} else {
-				hit = strings.Contains(v, k)
+				hit = k == "" || rare.Index(v, k, s.rare[i]) >= 0
 			}
 		}
 		if hit {
