@@ -9,13 +9,13 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	client "github.com/elastic/go-lumber/client/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sluicelab/sluice/internal/cputime"
 	"github.com/sluicelab/sluice/internal/event"
 )
 
@@ -40,7 +40,7 @@ func BenchmarkConvert(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(doc)))
 			n := 0
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			for b.Loop() {
 				copy(buf, doc) // normalizeName writes in place
 				e := batch.Add()
@@ -52,16 +52,9 @@ func BenchmarkConvert(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
-			b.ReportMetric(float64(n)/(cpuTime()-cpu0).Seconds(), "events/cpu-s")
+			b.ReportMetric(float64(n)/(cputime.Process()-cpu0).Seconds(), "events/cpu-s")
 		})
 	}
-}
-
-// cpuTime is the process's user+system CPU time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkLoopback sends windows of 2048 documents (a Beat's default
@@ -110,7 +103,7 @@ func BenchmarkLoopback(b *testing.B) {
 				}
 				defer conns[i].Close()
 			}
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			var sent int
 			for b.Loop() {
 				var cwg sync.WaitGroup
@@ -126,7 +119,7 @@ func BenchmarkLoopback(b *testing.B) {
 				cwg.Wait()
 				sent += clients * window
 			}
-			cpu := cpuTime() - cpu0
+			cpu := cputime.Process() - cpu0
 			b.ReportMetric(float64(sent)/b.Elapsed().Seconds(), "events/s")
 			b.ReportMetric(float64(sent)/cpu.Seconds(), "events/cpu-s")
 		})
@@ -191,7 +184,7 @@ func BenchmarkLoopbackServer(b *testing.B) {
 					}
 				}
 			}
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			var sent int
 			for b.Loop() {
 				var cwg sync.WaitGroup
@@ -207,7 +200,7 @@ func BenchmarkLoopbackServer(b *testing.B) {
 				cwg.Wait()
 				sent += clients * window
 			}
-			cpu := cpuTime() - cpu0
+			cpu := cputime.Process() - cpu0
 			b.ReportMetric(float64(sent)/b.Elapsed().Seconds(), "events/s")
 			b.ReportMetric(float64(sent)/cpu.Seconds(), "events/cpu-s")
 		})

@@ -12,8 +12,8 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"golang.org/x/sys/unix"
 
+	"github.com/sluicelab/sluice/internal/cputime"
 	"github.com/sluicelab/sluice/internal/event"
 )
 
@@ -78,14 +78,6 @@ func BenchmarkCaptureLoopback(b *testing.B) {
 	}
 }
 
-func cpuTime(b *testing.B) time.Duration {
-	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 func benchCaptureLoopback(b *testing.B, ringBytes int) {
 	srv, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -128,7 +120,7 @@ func benchCaptureLoopback(b *testing.B, ringBytes int) {
 	}
 	sent := 0
 	frames := c.m.frames.WithLabelValues("lo")
-	cpu0 := cpuTime(b)
+	cpu0 := cputime.Process()
 	for b.Loop() {
 		i := sent % len(qs)
 		if _, err := cli.Write(qs[i]); err != nil {
@@ -150,7 +142,7 @@ func benchCaptureLoopback(b *testing.B, ringBytes int) {
 			last = n
 		}
 	}
-	cpu := cpuTime(b) - cpu0
+	cpu := cputime.Process() - cpu0
 	cancel()
 	<-done
 	close(out)
@@ -250,13 +242,13 @@ func benchReadBurst(b *testing.B, ringBytes int) {
 		}
 		time.Sleep(100 * time.Millisecond) // the last block retired (50 ms)
 		b.StartTimer()
-		start, cpu0 := time.Now(), cpuTime(b)
+		start, cpu0 := time.Now(), cputime.Process()
 		paused.Store(false)
 		for testutil.ToFloat64(frames) < f0+2*pairs {
 			time.Sleep(time.Millisecond)
 		}
 		took += time.Since(start)
-		cpu += cpuTime(b) - cpu0
+		cpu += cputime.Process() - cpu0
 		read += testutil.ToFloat64(frames) - f0
 		b.StopTimer()
 		time.Sleep(150 * time.Millisecond) // the last batch out at the tick

@@ -3,9 +3,9 @@ package dnscheck
 import (
 	"context"
 	"net/netip"
-	"syscall"
 	"testing"
 
+	"github.com/sluicelab/sluice/internal/cputime"
 	"github.com/sluicelab/sluice/internal/event"
 )
 
@@ -84,7 +84,7 @@ func BenchmarkDNS(b *testing.B) {
 	}
 	j := 0
 	b.ReportAllocs()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	for b.Loop() {
 		bt := batches[j%len(batches)]
 		for i := range bt.All() {
@@ -97,14 +97,5 @@ func BenchmarkDNS(b *testing.B) {
 	b.ReportMetric(float64(b.N)*n/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/event")
 	// CPU time per event: steadier than wall time on a shared machine.
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/n, "cpu-ns/event")
-}
-
-// cpuTime returns the CPU time the process used so far, in nanoseconds.
-func cpuTime() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
+	b.ReportMetric(float64(cputime.Process()-cpu0)/float64(b.N)/n, "cpu-ns/event")
 }

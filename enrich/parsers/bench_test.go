@@ -7,12 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sluicelab/sluice/collector"
 	"github.com/sluicelab/sluice/collector/syslog"
+	"github.com/sluicelab/sluice/internal/cputime"
 	"github.com/sluicelab/sluice/internal/event"
 )
 
@@ -113,7 +113,7 @@ func benchParse(b *testing.B, encode bool) {
 			defer batch.Release()
 			b.ReportAllocs()
 			n := 0
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			for b.Loop() {
 				batch.Reset()
 				_ = d.Decode(&pkts[n%len(pkts)], batch)
@@ -126,7 +126,7 @@ func benchParse(b *testing.B, encode bool) {
 			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 			// CPU time per line: steadier than wall time on a shared
 			// machine, where the host may take the CPU away.
-			b.ReportMetric(float64(cpuTime()-cpu0)/float64(n), "cpu-ns/op")
+			b.ReportMetric(float64(cputime.Process()-cpu0)/float64(n), "cpu-ns/op")
 		})
 	}
 }
@@ -165,15 +165,6 @@ func packets(lines []string, src netip.AddrPort) []collector.Packet {
 	return pkts
 }
 
-// cpuTime returns the CPU time the process used so far, in nanoseconds.
-func cpuTime() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
-}
-
 // BenchmarkParseFile is BenchmarkParse per golden file, to tell which
 // lines of a vendor form cost most: go test -bench 'ParseFile/juniper_'.
 func BenchmarkParseFile(b *testing.B) {
@@ -200,14 +191,14 @@ func BenchmarkParseFile(b *testing.B) {
 			defer batch.Release()
 			b.ReportAllocs()
 			n := 0
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			for b.Loop() {
 				batch.Reset()
 				_ = d.Decode(&pkts[0], batch)
 				_ = s.Process(ctx, batch)
 				n++
 			}
-			b.ReportMetric(float64(cpuTime()-cpu0)/float64(n), "cpu-ns/op")
+			b.ReportMetric(float64(cputime.Process()-cpu0)/float64(n), "cpu-ns/op")
 		})
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/sluicelab/sluice/collector/netflow"
 	"github.com/sluicelab/sluice/collector/syslog"
 	"github.com/sluicelab/sluice/enrich/parsers"
+	"github.com/sluicelab/sluice/internal/cputime"
 	"github.com/sluicelab/sluice/internal/event"
 	"github.com/sluicelab/sluice/internal/query"
 	"github.com/sluicelab/sluice/output/alert/rule"
@@ -119,14 +119,14 @@ func BenchmarkStage(b *testing.B) {
 			ctx := context.Background()
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			for range b.N {
 				if err := s.Stage().Process(ctx, bt); err != nil {
 					b.Fatal(err)
 				}
 			}
 			// The machine is shared: CPU time says more than wall time.
-			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N*bt.Len()), "cpu-ns/event")
+			b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N*bt.Len()), "cpu-ns/event")
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*bt.Len()), "ns/event")
 			b.ReportMetric(0, "ns/op")
 		})
@@ -227,11 +227,4 @@ func TestGuardDispatchAgreesWithFilters(t *testing.T) {
 	if matched < len(filters)/2 {
 		t.Errorf("only %d of %d rules matched anything: the test exercises too little", matched, len(filters))
 	}
-}
-
-// cpuTime is the process's user+system CPU time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sluicelab/sluice/internal/cputime"
 	"github.com/sluicelab/sluice/internal/event"
 )
 
@@ -50,13 +51,13 @@ func BenchmarkRuleCost(b *testing.B) {
 				st := s.Stage()
 				b.ReportAllocs()
 				b.ResetTimer()
-				cpu0 := cpuTime()
+				cpu0 := cputime.Process()
 				for range b.N {
 					if err := st.Process(ctx, bt); err != nil {
 						b.Fatal(err)
 					}
 				}
-				b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N*bt.Len()), "cpu-ns/event")
+				b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N*bt.Len()), "cpu-ns/event")
 				b.ReportMetric(0, "ns/op")
 			})
 		}

@@ -6,14 +6,13 @@ import (
 	"net/netip"
 	"runtime"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sys/unix"
 
 	"github.com/sluicelab/sluice/internal/console"
+	"github.com/sluicelab/sluice/internal/cputime"
 	"github.com/sluicelab/sluice/internal/event"
 	"github.com/sluicelab/sluice/internal/query"
 )
@@ -71,14 +70,14 @@ func BenchmarkStage(b *testing.B) {
 			st := s.Stage()
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			for range b.N {
 				if err := st.Process(ctx, bt); err != nil {
 					b.Fatal(err)
 				}
 			}
 			// The machine is shared: CPU time says more than wall time.
-			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N*bt.Len()), "cpu-ns/event")
+			b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N*bt.Len()), "cpu-ns/event")
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*bt.Len()), "ns/event")
 			b.ReportMetric(0, "ns/op")
 		})
@@ -116,29 +115,15 @@ func benchStageRun(b *testing.B, batch func(testing.TB) *event.Batch) {
 		}
 		bt.EncodeJSON()
 		b.StartTimer()
-		t0 := threadCPUTime()
+		t0 := cputime.Thread()
 		if err := st.Process(ctx, bt); err != nil {
 			b.Fatal(err)
 		}
-		cpu += threadCPUTime() - t0
+		cpu += cputime.Thread() - t0
 	}
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*bt.Len()), "cpu-ns/event")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*bt.Len()), "ns/event")
 	b.ReportMetric(0, "ns/op")
-}
-
-// threadCPUTime is the calling thread's CPU time.
-func threadCPUTime() time.Duration {
-	var ts unix.Timespec
-	_ = unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts)
-	return time.Duration(ts.Nano())
-}
-
-// cpuTime is the process's user+system CPU time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkEncodeReference is the encoder's cost per event on the same
@@ -152,11 +137,11 @@ func BenchmarkEncodeReference(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			bt := c.batch(b)
 			b.ResetTimer()
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			for range b.N {
 				bt.EncodeJSON()
 			}
-			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N*bt.Len()), "cpu-ns/event")
+			b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N*bt.Len()), "cpu-ns/event")
 			b.ReportMetric(0, "ns/op")
 		})
 	}
@@ -291,14 +276,14 @@ func BenchmarkQuery24h(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			for b.Loop() {
 				if err := c.run(); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/query")
-			b.ReportMetric(float64((cpuTime()-cpu0).Milliseconds())/float64(b.N), "cpu-ms/query")
+			b.ReportMetric(float64((cputime.Process()-cpu0).Milliseconds())/float64(b.N), "cpu-ms/query")
 		})
 	}
 }

@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluicelab/sluice/internal/cputime"
 )
 
 // rlBenchRules writes 50 rules of a realistic mix (blacklists on F5 ASM
@@ -66,29 +67,20 @@ func BenchmarkEngineProcess(b *testing.B) {
 			index := "sluice-syslog-2026.12.07"
 			b.ReportAllocs()
 			n := 0
-			cpu0 := rlCPUTime()
+			cpu0 := cputime.Process()
 			for b.Loop() {
 				e.Process(doc, index)
 				n++
 			}
 			// The CPU time of the process per document, which a machine shared
 			// with other work does not inflate as it does the wall time.
-			b.ReportMetric(float64((rlCPUTime()-cpu0).Nanoseconds())/float64(n), "cpu-ns/doc")
+			b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(n), "cpu-ns/doc")
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/doc")
 			if tc.action != "allow" && e.Stats()[1].Docs == 0 {
 				b.Fatal("the frequency rule saw no document")
 			}
 		})
 	}
-}
-
-// rlCPUTime is the CPU time (user and system) the process used so far.
-func rlCPUTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkFrequencyKeys measures the memory of one frequency rule holding
